@@ -1,0 +1,133 @@
+/**
+ * The whole surface of the native data plane (native/, built by binding.gyp).
+ *
+ * This file is the one narrow channel between TypeScript and C++: every export of the addon is
+ * declared here, nothing else touches the `.node` file. The addon is context-aware: each piscina
+ * worker loads its own instance, owns its own sockets on its own libuv loop, and no JavaScript
+ * runs per packet. Control calls (open/close a stream, set a peer policy, read counters) are
+ * synchronous and cheap; they happen per call, never per packet.
+ */
+import { createRequire } from 'node:module';
+
+/** Which source may latch a leg (RFC 7362 §4: latching, hardened against RTP bleed). */
+export type LatchMode =
+  /** Only packets whose source IP equals `address` may latch (the port may differ). */
+  | 'address'
+  /** Weak mode: the first valid RTP/RTCP packet from anywhere latches. Named weak on purpose. */
+  | 'any'
+  /** No learning: media for this leg always goes to `address`:`port` (rtpengine `asymmetric`). */
+  | 'fixed';
+
+export interface LegPolicy {
+  mode: LatchMode;
+  /** IPv4 or IPv6 literal; required for 'address' and 'fixed'. */
+  address?: string;
+  /** RTP port of the peer; used by 'fixed' (and as the first destination of a 'fixed' leg). */
+  port?: number;
+  /** RTCP port of the peer for 'fixed' without mux (default port + 1). */
+  rtcpPort?: number;
+  /** RFC 5761: RTCP shares the RTP socket of this leg. */
+  rtcpMux: boolean;
+  /**
+   * After latching, a new source may take over only when the latched source has been silent for
+   * this long and the newcomer proves continuity (same SSRC, sequence close to the last seen).
+   */
+  handoverSilenceMs: number;
+  /** Largest forward distance of the newcomer's sequence number from the last one seen. */
+  handoverMaxSeqGap: number;
+}
+
+export interface StreamSpec {
+  /** Local IP literal to bind (IPv4 or IPv6). */
+  address: string;
+  /** Even RTP port of leg A; RTCP is aPort + 1. */
+  aPort: number;
+  /** Even RTP port of leg B; RTCP is bPort + 1. */
+  bPort: number;
+}
+
+export interface LegCounters {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  rtcpIn: number;
+  rtcpOut: number;
+  /** Datagrams that are not valid RTP/RTCP (never latch, never forwarded). */
+  dropInvalid: number;
+  /** Valid packets from a source that is not (or may not become) the latched peer. */
+  dropStranger: number;
+  /** Packets that had to be sent toward this leg while it has no peer yet. */
+  dropNoPeer: number;
+  /** sendmmsg failures (EAGAIN, ENOBUFS, unreachable...). */
+  dropSendError: number;
+  /** Times the latched RTP peer changed (first latch counts 1). */
+  latchChanges: number;
+  /** "ip:port" of the latched RTP peer, or null. */
+  rtpPeer: string | null;
+  /** "ip:port" of the latched RTCP peer, or null. */
+  rtcpPeer: string | null;
+  /** Last SSRC seen from the latched peer, or null. */
+  ssrc: number | null;
+  /** Milliseconds (CLOCK_MONOTONIC) of the last valid packet received on this leg, 0 if none. */
+  lastActivityMs: number;
+}
+
+export interface StreamCounters {
+  id: number;
+  a: LegCounters;
+  b: LegCounters;
+}
+
+export type NativeErrorCode =
+  | 'ERR_PINLATCH_BIND' // bind failed (err.errno / err.syscallCode says why, e.g. EADDRINUSE)
+  | 'ERR_PINLATCH_SOCKET' // socket()/setsockopt() failed (e.g. EMFILE)
+  | 'ERR_PINLATCH_ARG' // bad argument (address literal, port, unknown stream id)
+  | 'ERR_PINLATCH_CLOSED'; // the relay instance was closed
+
+/** One per worker environment: the data plane of one shard. */
+export interface NativeRelay {
+  /** Opens the 4 sockets of one stream (A RTP/RTCP, B RTP/RTCP); returns its id. */
+  openStream(spec: StreamSpec): number;
+  /** Sets (or replaces) the latch policy of one leg; a latched peer that no longer fits is dropped. */
+  setLeg(id: number, leg: 'a' | 'b', policy: LegPolicy): void;
+  /** Closes the stream's sockets. Unknown ids are ignored (idempotent). */
+  closeStream(id: number): void;
+  /** Counters of the given streams (all streams when omitted). */
+  stats(ids?: number[]): StreamCounters[];
+  /** Ids of streams with no valid packet on either leg for `idleMs` (measured from open). */
+  idle(idleMs: number): number[];
+  /** Number of open streams. */
+  readonly size: number;
+  /** Closes every socket; later calls throw ERR_PINLATCH_CLOSED. */
+  close(): void;
+}
+
+export interface NativeAddon {
+  /** Addon build version string. */
+  readonly version: string;
+  /** Creates the relay of this environment (one per worker thread). */
+  createRelay(options?: { batch?: number }): NativeRelay;
+  /** Monotonic clock in ms, the one lastActivityMs uses. */
+  nowMs(): number;
+}
+
+const require = createRequire(import.meta.url);
+
+function loadAddon(): NativeAddon {
+  const candidates = ['../build/Release/pinlatch.node', '../../build/Release/pinlatch.node'];
+  let lastError: unknown;
+  for (const path of candidates) {
+    try {
+      return require(path) as NativeAddon;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+      lastError = err;
+    }
+  }
+  throw new Error(
+    `pinlatch native addon not built (run \`npm install\` or \`npm run build\`): ${String(lastError)}`,
+  );
+}
+
+export const addon: NativeAddon = loadAddon();
