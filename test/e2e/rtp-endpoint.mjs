@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// A minimal RTP endpoint for the end-to-end tests, started by sipp (<exec command>) inside the
+// caller's or the gateway's network namespace once the SDP exchange tells it where to send:
+//   rtp-endpoint.mjs <localIp> <localPort> <remoteIp> <remotePort> <count> <delayMs> <outFile>
+// It sends <count> RTP packets (PCMU, 20 ms apart) from <localIp>:<localPort> — the address and
+// port its SDP advertised, so symmetric latching sees the right source — counts the distinct RTP
+// sequence numbers it receives, and writes {sent, received, sources} as JSON to <outFile>.
+import { createSocket } from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+
+const [localIp, localPort, remoteIp, remotePort, countArg, delayArg, outFile] = process.argv.slice(2);
+const count = Number(countArg);
+const delayMs = Number(delayArg);
+const PTIME_MS = 20;
+const LISTEN_TAIL_MS = 1500;
+
+const socket = createSocket('udp4');
+const seen = new Set();
+const sources = new Set();
+let sent = 0;
+let sendError = null;
+
+socket.on('message', (msg, rinfo) => {
+  // RTP version 2 (RFC 3550 §5.1) and at least the 12-byte fixed header.
+  if (msg.length < 12 || msg[0] >> 6 !== 2) return;
+  seen.add(msg.readUInt16BE(2));
+  sources.add(`${rinfo.address}:${rinfo.port}`);
+});
+
+function packet(seq) {
+  const buf = Buffer.alloc(12 + 160, 0xff);
+  buf[0] = 0x80;
+  buf[1] = 0; // PCMU
+  buf.writeUInt16BE(seq & 0xffff, 2);
+  buf.writeUInt32BE((seq * 160) >>> 0, 4);
+  buf.writeUInt32BE(0x5eed0000 + Number(localPort), 8);
+  return buf;
+}
+
+socket.bind(Number(localPort), localIp, () => {
+  setTimeout(() => {
+    const timer = setInterval(() => {
+      if (sent >= count) {
+        clearInterval(timer);
+        return;
+      }
+      socket.send(packet(sent), Number(remotePort), remoteIp, (err) => {
+        if (err) sendError = err.code ?? String(err);
+      });
+      sent += 1;
+    }, PTIME_MS);
+  }, delayMs);
+  setTimeout(() => {
+    writeFileSync(
+      outFile,
+      JSON.stringify({ sent, received: seen.size, sources: [...sources], remote: `${remoteIp}:${remotePort}`, sendError }),
+    );
+    socket.close();
+  }, delayMs + count * PTIME_MS + LISTEN_TAIL_MS);
+});

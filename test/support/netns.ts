@@ -1,0 +1,270 @@
+/**
+ * A real NAT topology built from network namespaces, veth pairs and nftables, for end-to-end
+ * tests of the issue's scenario: a hosted PBX and pinlatch on public addresses, a PSTN gateway on
+ * a private address behind a NAT router that forwards only the SIP port.
+ *
+ *                         wan (bridge br0, 203.0.113.0/24)
+ *        ┌───────────────────────┼──────────────────────────┐
+ *   pbx 203.0.113.30     edge 203.0.113.10        natgw 203.0.113.1 (wan0)
+ *   (caller, sipp)       (pinlatch)               nft: masquerade 192.168.50.0/24,
+ *                                                 DNAT udp <sip port> only ─► gw
+ *                                                 natgw 192.168.50.1 (lan0)
+ *                                                           │
+ *                                                 gw 192.168.50.20 (default via .1)
+ *
+ * Nothing is created in the host's own namespace: veth pairs are created inside `wan`/`natgw`
+ * with their peer placed directly into the target namespace. Names carry the pid and a counter so
+ * parallel runs do not clash; `destroy()` runs from `finally` blocks and, as a last resort, from a
+ * synchronous process 'exit' handler. Every command has a time limit.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const PUBLIC_PREFIX = 24;
+export const ADDR = Object.freeze({
+  pbx: '203.0.113.30',
+  edge: '203.0.113.10',
+  natPublic: '203.0.113.1',
+  natPrivate: '192.168.50.1',
+  gw: '192.168.50.20',
+});
+
+export type HostName = 'wan' | 'pbx' | 'edge' | 'natgw' | 'gw';
+
+export interface UdpForward {
+  /** UDP port on the router's public address. */
+  port: number;
+  /** Port on the gateway the datagrams go to (default: same as `port`). */
+  toPort?: number;
+}
+
+export interface TopologyOptions {
+  /** UDP port forwards from the router's public address to the gateway (default: only 5060). */
+  forwards?: UdpForward[];
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+}
+
+const COMMAND_TIMEOUT_MS = 10_000;
+const live = new Set<NatTopology>();
+let counter = 0;
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const topo of live) topo.destroySync();
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const topo of live) topo.destroySync();
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    });
+  }
+}
+
+export function run(file: string, args: string[], input?: string): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { timeout: COMMAND_TIMEOUT_MS }, (err, stdout, stderr) => {
+      if (err) {
+        reject(new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${stderr}`));
+      } else {
+        resolve({ stdout, stderr });
+      }
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+export class NatTopology {
+  readonly id: string;
+  readonly ns: Readonly<Record<HostName, string>>;
+  readonly addr = ADDR;
+  private natPublic: string = ADDR.natPublic;
+  private forwards: UdpForward[];
+  private destroyed = false;
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(options: TopologyOptions = {}) {
+    counter += 1;
+    this.id = `pl${process.pid}x${counter}`;
+    const names = ['wan', 'pbx', 'edge', 'natgw', 'gw'] as const;
+    this.ns = Object.freeze(Object.fromEntries(names.map((n) => [n, `${this.id}-${n}`])) as Record<HostName, string>);
+    this.forwards = options.forwards ?? [{ port: 5060 }];
+  }
+
+  /** Current public address of the NAT router. */
+  get routerAddress(): string {
+    return this.natPublic;
+  }
+
+  async create(): Promise<this> {
+    installExitHook();
+    live.add(this);
+    const ip = (...args: string[]) => run('ip', args);
+    for (const name of Object.values(this.ns)) await ip('netns', 'add', name);
+    for (const name of Object.values(this.ns)) await ip('-n', name, 'link', 'set', 'lo', 'up');
+    const { wan, pbx, edge, natgw, gw } = this.ns;
+    await ip('-n', wan, 'link', 'add', 'br0', 'type', 'bridge');
+    await ip('-n', wan, 'link', 'set', 'br0', 'up');
+    const publicHosts: Array<[string, string, string]> = [
+      ['pbx', pbx, ADDR.pbx],
+      ['edge', edge, ADDR.edge],
+      ['nat', natgw, ADDR.natPublic],
+    ];
+    for (const [label, ns, address] of publicHosts) {
+      await ip('-n', wan, 'link', 'add', `v-${label}`, 'type', 'veth', 'peer', 'name', 'wan0', 'netns', ns);
+      await ip('-n', wan, 'link', 'set', `v-${label}`, 'master', 'br0', 'up');
+      await ip('-n', ns, 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0');
+      await ip('-n', ns, 'link', 'set', 'wan0', 'up');
+    }
+    await ip('-n', natgw, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', gw);
+    await ip('-n', natgw, 'addr', 'add', `${ADDR.natPrivate}/24`, 'dev', 'lan0');
+    await ip('-n', natgw, 'link', 'set', 'lan0', 'up');
+    await ip('-n', gw, 'addr', 'add', `${ADDR.gw}/24`, 'dev', 'eth0');
+    await ip('-n', gw, 'link', 'set', 'eth0', 'up');
+    await ip('-n', gw, 'route', 'add', 'default', 'via', ADDR.natPrivate);
+    await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    await this.loadRuleset();
+    return this;
+  }
+
+  /**
+   * The router's rules: masquerade the private net, DNAT only the forwarded UDP ports, and let no
+   * other new flow from the WAN reach the private side (a plain home/office NAT).
+   */
+  private async loadRuleset(): Promise<void> {
+    const dnat = this.forwards
+      .map((f) => `    iifname "wan0" udp dport ${f.port} dnat to ${ADDR.gw}:${f.toPort ?? f.port}`)
+      .join('\n');
+    const rules = `flush ruleset
+table ip nat {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+${dnat}
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan0" ip saddr 192.168.50.0/24 masquerade
+  }
+}
+table ip filter {
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    iifname "lan0" oifname "wan0" accept
+    ct status dnat accept
+  }
+}
+`;
+    await run('ip', ['netns', 'exec', this.ns.natgw, 'nft', '-f', '-'], rules);
+  }
+
+  /** Replaces the router's UDP port forwards. */
+  async setForwards(forwards: UdpForward[]): Promise<void> {
+    this.forwards = forwards;
+    await this.loadRuleset();
+  }
+
+  /**
+   * Moves the router to a new public address (a dynamic-DNS gateway's ISP changed its IP): the old
+   * address disappears, so anything still sent there is lost.
+   */
+  async changeRouterAddress(address: string): Promise<void> {
+    const ns = this.ns.natgw;
+    await run('ip', ['-n', ns, 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
+    await run('ip', ['-n', ns, 'addr', 'del', `${this.natPublic}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
+    this.natPublic = address;
+    await this.loadRuleset();
+  }
+
+  /**
+   * Gives one namespace its own /etc/hosts: `ip netns exec` bind-mounts /etc/netns/<ns>/* over
+   * /etc/*, so processes started afterwards see it, and the machine's /etc/hosts is untouched.
+   */
+  setHosts(host: HostName, entries: Record<string, string>): void {
+    const dir = join('/etc/netns', this.ns[host]);
+    mkdirSync(dir, { recursive: true });
+    const lines = ['127.0.0.1 localhost', ...Object.entries(entries).map(([name, a]) => `${a} ${name}`)];
+    writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
+  }
+
+  /** Runs a command to completion inside a namespace. */
+  exec(host: HostName, argv: string[], input?: string): Promise<ExecResult> {
+    return run('ip', ['netns', 'exec', this.ns[host], ...argv], input);
+  }
+
+  /**
+   * Starts a long-running process inside a namespace. `ip netns exec` execs the command, so the
+   * returned child's pid is the process itself; destroy() kills whatever is still running.
+   */
+  spawn(host: HostName, argv: string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.ns[host], ...argv], { stdio: 'pipe', ...options });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  async destroy(): Promise<void> {
+    const exits = [...this.children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(resolve, 3000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          if (child.pid) {
+            try {
+              process.kill(child.pid, 'SIGKILL');
+            } catch {
+              resolve();
+            }
+          }
+        }),
+    );
+    await Promise.all(exits);
+    this.destroySync();
+  }
+
+  /** Synchronous teardown (also used from the process 'exit' handler). Idempotent. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    for (const child of this.children) {
+      if (child.pid && child.exitCode === null) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const name of Object.values(this.ns)) {
+      try {
+        execFileSync('ip', ['netns', 'del', name], { timeout: COMMAND_TIMEOUT_MS, stdio: 'ignore' });
+      } catch {
+        // never created or already deleted
+      }
+      rmSync(join('/etc/netns', name), { recursive: true, force: true });
+    }
+  }
+}
+
+/** Builds the topology; on a failure half-way, tears down what was created and rethrows. */
+export async function createNatTopology(options: TopologyOptions = {}): Promise<NatTopology> {
+  const topo = new NatTopology(options);
+  try {
+    return await topo.create();
+  } catch (err) {
+    await topo.destroy();
+    throw err;
+  }
+}
