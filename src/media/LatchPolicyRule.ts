@@ -1,0 +1,137 @@
+/**
+ * Turns what signalling knows about a leg's peer (LegHint) into the latch policy the native relay
+ * enforces (LegPolicy): which source addresses may latch the leg.
+ *
+ * Symmetric latching (RFC 7362 §4) learns the peer from packet sources; learning from *any*
+ * source is what made RTP bleed possible (Asterisk CVE-2017-14099, rtpproxy CVE-2017-14114,
+ * rtpengine CVE-2025-53399): a stranger spraying the port range latches first and receives the
+ * call's media. So the rule narrows who may latch, from the most to the least trustworthy fact:
+ *
+ *   1. the SDP address, when it is routable: the peer said where it is, and it can be reached
+ *      there, so only that address may latch (the port may differ: NATs and symmetric peers
+ *      rewrite or pick ports, RFC 7362 §3);
+ *   2. otherwise the address the signalling came from (SIP packet source, NG `received from`):
+ *      a peer behind NAT sends its media through the same public address as its signalling;
+ *   3. neither known: the first valid RTP/RTCP packet from anywhere latches. This is the weak
+ *      mode and is reported as such (`weak: true`) so callers can log it.
+ *
+ * An explicit `hint.mode` overrides the automatic choice: 'fixed' sends to the SDP address and
+ * port without learning (rtpengine `asymmetric`), 'any' forces the weak mode, 'address' insists on
+ * an address restriction (falling back to a non-routable SDP address as the last resort).
+ */
+import type { LegPolicy } from '../native.js';
+import type { LegHint } from './api.js';
+import { MediaError } from './errors.js';
+import { isRoutable, parseIp } from '../net/address.js';
+
+export interface LatchKnobs {
+  /** How long the latched source must be silent before a newcomer may take over (ms). */
+  handoverSilenceMs: number;
+  /** Largest forward sequence distance a newcomer may show to prove continuity. */
+  handoverMaxSeqGap: number;
+}
+
+export const DEFAULT_LATCH_KNOBS: Readonly<LatchKnobs> = Object.freeze({
+  handoverSilenceMs: 1000,
+  handoverMaxSeqGap: 100,
+});
+
+/** Why the policy was chosen; logged and shown in diagnostics. */
+export type LatchReason =
+  | 'sdp-address-routable'
+  | 'signal-source'
+  | 'weak-no-address'
+  | 'explicit-fixed'
+  | 'explicit-any'
+  | 'explicit-address-sdp'
+  | 'explicit-address-signal'
+  | 'explicit-address-sdp-unroutable';
+
+export interface LatchDecision {
+  policy: LegPolicy;
+  reason: LatchReason;
+  /** True when any source may latch (no address restriction). */
+  weak: boolean;
+}
+
+/** A usable unicast address literal in canonical form, or null (0.0.0.0 hold, host names...). */
+function usableAddress(text: string | null | undefined): string | null {
+  if (typeof text !== 'string') return null;
+  const address = parseIp(text);
+  if (!address) return null;
+  if (address.text === '0.0.0.0' || address.text === '::') return null;
+  return address.text;
+}
+
+function validPort(port: unknown): port is number {
+  return Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535;
+}
+
+export class LatchPolicyRule {
+  readonly knobs: Readonly<LatchKnobs>;
+
+  constructor(knobs: Partial<LatchKnobs> = {}) {
+    const merged = { ...DEFAULT_LATCH_KNOBS, ...knobs };
+    if (!Number.isFinite(merged.handoverSilenceMs) || merged.handoverSilenceMs < 0) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `handoverSilenceMs must be a finite number >= 0, got ${merged.handoverSilenceMs}`);
+    }
+    if (!Number.isInteger(merged.handoverMaxSeqGap) || merged.handoverMaxSeqGap < 1 || merged.handoverMaxSeqGap > 32767) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `handoverMaxSeqGap must be an integer in 1..32767, got ${merged.handoverMaxSeqGap}`);
+    }
+    this.knobs = Object.freeze(merged);
+  }
+
+  derive(hint: LegHint): LatchDecision {
+    if (hint === null || typeof hint !== 'object') {
+      throw new MediaError('ERR_PINLATCH_ARG', 'leg hint must be an object');
+    }
+    if (!validPort(hint.sdpPort)) {
+      throw new MediaError('ERR_PINLATCH_ARG', `sdpPort must be an integer in 0..65535, got ${String(hint.sdpPort)}`);
+    }
+    if (hint.sdpRtcpPort !== undefined && (!validPort(hint.sdpRtcpPort) || hint.sdpRtcpPort === 0)) {
+      throw new MediaError('ERR_PINLATCH_ARG', `sdpRtcpPort must be an integer in 1..65535, got ${String(hint.sdpRtcpPort)}`);
+    }
+    if (typeof hint.rtcpMux !== 'boolean') {
+      throw new MediaError('ERR_PINLATCH_ARG', 'rtcpMux must be a boolean');
+    }
+    const base = {
+      rtcpMux: hint.rtcpMux,
+      handoverSilenceMs: this.knobs.handoverSilenceMs,
+      handoverMaxSeqGap: this.knobs.handoverMaxSeqGap,
+    };
+    const sdp = usableAddress(hint.sdpAddress);
+    const signal = usableAddress(hint.signalSource);
+
+    switch (hint.mode) {
+      case 'fixed': {
+        if (!sdp || hint.sdpPort === 0) {
+          throw new MediaError('ERR_PINLATCH_ARG', "mode 'fixed' needs an SDP address and a non-zero port");
+        }
+        const policy: LegPolicy = { ...base, mode: 'fixed', address: sdp, port: hint.sdpPort };
+        if (!hint.rtcpMux) {
+          const rtcpPort = hint.sdpRtcpPort ?? hint.sdpPort + 1; // RFC 3550 §11 default
+          if (rtcpPort > 65535) {
+            throw new MediaError('ERR_PINLATCH_ARG', `RTCP port ${rtcpPort} of RTP port ${hint.sdpPort} is out of range`);
+          }
+          policy.rtcpPort = rtcpPort;
+        }
+        return { policy, reason: 'explicit-fixed', weak: false };
+      }
+      case 'any':
+        return { policy: { ...base, mode: 'any' }, reason: 'explicit-any', weak: true };
+      case 'address': {
+        if (sdp && isRoutable(sdp)) return { policy: { ...base, mode: 'address', address: sdp }, reason: 'explicit-address-sdp', weak: false };
+        if (signal) return { policy: { ...base, mode: 'address', address: signal }, reason: 'explicit-address-signal', weak: false };
+        if (sdp) return { policy: { ...base, mode: 'address', address: sdp }, reason: 'explicit-address-sdp-unroutable', weak: false };
+        throw new MediaError('ERR_PINLATCH_ARG', "mode 'address' needs an SDP address or a signalling source");
+      }
+      case undefined: {
+        if (sdp && isRoutable(sdp)) return { policy: { ...base, mode: 'address', address: sdp }, reason: 'sdp-address-routable', weak: false };
+        if (signal) return { policy: { ...base, mode: 'address', address: signal }, reason: 'signal-source', weak: false };
+        return { policy: { ...base, mode: 'any' }, reason: 'weak-no-address', weak: true };
+      }
+      default:
+        throw new MediaError('ERR_PINLATCH_ARG', `unknown latch mode ${JSON.stringify(hint.mode)}`);
+    }
+  }
+}

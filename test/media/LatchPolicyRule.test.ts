@@ -1,0 +1,103 @@
+import * as assert from 'uvu/assert';
+import { suite } from '../support/suite.ts';
+import { LatchPolicyRule, DEFAULT_LATCH_KNOBS, type LatchReason } from '../../src/media/LatchPolicyRule.ts';
+import { MediaError } from '../../src/media/errors.ts';
+import type { LegHint } from '../../src/media/api.ts';
+import type { LegPolicy } from '../../src/native.ts';
+
+const rule = new LatchPolicyRule({ handoverSilenceMs: 750, handoverMaxSeqGap: 64 });
+const knobs = { handoverSilenceMs: 750, handoverMaxSeqGap: 64 };
+
+function hint(partial: Partial<LegHint>): LegHint {
+  return { sdpAddress: null, sdpPort: 40000, rtcpMux: false, signalSource: null, ...partial };
+}
+
+function errorCode(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, MediaError);
+    return (err as MediaError).code;
+  }
+  return undefined;
+}
+
+const automatic = suite('media/LatchPolicyRule: automatic choice');
+
+const CASES: Array<[string, Partial<LegHint>, Partial<LegPolicy>, LatchReason]> = [
+  ['routable SDP address wins over the signalling source', { sdpAddress: '203.0.113.5', signalSource: '198.51.100.9' }, { mode: 'address', address: '203.0.113.5' }, 'sdp-address-routable'],
+  ['routable SDP address alone', { sdpAddress: '2001:db8::7' }, { mode: 'address', address: '2001:db8::7' }, 'sdp-address-routable'],
+  ['private SDP address: only the signalling source may latch', { sdpAddress: '192.168.50.20', signalSource: '203.0.113.1' }, { mode: 'address', address: '203.0.113.1' }, 'signal-source'],
+  ['CGNAT SDP address is not routable', { sdpAddress: '100.64.1.1', signalSource: '198.51.100.2' }, { mode: 'address', address: '198.51.100.2' }, 'signal-source'],
+  ['missing SDP address: signalling source', { sdpAddress: null, signalSource: '198.51.100.2' }, { mode: 'address', address: '198.51.100.2' }, 'signal-source'],
+  ['0.0.0.0 (hold) counts as missing', { sdpAddress: '0.0.0.0', signalSource: '198.51.100.2' }, { mode: 'address', address: '198.51.100.2' }, 'signal-source'],
+  ['loopback SDP and loopback signalling (local tests)', { sdpAddress: '127.0.0.1', signalSource: '127.0.0.1' }, { mode: 'address', address: '127.0.0.1' }, 'signal-source'],
+  ['IPv4-mapped signalling source is normalised', { sdpAddress: '10.0.0.5', signalSource: '::ffff:203.0.113.1' }, { mode: 'address', address: '203.0.113.1' }, 'signal-source'],
+  ['host name in SDP is not an address', { sdpAddress: 'pbx.example.com', signalSource: '203.0.113.1' }, { mode: 'address', address: '203.0.113.1' }, 'signal-source'],
+  ['private SDP, no signalling source: weak', { sdpAddress: '10.1.2.3' }, { mode: 'any' }, 'weak-no-address'],
+  ['nothing known: weak', {}, { mode: 'any' }, 'weak-no-address'],
+];
+
+for (const [name, partial, expected, reason] of CASES) {
+  automatic(name, () => {
+    const decision = rule.derive(hint(partial));
+    assert.is(decision.reason, reason);
+    assert.is(decision.weak, expected.mode === 'any');
+    assert.equal(decision.policy, { rtcpMux: false, ...knobs, ...expected });
+  });
+}
+
+const explicit = suite('media/LatchPolicyRule: explicit modes');
+
+explicit("'fixed' sends to the SDP address and ports, even a private one", () => {
+  const decision = rule.derive(hint({ mode: 'fixed', sdpAddress: '10.0.0.9', sdpPort: 6000, signalSource: '203.0.113.1' }));
+  assert.equal(decision.policy, { mode: 'fixed', address: '10.0.0.9', port: 6000, rtcpPort: 6001, rtcpMux: false, ...knobs });
+  assert.is(decision.reason, 'explicit-fixed');
+});
+
+explicit("'fixed' honours a=rtcp and rtcp-mux", () => {
+  assert.is(rule.derive(hint({ mode: 'fixed', sdpAddress: '203.0.113.1', sdpPort: 6000, sdpRtcpPort: 7001 })).policy.rtcpPort, 7001);
+  const muxed = rule.derive(hint({ mode: 'fixed', sdpAddress: '203.0.113.1', sdpPort: 6000, rtcpMux: true })).policy;
+  assert.is(muxed.rtcpPort, undefined);
+  assert.is(muxed.rtcpMux, true);
+});
+
+explicit("'fixed' without address or port is an argument error", () => {
+  assert.is(errorCode(() => rule.derive(hint({ mode: 'fixed', sdpAddress: null }))), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive(hint({ mode: 'fixed', sdpAddress: '203.0.113.1', sdpPort: 0 }))), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive(hint({ mode: 'fixed', sdpAddress: '203.0.113.1', sdpPort: 65535 }))), 'ERR_PINLATCH_ARG');
+});
+
+explicit("'any' wins over a routable SDP address and is weak", () => {
+  const decision = rule.derive(hint({ mode: 'any', sdpAddress: '203.0.113.5' }));
+  assert.equal(decision.policy, { mode: 'any', rtcpMux: false, ...knobs });
+  assert.ok(decision.weak);
+});
+
+explicit("'address' falls back to an unroutable SDP address, never to weak", () => {
+  assert.is(rule.derive(hint({ mode: 'address', sdpAddress: '10.0.0.9' })).policy.address, '10.0.0.9');
+  assert.is(rule.derive(hint({ mode: 'address', sdpAddress: '10.0.0.9', signalSource: '203.0.113.1' })).policy.address, '203.0.113.1');
+  assert.is(errorCode(() => rule.derive(hint({ mode: 'address' }))), 'ERR_PINLATCH_ARG');
+});
+
+const validation = suite('media/LatchPolicyRule: validation');
+
+validation('bad hints are argument errors', () => {
+  assert.is(errorCode(() => rule.derive(hint({ sdpPort: -1 }))), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive(hint({ sdpPort: 70000 }))), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive(hint({ sdpRtcpPort: 0 }))), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive({ ...hint({}), rtcpMux: 'yes' as unknown as boolean })), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive(hint({ mode: 'sometimes' as unknown as 'any' }))), 'ERR_PINLATCH_ARG');
+  assert.is(errorCode(() => rule.derive(null as unknown as LegHint)), 'ERR_PINLATCH_ARG');
+});
+
+validation('knobs have defaults and are validated', () => {
+  assert.equal(new LatchPolicyRule().knobs, DEFAULT_LATCH_KNOBS);
+  assert.is(errorCode(() => new LatchPolicyRule({ handoverSilenceMs: -5 })), 'ERR_PINLATCH_CONFIG');
+  assert.is(errorCode(() => new LatchPolicyRule({ handoverMaxSeqGap: 0 })), 'ERR_PINLATCH_CONFIG');
+  assert.is(errorCode(() => new LatchPolicyRule({ handoverMaxSeqGap: 1.5 })), 'ERR_PINLATCH_CONFIG');
+});
+
+automatic.run();
+explicit.run();
+validation.run();
