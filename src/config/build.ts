@@ -1,0 +1,83 @@
+/**
+ * Turns validated input (a YAML document's data or a plain object) into the frozen
+ * PinlatchConfig, collecting every schema and cross-key problem before failing.
+ */
+import { isIP } from 'node:net';
+import type { z } from 'zod';
+import { crossCheck, type KeyPath, type RawIssue } from './cross-checks.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
+import { configSchema, type RawConfig } from './schema.js';
+import { parseSipUriTarget, type SipUriTarget } from './sip-uri.js';
+import type { PinlatchConfig } from './types.js';
+
+/** Resolves a key path to a 1-based source line (null when the input has no source text). */
+export type LineLocator = (path: KeyPath) => number | null;
+
+export function formatPath(path: KeyPath): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `string "${value.length > 40 ? `${value.slice(0, 40)}...` : value}"`;
+  return `${typeof value} ${String(value)}`;
+}
+
+/** zod issues, one per problem, in the project's wording. */
+function fromZod(issue: z.core.$ZodIssue): RawIssue[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) return [{ path, message: 'required' }];
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input')) {
+    return [{ path, message: `expected ${issue.expected}, got ${describeValue(issue.input)}` }];
+  }
+  const got = 'input' in issue && issue.input !== undefined ? ` (got ${describeValue(issue.input)})` : '';
+  return [{ path, message: `${issue.message}${got}` }];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof RegExp) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function assemble(raw: RawConfig, source: string): PinlatchConfig {
+  const sip = raw.sip
+    ? { ...raw.sip, advertise: raw.sip.advertise ?? raw.sip.listen[0]!.address }
+    : null;
+  return {
+    source,
+    sip,
+    media: { ...raw.media, advertise: raw.media.advertise ?? raw.media.address },
+    ng: raw.ng ?? null,
+    trunks: raw.trunks.map((t) => ({ ...t, hostIsAddress: isIP(t.host) !== 0 })),
+    routes: raw.routes.map((r) => ({
+      user: r.match.user ?? null,
+      host: r.match.host ?? null,
+      // Anchored so that `1555.*` cannot match inside `+11555...`; hosts compare case-insensitively (RFC 3261 §19.1.4).
+      userPattern: r.match.user === undefined ? null : new RegExp(`^(?:${r.match.user})$`),
+      hostPattern: r.match.host === undefined ? null : new RegExp(`^(?:${r.match.host})$`, 'i'),
+      trunk: r.trunk,
+    })),
+    upstream: raw.upstream === undefined ? null : (parseSipUriTarget(raw.upstream) as SipUriTarget),
+    log: raw.log,
+    metrics: raw.metrics ?? null,
+  };
+}
+
+export function buildConfig(input: unknown, source: string, locate: LineLocator = () => null): PinlatchConfig {
+  const parsed = configSchema.safeParse(input ?? {}, { reportInput: true });
+  const toIssue = (r: RawIssue): ConfigIssue => ({ path: formatPath(r.path), message: r.message, line: locate(r.path) });
+  if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap(fromZod).map(toIssue));
+  const cross = crossCheck(parsed.data);
+  if (cross.length > 0) throw new ConfigError(source, cross.map(toIssue));
+  return deepFreeze(assemble(parsed.data, source));
+}

@@ -1,0 +1,108 @@
+/**
+ * Checks that span several keys, run once the schema has accepted every value: names that must
+ * match, addresses that must be advertisable, sockets that must not collide.
+ */
+import { isIP } from 'node:net';
+import { isUnspecifiedAddress } from './address.js';
+import type { RawConfig } from './schema.js';
+import { parseSipUriTarget } from './sip-uri.js';
+
+export type KeyPath = readonly (string | number)[];
+
+export interface RawIssue {
+  readonly path: KeyPath;
+  readonly message: string;
+}
+
+interface SocketUse {
+  readonly proto: 'udp' | 'tcp';
+  readonly address: string;
+  readonly port: number;
+  readonly path: KeyPath;
+}
+
+/** Two bind addresses collide when equal, or when one is the wildcard of the other's family. */
+function addressesOverlap(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (isIP(a) !== isIP(b)) return false;
+  return isUnspecifiedAddress(a) || isUnspecifiedAddress(b);
+}
+
+function describePath(path: KeyPath): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+export function crossCheck(raw: RawConfig): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const { media, sip, ng, metrics } = raw;
+
+  if (media.ports.min % 2 !== 0) {
+    issues.push({ path: ['media', 'ports', 'min'], message: 'expected an even port (RTP uses even ports, RTCP the next odd one: RFC 3550 §11)' });
+  }
+  if (media.ports.max - media.ports.min + 1 < 4) {
+    issues.push({
+      path: ['media', 'ports'],
+      message: `the range ${media.ports.min}..${media.ports.max} must hold at least 4 ports (RTP and RTCP for each leg of one stream)`,
+    });
+  }
+  checkAdvertise(issues, ['media'], media.address, media.advertise, 'media.address');
+
+  if (sip) {
+    checkAdvertise(issues, ['sip'], sip.listen[0]!.address, sip.advertise, 'sip.listen[0].address');
+    if (sip.timers.t1Ms > sip.timers.t2Ms) {
+      issues.push({ path: ['sip', 'timers', 't2Ms'], message: `must be >= t1Ms (${sip.timers.t1Ms}) (RFC 3261 §17.1.2.2)` });
+    }
+  } else {
+    for (const key of ['trunks', 'routes'] as const) {
+      if (raw[key].length > 0) issues.push({ path: [key], message: `${key} need a sip section (without one pinlatch is a media relay only)` });
+    }
+    if (raw.upstream !== undefined) issues.push({ path: ['upstream'], message: 'upstream needs a sip section' });
+  }
+
+  const firstByName = new Map<string, number>();
+  raw.trunks.forEach((trunk, i) => {
+    const first = firstByName.get(trunk.name);
+    if (first === undefined) firstByName.set(trunk.name, i);
+    else issues.push({ path: ['trunks', i, 'name'], message: `duplicate trunk name "${trunk.name}" (first used by trunks[${first}])` });
+  });
+  raw.routes.forEach((route, i) => {
+    if (!firstByName.has(route.trunk)) {
+      const known = [...firstByName.keys()];
+      const hint = known.length ? `known trunks: ${known.join(', ')}` : 'no trunks are configured';
+      issues.push({ path: ['routes', i, 'trunk'], message: `unknown trunk "${route.trunk}" (${hint})` });
+    }
+  });
+
+  if (raw.upstream !== undefined) {
+    const parsed = parseSipUriTarget(raw.upstream);
+    if (typeof parsed === 'string') issues.push({ path: ['upstream'], message: parsed });
+  }
+
+  const sockets: SocketUse[] = [];
+  sip?.listen.forEach((l, i) => sockets.push({ proto: l.transport, address: l.address, port: l.port, path: ['sip', 'listen', i] }));
+  if (ng) {
+    sockets.push({ proto: 'udp', address: ng.address, port: ng.port, path: ['ng', 'port'] });
+    if (ng.tcp) sockets.push({ proto: 'tcp', address: ng.address, port: ng.port, path: ['ng', 'tcp'] });
+  }
+  if (metrics) sockets.push({ proto: 'tcp', address: metrics.address, port: metrics.port, path: ['metrics', 'port'] });
+  sockets.forEach((s, i) => {
+    const clash = sockets.slice(0, i).find((o) => o.proto === s.proto && o.port === s.port && addressesOverlap(o.address, s.address));
+    if (clash) {
+      issues.push({ path: s.path, message: `${s.proto} ${s.address}:${s.port} is already used by ${describePath(clash.path)}` });
+    }
+    if (s.proto === 'udp' && s.port >= media.ports.min && s.port <= media.ports.max && addressesOverlap(s.address, media.address)) {
+      issues.push({ path: s.path, message: `udp port ${s.port} lies inside media.ports ${media.ports.min}..${media.ports.max}` });
+    }
+  });
+  return issues;
+}
+
+function checkAdvertise(issues: RawIssue[], section: KeyPath, bound: string, advertise: string | undefined, boundName: string): void {
+  if (advertise === undefined) {
+    if (isUnspecifiedAddress(bound)) {
+      issues.push({ path: [...section, 'advertise'], message: `required when ${boundName} is a wildcard address (${bound})` });
+    }
+  } else if (isUnspecifiedAddress(advertise)) {
+    issues.push({ path: [...section, 'advertise'], message: `cannot advertise the wildcard address ${advertise}` });
+  }
+}

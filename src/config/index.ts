@@ -1,0 +1,7 @@
+/** Configuration: YAML validated once at start into typed, frozen objects. */
+export { parseConfig, loadConfigFile, defaultConfig } from './load.js';
+export { buildConfig, type LineLocator } from './build.js';
+export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
+export { isHostName, isUnspecifiedAddress } from './address.js';
+export { parseSipUriTarget, type SipUriTarget } from './sip-uri.js';
+export type * from './types.js';

@@ -1,0 +1,58 @@
+/** Entry points: a YAML file, YAML text, or the built-in defaults. */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { buildConfig } from './build.js';
+import { ConfigError } from './errors.js';
+import { lineOf } from './locate.js';
+import type { PinlatchConfig } from './types.js';
+
+/** Parses and validates YAML text; `sourceName` labels errors (usually the file path). */
+export function parseConfig(text: string, sourceName = '<text>'): PinlatchConfig {
+  const lines = new LineCounter();
+  // uniqueKeys (the default) makes a repeated key an error rather than a silent override.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      sourceName,
+      doc.errors.map((e) => ({
+        path: '',
+        message: `YAML ${e.code}: ${e.message.split('\n')[0]}`,
+        line: lines.linePos(e.pos[0]).line,
+      })),
+    );
+  }
+  return buildConfig(doc.toJS({ maxAliasCount: 100 }), sourceName, (path) => lineOf(doc, lines, path));
+}
+
+export async function loadConfigFile(path: string): Promise<PinlatchConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new ConfigError(path, [{ path: '', message: `cannot read the file (${reason})`, line: null }], { cause: err });
+  }
+  return parseConfig(text, path);
+}
+
+/**
+ * The configuration used when no file is given: everything on loopback, SIP on 5060 (UDP and
+ * TCP), media on 40000..40999 (above most of rtpengine's default range 30000..40000, so both can
+ * run on one host for comparison), NG on 127.0.0.1:2223 as in rtpengine's and Kamailio's examples.
+ */
+export function defaultConfig(): PinlatchConfig {
+  return buildConfig(
+    {
+      sip: {
+        listen: [
+          { transport: 'udp', address: '127.0.0.1', port: 5060 },
+          { transport: 'tcp', address: '127.0.0.1', port: 5060 },
+        ],
+        advertise: '127.0.0.1',
+      },
+      media: { address: '127.0.0.1', advertise: '127.0.0.1', ports: { min: 40000, max: 40999 } },
+      ng: { address: '127.0.0.1', port: 2223 },
+    },
+    '<default>',
+  );
+}

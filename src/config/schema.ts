@@ -1,0 +1,106 @@
+/**
+ * The zod schema of the YAML document: shapes, ranges and defaults of every key. Checks that
+ * need more than one key (trunk names, port clashes...) live in cross-checks.ts. Every object is
+ * strict, so a misspelt key is an error instead of a silently ignored setting.
+ */
+import { availableParallelism } from 'node:os';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { isHostName } from './address.js';
+
+function intIn(min: number, max: number) {
+  const error = max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer ${min}..${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+const port = intIn(1, 65535);
+const ipLiteral = z
+  .string({ error: 'expected an IP address (string)' })
+  .refine((v) => isIP(v) !== 0, { error: 'expected an IPv4 or IPv6 address literal' });
+const hostOrAddress = z
+  .string({ error: 'expected an IP address or host name (string)' })
+  .refine((v) => isIP(v) !== 0 || isHostName(v), { error: 'expected an IP address or a valid host name' });
+const transport = z.enum(['udp', 'tcp'], { error: 'expected udp or tcp' });
+const flag = z.boolean({ error: 'expected true or false' });
+const pattern = z.string({ error: 'expected a regular expression (string)' }).superRefine((v, ctx) => {
+  try {
+    new RegExp(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, "")}` });
+  }
+});
+
+const sipTimers = z.strictObject({
+  t1Ms: intIn(1, 60_000).default(500),
+  t2Ms: intIn(1, 600_000).default(4000),
+  t4Ms: intIn(1, 600_000).default(5000),
+  inviteTimeoutMs: intIn(1000, 3_600_000).default(180_000),
+});
+
+const sip = z.strictObject({
+  listen: z
+    .array(z.strictObject({ transport: transport.default('udp'), address: ipLiteral, port: port.default(5060) }), {
+      error: 'expected a list of { transport, address, port }',
+    })
+    .min(1, { error: 'expected at least one listen entry' }),
+  advertise: hostOrAddress.optional(),
+  timers: sipTimers.default({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000, inviteTimeoutMs: 180_000 }),
+  maxMessageBytes: intIn(1024, 1_048_576).default(65_535),
+});
+
+const media = z.strictObject({
+  address: ipLiteral,
+  advertise: ipLiteral.optional(),
+  ports: z
+    .strictObject({ min: port, max: port })
+    .default({ min: 30000, max: 30999 }),
+  shards: intIn(1, 256).default(() => availableParallelism()),
+  timeoutSec: intIn(1, 86_400).default(60),
+  quarantineMs: intIn(0, 600_000).default(2000),
+  latching: z
+    .strictObject({
+      handoverSilenceMs: intIn(0, 600_000).default(1000),
+      handoverMaxSeqGap: intIn(1, 32_767).default(100),
+    })
+    .default({ handoverSilenceMs: 1000, handoverMaxSeqGap: 100 }),
+});
+
+const ng = z.strictObject({
+  address: ipLiteral.default('127.0.0.1'),
+  port: port.default(2223),
+  tcp: flag.default(false),
+});
+
+const trunk = z.strictObject({
+  name: z
+    .string({ error: 'expected a name (string)' })
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'expected 1..64 letters, digits, _ . - (starting with a letter or digit)' }),
+  host: hostOrAddress,
+  port: port.default(5060),
+  transport: transport.default('udp'),
+  pinRoute: flag.default(false),
+  resolveIntervalSec: intIn(1, 86_400).default(60),
+});
+
+const route = z.strictObject({
+  match: z.strictObject({ user: pattern.optional(), host: pattern.optional() }).default({}),
+  trunk: z.string({ error: 'expected a trunk name (string)' }),
+});
+
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z.strictObject(
+  {
+    sip: sip.optional(),
+    media,
+    ng: ng.optional(),
+    trunks: z.array(trunk, { error: 'expected a list of trunks' }).default([]),
+    routes: z.array(route, { error: 'expected a list of routes' }).default([]),
+    upstream: z.string({ error: 'expected a SIP URI (string)' }).optional(),
+    log: z.strictObject({ level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info') }).default({ level: 'info' }),
+    metrics: z.strictObject({ address: ipLiteral.default('127.0.0.1'), port: port.default(9090) }).optional(),
+  },
+  { error: 'expected a mapping of configuration sections' },
+);
+
+export type RawConfig = z.output<typeof configSchema>;

@@ -1,0 +1,198 @@
+import * as assert from 'uvu/assert';
+import { fileURLToPath } from 'node:url';
+import { suite } from '../support/suite.ts';
+import {
+  buildConfig,
+  ConfigError,
+  defaultConfig,
+  loadConfigFile,
+  parseConfig,
+  parseSipUriTarget,
+  type ConfigIssue,
+} from '../../src/config/index.ts';
+
+const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
+
+function issuesOf(text: string): ConfigIssue[] {
+  try {
+    parseConfig(text, 'test.yaml');
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.is((err as ConfigError).code, 'ERR_PINLATCH_CONFIG');
+    return [...(err as ConfigError).issues];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function expectIssue(text: string, path: string, line: number, messagePart: string): void {
+  const issues = issuesOf(text);
+  const hit = issues.find((i) => i.path === path);
+  assert.ok(hit, `no issue at ${path}; got ${JSON.stringify(issues)}`);
+  assert.is(hit!.line, line, `line of ${path}`);
+  assert.ok(hit!.message.includes(messagePart), `"${hit!.message}" should contain "${messagePart}"`);
+}
+
+const MEDIA = 'media:\n  address: 127.0.0.1\n';
+
+const shipped = suite('config: shipped files and defaults');
+
+shipped('examples/pinlatch.yaml loads into the NAT gateway scenario', async () => {
+  const c = await loadConfigFile(`${examples}pinlatch.yaml`);
+  assert.is(c.sip?.advertise, '203.0.113.10');
+  assert.equal(c.sip?.listen.map((l) => l.transport), ['udp', 'tcp']);
+  assert.equal(c.media.ports, { min: 30000, max: 30999 });
+  assert.is(c.trunks[0]?.name, 'gateway');
+  assert.is(c.trunks[0]?.pinRoute, true);
+  assert.is(c.trunks[0]?.hostIsAddress, true);
+  assert.is(c.routes[0]?.trunk, 'gateway');
+  assert.ok(c.routes[0]?.userPattern?.test('+4930123456'));
+  assert.not.ok(c.routes[0]?.userPattern?.test('alice'));
+  assert.equal({ host: c.upstream?.host, port: c.upstream?.port }, { host: '203.0.113.30', port: 5060 });
+  assert.is(c.ng, null);
+  assert.is(c.metrics, null);
+});
+
+shipped('examples/media-only.yaml is an NG relay with no SIP', async () => {
+  const c = await loadConfigFile(`${examples}media-only.yaml`);
+  assert.is(c.sip, null);
+  assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false });
+  assert.equal(c.media.ports, { min: 40000, max: 49999 });
+  assert.equal(c.trunks, []);
+});
+
+shipped('defaultConfig() is loopback only, with SIP, media and NG', () => {
+  const c = defaultConfig();
+  assert.is(c.source, '<default>');
+  assert.equal(c.sip?.listen, [
+    { transport: 'udp', address: '127.0.0.1', port: 5060 },
+    { transport: 'tcp', address: '127.0.0.1', port: 5060 },
+  ]);
+  assert.is(c.media.address, '127.0.0.1');
+  assert.equal(c.media.ports, { min: 40000, max: 40999 });
+  assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false });
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sip!.listen[0]) && Object.isFrozen(c.media.ports));
+});
+
+shipped('a minimal document gets every default filled', () => {
+  const c = parseConfig(`sip:\n  listen: [{ address: 127.0.0.1 }]\n${MEDIA}trunks:\n  - { name: gw, host: gw.example.net }\nroutes:\n  - { trunk: gw }\n`);
+  assert.equal(c.sip?.listen, [{ transport: 'udp', address: '127.0.0.1', port: 5060 }]);
+  assert.is(c.sip?.advertise, '127.0.0.1');
+  assert.equal(c.sip?.timers, { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, inviteTimeoutMs: 180_000 });
+  assert.is(c.sip?.maxMessageBytes, 65_535);
+  assert.is(c.media.advertise, '127.0.0.1');
+  assert.equal(c.media.ports, { min: 30000, max: 30999 });
+  assert.ok(c.media.shards >= 1);
+  assert.is(c.media.timeoutSec, 60);
+  assert.equal(c.media.latching, { handoverSilenceMs: 1000, handoverMaxSeqGap: 100 });
+  assert.equal(c.trunks[0], {
+    name: 'gw', host: 'gw.example.net', hostIsAddress: false, port: 5060, transport: 'udp', pinRoute: false, resolveIntervalSec: 60,
+  });
+  assert.equal({ user: c.routes[0]?.user, host: c.routes[0]?.host, up: c.routes[0]?.userPattern }, { user: null, host: null, up: null });
+  assert.is(c.upstream, null);
+  assert.is(c.log.level, 'info');
+  assert.is(c.source, '<text>');
+  assert.throws(() => {
+    (c.media as { timeoutSec: number }).timeoutSec = 1;
+  });
+});
+
+shipped('IPv6 addresses, host-matching routes and an upstream with transport', () => {
+  const c = parseConfig(`sip:\n  listen: [{ transport: tcp, address: "::1", port: 5070 }]\nmedia:\n  address: "::1"\n  ports: { min: 41000, max: 41003 }\ntrunks:\n  - { name: gw, host: "2001:db8::7", port: 5080, transport: tcp }\nroutes:\n  - { match: { host: "pstn\\\\.example\\\\.com" }, trunk: gw }\nupstream: "sip:pbx@[2001:db8::30]:5062;transport=TCP"\n`);
+  assert.is(c.sip?.advertise, '::1');
+  assert.is(c.trunks[0]?.hostIsAddress, true);
+  assert.ok(c.routes[0]?.hostPattern?.test('PSTN.example.com'));
+  assert.not.ok(c.routes[0]?.hostPattern?.test('pstnXexample.com'));
+  assert.equal(
+    { user: c.upstream?.user, host: c.upstream?.host, port: c.upstream?.port, transport: c.upstream?.transport },
+    { user: 'pbx', host: '2001:db8::30', port: 5062, transport: 'tcp' },
+  );
+});
+
+shipped('a missing file is a ConfigError naming the file', async () => {
+  try {
+    await loadConfigFile('/nonexistent/pinlatch.yaml');
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.match((err as Error).message, /\/nonexistent\/pinlatch\.yaml/);
+    assert.match((err as Error).message, /ENOENT/);
+  }
+});
+
+shipped('object input (no source text) reports paths without lines', () => {
+  try {
+    buildConfig({ media: { address: 'nope' } }, '<object>');
+    assert.unreachable();
+  } catch (err) {
+    assert.equal((err as ConfigError).issues[0], { path: 'media.address', message: 'expected an IPv4 or IPv6 address literal (got string "nope")', line: null });
+  }
+});
+
+shipped.run();
+
+const errors = suite('config: each class of error names the key path and the line');
+
+errors('message format: path, reason, line', () => {
+  const text = `${MEDIA}sip:\n  listen: [{ address: 127.0.0.1 }]\ntrunks:\n  - name: gw\n    host: 203.0.113.1\n    port: 70000\n`;
+  try {
+    parseConfig(text, 'pinlatch.yaml');
+    assert.unreachable();
+  } catch (err) {
+    assert.match((err as Error).message, /^invalid configuration pinlatch\.yaml: 1 error\n/);
+    assert.match((err as Error).message, /trunks\[0\]\.port: expected an integer 1\.\.65535 \(got number 70000\) \(line 8\)/);
+  }
+});
+
+errors('several problems are reported at once', () => {
+  const issues = issuesOf(`media:\n  address: 10.0.0.300\n  shards: two\nlog: { level: loud }\nbogus: 1\n`);
+  assert.equal(issues.map((i) => [i.path, i.line]), [
+    ['media.address', 2],
+    ['media.shards', 3],
+    ['log.level', 4],
+    ['bogus', 5],
+  ]);
+});
+
+const cases: Array<[string, string, string, number, string]> = [
+  ['unknown key', `${MEDIA}  timeout: 60\n`, 'media.timeout', 3, 'unknown key'],
+  ['wrong type', `${MEDIA}  timeoutSec: soon\n`, 'media.timeoutSec', 3, 'expected an integer 1..86400'],
+  ['missing required key', `media:\n  ports: { min: 30000, max: 30999 }\n`, 'media.address', 1, 'required'],
+  ['missing section', `log: { level: info }\n`, 'media', 1, 'required'],
+  ['not an IP literal', `media:\n  address: example.com\n`, 'media.address', 2, 'IPv4 or IPv6'],
+  ['bad trunk host', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: gw, host: "gw_1.example.net" }\n`, 'trunks[0].host', 5, 'host name'],
+  ['digits-only host', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: gw, host: 1.2.3 }\n`, 'trunks[0].host', 5, 'host name'],
+  ['bad transport', `${MEDIA}sip:\n  listen:\n    - { transport: sctp, address: 127.0.0.1 }\n`, 'sip.listen[0].transport', 5, 'expected udp or tcp'],
+  ['empty listen list', `${MEDIA}sip:\n  listen: []\n`, 'sip.listen', 4, 'at least one'],
+  ['bad trunk name', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: "my gw", host: 203.0.113.1 }\n`, 'trunks[0].name', 5, 'letters, digits'],
+  ['invalid route regex', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - match:\n      user: "([0-9]+"\n    trunk: gw\n`, 'routes[0].match.user', 7, 'invalid regular expression'],
+  ['odd first media port', `media:\n  address: 127.0.0.1\n  ports:\n    min: 30001\n    max: 30999\n`, 'media.ports.min', 4, 'even'],
+  ['port range too small', `media:\n  address: 127.0.0.1\n  ports: { min: 30000, max: 30002 }\n`, 'media.ports', 3, 'at least 4 ports'],
+  ['duplicate trunk name', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: gw, host: 203.0.113.1 }\n  - { name: gw, host: 203.0.113.2 }\n`, 'trunks[1].name', 6, 'duplicate trunk name "gw"'],
+  ['route to unknown trunk', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - { match: { user: ".*" }, trunk: gateway }\n`, 'routes[0].trunk', 6, 'unknown trunk "gateway" (known trunks: gw)'],
+  ['upstream not a SIP URI', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\nupstream: http://pbx.example.com\n`, 'upstream', 4, 'SIP URI'],
+  ['upstream IPv6 without brackets', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\nupstream: "sip:2001:db8::1"\n`, 'upstream', 4, 'SIP URI'],
+  ['upstream unsupported transport', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\nupstream: "sip:pbx.example.com;transport=sctp"\n`, 'upstream', 4, 'transport=sctp'],
+  ['trunks without sip', `${MEDIA}trunks: [{ name: gw, host: 203.0.113.1 }]\n`, 'trunks', 3, 'need a sip section'],
+  ['wildcard bind without advertise', `media:\n  address: 0.0.0.0\n`, 'media.advertise', 1, 'wildcard'],
+  ['advertising a wildcard', `${MEDIA}sip:\n  listen: [{ address: 127.0.0.1 }]\n  advertise: "::"\n`, 'sip.advertise', 5, 'wildcard'],
+  ['timer order', `${MEDIA}sip:\n  listen: [{ address: 127.0.0.1 }]\n  timers: { t1Ms: 5000, t2Ms: 4000 }\n`, 'sip.timers.t2Ms', 5, 'must be >= t1Ms'],
+  ['socket clash', `${MEDIA}sip:\n  listen: [{ address: 0.0.0.0, port: 2223 }]\n  advertise: 203.0.113.10\nng: { address: 127.0.0.1, port: 2223 }\n`, 'ng.port', 6, 'already used by sip.listen[0]'],
+  ['NG port inside the media range', `${MEDIA}  ports: { min: 30000, max: 30999 }\nng: { port: 30500 }\n`, 'ng.port', 4, 'inside media.ports'],
+  // The parser notices the unclosed flow sequence where the next key starts.
+  ['YAML syntax error', `media:\n  address: [127.0.0.1\nlog: {}\n`, '', 3, 'YAML'],
+  ['duplicate YAML key', `${MEDIA}media:\n  address: 127.0.0.2\n`, '', 3, 'DUPLICATE_KEY'],
+  ['document is not a mapping', `- media\n`, '', 1, 'expected a mapping'],
+];
+
+for (const [name, text, path, line, part] of cases) {
+  errors(name, () => expectIssue(text, path, line, part));
+}
+
+errors('parseSipUriTarget accepts the forms a proxy can send to', () => {
+  assert.equal(parseSipUriTarget('sip:203.0.113.30'), { uri: 'sip:203.0.113.30', scheme: 'sip', user: null, host: '203.0.113.30', port: null, transport: null });
+  assert.is((parseSipUriTarget('sips:pbx.example.com:5061') as { scheme: string }).scheme, 'sips');
+  assert.type(parseSipUriTarget('sip:host:99999'), 'string');
+  assert.type(parseSipUriTarget('sip:'), 'string');
+});
+
+errors.run();
