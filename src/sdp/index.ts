@@ -1,0 +1,13 @@
+/** SDP anchoring: pure functions over sdp-transform. */
+export { describeSdp, isZeroAddress, type SdpInfo, type SdpMediaInfo, type MediaDirection } from './describe.js';
+export { anchorSdp, type AnchorPlan, type AnchorStream } from './anchor.js';
+export {
+  rtcpMuxTowardAnswerer,
+  rtcpMuxTowardOfferer,
+  answererLegMuxes,
+  type RtcpMuxFlags,
+  type RtcpMuxAdvert,
+} from './rtcp-mux.js';
+export { SdpVersionState } from './version-state.js';
+export { SdpError } from './errors.js';
+export { MAX_SDP_LENGTH } from './parse.js';
