@@ -3,7 +3,15 @@
     {
       "target_name": "pinlatch",
       "sources": [
-        "native/src/addon.cc"
+        "native/src/addon.cc",
+        "native/src/batch_buffers.cc",
+        "native/src/env_loop.cc",
+        "native/src/latch_state.cc",
+        "native/src/relay.cc",
+        "native/src/rtp_check.cc",
+        "native/src/socket_address.cc",
+        "native/src/stream.cc",
+        "native/src/udp_socket.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/include"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

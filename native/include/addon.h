@@ -1,0 +1,28 @@
+// PinlatchAddon: the per-environment instance of the addon (Napi::Addon, NODE_API_ADDON). Each
+// worker thread that loads pinlatch.node gets its own instance, its own EnvLoop and its own Relay
+// class; nothing is shared between environments and there is no mutable global state.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "env_loop.h"
+
+namespace pinlatch {
+
+class PinlatchAddon : public Napi::Addon<PinlatchAddon> {
+ public:
+  PinlatchAddon(Napi::Env env, Napi::Object exports);
+
+  const std::shared_ptr<EnvLoop>& env_loop() const { return env_loop_; }
+
+ private:
+  Napi::Value CreateRelay(const Napi::CallbackInfo& info);
+  Napi::Value NowMs(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<EnvLoop> env_loop_;
+  Napi::FunctionReference relay_class_;
+};
+
+}  // namespace pinlatch

@@ -1,0 +1,100 @@
+// LatchState: the symmetric-latching rules (RFC 7362) of one leg, hardened against RTP bleed and
+// injection (Asterisk CVE-2017-14099, rtpproxy CVE-2017-14114, rtpengine CVE-2025-53399).
+// Pure state machine: it is told about already validated packets (see rtp_check.h) and answers
+// accept/stranger; it never touches a socket. docs/latching.md describes the policy.
+#pragma once
+
+#include <cstdint>
+
+#include "socket_address.h"
+
+namespace pinlatch {
+
+enum class LatchMode : uint8_t {
+  // No policy set yet: behaves like kAddress with no address, so nothing latches.
+  kUnset,
+  // Only sources whose IP equals the policy address may latch (any port).
+  kAddress,
+  // Weak: the first valid packet from anywhere latches.
+  kAny,
+  // No learning: send to the policy address/port; accept only from the policy IP.
+  kFixed,
+};
+
+// Which of the leg's two sockets a packet arrived on (or must leave from).
+enum class Channel : uint8_t { kRtpSocket = 0, kRtcpSocket = 1 };
+
+struct LatchPolicy {
+  LatchMode mode = LatchMode::kUnset;
+  // IP the address rule compares against; for kFixed it carries the peer's RTP port too.
+  SocketAddress address;
+  // kFixed without mux: the peer's RTCP port (0 = RTP port + 1).
+  uint16_t rtcp_port = 0;
+  // RFC 5761: RTCP for this leg travels on its RTP socket.
+  bool rtcp_mux = false;
+  int64_t handover_silence_ms = 0;
+  // 0 disables takeover by a newcomer.
+  uint32_t handover_max_seq_gap = 0;
+};
+
+enum class Verdict : uint8_t { kAccept, kStranger };
+
+class LatchState {
+ public:
+  // Replaces the policy. Latched peers that no longer satisfy the address rule are forgotten, and
+  // so is any takeover candidate.
+  void SetPolicy(const LatchPolicy& policy);
+  const LatchPolicy& policy() const { return policy_; }
+
+  // A valid RTP packet from `source` arrived on this leg's RTP socket.
+  Verdict OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t seq, int64_t now_ms);
+  // A valid RTCP packet from `source` arrived on `channel` (the RTP socket when multiplexed).
+  Verdict OnRtcp(Channel channel, const SocketAddress& source, uint32_t sender_ssrc, int64_t now_ms);
+
+  // Where RTP for this leg goes, or nullptr while there is no peer.
+  const SocketAddress* RtpDestination() const;
+  // Where RTCP for this leg goes (nullptr while there is none) and from which socket.
+  const SocketAddress* RtcpDestination(Channel* via) const;
+
+  bool has_ssrc() const { return has_ssrc_; }
+  uint32_t ssrc() const { return ssrc_; }
+  uint32_t latch_changes() const { return latch_changes_; }
+  int64_t last_activity_ms() const { return last_activity_ms_; }
+
+ private:
+  struct Track {
+    SocketAddress peer;
+    bool latched = false;
+    int64_t last_ms = 0;
+  };
+
+  bool AddressFits(const SocketAddress& source) const;
+  bool Silent(const Track& track, int64_t now_ms) const {
+    return now_ms - track.last_ms >= policy_.handover_silence_ms;
+  }
+  void Latch(Channel channel, const SocketAddress& source, int64_t now_ms);
+  void ClearCandidate() { has_candidate_ = false; }
+
+  LatchPolicy policy_;
+  SocketAddress fixed_rtp_;
+  SocketAddress fixed_rtcp_;
+  // Indexed by Channel: the peer learned on each socket.
+  Track tracks_[2];
+
+  // Last SSRC and sequence number accepted from the RTP peer: what a newcomer must continue.
+  bool has_ssrc_ = false;
+  uint32_t ssrc_ = 0;
+  uint16_t last_seq_ = 0;
+
+  // A newcomer that continues the RTP peer's sequence while the peer is not yet silent long
+  // enough (a NAT rebinding in progress); it keeps its claim only while its own sequence stays
+  // continuous, and takes over once the old peer has been silent for the window.
+  bool has_candidate_ = false;
+  SocketAddress candidate_;
+  uint16_t candidate_seq_ = 0;
+
+  uint32_t latch_changes_ = 0;
+  int64_t last_activity_ms_ = 0;
+};
+
+}  // namespace pinlatch

@@ -1,0 +1,48 @@
+// Relay: the NativeRelay of src/native.ts — the data plane of one environment (one shard). It
+// owns the streams, translates JS arguments into LatchPolicy/SocketAddress values, and reads
+// counters in bulk. Control calls only: no JavaScript runs per packet.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+
+#include "batch_buffers.h"
+#include "env_loop.h"
+#include "stream.h"
+
+namespace pinlatch {
+
+class Relay : public Napi::ObjectWrap<Relay> {
+ public:
+  static Napi::Function DefineClass(Napi::Env env);
+
+  // JS: new Relay(options?) — only through addon.createRelay().
+  explicit Relay(const Napi::CallbackInfo& info);
+  ~Relay() override;
+
+  // Closes every stream (close() from JS, env teardown, or finalization).
+  void CloseAll();
+
+ private:
+  Napi::Value OpenStream(const Napi::CallbackInfo& info);
+  void SetLeg(const Napi::CallbackInfo& info);
+  void CloseStream(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Idle(const Napi::CallbackInfo& info);
+  Napi::Value Size(const Napi::CallbackInfo& info);
+  void Close(const Napi::CallbackInfo& info);
+
+  void EnsureOpen(Napi::Env env) const;
+  Napi::Object StreamCounters(Napi::Env env, const Stream& stream) const;
+
+  std::shared_ptr<EnvLoop> env_loop_;
+  std::unique_ptr<BatchBuffers> buffers_;
+  std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
+  uint32_t next_id_ = 1;
+  bool closed_ = false;
+};
+
+}  // namespace pinlatch

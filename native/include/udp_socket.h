@@ -1,0 +1,38 @@
+// UdpSocket: owns one non-blocking, close-on-exec UDP socket bound to a local address. Move-only;
+// the destructor closes the descriptor, so a stream that fails half-way through opening its four
+// sockets leaves nothing open.
+#pragma once
+
+#include "socket_address.h"
+
+namespace pinlatch {
+
+class UdpSocket {
+ public:
+  UdpSocket() = default;
+  ~UdpSocket() { Close(); }
+  UdpSocket(UdpSocket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  UdpSocket& operator=(UdpSocket&& other) noexcept;
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  // socket(SOCK_NONBLOCK|SOCK_CLOEXEC) + buffer sizes + bind. Throws NativeError:
+  // ERR_PINLATCH_SOCKET (socket/setsockopt, e.g. EMFILE) or ERR_PINLATCH_BIND (e.g. EADDRINUSE).
+  static UdpSocket Bind(const SocketAddress& local);
+
+  int fd() const { return fd_; }
+  bool is_open() const { return fd_ >= 0; }
+  void Close();
+
+  // Kernel buffer sizes requested per socket. 256 KiB absorbs ~170 full-size packets, i.e. a few
+  // milliseconds of a busy stream while the worker's loop is elsewhere; the kernel caps them at
+  // net.core.[rw]mem_max and memory is only used when packets actually queue.
+  static constexpr int kReceiveBufferBytes = 256 * 1024;
+  static constexpr int kSendBufferBytes = 256 * 1024;
+
+ private:
+  explicit UdpSocket(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+}  // namespace pinlatch

@@ -1,0 +1,286 @@
+#include "relay.h"
+
+#include <uv.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "monotonic_clock.h"
+#include "native_error.h"
+
+namespace pinlatch {
+
+namespace {
+
+// The JS form of a NativeError: `.code` is the NativeErrorCode; for system call failures also
+// `.errno` (negative, as Node's own system errors), `.syscall` and `.syscallCode` (EADDRINUSE...).
+Napi::Error ToJsError(Napi::Env env, const NativeError& error) {
+  std::string message = error.what();
+  const char* errno_name = nullptr;
+  if (error.sys_errno() != 0) {
+    errno_name = uv_err_name(-error.sys_errno());
+    message += std::string(": ") + errno_name + " (" + std::strerror(error.sys_errno()) + ")";
+  }
+  Napi::Error js = Napi::Error::New(env, message);
+  js.Set("code", Napi::String::New(env, error.code()));
+  if (errno_name != nullptr) {
+    js.Set("errno", Napi::Number::New(env, -error.sys_errno()));
+    js.Set("syscallCode", Napi::String::New(env, errno_name));
+    if (error.syscall() != nullptr) js.Set("syscall", Napi::String::New(env, error.syscall()));
+  }
+  return js;
+}
+
+template <typename Fn>
+auto Guard(Napi::Env env, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const NativeError& error) {
+    throw ToJsError(env, error);
+  }
+}
+
+[[noreturn]] void ArgError(const std::string& message) { throw NativeError(kErrArg, message); }
+
+int64_t IntegerField(const Napi::Object& object, const char* name, int64_t min, int64_t max) {
+  Napi::Value value = object.Get(name);
+  if (!value.IsNumber()) ArgError(std::string(name) + " must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || std::floor(number) != number || number < static_cast<double>(min) ||
+      number > static_cast<double>(max)) {
+    ArgError(std::string(name) + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max));
+  }
+  return static_cast<int64_t>(number);
+}
+
+uint32_t StreamId(const Napi::Value& value) {
+  if (!value.IsNumber()) ArgError("stream id must be a number");
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(number) || std::floor(number) != number || number < 1 || number > 4294967295.0) {
+    ArgError("stream id must be a positive integer");
+  }
+  return static_cast<uint32_t>(number);
+}
+
+SocketAddress AddressField(const Napi::Object& object, const char* name, uint16_t port) {
+  Napi::Value value = object.Get(name);
+  if (!value.IsString()) ArgError(std::string(name) + " must be an IP literal string");
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  SocketAddress address;
+  if (!SocketAddress::Parse(text, port, &address)) ArgError(std::string(name) + " is not an IP literal: " + text);
+  return address;
+}
+
+LatchPolicy ParsePolicy(const Napi::Value& value, int stream_family) {
+  if (!value.IsObject()) ArgError("policy must be an object");
+  const Napi::Object object = value.As<Napi::Object>();
+  LatchPolicy policy;
+  const Napi::Value mode = object.Get("mode");
+  const std::string mode_name = mode.IsString() ? mode.As<Napi::String>().Utf8Value() : "";
+  if (mode_name == "address") {
+    policy.mode = LatchMode::kAddress;
+  } else if (mode_name == "any") {
+    policy.mode = LatchMode::kAny;
+  } else if (mode_name == "fixed") {
+    policy.mode = LatchMode::kFixed;
+  } else {
+    ArgError("policy.mode must be 'address', 'any' or 'fixed'");
+  }
+  const Napi::Value mux = object.Get("rtcpMux");
+  if (!mux.IsBoolean()) ArgError("policy.rtcpMux must be a boolean");
+  policy.rtcp_mux = mux.As<Napi::Boolean>().Value();
+  policy.handover_silence_ms = IntegerField(object, "handoverSilenceMs", 0, 86400000);
+  policy.handover_max_seq_gap = static_cast<uint32_t>(IntegerField(object, "handoverMaxSeqGap", 0, 32767));
+  if (policy.mode == LatchMode::kAny) return policy;
+
+  uint16_t port = 0;
+  if (policy.mode == LatchMode::kFixed) {
+    port = static_cast<uint16_t>(IntegerField(object, "port", 1, 65535));
+    if (!object.Get("rtcpPort").IsUndefined()) {
+      policy.rtcp_port = static_cast<uint16_t>(IntegerField(object, "rtcpPort", 1, 65535));
+    } else if (!policy.rtcp_mux && port == 65535) {
+      ArgError("policy.port 65535 leaves no port + 1 for RTCP; give rtcpPort");
+    }
+  }
+  policy.address = AddressField(object, "address", port);
+  if (policy.address.family() != stream_family) ArgError("policy.address is not of the stream's address family");
+  return policy;
+}
+
+Napi::Value PeerValue(Napi::Env env, const SocketAddress* peer) {
+  if (peer == nullptr) return env.Null();
+  return Napi::String::New(env, peer->ToString());
+}
+
+Napi::Object LegCountersObject(Napi::Env env, const Stream::Leg& leg) {
+  const LegCounters& c = leg.counters;
+  Napi::Object object = Napi::Object::New(env);
+  auto number = [&](const char* name, double value) { object.Set(name, Napi::Number::New(env, value)); };
+  number("packetsIn", static_cast<double>(c.packets_in));
+  number("bytesIn", static_cast<double>(c.bytes_in));
+  number("packetsOut", static_cast<double>(c.packets_out));
+  number("bytesOut", static_cast<double>(c.bytes_out));
+  number("rtcpIn", static_cast<double>(c.rtcp_in));
+  number("rtcpOut", static_cast<double>(c.rtcp_out));
+  number("dropInvalid", static_cast<double>(c.drop_invalid));
+  number("dropStranger", static_cast<double>(c.drop_stranger));
+  number("dropNoPeer", static_cast<double>(c.drop_no_peer));
+  number("dropSendError", static_cast<double>(c.drop_send_error));
+  number("latchChanges", static_cast<double>(leg.latch.latch_changes()));
+  object.Set("rtpPeer", PeerValue(env, leg.latch.RtpDestination()));
+  Channel via = Channel::kRtcpSocket;
+  object.Set("rtcpPeer", PeerValue(env, leg.latch.RtcpDestination(&via)));
+  object.Set("ssrc", leg.latch.has_ssrc() ? Napi::Number::New(env, leg.latch.ssrc()) : env.Null());
+  number("lastActivityMs", static_cast<double>(leg.latch.last_activity_ms()));
+  return object;
+}
+
+}  // namespace
+
+Napi::Function Relay::DefineClass(Napi::Env env) {
+  return ObjectWrap<Relay>::DefineClass(env, "NativeRelay",
+                                        {
+                                            InstanceMethod<&Relay::OpenStream>("openStream"),
+                                            InstanceMethod<&Relay::SetLeg>("setLeg"),
+                                            InstanceMethod<&Relay::CloseStream>("closeStream"),
+                                            InstanceMethod<&Relay::Stats>("stats"),
+                                            InstanceMethod<&Relay::Idle>("idle"),
+                                            InstanceAccessor<&Relay::Size>("size"),
+                                            InstanceMethod<&Relay::Close>("close"),
+                                        });
+}
+
+Relay::Relay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Relay>(info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    env_loop_ = env.GetInstanceData<PinlatchAddon>()->env_loop();
+    if (env_loop_->tearing_down()) throw NativeError(kErrClosed, "the environment is shutting down");
+    unsigned batch = BatchBuffers::kDefaultBatch;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsObject()) ArgError("options must be an object");
+      const Napi::Object options = info[0].As<Napi::Object>();
+      if (!options.Get("batch").IsUndefined()) {
+        batch = static_cast<unsigned>(IntegerField(options, "batch", 1, BatchBuffers::kMaxBatch));
+      }
+    }
+    buffers_ = std::make_unique<BatchBuffers>(batch);
+    env_loop_->Register(this);
+  });
+}
+
+Relay::~Relay() {
+  CloseAll();
+  if (env_loop_) env_loop_->Unregister(this);
+}
+
+void Relay::CloseAll() {
+  closed_ = true;
+  streams_.clear();
+}
+
+void Relay::EnsureOpen(Napi::Env env) const {
+  if (closed_) throw ToJsError(env, NativeError(kErrClosed, "the relay is closed"));
+}
+
+Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  return Guard(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) ArgError("openStream(spec) needs a spec object");
+    const Napi::Object spec = info[0].As<Napi::Object>();
+    const uint16_t a_port = static_cast<uint16_t>(IntegerField(spec, "aPort", 2, 65534));
+    const uint16_t b_port = static_cast<uint16_t>(IntegerField(spec, "bPort", 2, 65534));
+    if (a_port % 2 != 0 || b_port % 2 != 0) ArgError("aPort and bPort must be even (RTCP uses port + 1)");
+    if (a_port == b_port) ArgError("aPort and bPort must differ");
+    const SocketAddress local = AddressField(spec, "address", 0);
+    const uint32_t id = next_id_++;
+    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), local, a_port, b_port));
+    return Napi::Number::New(env, id);
+  });
+}
+
+void Relay::SetLeg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  Guard(env, [&] {
+    if (info.Length() < 3) ArgError("setLeg(id, leg, policy) needs three arguments");
+    const uint32_t id = StreamId(info[0]);
+    const std::string leg_name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    if (leg_name != "a" && leg_name != "b") ArgError("leg must be 'a' or 'b'");
+    auto found = streams_.find(id);
+    if (found == streams_.end()) ArgError("unknown stream id " + std::to_string(id));
+    Stream& stream = *found->second;
+    const LatchPolicy policy = ParsePolicy(info[2], stream.family());
+    stream.leg(leg_name == "a" ? 0 : 1).latch.SetPolicy(policy);
+  });
+}
+
+void Relay::CloseStream(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  Guard(env, [&] {
+    if (info.Length() < 1) ArgError("closeStream(id) needs an id");
+    streams_.erase(StreamId(info[0]));
+  });
+}
+
+Napi::Object Relay::StreamCounters(Napi::Env env, const Stream& stream) const {
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("id", Napi::Number::New(env, stream.id()));
+  object.Set("a", LegCountersObject(env, stream.leg(0)));
+  object.Set("b", LegCountersObject(env, stream.leg(1)));
+  return object;
+}
+
+Napi::Value Relay::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  return Guard(env, [&]() -> Napi::Value {
+    Napi::Array result = Napi::Array::New(env);
+    uint32_t index = 0;
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsArray()) ArgError("stats(ids) needs an array of stream ids");
+      const Napi::Array ids = info[0].As<Napi::Array>();
+      for (uint32_t i = 0; i < ids.Length(); ++i) {
+        auto found = streams_.find(StreamId(ids.Get(i)));
+        if (found != streams_.end()) result.Set(index++, StreamCounters(env, *found->second));
+      }
+    } else {
+      for (const auto& entry : streams_) result.Set(index++, StreamCounters(env, *entry.second));
+    }
+    return result;
+  });
+}
+
+Napi::Value Relay::Idle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  return Guard(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) ArgError("idle(idleMs) needs a number");
+    const double idle_ms = info[0].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(idle_ms) || idle_ms < 0) ArgError("idleMs must be a finite number >= 0");
+    const int64_t now = MonotonicMs();
+    Napi::Array result = Napi::Array::New(env);
+    uint32_t index = 0;
+    for (const auto& entry : streams_) {
+      if (static_cast<double>(now - entry.second->LastActivityMs()) >= idle_ms) {
+        result.Set(index++, Napi::Number::New(env, entry.first));
+      }
+    }
+    return result;
+  });
+}
+
+Napi::Value Relay::Size(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(streams_.size()));
+}
+
+void Relay::Close(const Napi::CallbackInfo& info) {
+  EnsureOpen(info.Env());
+  CloseAll();
+}
+
+}  // namespace pinlatch

@@ -1,0 +1,176 @@
+#include "stream.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "monotonic_clock.h"
+#include "native_error.h"
+#include "rtp_check.h"
+
+namespace pinlatch {
+
+namespace {
+
+void OnPollClosed(uv_handle_t* handle) {
+  PollHandle* poll = static_cast<PollHandle*>(handle->data);
+  std::shared_ptr<EnvLoop> env = std::move(poll->env);
+  delete poll;
+  env->OnCloseFinished();
+}
+
+// uv_close() stops the watcher synchronously (libuv removes the fd from epoll before returning),
+// so the descriptor can be closed right away; only the handle memory waits for the callback.
+void ClosePoll(PollHandle* poll) {
+  poll->env->OnCloseStarted();
+  uv_close(reinterpret_cast<uv_handle_t*>(&poll->poll), OnPollClosed);
+}
+
+}  // namespace
+
+Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, const SocketAddress& local,
+               uint16_t a_port, uint16_t b_port)
+    : id_(id), family_(local.family()), opened_ms_(MonotonicMs()), env_(std::move(env)), buffers_(buffers) {
+  const uint16_t ports[2] = {a_port, b_port};
+  // Bind all four first: a failure here unwinds through the UdpSocket destructors.
+  for (int leg = 0; leg < 2; ++leg) {
+    for (int channel = 0; channel < 2; ++channel) {
+      SocketAddress address = local;
+      address.set_port(static_cast<uint16_t>(ports[leg] + channel));
+      legs_[leg].sockets[channel] = UdpSocket::Bind(address);
+    }
+  }
+  for (int leg = 0; leg < 2; ++leg) {
+    for (int channel = 0; channel < 2; ++channel) {
+      PollHandle* poll = new PollHandle();
+      poll->env = env_;
+      poll->stream = this;
+      poll->leg = static_cast<uint8_t>(leg);
+      poll->channel = static_cast<Channel>(channel);
+      int rc = uv_poll_init_socket(env_->loop(), &poll->poll, legs_[leg].sockets[channel].fd());
+      if (rc != 0) {
+        delete poll;
+        Close();
+        throw NativeError(kErrSocket, "uv_poll_init_socket failed", -rc, "uv_poll_init_socket");
+      }
+      poll->poll.data = poll;
+      legs_[leg].polls[channel] = poll;
+      rc = uv_poll_start(&poll->poll, UV_READABLE, &Stream::OnReadable);
+      if (rc != 0) {
+        Close();
+        throw NativeError(kErrSocket, "uv_poll_start failed", -rc, "uv_poll_start");
+      }
+    }
+  }
+}
+
+void Stream::Close() {
+  for (Leg& leg : legs_) {
+    for (int channel = 0; channel < 2; ++channel) {
+      if (leg.polls[channel] != nullptr) {
+        ClosePoll(leg.polls[channel]);
+        leg.polls[channel] = nullptr;
+      }
+      leg.sockets[channel].Close();
+    }
+  }
+}
+
+int64_t Stream::LastActivityMs() const {
+  return std::max({opened_ms_, legs_[0].latch.last_activity_ms(), legs_[1].latch.last_activity_ms()});
+}
+
+void Stream::OnReadable(uv_poll_t* handle, int status, int events) {
+  PollHandle* poll = static_cast<PollHandle*>(handle->data);
+  // An error status still means "try the socket": recvmmsg reports (and clears) the error.
+  poll->stream->Drain(poll->leg, poll->channel);
+}
+
+void Stream::Drain(int leg_index, Channel channel) {
+  const int fd = legs_[leg_index].sockets[static_cast<int>(channel)].fd();
+  const unsigned batch = buffers_->batch();
+  for (unsigned round = 0; round < kBatchesPerWakeup; ++round) {
+    const int received = recvmmsg(fd, buffers_->receive(), batch, MSG_DONTWAIT, nullptr);
+    if (received <= 0) break;  // EAGAIN: drained; other errors: nothing to forward this time.
+    ProcessBatch(leg_index, channel, static_cast<unsigned>(received), MonotonicMs());
+    buffers_->Rearm(static_cast<unsigned>(received));
+    if (static_cast<unsigned>(received) < batch) break;
+  }
+}
+
+void Stream::ProcessBatch(int leg_index, Channel channel, unsigned received, int64_t now_ms) {
+  Leg& in = legs_[leg_index];
+  const int out_index = 1 - leg_index;
+  Leg& out = legs_[out_index];
+  mmsghdr* messages = buffers_->receive();
+  for (unsigned i = 0; i < received; ++i) {
+    const size_t length = messages[i].msg_len;
+    const uint8_t* data = buffers_->slot(i);
+    if ((messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
+      ++in.counters.drop_invalid;
+      continue;
+    }
+    const PacketInfo info =
+        channel == Channel::kRtpSocket ? ClassifyOnRtpSocket(data, length) : CheckRtcp(data, length);
+    if (info.kind == PacketKind::kInvalid) {
+      ++in.counters.drop_invalid;
+      continue;
+    }
+    const SocketAddress& source = buffers_->source(i);
+    const bool is_rtcp = info.kind == PacketKind::kRtcp;
+    const Verdict verdict = is_rtcp ? in.latch.OnRtcp(channel, source, info.ssrc, now_ms)
+                                    : in.latch.OnRtp(source, info.ssrc, info.seq, now_ms);
+    if (verdict != Verdict::kAccept) {
+      ++in.counters.drop_stranger;
+      continue;
+    }
+    ++in.counters.packets_in;
+    in.counters.bytes_in += length;
+    if (is_rtcp) ++in.counters.rtcp_in;
+    Channel via = Channel::kRtpSocket;
+    const SocketAddress* to = is_rtcp ? out.latch.RtcpDestination(&via) : out.latch.RtpDestination();
+    if (to == nullptr) {
+      ++out.counters.drop_no_peer;
+      continue;
+    }
+    buffers_->Enqueue(static_cast<int>(via), i, length, *to, is_rtcp);
+  }
+  Flush(out_index, static_cast<int>(Channel::kRtpSocket));
+  Flush(out_index, static_cast<int>(Channel::kRtcpSocket));
+}
+
+void Stream::Flush(int out_index, int channel) {
+  BatchBuffers::SendQueue& queue = buffers_->queue(channel);
+  const unsigned count = queue.count;
+  if (count == 0) return;
+  queue.count = 0;
+  Leg& out = legs_[out_index];
+  const int fd = out.sockets[channel].fd();
+  unsigned done = 0;
+  while (done < count) {
+    const int sent = sendmmsg(fd, queue.messages.data() + done, count - done, MSG_DONTWAIT);
+    if (sent > 0) {
+      for (unsigned i = done; i < done + static_cast<unsigned>(sent); ++i) {
+        ++out.counters.packets_out;
+        out.counters.bytes_out += queue.iov[i].iov_len;
+        out.counters.rtcp_out += queue.is_rtcp[i];
+      }
+      done += static_cast<unsigned>(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // Socket buffer full: waiting for writability would delay everything behind it; real-time
+      // media is better dropped (and counted) than queued.
+      out.counters.drop_send_error += count - done;
+      break;
+    }
+    // The first remaining message failed (unreachable, EPERM...): drop it, send the rest.
+    ++out.counters.drop_send_error;
+    ++done;
+  }
+}
+
+}  // namespace pinlatch
