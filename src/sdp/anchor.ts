@@ -4,7 +4,9 @@
  *   - c= (session and media level) and a=rtcp addresses become the advertised address, with the
  *     right address type (IP4/IP6);
  *   - each m= port becomes the relay port of that stream and leg; rejected streams stay at 0;
- *   - a=rtcp / a=rtcp-mux follow the stream's RtcpMuxAdvert;
+ *   - a=rtcp / a=rtcp-mux follow the stream's RtcpMuxAdvert. An RFC 8858 a=rtcp-mux-only is read
+ *     as a=rtcp-mux (sdp-transform's grammar folds the two), so the relay never forwards a
+ *     mux-only demand it may not need: it can demux either leg itself;
  *   - hold is kept: sendonly/inactive pass through unchanged. A c=0.0.0.0 hold (RFC 2543 style,
  *     RFC 3264 §8.4) gets the relay address too — the relay stays in the path and keeps its ports —
  *     and its meaning moves to the direction attribute (sendrecv → sendonly, recvonly → inactive),
@@ -99,8 +101,6 @@ function anchorMedia(
   const mux = stream.rtcpMux ?? (inputMux ? (plan.role === 'answer' ? 'only' : 'offer') : 'none');
 
   media.port = stream.rtpPort;
-  // RFC 8858 a=rtcp-mux-only stays only where no separate RTCP port is offered.
-  if (media.invalid && mux !== 'only') media.invalid = media.invalid.filter((a) => a.value !== 'rtcp-mux-only');
   if (mux === 'none') {
     delete media.rtcpMux;
   } else {
