@@ -163,6 +163,17 @@ export class PortPool {
     this.#quarantine.push(pair, this.#now());
   }
 
+  /**
+   * Returns an allocated pair that never carried media (its allocation was rolled back before
+   * or while binding): it is free again at once, at the back of the free ring.
+   */
+  returnUnused(port: number): void {
+    const pair = this.#inUsePair(port, 'return');
+    this.#state[pair] = PairState.Free;
+    this.#inUse--;
+    this.#free.push(pair, 0);
+  }
+
   /** Returns an allocated pair that could not be bound; it is retried only after setAsideMs. */
   setAsideFailed(port: number): void {
     const pair = this.#inUsePair(port, 'set aside');

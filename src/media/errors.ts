@@ -5,6 +5,8 @@ export type MediaErrorCode =
   | 'ERR_PINLATCH_PORTS_EXHAUSTED'
   /** A stream's sockets could not be bound (address not local, or every retry found ports taken). */
   | 'ERR_PINLATCH_BIND'
+  /** socket()/setsockopt() failed in the native relay (e.g. EMFILE: out of descriptors). */
+  | 'ERR_PINLATCH_SOCKET'
   /** Invalid options passed to the relay or the port pool. */
   | 'ERR_PINLATCH_CONFIG'
   /** Invalid argument to an API call (stream index, leg, hint, stream count). */

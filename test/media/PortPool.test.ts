@@ -111,6 +111,19 @@ test('a pair that failed to bind is set aside for setAsideMs', () => {
   assert.is(pool.allocate(), busy);
 });
 
+test('a rolled-back allocation is free again at once, without quarantine', () => {
+  const clock = manualClock();
+  const pool = new PortPool({ range: { min: 10000, max: 10003 }, quarantineMs: 1000, now: clock.now });
+  const a = pool.allocate();
+  const b = pool.allocate();
+  pool.returnUnused(b);
+  pool.returnUnused(a);
+  assert.is(pool.available, 2);
+  assert.is(pool.quarantined, 0);
+  assert.equal([pool.allocate(), pool.allocate()], [b, a]);
+  assert.is(codeOf(() => pool.returnUnused(10003)), 'ERR_PINLATCH_ARG');
+});
+
 test('the whole unprivileged port range: every pair once, then all again after quarantine', () => {
   const clock = manualClock();
   const pool = new PortPool({ range: { min: 1024, max: 65535 }, quarantineMs: 1000, now: clock.now });

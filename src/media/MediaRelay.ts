@@ -1,0 +1,466 @@
+/**
+ * The media plane as its clients (the SIP proxy, the NG control server) see it: a table of media
+ * sessions, each pinned to one shard (worker thread) that owns its sockets.
+ *
+ * - A session holds one relay stream per SDP m-line; each stream has two legs (A faces the
+ *   offerer, B the answerer), each leg an even RTP port and RTCP on the next port.
+ * - New sessions go to the least loaded running shard (by open streams, counting allocations in
+ *   flight); later streams of a session join its shard.
+ * - A leg's latch policy is derived from signalling's hint by LatchPolicyRule.
+ * - Operations on one session key run one at a time, in call order (a retransmitted offer and a
+ *   BYE cannot interleave); different keys run concurrently.
+ * - A session times out when every one of its streams has seen no valid media for `timeoutMs`
+ *   (the shards check; this emits 'timeout' once per idle period). A shard whose worker dies takes
+ *   its sockets with it: its sessions are dropped and reported through 'lost'.
+ */
+import { EventEmitter } from 'node:events';
+import { pino, type Logger } from 'pino';
+import type { LegName, LegHint, MediaEvents, MediaRelayApi, MediaSession, RelayStream, StreamStats } from './api.js';
+import { MediaError } from './errors.js';
+import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
+import { PortPool, type PortRange } from './PortPool.js';
+import { ShardPool, toMediaError } from './ShardPool.js';
+import type { StreamSpec } from '../native.js';
+import { parseIp } from '../net/address.js';
+
+export interface MediaRelayOptions {
+  /** Local IP literal the media sockets bind to. */
+  address: string;
+  /** Address written into SDP c= lines; default `address` (required when `address` is 0.0.0.0/::). */
+  advertise?: string;
+  /** UDP port range of the relay (RTP even, RTCP + 1). */
+  ports: PortRange;
+  /** Number of shards (worker threads); default os.availableParallelism(). */
+  shards?: number;
+  /** Media inactivity timeout per session (ms); 0 disables it. Default 60 000 (rtpengine's --timeout). */
+  timeoutMs?: number;
+  /** How long released ports rest before reuse (ms). Default 5000. */
+  quarantineMs?: number;
+  /** Latch handover: silence of the latched source before a newcomer may take over (ms). Default 1000. */
+  handoverSilenceMs?: number;
+  /** Latch handover: largest sequence gap a newcomer may show. Default 100. */
+  handoverMaxSeqGap?: number;
+  /** Deadline of one request to a shard (ms). Default 5000. */
+  rpcTimeoutMs?: number;
+  /** recvmmsg/sendmmsg batch size of the native relay (addon default when omitted). */
+  batch?: number;
+  logger?: Logger;
+}
+
+/** Largest number of m-lines a session may ask for (a sane SDP has a handful). */
+export const MAX_STREAMS_PER_SESSION = 64;
+/** Port pairs tried, per call, after binds fail with EADDRINUSE (ports held by another process). */
+const MAX_BIND_ATTEMPTS = 8;
+
+interface StreamEntry {
+  index: number;
+  /** Native stream id inside the session's shard. */
+  id: number;
+  aPort: number;
+  bPort: number;
+  idle: boolean;
+}
+
+interface SessionEntry {
+  key: string;
+  shard: number;
+  streams: StreamEntry[];
+  idleStreams: number;
+  /** 'timeout' was emitted for the current idle period. */
+  timeoutReported: boolean;
+  view: MediaSession;
+}
+
+interface ShardState {
+  /** Streams open or being opened on the shard. */
+  load: number;
+  /** Bumped each time the shard is lost: work begun under an older generation is void. */
+  generation: number;
+  streams: Map<number, { session: SessionEntry; stream: StreamEntry }>;
+}
+
+function viewOf(key: string, streams: StreamEntry[]): MediaSession {
+  const relayStreams: RelayStream[] = streams.map((s) =>
+    Object.freeze({
+      index: s.index,
+      a: Object.freeze({ rtp: s.aPort, rtcp: s.aPort + 1 }),
+      b: Object.freeze({ rtp: s.bPort, rtcp: s.bPort + 1 }),
+    }),
+  );
+  return Object.freeze({ key, streams: Object.freeze(relayStreams) });
+}
+
+export class MediaRelay extends EventEmitter implements MediaRelayApi {
+  readonly advertise: string;
+  /** Local address the media sockets are bound to. */
+  readonly address: string;
+  readonly timeoutMs: number;
+  readonly #ports: PortPool;
+  readonly #rule: LatchPolicyRule;
+  readonly #shardPool: ShardPool;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, SessionEntry>();
+  readonly #shards: ShardState[];
+  readonly #queues = new Map<string, Promise<void>>();
+  #closed: Promise<void> | null = null;
+
+  private constructor(
+    options: { address: string; advertise: string; timeoutMs: number; log: Logger },
+    ports: PortPool,
+    rule: LatchPolicyRule,
+    shardPool: ShardPool,
+  ) {
+    super();
+    this.address = options.address;
+    this.advertise = options.advertise;
+    this.timeoutMs = options.timeoutMs;
+    this.#log = options.log;
+    this.#ports = ports;
+    this.#rule = rule;
+    this.#shardPool = shardPool;
+    this.#shards = Array.from({ length: shardPool.size }, () => ({ load: 0, generation: 0, streams: new Map() }));
+    shardPool.on('idle', (shard, idle, active) => this.#onIdle(shard, idle, active));
+    shardPool.on('lost', (shard, reason) => this.#onShardLost(shard, reason));
+  }
+
+  /** Validates the options, starts the shards, and resolves once every shard is running. */
+  static async start(options: MediaRelayOptions): Promise<MediaRelay> {
+    if (options === null || typeof options !== 'object') {
+      throw new MediaError('ERR_PINLATCH_CONFIG', 'media relay options must be an object');
+    }
+    const bind = parseIp(options.address);
+    if (!bind) throw new MediaError('ERR_PINLATCH_CONFIG', `media address ${JSON.stringify(options.address)} is not an IP literal`);
+    const unspecified = bind.text === '0.0.0.0' || bind.text === '::';
+    const advertiseText = options.advertise ?? (unspecified ? undefined : bind.text);
+    const advertise = advertiseText === undefined ? null : parseIp(advertiseText);
+    if (!advertise || advertise.text === '0.0.0.0' || advertise.text === '::') {
+      throw new MediaError('ERR_PINLATCH_CONFIG', 'media advertise address must be a specific IP literal (required when binding 0.0.0.0 or ::)');
+    }
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `timeoutMs must be a finite number >= 0, got ${timeoutMs}`);
+    }
+    const ports = new PortPool({ range: options.ports, quarantineMs: options.quarantineMs ?? 5000 });
+    const rule = new LatchPolicyRule({
+      handoverSilenceMs: options.handoverSilenceMs ?? DEFAULT_LATCH_KNOBS.handoverSilenceMs,
+      handoverMaxSeqGap: options.handoverMaxSeqGap ?? DEFAULT_LATCH_KNOBS.handoverMaxSeqGap,
+    });
+    const log = options.logger ?? pino({ level: 'silent' });
+    const shardPool = await ShardPool.start({
+      ...(options.shards === undefined ? {} : { shards: options.shards }),
+      ...(options.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: options.rpcTimeoutMs }),
+      shard: {
+        idleMs: timeoutMs,
+        // Check a few times per timeout so the event is late by at most a quarter of it.
+        idleCheckMs: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
+        ...(options.batch === undefined ? {} : { batch: options.batch }),
+      },
+      logger: log,
+    });
+    log.info({ address: bind.text, advertise: advertise.text, ports: options.ports, shards: shardPool.size }, 'media relay started');
+    return new MediaRelay({ address: bind.text, advertise: advertise.text, timeoutMs, log }, ports, rule, shardPool);
+  }
+
+  /** Number of shards. */
+  get shards(): number {
+    return this.#shardPool.size;
+  }
+
+  /** Number of sessions. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  /** Port pool occupancy (pairs). */
+  portUsage(): { size: number; inUse: number; available: number; quarantined: number; setAside: number } {
+    const p = this.#ports;
+    return { size: p.size, inUse: p.inUse, available: p.available, quarantined: p.quarantined, setAside: p.setAside };
+  }
+
+  /** Open (or opening) streams per shard. */
+  shardLoads(): number[] {
+    return this.#shards.map((s) => s.load);
+  }
+
+  /** The shard that owns a session, or undefined. */
+  shardOf(key: string): number | undefined {
+    return this.#sessions.get(key)?.shard;
+  }
+
+  /** Diagnostic/admin: kills one shard's worker as a crash would (see ShardPool.terminateShard). */
+  terminateShard(shard: number): Promise<void> {
+    return this.#shardPool.terminateShard(shard);
+  }
+
+  get(key: string): MediaSession | undefined {
+    return this.#sessions.get(key)?.view;
+  }
+
+  keys(): string[] {
+    return [...this.#sessions.keys()];
+  }
+
+  async ensureSession(key: string, streamCount: number): Promise<MediaSession> {
+    if (typeof key !== 'string' || key.length === 0) throw new MediaError('ERR_PINLATCH_ARG', 'session key must be a non-empty string');
+    if (!Number.isInteger(streamCount) || streamCount < 1 || streamCount > MAX_STREAMS_PER_SESSION) {
+      throw new MediaError('ERR_PINLATCH_ARG', `streamCount must be an integer in 1..${MAX_STREAMS_PER_SESSION}, got ${streamCount}`);
+    }
+    return this.#serialize(key, async () => {
+      this.#assertOpen();
+      const existing = this.#sessions.get(key);
+      const have = existing?.streams.length ?? 0;
+      if (existing && have >= streamCount) return existing.view;
+      const shard = existing?.shard ?? this.#pickShard();
+      const added = await this.#openStreams(shard, have, streamCount - have);
+      const session: SessionEntry = existing ?? {
+        key,
+        shard,
+        streams: [],
+        idleStreams: 0,
+        timeoutReported: false,
+        view: viewOf(key, []),
+      };
+      const state = this.#shards[shard]!;
+      for (const stream of added) {
+        session.streams.push(stream);
+        state.streams.set(stream.id, { session, stream });
+      }
+      session.timeoutReported = false;
+      session.view = viewOf(key, session.streams);
+      this.#sessions.set(key, session);
+      return session.view;
+    });
+  }
+
+  async setLeg(key: string, index: number, leg: LegName, hint: LegHint): Promise<void> {
+    if (leg !== 'a' && leg !== 'b') throw new MediaError('ERR_PINLATCH_ARG', `leg must be 'a' or 'b', got ${JSON.stringify(leg)}`);
+    const decision = this.#rule.derive(hint);
+    return this.#serialize(key, async () => {
+      this.#assertOpen();
+      const session = this.#sessionOrThrow(key);
+      const stream = session.streams[index];
+      if (!stream) throw new MediaError('ERR_PINLATCH_ARG', `session ${key} has no stream ${index}`);
+      if (decision.weak) {
+        this.#log.warn({ key, index, leg, reason: decision.reason }, 'weak latching: the first valid RTP/RTCP source from anywhere latches this leg');
+      } else {
+        this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
+      }
+      await this.#shardPool.request(session.shard, 'setLeg', { id: stream.id, leg, policy: decision.policy });
+    });
+  }
+
+  async stats(key: string): Promise<StreamStats[] | undefined> {
+    this.#assertOpen();
+    const session = this.#sessions.get(key);
+    if (!session) return undefined;
+    const streams = [...session.streams];
+    const counters = await this.#shardPool.request(session.shard, 'stats', { ids: streams.map((s) => s.id) });
+    const byId = new Map(counters.map((c) => [c.id, c]));
+    const out: StreamStats[] = [];
+    for (const stream of streams) {
+      const c = byId.get(stream.id);
+      if (c) out.push({ index: stream.index, a: c.a, b: c.b });
+    }
+    return out;
+  }
+
+  release(key: string): Promise<void> {
+    return this.#serialize(key, async () => {
+      const session = this.#sessions.get(key);
+      if (!session) return;
+      this.#forget(session);
+      const ids = session.streams.map((s) => s.id);
+      let socketsClosed = true;
+      try {
+        await this.#shardPool.request(session.shard, 'close', { ids });
+      } catch (err) {
+        // SHARD_LOST / CLOSED: the sockets died with the worker. A timeout leaves them in an
+        // unknown state, so those ports are set aside instead of entering the normal rotation.
+        socketsClosed = (err as MediaError).code !== 'ERR_PINLATCH_RPC_TIMEOUT';
+        this.#log.warn({ key, err }, 'closing media session streams failed');
+      }
+      for (const stream of session.streams) {
+        for (const port of [stream.aPort, stream.bPort]) {
+          if (socketsClosed) this.#ports.release(port);
+          else this.#ports.setAsideFailed(port);
+        }
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#shardPool.close();
+      this.#sessions.clear();
+      for (const state of this.#shards) {
+        state.streams.clear();
+        state.load = 0;
+      }
+      this.#log.info('media relay closed');
+    })();
+    return this.#closed;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new MediaError('ERR_PINLATCH_CLOSED', 'media relay is closed');
+  }
+
+  #sessionOrThrow(key: string): SessionEntry {
+    const session = this.#sessions.get(key);
+    if (!session) throw new MediaError('ERR_PINLATCH_UNKNOWN_SESSION', `no media session ${JSON.stringify(key)}`);
+    return session;
+  }
+
+  /** Runs `task` after every earlier task of the same key has settled. */
+  #serialize<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#queues.get(key) ?? Promise.resolve();
+    const result = previous.then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(key, tail);
+    void tail.then(() => {
+      if (this.#queues.get(key) === tail) this.#queues.delete(key);
+    });
+    return result;
+  }
+
+  #pickShard(): number {
+    let best = -1;
+    for (let i = 0; i < this.#shards.length; i++) {
+      if (!this.#shardPool.isUp(i)) continue;
+      if (best === -1 || this.#shards[i]!.load < this.#shards[best]!.load) best = i;
+    }
+    if (best === -1) throw new MediaError('ERR_PINLATCH_NO_SHARD', 'no media shard is running');
+    return best;
+  }
+
+  /**
+   * Allocates port pairs for `count` streams and opens them on `shard`, all or nothing. Binds
+   * that fail with EADDRINUSE (another process holds a port) set both pairs of that stream aside
+   * (the error does not say which of the two is taken) and retry with fresh pairs, up to
+   * MAX_BIND_ATTEMPTS times.
+   */
+  async #openStreams(shard: number, firstIndex: number, count: number): Promise<StreamEntry[]> {
+    const state = this.#shards[shard]!;
+    const generation = state.generation;
+    const pairs: Array<{ aPort: number; bPort: number }> = [];
+    const giveBack = (how: 'unused' | 'setAside' | 'release') => {
+      for (const { aPort, bPort } of pairs.splice(0)) {
+        for (const port of [aPort, bPort]) {
+          if (how === 'unused') this.#ports.returnUnused(port);
+          else if (how === 'setAside') this.#ports.setAsideFailed(port);
+          else this.#ports.release(port);
+        }
+      }
+    };
+    const allocatePair = () => {
+      const aPort = this.#ports.allocate();
+      try {
+        return { aPort, bPort: this.#ports.allocate() };
+      } catch (err) {
+        this.#ports.returnUnused(aPort);
+        throw err;
+      }
+    };
+
+    // Reserved up front so concurrent new sessions spread instead of all picking this shard.
+    state.load += count;
+    try {
+      for (let i = 0; i < count; i++) pairs.push(allocatePair());
+      for (let attempt = 1; ; attempt++) {
+        const specs: StreamSpec[] = pairs.map((p) => ({ address: this.address, aPort: p.aPort, bPort: p.bPort }));
+        let result;
+        try {
+          result = await this.#shardPool.request(shard, 'open', { specs });
+        } catch (err) {
+          // A timed-out open may still have bound the ports: keep them out of rotation.
+          giveBack((err as MediaError).code === 'ERR_PINLATCH_RPC_TIMEOUT' ? 'setAside' : 'unused');
+          throw err;
+        }
+        if (result.ok) {
+          if (state.generation !== generation) {
+            // The shard died after answering: the sockets are gone with it.
+            giveBack('release');
+            throw new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${shard} was lost while opening streams`);
+          }
+          const opened = pairs.splice(0);
+          return opened.map((p, i) => ({ index: firstIndex + i, id: result.ids[i]!, aPort: p.aPort, bPort: p.bPort, idle: false }));
+        }
+        const { index, error } = result;
+        if (error.code === 'ERR_PINLATCH_BIND' && error.syscallCode === 'EADDRINUSE' && attempt < MAX_BIND_ATTEMPTS) {
+          const [busy] = pairs.splice(index, 1);
+          this.#log.warn({ aPort: busy!.aPort, bPort: busy!.bPort, attempt }, 'media ports held by another process; trying other ports');
+          this.#ports.setAsideFailed(busy!.aPort);
+          this.#ports.setAsideFailed(busy!.bPort);
+          pairs.splice(index, 0, allocatePair());
+          continue;
+        }
+        giveBack('unused');
+        if (error.syscallCode === 'EADDRINUSE') {
+          throw new MediaError('ERR_PINLATCH_BIND', `no bindable RTP port pairs after ${attempt} attempts: ${error.message}`, { syscallCode: 'EADDRINUSE' });
+        }
+        throw toMediaError(error);
+      }
+    } catch (err) {
+      giveBack('unused');
+      state.load -= count;
+      throw err;
+    }
+  }
+
+  /** Drops a session from the tables (its ports are returned by the caller). */
+  #forget(session: SessionEntry): void {
+    this.#sessions.delete(session.key);
+    const state = this.#shards[session.shard]!;
+    for (const stream of session.streams) state.streams.delete(stream.id);
+    state.load -= session.streams.length;
+  }
+
+  #onIdle(shard: number, idle: number[], active: number[]): void {
+    const state = this.#shards[shard]!;
+    for (const id of active) {
+      const entry = state.streams.get(id);
+      if (!entry || !entry.stream.idle) continue;
+      entry.stream.idle = false;
+      entry.session.idleStreams--;
+      entry.session.timeoutReported = false;
+    }
+    const candidates = new Set<SessionEntry>();
+    for (const id of idle) {
+      const entry = state.streams.get(id);
+      if (!entry || entry.stream.idle) continue;
+      entry.stream.idle = true;
+      entry.session.idleStreams++;
+      candidates.add(entry.session);
+    }
+    for (const session of candidates) {
+      if (session.idleStreams === session.streams.length && !session.timeoutReported) {
+        session.timeoutReported = true;
+        this.#log.info({ key: session.key, timeoutMs: this.timeoutMs }, 'media session timed out');
+        this.emit('timeout', session.key);
+      }
+    }
+  }
+
+  #onShardLost(shard: number, reason: string): void {
+    const state = this.#shards[shard]!;
+    state.generation++;
+    const lost = [...this.#sessions.values()].filter((s) => s.shard === shard);
+    for (const session of lost) {
+      this.#forget(session);
+      // The worker's exit closed the sockets; the ports rest in quarantine like any release.
+      for (const stream of session.streams) {
+        this.#ports.release(stream.aPort);
+        this.#ports.release(stream.bPort);
+      }
+    }
+    this.#log.error({ shard, reason, sessions: lost.length }, 'media shard lost; its sessions are gone');
+    for (const session of lost) this.emit('lost', session.key, reason);
+  }
+
+  override on<E extends keyof MediaEvents>(event: E, listener: MediaEvents[E]): this {
+    return super.on(event, listener);
+  }
+}

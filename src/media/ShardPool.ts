@@ -1,0 +1,392 @@
+/**
+ * N data-plane shards on a piscina pool, each a long-lived task in its own worker thread, with a
+ * typed request/reply channel per shard and a supervisor per shard.
+ *
+ * Pool shape (docs: ecosystem.md §1): minThreads = maxThreads = N and concurrentTasksPerWorker 1,
+ * so the N never-returning shard tasks land on N distinct workers; idleTimeout Infinity (threads
+ * live as long as the relay); atomics 'disabled' (an idle worker parked in Atomics.wait would
+ * stall the libuv loop that drives its sockets); recordTiming false (run times of tasks that live
+ * for days mean nothing).
+ *
+ * Supervision: when a shard task ends without being told to (its worker exited, was terminated,
+ * threw), every pending request of that shard is rejected, `lost` is emitted (the owner reports
+ * the shard's sessions lost: their sockets died with the worker), and the task is submitted
+ * again. Piscina replaces a dead worker only if no replacement ever died during bootstrap
+ * (`workerFailsDuringBootstrap`, ecosystem.md §1 item 2); once that happens, resubmitted tasks
+ * would wait in its queue forever. So a task that is not `ready` within `startTimeoutMs` is
+ * aborted, and a shard whose pool has fewer threads than it should is moved to a fresh pool.
+ */
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { MediaError, type MediaErrorCode } from './errors.js';
+import type {
+  SerializedError,
+  ShardExit,
+  ShardMessage,
+  ShardOp,
+  ShardOps,
+  ShardOptions,
+  ShardRequest,
+  ShardTask,
+} from './shard-protocol.js';
+
+export interface ShardPoolOptions {
+  /** Number of shards (worker threads); default os.availableParallelism(). */
+  shards?: number;
+  shard: ShardOptions;
+  /** Deadline of one control request (ms); default 5000. */
+  rpcTimeoutMs?: number;
+  /** Deadline for a shard task to report ready (ms); default 20000. */
+  startTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface ShardPoolEvents {
+  /** A shard's relay is running (at start, and again after each restart). */
+  up: [shard: number];
+  /** Streams of `shard` that became idle / that were idle and saw media again. */
+  idle: [shard: number, idle: number[], active: number[]];
+  /** A running shard died; its streams are gone. The pool restarts it. */
+  lost: [shard: number, reason: string];
+}
+
+// Under tsx (tests, `node --import tsx`) this module is .ts and so is the worker; in dist both are .js.
+const here = import.meta.url;
+const WORKER_FILE = fileURLToPath(new URL(here.endsWith('.ts') ? './shard-worker.ts' : './shard-worker.js', here));
+
+const NATIVE_CODES: ReadonlySet<string> = new Set<MediaErrorCode>([
+  'ERR_PINLATCH_BIND',
+  'ERR_PINLATCH_SOCKET',
+  'ERR_PINLATCH_ARG',
+  'ERR_PINLATCH_CLOSED',
+]);
+
+export function toMediaError(error: SerializedError): MediaError {
+  const code = (NATIVE_CODES.has(error.code) ? error.code : 'ERR_PINLATCH_NATIVE') as MediaErrorCode;
+  return new MediaError(code, error.message, error.syscallCode === undefined ? undefined : { syscallCode: error.syscallCode });
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** One piscina instance and the shards whose tasks it runs. */
+interface PoolHost {
+  piscina: Piscina<ShardTask, ShardExit>;
+  /** Threads this pool should have (one per shard it hosts). */
+  threads: number;
+  shards: Set<number>;
+}
+
+interface ShardSlot {
+  index: number;
+  host: PoolHost;
+  up: boolean;
+  port: MessagePort | null;
+  threadId: number | null;
+  /** Aborts the current task: dequeues it, or terminates its worker if it runs. */
+  abort: AbortController | null;
+  pending: Map<number, Pending>;
+  /** Consecutive task ends without ever becoming ready (drives the restart backoff). */
+  failuresBeforeReady: number;
+  /** Wakes a supervisor sleeping in its restart backoff. */
+  wake: (() => void) | null;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+export class ShardPool extends EventEmitter<ShardPoolEvents> {
+  readonly size: number;
+  readonly #options: ShardOptions;
+  readonly #rpcTimeoutMs: number;
+  readonly #startTimeoutMs: number;
+  readonly #log: Logger | undefined;
+  readonly #execArgv: string[] | undefined;
+  readonly #slots: ShardSlot[] = [];
+  readonly #hosts = new Set<PoolHost>();
+  readonly #supervisors: Promise<void>[] = [];
+  #requestId = 0;
+  #closing = false;
+  #closed: Promise<void> | null = null;
+  #starting = true;
+  #startWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  private constructor(options: ShardPoolOptions) {
+    super();
+    const shards = options.shards ?? availableParallelism();
+    if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `shards must be an integer in 1..1024, got ${shards}`);
+    }
+    this.size = shards;
+    this.#options = options.shard;
+    this.#rpcTimeoutMs = options.rpcTimeoutMs ?? 5000;
+    this.#startTimeoutMs = options.startTimeoutMs ?? 20_000;
+    this.#log = options.logger;
+    // Workers inherit execArgv; a .ts worker needs the tsx loader even when this process got it
+    // another way (e.g. uvu's in-process `-r tsx/cjs`, which is not an execArgv flag).
+    this.#execArgv =
+      WORKER_FILE.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'))
+        ? [...process.execArgv, '--import', 'tsx']
+        : undefined;
+  }
+
+  /** Starts every shard; resolves once all are ready, rejects (and cleans up) if one cannot start. */
+  static async start(options: ShardPoolOptions): Promise<ShardPool> {
+    // Load the addon here first: a missing or broken build fails with native.ts's own message
+    // instead of surfacing as N worker bootstrap failures.
+    const { addon } = await import('../native.js');
+    const pool = new ShardPool(options);
+    pool.#log?.debug({ addon: addon.version, shards: pool.size }, 'starting media shards');
+    const started = new Promise<void>((resolve, reject) => {
+      pool.#startWaiter = { resolve, reject };
+    });
+    const host = pool.#createHost(pool.size);
+    for (let index = 0; index < pool.size; index++) {
+      host.shards.add(index);
+      const slot: ShardSlot = {
+        index,
+        host,
+        up: false,
+        port: null,
+        threadId: null,
+        abort: null,
+        pending: new Map(),
+        failuresBeforeReady: 0,
+        wake: null,
+      };
+      pool.#slots.push(slot);
+    }
+    for (const slot of pool.#slots) pool.#supervisors.push(pool.#supervise(slot));
+    try {
+      await started;
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  isUp(shard: number): boolean {
+    return this.#slots[shard]?.up ?? false;
+  }
+
+  /** Thread id of the worker running `shard`, or null while it is down. */
+  threadIdOf(shard: number): number | null {
+    return this.#slots[shard]?.threadId ?? null;
+  }
+
+  /** Sends one control request to a running shard. */
+  request<K extends ShardOp>(shard: number, op: K, args: ShardOps[K]['args']): Promise<ShardOps[K]['result']> {
+    if (this.#closing) return Promise.reject(new MediaError('ERR_PINLATCH_CLOSED', 'shard pool is closed'));
+    const slot = this.#slots[shard];
+    if (!slot) return Promise.reject(new MediaError('ERR_PINLATCH_ARG', `no shard ${shard}`));
+    return this.#send(slot, op, args, this.#rpcTimeoutMs);
+  }
+
+  /**
+   * Diagnostic/admin: terminates the worker thread of a running shard, as a crash would. Its
+   * sockets are closed by the addon's environment cleanup, `lost` is emitted and the shard is
+   * restarted in a new worker.
+   */
+  async terminateShard(shard: number): Promise<void> {
+    const slot = this.#slots[shard];
+    if (!slot || !slot.up || slot.threadId === null) {
+      throw new MediaError('ERR_PINLATCH_ARG', `shard ${shard} is not running`);
+    }
+    const worker = slot.host.piscina.threads.find((w) => w.threadId === slot.threadId);
+    if (!worker) throw new MediaError('ERR_PINLATCH_ARG', `worker of shard ${shard} not found`);
+    await worker.terminate();
+  }
+
+  /** Stops every shard (each closes its relay and all its sockets), then the worker threads. */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    if (this.#starting) this.#finishStart(new MediaError('ERR_PINLATCH_CLOSED', 'shard pool closed while starting'));
+    await Promise.allSettled(
+      this.#slots.filter((slot) => slot.up).map((slot) => this.#send(slot, 'stop', {}, this.#rpcTimeoutMs)),
+    );
+    // Shards that did not stop (down, starting, or not answering) are aborted: a queued task
+    // leaves the queue, a running one has its worker terminated (the addon closes its sockets).
+    for (const slot of this.#slots) {
+      slot.abort?.abort();
+      slot.wake?.();
+    }
+    await Promise.allSettled(this.#supervisors);
+    await Promise.allSettled([...this.#hosts].map((host) => host.piscina.close({ force: true })));
+    this.#hosts.clear();
+  }
+
+  #createHost(threads: number): PoolHost {
+    const piscina = new Piscina<ShardTask, ShardExit>({
+      filename: WORKER_FILE,
+      minThreads: threads,
+      maxThreads: threads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      atomics: 'disabled',
+      recordTiming: false,
+      closeTimeout: this.#rpcTimeoutMs,
+      ...(this.#execArgv ? { execArgv: this.#execArgv } : {}),
+    });
+    const host: PoolHost = { piscina, threads, shards: new Set() };
+    // A worker that errors with no task would make piscina emit 'error'; without a listener
+    // that event would throw in the main thread.
+    piscina.on('error', (err: unknown) => this.#log?.error({ err }, 'media shard pool error'));
+    piscina.on('workerDestroy', () => {
+      // Runs after piscina decided whether to replace the worker (same tick as the removal).
+      setImmediate(() => this.#abortStrandedTasks(host));
+    });
+    this.#hosts.add(host);
+    return host;
+  }
+
+  /** When a pool stopped replacing workers, its queued shard tasks would never start. */
+  #abortStrandedTasks(host: PoolHost): void {
+    if (this.#closing || host.piscina.threads.length >= host.threads) return;
+    for (const index of host.shards) {
+      const slot = this.#slots[index]!;
+      if (!slot.up) slot.abort?.abort();
+    }
+  }
+
+  /** Moves a shard off a pool that no longer replaces its workers, onto a pool of its own. */
+  #rehomeIfStranded(slot: ShardSlot): void {
+    const host = slot.host;
+    if (host.piscina.threads.length >= host.threads) return;
+    this.#log?.warn({ shard: slot.index }, 'media shard pool stopped replacing workers; moving shard to a new pool');
+    host.shards.delete(slot.index);
+    host.threads -= 1;
+    if (host.shards.size === 0) {
+      this.#hosts.delete(host);
+      void host.piscina.destroy();
+    }
+    slot.host = this.#createHost(1);
+    slot.host.shards.add(slot.index);
+  }
+
+  async #supervise(slot: ShardSlot): Promise<void> {
+    while (!this.#closing) {
+      const { port1, port2 } = new MessageChannel();
+      const abort = new AbortController();
+      slot.abort = abort;
+      slot.port = port1;
+      port1.on('message', (message: ShardMessage) => this.#onMessage(slot, message));
+      const readyDeadline = setTimeout(() => {
+        if (!slot.up) abort.abort(new Error(`shard ${slot.index} not ready within ${this.#startTimeoutMs} ms`));
+      }, this.#startTimeoutMs);
+
+      let reason: string;
+      let failure: Error | null = null;
+      try {
+        const task: ShardTask = { shard: slot.index, port: port2, options: this.#options };
+        const exit = await slot.host.piscina.run(task, { transferList: [port2], signal: abort.signal });
+        reason = `shard task ended with ${exit.openStreams} streams open`;
+      } catch (err) {
+        failure = err instanceof Error ? err : new Error(String(err));
+        const abortReason = abort.signal.reason as unknown;
+        reason = abort.signal.aborted && abortReason instanceof Error ? abortReason.message : failure.message;
+      }
+      clearTimeout(readyDeadline);
+      port1.close();
+      const wasUp = slot.up;
+      slot.up = false;
+      slot.port = null;
+      slot.threadId = null;
+      slot.abort = null;
+      this.#failPending(slot, this.#closing ? 'ERR_PINLATCH_CLOSED' : 'ERR_PINLATCH_SHARD_LOST', `shard ${slot.index}: ${reason}`);
+      if (this.#closing) return;
+
+      if (wasUp) {
+        this.#log?.error({ shard: slot.index, reason }, 'media shard lost; restarting it');
+        this.emit('lost', slot.index, reason);
+      } else {
+        slot.failuresBeforeReady++;
+        this.#log?.error({ shard: slot.index, reason, attempt: slot.failuresBeforeReady }, 'media shard failed to start');
+        if (this.#starting) {
+          this.#finishStart(failure ?? new MediaError('ERR_PINLATCH_NATIVE', reason));
+          return;
+        }
+      }
+      this.#rehomeIfStranded(slot);
+      if (!wasUp) {
+        const delay = Math.min(100 * 2 ** (slot.failuresBeforeReady - 1), MAX_BACKOFF_MS);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          slot.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        slot.wake = null;
+      }
+    }
+  }
+
+  #onMessage(slot: ShardSlot, message: ShardMessage): void {
+    switch (message.type) {
+      case 'ready':
+        slot.up = true;
+        slot.threadId = message.threadId;
+        slot.failuresBeforeReady = 0;
+        this.#log?.debug({ shard: slot.index, threadId: message.threadId, addon: message.version }, 'media shard up');
+        this.emit('up', slot.index);
+        if (this.#starting && this.#slots.every((s) => s.up)) this.#finishStart(null);
+        return;
+      case 'reply': {
+        const pending = slot.pending.get(message.id);
+        if (!pending) return; // timed out earlier
+        slot.pending.delete(message.id);
+        clearTimeout(pending.timer);
+        if (message.ok) pending.resolve(message.result);
+        else pending.reject(toMediaError(message.error));
+        return;
+      }
+      case 'idle':
+        this.emit('idle', slot.index, message.idle, message.active);
+        return;
+    }
+  }
+
+  #send<K extends ShardOp>(slot: ShardSlot, op: K, args: ShardOps[K]['args'], timeoutMs: number): Promise<ShardOps[K]['result']> {
+    const port = slot.port;
+    if (!slot.up || !port) {
+      return Promise.reject(new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${slot.index} is not running`));
+    }
+    const id = ++this.#requestId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        slot.pending.delete(id);
+        reject(new MediaError('ERR_PINLATCH_RPC_TIMEOUT', `shard ${slot.index} did not answer '${op}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      slot.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
+      port.postMessage({ type: 'request', id, op, args } as ShardRequest);
+    });
+  }
+
+  #failPending(slot: ShardSlot, code: MediaErrorCode, message: string): void {
+    for (const pending of slot.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new MediaError(code, message));
+    }
+    slot.pending.clear();
+  }
+
+  #finishStart(error: Error | null): void {
+    if (!this.#starting) return;
+    this.#starting = false;
+    if (error) this.#startWaiter?.reject(error);
+    else this.#startWaiter?.resolve();
+    this.#startWaiter = null;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The control protocol between the main thread (ShardPool) and one shard worker, carried over the
+ * MessagePort handed to the shard task. Control only: packets never cross it.
+ *
+ * main -> shard: `request` messages, each with an id; the shard answers every one with a `reply`
+ * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists, and
+ * `idle` whenever the set of inactive streams changes.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { LegPolicy, StreamCounters, StreamSpec } from '../native.js';
+
+export interface ShardOptions {
+  /** Inactivity threshold for the idle check (ms); 0 disables the check. */
+  idleMs: number;
+  /** How often the shard runs the idle check (ms). */
+  idleCheckMs: number;
+  /** recvmmsg/sendmmsg batch size passed to the addon (addon default when omitted). */
+  batch?: number;
+}
+
+/** The payload of the long-lived piscina task that is one shard. */
+export interface ShardTask {
+  shard: number;
+  port: MessagePort;
+  options: ShardOptions;
+}
+
+/** What the shard task resolves with once it was told to stop. */
+export interface ShardExit {
+  shard: number;
+  /** Streams still open when the relay was closed. */
+  openStreams: number;
+}
+
+/** An error as it crosses the port: the native code and errno name survive structured cloning. */
+export interface SerializedError {
+  code: string;
+  message: string;
+  /** errno name (EADDRINUSE, EMFILE...) when a system call failed. */
+  syscallCode?: string;
+}
+
+/** Result of opening a batch of streams: all or nothing. */
+export type OpenResult =
+  | { ok: true; ids: number[] }
+  /** Spec `index` failed; the streams opened before it in this batch were closed again. */
+  | { ok: false; index: number; error: SerializedError };
+
+export interface ShardOps {
+  open: { args: { specs: StreamSpec[] }; result: OpenResult };
+  setLeg: { args: { id: number; leg: 'a' | 'b'; policy: LegPolicy }; result: null };
+  close: { args: { ids: number[] }; result: null };
+  stats: { args: { ids?: number[] }; result: StreamCounters[] };
+  /** Closes the relay (every socket) and ends the shard task. */
+  stop: { args: Record<string, never>; result: { openStreams: number } };
+}
+
+export type ShardOp = keyof ShardOps;
+
+export type ShardRequest = {
+  [K in ShardOp]: { type: 'request'; id: number; op: K; args: ShardOps[K]['args'] };
+}[ShardOp];
+
+export type ShardMessage =
+  | { type: 'ready'; threadId: number; version: string }
+  | { type: 'reply'; id: number; ok: true; result: unknown }
+  | { type: 'reply'; id: number; ok: false; error: SerializedError }
+  /** Streams that became idle, and streams that were idle and saw media again. */
+  | { type: 'idle'; idle: number[]; active: number[] };
+
+export function serializeError(err: unknown): SerializedError {
+  const e = err as { code?: unknown; message?: unknown; syscallCode?: unknown };
+  const out: SerializedError = {
+    code: typeof e?.code === 'string' ? e.code : 'ERR_PINLATCH_NATIVE',
+    message: typeof e?.message === 'string' ? e.message : String(err),
+  };
+  if (typeof e?.syscallCode === 'string') out.syscallCode = e.syscallCode;
+  return out;
+}

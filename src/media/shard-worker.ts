@@ -1,0 +1,111 @@
+/**
+ * Piscina worker entry: one shard of the data plane.
+ *
+ * A shard is a task that never returns on its own (docs: ecosystem.md §1, "shard = a task that
+ * never returns"): it creates this worker's native relay — whose sockets are driven by this
+ * thread's own libuv loop, with no JavaScript per packet — serves control requests from the main
+ * thread over the task's MessagePort, and resolves only when told to stop (or when the main side
+ * of the port goes away), closing every socket first.
+ *
+ * The addon is a static import: under tsx, piscina loads this file through tsx's CommonJS hook
+ * (its ESM hooks do not reach worker threads on Node 20), where only static imports resolve
+ * `.js` to `.ts`. ShardPool loads the addon on the main thread first, so a missing build is
+ * reported there with a clear message instead of as a worker bootstrap failure.
+ */
+import { threadId } from 'node:worker_threads';
+import { addon, type NativeRelay } from '../native.js';
+import {
+  serializeError,
+  type OpenResult,
+  type ShardExit,
+  type ShardMessage,
+  type ShardRequest,
+  type ShardTask,
+} from './shard-protocol.js';
+
+function openAll(relay: NativeRelay, specs: ShardRequest & { op: 'open' }): OpenResult {
+  const ids: number[] = [];
+  for (let index = 0; index < specs.args.specs.length; index++) {
+    try {
+      ids.push(relay.openStream(specs.args.specs[index]!));
+    } catch (err) {
+      // All or nothing: a session never keeps half of a batch.
+      for (const id of ids) relay.closeStream(id);
+      return { ok: false, index, error: serializeError(err) };
+    }
+  }
+  return { ok: true, ids };
+}
+
+export default async function runShard(task: ShardTask): Promise<ShardExit> {
+  const { shard, port, options } = task;
+  const relay = addon.createRelay(options.batch === undefined ? {} : { batch: options.batch });
+  const post = (message: ShardMessage) => port.postMessage(message);
+
+  return await new Promise<ShardExit>((resolve) => {
+    /** Streams reported idle and not since seen active; closed streams leave the set silently. */
+    const reportedIdle = new Set<number>();
+    let stopped = false;
+    let openAtStop = 0;
+
+    const checkIdle = () => {
+      const now = new Set(relay.idle(options.idleMs));
+      const idle: number[] = [];
+      const active: number[] = [];
+      for (const id of now) if (!reportedIdle.has(id)) idle.push(id);
+      for (const id of reportedIdle) if (!now.has(id)) active.push(id);
+      if (idle.length === 0 && active.length === 0) return;
+      for (const id of idle) reportedIdle.add(id);
+      for (const id of active) reportedIdle.delete(id);
+      post({ type: 'idle', idle, active });
+    };
+    const idleTimer = options.idleMs > 0 ? setInterval(checkIdle, options.idleCheckMs) : undefined;
+
+    const stop = (): number => {
+      if (!stopped) {
+        stopped = true;
+        clearInterval(idleTimer);
+        openAtStop = relay.size;
+        relay.close();
+      }
+      return openAtStop;
+    };
+
+    const handle = (request: ShardRequest): unknown => {
+      switch (request.op) {
+        case 'open':
+          return openAll(relay, request);
+        case 'setLeg':
+          relay.setLeg(request.args.id, request.args.leg, request.args.policy);
+          return null;
+        case 'close':
+          for (const id of request.args.ids) {
+            relay.closeStream(id);
+            reportedIdle.delete(id);
+          }
+          return null;
+        case 'stats':
+          return relay.stats(request.args.ids);
+        case 'stop':
+          return { openStreams: stop() };
+      }
+    };
+
+    port.on('message', (request: ShardRequest) => {
+      if (request?.type !== 'request') return;
+      try {
+        post({ type: 'reply', id: request.id, ok: true, result: handle(request) });
+      } catch (err) {
+        post({ type: 'reply', id: request.id, ok: false, error: serializeError(err) });
+      }
+      if (request.op === 'stop') {
+        port.close();
+        resolve({ shard, openStreams: openAtStop });
+      }
+    });
+    // The main side closed its end without a stop (its pool is going away): do not linger.
+    port.on('close', () => resolve({ shard, openStreams: stop() }));
+
+    post({ type: 'ready', threadId, version: addon.version });
+  });
+}
