@@ -26,7 +26,7 @@ const pattern = z.string({ error: 'expected a regular expression (string)' }).su
   try {
     new RegExp(v);
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, "")}` });
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
   }
 });
 
