@@ -495,7 +495,8 @@ export class NgController implements NgRequestHandler {
         const adv = state.advertised[leg];
         const rtpPeer = splitPeer(counters?.rtpPeer ?? null);
         const rtcpPeer = splitPeer(counters?.rtcpPeer ?? null);
-        const rtpPackets = counters === undefined ? 0 : counters.packetsIn;
+        // The native counters count RTCP inside packetsIn/bytesIn; rtcpIn says how many were RTCP.
+        const rtpPackets = counters === undefined ? 0 : counters.packetsIn - counters.rtcpIn;
         const rtcpPackets = counters === undefined ? 0 : counters.rtcpIn;
         const errors = counters === undefined ? 0 : legErrors(counters);
         totals.RTP.packets += rtpPackets;
