@@ -8,7 +8,7 @@
  * process (two threads) shares the sockets without passing descriptors around.
  *
  * Usage: rtpload --streams S [--bind 127.0.0.1] [--cpus LIST] [--rcvbuf BYTES] [--tick-us N]
- *                [--coalesce-us N]
+ *                [--coalesce-us N] [--max-lag-us N]
  * It prints {"ready":true,...,"ports":[...]} and then reads commands on stdin, one per line:
  *   dest ADDR P0 P1 ... P(S-1)          where stream s is sent (ADDR must be loopback)
  *   step TAG RATE DURATION_MS DRAIN_MS  run one step, print one JSON line with the figures
@@ -45,7 +45,7 @@ static void *generator_thread(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: rtpload --streams S [--bind 127.0.0.1] [--cpus LIST] [--rcvbuf BYTES] [--tick-us N] [--coalesce-us N]\n"
+	fprintf(stderr, "usage: rtpload --streams S [--bind 127.0.0.1] [--cpus LIST] [--rcvbuf BYTES] [--tick-us N] [--coalesce-us N] [--max-lag-us N]\n"
 			"S is even: streams 2k and 2k+1 are the two directions of call k.\n");
 	exit(2);
 }
@@ -84,7 +84,7 @@ static int set_destinations(char *args, int count, loop_addr *dest, int *have_de
 	return 0;
 }
 
-static void run_step(sink *snk, generator_streams *gs, const char *cpus, uint64_t tick_ns, uint32_t tag,
+static void run_step(sink *snk, generator_streams *gs, const char *cpus, uint64_t tick_ns, uint64_t max_lag_ns, uint32_t tag,
 		     double rate, unsigned duration_ms, unsigned drain_ms)
 {
 	generator_job job = { .streams = gs };
@@ -92,7 +92,7 @@ static void run_step(sink *snk, generator_streams *gs, const char *cpus, uint64_
 	job.step.rate = rate;
 	job.step.duration_ns = (uint64_t)duration_ms * 1000000ull;
 	job.step.tick_ns = tick_ns;
-	job.step.max_lag_ns = 2000000; /* 2 ms */
+	job.step.max_lag_ns = max_lag_ns;
 	job.step.cpus = cpus;
 
 	sink_begin(snk, tag);
@@ -143,18 +143,19 @@ static void run_step(sink *snk, generator_streams *gs, const char *cpus, uint64_
 int main(int argc, char **argv)
 {
 	int count = 0, rcvbuf = -1;
-	unsigned tick_us = 100, coalesce_us = 200;
+	unsigned tick_us = 100, coalesce_us = 200, max_lag_us = 4000;
 	const char *bind_addr = "127.0.0.1";
 	const char *cpus = NULL;
 	static const struct option opts[] = {
 		{ "streams", required_argument, NULL, 's' }, { "bind", required_argument, NULL, 'b' },
 		{ "cpus", required_argument, NULL, 'c' },    { "rcvbuf", required_argument, NULL, 'r' },
 		{ "tick-us", required_argument, NULL, 't' }, { "coalesce-us", required_argument, NULL, 'w' },
+		{ "max-lag-us", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
-	while ((opt = getopt_long(argc, argv, "s:b:c:r:t:w:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:b:c:r:t:w:l:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': count = atoi(optarg); break;
 		case 'b': bind_addr = optarg; break;
@@ -162,6 +163,7 @@ int main(int argc, char **argv)
 		case 'r': rcvbuf = atoi(optarg); break;
 		case 't': tick_us = (unsigned)atoi(optarg); break;
 		case 'w': coalesce_us = (unsigned)atoi(optarg); break;
+		case 'l': max_lag_us = (unsigned)atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -230,7 +232,7 @@ int main(int argc, char **argv)
 				reply_error("no destinations yet (send dest first)");
 				continue;
 			}
-			run_step(snk, &gs, cpus, (uint64_t)tick_us * 1000u, tag, rate, duration_ms, drain_ms);
+			run_step(snk, &gs, cpus, (uint64_t)tick_us * 1000u, (uint64_t)max_lag_us * 1000u, tag, rate, duration_ms, drain_ms);
 		} else if (strncmp(line, "quit", 4) == 0) {
 			break;
 		} else {

@@ -1,0 +1,77 @@
+/**
+ * CPU and socket figures from /proc (Linux).
+ *
+ * Process CPU: the sum over /proc/PID/task/* /schedstat of the first field (ns on CPU), which
+ * covers every thread (piscina workers included) with ns resolution; utime+stime of
+ * /proc/PID/stat (10 ms ticks, also every thread) is kept as a cross-check.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+
+const TICK_S = 0.01; // USER_HZ = 100 on Linux
+
+export interface ProcessCpu {
+  /** ns on CPU of the live threads (schedstat). */
+  schedNs: number;
+  /** utime + stime in seconds (clock ticks). */
+  tickSeconds: number;
+  threads: number;
+}
+
+export function processCpu(pid: number): ProcessCpu {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name in parentheses; utime/stime are fields 14/15 (1-based).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const tickSeconds = (Number(fields[11]) + Number(fields[12])) * TICK_S;
+  let schedNs = 0;
+  let threads = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      schedNs += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      threads++;
+    } catch {
+      // The thread ended between readdir and read.
+    }
+  }
+  return { schedNs, tickSeconds, threads };
+}
+
+export interface MachineCpu {
+  busyTicks: number;
+  totalTicks: number;
+}
+
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest fields are inside user/nice already)
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busyTicks: total - idle, totalTicks: total };
+}
+
+/** Receive-queue drops per local UDP port (the `drops` column of /proc/net/udp and udp6). */
+export function udpDropsByPort(): Map<number, number> {
+  const drops = new Map<number, number>();
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const lines = text.split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      const cols = lines[i]!.trim().split(/\s+/);
+      if (cols.length < 13) continue;
+      const port = parseInt(cols[1]!.split(':')[1]!, 16);
+      drops.set(port, (drops.get(port) ?? 0) + Number(cols[cols.length - 1]));
+    }
+  }
+  return drops;
+}
+
+export function sumDrops(before: Map<number, number>, after: Map<number, number>, ports: Iterable<number>): number {
+  let total = 0;
+  for (const p of ports) total += (after.get(p) ?? 0) - (before.get(p) ?? 0);
+  return total;
+}

@@ -1,0 +1,199 @@
+/**
+ * pps: packets per second through an RTP relay, side by side for several relays in one run.
+ *
+ *   node --import tsx bench/pps.ts [--targets direct,limit,js,pinlatch] [--streams 2,200,2000]
+ *        [--rates 20k,50k,...] [--duration 2] [--drain 0.3] [--cost-rate 100k] [--quick]
+ *        [--shards N] [--no-pin] [--max-minutes 20] [--out FILE]
+ *
+ * S streams = S/2 calls, each with one stream A -> relay -> B and one B -> relay -> A, sent
+ * from the same sockets they are received on (symmetric RTP), so latching relays work as with
+ * real phones. See docs/benchmarks.md for what every column means.
+ */
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LoadProcess } from './lib/load-process.ts';
+import { machineCpu } from './lib/proc-stats.ts';
+import { buildNativeTools, BENCH_DIR } from './lib/native-tools.ts';
+import { stepHeader, stepLine, summarize, summaryTable } from './lib/report.ts';
+import { sweep, type SweepResult } from './lib/sweep.ts';
+import { REPO_DIR, TARGETS, type TargetContext } from './lib/targets.ts';
+
+export class PpsUsageError extends Error {
+  readonly code = 'ERR_PINLATCH_BENCH_USAGE';
+}
+
+const DEFAULT_RATES = '20k,50k,100k,150k,200k,300k,400k,600k,800k';
+const QUICK_RATES = '20k,100k,200k';
+
+function parseRate(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
+  if (!m) throw new PpsUsageError(`not a rate: ${text} (e.g. 50000, 50k, 1M)`);
+  const mult = m[2] === '' ? 1 : m[2]!.toLowerCase() === 'k' ? 1e3 : 1e6;
+  const rate = Number(m[1]) * mult;
+  if (rate <= 0) throw new PpsUsageError(`rate must be > 0: ${text}`);
+  return rate;
+}
+
+function parseList<T>(text: string, each: (s: string) => T): T[] {
+  return text.split(',').filter((s) => s.trim() !== '').map(each);
+}
+
+export function pinlatchAvailable(): boolean {
+  return existsSync(join(REPO_DIR, 'src/media/MediaRelay.ts')) && existsSync(join(REPO_DIR, 'build/Release/pinlatch.node'));
+}
+
+/** Busy share of the whole machine over `ms`, in % of all CPUs. */
+async function backgroundBusyPct(ms: number): Promise<number> {
+  const a = machineCpu();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = machineCpu();
+  return (100 * (b.busyTicks - a.busyTicks)) / Math.max(1, b.totalTicks - a.totalTicks);
+}
+
+/** Runs the suite; `invokedAs` is the command line recorded with the results. */
+export async function runPps(argv: string[], invokedAs = 'node --import tsx bench/pps.ts'): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      targets: { type: 'string' },
+      streams: { type: 'string' },
+      rates: { type: 'string' },
+      duration: { type: 'string' },
+      drain: { type: 'string' },
+      'cost-rate': { type: 'string', default: '100k' },
+      quick: { type: 'boolean', default: false },
+      shards: { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'max-minutes': { type: 'string' },
+      'max-other-pct': { type: 'string', default: '20' },
+      address: { type: 'string', default: '127.0.0.1' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const quick = values.quick;
+  const requestedTargets = values.targets ? parseList(values.targets, (s) => s.trim()) : null;
+  let targets = requestedTargets ?? ['direct', 'limit', 'js', 'pinlatch'];
+  for (const t of targets) if (!TARGETS[t]) throw new PpsUsageError(`unknown target ${t} (${Object.keys(TARGETS).join(', ')})`);
+  if (!pinlatchAvailable() && targets.includes('pinlatch')) {
+    if (requestedTargets) throw new PpsUsageError('pinlatch target needs src/media/MediaRelay.ts and build/Release/pinlatch.node (npm run build)');
+    process.stdout.write('note: pinlatch not built yet (src/media/MediaRelay.ts or build/Release/pinlatch.node missing): skipped\n');
+    targets = targets.filter((t) => t !== 'pinlatch');
+  }
+  const streamCounts = parseList(values.streams ?? (quick ? '2,200' : '2,200,2000'), (s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 2 || n % 2 !== 0) throw new PpsUsageError(`stream count must be even and >= 2: ${s}`);
+    return n;
+  });
+  const rates = parseList(values.rates ?? (quick ? QUICK_RATES : DEFAULT_RATES), parseRate).sort((a, b) => a - b);
+  const costRate = parseRate(values['cost-rate']);
+  const durationMs = 1000 * Number(values.duration ?? (quick ? 0.5 : 2));
+  const drainMs = 1000 * Number(values.drain ?? (quick ? 0.2 : 0.3));
+  const maxMinutes = Number(values['max-minutes'] ?? (quick ? 4 : 25));
+  const maxOtherPct = Number(values['max-other-pct']);
+  if (!(durationMs >= 100) || !(drainMs >= 0) || !(maxMinutes > 0)) throw new PpsUsageError('bad --duration, --drain or --max-minutes');
+
+  const ncpu = availableParallelism();
+  const pin = !values['no-pin'] && ncpu >= 2;
+  const relayCpus = pin ? String(ncpu - 1) : null;
+  const loadCpus = pin ? (ncpu === 2 ? '0' : `0-${ncpu - 2}`) : null;
+  const shards = Number(values.shards ?? (pin ? 1 : ncpu));
+  const tools = buildNativeTools();
+  const ctx: TargetContext = { tools, relayCpus, shards };
+
+  const startedAt = new Date();
+  const deadline = performance.now() + maxMinutes * 60_000;
+  const backgroundBefore = await backgroundBusyPct(1000);
+  const command = `${invokedAs} ${argv.join(' ')}`.trim();
+  const machine = {
+    cpus: ncpu,
+    model: cpus()[0]?.model ?? 'unknown',
+    kernel: release(),
+    node: process.version,
+    loadavg: loadavg(),
+    backgroundBusyPctBefore: backgroundBefore,
+  };
+  process.stdout.write(
+    `pps: targets ${targets.join(',')} | streams ${streamCounts.join(',')} | rates ${rates.join(',')} | ` +
+      `${durationMs / 1000}s/step | relay CPU ${relayCpus ?? 'any'}, load CPU ${loadCpus ?? 'any'} | ` +
+      `${ncpu} x ${machine.model} | background busy ${backgroundBefore.toFixed(1)}%\n\n${stepHeader()}\n`,
+  );
+
+  const results: SweepResult[] = [];
+  const errors: { target: string; streams: number; error: string }[] = [];
+  for (const S of streamCounts) {
+    const load = await LoadProcess.start(tools.rtpload, S, values.address, loadCpus);
+    try {
+      for (const name of targets) {
+        if (performance.now() > deadline) break;
+        let relay;
+        try {
+          relay = await TARGETS[name]!.start(values.address, load.ports, ctx);
+        } catch (err) {
+          errors.push({ target: name, streams: S, error: String(err) });
+          process.stdout.write(`${name} S=${S}: could not start: ${String(err).split('\n')[0]}\n`);
+          continue;
+        }
+        try {
+          await load.setDestinations(relay.ports);
+          results.push(
+            await sweep(name, load, relay, {
+              rates,
+              costRate,
+              durationMs,
+              drainMs,
+              maxOtherPct,
+              deadline,
+              onStep: (r) => process.stdout.write(`${stepLine(r)}\n`),
+            }),
+          );
+        } finally {
+          await relay.stop();
+        }
+      }
+    } finally {
+      await load.stop();
+    }
+  }
+
+  const summary = summarize(results, costRate);
+  process.stdout.write(
+    `\nsummary (max pps: highest rate with < 0.1 % loss; '+' = stopped by the harness/rate list/time, not the relay;\n` +
+      ` cost = ${costRate / 1000}k pps offered; s/Mpkt = relay CPU seconds per million delivered packets)\n` +
+      `${summaryTable(summary)}\n`,
+  );
+  for (const r of results) {
+    if (r.warmupSilentStreams > 0) process.stdout.write(`warning: ${r.target} S=${r.streams}: ${r.warmupSilentStreams} streams silent after warm-up\n`);
+  }
+
+  const outFile =
+    values.out ?? join(BENCH_DIR, 'results', `pps-${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}.json`);
+  mkdirSync(join(outFile, '..'), { recursive: true });
+  writeFileSync(
+    outFile,
+    `${JSON.stringify(
+      {
+        command,
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        machine,
+        options: { targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, maxOtherPct },
+        summary,
+        errors,
+        sweeps: results,
+      },
+      null,
+      1,
+    )}\n`,
+  );
+  process.stdout.write(`results: ${outFile}\n`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runPps(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
