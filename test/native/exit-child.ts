@@ -1,0 +1,97 @@
+/**
+ * Child process for the teardown tests (run with `node --import tsx`). It exercises the ways an
+ * environment can die with relay sockets open, and prints one line per checked step; the parent
+ * asserts the exit code is 0 and nothing aborted ("uv_loop_close() while having open handles").
+ *   worker-terminate: workers with open, busy sockets are terminated; fds must return to baseline;
+ *   worker-exit:      a worker calls process.exit() with open sockets;
+ *   main-exit:        the main thread exits with open, busy sockets.
+ */
+import { readdirSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
+import { addon } from '../../src/native.ts';
+import { UdpPeer, openStream, policy, rtp } from './rtp-peer.ts';
+import { tsWorker } from './ts-worker.ts';
+
+const scenario = process.argv[2];
+const workerUrl = new URL('./relay-worker.ts', import.meta.url);
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+interface Ports {
+  aPort: number;
+  bPort: number;
+}
+
+function startWorker(mode: 'hold' | 'exit', streams: number): Promise<{ worker: Worker; ports: Ports[] }> {
+  const worker = tsWorker(workerUrl, { workerData: { mode, streams } });
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('message', (m: { ports: Ports[] }) => resolve({ worker, ports: m.ports }));
+  });
+}
+
+/** Latches both legs of every stream and keeps packets flowing until stop() is called. */
+async function flood(ports: Ports[]): Promise<{ stop(): Promise<void> }> {
+  const a = await UdpPeer.bind('127.0.0.1');
+  const b = await UdpPeer.bind('127.0.0.1');
+  let running = true;
+  let seq = 0;
+  const loop = (async () => {
+    while (running) {
+      seq += 1;
+      for (const p of ports) {
+        a.send(rtp({ ssrc: 1, seq }), p.aPort, '127.0.0.1').catch(() => undefined);
+        b.send(rtp({ ssrc: 2, seq }), p.bPort, '127.0.0.1').catch(() => undefined);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await Promise.all([a.close(), b.close()]);
+    },
+  };
+}
+
+if (scenario === 'worker-terminate') {
+  const baseline = openFds();
+  const started = await Promise.all([startWorker('hold', 10), startWorker('hold', 10), startWorker('hold', 10)]);
+  const during = openFds();
+  const traffic = await flood(started.flatMap((s) => s.ports));
+  await new Promise((r) => setTimeout(r, 100));
+  const codes = await Promise.all(started.map((s) => s.worker.terminate()));
+  await traffic.stop();
+  const after = openFds();
+  console.log(`sockets-open ${during - baseline >= 3 * 10 * 4}`);
+  console.log(`terminated ${codes.join(',')}`);
+  console.log(`fds-back ${after === baseline} (${baseline} -> ${during} -> ${after})`);
+} else if (scenario === 'worker-exit') {
+  const baseline = openFds();
+  const { worker, ports } = await startWorker('exit', 5);
+  const traffic = await flood(ports);
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  worker.postMessage('exit');
+  const code = await exited;
+  await traffic.stop();
+  console.log(`worker-exit-code ${code}`);
+  console.log(`fds-back ${openFds() === baseline}`);
+} else if (scenario === 'main-exit') {
+  const relay = addon.createRelay();
+  const ports: Ports[] = [];
+  for (let i = 0; i < 10; i += 1) {
+    const { id, aPort, bPort } = openStream(relay, '127.0.0.1');
+    relay.setLeg(id, 'a', policy({ mode: 'any', address: undefined }));
+    relay.setLeg(id, 'b', policy({ mode: 'any', address: undefined }));
+    ports.push({ aPort, bPort });
+  }
+  // A worker holding sockets as well, still alive when the process exits.
+  await startWorker('hold', 5);
+  await flood(ports);
+  await new Promise((r) => setTimeout(r, 100));
+  console.log(`main-exit-with-open ${relay.size}`);
+  process.exit(0);
+} else {
+  console.error(`unknown scenario ${scenario}`);
+  process.exit(2);
+}
