@@ -1,0 +1,75 @@
+/**
+ * Prometheus endpoint (prom-client). Values are read when scraped — from the media session table
+ * and the NG server's counters — so nothing is counted twice and the packet path is untouched.
+ */
+import { createServer, type Server } from 'node:http';
+import { once } from 'node:events';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MediaRelay } from '../media/MediaRelay.js';
+import type { NgServer } from '../control/NgServer.js';
+
+export interface MetricsSources {
+  media: MediaRelay;
+  ng?: NgServer | undefined;
+}
+
+export class MetricsServer {
+  readonly registry = new Registry();
+  #server: Server | undefined;
+
+  constructor(sources: MetricsSources) {
+    const { registry } = this;
+    collectDefaultMetrics({ register: registry, prefix: 'pinlatch_' });
+    new Gauge({
+      name: 'pinlatch_media_sessions',
+      help: 'Media sessions open in the relay',
+      registers: [registry],
+      collect() {
+        this.set(sources.media.size);
+      },
+    });
+    const ng = sources.ng;
+    if (ng !== undefined) {
+      const ngCounter = (name: string, help: string, read: () => number) =>
+        new Counter({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      ngCounter('pinlatch_ng_requests_total', 'NG requests processed', () => ng.counters.requests);
+      ngCounter('pinlatch_ng_retransmissions_total', 'NG requests answered from the cookie cache', () => ng.counters.retransmissions);
+      ngCounter('pinlatch_ng_errors_total', 'NG requests answered with result: error', () => ng.counters.errors);
+      ngCounter('pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
+    }
+  }
+
+  async listen(address: string, port: number): Promise<number> {
+    const server = createServer((req, res) => {
+      if (req.method !== 'GET' || req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    server.listen(port, address);
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
+    this.#server = server;
+    const bound = server.address();
+    return typeof bound === 'object' && bound !== null ? bound.port : port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

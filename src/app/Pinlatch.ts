@@ -1,0 +1,97 @@
+/**
+ * The running relay: builds every component from one validated configuration, starts them in
+ * dependency order (media first, then its clients) and stops them in reverse.
+ */
+import type { Logger } from 'pino';
+import type { PinlatchConfig } from '../config/index.js';
+import { MediaRelay } from '../media/MediaRelay.js';
+import { NgController } from '../control/NgController.js';
+import { NgServer } from '../control/NgServer.js';
+import { MetricsServer } from './MetricsServer.js';
+
+export interface PinlatchOptions {
+  config: PinlatchConfig;
+  logger: Logger;
+}
+
+export interface ListenPoint {
+  service: 'sip' | 'ng' | 'media' | 'metrics';
+  transport: 'udp' | 'tcp';
+  address: string;
+  port: number | string;
+}
+
+export class Pinlatch {
+  readonly config: PinlatchConfig;
+  readonly #log: Logger;
+  #media: MediaRelay | undefined;
+  #ng: NgServer | undefined;
+  #metrics: MetricsServer | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(options: PinlatchOptions) {
+    this.config = options.config;
+    this.#log = options.logger;
+  }
+
+  get media(): MediaRelay {
+    if (this.#media === undefined) throw new Error('pinlatch is not started');
+    return this.#media;
+  }
+
+  /** Starts every configured component; on failure, stops what already started and rethrows. */
+  async start(): Promise<ListenPoint[]> {
+    const { config } = this;
+    const points: ListenPoint[] = [];
+    try {
+      const m = config.media;
+      this.#media = await MediaRelay.start({
+        address: m.address,
+        advertise: m.advertise,
+        ports: m.ports,
+        shards: m.shards,
+        timeoutMs: m.timeoutSec * 1000,
+        quarantineMs: m.quarantineMs,
+        handoverSilenceMs: m.latching.handoverSilenceMs,
+        handoverMaxSeqGap: m.latching.handoverMaxSeqGap,
+        logger: this.#log.child({ component: 'media' }),
+      });
+      points.push({ service: 'media', transport: 'udp', address: m.address, port: `${m.ports.min}-${m.ports.max}` });
+
+      if (config.ng !== null) {
+        const ngLog = this.#log.child({ component: 'ng' });
+        const controller = new NgController(this.#media);
+        this.#ng = new NgServer(controller, {
+          address: config.ng.address,
+          port: config.ng.port,
+          tcp: config.ng.tcp,
+          onProblem: (p) => ngLog.warn({ peer: p.peer, code: p.code }, p.message),
+        });
+        await this.#ng.listen();
+        points.push({ service: 'ng', transport: 'udp', address: config.ng.address, port: this.#ng.udpPort });
+        const tcpPort = this.#ng.tcpPort;
+        if (tcpPort !== undefined) points.push({ service: 'ng', transport: 'tcp', address: config.ng.address, port: tcpPort });
+      }
+
+      if (config.metrics !== null) {
+        this.#metrics = new MetricsServer({ media: this.#media, ng: this.#ng });
+        const port = await this.#metrics.listen(config.metrics.address, config.metrics.port);
+        points.push({ service: 'metrics', transport: 'tcp', address: config.metrics.address, port });
+      }
+      return points;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops clients first, then the media plane (closing every socket). Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      await this.#metrics?.close();
+      await this.#ng?.close();
+      await this.#media?.close();
+    })();
+    return this.#stopping;
+  }
+}

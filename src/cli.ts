@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * `pinlatch [--config FILE] [--check-config] [--log-level LEVEL]`
+ *
+ * With no --config the relay runs on the built-in loopback default (printed at start). SIGTERM and
+ * SIGINT stop it cleanly: listeners close, shards stop, every media socket is closed.
+ */
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError, defaultConfig, loadConfigFile, type PinlatchConfig } from './config/index.js';
+import { Pinlatch } from './app/Pinlatch.js';
+import { VERSION } from './version.js';
+
+const USAGE = `Usage: pinlatch [options]
+
+  -c, --config FILE     configuration file (YAML); default: built-in loopback configuration
+      --check-config    validate the configuration and exit (0 = valid)
+      --log-level LEVEL override log.level (trace, debug, info, warn, error, fatal)
+  -v, --version         print the version
+  -h, --help            this text
+
+Examples: examples/pinlatch.yaml (SIP edge for a gateway behind NAT),
+          examples/media-only.yaml (NG media relay, a drop-in for rtpengine).`;
+
+async function main(): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      options: {
+        config: { type: 'string', short: 'c' },
+        'check-config': { type: 'boolean' },
+        'log-level': { type: 'string' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    process.stderr.write(`pinlatch: ${(err as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (args.version) {
+    process.stdout.write(`pinlatch ${VERSION}\n`);
+    return 0;
+  }
+
+  let config: PinlatchConfig;
+  try {
+    config = args.config === undefined ? defaultConfig() : await loadConfigFile(args.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (args['check-config']) {
+    process.stdout.write(`${config.source}: configuration is valid\n`);
+    return 0;
+  }
+
+  const logger = pino({ name: 'pinlatch', level: args['log-level'] ?? config.log.level });
+  const app = new Pinlatch({ config, logger });
+  let points;
+  try {
+    points = await app.start();
+  } catch (err) {
+    logger.fatal({ err }, 'start failed');
+    return 1;
+  }
+  logger.info({ version: VERSION, config: config.source, listen: points }, 'pinlatch running');
+  if (config.source === '<default>') {
+    process.stderr.write(
+      `pinlatch ${VERSION} running on the built-in loopback configuration:\n` +
+        points.map((p) => `  ${p.service.padEnd(7)} ${p.transport} ${p.address}:${p.port}\n`).join('') +
+        'Stop with Ctrl-C. Real use: pinlatch --config FILE (see examples/).\n',
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'stopping');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await app.stop();
+  logger.info('stopped');
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`pinlatch: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);
