@@ -47,10 +47,13 @@ export interface StreamSpec {
 }
 
 export interface LegCounters {
+  /** Packets (RTP and RTCP) accepted from this leg's peer, and their bytes. */
   packetsIn: number;
   bytesIn: number;
+  /** Packets (RTP and RTCP) sent to this leg's peer, and their bytes. */
   packetsOut: number;
   bytesOut: number;
+  /** The RTCP share of packetsIn / packetsOut. */
   rtcpIn: number;
   rtcpOut: number;
   /** Datagrams that are not valid RTP/RTCP (never latch, never forwarded). */
@@ -63,13 +66,19 @@ export interface LegCounters {
   dropSendError: number;
   /** Times the latched RTP peer changed (first latch counts 1). */
   latchChanges: number;
-  /** "ip:port" of the latched RTP peer, or null. */
+  /**
+   * "ip:port" ("[ip]:port" for IPv6) where RTP for this leg goes: the latched peer, or the fixed
+   * destination in 'fixed' mode; null while there is none.
+   */
   rtpPeer: string | null;
-  /** "ip:port" of the latched RTCP peer, or null. */
+  /** Same for RTCP (equal to rtpPeer when the leg uses rtcp-mux). */
   rtcpPeer: string | null;
   /** Last SSRC seen from the latched peer, or null. */
   ssrc: number | null;
-  /** Milliseconds (CLOCK_MONOTONIC) of the last valid packet received on this leg, 0 if none. */
+  /**
+   * Milliseconds (CLOCK_MONOTONIC) of the last valid packet accepted on this leg (strangers and
+   * invalid datagrams do not count), 0 if none.
+   */
   lastActivityMs: number;
 }
 
@@ -85,6 +94,17 @@ export type NativeErrorCode =
   | 'ERR_PINLATCH_ARG' // bad argument (address literal, port, unknown stream id)
   | 'ERR_PINLATCH_CLOSED'; // the relay instance was closed
 
+/** What the addon throws: an Error with a stable code, plus the errno for system call failures. */
+export interface NativeError extends Error {
+  code: NativeErrorCode;
+  /** errno name of the failed system call (EADDRINUSE, EMFILE...), when there was one. */
+  syscallCode?: string;
+  /** Negative errno (Node's convention for system errors), when there was one. */
+  errno?: number;
+  /** The failed system call ('bind', 'socket', 'setsockopt'...). */
+  syscall?: string;
+}
+
 /** One per worker environment: the data plane of one shard. */
 export interface NativeRelay {
   /** Opens the 4 sockets of one stream (A RTP/RTCP, B RTP/RTCP); returns its id. */
@@ -99,7 +119,7 @@ export interface NativeRelay {
   idle(idleMs: number): number[];
   /** Number of open streams. */
   readonly size: number;
-  /** Closes every socket; later calls throw ERR_PINLATCH_CLOSED. */
+  /** Closes every socket; idempotent. Later calls of the other methods throw ERR_PINLATCH_CLOSED. */
   close(): void;
 }
 

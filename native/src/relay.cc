@@ -278,9 +278,6 @@ Napi::Value Relay::Size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(streams_.size()));
 }
 
-void Relay::Close(const Napi::CallbackInfo& info) {
-  EnsureOpen(info.Env());
-  CloseAll();
-}
+void Relay::Close(const Napi::CallbackInfo&) { CloseAll(); }
 
 }  // namespace pinlatch
