@@ -1,0 +1,162 @@
+/**
+ * Header field names: case-insensitive matching (RFC 3261 §7.3.1), compact forms (§7.3.3 and the
+ * extensions that registered one), and which headers are comma-separated lists.
+ *
+ * A header is identified by its key: the lowercase long name. `v`, `Via` and `VIA` share the key
+ * `via`. Unknown headers keep their own lowercase name as key and are never split on commas: their
+ * grammar is unknown, and RFC 4475 §3.1.1.1 (`UnknownHeaderWithUnusualValue: ;;,,;;,;`) requires
+ * a proxy to pass them through as one opaque value.
+ */
+
+/** Compact form -> key. */
+const COMPACT_FORMS: Readonly<Record<string, string>> = {
+  a: 'accept-contact', // RFC 3841
+  b: 'referred-by', // RFC 3892
+  c: 'content-type', // RFC 3261 §7.3.3
+  d: 'request-disposition', // RFC 3841
+  e: 'content-encoding', // RFC 3261
+  f: 'from', // RFC 3261
+  i: 'call-id', // RFC 3261
+  j: 'reject-contact', // RFC 3841
+  k: 'supported', // RFC 3261
+  l: 'content-length', // RFC 3261
+  m: 'contact', // RFC 3261
+  n: 'identity-info', // RFC 4474
+  o: 'event', // RFC 6665
+  r: 'refer-to', // RFC 3515
+  s: 'subject', // RFC 3261
+  t: 'to', // RFC 3261
+  u: 'allow-events', // RFC 6665
+  v: 'via', // RFC 3261
+  x: 'session-expires', // RFC 4028
+  y: 'identity', // RFC 8224
+};
+
+/** Key -> the spelling used when pinlatch writes a header it created. */
+const CANONICAL_NAMES: Readonly<Record<string, string>> = {
+  accept: 'Accept',
+  'accept-contact': 'Accept-Contact',
+  'accept-encoding': 'Accept-Encoding',
+  'accept-language': 'Accept-Language',
+  'alert-info': 'Alert-Info',
+  allow: 'Allow',
+  'allow-events': 'Allow-Events',
+  'authentication-info': 'Authentication-Info',
+  authorization: 'Authorization',
+  'call-id': 'Call-ID',
+  'call-info': 'Call-Info',
+  contact: 'Contact',
+  'content-disposition': 'Content-Disposition',
+  'content-encoding': 'Content-Encoding',
+  'content-language': 'Content-Language',
+  'content-length': 'Content-Length',
+  'content-type': 'Content-Type',
+  cseq: 'CSeq',
+  date: 'Date',
+  'error-info': 'Error-Info',
+  event: 'Event',
+  expires: 'Expires',
+  from: 'From',
+  identity: 'Identity',
+  'identity-info': 'Identity-Info',
+  'in-reply-to': 'In-Reply-To',
+  'max-forwards': 'Max-Forwards',
+  'mime-version': 'MIME-Version',
+  'min-expires': 'Min-Expires',
+  'min-se': 'Min-SE',
+  organization: 'Organization',
+  path: 'Path',
+  priority: 'Priority',
+  'proxy-authenticate': 'Proxy-Authenticate',
+  'proxy-authorization': 'Proxy-Authorization',
+  'proxy-require': 'Proxy-Require',
+  rack: 'RAck',
+  reason: 'Reason',
+  'record-route': 'Record-Route',
+  'refer-to': 'Refer-To',
+  'referred-by': 'Referred-By',
+  'reject-contact': 'Reject-Contact',
+  'reply-to': 'Reply-To',
+  'request-disposition': 'Request-Disposition',
+  require: 'Require',
+  'retry-after': 'Retry-After',
+  route: 'Route',
+  rseq: 'RSeq',
+  server: 'Server',
+  'service-route': 'Service-Route',
+  'session-expires': 'Session-Expires',
+  subject: 'Subject',
+  supported: 'Supported',
+  timestamp: 'Timestamp',
+  to: 'To',
+  unsupported: 'Unsupported',
+  'user-agent': 'User-Agent',
+  via: 'Via',
+  warning: 'Warning',
+  'www-authenticate': 'WWW-Authenticate',
+};
+
+/**
+ * Headers whose grammar is `header = name ":" value *("," value)` (RFC 3261 §7.3.1, §25.1), so
+ * that several lines are equivalent to one comma-joined line. Authorization, WWW-Authenticate,
+ * Proxy-Authenticate/-Authorization (commas separate auth-params, §25.1), Date (a comma after the
+ * weekday), Call-ID, CSeq, From, To and every unknown header are NOT lists.
+ */
+const LIST_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'accept-contact',
+  'accept-encoding',
+  'accept-language',
+  'alert-info',
+  'allow',
+  'allow-events',
+  'call-info',
+  'contact',
+  'content-encoding',
+  'content-language',
+  'error-info',
+  'in-reply-to',
+  'path',
+  'proxy-require',
+  'reason',
+  'record-route',
+  'reject-contact',
+  'request-disposition',
+  'require',
+  'route',
+  'service-route',
+  'supported',
+  'unsupported',
+  'via',
+  'warning',
+]);
+
+/**
+ * Headers a request may carry at most once (RFC 3261 §7.3.1 and Table 2); a second one makes the
+ * message ambiguous (RFC 4475 §3.3.8 multi01, §3.3.9 mcl01).
+ */
+export const SINGLE_INSTANCE_HEADERS: readonly string[] = [
+  'call-id',
+  'cseq',
+  'from',
+  'to',
+  'max-forwards',
+  'content-length',
+  'content-type',
+];
+
+/** Key of a header name as written (`v`, `VIA`, ` Via `): compact forms expanded, lowercase. */
+export function headerKey(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.length === 1 ? (COMPACT_FORMS[lower] ?? lower) : lower;
+}
+
+/** The name pinlatch writes for a key (or for any spelling of it); unknown keys are kept as given. */
+export function canonicalHeaderName(name: string): string {
+  return CANONICAL_NAMES[headerKey(name)] ?? name;
+}
+
+/** True when values of this header may be combined with commas (see LIST_HEADERS). */
+export function isListHeader(name: string): boolean {
+  return LIST_HEADERS.has(headerKey(name));
+}

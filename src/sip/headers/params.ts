@@ -1,0 +1,127 @@
+/**
+ * Header parameters: `*( SEMI generic-param )`, generic-param = token [ EQUAL gen-value ],
+ * gen-value = token / host / quoted-string (RFC 3261 §25.1). SEMI and EQUAL allow LWS around
+ * them (RFC 4475 §3.1.1.1 wsinv: `;\r\n  tag = 98asjd8`).
+ *
+ * Names match case-insensitively (§7.3.1) but keep their spelling and order; values are kept as
+ * written (a quoted value keeps its quotes), so formatting a parsed list reproduces its meaning
+ * exactly. Parameter lists with an empty element (`;;`) are invalid (RFC 4475 §3.1.2.1).
+ */
+import { isTokenCode, readQuotedString, skipWsp, tokenEnd } from './syntax.js';
+
+/** A parameter value: a string, or null for a parameter without `=value` (`;lr`, `;rport`). */
+export type ParamValue = string | null;
+
+export class Params implements Iterable<[string, ParamValue]> {
+  readonly #entries: Array<[string, ParamValue]>;
+
+  constructor(entries: Iterable<[string, ParamValue]> = []) {
+    this.#entries = [...entries].map(([name, value]) => [name, value]);
+  }
+
+  #indexOf(name: string): number {
+    const lower = name.toLowerCase();
+    for (let i = 0; i < this.#entries.length; i++) {
+      if (this.#entries[i]![0].toLowerCase() === lower) return i;
+    }
+    return -1;
+  }
+
+  /** The value (null when valueless), or undefined when the parameter is absent. */
+  get(name: string): ParamValue | undefined {
+    const i = this.#indexOf(name);
+    return i === -1 ? undefined : this.#entries[i]![1];
+  }
+
+  has(name: string): boolean {
+    return this.#indexOf(name) !== -1;
+  }
+
+  /** Replaces the first parameter of that name in place, or appends it. */
+  set(name: string, value: ParamValue): this {
+    const i = this.#indexOf(name);
+    if (i === -1) this.#entries.push([name, value]);
+    else this.#entries[i]![1] = value;
+    return this;
+  }
+
+  /** Removes every parameter of that name; true when one was present. */
+  delete(name: string): boolean {
+    const lower = name.toLowerCase();
+    const before = this.#entries.length;
+    for (let i = this.#entries.length - 1; i >= 0; i--) {
+      if (this.#entries[i]![0].toLowerCase() === lower) this.#entries.splice(i, 1);
+    }
+    return this.#entries.length !== before;
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  [Symbol.iterator](): Iterator<[string, ParamValue]> {
+    return this.#entries[Symbol.iterator]();
+  }
+
+  clone(): Params {
+    return new Params(this.#entries);
+  }
+
+  /** `;name=value;flag` (empty string when there are none). */
+  toString(): string {
+    let out = '';
+    for (const [name, value] of this.#entries) out += value === null ? `;${name}` : `;${name}=${value}`;
+    return out;
+  }
+}
+
+/**
+ * Reads `*( SEMI generic-param )` starting at `start` (LWS before the first `;` allowed).
+ * Stops before the first character that cannot continue the list (`,` or the end); returns
+ * `{ error }` with a detail string when the list is malformed.
+ */
+export function readParams(text: string, start: number): { params: Params; end: number } | { error: string } {
+  const entries: Array<[string, ParamValue]> = [];
+  let i = start;
+  for (;;) {
+    const beforeSemi = skipWsp(text, i);
+    if (beforeSemi >= text.length || text.charCodeAt(beforeSemi) !== 0x3b) {
+      return { params: new Params(entries), end: beforeSemi };
+    }
+    i = skipWsp(text, beforeSemi + 1);
+    const nameEnd = tokenEnd(text, i);
+    if (nameEnd === i) return { error: i >= text.length || text.charCodeAt(i) === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters` };
+    const name = text.slice(i, nameEnd);
+    i = skipWsp(text, nameEnd);
+    if (i < text.length && text.charCodeAt(i) === 0x3d) {
+      i = skipWsp(text, i + 1);
+      if (i < text.length && text.charCodeAt(i) === 0x22) {
+        const quoted = readQuotedString(text, i);
+        if (!quoted) return { error: `unterminated quoted value of parameter ${name}` };
+        entries.push([name, text.slice(i, quoted.end)]);
+        i = quoted.end;
+      } else {
+        const valueEnd = genValueEnd(text, i);
+        if (valueEnd === i) return { error: `parameter ${name} has an empty value` };
+        entries.push([name, text.slice(i, valueEnd)]);
+        i = valueEnd;
+      }
+    } else {
+      entries.push([name, null]);
+    }
+    const next = skipWsp(text, i);
+    if (next < text.length && text.charCodeAt(next) !== 0x3b && text.charCodeAt(next) !== 0x2c) {
+      return { error: `unexpected "${text[next]}" after parameter ${name}` };
+    }
+  }
+}
+
+/** End of a token / host value: token characters plus ":" "[" "]" for IPv6 references. */
+function genValueEnd(text: string, i: number): number {
+  while (i < text.length) {
+    const code = text.charCodeAt(i);
+    if (!isTokenCode(code) && code !== 0x3a && code !== 0x5b && code !== 0x5d) break;
+    i++;
+  }
+  return i;
+}

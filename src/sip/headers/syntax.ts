@@ -1,0 +1,111 @@
+/**
+ * Lexical pieces of RFC 3261 §25.1 shared by the header parsers: token characters, linear white
+ * space, quoted strings with quoted-pair escapes, and comma splitting that respects quotes and
+ * angle brackets.
+ *
+ * Header values reach these functions already unfolded (the parser replaces CRLF + WSP by SP,
+ * §7.3.1), so LWS here is just runs of SP / HTAB.
+ */
+
+// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`\'~') {
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+}
+
+export function isTokenCode(code: number): boolean {
+  return code < 128 && TOKEN_CHARS[code] === 1;
+}
+
+export function isToken(text: string): boolean {
+  if (text.length === 0) return false;
+  for (let i = 0; i < text.length; i++) if (!isTokenCode(text.charCodeAt(i))) return false;
+  return true;
+}
+
+export function isWsp(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+/** Index of the first non-SP/HTAB character at or after `i`. */
+export function skipWsp(text: string, i: number): number {
+  while (i < text.length && isWsp(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** End index (exclusive) of the token starting at `i` (== i when there is none). */
+export function tokenEnd(text: string, i: number): number {
+  while (i < text.length && isTokenCode(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/**
+ * Reads a quoted-string whose opening `"` is at `start`. Returns the unescaped content and the
+ * index after the closing quote, or null when the quote is not closed (RFC 4475 §3.1.2.6 quotbal).
+ * quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): the escaped octet is kept, the backslash dropped.
+ */
+export function readQuotedString(text: string, start: number): { value: string; end: number } | null {
+  let value = '';
+  let runStart = start + 1;
+  for (let i = start + 1; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x5c) {
+      if (i + 1 >= text.length) return null;
+      const next = text.charCodeAt(i + 1);
+      if (next === 0x0a || next === 0x0d) return null;
+      value += text.slice(runStart, i);
+      runStart = i + 1;
+      i++;
+    } else if (code === 0x22) {
+      value += text.slice(runStart, i);
+      return { value, end: i + 1 };
+    }
+  }
+  return null;
+}
+
+/** Encloses `value` in quotes, escaping `"` and `\` (the inverse of readQuotedString). */
+export function quoteString(value: string): string {
+  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** Removes the quotes of a quoted-string value; other values are returned unchanged. */
+export function unquote(value: string): string {
+  if (value.length >= 2 && value.charCodeAt(0) === 0x22) {
+    const quoted = readQuotedString(value, 0);
+    if (quoted && quoted.end === value.length) return quoted.value;
+  }
+  return value;
+}
+
+/**
+ * Splits a list header value on the commas that separate its elements: not those inside a
+ * quoted-string or between < and > (a URI may contain commas, RFC 3261 §20.10 / §25.1).
+ * Elements are trimmed of LWS; empty elements are kept so that typed parsers can reject
+ * `Via: ...;;,;,,` (RFC 4475 §3.1.2.1 badinv01). An unterminated quote or bracket keeps the
+ * rest of the value in the last element, where the typed parser reports it.
+ */
+export function splitList(value: string): string[] {
+  const out: string[] = [];
+  let start = 0;
+  let inQuotes = false;
+  let inAngle = false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (inQuotes) {
+      if (code === 0x5c) i++;
+      else if (code === 0x22) inQuotes = false;
+    } else if (code === 0x22) {
+      inQuotes = true;
+    } else if (inAngle) {
+      if (code === 0x3e) inAngle = false;
+    } else if (code === 0x3c) {
+      inAngle = true;
+    } else if (code === 0x2c) {
+      out.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(value.slice(start).trim());
+  return out;
+}

@@ -1,0 +1,612 @@
+/**
+ * The SIP message model, built for a proxy: it keeps every header field as it arrived (name as
+ * written, unfolded value, and the original bytes), parses the headers a proxy reasons about only
+ * when asked (and caches the result), and serializes untouched fields byte for byte, so that a
+ * forwarded message differs from the received one only where pinlatch changed it (RFC 3261 §16.6:
+ * a proxy must not reorder or reformat what it does not own; header signatures such as RFC 8224
+ * Identity depend on it).
+ *
+ * Reading: `get`/`getAll`/`has` give strings; the typed getters (`vias`, `topVia`, `from`, `to`,
+ * `callId`, `cseq`, `maxForwards`, `routes`, `recordRoutes`, `contact`, `contentLength`) parse on
+ * first use and throw SipHeaderError when the header is malformed. The typed values they return
+ * are shared with the cache: treat them as read-only, and to change one, `clone()` it, modify the
+ * clone and write it back with a setter (`setTopVia`, `setTo`, ...).
+ *
+ * Writing: `set`, `append`, `prepend`, `remove`, `shiftValue` (pop the first element of a list
+ * header, e.g. the top Route), plus proxy helpers (`pushVia`, `popVia`, `decrementMaxForwards`,
+ * `setBody` which fixes Content-Length). `serialize()` returns the wire bytes.
+ */
+import { SipHeaderError } from './errors.js';
+import { parseCSeq, parseUnsigned, type CSeq } from './headers/cseq.js';
+import { parseContactList, parseNameAddr, parseNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
+import { canonicalHeaderName, headerKey, isListHeader } from './headers/names.js';
+import { splitList } from './headers/syntax.js';
+import { parseViaList, type Via } from './headers/via.js';
+import { reasonPhrase } from './statusCodes.js';
+import { parseUri, type Uri } from './uri.js';
+
+export const SIP_VERSION = 'SIP/2.0';
+
+/** One header field line (with its folded continuation lines). */
+export interface HeaderField {
+  /** Name as written: `v`, `Via`, `VIA`. */
+  readonly name: string;
+  /** Lowercase long name, compact form expanded: `via`. */
+  readonly key: string;
+  /** Value with folding replaced by SP and surrounding LWS removed (RFC 3261 §7.3.1). */
+  readonly value: string;
+  /** The field's bytes as received (name through the last continuation line, no CRLF); null once created or changed here. */
+  readonly raw: Buffer | null;
+}
+
+const CRLF = Buffer.from('\r\n');
+
+function field(name: string, value: string): HeaderField {
+  return { name: canonicalHeaderName(name), key: headerKey(name), value, raw: null };
+}
+
+function toBuffer(body: Buffer | Uint8Array | string): Buffer {
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+export interface MessageInit {
+  /** Fields taken over as they are (their raw bytes are kept): used to copy fields between messages. */
+  fields?: Iterable<HeaderField>;
+  /** Header fields to create, after `fields`. */
+  headers?: Iterable<readonly [string, string]>;
+  body?: Buffer | Uint8Array | string;
+}
+
+abstract class SipMessageBase {
+  abstract readonly kind: 'request' | 'response';
+  #version: string;
+  #fields: HeaderField[];
+  #body: Buffer;
+  /** Exact wire bytes while nothing was changed since parsing (serialize fast path). */
+  #wire: Buffer | null = null;
+  /** Start line bytes as received, while the start line was not changed. */
+  #startRaw: Buffer | null = null;
+  readonly #cache = new Map<string, unknown>();
+
+  protected constructor(version: string, init: MessageInit) {
+    this.#version = version;
+    this.#fields = [...(init.fields ?? [])];
+    for (const [name, value] of init.headers ?? []) this.#fields.push(field(name, value));
+    this.#body = toBuffer(init.body ?? Buffer.alloc(0));
+  }
+
+  /** Called by the parser: attach the received bytes used for byte-exact serialization. */
+  protected adoptWire(wire: Buffer | null, startRaw: Buffer | null): void {
+    this.#wire = wire;
+    this.#startRaw = startRaw;
+  }
+
+  protected startLineChanged(): void {
+    this.#wire = null;
+    this.#startRaw = null;
+  }
+
+  #changed(key: string): void {
+    this.#wire = null;
+    this.#cache.delete(key);
+  }
+
+  #typed<T>(key: string, parse: () => T): T {
+    if (this.#cache.has(key)) return this.#cache.get(key) as T;
+    const value = parse();
+    this.#cache.set(key, value);
+    return value;
+  }
+
+  get version(): string {
+    return this.#version;
+  }
+
+  set version(value: string) {
+    this.#version = value;
+    this.startLineChanged();
+  }
+
+  /** Every header field in message order (read-only view). */
+  get fields(): readonly HeaderField[] {
+    return this.#fields;
+  }
+
+  has(name: string): boolean {
+    const key = headerKey(name);
+    return this.#fields.some((f) => f.key === key);
+  }
+
+  /** Value of the first field with that name (the whole field, not split on commas). */
+  get(name: string): string | undefined {
+    const key = headerKey(name);
+    return this.#fields.find((f) => f.key === key)?.value;
+  }
+
+  /**
+   * Every value of that header in order: for list headers (Via, Route, Contact, Supported, ...)
+   * each comma-separated element of every field, empty elements dropped; for other headers each
+   * field's value.
+   */
+  getAll(name: string): string[] {
+    const key = headerKey(name);
+    const list = isListHeader(key);
+    const out: string[] = [];
+    for (const f of this.#fields) {
+      if (f.key !== key) continue;
+      if (list) for (const element of splitList(f.value)) if (element.length > 0) out.push(element);
+      else out.push(f.value);
+    }
+    return out;
+  }
+
+  /** Number of fields (lines) with that name. */
+  count(name: string): number {
+    const key = headerKey(name);
+    let n = 0;
+    for (const f of this.#fields) if (f.key === key) n++;
+    return n;
+  }
+
+  /** Replaces every field of that name by one field (at the first one's position, else at the end). */
+  set(name: string, value: string): this {
+    const key = headerKey(name);
+    const first = this.#fields.findIndex((f) => f.key === key);
+    const replacement = field(name, value);
+    if (first === -1) {
+      this.#fields.push(replacement);
+    } else {
+      this.#fields = this.#fields.filter((f, i) => i === first || f.key !== key);
+      this.#fields[first] = replacement;
+    }
+    this.#changed(key);
+    return this;
+  }
+
+  /** Adds a field after the last field of that name, or at the end. */
+  append(name: string, value: string): this {
+    const key = headerKey(name);
+    let last = -1;
+    for (let i = 0; i < this.#fields.length; i++) if (this.#fields[i]!.key === key) last = i;
+    if (last === -1) this.#fields.push(field(name, value));
+    else this.#fields.splice(last + 1, 0, field(name, value));
+    this.#changed(key);
+    return this;
+  }
+
+  /**
+   * Adds a field before the first field of that name, or as the first header: the position of a
+   * proxy's Via (§16.6 step 8) and Record-Route (§16.6 step 4).
+   */
+  prepend(name: string, value: string): this {
+    const key = headerKey(name);
+    const first = this.#fields.findIndex((f) => f.key === key);
+    this.#fields.splice(first === -1 ? 0 : first, 0, field(name, value));
+    this.#changed(key);
+    return this;
+  }
+
+  /** Removes every field of that name; returns how many were removed. */
+  remove(name: string): number {
+    const key = headerKey(name);
+    const before = this.#fields.length;
+    this.#fields = this.#fields.filter((f) => f.key !== key);
+    const removed = before - this.#fields.length;
+    if (removed > 0) this.#changed(key);
+    return removed;
+  }
+
+  /**
+   * Removes and returns the first element of a list header (the top Via, the top Route,
+   * §16.4 / §16.12). When the first field holds several comma-separated elements only that field
+   * is rewritten, with the remaining elements as written.
+   */
+  shiftValue(name: string): string | undefined {
+    const key = headerKey(name);
+    const index = this.#fields.findIndex((f) => f.key === key);
+    if (index === -1) return undefined;
+    const f = this.#fields[index]!;
+    const elements = isListHeader(key) ? splitList(f.value) : [f.value];
+    const first = elements.shift();
+    if (elements.length === 0) this.#fields.splice(index, 1);
+    else this.#fields[index] = { name: f.name, key, value: elements.join(', '), raw: null };
+    this.#changed(key);
+    return first;
+  }
+
+  /** Replaces the first element of a list header, keeping the other elements and fields as they are. */
+  replaceFirstValue(name: string, value: string): this {
+    const key = headerKey(name);
+    const index = this.#fields.findIndex((f) => f.key === key);
+    if (index === -1) return this.prepend(name, value);
+    const f = this.#fields[index]!;
+    const elements = isListHeader(key) ? splitList(f.value) : [f.value];
+    elements[0] = value;
+    this.#fields[index] = { name: f.name, key, value: elements.join(', '), raw: null };
+    this.#changed(key);
+    return this;
+  }
+
+  // ---- typed, lazily parsed headers --------------------------------------------------------
+
+  /** All Via values, topmost first (§20.42). Empty when there is none. */
+  get vias(): readonly Via[] {
+    return this.#typed('via', () => this.#fields.filter((f) => f.key === 'via').flatMap((f) => parseViaList(f.value)));
+  }
+
+  get topVia(): Via | undefined {
+    return this.vias[0];
+  }
+
+  /** Adds a Via on top (a proxy forwarding a request, RFC 3261 §16.6 step 8). */
+  pushVia(via: Via | string): this {
+    return this.prepend('Via', via.toString());
+  }
+
+  /** Removes the topmost Via value (a proxy forwarding a response, §16.7 step 3). */
+  popVia(): Via | undefined {
+    const top = this.topVia;
+    this.shiftValue('via');
+    return top;
+  }
+
+  /** Writes a modified topmost Via back (e.g. after `stampReceived`), keeping the other Vias as written. */
+  setTopVia(via: Via): this {
+    return this.replaceFirstValue('Via', via.toString());
+  }
+
+  get from(): NameAddr | undefined {
+    return this.#typed('from', () => this.#single('from', 'From', (v) => parseNameAddr(v, 'From')));
+  }
+
+  setFrom(value: NameAddr): this {
+    return this.set('From', value.toString());
+  }
+
+  get to(): NameAddr | undefined {
+    return this.#typed('to', () => this.#single('to', 'To', (v) => parseNameAddr(v, 'To')));
+  }
+
+  setTo(value: NameAddr): this {
+    return this.set('To', value.toString());
+  }
+
+  get callId(): string | undefined {
+    return this.#typed('call-id', () =>
+      this.#single('call-id', 'Call-ID', (v) => {
+        if (v.length === 0 || /[\s]/.test(v)) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
+        return v;
+      }),
+    );
+  }
+
+  get cseq(): CSeq | undefined {
+    return this.#typed('cseq', () => this.#single('cseq', 'CSeq', parseCSeq));
+  }
+
+  /** Max-Forwards (0-255, §20.22), or undefined when absent. */
+  get maxForwards(): number | undefined {
+    return this.#typed('max-forwards', () =>
+      this.#single('max-forwards', 'Max-Forwards', (v) => {
+        const n = parseUnsigned(v, 255);
+        if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
+        return n;
+      }),
+    );
+  }
+
+  /**
+   * RFC 3261 §16.6 step 3: decrement Max-Forwards, or add it with 70 when absent.
+   * Returns the new value. The caller checks for 0 first (483 Too Many Hops, §16.3 step 2).
+   */
+  decrementMaxForwards(): number {
+    const current = this.maxForwards;
+    const next = current === undefined ? 70 : Math.max(0, current - 1);
+    this.set('Max-Forwards', String(next));
+    return next;
+  }
+
+  /** Route values in order (§20.34); empty when there is none. */
+  get routes(): readonly NameAddr[] {
+    return this.#typed('route', () => this.#fields.filter((f) => f.key === 'route').flatMap((f) => parseNameAddrList(f.value, 'Route')));
+  }
+
+  /** Removes and returns the top Route (loose routing, §16.4). */
+  popRoute(): NameAddr | undefined {
+    const top = this.routes[0];
+    this.shiftValue('route');
+    return top;
+  }
+
+  get recordRoutes(): readonly NameAddr[] {
+    return this.#typed('record-route', () =>
+      this.#fields.filter((f) => f.key === 'record-route').flatMap((f) => parseNameAddrList(f.value, 'Record-Route')),
+    );
+  }
+
+  /** Contact (§20.10): undefined when absent, `{ star: true }` for `*`, else the addresses in order. */
+  get contact(): ContactValue | undefined {
+    return this.#typed('contact', () => {
+      const values = this.#fields.filter((f) => f.key === 'contact').map((f) => f.value);
+      if (values.length === 0) return undefined;
+      if (values.length === 1) return parseContactList(values[0]!);
+      const contacts = values.flatMap((v) => {
+        const parsed = parseContactList(v);
+        if (parsed.star) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
+        return parsed.contacts;
+      });
+      return { star: false, contacts };
+    });
+  }
+
+  /** The Contact addresses (empty when absent or `*`). */
+  get contacts(): readonly NameAddr[] {
+    const contact = this.contact;
+    return contact && !contact.star ? contact.contacts : [];
+  }
+
+  /** Content-Length as declared, or undefined when absent. */
+  get contentLength(): number | undefined {
+    return this.#typed('content-length', () => contentLengthOf(this.#fields));
+  }
+
+  /** Content-Type media type, lowercased, without parameters (`application/sdp`). */
+  get contentType(): string | undefined {
+    const value = this.get('content-type');
+    if (value === undefined) return undefined;
+    return value.split(';')[0]!.trim().toLowerCase();
+  }
+
+  #single<T>(key: string, header: string, parse: (value: string) => T): T | undefined {
+    let found: string | undefined;
+    for (const f of this.#fields) {
+      if (f.key !== key) continue;
+      if (found !== undefined) throw new SipHeaderError(header, 'appears more than once');
+      found = f.value;
+    }
+    return found === undefined ? undefined : parse(found);
+  }
+
+  // ---- body --------------------------------------------------------------------------------
+
+  get body(): Buffer {
+    return this.#body;
+  }
+
+  /**
+   * Replaces the body and sets Content-Length to its size (and Content-Type when given; an
+   * empty body removes Content-Type). Used after SDP rewriting.
+   */
+  setBody(body: Buffer | Uint8Array | string, contentType?: string): this {
+    this.#body = toBuffer(body);
+    this.#wire = null;
+    if (contentType !== undefined) this.set('Content-Type', contentType);
+    else if (this.#body.length === 0) this.remove('content-type');
+    this.set('Content-Length', String(this.#body.length));
+    return this;
+  }
+
+  /** Adds Content-Length when it is absent (mandatory on stream transports, §18.3 / §20.14). */
+  ensureContentLength(): this {
+    if (!this.has('content-length')) this.append('Content-Length', String(this.#body.length));
+    return this;
+  }
+
+  // ---- output ------------------------------------------------------------------------------
+
+  protected abstract formatStartLine(): string;
+
+  /** The wire form. Fields not changed since parsing are copied byte for byte. */
+  serialize(): Buffer {
+    if (this.#wire) return this.#wire;
+    const parts: Buffer[] = [this.#startRaw ?? Buffer.from(this.formatStartLine(), 'utf8'), CRLF];
+    for (const f of this.#fields) {
+      parts.push(f.raw ?? Buffer.from(`${f.name}: ${f.value}`, 'utf8'), CRLF);
+    }
+    parts.push(CRLF, this.#body);
+    return Buffer.concat(parts);
+  }
+
+  toString(): string {
+    return this.serialize().toString('utf8');
+  }
+
+  /** Carries the byte-exact fast path over to a copy that has the same start line, fields and body. */
+  protected copyWireTo<T extends SipMessageBase>(target: T): T {
+    target.#wire = this.#wire;
+    target.#startRaw = this.#startRaw;
+    return target;
+  }
+}
+
+export class SipRequest extends SipMessageBase {
+  readonly kind = 'request' as const;
+  #method: string;
+  #uriText: string;
+  #uri: Uri | undefined;
+
+  constructor(init: { method: string; uri: Uri | string; version?: string } & MessageInit) {
+    super(init.version ?? SIP_VERSION, init);
+    this.#method = init.method;
+    this.#uriText = init.uri.toString();
+    this.#uri = typeof init.uri === 'string' ? undefined : init.uri;
+  }
+
+  /** Used by the parser to build a request from received fields without re-validating them. */
+  static fromParsed(
+    parts: { method: string; uriText: string; version: string; fields: HeaderField[]; body: Buffer },
+    wire: Buffer | null,
+    startRaw: Buffer | null,
+  ): SipRequest {
+    const request = new SipRequest({
+      method: parts.method,
+      uri: parts.uriText,
+      version: parts.version,
+      fields: parts.fields,
+      body: parts.body,
+    });
+    request.adoptWire(wire, startRaw);
+    return request;
+  }
+
+  get method(): string {
+    return this.#method;
+  }
+
+  set method(value: string) {
+    this.#method = value;
+    this.startLineChanged();
+  }
+
+  /** Request-URI text as received (or as last set). */
+  get uriText(): string {
+    return this.#uriText;
+  }
+
+  /** Parsed Request-URI; throws SipUriError when the received one is not a URI. */
+  get uri(): Uri {
+    this.#uri ??= parseUri(this.#uriText);
+    return this.#uri;
+  }
+
+  set uri(value: Uri | string) {
+    this.#uriText = value.toString();
+    this.#uri = typeof value === 'string' ? undefined : value;
+    this.startLineChanged();
+  }
+
+  protected formatStartLine(): string {
+    return `${this.#method} ${this.#uriText} ${this.version}`;
+  }
+
+  /** A copy whose header list and body can be changed independently (one per fork target, §16.6 step 1). */
+  clone(): SipRequest {
+    const copy = new SipRequest({
+      method: this.#method,
+      uri: this.#uri?.clone() ?? this.#uriText,
+      version: this.version,
+      fields: this.fields,
+      body: this.body,
+    });
+    return this.copyWireTo(copy);
+  }
+}
+
+export class SipResponse extends SipMessageBase {
+  readonly kind = 'response' as const;
+  #status: number;
+  #reason: string;
+
+  constructor(init: { status: number; reason?: string; version?: string } & MessageInit) {
+    super(init.version ?? SIP_VERSION, init);
+    this.#status = init.status;
+    this.#reason = init.reason ?? reasonPhrase(init.status);
+  }
+
+  static fromParsed(
+    parts: { status: number; reason: string; version: string; fields: HeaderField[]; body: Buffer },
+    wire: Buffer | null,
+    startRaw: Buffer | null,
+  ): SipResponse {
+    const response = new SipResponse({
+      status: parts.status,
+      reason: parts.reason,
+      version: parts.version,
+      fields: parts.fields,
+      body: parts.body,
+    });
+    response.adoptWire(wire, startRaw);
+    return response;
+  }
+
+  get status(): number {
+    return this.#status;
+  }
+
+  set status(value: number) {
+    this.#status = value;
+    this.startLineChanged();
+  }
+
+  get reason(): string {
+    return this.#reason;
+  }
+
+  set reason(value: string) {
+    this.#reason = value;
+    this.startLineChanged();
+  }
+
+  protected formatStartLine(): string {
+    return `${this.version} ${this.#status} ${this.#reason}`;
+  }
+
+  clone(): SipResponse {
+    const copy = new SipResponse({
+      status: this.#status,
+      reason: this.#reason,
+      version: this.version,
+      fields: this.fields,
+      body: this.body,
+    });
+    return this.copyWireTo(copy);
+  }
+}
+
+export type SipMessage = SipRequest | SipResponse;
+
+/**
+ * The Content-Length declared by these fields, or undefined when there is none. Repeated fields
+ * must agree (RFC 4475 §3.3.9 mcl01); a value that is not a non-negative integer is an error
+ * (§3.1.2.3 ncl: `-999`).
+ */
+export function contentLengthOf(fields: readonly HeaderField[]): number | undefined {
+  let length: number | undefined;
+  for (const f of fields) {
+    if (f.key !== 'content-length') continue;
+    const n = parseUnsigned(f.value, 0x7fffffff);
+    if (n === null) throw new SipHeaderError('Content-Length', 'expected a non-negative integer');
+    if (length !== undefined && n !== length) throw new SipHeaderError('Content-Length', 'conflicting values');
+    length = n;
+  }
+  return length;
+}
+
+/** Headers copied from a request into every response to it (RFC 3261 §8.2.6.2). */
+const RESPONSE_COPIED = ['via', 'from', 'to', 'call-id', 'cseq'];
+
+/**
+ * Builds a response to `request` as RFC 3261 §8.2.6 says: Via (all values, same order), From,
+ * Call-ID, CSeq and To copied as received; a To tag added when the request had none and the status
+ * is above 100 (`toTag`); Timestamp copied into a 100 (§8.2.6.1); an empty body with
+ * Content-Length: 0. Copied fields keep their received bytes.
+ */
+export function createResponse(
+  request: SipRequest,
+  status: number,
+  options: { reason?: string; toTag?: string; headers?: Iterable<readonly [string, string]> } = {},
+): SipResponse {
+  const copied = request.fields.filter((f) => RESPONSE_COPIED.includes(f.key) || (status === 100 && f.key === 'timestamp'));
+  const response = new SipResponse({ status, reason: options.reason ?? reasonPhrase(status), fields: copied });
+  if (options.toTag !== undefined && status > 100) {
+    const to = tryTyped(() => request.to);
+    if (to && to.tag === undefined) {
+      const tagged = to.clone();
+      tagged.tag = options.toTag;
+      response.setTo(tagged);
+    }
+  }
+  for (const [name, value] of options.headers ?? []) response.append(name, value);
+  response.setBody(Buffer.alloc(0));
+  return response;
+}
+
+function tryTyped<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof SipHeaderError) return undefined;
+    throw error;
+  }
+}
