@@ -3,7 +3,8 @@
  *
  *   node --import tsx bench/pps.ts [--targets direct,limit,js,pinlatch] [--streams 2,200,2000]
  *        [--rates 20k,50k,...] [--duration 2] [--drain 0.3] [--cost-rate 100k] [--quick]
- *        [--shards N] [--no-pin] [--max-minutes 20] [--out FILE]
+ *        [--shards N] [--no-pin] [--max-minutes 25] [--wait-quiet 20] [--quiet-pct 15]
+ *        [--max-other-pct 20] [--address 127.0.0.1] [--out FILE]
  *
  * S streams = S/2 calls, each with one stream A -> relay -> B and one B -> relay -> A, sent
  * from the same sockets they are received on (symmetric RTP), so latching relays work as with
@@ -19,6 +20,7 @@ import { buildNativeTools, BENCH_DIR } from './lib/native-tools.ts';
 import { stepHeader, stepLine, summarize, summaryTable } from './lib/report.ts';
 import { sweep, type SweepResult } from './lib/sweep.ts';
 import { REPO_DIR, TARGETS, type TargetContext } from './lib/targets.ts';
+import { isLoopback } from './relays/relay-handshake.ts';
 
 export class PpsUsageError extends Error {
   readonly code = 'ERR_PINLATCH_BENCH_USAGE';
@@ -68,12 +70,15 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
       'no-pin': { type: 'boolean', default: false },
       'max-minutes': { type: 'string' },
       'max-other-pct': { type: 'string', default: '20' },
+      'wait-quiet': { type: 'string' },
+      'quiet-pct': { type: 'string', default: '15' },
       address: { type: 'string', default: '127.0.0.1' },
       out: { type: 'string' },
     },
     strict: true,
   });
   const quick = values.quick;
+  if (!isLoopback(values.address)) throw new PpsUsageError(`refusing --address ${values.address}: loopback only (127.0.0.0/8, ::1)`);
   const requestedTargets = values.targets ? parseList(values.targets, (s) => s.trim()) : null;
   let targets = requestedTargets ?? ['direct', 'limit', 'js', 'pinlatch'];
   for (const t of targets) if (!TARGETS[t]) throw new PpsUsageError(`unknown target ${t} (${Object.keys(TARGETS).join(', ')})`);
@@ -93,6 +98,8 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   const drainMs = 1000 * Number(values.drain ?? (quick ? 0.2 : 0.3));
   const maxMinutes = Number(values['max-minutes'] ?? (quick ? 4 : 25));
   const maxOtherPct = Number(values['max-other-pct']);
+  const waitQuietMs = 1000 * Number(values['wait-quiet'] ?? (quick ? 3 : 20));
+  const quietPct = Number(values['quiet-pct']);
   if (!(durationMs >= 100) || !(drainMs >= 0) || !(maxMinutes > 0)) throw new PpsUsageError('bad --duration, --drain or --max-minutes');
 
   const ncpu = availableParallelism();
@@ -136,21 +143,24 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
           process.stdout.write(`${name} S=${S}: could not start: ${String(err).split('\n')[0]}\n`);
           continue;
         }
+        let result: SweepResult | null = null;
         try {
           await load.setDestinations(relay.ports);
-          results.push(
-            await sweep(name, load, relay, {
-              rates,
-              costRate,
-              durationMs,
-              drainMs,
-              maxOtherPct,
-              deadline,
-              onStep: (r) => process.stdout.write(`${stepLine(r)}\n`),
-            }),
-          );
+          result = await sweep(name, load, relay, {
+            rates,
+            costRate,
+            durationMs,
+            drainMs,
+            maxOtherPct,
+            waitQuietMs,
+            quietPct,
+            deadline,
+            onStep: (r) => process.stdout.write(`${stepLine(r)}\n`),
+          });
+          results.push(result);
         } finally {
-          await relay.stop();
+          const log = await relay.stop();
+          if (result) result.relayLog = log;
         }
       }
     } finally {
@@ -179,7 +189,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
         startedAt: startedAt.toISOString(),
         finishedAt: new Date().toISOString(),
         machine,
-        options: { targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, maxOtherPct },
+        options: { targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, maxOtherPct, waitQuietMs, quietPct },
         summary,
         errors,
         sweeps: results,

@@ -75,3 +75,19 @@ export function sumDrops(before: Map<number, number>, after: Map<number, number>
   for (const p of ports) total += (after.get(p) ?? 0) - (before.get(p) ?? 0);
   return total;
 }
+
+/**
+ * Waits until the machine is quiet: busy time over a 500 ms window below `busyPct` % of all
+ * CPUs. Meant for moments when the bench's own processes are idle (between steps), so what is
+ * busy is someone else. Returns the last busy share seen (it gives up after maxWaitMs).
+ */
+export async function waitForQuiet(busyPct: number, maxWaitMs: number): Promise<number> {
+  const end = performance.now() + maxWaitMs;
+  for (;;) {
+    const a = machineCpu();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = machineCpu();
+    const pct = (100 * (b.busyTicks - a.busyTicks)) / Math.max(1, b.totalTicks - a.totalTicks);
+    if (pct < busyPct || performance.now() >= end) return pct;
+  }
+}

@@ -5,6 +5,7 @@
  * measure it. The result says how far the relay went and why it stopped.
  */
 import type { LoadProcess } from './load-process.ts';
+import { waitForQuiet } from './proc-stats.ts';
 import { runStep, type StepKind, type StepRecord } from './step-runner.ts';
 import type { RelayInstance } from './targets.ts';
 
@@ -15,6 +16,10 @@ export interface SweepOptions {
   drainMs: number;
   /** A step where other processes used more than this (% of one CPU) is re-run once. */
   maxOtherPct: number;
+  /** Before a sweep and a re-run, wait up to this long for the machine to be quiet. */
+  waitQuietMs: number;
+  /** Quiet = less than this % of all CPUs busy. */
+  quietPct: number;
   /** performance.now() after which no new step starts. */
   deadline: number;
   onStep: (record: StepRecord) => void;
@@ -42,6 +47,8 @@ export interface SweepResult {
   atCost: StepRecord | null;
   /** Streams that received nothing after the latching warm-up (should be 0). */
   warmupSilentStreams: number;
+  /** The relay's stderr at the end (its own counters, errors). */
+  relayLog?: string;
   steps: StepRecord[];
 }
 
@@ -58,6 +65,7 @@ export async function sweep(
     opts.onStep(rec);
     if (rec.otherPct > opts.maxOtherPct && kind !== 'warmup') {
       rec.superseded = true;
+      await waitForQuiet(opts.quietPct, opts.waitQuietMs);
       rec = await runStep(target, 'rerun', load, relay, rate, opts.durationMs, opts.drainMs);
       steps.push(rec);
       opts.onStep(rec);
@@ -65,6 +73,7 @@ export async function sweep(
     return rec;
   };
 
+  await waitForQuiet(opts.quietPct, opts.waitQuietMs);
   // Every leg latches on its first packet; a few packets per stream at a low rate do it.
   const S = load.streams;
   const warmRate = Math.min(20_000, Math.max(2_000, S * 20));

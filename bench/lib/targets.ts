@@ -17,7 +17,8 @@ export interface RelayInstance {
   ports: number[];
   /** Ports whose receive-queue drops count as relay drops. */
   relayPorts: number[];
-  stop(): Promise<void>;
+  /** Stops the relay; resolves with the end of its stderr (relays print their counters there). */
+  stop(): Promise<string>;
 }
 
 export interface TargetContext {
@@ -57,7 +58,11 @@ async function startChild(
     if (!ready.ready || ready.ports.length !== endpointPorts.length) {
       throw new Error(`${name}: expected ${endpointPorts.length} ports, got ${JSON.stringify(ready).slice(0, 200)}`);
     }
-    return { pid: child.pid, ports: ready.ports, relayPorts: ready.ports, stop: () => child.stop() };
+    const stop = async () => {
+      await child.stop();
+      return child.stderrTail;
+    };
+    return { pid: child.pid, ports: ready.ports, relayPorts: ready.ports, stop };
   } catch (err) {
     await child.stop();
     throw err;
@@ -75,7 +80,7 @@ export const TARGETS: Record<string, Target> = {
         pid: null,
         ports: endpointPorts.map((_, i) => endpointPorts[i ^ 1]!),
         relayPorts: [],
-        stop: async () => {},
+        stop: async () => '',
       };
     },
   },

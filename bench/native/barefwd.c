@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	/* Socket i faces endpoint i; its partner (i ^ 1) sends toward endpoint i ^ 1. */
 	int *fds = calloc((size_t)count, sizeof(int));
 	int ep = epoll_create1(EPOLL_CLOEXEC);
-	printf("{\"ready\":true,\"pid\":%d,\"ports\":[", getpid());
+	uint16_t *ports = calloc((size_t)count, sizeof(uint16_t));
 	for (int i = 0; i < count; i++) {
 		loop_addr a;
 		if (loopnet_parse(bind_addr, 0, &a) < 0)
@@ -105,8 +105,11 @@ int main(int argc, char **argv)
 			perror("epoll_ctl");
 			return 1;
 		}
-		printf("%s%u", i ? "," : "", loopnet_port(&a));
+		ports[i] = loopnet_port(&a);
 	}
+	printf("{\"ready\":true,\"pid\":%d,\"ports\":[", getpid());
+	for (int i = 0; i < count; i++)
+		printf("%s%u", i ? "," : "", ports[i]);
 	printf("]}\n");
 	fflush(stdout);
 	struct epoll_event sev = { .events = EPOLLIN, .data.u32 = STDIN_KEY };

@@ -181,6 +181,7 @@ int main(int argc, char **argv)
 
 	int *fds = calloc((size_t)count, sizeof(int));
 	loop_addr *dest = calloc((size_t)count, sizeof(loop_addr));
+	uint16_t *ports = calloc((size_t)count, sizeof(uint16_t));
 	generator_streams gs = {
 		.count = count,
 		.fds = fds,
@@ -189,11 +190,10 @@ int main(int argc, char **argv)
 		.timestamp = calloc((size_t)count, sizeof(uint32_t)),
 		.sent = calloc((size_t)count, sizeof(uint64_t)),
 	};
-	if (!fds || !dest || !gs.seq || !gs.timestamp || !gs.sent) {
+	if (!fds || !dest || !ports || !gs.seq || !gs.timestamp || !gs.sent) {
 		perror("calloc");
 		return 1;
 	}
-	printf("{\"ready\":true,\"pid\":%d,\"streams\":%d,\"rcvbuf\":%d,\"ports\":[", getpid(), count, rcvbuf);
 	for (int s = 0; s < count; s++) {
 		loop_addr a;
 		if (loopnet_parse(bind_addr, 0, &a) < 0)
@@ -201,10 +201,13 @@ int main(int argc, char **argv)
 		fds[s] = loopnet_udp_bind(&a, rcvbuf);
 		if (fds[s] < 0)
 			return 1;
+		ports[s] = loopnet_port(&a);
 		gs.seq[s] = (uint16_t)(s * 7919u);
 		gs.timestamp[s] = (uint32_t)s * 104729u;
-		printf("%s%u", s ? "," : "", loopnet_port(&a));
 	}
+	printf("{\"ready\":true,\"pid\":%d,\"streams\":%d,\"rcvbuf\":%d,\"ports\":[", getpid(), count, rcvbuf);
+	for (int s = 0; s < count; s++)
+		printf("%s%u", s ? "," : "", ports[s]);
 	printf("]}\n");
 	fflush(stdout);
 

@@ -42,8 +42,21 @@ export function parsePeerLine(line: string): PeerList {
   return { address, ports };
 }
 
-/** Reads the peers line from stdin. */
+/**
+ * Reads the peers line from stdin. A bad line ends the process with a one-line message and
+ * exit code 2 (the driver shows it), not a stack trace.
+ */
 export async function readPeers(): Promise<PeerList> {
+  try {
+    return await readPeerLine();
+  } catch (err) {
+    if (!(err instanceof RelayHandshakeError)) throw err;
+    process.stderr.write(`${err.code}: ${err.message}\n`);
+    process.exit(2);
+  }
+}
+
+async function readPeerLine(): Promise<PeerList> {
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     lines.close();
