@@ -4,7 +4,8 @@
  * asserts the exit code is 0 and nothing aborted ("uv_loop_close() while having open handles").
  *   worker-terminate: workers with open, busy sockets are terminated; fds must return to baseline;
  *   worker-exit:      a worker calls process.exit() with open sockets;
- *   main-exit:        the main thread exits with open, busy sockets.
+ *   main-exit:        the main thread exits with open, busy sockets;
+ *   emfile:           under a low descriptor limit, openStream fails cleanly with EMFILE.
  */
 import { readdirSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
@@ -91,6 +92,21 @@ if (scenario === 'worker-terminate') {
   await new Promise((r) => setTimeout(r, 100));
   console.log(`main-exit-with-open ${relay.size}`);
   process.exit(0);
+} else if (scenario === 'emfile') {
+  // Run under a low `ulimit -n`: streams are opened until descriptors run out.
+  const relay = addon.createRelay();
+  for (;;) {
+    const before = openFds();
+    try {
+      openStream(relay, '127.0.0.1');
+    } catch (err) {
+      const e = err as { code?: string; syscallCode?: string };
+      console.log(`failed ${e.code} ${e.syscallCode} after ${relay.size} streams`);
+      console.log(`no-half-open ${openFds() === before}`);
+      break;
+    }
+  }
+  relay.close();
 } else {
   console.error(`unknown scenario ${scenario}`);
   process.exit(2);

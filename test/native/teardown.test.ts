@@ -72,12 +72,16 @@ test('the addon runs in several worker threads at once, each relaying its own ca
   await until('worker fds released', () => openFds() === baseline);
 });
 
-function runChild(scenario: string): Promise<{ code: number | null; signal: string | null; out: string }> {
+function runChild(
+  scenario: string,
+  maxOpenFiles?: number,
+): Promise<{ code: number | null; signal: string | null; out: string }> {
+  const node = [process.execPath, '--import', 'tsx', exitChild, scenario];
+  // `ulimit -n` in a shell that then execs node: the limit applies to the child only.
+  const [command, ...args] =
+    maxOpenFiles === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${maxOpenFiles} && exec "$@"`, 'sh', ...node];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', exitChild, scenario], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command!, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -110,6 +114,13 @@ test('a process exiting with open sockets (main thread and a worker) exits clean
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /main-exit-with-open 10/);
   assert.not.match(r.out, /uv_loop_close|Assertion|Aborted|Segmentation/);
+});
+
+test('running out of descriptors gives ERR_PINLATCH_SOCKET/EMFILE and leaves no half-open stream', async () => {
+  const r = await runChild('emfile', 80);
+  assert.is(r.code, 0, r.out);
+  assert.match(r.out, /failed ERR_PINLATCH_SOCKET EMFILE after \d+ streams/);
+  assert.match(r.out, /no-half-open true/);
 });
 
 test.run();
