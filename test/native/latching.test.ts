@@ -219,6 +219,31 @@ test('RTCP latches separately and hands over only after its own silence window',
   }
 });
 
+test('an RTCP newcomer from another IP needs the leg\'s RTP SSRC as its sender SSRC', async () => {
+  const c = await call();
+  const calleeRtcp = await extraPeer(c);
+  const callerRtcp = await extraPeer(c);
+  const elsewhere = await extraPeer(c, '127.0.0.2');
+  try {
+    // Weak mode on A, so only the RTCP rule (not the address rule) stands in the way.
+    c.relay.setLeg(c.id, 'a', policy({ mode: 'any', address: undefined, handoverSilenceMs: SILENCE_MS }));
+    await established(c);
+    await calleeRtcp.send(rtcpReceiverReport(0xb), c.bPort + 1, LOCAL);
+    await callerRtcp.send(rtcpReceiverReport(0xa), c.aPort + 1, LOCAL);
+    await until('callee RTCP got report', () => calleeRtcp.received.length === 1);
+    await sleep(SILENCE_MS + 50);
+    await elsewhere.send(rtcpReceiverReport(0x5757), c.aPort + 1, LOCAL);
+    await until('foreign SSRC dropped', () => counters(c.relay, c.id).a.dropStranger === 1);
+    assert.is(counters(c.relay, c.id).a.rtcpPeer, callerRtcp.endpoint);
+    await elsewhere.send(rtcpReceiverReport(0xa), c.aPort + 1, LOCAL);
+    await until('callee RTCP got second report', () => calleeRtcp.received.length === 2);
+    assert.is(counters(c.relay, c.id).a.rtcpPeer, elsewhere.endpoint);
+    assert.is(counters(c.relay, c.id).a.rtpPeer, c.caller.endpoint);
+  } finally {
+    await hangUp(c);
+  }
+});
+
 test('invalid datagrams never latch, even in weak mode, and are counted', async () => {
   const c = await call();
   try {
