@@ -135,8 +135,11 @@ abstract class SipMessageBase {
     const out: string[] = [];
     for (const f of this.#fields) {
       if (f.key !== key) continue;
-      if (list) for (const element of splitList(f.value)) if (element.length > 0) out.push(element);
-      else out.push(f.value);
+      if (!list) {
+        out.push(f.value);
+        continue;
+      }
+      for (const element of splitList(f.value)) if (element.length > 0) out.push(element);
     }
     return out;
   }
