@@ -5,7 +5,7 @@
  * sipp exit codes: 0 = every call succeeded, 1 = at least one failed, 97 = exit on internal
  * command, 99 = normal exit without calls processed, 255/254 = fatal error (e.g. bind failure).
  */
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +31,7 @@ export interface SippOptions {
   rate?: number;
   /** Maximum simultaneous calls (`-l`). */
   limit?: number;
-  /** Global scenario variables (`-set name value`). */
+  /** Global scenario variables (`-set name value`); those the scenario does not declare are skipped. */
   vars?: Record<string, string | number>;
   /** Hard limit for the whole run; sipp is killed (by PID) after it. */
   timeoutMs: number;
@@ -81,7 +81,13 @@ export class SippRun {
       '-timeout', `${Math.ceil(options.timeoutMs / 1000)}s`, '-timeout_error',
     ];
     if (options.service) args.push('-s', options.service);
-    for (const [name, value] of Object.entries(options.vars ?? {})) args.push('-set', name, String(value));
+    // sipp refuses -set for a variable its scenario does not declare (<Global variables="...">).
+    const declared = new Set(
+      (/<Global variables="([^"]*)"/.exec(readFileSync(scenario, 'utf8'))?.[1] ?? '').split(',').map((v) => v.trim()),
+    );
+    for (const [name, value] of Object.entries(options.vars ?? {})) {
+      if (declared.has(name)) args.push('-set', name, String(value));
+    }
     args.push(...(options.extraArgs ?? []));
     if (options.remote) args.push(options.remote);
     this.child = topo.spawn(options.host, args, { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,688 @@
+/**
+ * SipProxy: the stateful, record-routing proxy core (RFC 3261 §16) over UDP, with per-trunk route
+ * pinning, NAT handling (RFC 3581 and source trust for non-trunk peers) and media anchoring.
+ *
+ * One request's walk: parse → RFC 3581 received/rport stamp → server transaction (100 Trying for
+ * INVITE) → Max-Forwards (483) and loop (482) checks → pop our own Route (loose routing, §16.4)
+ * → target: in-dialog (dialog table, RoutePin) or initial (trunk by source → upstream, else the
+ * RouteTable → trunk, nothing → 404) → SDP anchored through the MediaRelay → Via with a z9hG4bK
+ * branch, Record-Route with `lr` (and `pin=<trunk>` for a pinned dialog) → client transaction.
+ * Responses come back through the client transaction, are anchored and forwarded through the
+ * server transaction to where the request came from (§18.2.2 with rport, always the source).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
+import type { LegName, MediaRelayApi } from '../media/api.js';
+import { isIp, normalizeIp } from '../net/address.js';
+import { anchorSdp, describeSdp, type SdpInfo } from '../sdp/index.js';
+import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
+import { SipParseError } from './errors.js';
+import { NameAddr } from './headers/nameAddr.js';
+import { Via, stampReceived } from './headers/via.js';
+import { createResponse, SipRequest, SipResponse, type SipMessage } from './message.js';
+import { isTrustworthyAddress, natReason } from './NatDetector.js';
+import { parseMessage } from './parser.js';
+import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
+import { RouteTable } from './RouteTable.js';
+import { ClientTransaction } from './transactionClient.js';
+import { ServerTransaction } from './transactionServer.js';
+import { transactionTimers, type TransactionTimers } from './transactionTimers.js';
+import { TrunkResolver, type LookupFunction } from './TrunkResolver.js';
+import { SipUri, type Uri } from './uri.js';
+
+export interface SipProxyOptions {
+  config: PinlatchConfig;
+  media: MediaRelayApi;
+  logger?: Logger;
+  /** Host-name resolution of trunks (default: the system resolver). */
+  lookup?: LookupFunction;
+}
+
+interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** A forwarded INVITE (or other request) waiting for its final response. */
+interface ForwardContext {
+  server: ServerTransaction;
+  client: ClientTransaction<SipResponse> | null;
+  request: SipRequest;
+  forwarded: SipRequest;
+  destination: Endpoint;
+  branch: string;
+  /** Side that sent the request (null for an initial request: the caller). */
+  from: DialogSide;
+  dialog: Dialog | null;
+  /** Initial INVITE: the dialog is created on its 2xx / early on its 1xx with tag. */
+  initial: boolean;
+  /** The request carried an SDP offer (else a response's SDP is a late offer). */
+  offered: boolean;
+  timerC?: NodeJS.Timeout;
+  cancelled: boolean;
+}
+
+const BRANCH_PREFIX = 'z9hG4bKpl';
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+export class SipProxy {
+  private readonly config: PinlatchConfig;
+  private readonly media: MediaRelayApi;
+  private readonly log: Logger | undefined;
+  private readonly timers: TransactionTimers;
+  private readonly routes: RouteTable;
+  readonly resolver: TrunkResolver;
+  private socket: Socket | null = null;
+  private local: Endpoint = { address: '', port: 0 };
+  private readonly serverTx = new Map<string, ServerTransaction>();
+  private readonly forwards = new Map<string, ForwardContext>();
+  private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
+  private readonly dialogs = new Map<string, Dialog>();
+  private readonly byMediaKey = new Map<string, Dialog>();
+
+  constructor(options: SipProxyOptions) {
+    if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
+    this.config = options.config;
+    this.media = options.media;
+    this.log = options.logger;
+    this.timers = transactionTimers(options.config.sip.timers);
+    this.routes = new RouteTable(options.config.routes, options.config.trunks);
+    this.resolver = new TrunkResolver(options.config.trunks, {
+      lookup: options.lookup,
+      onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
+    });
+    this.resolver.on('change', (trunk, addresses) => this.log?.info({ trunk, addresses }, 'trunk address'));
+    this.media.on('timeout', (key) => void this.onMediaTimeout(key));
+  }
+
+  /** Where the proxy listens (first UDP listen entry). */
+  get address(): Endpoint {
+    return this.local;
+  }
+
+  async start(): Promise<void> {
+    const sip = this.config.sip!;
+    const listen = sip.listen.find((l) => l.transport === 'udp');
+    if (!listen) throw new RangeError('SipProxy: no UDP listen address configured');
+    await this.resolver.start();
+    const socket = createSocket({ type: isIp(listen.address) && listen.address.includes(':') ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(listen.port, listen.address, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('message', (data, rinfo) => this.receive(data, { address: rinfo.address, port: rinfo.port }));
+    socket.on('error', (err) => this.log?.error({ err }, 'SIP socket error'));
+    this.socket = socket;
+    const bound = socket.address();
+    this.local = { address: sip.advertise, port: bound.port };
+  }
+
+  async stop(): Promise<void> {
+    this.resolver.stop();
+    for (const tx of this.serverTx.values()) tx.terminate();
+    for (const tx of this.clientTx.values()) tx.terminate();
+    for (const ctx of this.forwards.values()) clearTimeout(ctx.timerC);
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
+  // ── transport ────────────────────────────────────────────────────────────
+
+  private send(data: Buffer, to: Endpoint): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new Error('proxy stopped'));
+    return new Promise((resolve, reject) => {
+      socket.send(data, to.port, to.address, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  private async resolveHop(hop: HopTarget): Promise<Endpoint> {
+    if (isIp(hop.host)) return { address: normalizeIp(hop.host)!, port: hop.port };
+    const { address } = await lookup(hop.host);
+    return { address, port: hop.port };
+  }
+
+  private receive(data: Buffer, source: Endpoint): void {
+    let message: SipMessage;
+    try {
+      message = parseMessage(data, { limits: { maxMessageBytes: this.config.sip!.maxMessageBytes } });
+    } catch (err) {
+      if (err instanceof SipParseError && err.replyable && err.partial?.kind === 'request') {
+        const response = createResponse(err.partial, err.status, { reason: err.reason.slice(0, 100) });
+        void this.send(response.serialize(), source).catch(() => undefined);
+      }
+      this.log?.debug({ err, source }, 'malformed SIP message dropped');
+      return;
+    }
+    try {
+      if (message.kind === 'request') this.onRequest(message, source);
+      else this.onResponse(message);
+    } catch (err) {
+      this.log?.warn({ err, callId: safe(() => message.callId) }, 'SIP message not processed');
+      if (message.kind === 'request' && message.method !== 'ACK') {
+        void this.send(createResponse(message, 400, { reason: 'Bad Request' }).serialize(), source).catch(() => undefined);
+      }
+    }
+  }
+
+  // ── requests ─────────────────────────────────────────────────────────────
+
+  private serverKey(request: SipRequest, method = request.method): string {
+    const via = request.topVia!;
+    return `${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`;
+  }
+
+  private onRequest(request: SipRequest, source: Endpoint): void {
+    const via = request.topVia;
+    if (!via) throw new RangeError('request without Via');
+    if (stampReceived(via, source)) request.setTopVia(via);
+    const key = this.serverKey(request);
+
+    if (request.method === 'ACK') {
+      const tx = this.serverTx.get(key);
+      // An ACK matching a server INVITE transaction acknowledges our non-2xx (§17.2.1): absorbed.
+      if (tx && tx.lastStatus >= 300) {
+        tx.receiveAck();
+        return;
+      }
+      void this.forwardAck(request, source);
+      return;
+    }
+
+    const existing = this.serverTx.get(key);
+    if (existing) {
+      existing.receiveRetransmission();
+      return;
+    }
+    const server = new ServerTransaction(key, request.method, false, this.timers, {
+      send: (d) => this.send(d, source),
+      onTerminated: () => this.serverTx.delete(key),
+    });
+    this.serverTx.set(key, server);
+    const reply = (status: number, reason?: string) =>
+      server.respond(status, createResponse(request, status, { reason, toTag: this.toTag(request) }).serialize());
+
+    if (request.method === 'CANCEL') {
+      this.onCancel(request, reply);
+      return;
+    }
+    if (request.method === 'INVITE') reply(100);
+    void this.forwardRequest(request, source, server, reply).catch((err: unknown) => {
+      this.log?.warn({ err, callId: request.callId }, 'request not forwarded');
+      reply(500, 'Server Internal Error');
+    });
+  }
+
+  /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */
+  private toTag(request: SipRequest): string {
+    return createHash('sha1').update(`${request.callId}|${request.from?.tag}|${request.topVia?.branch}`).digest('hex').slice(0, 12);
+  }
+
+  /** The loop-detection part of the branch: fields that change in a spiral but not in a loop (§16.6 step 8). */
+  private loopHash(request: SipRequest): string {
+    return createHash('sha1')
+      .update(`${request.uriText}|${request.callId}|${request.from?.tag}|${request.to?.tag}|${request.cseq?.seq}`)
+      .digest('hex')
+      .slice(0, 10);
+  }
+
+  private branchFor(request: SipRequest): string {
+    const tx = createHash('sha1').update(`${request.topVia!.branch}|${request.topVia!.sentBy}`).digest('hex').slice(0, 12);
+    return `${BRANCH_PREFIX}${this.loopHash(request)}.${tx}`;
+  }
+
+  private isOwnVia(via: Via): boolean {
+    return normalizeIp(via.host) === normalizeIp(this.local.address) && (via.port ?? 5060) === this.local.port;
+  }
+
+  private refersToUs(uri: Uri): boolean {
+    if (uri.kind !== 'sip') return false;
+    return (uri.port ?? 5060) === this.local.port && (normalizeIp(uri.host) ?? uri.host) === (normalizeIp(this.local.address) ?? this.local.address);
+  }
+
+  private dialogOf(request: { callId?: string; from?: NameAddr; to?: NameAddr }): Dialog | undefined {
+    const callId = request.callId;
+    if (!callId) return undefined;
+    return this.dialogs.get(`${callId}|${request.from?.tag}`) ?? this.dialogs.get(`${callId}|${request.to?.tag}`);
+  }
+
+  private async forwardRequest(
+    request: SipRequest,
+    source: Endpoint,
+    server: ServerTransaction,
+    reply: (status: number, reason?: string) => void,
+  ): Promise<void> {
+    // §16.3 step 3/4: Max-Forwards and loops.
+    if (request.maxForwards === 0) return reply(483);
+    const loop = this.loopHash(request);
+    if (request.vias.slice(1).some((v) => this.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
+      return reply(482);
+    }
+    // §16.4: a Route naming this proxy is ours to remove.
+    const ownRoute = request.routes[0];
+    let pinParam: string | null = null;
+    if (ownRoute && this.refersToUs(ownRoute.uri)) {
+      const uri = ownRoute.uri as SipUri;
+      const pin = uri.params.get('pin');
+      pinParam = typeof pin === 'string' ? pin : null;
+      request.popRoute();
+    }
+
+    const forwarded = request.clone();
+    const callId = request.callId!;
+    const inDialog = request.to?.tag !== undefined;
+    let destination: Endpoint;
+    let dialog: Dialog | null = null;
+    let from: DialogSide = 'caller';
+    let initial = false;
+    let trunkOut: TrunkConfig | null = null;
+    let pinForNewDialog: RoutePin | null = null;
+
+    if (inDialog) {
+      dialog = this.dialogOf(request) ?? null;
+      if (dialog) {
+        from = dialog.sideOfFromTag(request.from?.tag);
+        const sender = dialog.peer(from);
+        sender.source = source;
+        sender.cseq = Math.max(sender.cseq, request.cseq?.seq ?? 0);
+        destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
+      } else {
+        const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
+        const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
+        destination = target
+          ? await this.resolveHop(target)
+          : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
+      }
+    } else {
+      initial = request.method === 'INVITE';
+      const fromTrunk = this.resolver.fromSource(source.address);
+      let target: HopTarget | null;
+      if (fromTrunk) {
+        const upstream = this.config.upstream;
+        if (!upstream) return reply(404, 'No Upstream');
+        target = { host: upstream.host, port: upstream.port ?? 5060, transport: upstream.transport ?? 'udp' };
+        rewriteRequestUri(forwarded, upstream.host, upstream.port ?? undefined);
+      } else {
+        const uri = request.uri;
+        const trunk = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }) : null;
+        if (!trunk) return reply(404);
+        target = this.resolver.target(trunk.name);
+        if (!target) return reply(503, 'Trunk Unresolved');
+        trunkOut = trunk;
+        rewriteRequestUri(forwarded, trunk.host, trunk.port);
+        if (trunk.pinRoute) pinForNewDialog = new RoutePin(trunk.name, target);
+      }
+      destination = await this.resolveHop(target);
+      if (initial) {
+        const contact = firstContact(request);
+        const callerPeer: DialogPeer = {
+          tag: request.from?.tag,
+          nameAddr: request.get('from') ?? '',
+          target: contact?.toString(),
+          cseq: request.cseq?.seq ?? 1,
+          source,
+          pin: null,
+          trunk: fromTrunk?.name ?? null,
+          natted: !fromTrunk && contact ? natReason(hostOf(contact), source) !== null : false,
+        };
+        const calleePeer: DialogPeer = {
+          tag: undefined,
+          nameAddr: forwarded.get('to') ?? '',
+          target: undefined,
+          cseq: 0,
+          source: destination,
+          pin: pinForNewDialog,
+          trunk: trunkOut?.name ?? null,
+          natted: false,
+        };
+        dialog = new Dialog(callId, callerPeer, calleePeer);
+        // A request from a pinned trunk: requests back toward it keep its address.
+        if (fromTrunk?.pinRoute) callerPeer.pin = new RoutePin(fromTrunk.name, { host: source.address, port: source.port, transport: 'udp' });
+      }
+    }
+
+    forwarded.decrementMaxForwards();
+    const branch = this.branchFor(request);
+    forwarded.pushVia(new Via({ transport: 'UDP', host: this.local.address, port: this.local.port, params: [['branch', branch], ['rport', null]] }));
+    if (!inDialog && DIALOG_CREATING.has(request.method)) {
+      const params: Array<[string, string | null]> = [['lr', null]];
+      const pin = pinForNewDialog ?? dialog?.caller.pin ?? null;
+      if (pin) params.push(['pin', pin.trunk]);
+      forwarded.prepend('Record-Route', `<${new SipUri({ host: this.local.address, port: this.local.port, params }).toString()}>`);
+    }
+    const offered = await this.anchorBody(request, forwarded, dialog, from, 'offer');
+
+    const ctx: ForwardContext = {
+      server, client: null, request, forwarded, destination, branch, from, dialog, initial, offered, cancelled: false,
+    };
+    if (initial && dialog) this.registerDialog(dialog, `${callId}|${dialog.caller.tag}`);
+    this.startClient(ctx);
+  }
+
+  /** Where a request toward `peer` goes: its pin, else its source when behind NAT, else RFC 3261. */
+  private async destinationToward(peer: DialogPeer, forwarded: SipRequest): Promise<Endpoint> {
+    if (peer.pin) return this.resolveHop(nextHop(uriHop(forwarded.uri), [], peer.pin));
+    if (peer.natted && !peer.trunk) return peer.source;
+    return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
+  }
+
+  private registerDialog(dialog: Dialog, key: string): void {
+    this.dialogs.set(key, dialog);
+  }
+
+  private startClient(ctx: ForwardContext): void {
+    const method = ctx.forwarded.method;
+    const key = `${ctx.branch}|${method}`;
+    const reply = (status: number, reason?: string) =>
+      ctx.server.respond(status, createResponse(ctx.request, status, { reason, toTag: this.toTag(ctx.request) }).serialize());
+    const client = new ClientTransaction<SipResponse>(key, method, ctx.forwarded.serialize(), false, this.timers, {
+      send: (d) => this.send(d, ctx.destination),
+      onResponse: (response, status) => void this.relayResponse(ctx, response, status),
+      onTimeout: () => {
+        this.finish(ctx, 408);
+        reply(408);
+      },
+      onTransportError: (err) => {
+        this.log?.info({ err, callId: ctx.request.callId, to: ctx.destination }, 'next hop unreachable');
+        this.finish(ctx, 503);
+        reply(503);
+      },
+      buildAck: (response) => this.ackFor(ctx.forwarded, response),
+      onTerminated: () => this.clientTx.delete(key),
+    });
+    ctx.client = client;
+    this.clientTx.set(key, client);
+    this.forwards.set(key, ctx);
+    if (method === 'INVITE') {
+      // Timer C (§16.6 step 11): no final response for this long → CANCEL the branch.
+      ctx.timerC = setTimeout(() => this.cancelBranch(ctx), this.timers.timerC);
+    }
+    client.start();
+  }
+
+  /** The hop-by-hop ACK for a non-2xx final response (§17.1.1.3). */
+  private ackFor(invite: SipRequest, response: SipResponse): Buffer {
+    const ack = new SipRequest({ method: 'ACK', uri: invite.uriText, fields: [] });
+    ack.set('Via', invite.get('via')!.split(',')[0]!.trim());
+    for (const name of ['route', 'from', 'call-id']) {
+      for (const value of invite.getAll(name)) ack.append(name, value);
+    }
+    ack.set('To', response.get('to') ?? invite.get('to') ?? '');
+    ack.set('CSeq', `${invite.cseq?.seq ?? 1} ACK`);
+    ack.set('Max-Forwards', '70');
+    ack.setBody(Buffer.alloc(0));
+    return ack.serialize();
+  }
+
+  private cancelBranch(ctx: ForwardContext): void {
+    if (ctx.cancelled || !ctx.client || ctx.client.state === 'completed' || ctx.client.state === 'terminated' || ctx.client.state === 'accepted') return;
+    ctx.cancelled = true;
+    const cancel = new SipRequest({ method: 'CANCEL', uri: ctx.forwarded.uriText, fields: [] });
+    // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via (branch) as the INVITE.
+    cancel.set('Via', ctx.forwarded.get('via')!.split(',')[0]!.trim());
+    for (const name of ['route', 'from', 'to', 'call-id']) {
+      for (const value of ctx.forwarded.getAll(name)) cancel.append(name, value);
+    }
+    cancel.set('CSeq', `${ctx.forwarded.cseq?.seq ?? 1} CANCEL`);
+    cancel.set('Max-Forwards', '70');
+    cancel.setBody(Buffer.alloc(0));
+    const key = `${ctx.branch}|CANCEL`;
+    const tx = new ClientTransaction<SipResponse>(key, 'CANCEL', cancel.serialize(), false, this.timers, {
+      send: (d) => this.send(d, ctx.destination),
+      onResponse: () => undefined,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+      onTerminated: () => this.clientTx.delete(key),
+    });
+    this.clientTx.set(key, tx);
+    tx.start();
+  }
+
+  private onCancel(request: SipRequest, reply: (status: number, reason?: string) => void): void {
+    const inviteKey = this.serverKey(request, 'INVITE');
+    const invite = this.serverTx.get(inviteKey);
+    if (!invite) return reply(481);
+    reply(200);
+    const ctx = [...this.forwards.values()].find((c) => c.server === invite);
+    if (ctx) this.cancelBranch(ctx);
+  }
+
+  /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
+  private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
+    const dialog = this.dialogOf(request);
+    const ownRoute = request.routes[0];
+    if (ownRoute && this.refersToUs(ownRoute.uri)) request.popRoute();
+    const forwarded = request.clone();
+    if (request.maxForwards === 0) return;
+    forwarded.decrementMaxForwards();
+    forwarded.pushVia(new Via({ transport: 'UDP', host: this.local.address, port: this.local.port, params: [['branch', this.branchFor(request)], ['rport', null]] }));
+    let destination: Endpoint;
+    if (dialog) {
+      const from = dialog.sideOfFromTag(request.from?.tag);
+      dialog.peer(from).source = source;
+      await this.anchorBody(request, forwarded, dialog, from, 'answer');
+      destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
+    } else {
+      destination = await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
+    }
+    await this.send(forwarded.serialize(), destination).catch((err: unknown) =>
+      this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered'),
+    );
+  }
+
+  // ── responses ────────────────────────────────────────────────────────────
+
+  private onResponse(response: SipResponse): void {
+    const via = response.topVia;
+    const method = response.cseq?.method;
+    if (!via || !method || !this.isOwnVia(via)) {
+      this.log?.debug({ callId: response.callId }, 'response not for us dropped');
+      return;
+    }
+    const tx = this.clientTx.get(`${via.branch}|${method}`);
+    if (!tx) {
+      this.log?.debug({ callId: response.callId, status: response.status }, 'stray response dropped');
+      return;
+    }
+    tx.receiveResponse(response, response.status);
+  }
+
+  private async relayResponse(ctx: ForwardContext, response: SipResponse, status: number): Promise<void> {
+    if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
+    const out = response.clone();
+    out.popVia();
+    const dialog = ctx.dialog;
+    const toSide = ctx.from;
+    const fromSide = Dialog.other(toSide);
+    if (dialog && status < 300) {
+      const peer = dialog.peer(fromSide);
+      if (ctx.initial && status > 100) {
+        const tag = response.to?.tag;
+        if (tag && !peer.tag) {
+          peer.tag = tag;
+          peer.nameAddr = response.get('to') ?? peer.nameAddr;
+          this.registerDialog(dialog, `${dialog.callId}|${tag}`);
+        }
+      }
+      const contact = firstContact(response);
+      if (contact && status >= 101) {
+        peer.target = contact.toString();
+        // The trunk side's NAT is pinRoute's business (RFC 3261 behaviour without it).
+        if (!peer.trunk) peer.natted = natReason(hostOf(contact), peer.source) !== null;
+      }
+      if (ctx.request.method === 'INVITE' && status >= 200) dialog.state = 'confirmed';
+      await this.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
+    }
+    if (status >= 200) {
+      clearTimeout(ctx.timerC);
+      this.forwards.delete(`${ctx.branch}|${ctx.forwarded.method}`);
+      this.finish(ctx, status);
+    }
+    ctx.server.respond(status, out.serialize());
+  }
+
+  /** After a final response: failed initial INVITE or a BYE ends the dialog and its media. */
+  private finish(ctx: ForwardContext, status: number): void {
+    const dialog = ctx.dialog;
+    if (!dialog) return;
+    const method = ctx.request.method;
+    if ((ctx.initial && status >= 300) || (method === 'BYE' && status >= 200)) void this.endDialog(dialog);
+  }
+
+  private async endDialog(dialog: Dialog): Promise<void> {
+    if (dialog.state === 'terminated') return;
+    dialog.state = 'terminated';
+    // Keep the entries a little so that retransmitted BYE/ACK still find their way (Timer J).
+    setTimeout(() => {
+      for (const tag of [dialog.caller.tag, dialog.callee.tag]) {
+        const key = `${dialog.callId}|${tag}`;
+        if (this.dialogs.get(key) === dialog) this.dialogs.delete(key);
+      }
+    }, this.timers.timeout).unref();
+    if (dialog.mediaKey) {
+      this.byMediaKey.delete(dialog.mediaKey);
+      await this.media.release(dialog.mediaKey).catch((err: unknown) => this.log?.warn({ err }, 'media release failed'));
+    }
+  }
+
+  // ── media ────────────────────────────────────────────────────────────────
+
+  /**
+   * Anchors the SDP of `message` (sent by side `from` of the dialog) into `out`: the media session
+   * is created on the first SDP, the sender's leg gets its hint (SDP address, packet source), and
+   * the copy toward the other side carries the relay address and the other leg's ports.
+   * Returns true when there was an SDP.
+   */
+  private async anchorBody(
+    message: SipMessage,
+    out: SipMessage,
+    dialog: Dialog | null,
+    from: DialogSide,
+    role: 'offer' | 'answer',
+  ): Promise<boolean> {
+    if (!dialog || message.body.length === 0 || !/application\/sdp/i.test(message.contentType ?? '')) return false;
+    const text = message.body.toString('latin1');
+    const info: SdpInfo = describeSdp(text);
+    const key = dialog.mediaKey ?? `${dialog.callId}|${dialog.caller.tag}`;
+    const session = await this.media.ensureSession(key, info.media.length);
+    if (!dialog.mediaKey) {
+      dialog.mediaKey = key;
+      this.byMediaKey.set(key, dialog);
+    }
+    const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
+    const peer = dialog.peer(from);
+    for (const m of info.media) {
+      if (m.rejected) continue;
+      await this.media.setLeg(key, m.index, senderLeg, {
+        sdpAddress: m.peerAddress,
+        sdpPort: m.port,
+        sdpRtcpPort: m.rtcpPort ?? undefined,
+        rtcpMux: m.rtcpMux,
+        // A non-routable SDP address: only media from the signalling source may latch.
+        signalSource: isTrustworthyAddress(m.peerAddress) ? m.peerAddress : peer.source.address,
+      });
+    }
+    const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
+    const anchored = anchorSdp(text, {
+      address: this.media.advertise,
+      role,
+      streams: info.media.map((m) => {
+        const stream = session.streams.find((s) => s.index === m.index);
+        if (m.rejected || !stream) return 'rejected' as const;
+        const ports = stream[towardLeg];
+        return { rtpPort: ports.rtp, rtcpPort: ports.rtcp };
+      }),
+    });
+    out.setBody(Buffer.from(anchored, 'latin1'), 'application/sdp');
+    return true;
+  }
+
+  /** A session without media for the configured time: BYE toward both sides, then release. */
+  private async onMediaTimeout(key: string): Promise<void> {
+    const dialog = this.byMediaKey.get(key);
+    if (!dialog || dialog.state !== 'confirmed') {
+      await this.media.release(key).catch(() => undefined);
+      return;
+    }
+    this.log?.info({ callId: dialog.callId }, 'media timeout: ending the call');
+    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side)));
+    await this.endDialog(dialog);
+  }
+
+  /** A BYE of the proxy's own toward one side, as if the other side had sent it (§15.1.1). */
+  private async sendBye(dialog: Dialog, toward: DialogSide): Promise<void> {
+    const target = dialog.peer(toward);
+    const sender = dialog.peer(Dialog.other(toward));
+    if (!target.target) return;
+    const uri = target.target.replace(/^.*<|>.*$/g, '');
+    const bye = new SipRequest({ method: 'BYE', uri, fields: [] });
+    const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
+    bye.set('Via', new Via({ transport: 'UDP', host: this.local.address, port: this.local.port, params: [['branch', branch], ['rport', null]] }).toString());
+    bye.set('From', sender.nameAddr);
+    bye.set('To', target.nameAddr);
+    bye.set('Call-ID', dialog.callId);
+    sender.cseq += 1;
+    bye.set('CSeq', `${sender.cseq} BYE`);
+    bye.set('Max-Forwards', '70');
+    bye.set('Reason', 'SIP;cause=408;text="media timeout"');
+    bye.setBody(Buffer.alloc(0));
+    let destination: Endpoint;
+    try {
+      destination = await this.destinationToward(target, bye);
+    } catch {
+      return;
+    }
+    const key = `${branch}|BYE`;
+    const tx = new ClientTransaction<SipResponse>(key, 'BYE', bye.serialize(), false, this.timers, {
+      send: (d) => this.send(d, destination),
+      onResponse: () => undefined,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+      onTerminated: () => this.clientTx.delete(key),
+    });
+    this.clientTx.set(key, tx);
+    tx.start();
+  }
+}
+
+function safe<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function uriHop(uri: Uri): UriHop {
+  if (uri.kind !== 'sip') throw new RangeError(`cannot route to a ${uri.toString().split(':')[0]} URI`);
+  return { host: uri.maddr ?? uri.host, port: uri.port ?? null, transport: uri.transport ?? null };
+}
+
+function firstContact(message: SipMessage): SipUri | undefined {
+  const contact = safe(() => message.contact);
+  if (!contact || contact.star) return undefined;
+  const uri = contact.contacts[0]?.uri;
+  return uri?.kind === 'sip' ? uri : undefined;
+}
+
+function hostOf(uri: SipUri): { host: string; port: number | null } {
+  return { host: uri.host, port: uri.port ?? null };
+}
+
+/** The Request-URI of a request to a trunk or the upstream names that host (user part kept). */
+function rewriteRequestUri(request: SipRequest, host: string, port: number | undefined): void {
+  const uri = request.uri;
+  if (uri.kind !== 'sip') return;
+  const next = uri.clone();
+  next.host = host;
+  next.hostKind = isIp(host) ? (host.includes(':') ? 'ipv6' : 'ipv4') : 'domain';
+  next.port = port;
+  request.uri = next;
+}
