@@ -196,8 +196,10 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
     if (a_port % 2 != 0 || b_port % 2 != 0) ArgError("aPort and bPort must be even (RTCP uses port + 1)");
     if (a_port == b_port) ArgError("aPort and bPort must differ");
     const SocketAddress local = AddressField(spec, "address", 0);
-    const uint32_t id = next_id_++;
+    // The id is consumed only by a stream that opened.
+    const uint32_t id = next_id_;
     streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), local, a_port, b_port));
+    ++next_id_;
     return Napi::Number::New(env, id);
   });
 }
