@@ -182,6 +182,11 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     return this.#shards.map((s) => s.load);
   }
 
+  /** True while the shard's worker is running (false between its loss and its restart). */
+  isShardUp(shard: number): boolean {
+    return this.#shardPool.isUp(shard);
+  }
+
   /** The shard that owns a session, or undefined. */
   shardOf(key: string): number | undefined {
     return this.#sessions.get(key)?.shard;
