@@ -254,19 +254,22 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     });
   }
 
-  async stats(key: string): Promise<StreamStats[] | undefined> {
-    this.#assertOpen();
-    const session = this.#sessions.get(key);
-    if (!session) return undefined;
-    const streams = [...session.streams];
-    const counters = await this.#shardPool.request(session.shard, 'stats', { ids: streams.map((s) => s.id) });
-    const byId = new Map(counters.map((c) => [c.id, c]));
-    const out: StreamStats[] = [];
-    for (const stream of streams) {
-      const c = byId.get(stream.id);
-      if (c) out.push({ index: stream.index, a: c.a, b: c.b });
-    }
-    return out;
+  stats(key: string): Promise<StreamStats[] | undefined> {
+    // Queued like the other operations on the key, so it never asks for streams a concurrent
+    // release has just closed.
+    return this.#serialize(key, async () => {
+      this.#assertOpen();
+      const session = this.#sessions.get(key);
+      if (!session) return undefined;
+      const counters = await this.#shardPool.request(session.shard, 'stats', { ids: session.streams.map((s) => s.id) });
+      const byId = new Map(counters.map((c) => [c.id, c]));
+      const out: StreamStats[] = [];
+      for (const stream of session.streams) {
+        const c = byId.get(stream.id);
+        if (c) out.push({ index: stream.index, a: c.a, b: c.b });
+      }
+      return out;
+    });
   }
 
   release(key: string): Promise<void> {
