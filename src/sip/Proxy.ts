@@ -539,6 +539,7 @@ export class SipProxy {
   private async endDialog(dialog: Dialog): Promise<void> {
     if (dialog.state === 'terminated') return;
     dialog.state = 'terminated';
+    this.log?.debug({ callId: dialog.callId}, 'dialog ended');
     // Keep the entries a little so that retransmitted BYE/ACK still find their way (Timer J).
     setTimeout(() => {
       for (const tag of [dialog.caller.tag, dialog.callee.tag]) {
@@ -580,14 +581,16 @@ export class SipProxy {
     const peer = dialog.peer(from);
     for (const m of info.media) {
       if (m.rejected) continue;
-      await this.media.setLeg(key, m.index, senderLeg, {
+      const hint = {
         sdpAddress: m.peerAddress,
         sdpPort: m.port,
         sdpRtcpPort: m.rtcpPort ?? undefined,
         rtcpMux: m.rtcpMux,
         // A non-routable SDP address: only media from the signalling source may latch.
         signalSource: isTrustworthyAddress(m.peerAddress) ? m.peerAddress : peer.source.address,
-      });
+      };
+      await this.media.setLeg(key, m.index, senderLeg, hint);
+      this.log?.debug({ callId: dialog.callId, leg: senderLeg, index: m.index, hint }, 'media leg');
     }
     const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
     const anchored = anchorSdp(text, {
@@ -607,6 +610,7 @@ export class SipProxy {
   /** A session without media for the configured time: BYE toward both sides, then release. */
   private async onMediaTimeout(key: string): Promise<void> {
     const dialog = this.byMediaKey.get(key);
+    this.log?.debug({ key, state: dialog?.state }, 'media timeout event');
     if (!dialog || dialog.state !== 'confirmed') {
       await this.media.release(key).catch(() => undefined);
       return;

@@ -107,6 +107,7 @@ export class E2eRun {
       localIp: this.topo.addr.gw,
       localPort: 5060,
       timeoutMs: 30_000,
+      durationMs: 5000,
       vars: this.rtpVars(16000, 'gw'),
       ...extra,
     });
@@ -122,6 +123,7 @@ export class E2eRun {
       remote: `${this.topo.addr.edge}:5060`,
       service: '4930123456',
       timeoutMs: 30_000,
+      durationMs: 5000,
       vars: this.rtpVars(20000, 'pbx'),
       ...extra,
     });
@@ -133,7 +135,6 @@ export class E2eRun {
       rtpCount: count,
       rtpCmd: `node ${RTP_ENDPOINT}`,
       rtpOut: join(this.dir, label),
-      callMs: 5000,
     };
   }
 

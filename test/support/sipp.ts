@@ -33,6 +33,8 @@ export interface SippOptions {
   limit?: number;
   /** Global scenario variables (`-set name value`); those the scenario does not declare are skipped. */
   vars?: Record<string, string | number>;
+  /** Length of a scenario's plain `<pause />` (`-d`), e.g. how long the call lasts. */
+  durationMs?: number;
   /** Hard limit for the whole run; sipp is killed (by PID) after it. */
   timeoutMs: number;
   /** Local RTP echo port sipp itself binds (`-mp`); kept away from the test's RTP endpoints. */
@@ -81,6 +83,7 @@ export class SippRun {
       '-timeout', `${Math.ceil(options.timeoutMs / 1000)}s`, '-timeout_error',
     ];
     if (options.service) args.push('-s', options.service);
+    if (options.durationMs !== undefined) args.push('-d', String(options.durationMs));
     // sipp refuses -set for a variable its scenario does not declare (<Global variables="...">).
     const declared = new Set(
       (/<Global variables="([^"]*)"/.exec(readFileSync(scenario, 'utf8'))?.[1] ?? '').split(',').map((v) => v.trim()),
