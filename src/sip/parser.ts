@@ -112,13 +112,13 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       pendingError ??= { reason: 'Header field too long' };
       return;
     }
-    const name = head.slice(fieldStart, colon).replace(/[ \t]+$/, '');
+    const name = trimWsp(head.slice(fieldStart, colon));
     let value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
     if (folded) value = value.replace(FOLD, ' ');
     fields.push({
       name,
       key: headerKey(name),
-      value: value.replace(/^[ \t]+|[ \t]+$/g, ''),
+      value: trimWsp(value),
       raw: data.subarray(start + fieldStart, start + fieldEnd),
     });
   };
@@ -138,7 +138,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     } else {
       flush();
       const c = head.indexOf(':', pos);
-      if (c === -1 || c > end || !isToken(head.slice(pos, c).replace(/[ \t]+$/, ''))) {
+      if (c === -1 || c > end || !isToken(trimWsp(head.slice(pos, c)))) {
         pendingError ??= { reason: 'Malformed header line', detail: head.slice(pos, Math.min(end, pos + 40)) };
         fieldStart = -1;
       } else {
@@ -206,6 +206,15 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const message = build(data.subarray(bodyStart, bodyEnd), startRaw ? data.subarray(start, bodyEnd) : null);
   if (options.validate !== false) validateMessage(message);
   return message;
+}
+
+/** Removes leading and trailing SP / HTAB (not other whitespace: a value may end in e.g. NBSP). */
+function trimWsp(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 type ParsedStartLine = (

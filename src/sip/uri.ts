@@ -154,9 +154,10 @@ function isHex(code: number): boolean {
 }
 
 function hostKindOf(host: string): HostKind {
-  const ip = parseIp(host);
-  if (!ip) return 'domain';
-  return host.includes(':') ? 'ipv6' : 'ipv4';
+  if (host.includes(':')) return parseIp(host) ? 'ipv6' : 'domain';
+  const last = host.charCodeAt(host.length - 1);
+  if (!(last >= 0x30 && last <= 0x39)) return 'domain'; // a top label never ends in a digit-only form
+  return parseIp(host) ? 'ipv4' : 'domain';
 }
 
 /**

@@ -103,6 +103,10 @@ export class Via {
   }
 }
 
+function isHostCode(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x2e || code === 0x2d;
+}
+
 /** Parses one via-parm (one comma-separated element of a Via header value). */
 export function parseVia(text: string): Via {
   const fail = (detail: string): never => {
@@ -132,7 +136,7 @@ export function parseVia(text: string): Via {
     i = close + 1;
   } else {
     let end = i;
-    while (end < text.length && /[A-Za-z0-9.-]/.test(text[end]!)) end++;
+    while (end < text.length && isHostCode(text.charCodeAt(end))) end++;
     host = text.slice(i, end);
     if (host.length === 0) fail('missing sent-by host');
     i = end;

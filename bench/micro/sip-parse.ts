@@ -1,0 +1,95 @@
+/**
+ * Micro benchmark of the SIP parser (src/sip/parser.ts) on the two messages every call carries:
+ * an INVITE with an SDP offer and a 200 OK with the answer. "parse" is what the transport does per
+ * datagram (split + frame + validate the proxy's headers); "parse + proxy edits + serialize" adds a
+ * forwarding hop's work (pop Route, decrement Max-Forwards, push Via, add Record-Route, write out).
+ * `register(bench)` adds the tasks to a shared tinybench Bench; run this file directly
+ * (`node --import tsx bench/micro/sip-parse.ts`) for a standalone table.
+ */
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+import { parseMessage } from '../../src/sip/parser.ts';
+import type { SipRequest } from '../../src/sip/message.ts';
+
+const SDP = [
+  'v=0',
+  'o=caller 2890844526 2890844526 IN IP4 192.0.2.10',
+  's=-',
+  'c=IN IP4 192.0.2.10',
+  't=0 0',
+  'm=audio 49170 RTP/AVP 0 8 101',
+  'a=rtpmap:0 PCMU/8000',
+  'a=rtpmap:8 PCMA/8000',
+  'a=rtpmap:101 telephone-event/8000',
+  'a=fmtp:101 0-15',
+  'a=ptime:20',
+  'a=sendrecv',
+  '',
+].join('\r\n');
+
+const message = (lines: string[]): Buffer => Buffer.from(`${lines.join('\r\n')}\r\n\r\n${SDP}`);
+
+const INVITE = message([
+  'INVITE sip:+15551234567@198.51.100.20:5060;user=phone SIP/2.0',
+  'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport',
+  'Route: <sip:198.51.100.1;lr>',
+  'Max-Forwards: 70',
+  'From: "Alice" <sip:alice@example.com>;tag=1928301774',
+  'To: <sip:+15551234567@example.com;user=phone>',
+  'Call-ID: a84b4c76e66710@pc33.example.com',
+  'CSeq: 314159 INVITE',
+  'Contact: <sip:alice@192.0.2.10:5060;transport=udp>',
+  'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REFER, NOTIFY',
+  'Supported: replaces, timer, 100rel',
+  'Session-Expires: 1800;refresher=uac',
+  'User-Agent: pinlatch-bench/1.0',
+  'Content-Type: application/sdp',
+  `Content-Length: ${Buffer.byteLength(SDP)}`,
+]);
+
+const OK = message([
+  'SIP/2.0 200 OK',
+  'Via: SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-pl-1;received=198.51.100.1',
+  'Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport=5060;received=192.0.2.10',
+  'Record-Route: <sip:198.51.100.1;lr>',
+  'From: "Alice" <sip:alice@example.com>;tag=1928301774',
+  'To: <sip:+15551234567@example.com;user=phone>;tag=a6c85cf',
+  'Call-ID: a84b4c76e66710@pc33.example.com',
+  'CSeq: 314159 INVITE',
+  'Contact: <sip:+15551234567@192.168.50.20:5060>',
+  'Allow: INVITE, ACK, CANCEL, BYE, OPTIONS',
+  'Supported: timer',
+  'Session-Expires: 1800;refresher=uac',
+  'Server: gateway/2.1',
+  'Content-Type: application/sdp',
+  `Content-Length: ${Buffer.byteLength(SDP)}`,
+]);
+
+export function register(bench: Bench): void {
+  bench.add(`SIP parse INVITE+SDP (${INVITE.length} B)`, () => {
+    parseMessage(INVITE);
+  });
+  bench.add(`SIP parse 200 OK+SDP (${OK.length} B)`, () => {
+    parseMessage(OK);
+  });
+  bench.add('SIP parse INVITE + proxy edits + serialize', () => {
+    const request = parseMessage(INVITE) as SipRequest;
+    request.popRoute();
+    request.decrementMaxForwards();
+    request.prepend('Record-Route', '<sip:198.51.100.1;lr>');
+    request.pushVia('SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-pl-1');
+    request.serialize();
+  });
+  bench.add('SIP parse 200 OK + pop Via + serialize', () => {
+    const response = parseMessage(OK);
+    response.popVia();
+    response.serialize();
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const bench = new Bench({ name: 'sip-parse', time: 500 });
+  register(bench);
+  await bench.run();
+  console.table(bench.table());
+}
