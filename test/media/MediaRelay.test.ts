@@ -271,6 +271,32 @@ test('a shard whose worker dies: its sessions are reported lost, the rest keep r
   await Promise.all([...onShard1, 'after-loss', 'on-restarted-shard'].map((key) => relay.release(key)));
 });
 
+test('IPv6: a relay bound to ::1 latches and relays both ways', async () => {
+  const relay = await MediaRelay.start({ address: '::1', ports: await freePortRange(20), shards: 1, timeoutMs: 0 });
+  const caller = await UdpPeer.open('::1');
+  const callee = await UdpPeer.open('::1');
+  try {
+    assert.is(relay.advertise, '::1');
+    const session = await relay.ensureSession('v6', 1);
+    const stream = session.streams[0]!;
+    const hint = (port: number): LegHint => ({ sdpAddress: '::1', sdpPort: port, rtcpMux: false, signalSource: '::1' });
+    await relay.setLeg('v6', 0, 'a', hint(caller.port));
+    await relay.setLeg('v6', 0, 'b', hint(callee.port));
+    await callee.send(rtpPacket(0x6001, 1), stream.b.rtp, '::1');
+    await waitLatched(relay, 'v6', 'b');
+    await caller.send(rtpPacket(0x6000, 1), stream.a.rtp, '::1');
+    await callee.waitFor((r) => r.some((p) => p.port === stream.b.rtp), 3000, 'caller media over IPv6');
+    await callee.send(rtpPacket(0x6001, 2), stream.b.rtp, '::1');
+    await caller.waitFor((r) => r.some((p) => p.port === stream.a.rtp), 3000, 'callee media over IPv6');
+    const [stats] = (await relay.stats('v6'))!;
+    assert.is(stats!.a.rtpPeer, `[::1]:${caller.port}`);
+  } finally {
+    await caller.close();
+    await callee.close();
+    await relay.close();
+  }
+});
+
 test('calls after close() are rejected', async () => {
   const relay = await MediaRelay.start({ address: '127.0.0.1', ports: await freePortRange(100), shards: 1 });
   await relay.close();
