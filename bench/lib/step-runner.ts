@@ -22,7 +22,7 @@ export type StepStatus =
   /** the loss happened in the sink's own sockets: the harness, not the relay, dropped them */
   | 'SINK-LIMITED';
 
-export type StepKind = 'warmup' | 'sweep' | 'retry' | 'cost' | 'rerun';
+export type StepKind = 'warmup' | 'sweep' | 'retry' | 'cost';
 
 export interface StepRecord {
   target: string;
@@ -44,7 +44,7 @@ export interface StepRecord {
   otherPct: number;
   relayDrops: number;
   sinkDrops: number;
-  /** Set when the step was disturbed by other processes and re-run; the re-run counts. */
+  /** Set when the step was measured again (failed, limited or disturbed); the retry counts. */
   superseded?: true;
   load: LoadStep;
 }

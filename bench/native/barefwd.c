@@ -3,7 +3,8 @@
  * binds two sockets (LA faces endpoint A, LB faces endpoint B); what arrives on LA leaves LB
  * toward B, what arrives on LB leaves LA toward A, exactly the socket path of a relay, with
  * no parsing, no validation, no latching and no counters. One thread, epoll + recvmmsg +
- * sendmmsg, the packets are sent unchanged from the receive buffers.
+ * sendmmsg (a ready socket is drained while batches come back full), the packets are sent
+ * unchanged from the receive buffers.
  *
  * Usage: barefwd [--bind 127.0.0.1] [--rcvbuf BYTES] [--batch N]
  * stdin, one line:  peers ADDR A0 B0 A1 B1 ...   (ports of the endpoints; ADDR loopback only)
@@ -24,6 +25,8 @@
 #include "loopnet.h"
 
 #define MAX_BATCH 256
+#define DRAIN_ROUNDS 8
+#define MAX_EVENTS 1024
 #define STDIN_KEY UINT32_MAX
 
 static volatile sig_atomic_t stopping;
@@ -122,11 +125,16 @@ int main(int argc, char **argv)
 	static uint8_t bufs[MAX_BATCH][2048];
 	static struct iovec iov[MAX_BATCH];
 	static struct mmsghdr msgs[MAX_BATCH];
-	struct epoll_event events[256];
+	static struct epoll_event events[MAX_EVENTS];
+	for (int m = 0; m < MAX_BATCH; m++) {
+		iov[m].iov_base = bufs[m];
+		iov[m].iov_len = sizeof(bufs[m]);
+		msgs[m].msg_hdr = (struct msghdr){ .msg_iov = &iov[m], .msg_iovlen = 1 };
+	}
 	unsigned long long forwarded = 0, send_failed = 0;
 
 	while (!stopping) {
-		int n = epoll_wait(ep, events, 256, -1);
+		int n = epoll_wait(ep, events, MAX_EVENTS, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -141,32 +149,36 @@ int main(int argc, char **argv)
 					stopping = 1;
 				continue;
 			}
-			for (int m = 0; m < batch; m++) {
-				iov[m].iov_base = bufs[m];
-				iov[m].iov_len = sizeof(bufs[m]);
-				msgs[m].msg_hdr = (struct msghdr){ .msg_iov = &iov[m], .msg_iovlen = 1 };
-			}
-			int got = recvmmsg(fds[i], msgs, (unsigned)batch, MSG_DONTWAIT, NULL);
-			if (got <= 0)
-				continue;
+			/* Drain the socket while batches come back full: one epoll round per burst,
+			 * not per batch. Only the slots the kernel filled are re-armed. */
 			const loop_addr *to = &peers[i ^ 1];
-			for (int m = 0; m < got; m++) {
-				iov[m].iov_len = msgs[m].msg_len;
-				msgs[m].msg_hdr.msg_name = (void *)&to->ss;
-				msgs[m].msg_hdr.msg_namelen = to->len;
-			}
-			int done = 0;
-			while (done < got) {
-				int sent = sendmmsg(fds[i ^ 1], msgs + done, (unsigned)(got - done), 0);
-				if (sent < 0) {
-					if (errno == EINTR)
-						continue;
-					send_failed += (unsigned long long)(got - done);
+			int got = batch;
+			for (int round = 0; round < DRAIN_ROUNDS && got == batch; round++) {
+				got = recvmmsg(fds[i], msgs, (unsigned)batch, MSG_DONTWAIT, NULL);
+				if (got <= 0)
 					break;
+				for (int m = 0; m < got; m++) {
+					iov[m].iov_len = msgs[m].msg_len;
+					msgs[m].msg_hdr.msg_name = (void *)&to->ss;
+					msgs[m].msg_hdr.msg_namelen = to->len;
 				}
-				done += sent;
+				int done = 0;
+				while (done < got) {
+					int sent = sendmmsg(fds[i ^ 1], msgs + done, (unsigned)(got - done), 0);
+					if (sent < 0) {
+						if (errno == EINTR)
+							continue;
+						send_failed += (unsigned long long)(got - done);
+						break;
+					}
+					done += sent;
+				}
+				forwarded += (unsigned long long)done;
+				for (int m = 0; m < got; m++) {
+					iov[m].iov_len = sizeof(bufs[m]);
+					msgs[m].msg_hdr = (struct msghdr){ .msg_iov = &iov[m], .msg_iovlen = 1 };
+				}
 			}
-			forwarded += (unsigned long long)done;
 		}
 	}
 	fprintf(stderr, "barefwd: forwarded %llu, send failures %llu\n", forwarded, send_failed);
