@@ -343,6 +343,8 @@ export class NgController implements NgRequestHandler {
     if (call === undefined || call.media.length === 0) {
       throw new NgError('ERR_PINLATCH_NG_UNKNOWN_CALL', `Unknown call-id ${callId}`);
     }
+    clearTimeout(call.deleteTimer);
+    call.deleteTimer = undefined;
     // The answerer is the to-tag's side: the other side of the offerer (the from-tag's leg).
     const offerer: LegName = fromTag === call.tags.b && call.tags.b !== null ? 'b' : 'a';
     if (offerer === 'a' && fromTag !== call.tags.a) {

@@ -154,6 +154,24 @@ test('a retransmitted request (same cookie) is answered from the cache without a
   }
 });
 
+test('delete delay: the reply comes at once, the call goes after the delay; a new offer revives it', async () => {
+  const a = await RtpPeer.open(0x4444);
+  try {
+    const offer = (id: number) => ({ command: 'offer', 'call-id': 'call-dd', 'from-tag': 'x', sdp: a.sdp(id) });
+    assert.is(text((await ctx.client.request(offer(1)))['result']), 'ok');
+    const del = await ctx.client.request({ command: 'delete', 'call-id': 'call-dd', 'delete delay': 1 });
+    assert.is(text(del['result']), 'ok');
+    assert.ok(ctx.relay.get('ng:call-dd') !== undefined, 'still there during the delay');
+    assert.is(text((await ctx.client.request(offer(2)))['result']), 'ok');
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.ok(ctx.relay.get('ng:call-dd') !== undefined, 'the re-offer cancelled the delayed delete');
+    await ctx.client.request({ command: 'delete', 'call-id': 'call-dd', 'delete-delay': 1 });
+    await waitFor(() => ctx.relay.get('ng:call-dd') === undefined, 3000, 'delayed delete');
+  } finally {
+    a.close();
+  }
+});
+
 test('errors are replies: unknown command, missing keys, bad SDP, bad values, SRTP', async () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ command: 'frobnicate' }, /Unrecognized command/],
