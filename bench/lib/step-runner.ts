@@ -95,7 +95,7 @@ export async function runStep(
     offeredPps: rate,
     status,
     relayCpuS,
-    relayTickCpuS: relayBefore && relayAfter ? relayAfter.tickSeconds - relayBefore.tickSeconds : null,
+    relayTickCpuS: relayBefore && relayAfter ? Math.round(100 * (relayAfter.tickSeconds - relayBefore.tickSeconds)) / 100 : null,
     relayThreads: relayAfter?.threads ?? null,
     sPerMpkt: relayCpuS !== null && step.received > 0 ? relayCpuS / (step.received / 1e6) : null,
     loadCpuS,
