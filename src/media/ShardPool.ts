@@ -12,9 +12,11 @@
  * threw), every pending request of that shard is rejected, `lost` is emitted (the owner reports
  * the shard's sessions lost: their sockets died with the worker), and the task is submitted
  * again. Piscina replaces a dead worker only if no replacement ever died during bootstrap
- * (`workerFailsDuringBootstrap`, ecosystem.md §1 item 2); once that happens, resubmitted tasks
- * would wait in its queue forever. So a task that is not `ready` within `startTimeoutMs` is
- * aborted, and a shard whose pool has fewer threads than it should is moved to a fresh pool.
+ * (`workerFailsDuringBootstrap`, ecosystem.md §1 item 2); once that happens, a resubmitted task
+ * that was queued for the dying replacement waits in the queue forever. So whenever the pool
+ * has fewer threads than shards after a worker went away, queued shard tasks are aborted and
+ * resubmitted: piscina 5.3's run() spawns a worker when none is free and the pool is below
+ * maxThreads. A task not `ready` within `startTimeoutMs` is aborted as well (a hung start).
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -76,17 +78,8 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** One piscina instance and the shards whose tasks it runs. */
-interface PoolHost {
-  piscina: Piscina<ShardTask, ShardExit>;
-  /** Threads this pool should have (one per shard it hosts). */
-  threads: number;
-  shards: Set<number>;
-}
-
 interface ShardSlot {
   index: number;
-  host: PoolHost;
   up: boolean;
   port: MessagePort | null;
   threadId: number | null;
@@ -109,7 +102,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   readonly #log: Logger | undefined;
   readonly #execArgv: string[] | undefined;
   readonly #slots: ShardSlot[] = [];
-  readonly #hosts = new Set<PoolHost>();
+  #piscina: Piscina<ShardTask, ShardExit> | null = null;
   readonly #supervisors: Promise<void>[] = [];
   #requestId = 0;
   #closing = false;
@@ -146,12 +139,10 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     const started = new Promise<void>((resolve, reject) => {
       pool.#startWaiter = { resolve, reject };
     });
-    const host = pool.#createHost(pool.size);
+    pool.#piscina = pool.#createPiscina();
     for (let index = 0; index < pool.size; index++) {
-      host.shards.add(index);
       const slot: ShardSlot = {
         index,
-        host,
         up: false,
         port: null,
         threadId: null,
@@ -199,7 +190,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     if (!slot || !slot.up || slot.threadId === null) {
       throw new MediaError('ERR_PINLATCH_ARG', `shard ${shard} is not running`);
     }
-    const worker = slot.host.piscina.threads.find((w) => w.threadId === slot.threadId);
+    const worker = this.#piscina?.threads.find((w) => w.threadId === slot.threadId);
     if (!worker) throw new MediaError('ERR_PINLATCH_ARG', `worker of shard ${shard} not found`);
     await worker.terminate();
   }
@@ -223,15 +214,14 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       slot.wake?.();
     }
     await Promise.allSettled(this.#supervisors);
-    await Promise.allSettled([...this.#hosts].map((host) => host.piscina.close({ force: true })));
-    this.#hosts.clear();
+    await this.#piscina?.close({ force: true });
   }
 
-  #createHost(threads: number): PoolHost {
+  #createPiscina(): Piscina<ShardTask, ShardExit> {
     const piscina = new Piscina<ShardTask, ShardExit>({
       filename: WORKER_FILE,
-      minThreads: threads,
-      maxThreads: threads,
+      minThreads: this.size,
+      maxThreads: this.size,
       concurrentTasksPerWorker: 1,
       idleTimeout: Infinity,
       atomics: 'disabled',
@@ -239,40 +229,23 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       closeTimeout: this.#rpcTimeoutMs,
       ...(this.#execArgv ? { execArgv: this.#execArgv } : {}),
     });
-    const host: PoolHost = { piscina, threads, shards: new Set() };
     // A worker that errors with no task would make piscina emit 'error'; without a listener
     // that event would throw in the main thread.
     piscina.on('error', (err: unknown) => this.#log?.error({ err }, 'media shard pool error'));
     piscina.on('workerDestroy', () => {
-      // Runs after piscina decided whether to replace the worker (same tick as the removal).
-      setImmediate(() => this.#abortStrandedTasks(host));
+      // After piscina decided, in the same tick, whether to replace the worker.
+      setImmediate(() => this.#abortStrandedTasks());
     });
-    this.#hosts.add(host);
-    return host;
+    return piscina;
   }
 
-  /** When a pool stopped replacing workers, its queued shard tasks would never start. */
-  #abortStrandedTasks(host: PoolHost): void {
-    if (this.#closing || host.piscina.threads.length >= host.threads) return;
-    for (const index of host.shards) {
-      const slot = this.#slots[index]!;
-      if (!slot.up) slot.abort?.abort();
+  /** When piscina stopped replacing workers, queued shard tasks would never start. */
+  #abortStrandedTasks(): void {
+    const piscina = this.#piscina;
+    if (this.#closing || !piscina || piscina.threads.length >= this.size) return;
+    for (const slot of this.#slots) {
+      if (!slot.up) slot.abort?.abort(new Error(`shard ${slot.index}: piscina did not replace its worker`));
     }
-  }
-
-  /** Moves a shard off a pool that no longer replaces its workers, onto a pool of its own. */
-  #rehomeIfStranded(slot: ShardSlot): void {
-    const host = slot.host;
-    if (host.piscina.threads.length >= host.threads) return;
-    this.#log?.warn({ shard: slot.index }, 'media shard pool stopped replacing workers; moving shard to a new pool');
-    host.shards.delete(slot.index);
-    host.threads -= 1;
-    if (host.shards.size === 0) {
-      this.#hosts.delete(host);
-      void host.piscina.destroy();
-    }
-    slot.host = this.#createHost(1);
-    slot.host.shards.add(slot.index);
   }
 
   async #supervise(slot: ShardSlot): Promise<void> {
@@ -290,7 +263,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       let failure: Error | null = null;
       try {
         const task: ShardTask = { shard: slot.index, port: port2, options: this.#options };
-        const exit = await slot.host.piscina.run(task, { transferList: [port2], signal: abort.signal });
+        const exit = await this.#piscina!.run(task, { transferList: [port2], signal: abort.signal });
         reason = `shard task ended with ${exit.openStreams} streams open`;
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
@@ -318,7 +291,6 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
           return;
         }
       }
-      this.#rehomeIfStranded(slot);
       if (!wasUp) {
         const delay = Math.min(100 * 2 ** (slot.failuresBeforeReady - 1), MAX_BACKOFF_MS);
         await new Promise<void>((resolve) => {
