@@ -102,7 +102,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   readonly #log: Logger | undefined;
   readonly #execArgv: string[] | undefined;
   readonly #slots: ShardSlot[] = [];
-  #piscina: Piscina<ShardTask, ShardExit> | null = null;
+  readonly #piscina: Piscina<ShardTask, ShardExit>;
   readonly #supervisors: Promise<void>[] = [];
   #requestId = 0;
   #closing = false;
@@ -127,6 +127,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       WORKER_FILE.endsWith('.ts') && !process.execArgv.some((arg) => arg.includes('tsx'))
         ? [...process.execArgv, '--import', 'tsx']
         : undefined;
+    this.#piscina = this.#createPiscina();
   }
 
   /** Starts every shard; resolves once all are ready, rejects (and cleans up) if one cannot start. */
@@ -139,7 +140,6 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     const started = new Promise<void>((resolve, reject) => {
       pool.#startWaiter = { resolve, reject };
     });
-    pool.#piscina = pool.#createPiscina();
     for (let index = 0; index < pool.size; index++) {
       const slot: ShardSlot = {
         index,
@@ -190,7 +190,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     if (!slot || !slot.up || slot.threadId === null) {
       throw new MediaError('ERR_PINLATCH_ARG', `shard ${shard} is not running`);
     }
-    const worker = this.#piscina?.threads.find((w) => w.threadId === slot.threadId);
+    const worker = this.#piscina.threads.find((w) => w.threadId === slot.threadId);
     if (!worker) throw new MediaError('ERR_PINLATCH_ARG', `worker of shard ${shard} not found`);
     await worker.terminate();
   }
@@ -214,7 +214,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       slot.wake?.();
     }
     await Promise.allSettled(this.#supervisors);
-    await this.#piscina?.close({ force: true });
+    await this.#piscina.close({ force: true });
   }
 
   #createPiscina(): Piscina<ShardTask, ShardExit> {
@@ -241,8 +241,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
 
   /** When piscina stopped replacing workers, queued shard tasks would never start. */
   #abortStrandedTasks(): void {
-    const piscina = this.#piscina;
-    if (this.#closing || !piscina || piscina.threads.length >= this.size) return;
+    if (this.#closing || this.#piscina.threads.length >= this.size) return;
     for (const slot of this.#slots) {
       if (!slot.up) slot.abort?.abort(new Error(`shard ${slot.index}: piscina did not replace its worker`));
     }
@@ -263,7 +262,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       let failure: Error | null = null;
       try {
         const task: ShardTask = { shard: slot.index, port: port2, options: this.#options };
-        const exit = await this.#piscina!.run(task, { transferList: [port2], signal: abort.signal });
+        const exit = await this.#piscina.run(task, { transferList: [port2], signal: abort.signal });
         reason = `shard task ended with ${exit.openStreams} streams open`;
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
