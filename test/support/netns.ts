@@ -130,6 +130,8 @@ export class NatTopology {
     await ip('-n', gw, 'link', 'set', 'eth0', 'up');
     await ip('-n', gw, 'route', 'add', 'default', 'via', ADDR.natPrivate);
     await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    // Deleting a primary address deletes its secondaries unless they are promoted (changeRouterAddress).
+    await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.conf.wan0.promote_secondaries=1']);
     await this.loadRuleset();
     return this;
   }
@@ -177,6 +179,7 @@ table ip filter {
    */
   async changeRouterAddress(address: string): Promise<void> {
     const ns = this.ns.natgw;
+    if (address === this.natPublic) return;
     await run('ip', ['-n', ns, 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
     await run('ip', ['-n', ns, 'addr', 'del', `${this.natPublic}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
     this.natPublic = address;
