@@ -70,6 +70,23 @@ export function udpDropsByPort(): Map<number, number> {
   return drops;
 }
 
+/**
+ * First block of `count` consecutive UDP ports inside [min, max] where nothing is bound right
+ * now, or null. Keeps a relay's port range clear of other processes (another bench run, tests).
+ */
+export function freeUdpPortBlock(count: number, min: number, max: number): { min: number; max: number } | null {
+  const used = udpDropsByPort();
+  let start = min % 2 === 0 ? min : min + 1;
+  for (let port = start; port <= max; port++) {
+    if (used.has(port)) {
+      start = port % 2 === 0 ? port + 2 : port + 1;
+      continue;
+    }
+    if (port - start + 1 >= count) return { min: start, max: port };
+  }
+  return null;
+}
+
 export function sumDrops(before: Map<number, number>, after: Map<number, number>, ports: Iterable<number>): number {
   let total = 0;
   for (const p of ports) total += (after.get(p) ?? 0) - (before.get(p) ?? 0);

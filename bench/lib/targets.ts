@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { LineChild } from './line-child.ts';
 import { BENCH_DIR, type NativeTools } from './native-tools.ts';
+import { freeUdpPortBlock } from './proc-stats.ts';
 
 export const REPO_DIR = join(BENCH_DIR, '..');
 
@@ -97,7 +98,13 @@ export const TARGETS: Record<string, Target> = {
   pinlatch: {
     name: 'pinlatch',
     what: 'MediaRelay (src/media) with its piscina shards and the native addon, legs hinted at the load address',
-    start: (address, ports, ctx) =>
-      startChild('pinlatch', [...nodeTs('pinlatch-relay.ts'), '--shards', String(ctx.shards)], address, ports, ctx),
+    start(address, ports, ctx) {
+      // 4 ports per call (RTP + RTCP on each leg) plus room for pairs set aside, below the
+      // kernel's ephemeral range where rtpload, barefwd and the JS relay get their ports.
+      const block = freeUdpPortBlock(2 * ports.length + 512, 16384, 32767);
+      if (!block) throw new Error('pinlatch: no free block of UDP ports in 16384-32767');
+      const argv = [...nodeTs('pinlatch-relay.ts'), '--shards', String(ctx.shards), '--ports', `${block.min}-${block.max}`];
+      return startChild('pinlatch', argv, address, ports, ctx);
+    },
   },
 };
