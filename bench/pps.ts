@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { LoadProcess } from './lib/load-process.ts';
 import { machineCpu } from './lib/proc-stats.ts';
 import { buildNativeTools, BENCH_DIR } from './lib/native-tools.ts';
-import { stepHeader, stepLine, summarize, summaryTable } from './lib/report.ts';
+import { stepHeader, stepLine, summarize, summaryMarkdown, summaryTable } from './lib/report.ts';
 import { sweep, type SweepResult } from './lib/sweep.ts';
 import { REPO_DIR, TARGETS, type TargetContext } from './lib/targets.ts';
 import { isLoopback } from './relays/relay-handshake.ts';
@@ -172,7 +172,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   process.stdout.write(
     `\nsummary (max pps: highest rate with < 0.1 % loss; '+' = stopped by the harness/rate list/time, not the relay;\n` +
       ` cost = ${costRate / 1000}k pps offered; s/Mpkt = relay CPU seconds per million delivered packets)\n` +
-      `${summaryTable(summary)}\n`,
+      `${summaryTable(summary)}\n\n${summaryMarkdown(summary)}\n`,
   );
   for (const r of results) {
     if (r.warmupSilentStreams > 0) process.stdout.write(`warning: ${r.target} S=${r.streams}: ${r.warmupSilentStreams} streams silent after warm-up\n`);

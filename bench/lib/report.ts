@@ -113,3 +113,19 @@ export function summaryTable(rows: SummaryRow[]): string {
   }
   return lines.join('\n');
 }
+
+/** The summary as a Markdown table (for docs/benchmarks.md). */
+export function summaryMarkdown(rows: SummaryRow[]): string {
+  const head = ['target', 'S', 'max pps', 'stopped by', 's/Mpkt @cost', 'loss % @cost', 'p50 / p99 µs @cost', 's/Mpkt @max', 'max / limit', 'cost / limit', 'max / js', '× cheaper than js'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    lines.push(
+      `| ${[
+        r.target, String(r.streams), `${kpps(r.maxPps)}${r.maxQualifier}`, r.stoppedBy, num(r.sPerMpktAtCost, 2),
+        num(r.lossPctAtCost, 3), `${num(r.p50AtCost, 0)} / ${num(r.p99AtCost, 0)}`, num(r.sPerMpktAtMax, 2),
+        num(r.maxVsLimit, 2), num(r.costVsLimit, 2), num(r.maxVsJs, 1), num(r.cheaperThanJs, 1),
+      ].join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
