@@ -22,9 +22,12 @@ export interface LegPolicy {
   mode: LatchMode;
   /** IPv4 or IPv6 literal; required for 'address' and 'fixed'. */
   address?: string;
-  /** RTP port of the peer; used by 'fixed' (and as the first destination of a 'fixed' leg). */
+  /**
+   * RTP port of the peer from signalling. Required for 'fixed' (always sent there); optional for
+   * 'address', where media toward the leg goes to address:port until a packet latches the leg.
+   */
   port?: number;
-  /** RTCP port of the peer for 'fixed' without mux (default port + 1). */
+  /** RTCP port of the peer when `port` is given and the leg is not muxed (default port + 1). */
   rtcpPort?: number;
   /** RFC 5761: RTCP shares the RTP socket of this leg. */
   rtcpMux: boolean;

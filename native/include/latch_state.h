@@ -30,6 +30,9 @@ struct LatchPolicy {
   SocketAddress address;
   // kFixed without mux: the peer's RTCP port (0 = RTP port + 1).
   uint16_t rtcp_port = 0;
+  // `address` carries a port from signalling: kFixed always sends there; kAddress sends there
+  // until the leg latches (the SDP destination of a routable or on-site peer).
+  bool has_destination = false;
   // RFC 5761: RTCP for this leg travels on its RTP socket.
   bool rtcp_mux = false;
   int64_t handover_silence_ms = 0;
@@ -51,8 +54,12 @@ class LatchState {
   // A valid RTCP packet from `source` arrived on `channel` (the RTP socket when multiplexed).
   Verdict OnRtcp(Channel channel, const SocketAddress& source, uint32_t sender_ssrc, int64_t now_ms);
 
-  // Where RTP for this leg goes, or nullptr while there is no peer.
+  // Where RTP for this leg goes: the latched peer, else the signalled destination, else nullptr.
   const SocketAddress* RtpDestination() const;
+  // The peer as counters report it: the latched source (the fixed one in kFixed), never the
+  // signalled destination used before latching.
+  const SocketAddress* RtpPeer() const;
+  const SocketAddress* RtcpPeer() const;
   // Where RTCP for this leg goes (nullptr while there is none) and from which socket.
   const SocketAddress* RtcpDestination(Channel* via) const;
 
@@ -76,6 +83,7 @@ class LatchState {
   void ClearCandidate() { has_candidate_ = false; }
 
   LatchPolicy policy_;
+  // Destinations given by signalling (policy.has_destination).
   SocketAddress fixed_rtp_;
   SocketAddress fixed_rtcp_;
   // Indexed by Channel: the peer learned on each socket.

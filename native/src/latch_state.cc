@@ -9,12 +9,14 @@ constexpr int kRtcp = static_cast<int>(Channel::kRtcpSocket);
 
 void LatchState::SetPolicy(const LatchPolicy& policy) {
   policy_ = policy;
-  if (policy_.mode == LatchMode::kFixed) {
+  if (policy_.has_destination) {
     fixed_rtp_ = policy_.address;
     fixed_rtcp_ = policy_.address;
     const uint16_t rtcp_port = policy_.rtcp_port != 0 ? policy_.rtcp_port
                                                       : static_cast<uint16_t>(policy_.address.port() + 1);
     fixed_rtcp_.set_port(rtcp_port);
+  }
+  if (policy_.mode == LatchMode::kFixed) {
     // Nothing is learned in fixed mode; a later switch back to learning starts from scratch.
     tracks_[kRtp] = Track();
     tracks_[kRtcp] = Track();
@@ -116,7 +118,19 @@ Verdict LatchState::OnRtcp(Channel channel, const SocketAddress& source, uint32_
 
 const SocketAddress* LatchState::RtpDestination() const {
   if (policy_.mode == LatchMode::kFixed) return &fixed_rtp_;
+  if (tracks_[kRtp].latched) return &tracks_[kRtp].peer;
+  return policy_.has_destination ? &fixed_rtp_ : nullptr;
+}
+
+const SocketAddress* LatchState::RtpPeer() const {
+  if (policy_.mode == LatchMode::kFixed) return &fixed_rtp_;
   return tracks_[kRtp].latched ? &tracks_[kRtp].peer : nullptr;
+}
+
+const SocketAddress* LatchState::RtcpPeer() const {
+  if (policy_.rtcp_mux) return RtpPeer();
+  if (policy_.mode == LatchMode::kFixed) return &fixed_rtcp_;
+  return tracks_[kRtcp].latched ? &tracks_[kRtcp].peer : nullptr;
 }
 
 const SocketAddress* LatchState::RtcpDestination(Channel* via) const {
@@ -126,7 +140,8 @@ const SocketAddress* LatchState::RtcpDestination(Channel* via) const {
   }
   *via = Channel::kRtcpSocket;
   if (policy_.mode == LatchMode::kFixed) return &fixed_rtcp_;
-  return tracks_[kRtcp].latched ? &tracks_[kRtcp].peer : nullptr;
+  if (tracks_[kRtcp].latched) return &tracks_[kRtcp].peer;
+  return policy_.has_destination ? &fixed_rtcp_ : nullptr;
 }
 
 }  // namespace pinlatch

@@ -97,8 +97,11 @@ LatchPolicy ParsePolicy(const Napi::Value& value, int stream_family) {
   if (policy.mode == LatchMode::kAny) return policy;
 
   uint16_t port = 0;
-  if (policy.mode == LatchMode::kFixed) {
+  // 'fixed' needs a port; 'address' may carry the SDP port as the destination until it latches.
+  const bool has_port = policy.mode == LatchMode::kFixed || !object.Get("port").IsUndefined();
+  if (has_port) {
     port = static_cast<uint16_t>(IntegerField(object, "port", 1, 65535));
+    policy.has_destination = true;
     if (!object.Get("rtcpPort").IsUndefined()) {
       policy.rtcp_port = static_cast<uint16_t>(IntegerField(object, "rtcpPort", 1, 65535));
     } else if (!policy.rtcp_mux && port == 65535) {
@@ -130,9 +133,8 @@ Napi::Object LegCountersObject(Napi::Env env, const Stream::Leg& leg) {
   number("dropNoPeer", static_cast<double>(c.drop_no_peer));
   number("dropSendError", static_cast<double>(c.drop_send_error));
   number("latchChanges", static_cast<double>(leg.latch.latch_changes()));
-  object.Set("rtpPeer", PeerValue(env, leg.latch.RtpDestination()));
-  Channel via = Channel::kRtcpSocket;
-  object.Set("rtcpPeer", PeerValue(env, leg.latch.RtcpDestination(&via)));
+  object.Set("rtpPeer", PeerValue(env, leg.latch.RtpPeer()));
+  object.Set("rtcpPeer", PeerValue(env, leg.latch.RtcpPeer()));
   object.Set("ssrc", leg.latch.has_ssrc() ? Napi::Number::New(env, leg.latch.ssrc()) : env.Null());
   number("lastActivityMs", static_cast<double>(leg.latch.last_activity_ms()));
   return object;

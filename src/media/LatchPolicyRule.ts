@@ -10,10 +10,18 @@
  *   1. the SDP address, when it is routable: the peer said where it is, and it can be reached
  *      there, so only that address may latch (the port may differ: NATs and symmetric peers
  *      rewrite or pick ports, RFC 7362 §3);
- *   2. otherwise the address the signalling came from (SIP packet source, NG `received from`):
+ *   2. the SDP address, when it is not routable but on the relay's own site (same class as the
+ *      advertised address, e.g. both loopback or both RFC 1918) and the signalling did not come
+ *      from elsewhere: a LAN peer, not a NATed one;
+ *   3. otherwise the address the signalling came from (SIP packet source, NG `received from`):
  *      a peer behind NAT sends its media through the same public address as its signalling;
- *   3. neither known: the first valid RTP/RTCP packet from anywhere latches. This is the weak
+ *   4. none known: the first valid RTP/RTCP packet from anywhere latches. This is the weak
  *      mode and is reported as such (`weak: true`) so callers can log it.
+ *
+ * When the policy rests on the SDP address (1 and 2), the SDP port goes with it: media toward the
+ * leg is sent there until the peer's own packets latch it (early media, a peer that waits to hear
+ * before it talks). Nothing learned from packets is involved, so this opens no bleed. A NATed leg
+ * (3) has no usable destination until it latches: its traffic is dropped and counted.
  *
  * An explicit `hint.mode` overrides the automatic choice: 'fixed' sends to the SDP address and
  * port without learning (rtpengine `asymmetric`), 'any' forces the weak mode, 'address' insists on
@@ -22,9 +30,11 @@
 import type { LegPolicy } from '../native.js';
 import type { LegHint } from './api.js';
 import { MediaError } from './errors.js';
-import { isRoutable, parseIp } from '../net/address.js';
+import { isRoutable, parseIp, sharesSiteWith } from '../net/address.js';
 
 export interface LatchKnobs {
+  /** The relay's advertised media address: decides which non-routable SDP addresses are on-site. */
+  advertise?: string;
   /** How long the latched source must be silent before a newcomer may take over (ms). */
   handoverSilenceMs: number;
   /** Largest forward sequence distance a newcomer may show to prove continuity. */
@@ -39,6 +49,7 @@ export const DEFAULT_LATCH_KNOBS: Readonly<LatchKnobs> = Object.freeze({
 /** Why the policy was chosen; logged and shown in diagnostics. */
 export type LatchReason =
   | 'sdp-address-routable'
+  | 'sdp-address-on-site'
   | 'signal-source'
   | 'weak-no-address'
   | 'explicit-fixed'
@@ -81,6 +92,18 @@ export class LatchPolicyRule {
     this.knobs = Object.freeze(merged);
   }
 
+  /** Address rule on the SDP address, with the SDP port as the destination until latched. */
+  private sdpPolicy(base: Omit<LegPolicy, 'mode'>, sdp: string, hint: LegHint): LegPolicy {
+    const policy: LegPolicy = { ...base, mode: 'address', address: sdp };
+    if (hint.sdpPort === 0) return policy;
+    policy.port = hint.sdpPort;
+    if (!hint.rtcpMux) {
+      const rtcpPort = hint.sdpRtcpPort ?? hint.sdpPort + 1; // RFC 3550 §11 default
+      if (rtcpPort <= 65535) policy.rtcpPort = rtcpPort;
+    }
+    return policy;
+  }
+
   derive(hint: LegHint): LatchDecision {
     if (hint === null || typeof hint !== 'object') {
       throw new MediaError('ERR_PINLATCH_ARG', 'leg hint must be an object');
@@ -120,13 +143,17 @@ export class LatchPolicyRule {
       case 'any':
         return { policy: { ...base, mode: 'any' }, reason: 'explicit-any', weak: true };
       case 'address': {
-        if (sdp && isRoutable(sdp)) return { policy: { ...base, mode: 'address', address: sdp }, reason: 'explicit-address-sdp', weak: false };
+        if (sdp && isRoutable(sdp)) return { policy: this.sdpPolicy(base, sdp, hint), reason: 'explicit-address-sdp', weak: false };
         if (signal) return { policy: { ...base, mode: 'address', address: signal }, reason: 'explicit-address-signal', weak: false };
         if (sdp) return { policy: { ...base, mode: 'address', address: sdp }, reason: 'explicit-address-sdp-unroutable', weak: false };
         throw new MediaError('ERR_PINLATCH_ARG', "mode 'address' needs an SDP address or a signalling source");
       }
       case undefined: {
-        if (sdp && isRoutable(sdp)) return { policy: { ...base, mode: 'address', address: sdp }, reason: 'sdp-address-routable', weak: false };
+        if (sdp && isRoutable(sdp)) return { policy: this.sdpPolicy(base, sdp, hint), reason: 'sdp-address-routable', weak: false };
+        const advertise = this.knobs.advertise;
+        if (sdp && advertise !== undefined && sharesSiteWith(sdp, advertise) && (!signal || signal === sdp)) {
+          return { policy: this.sdpPolicy(base, sdp, hint), reason: 'sdp-address-on-site', weak: false };
+        }
         if (signal) return { policy: { ...base, mode: 'address', address: signal }, reason: 'signal-source', weak: false };
         return { policy: { ...base, mode: 'any' }, reason: 'weak-no-address', weak: true };
       }

@@ -142,6 +142,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     }
     const ports = new PortPool({ range: options.ports, quarantineMs: options.quarantineMs ?? 5000 });
     const rule = new LatchPolicyRule({
+      advertise: advertise.text,
       handoverSilenceMs: options.handoverSilenceMs ?? DEFAULT_LATCH_KNOBS.handoverSilenceMs,
       handoverMaxSeqGap: options.handoverMaxSeqGap ?? DEFAULT_LATCH_KNOBS.handoverMaxSeqGap,
     });

@@ -251,3 +251,17 @@ export function classifyAddress(input: string | IpAddress): AddressClass | null 
 export function isRoutable(input: string | IpAddress): boolean {
   return classifyAddress(input) === 'public';
 }
+
+/** Address classes of networks that one site may share with the relay (never 'public'). */
+const SITE_SCOPED: ReadonlySet<AddressClass> = new Set<AddressClass>(['private', 'shared', 'loopback', 'unique-local', 'site-local']);
+
+/**
+ * True when a non-routable peer address is in the same kind of network as the relay's own
+ * advertised address (both loopback, both RFC 1918, ...): the peer is then plausibly on the
+ * relay's own site rather than behind a NAT. A relay advertising a public address treats every
+ * non-routable peer address as behind NAT (RFC 7362 §3).
+ */
+export function sharesSiteWith(peer: string | IpAddress, advertise: string | IpAddress): boolean {
+  const peerClass = classifyAddress(peer);
+  return peerClass !== null && SITE_SCOPED.has(peerClass) && peerClass === classifyAddress(advertise);
+}

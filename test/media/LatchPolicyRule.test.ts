@@ -25,8 +25,10 @@ function errorCode(fn: () => unknown): string | undefined {
 const automatic = suite('media/LatchPolicyRule: automatic choice');
 
 const CASES: Array<[string, Partial<LegHint>, Partial<LegPolicy>, LatchReason]> = [
-  ['routable SDP address wins over the signalling source', { sdpAddress: '203.0.113.5', signalSource: '198.51.100.9' }, { mode: 'address', address: '203.0.113.5' }, 'sdp-address-routable'],
-  ['routable SDP address alone', { sdpAddress: '2001:db8::7' }, { mode: 'address', address: '2001:db8::7' }, 'sdp-address-routable'],
+  ['routable SDP address wins over the signalling source', { sdpAddress: '203.0.113.5', signalSource: '198.51.100.9' }, { mode: 'address', address: '203.0.113.5', port: 40000, rtcpPort: 40001 }, 'sdp-address-routable'],
+  ['routable SDP address alone', { sdpAddress: '2001:db8::7' }, { mode: 'address', address: '2001:db8::7', port: 40000, rtcpPort: 40001 }, 'sdp-address-routable'],
+  ['routable SDP address with rtcp-mux: no RTCP port', { sdpAddress: '203.0.113.5', rtcpMux: true }, { mode: 'address', address: '203.0.113.5', port: 40000, rtcpMux: true }, 'sdp-address-routable'],
+  ['rejected stream (port 0): no destination', { sdpAddress: '203.0.113.5', sdpPort: 0 }, { mode: 'address', address: '203.0.113.5' }, 'sdp-address-routable'],
   ['private SDP address: only the signalling source may latch', { sdpAddress: '192.168.50.20', signalSource: '203.0.113.1' }, { mode: 'address', address: '203.0.113.1' }, 'signal-source'],
   ['CGNAT SDP address is not routable', { sdpAddress: '100.64.1.1', signalSource: '198.51.100.2' }, { mode: 'address', address: '198.51.100.2' }, 'signal-source'],
   ['missing SDP address: signalling source', { sdpAddress: null, signalSource: '198.51.100.2' }, { mode: 'address', address: '198.51.100.2' }, 'signal-source'],
@@ -43,6 +45,25 @@ for (const [name, partial, expected, reason] of CASES) {
     const decision = rule.derive(hint(partial));
     assert.is(decision.reason, reason);
     assert.is(decision.weak, expected.mode === 'any');
+    assert.equal(decision.policy, { rtcpMux: false, ...knobs, ...expected });
+  });
+}
+
+const onSite = suite('media/LatchPolicyRule: peers on the relay\'s own site');
+
+const ON_SITE: Array<[string, string, Partial<LegHint>, Partial<LegPolicy>, LatchReason]> = [
+  ['loopback relay, loopback SDP, no signalling source', '127.0.0.1', { sdpAddress: '127.0.0.1' }, { mode: 'address', address: '127.0.0.1', port: 40000, rtcpPort: 40001 }, 'sdp-address-on-site'],
+  ['LAN relay, LAN SDP from the same address', '10.0.0.1', { sdpAddress: '10.0.0.7', signalSource: '10.0.0.7' }, { mode: 'address', address: '10.0.0.7', port: 40000, rtcpPort: 40001 }, 'sdp-address-on-site'],
+  ['LAN relay, LAN SDP but signalling from elsewhere: NATed', '10.0.0.1', { sdpAddress: '192.168.1.5', signalSource: '10.9.9.9' }, { mode: 'address', address: '10.9.9.9' }, 'signal-source'],
+  ['public relay, private SDP: NATed, never on-site', '203.0.113.10', { sdpAddress: '192.168.50.20', signalSource: '203.0.113.1' }, { mode: 'address', address: '203.0.113.1' }, 'signal-source'],
+  ['public relay, private SDP, no signalling source: weak', '203.0.113.10', { sdpAddress: '192.168.50.20' }, { mode: 'any' }, 'weak-no-address'],
+  ['loopback relay, private SDP: different site', '127.0.0.1', { sdpAddress: '10.0.0.7', signalSource: '127.0.0.1' }, { mode: 'address', address: '127.0.0.1' }, 'signal-source'],
+];
+
+for (const [name, advertise, partial, expected, reason] of ON_SITE) {
+  onSite(name, () => {
+    const decision = new LatchPolicyRule({ ...knobs, advertise }).derive(hint(partial));
+    assert.is(decision.reason, reason);
     assert.equal(decision.policy, { rtcpMux: false, ...knobs, ...expected });
   });
 }
@@ -101,3 +122,4 @@ validation('knobs have defaults and are validated', () => {
 automatic.run();
 explicit.run();
 validation.run();
+onSite.run();
