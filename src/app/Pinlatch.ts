@@ -7,6 +7,7 @@ import type { PinlatchConfig } from '../config/index.js';
 import { MediaRelay } from '../media/MediaRelay.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
+import { SipProxy } from '../sip/Proxy.js';
 import { MetricsServer } from './MetricsServer.js';
 
 export interface PinlatchOptions {
@@ -26,6 +27,7 @@ export class Pinlatch {
   readonly #log: Logger;
   #media: MediaRelay | undefined;
   #ng: NgServer | undefined;
+  #sip: SipProxy | undefined;
   #metrics: MetricsServer | undefined;
   #stopping: Promise<void> | undefined;
 
@@ -73,6 +75,12 @@ export class Pinlatch {
         if (tcpPort !== undefined) points.push({ service: 'ng', transport: 'tcp', address: config.ng.address, port: tcpPort });
       }
 
+      if (config.sip !== null) {
+        this.#sip = new SipProxy({ config, media: this.#media, logger: this.#log.child({ component: 'sip' }) });
+        await this.#sip.start();
+        for (const l of config.sip.listen) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });
+      }
+
       if (config.metrics !== null) {
         this.#metrics = new MetricsServer({ media: this.#media, ng: this.#ng });
         const port = await this.#metrics.listen(config.metrics.address, config.metrics.port);
@@ -89,6 +97,7 @@ export class Pinlatch {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.#metrics?.close();
+      await this.#sip?.stop();
       await this.#ng?.close();
       await this.#media?.close();
     })();
