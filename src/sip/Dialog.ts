@@ -21,8 +21,8 @@ export interface DialogPeer {
   target: string | undefined;
   /** Highest CSeq number this side used. */
   cseq: number;
-  /** Source address:port of this side's last signalling packet. */
-  source: { address: string; port: number };
+  /** Transport, address and port of this side's last signalling packet. */
+  source: { transport: 'udp' | 'tcp'; address: string; port: number };
   /** Pinned destination for requests toward this side (trunk with pinRoute), or null. */
   pin: RoutePin | null;
   /** The side is a trunk: its NAT is handled by pinning, not by trusting packet sources. */

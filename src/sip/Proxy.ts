@@ -1,6 +1,7 @@
 /**
- * SipProxy: the stateful, record-routing proxy core (RFC 3261 §16) over UDP, with per-trunk route
- * pinning, NAT handling (RFC 3581 and source trust for non-trunk peers) and media anchoring.
+ * SipProxy: the stateful, record-routing proxy core (RFC 3261 §16) over SipTransport (UDP and TCP,
+ * IPv4 and IPv6, every configured listen point), with per-trunk route pinning, NAT handling
+ * (RFC 3581 and source trust for non-trunk peers) and media anchoring.
  *
  * One request's walk: parse → RFC 3581 received/rport stamp → server transaction (100 Trying for
  * INVITE) → Max-Forwards (483) and loop (482) checks → pop our own Route (loose routing, §16.4)
@@ -8,10 +9,15 @@
  * RouteTable → trunk, nothing → 404) → SDP anchored through the MediaRelay → Via with a z9hG4bK
  * branch, Record-Route with `lr` (and `pin=<trunk>` for a pinned dialog) → client transaction.
  * Responses come back through the client transaction, are anchored and forwarded through the
- * server transaction to where the request came from (§18.2.2 with rport, always the source).
+ * server transaction to where the request came from: the same connection for TCP, the source
+ * address and port from the listen point it arrived on for UDP (§18.2.2, RFC 3581).
+ * When a request leaves on another listen point than it came in on (UDP↔TCP, IPv4↔IPv6), the
+ * proxy record-routes twice, once per interface (RFC 5658 §4), so each side reaches it its own way.
+ * Malformed requests get responseForParseError's 400 (to the source); malformed responses are
+ * dropped and logged.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
@@ -19,17 +25,17 @@ import type { LegName, MediaRelayApi } from '../media/api.js';
 import { isIp, normalizeIp } from '../net/address.js';
 import { anchorSdp, describeSdp, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
-import { SipParseError } from './errors.js';
 import { NameAddr } from './headers/nameAddr.js';
 import { Via, stampReceived } from './headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from './message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
-import { parseMessage } from './parser.js';
+import { responseForParseError } from './parseErrorResponse.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
 import { RouteTable } from './RouteTable.js';
 import { ClientTransaction } from './transactionClient.js';
 import { ServerTransaction } from './transactionServer.js';
 import { transactionTimers, type TransactionTimers } from './transactionTimers.js';
+import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from './transport.js';
 import { TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { SipUri, type Uri } from './uri.js';
 
@@ -41,11 +47,6 @@ export interface SipProxyOptions {
   lookup?: LookupFunction;
 }
 
-interface Endpoint {
-  address: string;
-  port: number;
-}
-
 /** A forwarded INVITE (or other request) waiting for its final response. */
 interface ForwardContext {
   server: ServerTransaction;
@@ -53,6 +54,8 @@ interface ForwardContext {
   request: SipRequest;
   forwarded: SipRequest;
   destination: Endpoint;
+  /** Listen point the request came in on (responses leave from it). */
+  local: ListenPoint;
   branch: string;
   /** Side that sent the request (null for an initial request: the caller). */
   from: DialogSide;
@@ -75,8 +78,11 @@ export class SipProxy {
   private readonly timers: TransactionTimers;
   private readonly routes: RouteTable;
   readonly resolver: TrunkResolver;
-  private socket: Socket | null = null;
-  private local: Endpoint = { address: '', port: 0 };
+  private transport: SipTransport | null = null;
+  private points: ListenPoint[] = [];
+  /** Addresses and ports that name this proxy in Via, Route and Request-URI. */
+  private readonly ownHosts = new Set<string>();
+  private readonly ownPorts = new Set<number>();
   private readonly serverTx = new Map<string, ServerTransaction>();
   private readonly forwards = new Map<string, ForwardContext>();
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
@@ -98,29 +104,32 @@ export class SipProxy {
     this.media.on('timeout', (key) => void this.onMediaTimeout(key));
   }
 
-  /** Where the proxy listens (first UDP listen entry). */
-  get address(): Endpoint {
-    return this.local;
+  /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
+  get listenPoints(): ListenPoint[] {
+    return [...this.points];
   }
 
   async start(): Promise<void> {
     const sip = this.config.sip!;
-    const listen = sip.listen.find((l) => l.transport === 'udp');
-    if (!listen) throw new RangeError('SipProxy: no UDP listen address configured');
+    if (sip.listen.length === 0) throw new RangeError('SipProxy: no SIP listen point configured');
     await this.resolver.start();
-    const socket = createSocket({ type: isIp(listen.address) && listen.address.includes(':') ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(listen.port, listen.address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    socket.on('message', (data, rinfo) => this.receive(data, { address: rinfo.address, port: rinfo.port }));
-    socket.on('error', (err) => this.log?.error({ err }, 'SIP socket error'));
-    this.socket = socket;
-    const bound = socket.address();
-    this.local = { address: sip.advertise, port: bound.port };
+    const transport = new SipTransport({ listen: sip.listen, parseLimits: { maxMessageBytes: sip.maxMessageBytes } });
+    transport.on('message', ({ message, source, local }) => this.receive(message, source, local));
+    transport.on('parseError', (event) => this.onParseError(event));
+    transport.on('error', (err) => this.log?.error({ err }, 'SIP socket error'));
+    try {
+      await transport.start();
+    } catch (err) {
+      this.resolver.stop();
+      throw err;
+    }
+    this.transport = transport;
+    this.points = transport.listenPoints;
+    this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
+    for (const point of this.points) {
+      this.ownHosts.add(normalizeIp(point.address) ?? point.address);
+      this.ownPorts.add(point.port);
+    }
   }
 
   async stop(): Promise<void> {
@@ -128,46 +137,80 @@ export class SipProxy {
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const ctx of this.forwards.values()) clearTimeout(ctx.timerC);
-    const socket = this.socket;
-    this.socket = null;
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const transport = this.transport;
+    this.transport = null;
+    await transport?.close();
   }
 
   // ── transport ────────────────────────────────────────────────────────────
 
-  private send(data: Buffer, to: Endpoint): Promise<void> {
-    const socket = this.socket;
-    if (!socket) return Promise.reject(new Error('proxy stopped'));
-    return new Promise((resolve, reject) => {
-      socket.send(data, to.port, to.address, (err) => (err ? reject(err) : resolve()));
+  /** Sends toward `to`; `local` (the listen point a request came in on) for responses. */
+  private send(data: Buffer, to: Endpoint, local?: ListenPoint): Promise<void> {
+    const transport = this.transport;
+    if (!transport) return Promise.reject(new Error('proxy stopped'));
+    return transport.send(to, data, local ? { local } : {});
+  }
+
+  /** The listen point a request toward `to` leaves from: same transport, same address family. */
+  private localFor(to: Endpoint): ListenPoint {
+    const v6 = isIPv6(to.address);
+    const point =
+      this.points.find((p) => p.transport === to.transport && isIPv6(p.address) === v6) ??
+      this.points.find((p) => p.transport === to.transport);
+    if (!point) throw new RangeError(`no ${to.transport.toUpperCase()} listen point toward ${to.address}`);
+    return point;
+  }
+
+  /** The host written into Via and Record-Route for a listen point: `advertise`, unless of another IP family. */
+  private advertisedHost(point: ListenPoint): string {
+    const advertise = this.config.sip!.advertise;
+    if (!isIp(advertise) || isIPv6(advertise) === isIPv6(point.address)) return advertise;
+    return point.address;
+  }
+
+  private viaFor(to: Endpoint, branch: string): Via {
+    const point = this.localFor(to);
+    return new Via({
+      transport: to.transport.toUpperCase(),
+      host: this.advertisedHost(point),
+      port: point.port,
+      params: [['branch', branch], ['rport', null]],
     });
   }
 
-  private async resolveHop(hop: HopTarget): Promise<Endpoint> {
-    if (isIp(hop.host)) return { address: normalizeIp(hop.host)!, port: hop.port };
-    const { address } = await lookup(hop.host);
-    return { address, port: hop.port };
+  /** A Record-Route entry for one interface; `transport=tcp` when it is TCP (§19.1.1). */
+  private recordRoute(point: ListenPoint, params: Array<[string, string | null]>): string {
+    const all = point.transport === 'tcp' ? [...params, ['transport', 'tcp'] as [string, string]] : params;
+    return `<${new SipUri({ host: this.advertisedHost(point), port: point.port, params: all }).toString()}>`;
   }
 
-  private receive(data: Buffer, source: Endpoint): void {
-    let message: SipMessage;
-    try {
-      message = parseMessage(data, { limits: { maxMessageBytes: this.config.sip!.maxMessageBytes } });
-    } catch (err) {
-      if (err instanceof SipParseError && err.replyable && err.partial?.kind === 'request') {
-        const response = createResponse(err.partial, err.status, { reason: err.reason.slice(0, 100) });
-        void this.send(response.serialize(), source).catch(() => undefined);
-      }
-      this.log?.debug({ err, source }, 'malformed SIP message dropped');
+  private async resolveHop(hop: HopTarget): Promise<Endpoint> {
+    if (isIp(hop.host)) return { transport: hop.transport, address: normalizeIp(hop.host)!, port: hop.port };
+    const { address } = await lookup(hop.host);
+    return { transport: hop.transport, address, port: hop.port };
+  }
+
+  /** A malformed request gets its 400 (or 505/513) back at the source; anything else is dropped. */
+  private onParseError({ error, source, local }: InboundParseError): void {
+    const response = responseForParseError(error, { toTag: randomBytes(6).toString('hex') });
+    if (!response) {
+      this.log?.info({ source, reason: error.reason, code: error.code }, 'malformed SIP message dropped');
       return;
     }
+    this.log?.info({ source, reason: error.reason, status: response.status }, 'malformed SIP request answered');
+    void this.send(response.serialize(), source, local).catch((err: unknown) =>
+      this.log?.debug({ err, source }, 'answer to a malformed request not sent'),
+    );
+  }
+
+  private receive(message: SipRequest | SipResponse, source: Endpoint, local: ListenPoint): void {
     try {
-      if (message.kind === 'request') this.onRequest(message, source);
+      if (message.kind === 'request') this.onRequest(message, source, local);
       else this.onResponse(message);
     } catch (err) {
       this.log?.warn({ err, callId: safe(() => message.callId) }, 'SIP message not processed');
       if (message.kind === 'request' && message.method !== 'ACK') {
-        void this.send(createResponse(message, 400, { reason: 'Bad Request' }).serialize(), source).catch(() => undefined);
+        void this.send(createResponse(message, 400, { reason: 'Bad Request' }).serialize(), source, local).catch(() => undefined);
       }
     }
   }
@@ -179,7 +222,7 @@ export class SipProxy {
     return `${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`;
   }
 
-  private onRequest(request: SipRequest, source: Endpoint): void {
+  private onRequest(request: SipRequest, source: Endpoint, local: ListenPoint): void {
     const via = request.topVia;
     if (!via) throw new RangeError('request without Via');
     if (stampReceived(via, source)) request.setTopVia(via);
@@ -201,8 +244,8 @@ export class SipProxy {
       existing.receiveRetransmission();
       return;
     }
-    const server = new ServerTransaction(key, request.method, false, this.timers, {
-      send: (d) => this.send(d, source),
+    const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, {
+      send: (d) => this.send(d, source, local),
       onTerminated: () => this.serverTx.delete(key),
     });
     this.serverTx.set(key, server);
@@ -214,7 +257,7 @@ export class SipProxy {
       return;
     }
     if (request.method === 'INVITE') reply(100);
-    void this.forwardRequest(request, source, server, reply).catch((err: unknown) => {
+    void this.forwardRequest(request, source, local, server, reply).catch((err: unknown) => {
       this.log?.warn({ err, callId: request.callId }, 'request not forwarded');
       reply(500, 'Server Internal Error');
     });
@@ -238,13 +281,16 @@ export class SipProxy {
     return `${BRANCH_PREFIX}${this.loopHash(request)}.${tx}`;
   }
 
+  private isOwn(host: string, port: number | undefined): boolean {
+    return this.ownPorts.has(port ?? 5060) && this.ownHosts.has(normalizeIp(host) ?? host.toLowerCase());
+  }
+
   private isOwnVia(via: Via): boolean {
-    return normalizeIp(via.host) === normalizeIp(this.local.address) && (via.port ?? 5060) === this.local.port;
+    return this.isOwn(via.host, via.port);
   }
 
   private refersToUs(uri: Uri): boolean {
-    if (uri.kind !== 'sip') return false;
-    return (uri.port ?? 5060) === this.local.port && (normalizeIp(uri.host) ?? uri.host) === (normalizeIp(this.local.address) ?? this.local.address);
+    return uri.kind === 'sip' && this.isOwn(uri.host, uri.port);
   }
 
   private dialogOf(request: { callId?: string; from?: NameAddr; to?: NameAddr }): Dialog | undefined {
@@ -256,6 +302,7 @@ export class SipProxy {
   private async forwardRequest(
     request: SipRequest,
     source: Endpoint,
+    local: ListenPoint,
     server: ServerTransaction,
     reply: (status: number, reason?: string) => void,
   ): Promise<void> {
@@ -265,13 +312,11 @@ export class SipProxy {
     if (request.vias.slice(1).some((v) => this.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
       return reply(482);
     }
-    // §16.4: a Route naming this proxy is ours to remove.
-    const ownRoute = request.routes[0];
+    // §16.4: Routes naming this proxy are ours to remove (two of them when record-routed twice).
     let pinParam: string | null = null;
-    if (ownRoute && this.refersToUs(ownRoute.uri)) {
-      const uri = ownRoute.uri as SipUri;
-      const pin = uri.params.get('pin');
-      pinParam = typeof pin === 'string' ? pin : null;
+    for (let own = request.routes[0]; own && this.refersToUs(own.uri); own = request.routes[0]) {
+      const pin = (own.uri as SipUri).params.get('pin');
+      if (typeof pin === 'string') pinParam = pin;
       request.popRoute();
     }
 
@@ -344,23 +389,26 @@ export class SipProxy {
         };
         dialog = new Dialog(callId, callerPeer, calleePeer);
         // A request from a pinned trunk: requests back toward it keep its address.
-        if (fromTrunk?.pinRoute) callerPeer.pin = new RoutePin(fromTrunk.name, { host: source.address, port: source.port, transport: 'udp' });
+        if (fromTrunk?.pinRoute) callerPeer.pin = new RoutePin(fromTrunk.name, { host: source.address, port: source.port, transport: source.transport });
       }
     }
 
     forwarded.decrementMaxForwards();
     const branch = this.branchFor(request);
-    forwarded.pushVia(new Via({ transport: 'UDP', host: this.local.address, port: this.local.port, params: [['branch', branch], ['rport', null]] }));
+    forwarded.pushVia(this.viaFor(destination, branch));
     if (!inDialog && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
       const pin = pinForNewDialog ?? dialog?.caller.pin ?? null;
       if (pin) params.push(['pin', pin.trunk]);
-      forwarded.prepend('Record-Route', `<${new SipUri({ host: this.local.address, port: this.local.port, params }).toString()}>`);
+      // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
+      const outbound = this.localFor(destination);
+      if (outbound !== local) forwarded.prepend('Record-Route', this.recordRoute(local, params));
+      forwarded.prepend('Record-Route', this.recordRoute(outbound, params));
     }
     const offered = await this.anchorBody(request, forwarded, dialog, from, 'offer');
 
     const ctx: ForwardContext = {
-      server, client: null, request, forwarded, destination, branch, from, dialog, initial, offered, cancelled: false,
+      server, client: null, request, forwarded, destination, local, branch, from, dialog, initial, offered, cancelled: false,
     };
     if (initial && dialog) this.registerDialog(dialog, `${callId}|${dialog.caller.tag}`);
     this.startClient(ctx);
@@ -382,7 +430,7 @@ export class SipProxy {
     const key = `${ctx.branch}|${method}`;
     const reply = (status: number, reason?: string) =>
       ctx.server.respond(status, createResponse(ctx.request, status, { reason, toTag: this.toTag(ctx.request) }).serialize());
-    const client = new ClientTransaction<SipResponse>(key, method, ctx.forwarded.serialize(), false, this.timers, {
+    const client = new ClientTransaction<SipResponse>(key, method, ctx.forwarded.serialize(), ctx.destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, ctx.destination),
       onResponse: (response, status) => void this.relayResponse(ctx, response, status),
       onTimeout: () => {
@@ -434,7 +482,7 @@ export class SipProxy {
     cancel.set('Max-Forwards', '70');
     cancel.setBody(Buffer.alloc(0));
     const key = `${ctx.branch}|CANCEL`;
-    const tx = new ClientTransaction<SipResponse>(key, 'CANCEL', cancel.serialize(), false, this.timers, {
+    const tx = new ClientTransaction<SipResponse>(key, 'CANCEL', cancel.serialize(), ctx.destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, ctx.destination),
       onResponse: () => undefined,
       onTimeout: () => undefined,
@@ -457,12 +505,10 @@ export class SipProxy {
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
   private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
     const dialog = this.dialogOf(request);
-    const ownRoute = request.routes[0];
-    if (ownRoute && this.refersToUs(ownRoute.uri)) request.popRoute();
+    while (request.routes[0] && this.refersToUs(request.routes[0].uri)) request.popRoute();
     const forwarded = request.clone();
     if (request.maxForwards === 0) return;
     forwarded.decrementMaxForwards();
-    forwarded.pushVia(new Via({ transport: 'UDP', host: this.local.address, port: this.local.port, params: [['branch', this.branchFor(request)], ['rport', null]] }));
     let destination: Endpoint;
     if (dialog) {
       const from = dialog.sideOfFromTag(request.from?.tag);
@@ -471,6 +517,12 @@ export class SipProxy {
       destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
     } else {
       destination = await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
+    }
+    try {
+      forwarded.pushVia(this.viaFor(destination, this.branchFor(request)));
+    } catch (err) {
+      this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered');
+      return;
     }
     await this.send(forwarded.serialize(), destination).catch((err: unknown) =>
       this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered'),
@@ -628,7 +680,6 @@ export class SipProxy {
     const uri = target.target.replace(/^.*<|>.*$/g, '');
     const bye = new SipRequest({ method: 'BYE', uri, fields: [] });
     const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
-    bye.set('Via', new Via({ transport: 'UDP', host: this.local.address, port: this.local.port, params: [['branch', branch], ['rport', null]] }).toString());
     bye.set('From', sender.nameAddr);
     bye.set('To', target.nameAddr);
     bye.set('Call-ID', dialog.callId);
@@ -640,11 +691,13 @@ export class SipProxy {
     let destination: Endpoint;
     try {
       destination = await this.destinationToward(target, bye);
-    } catch {
+      bye.prepend('Via', this.viaFor(destination, branch).toString());
+    } catch (err) {
+      this.log?.info({ err, callId: dialog.callId, toward }, 'media-timeout BYE not sent');
       return;
     }
     const key = `${branch}|BYE`;
-    const tx = new ClientTransaction<SipResponse>(key, 'BYE', bye.serialize(), false, this.timers, {
+    const tx = new ClientTransaction<SipResponse>(key, 'BYE', bye.serialize(), destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, destination),
       onResponse: () => undefined,
       onTimeout: () => undefined,
