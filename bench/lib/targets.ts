@@ -44,6 +44,13 @@ interface ReadyLine {
 
 const START_TIMEOUT_MS = 60_000;
 
+/**
+ * SO_RCVBUF of the reference relays: the value pinlatch's addon sets on its sockets
+ * (native/include/udp_socket.h), so that the comparison is about forwarding, not about how many
+ * packets a socket can queue while its relay is descheduled.
+ */
+export const RELAY_RCVBUF_BYTES = 256 * 1024;
+
 async function startChild(
   name: string,
   argv: string[],
@@ -88,12 +95,14 @@ export const TARGETS: Record<string, Target> = {
   limit: {
     name: 'limit',
     what: 'barefwd: C, 1 thread, epoll + recvmmsg/sendmmsg, no parsing, no latching (the physical limit)',
-    start: (address, ports, ctx) => startChild('limit', [ctx.tools.barefwd, '--bind', address], address, ports, ctx),
+    start: (address, ports, ctx) =>
+      startChild('limit', [ctx.tools.barefwd, '--bind', address, '--rcvbuf', String(RELAY_RCVBUF_BYTES)], address, ports, ctx),
   },
   js: {
     name: 'js',
     what: 'dgram-relay.ts: node:dgram, one JS callback and one send() per packet, symmetric latching',
-    start: (address, ports, ctx) => startChild('js', nodeTs('dgram-relay.ts'), address, ports, ctx),
+    start: (address, ports, ctx) =>
+      startChild('js', [...nodeTs('dgram-relay.ts'), '--rcvbuf', String(RELAY_RCVBUF_BYTES)], address, ports, ctx),
   },
   pinlatch: {
     name: 'pinlatch',

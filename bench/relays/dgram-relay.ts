@@ -6,10 +6,11 @@
  * after that, packets from any other source are dropped; media toward a leg without a peer
  * is dropped.
  *
- * Run: node --import tsx bench/relays/dgram-relay.ts   (handshake: see relay-handshake.ts)
+ * Run: node --import tsx bench/relays/dgram-relay.ts [--rcvbuf BYTES]   (handshake: see relay-handshake.ts)
  */
 import dgram from 'node:dgram';
 import { isIPv6 } from 'node:net';
+import { parseArgs } from 'node:util';
 import { announceAndWait, readPeers } from './relay-handshake.ts';
 
 const RTP_HEADER_LEN = 12;
@@ -31,8 +32,9 @@ function isRtp(msg: Buffer): boolean {
   return msg.length >= RTP_HEADER_LEN && (msg[0]! & 0xc0) === 0x80;
 }
 
-async function bindLeg(address: string): Promise<Leg> {
-  const socket = dgram.createSocket(isIPv6(address) ? 'udp6' : 'udp4');
+async function bindLeg(address: string, recvBufferSize: number | undefined): Promise<Leg> {
+  const type = isIPv6(address) ? 'udp6' : 'udp4';
+  const socket = dgram.createSocket(recvBufferSize === undefined ? { type } : { type, recvBufferSize });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(0, address, () => {
@@ -70,10 +72,12 @@ function relayDirection(from: Leg, to: Leg, expectedAddress: string, counts: Cou
   });
 }
 
+const { values } = parseArgs({ options: { rcvbuf: { type: 'string' } } });
+const recvBufferSize = values.rcvbuf === undefined ? undefined : Number(values.rcvbuf);
 const peers = await readPeers();
 const counts: Counts = { forwarded: 0, dropInvalid: 0, dropStranger: 0, dropNoPeer: 0 };
 const legs: Leg[] = [];
-for (let i = 0; i < peers.ports.length; i++) legs.push(await bindLeg(peers.address));
+for (let i = 0; i < peers.ports.length; i++) legs.push(await bindLeg(peers.address, recvBufferSize));
 for (let k = 0; k < legs.length; k += 2) {
   relayDirection(legs[k]!, legs[k + 1]!, peers.address, counts);
   relayDirection(legs[k + 1]!, legs[k]!, peers.address, counts);
