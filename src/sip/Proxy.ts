@@ -309,7 +309,7 @@ export class SipProxy {
     // §16.3 step 3/4: Max-Forwards and loops.
     if (request.maxForwards === 0) return reply(483);
     const loop = this.loopHash(request);
-    if (request.vias.slice(1).some((v) => this.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
+    if (request.vias.some((v) => this.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
       return reply(482);
     }
     // §16.4: Routes naming this proxy are ours to remove (two of them when record-routed twice).

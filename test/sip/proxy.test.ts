@@ -1,0 +1,402 @@
+/**
+ * SipProxy over real sockets on loopback: MediaRelay and SipProxy run in-process from a
+ * configuration built by parseConfig; callers and gateways are plain dgram/net sockets on other
+ * 127.0.0.x addresses (trunks are recognised by source address, so each role has its own).
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import * as assert from 'uvu/assert';
+import { suite } from '../support/suite.ts';
+import { freePortRange } from '../media/udp-peer.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { MediaRelay } from '../../src/media/MediaRelay.ts';
+import { SipProxy } from '../../src/sip/Proxy.ts';
+import { parseMessage } from '../../src/sip/parser.ts';
+import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
+import { StreamFramer } from '../../src/sip/StreamFramer.ts';
+
+const PROXY = '127.0.0.1';
+const CALLER = '127.0.0.2';
+const GATEWAY = '127.0.0.3';
+const SILENT = '127.0.0.4';
+const CLOSED = '127.0.0.5';
+
+interface Context {
+  relay: MediaRelay;
+  proxy: SipProxy;
+  port: number;
+  ports: { min: number; max: number };
+  gateway: SipPeer;
+  silent: dgram.Socket;
+}
+
+/** A SIP endpoint over UDP or TCP that records every message it receives. */
+class SipPeer {
+  readonly received: SipMessage[] = [];
+  private readonly waiters = new Set<() => void>();
+  private udp: dgram.Socket | null = null;
+  private tcp: net.Socket | null = null;
+  port = 0;
+
+  static async udp(address: string): Promise<SipPeer> {
+    const peer = new SipPeer(address, 'UDP');
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+    socket.on('message', (data) => peer.push(data, 'datagram'));
+    peer.udp = socket;
+    peer.port = socket.address().port;
+    return peer;
+  }
+
+  static async tcp(address: string, to: number): Promise<SipPeer> {
+    const peer = new SipPeer(address, 'TCP');
+    const socket = net.connect({ host: PROXY, port: to, localAddress: address });
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const framer = new StreamFramer();
+    socket.on('data', (chunk) => {
+      for (const frame of framer.push(chunk)) if (frame.kind === 'message') peer.push(frame.data, 'stream');
+    });
+    peer.tcp = socket;
+    peer.port = socket.localPort!;
+    return peer;
+  }
+
+  private constructor(
+    readonly address: string,
+    readonly transport: 'UDP' | 'TCP',
+  ) {}
+
+  private push(data: Buffer, framing: 'datagram' | 'stream'): void {
+    this.received.push(parseMessage(data, { framing }));
+    for (const wake of this.waiters) wake();
+  }
+
+  send(text: string | Buffer, port: number, host = PROXY): void {
+    const data = Buffer.isBuffer(text) ? text : Buffer.from(text, 'latin1');
+    if (this.tcp) this.tcp.write(data);
+    else this.udp!.send(data, port, host);
+  }
+
+  sendMessage(message: SipMessage, port: number, host = PROXY): void {
+    this.send(message.ensureContentLength().serialize(), port, host);
+  }
+
+  /** The first received message (from index `from` on) matching `match`, within `ms`. */
+  async waitFor<T extends SipMessage>(match: (m: SipMessage) => m is T, ms?: number): Promise<T>;
+  async waitFor(match: (m: SipMessage) => boolean, ms?: number): Promise<SipMessage>;
+  async waitFor(match: (m: SipMessage) => boolean, ms = 5000): Promise<SipMessage> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = this.received.find(match);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching message within ${ms} ms; got ${this.received.map(describe).join(', ')}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.waiters.add(wake);
+      });
+    }
+  }
+
+  close(): void {
+    this.udp?.close();
+    this.tcp?.destroy();
+  }
+}
+
+function describe(m: SipMessage): string {
+  return m.kind === 'request' ? m.method : `${m.status} ${m.cseq?.method}`;
+}
+
+const isResponse = (callId: string, method = 'INVITE', final = true) => (m: SipMessage): m is SipResponse =>
+  m.kind === 'response' && m.callId === callId && m.cseq?.method === method && (!final || m.status >= 200);
+const isRequest = (method: string, callId?: string) => (m: SipMessage): m is SipRequest =>
+  m.kind === 'request' && m.method === method && (callId === undefined || m.callId === callId);
+
+function sdp(address: string, port: number, version = 1): string {
+  return [
+    'v=0',
+    `o=- 4711 ${version} IN IP4 ${address}`,
+    's=-',
+    `c=IN IP4 ${address}`,
+    't=0 0',
+    `m=audio ${port} RTP/AVP 0 8`,
+    'a=rtpmap:0 PCMU/8000',
+    'a=sendrecv',
+    '',
+  ].join('\r\n');
+}
+
+interface RequestSpec {
+  method?: string;
+  user: string;
+  peer: SipPeer;
+  proxyPort: number;
+  callId?: string;
+  maxForwards?: number;
+  body?: string;
+  toTag?: string;
+  cseq?: number;
+  uri?: string;
+  routes?: string[];
+}
+
+function request(spec: RequestSpec): string {
+  const method = spec.method ?? 'INVITE';
+  const body = spec.body ?? '';
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  return [
+    `${method} ${spec.uri ?? `sip:${spec.user}@${PROXY}:${spec.proxyPort}`} SIP/2.0`,
+    `Via: SIP/2.0/${spec.peer.transport} ${spec.peer.address}:${spec.peer.port};branch=${branch};rport`,
+    ...(spec.routes ?? []).map((r) => `Route: ${r}`),
+    `Max-Forwards: ${spec.maxForwards ?? 70}`,
+    `From: <sip:caller@${spec.peer.address}>;tag=c${spec.callId ?? 'x'}`,
+    `To: <sip:${spec.user}@${PROXY}>${spec.toTag ? `;tag=${spec.toTag}` : ''}`,
+    `Call-ID: ${spec.callId ?? randomBytes(6).toString('hex')}`,
+    `CSeq: ${spec.cseq ?? 1} ${method}`,
+    `Contact: <sip:caller@${spec.peer.address}:${spec.peer.port}${spec.peer.transport === 'TCP' ? ';transport=tcp' : ''}>`,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+/** The gateway's answer to a request it received, with its Record-Route and Contact (§12.1.1). */
+function answer(req: SipRequest, status: number, gateway: SipPeer, body?: string): SipResponse {
+  const response = createResponse(req, status, { toTag: 'gw1' });
+  for (const rr of req.getAll('record-route')) response.append('Record-Route', rr);
+  response.set('Contact', `<sip:gw@${gateway.address}:${gateway.port}>`);
+  if (body) response.setBody(Buffer.from(body, 'latin1'), 'application/sdp');
+  return response;
+}
+
+function sdpPort(message: SipMessage): number {
+  return Number(/m=audio (\d+)/.exec(message.body.toString('latin1'))![1]);
+}
+
+async function freeSipPort(): Promise<number> {
+  for (;;) {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => udp.bind(0, PROXY, resolve));
+    const port = udp.address().port;
+    const server = net.createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, PROXY, () => resolve(true));
+    });
+    await new Promise<void>((resolve) => (ok ? server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (ok) return port;
+  }
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const test = suite<Context>('sip/proxy', { timeoutMs: 15_000 });
+
+test.before(async (ctx) => {
+  ctx.port = await freeSipPort();
+  ctx.ports = await freePortRange(20);
+  ctx.gateway = await SipPeer.udp(GATEWAY);
+  ctx.silent = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => ctx.silent.bind(0, SILENT, resolve));
+  const config = parseConfig(`
+sip:
+  listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }, { transport: tcp, address: ${PROXY}, port: ${ctx.port} }]
+  advertise: ${PROXY}
+  timers: { t1Ms: 40, t2Ms: 400, t4Ms: 500, inviteTimeoutMs: 10000 }
+media:
+  address: ${PROXY}
+  advertise: ${PROXY}
+  ports: { min: ${ctx.ports.min}, max: ${ctx.ports.max} }
+  shards: 1
+  timeoutSec: 2
+trunks:
+  - { name: gateway, host: ${GATEWAY}, port: ${ctx.gateway.port} }
+  - { name: silent, host: ${SILENT}, port: ${ctx.silent.address().port} }
+  - { name: closed, host: ${CLOSED}, port: 5999, transport: tcp }
+  - { name: self, host: ${PROXY}, port: ${ctx.port} }
+routes:
+  - { match: { user: "49.*" }, trunk: gateway }
+  - { match: { user: "408.*" }, trunk: silent }
+  - { match: { user: "503.*" }, trunk: closed }
+  - { match: { user: "loop.*" }, trunk: self }
+log: { level: silent }
+`);
+  const m = config.media;
+  ctx.relay = await MediaRelay.start({
+    address: m.address,
+    advertise: m.advertise,
+    ports: m.ports,
+    shards: m.shards,
+    timeoutMs: m.timeoutSec * 1000,
+    quarantineMs: m.quarantineMs,
+  });
+  ctx.proxy = new SipProxy({ config, media: ctx.relay });
+  await ctx.proxy.start();
+});
+
+test.after(async (ctx) => {
+  await ctx.proxy?.stop();
+  await ctx.relay?.close();
+  ctx.gateway?.close();
+  ctx.silent?.close();
+});
+
+test('listens on UDP and TCP of the configured address', ({ proxy, port }) => {
+  const points = proxy.listenPoints.map((p) => `${p.transport} ${p.address}:${p.port}`).sort();
+  assert.equal(points, [`tcp ${PROXY}:${port}`, `udp ${PROXY}:${port}`]);
+});
+
+test('malformed request → 400 with the reason, sent to the source; malformed response dropped', async ({ port }) => {
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    caller.send(
+      [
+        `INVITE sip:49@${PROXY} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${CALLER}:9;branch=z9hG4bKbad1`,
+        'From: <sip:a@example.com>;tag=1',
+        'To: <sip:b@example.com>',
+        'Call-ID: malformed-1',
+        'CSeq: 1 INVITE',
+        'Max-Forwards: lots',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+      port,
+    );
+    caller.send(`SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP ${PROXY}:${port};branch=z9hG4bKx\r\nCSeq: nope\r\nContent-Length: 0\r\n\r\n`, port);
+    const response = await caller.waitFor(isResponse('malformed-1'));
+    assert.is(response.status, 400);
+    assert.match(response.reason, /max-forwards/i);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.is(caller.received.length, 1, 'nothing answers the malformed response');
+  } finally {
+    caller.close();
+  }
+});
+
+test('Max-Forwards 0 → 483; no route → 404; a loop back to the proxy → 482', async ({ port }) => {
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: 'mf0', maxForwards: 0 }), port);
+    caller.send(request({ user: 'nobody', peer: caller, proxyPort: port, callId: 'noroute' }), port);
+    caller.send(request({ user: 'loop', peer: caller, proxyPort: port, callId: 'loop1' }), port);
+    assert.is((await caller.waitFor(isResponse('mf0'))).status, 483);
+    assert.is((await caller.waitFor(isResponse('noroute'))).status, 404);
+    assert.is((await caller.waitFor(isResponse('loop1'))).status, 482);
+  } finally {
+    caller.close();
+  }
+});
+
+test('a trunk that never answers → 408; an unreachable TCP trunk → 503', async ({ port }) => {
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    caller.send(request({ user: '408', peer: caller, proxyPort: port, callId: 'silent1' }), port);
+    caller.send(request({ user: '503', peer: caller, proxyPort: port, callId: 'closed1' }), port);
+    assert.is((await caller.waitFor(isResponse('closed1'))).status, 503);
+    // Timer B = 64·T1 = 2.56 s with T1 = 40 ms.
+    assert.is((await caller.waitFor(isResponse('silent1'), 6000)).status, 408);
+    assert.ok(caller.received.some((m) => m.kind === 'response' && m.status === 100 && m.callId === 'silent1'), '100 Trying first');
+  } finally {
+    caller.close();
+  }
+});
+
+/** INVITE (with SDP) → 180 → 200 → ACK through the proxy; returns what each side saw. */
+async function establish(ctx: Context, caller: SipPeer, callId: string) {
+  const { port, gateway } = ctx;
+  caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) }), port);
+  const invite = await gateway.waitFor(isRequest('INVITE', callId));
+  gateway.sendMessage(answer(invite, 180, gateway), port);
+  gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
+  const ok = await caller.waitFor(isResponse(callId));
+  const routes = ok.getAll('record-route').reverse();
+  caller.send(
+    request({ method: 'ACK', user: '4930123', peer: caller, proxyPort: port, callId, toTag: 'gw1', uri: `sip:gw@${GATEWAY}:${gateway.port}`, routes }),
+    port,
+  );
+  const ack = await gateway.waitFor(isRequest('ACK', callId));
+  return { invite, ok, ack, routes };
+}
+
+test('INVITE with SDP is anchored both ways; BYE releases the media session', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    const { invite, ok, routes } = await establish(ctx, caller, 'anchored1');
+    const inRange = (p: number) => p >= ctx.ports.min && p <= ctx.ports.max;
+    assert.match(invite.body.toString(), `c=IN IP4 ${PROXY}`);
+    assert.ok(inRange(sdpPort(invite)), `gateway sees a relay port (${sdpPort(invite)})`);
+    assert.match(ok.body.toString(), `c=IN IP4 ${PROXY}`);
+    assert.ok(inRange(sdpPort(ok)), `caller sees a relay port (${sdpPort(ok)})`);
+    assert.is(invite.topVia!.transport, 'UDP');
+    assert.match(invite.get('record-route') ?? '', ';lr');
+    assert.equal(ctx.relay.keys().length, 1);
+
+    caller.send(
+      request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: ctx.port, callId: 'anchored1', toTag: 'gw1', cseq: 2, uri: `sip:gw@${GATEWAY}:${ctx.gateway.port}`, routes }),
+      ctx.port,
+    );
+    const bye = await ctx.gateway.waitFor(isRequest('BYE', 'anchored1'));
+    ctx.gateway.sendMessage(createResponse(bye, 200), ctx.port);
+    assert.is((await caller.waitFor(isResponse('anchored1', 'BYE'))).status, 200);
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+test('a call over TCP: responses come back on the caller\'s connection, double Record-Route', async (ctx) => {
+  const caller = await SipPeer.tcp(CALLER, ctx.port);
+  try {
+    const { invite, ok, routes } = await establish(ctx, caller, 'tcp1');
+    assert.is(ok.status, 200);
+    assert.is(invite.topVia!.transport, 'UDP', 'toward the UDP gateway the Via says UDP');
+    assert.is(routes.length, 2, 'one Record-Route per interface (RFC 5658)');
+    assert.match(routes[0]!, 'transport=tcp', 'the caller-facing entry is TCP');
+    caller.send(
+      request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: ctx.port, callId: 'tcp1', toTag: 'gw1', cseq: 2, uri: `sip:gw@${GATEWAY}:${ctx.gateway.port}`, routes }),
+      ctx.port,
+    );
+    const bye = await ctx.gateway.waitFor(isRequest('BYE', 'tcp1'));
+    assert.is(bye.routes.length, 0, 'both own Route entries removed');
+    ctx.gateway.sendMessage(createResponse(bye, 200), ctx.port);
+    assert.is((await caller.waitFor(isResponse('tcp1', 'BYE'))).status, 200);
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+test('media inactivity: BYE toward both sides, session released', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    await establish(ctx, caller, 'idle1');
+    const toCaller = await caller.waitFor(isRequest('BYE', 'idle1'), 8000);
+    const toGateway = await ctx.gateway.waitFor(isRequest('BYE', 'idle1'), 2000);
+    assert.match(toCaller.get('reason') ?? '', 'media timeout');
+    assert.is(toGateway.uri.toString(), `sip:gw@${GATEWAY}:${ctx.gateway.port}`);
+    caller.sendMessage(createResponse(toCaller, 200), ctx.port);
+    ctx.gateway.sendMessage(createResponse(toGateway, 200), ctx.port);
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+test.run();
