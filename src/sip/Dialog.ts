@@ -7,6 +7,7 @@
  * timeout): its tag, URI, remote target, the last CSeq it used, where its signalling comes from,
  * and — for a pinned trunk — the RoutePin that decides every in-dialog destination toward it.
  */
+import { SdpVersionState } from '../sdp/index.js';
 import type { RoutePin } from './RoutePin.js';
 
 export type DialogSide = 'caller' | 'callee';
@@ -35,6 +36,14 @@ export class Dialog {
   state: DialogState = 'early';
   /** Media session key (Call-ID + caller tag), or null when the call carries no SDP yet. */
   mediaKey: string | null = null;
+  /**
+   * o= version of the SDPs the proxy sends toward each side, kept per direction across the
+   * dialog's offers and answers (RFC 3264 §8: +1 only when what that side receives changed).
+   */
+  readonly sdpVersionToward: Record<DialogSide, SdpVersionState> = {
+    caller: new SdpVersionState(),
+    callee: new SdpVersionState(),
+  };
 
   constructor(
     readonly callId: string,

@@ -648,6 +648,7 @@ export class SipProxy {
     const anchored = anchorSdp(text, {
       address: this.media.advertise,
       role,
+      version: dialog.sdpVersionToward[Dialog.other(from)],
       streams: info.media.map((m) => {
         const stream = session.streams.find((s) => s.index === m.index);
         if (m.rejected || !stream) return 'rejected' as const;

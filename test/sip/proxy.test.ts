@@ -119,7 +119,7 @@ const isResponse = (callId: string, method = 'INVITE', final = true) => (m: SipM
 const isRequest = (method: string, callId?: string) => (m: SipMessage): m is SipRequest =>
   m.kind === 'request' && m.method === method && (callId === undefined || m.callId === callId);
 
-function sdp(address: string, port: number, version = 1): string {
+function sdp(address: string, port: number, version = 1, direction = 'sendrecv'): string {
   return [
     'v=0',
     `o=- 4711 ${version} IN IP4 ${address}`,
@@ -128,7 +128,7 @@ function sdp(address: string, port: number, version = 1): string {
     't=0 0',
     `m=audio ${port} RTP/AVP 0 8`,
     'a=rtpmap:0 PCMU/8000',
-    'a=sendrecv',
+    `a=${direction}`,
     '',
   ].join('\r\n');
 }
@@ -324,7 +324,7 @@ async function establish(ctx: Context, caller: SipPeer, callId: string) {
   caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) }), port);
   const invite = await gateway.waitFor(isRequest('INVITE', callId));
   gateway.sendMessage(answer(invite, 180, gateway), port);
-  gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
+  gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000, 7)), port);
   const ok = await caller.waitFor(isResponse(callId));
   const routes = ok.getAll('record-route').reverse();
   caller.send(
@@ -378,6 +378,48 @@ test('a call over TCP: responses come back on the caller\'s connection, double R
     ctx.gateway.sendMessage(createResponse(bye, 200), ctx.port);
     assert.is((await caller.waitFor(isResponse('tcp1', 'BYE'))).status, 200);
     await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+function originVersion(message: SipMessage): number {
+  return Number(/^o=\S+ \S+ (\d+)/m.exec(message.body.toString('latin1'))![1]);
+}
+
+test('re-INVITE: o= versions continue per direction, +1 only when the relayed SDP changed (RFC 3264 §8)', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  const { port, gateway } = ctx;
+  try {
+    const { invite, ok, routes } = await establish(ctx, caller, 'reinv1');
+    assert.is(originVersion(invite), 1);
+    assert.is(originVersion(ok), 7);
+    const uri = `sip:gw@${GATEWAY}:${gateway.port}`;
+    const reinvite = async (cseq: number, body: string, gatewayVersion: number) => {
+      caller.received.length = 0;
+      gateway.received.length = 0;
+      caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: 'reinv1', toTag: 'gw1', cseq, uri, routes, body }), port);
+      const offer = await gateway.waitFor(isRequest('INVITE', 'reinv1'));
+      gateway.sendMessage(answer(offer, 200, gateway, sdp(GATEWAY, 42000, gatewayVersion)), port);
+      const reply = await caller.waitFor(isResponse('reinv1'));
+      caller.send(request({ method: 'ACK', user: '4930123', peer: caller, proxyPort: port, callId: 'reinv1', toTag: 'gw1', cseq, uri, routes }), port);
+      await gateway.waitFor(isRequest('ACK', 'reinv1'));
+      return { offer, reply };
+    };
+    // Hold: the relayed offer changes (sendonly) → 2; the gateway's answer is unchanged → still 7.
+    const hold = await reinvite(2, sdp(CALLER, 40000, 2, 'sendonly'), 8);
+    assert.is(originVersion(hold.offer), 2);
+    assert.is(originVersion(hold.reply), 7);
+    // The same offer again with a new caller port: the relay's ports stay, the output is unchanged → 2.
+    const same = await reinvite(3, sdp(CALLER, 40002, 3, 'sendonly'), 9);
+    assert.is(originVersion(same.offer), 2);
+    // Resume: changed again → 3.
+    const resume = await reinvite(4, sdp(CALLER, 40000, 4), 10);
+    assert.is(originVersion(resume.offer), 3);
+    caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: 'reinv1', toTag: 'gw1', cseq: 5, uri, routes }), port);
+    const bye = await gateway.waitFor(isRequest('BYE', 'reinv1'));
+    gateway.sendMessage(createResponse(bye, 200), port);
+    await caller.waitFor(isResponse('reinv1', 'BYE'));
   } finally {
     caller.close();
   }
