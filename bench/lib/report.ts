@@ -21,7 +21,7 @@ function kpps(v: number): string {
 const STEP_COLUMNS: [string, number][] = [
   ['target', 9], ['S', 5], ['kind', 7], ['offered', 8], ['sent/s', 8], ['deliv/s', 8], ['loss%', 7],
   ['p50us', 7], ['p99us', 7], ['maxus', 7], ['cpu_s', 6], ['s/Mpkt', 7], ['load_s', 6], ['other%', 6],
-  ['rdrop', 6], ['sdrop', 6], ['status', 12],
+  ['rdrop', 6], ['sdrop', 6], ['status', 13],
 ];
 
 export function stepHeader(): string {
@@ -33,7 +33,7 @@ export function stepLine(r: StepRecord): string {
   const cells = [
     r.target, String(r.streams), r.kind, kpps(r.offeredPps), num(l.sent_pps), num(l.received_pps), num(l.loss_pct, 3),
     num(l.lat_p50_us, 1), num(l.lat_p99_us, 1), num(l.lat_max_us, 0), num(r.relayCpuS, 3), num(r.sPerMpkt, 2),
-    num(r.loadCpuS, 2), num(r.otherPct, 1), String(r.relayDrops), String(r.sinkDrops), r.status,
+    num(r.loadCpuS, 2), num(r.otherPct, 1), String(r.relayDrops), String(r.sinkDrops), r.failReason ? `${r.status}:${r.failReason}` : r.status,
   ];
   return cells.map((c, i) => pad(c, STEP_COLUMNS[i]![1], i === 0)).join(' ');
 }

@@ -9,13 +9,19 @@ import type { RelayInstance } from './targets.ts';
 
 /** Loss at or above this fails a step (0.1 %). */
 export const LOSS_LIMIT_PCT = 0.1;
+/**
+ * Median one-way latency above this fails a step: the relay is not keeping up and its socket
+ * queues grow. Needed because S sockets of 512 KiB each can hide a too-slow relay for seconds
+ * (at S = 2000 they hold over a million packets) without losing anything in a short step.
+ */
+export const QUEUE_LIMIT_P50_US = 5000;
 /** A step whose generator sent less than this share of the offered rate says nothing about the relay. */
 export const GENERATOR_MIN_SHARE = 0.97;
 
 export type StepStatus =
   /** loss < 0.1 % and no duplicates */
   | 'ok'
-  /** the relay lost (or duplicated) packets */
+  /** the relay lost or duplicated packets, or did not keep up (see failReason) */
   | 'FAIL'
   /** rtpload could not send the offered rate: the harness, not the relay, was saturated */
   | 'GEN-LIMITED'
@@ -30,6 +36,8 @@ export interface StepRecord {
   kind: StepKind;
   offeredPps: number;
   status: StepStatus;
+  /** Why a FAIL failed: loss >= 0.1 %, duplicated packets, or growing queues (p50 > 5 ms). */
+  failReason?: 'loss' | 'duplicates' | 'queueing';
   /** Relay CPU seconds over the step window (all threads, schedstat ns), null without a relay. */
   relayCpuS: number | null;
   /** Same from utime+stime ticks (10 ms resolution), as a cross-check. */
@@ -84,16 +92,19 @@ export async function runStep(
   const sinkDrops = sumDrops(dropsBefore, dropsAfter, load.ports);
 
   let status: StepStatus = 'ok';
+  let failReason: StepRecord['failReason'];
   if (step.sent < GENERATOR_MIN_SHARE * rate * step.duration_s) status = 'GEN-LIMITED';
-  else if (step.loss_pct >= LOSS_LIMIT_PCT || step.duplicates > 0) {
-    status = sinkDrops >= step.lost / 2 && sinkDrops > 0 ? 'SINK-LIMITED' : 'FAIL';
-  }
+  else if (step.loss_pct >= LOSS_LIMIT_PCT && sinkDrops > 0 && sinkDrops >= step.lost / 2) status = 'SINK-LIMITED';
+  else if (step.loss_pct >= LOSS_LIMIT_PCT) [status, failReason] = ['FAIL', 'loss'];
+  else if (step.duplicates > 0) [status, failReason] = ['FAIL', 'duplicates'];
+  else if (step.lat_p50_us > QUEUE_LIMIT_P50_US) [status, failReason] = ['FAIL', 'queueing'];
   return {
     target,
     streams: load.streams,
     kind,
     offeredPps: rate,
     status,
+    ...(failReason ? { failReason } : {}),
     relayCpuS,
     relayTickCpuS: relayBefore && relayAfter ? Math.round(100 * (relayAfter.tickSeconds - relayBefore.tickSeconds)) / 100 : null,
     relayThreads: relayAfter?.threads ?? null,
