@@ -80,8 +80,9 @@ test('Timer E caps at T2 for non-INVITE and Timer F times out', async () => {
   const c = client('BYE');
   c.tx.start();
   await sleep(900);
-  // 0, 10, 30, 70, 110, ... every 40 ms until 640: about 16 sends.
-  assert.ok(c.sent.length >= 8 && c.sent.length <= 17, String(c.sent.length));
+  // 0, 10, 30, 70, 110, ... every 40 ms until Timer F at 640: at most 18 sends (the last at 630);
+  // fewer when a loaded machine delays timers.
+  assert.ok(c.sent.length >= 8 && c.sent.length <= 18, String(c.sent.length));
   assert.equal(c.events, ['terminated', 'timeout']);
 });
 
