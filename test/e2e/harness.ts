@@ -1,5 +1,6 @@
 /**
- * End-to-end harness: one NAT topology (test/support/netns.ts), pinlatch started as a child
+ * End-to-end harness: one NAT topology (test/support/netns.ts), the real CLI
+ * (`node --import tsx src/cli.ts --config FILE`, what `npx pinlatch` runs) started as a child
  * process in the "edge" namespace with a generated YAML configuration, and sipp caller/gateway
  * runs with the RTP endpoints their scenarios start.
  */
@@ -11,7 +12,9 @@ import type { ChildProcess } from 'node:child_process';
 import type { NatTopology } from '../support/netns.ts';
 import { startSipp, type SippOptions, type SippRun } from '../support/sipp.ts';
 
-const ENTRY = fileURLToPath(new URL('./pinlatch-entry.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+/** pino writes JSON lines to stdout; the CLI logs this once SIP and media listen. */
+const READY = '"msg":"pinlatch running"';
 const RTP_ENDPOINT = fileURLToPath(new URL('./rtp-endpoint.mjs', import.meta.url));
 
 export interface TrunkSpec {
@@ -46,7 +49,7 @@ trunks:
 routes:
   - { match: { user: ".*" }, trunk: gateway }
 upstream: sip:${topo.addr.pbx}:5060
-log: { level: warn }
+log: { level: ${process.env.PINLATCH_E2E_LOG ?? 'info'} }
 `;
 }
 
@@ -60,7 +63,7 @@ export class E2eRun {
   async startPinlatch(yaml: string): Promise<void> {
     const path = join(this.dir, 'pinlatch.yaml');
     writeFileSync(path, yaml);
-    const child = this.topo.spawn('edge', [process.execPath, '--import', 'tsx', ENTRY, path], {
+    const child = this.topo.spawn('edge', [process.execPath, '--import', 'tsx', CLI, '--config', path], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -68,10 +71,9 @@ export class E2eRun {
     child.stderr!.on('data', (d) => (this.pinlatchLog += d));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`pinlatch did not start:\n${this.pinlatchLog}`)), 20_000);
-      let out = '';
       child.stdout!.on('data', (d) => {
-        out += d;
-        if (out.includes('ready')) {
+        this.pinlatchLog += d;
+        if (this.pinlatchLog.includes(READY)) {
           clearTimeout(timer);
           resolve();
         }
