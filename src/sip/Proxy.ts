@@ -101,7 +101,9 @@ export class SipProxy {
       onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
     });
     this.resolver.on('change', (trunk, addresses) => this.log?.info({ trunk, addresses }, 'trunk address'));
-    this.media.on('timeout', (key) => void this.onMediaTimeout(key));
+    this.media.on('timeout', (key) =>
+      this.onMediaTimeout(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media timeout not handled')),
+    );
   }
 
   /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
@@ -235,7 +237,9 @@ export class SipProxy {
         tx.receiveAck();
         return;
       }
-      void this.forwardAck(request, source);
+      this.forwardAck(request, source).catch((err: unknown) =>
+        this.log?.warn({ err, callId: request.callId }, 'ACK not forwarded'),
+      );
       return;
     }
 
@@ -432,7 +436,18 @@ export class SipProxy {
       ctx.server.respond(status, createResponse(ctx.request, status, { reason, toTag: this.toTag(ctx.request) }).serialize());
     const client = new ClientTransaction<SipResponse>(key, method, ctx.forwarded.serialize(), ctx.destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, ctx.destination),
-      onResponse: (response, status) => void this.relayResponse(ctx, response, status),
+      onResponse: (response, status) =>
+        this.relayResponse(ctx, response, status).catch((err: unknown) => {
+          // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
+          // process down: the caller gets a 500 instead (§16.7 lets the proxy answer itself).
+          this.log?.warn({ err, callId: ctx.request.callId, status }, 'response not relayed');
+          if (status >= 200) {
+            clearTimeout(ctx.timerC);
+            this.forwards.delete(key);
+            this.finish(ctx, 500);
+            reply(500, 'Media Unavailable');
+          }
+        }),
       onTimeout: () => {
         this.finish(ctx, 408);
         reply(408);
