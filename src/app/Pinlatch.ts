@@ -78,7 +78,7 @@ export class Pinlatch {
       if (config.sip !== null) {
         this.#sip = new SipProxy({ config, media: this.#media, logger: this.#log.child({ component: 'sip' }) });
         await this.#sip.start();
-        for (const l of config.sip.listen) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });
+        for (const l of this.#sip.listenPoints) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });
       }
 
       if (config.metrics !== null) {
