@@ -1,0 +1,455 @@
+/**
+ * cps: SIP calls per second with media anchored, pinlatch against Kamailio + rtpengine, in one run.
+ *
+ *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
+ *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
+ *        [--out FILE]
+ *
+ * Both relays run side by side for the whole run; for every rate, the same sipp built-in `uac`
+ * scenario (INVITE with SDP, ACK, pause, BYE) is driven through each of them to a sipp built-in
+ * `uas` (answers with SDP). pinlatch runs as its real CLI (dist/src/cli.js) with a sip section;
+ * the reference is Kamailio (tm, rr, rtpengine module) with a real rtpengine on its NG socket, both
+ * from Debian. Everything is on loopback: uac 127.0.0.2, relays 127.0.0.1, uas 127.0.0.3 (pinlatch
+ * recognises trunks by source address, so each role has its own address).
+ *
+ * CPU is read from /proc in clock ticks: pinlatch's main thread (/proc/PID/task/PID/stat, the
+ * thread that does SIP) and its whole process; Kamailio's every process plus rtpengine's.
+ * Memory is the highest RSS sampled during a step (summed over processes for the reference, which
+ * counts Kamailio's shared memory once per process, so its PSS sum is given as well).
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
+import { tmpdir, cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Child } from '../test/control/child.ts';
+import { REPO_DIR } from './lib/targets.ts';
+
+export class CpsUsageError extends Error {
+  readonly code = 'ERR_PINLATCH_BENCH_USAGE';
+}
+
+const KAMAILIO = '/usr/sbin/kamailio';
+const MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
+const RTPENGINE = '/usr/bin/rtpengine';
+const SIPP = '/usr/bin/sipp';
+const CLI = join(REPO_DIR, 'dist/src/cli.js');
+const SCENARIOS = fileURLToPath(new URL('../test/control/scenarios/', import.meta.url));
+
+/**
+ * The caller and callee of test/control/kamailio-interop.test.ts, with the hold taken from -d and
+ * sipp's own media port in the SDP. sipp's built-in uac cannot be used: its ACK and BYE ignore the
+ * Record-Route set (RFC 3261 §12.2.1.1) and go to the proxy's address without Route headers.
+ */
+function writeScenarios(dir: string): { uac: string; uas: string } {
+  const adapt = (name: string): string => {
+    const text = readFileSync(join(SCENARIOS, name), 'latin1')
+      .replace('<Global variables="rtpPort" />', '')
+      .replaceAll('[$rtpPort]', '[media_port]')
+      .replace(/<pause milliseconds="\d+" \/>/, '<pause />');
+    const file = join(dir, `cps-${name}`);
+    writeFileSync(file, text, 'latin1');
+    return file;
+  };
+  return { uac: adapt('ng-uac.xml'), uas: adapt('ng-uas.xml') };
+}
+
+const RELAY = '127.0.0.1';
+const UAC = '127.0.0.2';
+const UAS = '127.0.0.3';
+const TICK_S = 0.01; // USER_HZ = 100 on Linux
+
+/**
+ * Fixed loopback ports, all below the ephemeral range (32768-60999) so no client socket takes them,
+ * and off 20000-31999 where the pps bench and tests put their relays. pinlatch's range carries
+ * 2000 streams: at 400 cps with its 2 s port quarantine about 1100 are in use.
+ */
+const PORTS = {
+  pinlatch: { sip: 15060, uas: 15062, uasMedia: 16000, uac: 15064, uacMedia: 16100, media: { min: 2000, max: 9999 } },
+  kamailio: { sip: 15160, uas: 15162, uasMedia: 16200, uac: 15164, uacMedia: 16300, ng: 15170, media: { min: 10000, max: 14999 } },
+} as const;
+
+type TargetName = keyof typeof PORTS;
+
+interface Usage {
+  /** utime + stime in seconds. */
+  cpuS: number;
+  /** pinlatch's main thread only; equals cpuS for the reference. */
+  mainS: number;
+  rssKiB: number;
+  pssKiB: number;
+}
+
+function statTicks(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function statusKiB(pid: number, key: string, file = 'status'): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** The PIDs whose parent is `pid` (Kamailio's forked workers). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) found.push(Number(entry));
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  return found;
+}
+
+abstract class Stack {
+  readonly children: Child[] = [];
+  constructor(readonly name: TargetName) {}
+  abstract start(dir: string): Promise<void>;
+  abstract usage(): Usage;
+  get ports() {
+    return PORTS[this.name];
+  }
+  async stop(): Promise<void> {
+    for (const child of [...this.children].reverse()) await child.stop();
+  }
+  output(): string {
+    return this.children.map((c) => `--- pid ${c.pid}:\n${c.output.slice(-3000)}`).join('\n');
+  }
+}
+
+class PinlatchStack extends Stack {
+  private pid = 0;
+  constructor() {
+    super('pinlatch');
+  }
+  async start(dir: string): Promise<void> {
+    const p = PORTS.pinlatch;
+    const config = join(dir, 'pinlatch-cps.yaml');
+    writeFileSync(config, [
+      'sip:',
+      `  listen: [{ transport: udp, address: ${RELAY}, port: ${p.sip} }]`,
+      'media:',
+      `  address: ${RELAY}`,
+      `  ports: { min: ${p.media.min}, max: ${p.media.max} }`,
+      '  shards: 1',
+      'trunks:',
+      `  - { name: uas, host: ${UAS}, port: ${p.uas} }`,
+      'routes:',
+      '  - { trunk: uas }',
+      'log: { level: warn }',
+      '',
+    ].join('\n'));
+    const child = new Child(process.execPath, [CLI, '--config', config]);
+    this.children.push(child);
+    this.pid = child.pid;
+  }
+  usage(): Usage {
+    return {
+      cpuS: statTicks(`/proc/${this.pid}/stat`) * TICK_S,
+      mainS: statTicks(`/proc/${this.pid}/task/${this.pid}/stat`) * TICK_S,
+      rssKiB: statusKiB(this.pid, 'VmRSS'),
+      pssKiB: statusKiB(this.pid, 'Pss', 'smaps_rollup'),
+    };
+  }
+}
+
+class KamailioStack extends Stack {
+  private kamailioPid = 0;
+  private rtpenginePid = 0;
+  constructor(private readonly workers: number) {
+    super('kamailio');
+  }
+  async start(dir: string): Promise<void> {
+    const p = PORTS.kamailio;
+    const rtpengine = new Child(RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
+      '--table=-1', `--interface=${RELAY}`, `--listen-ng=${RELAY}:${p.ng}`, `--port-min=${p.media.min}`,
+      `--port-max=${p.media.max}`, '--delete-delay=0', '--num-threads=1']);
+    this.children.push(rtpengine);
+    this.rtpenginePid = rtpengine.pid;
+    const cfg = join(dir, 'kamailio-cps.cfg');
+    writeFileSync(cfg, kamailioConfig(p.sip, p.ng, p.uas, this.workers));
+    const kamailio = new Child(KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
+    this.children.push(kamailio);
+    this.kamailioPid = kamailio.pid;
+  }
+  usage(): Usage {
+    let ticks = 0;
+    let rss = 0;
+    let pss = 0;
+    for (const pid of [this.kamailioPid, ...childrenOf(this.kamailioPid), this.rtpenginePid]) {
+      try {
+        ticks += statTicks(`/proc/${pid}/stat`);
+        rss += statusKiB(pid, 'VmRSS');
+        pss += statusKiB(pid, 'Pss', 'smaps_rollup');
+      } catch {
+        // A worker that just ended has nothing left to count.
+      }
+    }
+    return { cpuS: ticks * TICK_S, mainS: ticks * TICK_S, rssKiB: rss, pssKiB: pss };
+  }
+}
+
+/**
+ * The same proxy job as pinlatch's: record-route, anchor the SDP of offer and answer in rtpengine,
+ * relay everything to the uas, release the media on BYE or failure. Adapted from the Kamailio
+ * configuration of test/control/kamailio-interop.test.ts, without per-request logging.
+ */
+function kamailioConfig(sipPort: number, ngPort: number, uasPort: number, children: number): string {
+  return `#!KAMAILIO
+debug=1
+log_stderror=yes
+children=${children}
+disable_tcp=yes
+listen=udp:${RELAY}:${sipPort}
+mpath="${MODULES}/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "rtpengine.so"
+modparam("rr", "append_fromtag", 1)
+modparam("rtpengine", "rtpengine_sock", "udp:${RELAY}:${ngPort}")
+
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "Alive"); exit; }
+  if (has_totag()) {
+    if (loose_route()) {
+      if (is_method("BYE")) { rtpengine_delete(); }
+      t_relay();
+      exit;
+    }
+    if (is_method("ACK") && t_check_trans()) { t_relay(); }
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
+  if (is_method("INVITE")) {
+    record_route();
+    if (has_body("application/sdp")) { rtpengine_offer("trust-address replace-origin"); }
+    t_on_reply("MANAGE_REPLY");
+    t_on_failure("MANAGE_FAILURE");
+  }
+  $du = "sip:${UAS}:${uasPort}";
+  t_relay();
+  exit;
+}
+
+onreply_route[MANAGE_REPLY] {
+  if (status =~ "^2[0-9][0-9]$" && has_body("application/sdp")) { rtpengine_answer("trust-address replace-origin"); }
+}
+
+failure_route[MANAGE_FAILURE] {
+  rtpengine_delete();
+}
+`;
+}
+
+/** Sends OPTIONS from the uac's address until the relay answers anything (it is then up). */
+async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, UAC, () => resolve()));
+  const local = socket.address().port;
+  let answered = false;
+  socket.on('message', (msg) => {
+    if (msg.toString('latin1').startsWith('SIP/2.0 ')) answered = true;
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (let i = 1; !answered && Date.now() < deadline; i++) {
+      socket.send([
+        `OPTIONS sip:${RELAY}:${port} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${UAC}:${local};branch=z9hG4bKcpsalive${i}`,
+        // Max-Forwards 0: the relay answers 483 itself (RFC 3261 §16.3 step 3), nothing is forwarded.
+        'Max-Forwards: 0',
+        `From: <sip:probe@${UAC}:${local}>;tag=probe${i}`,
+        `To: <sip:${RELAY}:${port}>`,
+        `Call-ID: cps-alive-${process.pid}-${i}`,
+        `CSeq: ${i} OPTIONS`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'), port, RELAY);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return answered;
+  } finally {
+    socket.close();
+  }
+}
+
+interface SippCounts {
+  successful: number;
+  failed: number;
+  retransmissions: number;
+}
+
+/** The cumulative counters of the last line of sipp's -trace_stat CSV. */
+function sippCounts(file: string): SippCounts {
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const header = lines[0]!.split(';');
+  const last = lines[lines.length - 1]!.split(';');
+  const col = (name: string): number => Number(last[header.indexOf(name)] ?? NaN);
+  return { successful: col('SuccessfulCall(C)'), failed: col('FailedCall(C)'), retransmissions: col('Retransmissions(C)') };
+}
+
+interface StepResult {
+  target: TargetName;
+  rate: number;
+  calls: number;
+  successful: number;
+  failed: number;
+  retransmissions: number;
+  wallS: number;
+  cpuS: number;
+  mainS: number;
+  rssKiB: number;
+  pssKiB: number;
+}
+
+async function runStep(stack: Stack, dir: string, rate: number, calls: number, holdMs: number): Promise<StepResult> {
+  const p = stack.ports;
+  const stf = join(dir, `${stack.name}-${rate}.csv`);
+  // Bound: the calls should take calls/rate + hold; three times that plus 30 s is a hung step.
+  const boundS = Math.ceil((3 * calls) / rate + holdMs / 1000 + 30);
+  const before = stack.usage();
+  let rss = before.rssKiB;
+  let pss = before.pssKiB;
+  const sampler = setInterval(() => {
+    const u = stack.usage();
+    rss = Math.max(rss, u.rssKiB);
+    pss = Math.max(pss, u.pssKiB);
+  }, 250);
+  const started = performance.now();
+  const uac = new Child(SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
+    '-r', String(rate), '-m', String(calls), '-l', String(Math.max(100, rate * 10)), '-d', String(holdMs),
+    '-nostdin', '-timeout', `${boundS}s`, '-timeout_error', '-recv_timeout', '10000',
+    '-trace_stat', '-stf', stf, '-fd', '1', `${RELAY}:${p.sip}`], { cwd: dir });
+  const timer = setTimeout(() => void uac.stop(), (boundS + 10) * 1000);
+  try {
+    await uac.done;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(sampler);
+  }
+  const wallS = (performance.now() - started) / 1000;
+  const after = stack.usage();
+  const counts = existsSync(stf) ? sippCounts(stf) : { successful: 0, failed: calls, retransmissions: NaN };
+  return {
+    target: stack.name, rate, calls, ...counts,
+    failed: calls - counts.successful,
+    wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
+    rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
+  };
+}
+
+function line(r: StepResult): string {
+  const pct = (s: number): string => `${((100 * s) / r.wallS).toFixed(1)}`;
+  const perCall = (s: number): string => ((1000 * s) / Math.max(1, r.calls)).toFixed(2);
+  return `| ${r.target} | ${r.rate} | ${r.successful}/${r.calls} | ${r.failed} | ${r.retransmissions} | ${r.wallS.toFixed(1)} | ` +
+    `${pct(r.mainS)} | ${perCall(r.mainS)} | ${pct(r.cpuS)} | ${perCall(r.cpuS)} | ${(r.rssKiB / 1024).toFixed(1)} | ${(r.pssKiB / 1024).toFixed(1)} |`;
+}
+
+const HEADER = [
+  '| target | cps | ok/calls | failed | retrans | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
+
+export async function runCps(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rates: { type: 'string', default: '50,100,200,400' },
+      calls: { type: 'string', default: '1000' },
+      'hold-ms': { type: 'string', default: '500' },
+      targets: { type: 'string', default: 'pinlatch,kamailio' },
+      'kamailio-children': { type: 'string', default: '1' },
+      'max-minutes': { type: 'string', default: '15' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  });
+  const rates = values.rates.split(',').map(Number);
+  const calls = Number(values.calls);
+  const holdMs = Number(values['hold-ms']);
+  const workers = Number(values['kamailio-children']);
+  const maxMs = Number(values['max-minutes']) * 60_000;
+  if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new CpsUsageError(`--rates: positive integers, got ${values.rates}`);
+  if (!Number.isInteger(calls) || calls <= 0 || calls > 100_000) throw new CpsUsageError(`--calls: 1..100000, got ${values.calls}`);
+  if (!Number.isInteger(holdMs) || holdMs < 0) throw new CpsUsageError(`--hold-ms: >= 0, got ${values['hold-ms']}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new CpsUsageError(`--kamailio-children: 1..16`);
+  const names = values.targets.split(',') as TargetName[];
+  for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (pinlatch, kamailio)`);
+  const missing = [SIPP, ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${MODULES}/rtpengine.so`] : []),
+    ...(names.includes('pinlatch') ? [CLI] : [])].filter((f) => !existsSync(f));
+  if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine; npx tsc -p . for dist)`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
+  const stacks: Stack[] = names.map((n) => (n === 'pinlatch' ? new PinlatchStack() : new KamailioStack(workers)));
+  const uases: Child[] = [];
+  const results: StepResult[] = [];
+  const deadline = Date.now() + maxMs;
+  const scenarios = writeScenarios(dir);
+  try {
+    for (const stack of stacks) {
+      await stack.start(dir);
+      if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
+      uases.push(new Child(SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
+        '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    console.log(HEADER.join('\n'));
+    const failedAt = new Set<TargetName>();
+    for (const rate of rates) {
+      for (const stack of stacks) {
+        if (failedAt.has(stack.name)) continue;
+        if (Date.now() + ((calls / rate) + holdMs / 1000 + 5) * 1000 > deadline) {
+          console.log(`(stopping: --max-minutes ${values['max-minutes']} reached before ${stack.name} at ${rate} cps)`);
+          continue;
+        }
+        const r = await runStep(stack, dir, rate, calls, holdMs);
+        results.push(r);
+        console.log(line(r));
+        // A failing rate ends that target's sweep: higher rates would only fail more.
+        if (r.failed > 0) failedAt.add(stack.name);
+        // Let the last calls' transactions and quarantined ports expire before the next step.
+        await new Promise((res) => setTimeout(res, 3000));
+      }
+    }
+  } catch (err) {
+    for (const stack of stacks) console.error(stack.output());
+    throw err;
+  } finally {
+    for (const uas of uases) await uas.stop();
+    for (const stack of stacks) await stack.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const best = (t: TargetName): string => {
+    const ok = results.filter((r) => r.target === t && r.failed === 0).map((r) => r.rate);
+    return ok.length > 0 ? String(Math.max(...ok)) : 'none';
+  };
+  const summary = [
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
+    `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}`,
+    ...names.map((t) => `highest rate with zero failed calls, ${t}: ${best(t)} cps`),
+  ].join('\n');
+  console.log(summary);
+  if (values.out) writeFileSync(values.out, [...HEADER, ...results.map(line), '', summary, ''].join('\n'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runCps(process.argv.slice(2)).catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  });
+}
