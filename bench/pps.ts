@@ -26,6 +26,12 @@ export class PpsUsageError extends Error {
   readonly code = 'ERR_PINLATCH_BENCH_USAGE';
 }
 
+const USAGE = `usage: node --import tsx bench/pps.ts [options]   (or: npm run bench -- [--pps-only] [options])
+  --targets direct,limit,js,pinlatch   --streams 2,200,2000   --rates 20k,50k,...   --cost-rate 100k
+  --duration S (2)   --drain S (0.3)   --quick   --shards N   --no-pin   --max-minutes M (25)
+  --wait-quiet S (20)   --quiet-pct P (15)   --max-other-pct P (20)   --address 127.0.0.1|::1   --out FILE
+See docs/benchmarks.md.`;
+
 const DEFAULT_RATES = '20k,50k,100k,150k,200k,300k,400k,600k,800k';
 const QUICK_RATES = '20k,100k,200k';
 
@@ -74,9 +80,14 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
       'quiet-pct': { type: 'string', default: '15' },
       address: { type: 'string', default: '127.0.0.1' },
       out: { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
     strict: true,
   });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const quick = values.quick;
   if (!isLoopback(values.address)) throw new PpsUsageError(`refusing --address ${values.address}: loopback only (127.0.0.0/8, ::1)`);
   const requestedTargets = values.targets ? parseList(values.targets, (s) => s.trim()) : null;
@@ -107,6 +118,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   const relayCpus = pin ? String(ncpu - 1) : null;
   const loadCpus = pin ? (ncpu === 2 ? '0' : `0-${ncpu - 2}`) : null;
   const shards = Number(values.shards ?? (pin ? 1 : ncpu));
+  if (!Number.isInteger(shards) || shards < 1) throw new PpsUsageError(`--shards must be a positive integer: ${values.shards}`);
   const tools = buildNativeTools();
   const ctx: TargetContext = { tools, relayCpus, shards };
 
