@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { suite } from './support/suite.ts';
 import { NgClient, replyText } from '../src/control/NgClient.ts';
+import { freePortRange } from './media/udp-peer.ts';
+import { freeUdpPort } from './control/child.ts';
 
 const test = suite('cli', { timeoutMs: 30_000 });
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
@@ -104,19 +106,22 @@ test('no --config: the built-in loopback default runs, prints where it listens, 
 
 test('a media-only configuration runs as an NG relay (the rtpengine drop-in)', async () => {
   const file = join(dir, 'media-only.yaml');
+  const ports = await freePortRange(100);
+  const ngPort = await freeUdpPort();
   writeFileSync(
     file,
-    'media:\n  address: 127.0.0.1\n  advertise: 127.0.0.1\n  ports: { min: 21000, max: 21099 }\n  shards: 1\nng: { address: 127.0.0.1, port: 22299 }\n',
+    `media:\n  address: 127.0.0.1\n  advertise: 127.0.0.1\n  ports: { min: ${ports.min}, max: ${ports.max} }\n  shards: 1\nng: { address: 127.0.0.1, port: ${ngPort} }\n`,
   );
   const { child, output } = await start(['--config', file]);
   try {
     assert.not.match(output(), 'sip ');
-    const ng = await NgClient.connect({ host: '127.0.0.1', port: 22299 });
+    const ng = await NgClient.connect({ host: '127.0.0.1', port: ngPort });
     try {
       const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n';
       const reply = await ng.request({ command: 'offer', 'call-id': 'cli-1', 'from-tag': 'f1', sdp });
       assert.is(replyText(reply.result), 'ok');
-      assert.match(replyText(reply.sdp) ?? '', /m=audio 210\d\d RTP\/AVP 0/);
+      const port = Number(/m=audio (\d+) RTP\/AVP 0/.exec(replyText(reply.sdp) ?? '')?.[1]);
+      assert.ok(port >= ports.min && port <= ports.max, `port ${port} in ${ports.min}-${ports.max}`);
     } finally {
       ng.close();
     }

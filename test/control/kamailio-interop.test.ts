@@ -179,7 +179,7 @@ test('a sipp call through Kamailio: media through pinlatch, latched, gone after 
       const call = [...controller.calls.values()].find((c) => c.tags.b !== null);
       if (call !== undefined) callId = call.callId;
       return call !== undefined;
-    }, 10_000, 'offer and answer from kamailio');
+    }, 25_000, 'offer and answer from kamailio');
     const list = await client.request({ command: 'list' });
     assert.equal((list['calls'] as BencodeValue[]).map(text), [callId]);
     query = await client.request({ command: 'query', 'call-id': callId });
