@@ -420,7 +420,10 @@ export async function runCps(argv: string[]): Promise<void> {
         results.push(r);
         console.log(line(r));
         // A failing rate ends that target's sweep: higher rates would only fail more.
-        if (r.failed > 0) failedAt.add(stack.name);
+        if (r.failed > 0) {
+          failedAt.add(stack.name);
+          console.error(`${stack.name} output at ${rate} cps (tail):\n${stack.output().slice(-1500)}`);
+        }
         // Let the last calls' transactions and quarantined ports expire before the next step.
         await new Promise((res) => setTimeout(res, 3000));
       }
