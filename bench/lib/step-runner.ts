@@ -23,7 +23,7 @@ export type StepStatus =
   | 'ok'
   /** the relay lost or duplicated packets, or did not keep up (see failReason) */
   | 'FAIL'
-  /** rtpload could not send the offered rate: the harness, not the relay, was saturated */
+  /** the relay forwarded everything, but rtpload could not send the offered rate (harness saturated) */
   | 'GEN-LIMITED'
   /** the loss happened in the sink's own sockets: the harness, not the relay, dropped them */
   | 'SINK-LIMITED';
@@ -93,11 +93,13 @@ export async function runStep(
 
   let status: StepStatus = 'ok';
   let failReason: StepRecord['failReason'];
-  if (step.sent < GENERATOR_MIN_SHARE * rate * step.duration_s) status = 'GEN-LIMITED';
-  else if (step.loss_pct >= LOSS_LIMIT_PCT && sinkDrops > 0 && sinkDrops >= step.lost / 2) status = 'SINK-LIMITED';
+  // A relay that loses packets fails even when the generator fell a little short of the offered
+  // rate: it failed at what it got, which is less. Only a clean step can be generator-limited.
+  if (step.loss_pct >= LOSS_LIMIT_PCT && sinkDrops > 0 && sinkDrops >= step.lost / 2) status = 'SINK-LIMITED';
   else if (step.loss_pct >= LOSS_LIMIT_PCT) [status, failReason] = ['FAIL', 'loss'];
   else if (step.duplicates > 0) [status, failReason] = ['FAIL', 'duplicates'];
   else if (step.lat_p50_us > QUEUE_LIMIT_P50_US) [status, failReason] = ['FAIL', 'queueing'];
+  else if (step.sent < GENERATOR_MIN_SHARE * rate * step.duration_s) status = 'GEN-LIMITED';
   return {
     target,
     streams: load.streams,
