@@ -419,7 +419,8 @@ export class NgController implements NgRequestHandler {
       if (request.flags.has('fatal')) throw new NgError('ERR_PINLATCH_NG_UNKNOWN_CALL', reason);
       return { result: 'ok', warning: reason };
     }
-    const reply = await this.queryReply(call);
+    const stats = await this.statsOf(call);
+    const reply = this.queryReplyOf(call, stats);
     const delaySec = request.deleteDelay ?? this.deleteDelaySec;
     if (delaySec > 0) {
       clearTimeout(call.deleteTimer);
@@ -428,15 +429,21 @@ export class NgController implements NgRequestHandler {
       }, delaySec * 1000);
       call.deleteTimer.unref();
     } else {
-      await this.release(call, 'regular');
+      // The reply's snapshot doubles as the final counters: one shard round trip fewer per
+      // delete. Packets arriving during the close round trip itself are not counted.
+      await this.release(call, 'regular', stats);
     }
     return reply;
   }
 
-  /** Releases the call's media session and forgets the call; counters go to the totals. */
-  private async release(call: NgCall, why: 'regular' | 'forced'): Promise<void> {
+  /**
+   * Releases the call's media session and forgets the call; counters go to the totals.
+   * `finalStats` is a snapshot taken just before (the delete reply's); without it the counters
+   * are fetched here.
+   */
+  private async release(call: NgCall, why: 'regular' | 'forced', finalStats?: StreamStats[]): Promise<void> {
     if (this.calls.get(call.callId) !== call) return;
-    const stats = await this.media.stats(call.key).catch(() => undefined);
+    const stats = finalStats ?? (await this.media.stats(call.key).catch(() => undefined));
     if (stats !== undefined) this.addToTotals(stats);
     this.calls.remove(call.callId);
     this.offerHints.delete(call.key);
@@ -473,17 +480,19 @@ export class NgController implements NgRequestHandler {
     void request;
     const call = this.calls.get(callId);
     if (call === undefined) throw new NgError('ERR_PINLATCH_NG_UNKNOWN_CALL', 'Unknown call-id');
-    return this.queryReply(call);
+    return this.queryReplyOf(call, await this.statsOf(call));
   }
 
-  /** rtpengine's `query` reply: created, last signal, tags with medias and streams, totals. */
-  private async queryReply(call: NgCall): Promise<NgReply> {
-    let stats: StreamStats[] | undefined;
+  private async statsOf(call: NgCall): Promise<StreamStats[] | undefined> {
     try {
-      stats = await this.media.stats(call.key);
+      return await this.media.stats(call.key);
     } catch (err) {
       throw this.mediaError(err);
     }
+  }
+
+  /** rtpengine's `query` reply: created, last signal, tags with medias and streams, totals. */
+  private queryReplyOf(call: NgCall, stats: StreamStats[] | undefined): NgReply {
     const session = this.media.get(call.key);
     const totals = { RTP: { packets: 0, bytes: 0, errors: 0 }, RTCP: { packets: 0, bytes: 0, errors: 0 } };
     const tags: Record<string, BencodeInput> = {};
