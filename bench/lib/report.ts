@@ -14,6 +14,11 @@ function num(v: number | null | undefined, digits = 0): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits);
 }
 
+/** Latency in µs; the sink's histogram ends at 200 ms, its last bucket means "more". */
+function latency(v: number | null | undefined, digits = 1): string {
+  return v !== null && v !== undefined && v >= 199_999 ? '>200000' : num(v, digits);
+}
+
 function kpps(v: number): string {
   return v >= 1000 ? `${+(v / 1000).toFixed(1)}k` : String(v);
 }
@@ -32,7 +37,7 @@ export function stepLine(r: StepRecord): string {
   const l = r.load;
   const cells = [
     r.target, String(r.streams), r.kind, kpps(r.offeredPps), num(l.sent_pps), num(l.received_pps), num(l.loss_pct, 3),
-    num(l.lat_p50_us, 1), num(l.lat_p99_us, 1), num(l.lat_max_us, 0), num(r.relayCpuS, 3), num(r.sPerMpkt, 2),
+    latency(l.lat_p50_us), latency(l.lat_p99_us), num(l.lat_max_us, 0), num(r.relayCpuS, 3), num(r.sPerMpkt, 2),
     num(r.loadCpuS, 2), num(r.otherPct, 1), String(r.relayDrops), String(r.sinkDrops), r.failReason ? `${r.status}:${r.failReason}` : r.status,
   ];
   return cells.map((c, i) => pad(c, STEP_COLUMNS[i]![1], i === 0)).join(' ');
@@ -106,7 +111,7 @@ export function summaryTable(rows: SummaryRow[]): string {
   for (const r of rows) {
     const cells = [
       r.target, String(r.streams), `${kpps(r.maxPps)}${r.maxQualifier}`, r.stoppedBy, num(r.perStreamPpsAtCost),
-      num(r.sPerMpktAtCost, 2), num(r.lossPctAtCost, 3), num(r.p50AtCost, 1), num(r.p99AtCost, 1),
+      num(r.sPerMpktAtCost, 2), num(r.lossPctAtCost, 3), latency(r.p50AtCost), latency(r.p99AtCost),
       num(r.sPerMpktAtMax, 2), num(r.maxVsLimit, 2), num(r.costVsLimit, 2), num(r.maxVsJs, 1), num(r.cheaperThanJs, 1),
     ];
     lines.push(cells.map((c, i) => pad(c, SUMMARY_COLUMNS[i]![1], i === 0)).join(' '));
@@ -122,7 +127,7 @@ export function summaryMarkdown(rows: SummaryRow[]): string {
     lines.push(
       `| ${[
         r.target, String(r.streams), `${kpps(r.maxPps)}${r.maxQualifier}`, r.stoppedBy, num(r.sPerMpktAtCost, 2),
-        num(r.lossPctAtCost, 3), `${num(r.p50AtCost, 0)} / ${num(r.p99AtCost, 0)}`, num(r.sPerMpktAtMax, 2),
+        num(r.lossPctAtCost, 3), `${latency(r.p50AtCost, 0)} / ${latency(r.p99AtCost, 0)}`, num(r.sPerMpktAtMax, 2),
         num(r.maxVsLimit, 2), num(r.costVsLimit, 2), num(r.maxVsJs, 1), num(r.cheaperThanJs, 1),
       ].join(' | ')} |`,
     );
