@@ -56,6 +56,9 @@ export interface SummaryRow {
   lossPctAtCost: number | null;
   p50AtCost: number | null;
   p99AtCost: number | null;
+  /** p50/p99 at the cost rate minus those of `direct` (no relay) at the same S: what the relay adds. */
+  addedP50AtCost: number | null;
+  addedP99AtCost: number | null;
   sPerMpktAtMax: number | null;
   p99AtMax: number | null;
   /** max / max of limit (same S, same run) */
@@ -78,6 +81,9 @@ export function summarize(results: SweepResult[], costRate: number): SummaryRow[
     const limit = find('limit', r.streams);
     const js = find('js', r.streams);
     const cost = r.atCost?.sPerMpkt ?? null;
+    const direct = find('direct', r.streams)?.atCost?.load;
+    const minus = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined || r.target === 'direct' ? null : a >= 199_999 ? a : Math.max(0, a - b);
     return {
       target: r.target,
       streams: r.streams,
@@ -90,11 +96,13 @@ export function summarize(results: SweepResult[], costRate: number): SummaryRow[
       lossPctAtCost: r.atCost?.load.loss_pct ?? null,
       p50AtCost: r.atCost?.load.lat_p50_us ?? null,
       p99AtCost: r.atCost?.load.lat_p99_us ?? null,
+      addedP50AtCost: minus(r.atCost?.load.lat_p50_us, direct?.lat_p50_us),
+      addedP99AtCost: minus(r.atCost?.load.lat_p99_us, direct?.lat_p99_us),
       sPerMpktAtMax: r.atMax?.sPerMpkt ?? null,
       p99AtMax: r.atMax?.load.lat_p99_us ?? null,
-      maxVsLimit: r.target === 'limit' || !limit ? null : ratio(r.maxPps, limit.maxPps),
+      maxVsLimit: r.target === 'limit' || r.target === 'direct' || !limit ? null : ratio(r.maxPps, limit.maxPps),
       costVsLimit: r.target === 'limit' || !limit ? null : ratio(cost, limit.atCost?.sPerMpkt),
-      maxVsJs: r.target === 'js' || !js ? null : ratio(r.maxPps, js.maxPps),
+      maxVsJs: r.target === 'js' || r.target === 'direct' || !js ? null : ratio(r.maxPps, js.maxPps),
       cheaperThanJs: r.target === 'js' || !js ? null : ratio(js.atCost?.sPerMpkt, cost),
     };
   });
@@ -102,7 +110,7 @@ export function summarize(results: SweepResult[], costRate: number): SummaryRow[
 
 const SUMMARY_COLUMNS: [string, number][] = [
   ['target', 9], ['S', 5], ['max pps', 9], ['stop', 7], ['pps/str', 7], ['s/Mpkt@cost', 11], ['loss%@cost', 10],
-  ['p50us@cost', 10], ['p99us@cost', 10], ['s/Mpkt@max', 10], ['max/limit', 9], ['cost/limit', 10],
+  ['p50us@cost', 10], ['p99us@cost', 10], ['added p50/p99', 15], ['s/Mpkt@max', 10], ['max/limit', 9], ['cost/limit', 10],
   ['max/js', 7], ['x cheaper', 9],
 ];
 
@@ -112,7 +120,7 @@ export function summaryTable(rows: SummaryRow[]): string {
     const cells = [
       r.target, String(r.streams), `${kpps(r.maxPps)}${r.maxQualifier}`, r.stoppedBy, num(r.perStreamPpsAtCost),
       num(r.sPerMpktAtCost, 2), num(r.lossPctAtCost, 3), latency(r.p50AtCost), latency(r.p99AtCost),
-      num(r.sPerMpktAtMax, 2), num(r.maxVsLimit, 2), num(r.costVsLimit, 2), num(r.maxVsJs, 1), num(r.cheaperThanJs, 1),
+      `${latency(r.addedP50AtCost, 0)}/${latency(r.addedP99AtCost, 0)}`, num(r.sPerMpktAtMax, 2), num(r.maxVsLimit, 2), num(r.costVsLimit, 2), num(r.maxVsJs, 1), num(r.cheaperThanJs, 1),
     ];
     lines.push(cells.map((c, i) => pad(c, SUMMARY_COLUMNS[i]![1], i === 0)).join(' '));
   }
@@ -121,13 +129,14 @@ export function summaryTable(rows: SummaryRow[]): string {
 
 /** The summary as a Markdown table (for docs/benchmarks.md). */
 export function summaryMarkdown(rows: SummaryRow[]): string {
-  const head = ['target', 'S', 'max pps', 'stopped by', 's/Mpkt @cost', 'loss % @cost', 'p50 / p99 µs @cost', 's/Mpkt @max', 'max / limit', 'cost / limit', 'max / js', '× cheaper than js'];
+  const head = ['target', 'S', 'max pps', 'stopped by', 's/Mpkt @cost', 'loss % @cost', 'p50 / p99 µs @cost', 'added p50 / p99 µs', 's/Mpkt @max', 'max / limit', 'cost / limit', 'max / js', '× cheaper than js'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(
       `| ${[
         r.target, String(r.streams), `${kpps(r.maxPps)}${r.maxQualifier}`, r.stoppedBy, num(r.sPerMpktAtCost, 2),
-        num(r.lossPctAtCost, 3), `${latency(r.p50AtCost, 0)} / ${latency(r.p99AtCost, 0)}`, num(r.sPerMpktAtMax, 2),
+        num(r.lossPctAtCost, 3), `${latency(r.p50AtCost, 0)} / ${latency(r.p99AtCost, 0)}`,
+        `${latency(r.addedP50AtCost, 0)} / ${latency(r.addedP99AtCost, 0)}`, num(r.sPerMpktAtMax, 2),
         num(r.maxVsLimit, 2), num(r.costVsLimit, 2), num(r.maxVsJs, 1), num(r.cheaperThanJs, 1),
       ].join(' | ')} |`,
     );
