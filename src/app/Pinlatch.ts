@@ -3,8 +3,8 @@
  * dependency order (media first, then its clients) and stops them in reverse.
  */
 import type { Logger } from 'pino';
-import type { PinlatchConfig } from '../config/index.js';
-import { MediaRelay } from '../media/MediaRelay.js';
+import type { MediaConfig, PinlatchConfig } from '../config/index.js';
+import { MediaRelay, type MediaRelayOptions } from '../media/MediaRelay.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
 import { SipProxy } from '../sip/Proxy.js';
@@ -20,6 +20,21 @@ export interface ListenPoint {
   transport: 'udp' | 'tcp';
   address: string;
   port: number | string;
+}
+
+/** The media section of a configuration as MediaRelay options. */
+export function mediaRelayOptions(media: MediaConfig, logger?: Logger): MediaRelayOptions {
+  return {
+    address: media.address,
+    advertise: media.advertise,
+    ports: media.ports,
+    shards: media.shards,
+    timeoutMs: media.timeoutSec * 1000,
+    quarantineMs: media.quarantineMs,
+    handoverSilenceMs: media.latching.handoverSilenceMs,
+    handoverMaxSeqGap: media.latching.handoverMaxSeqGap,
+    ...(logger === undefined ? {} : { logger }),
+  };
 }
 
 export class Pinlatch {
@@ -47,17 +62,7 @@ export class Pinlatch {
     const points: ListenPoint[] = [];
     try {
       const m = config.media;
-      this.#media = await MediaRelay.start({
-        address: m.address,
-        advertise: m.advertise,
-        ports: m.ports,
-        shards: m.shards,
-        timeoutMs: m.timeoutSec * 1000,
-        quarantineMs: m.quarantineMs,
-        handoverSilenceMs: m.latching.handoverSilenceMs,
-        handoverMaxSeqGap: m.latching.handoverMaxSeqGap,
-        logger: this.#log.child({ component: 'media' }),
-      });
+      this.#media = await MediaRelay.start(mediaRelayOptions(m, this.#log.child({ component: 'media' })));
       points.push({ service: 'media', transport: 'udp', address: m.address, port: `${m.ports.min}-${m.ports.max}` });
 
       if (config.ng !== null) {

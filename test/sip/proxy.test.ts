@@ -11,6 +11,7 @@ import { suite } from '../support/suite.ts';
 import { freePortRange } from '../media/udp-peer.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
+import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
 import { SipProxy } from '../../src/sip/Proxy.ts';
 import { parseMessage } from '../../src/sip/parser.ts';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
@@ -236,15 +237,7 @@ routes:
   - { match: { user: "loop.*" }, trunk: self }
 log: { level: silent }
 `);
-  const m = config.media;
-  ctx.relay = await MediaRelay.start({
-    address: m.address,
-    advertise: m.advertise,
-    ports: m.ports,
-    shards: m.shards,
-    timeoutMs: m.timeoutSec * 1000,
-    quarantineMs: m.quarantineMs,
-  });
+  ctx.relay = await MediaRelay.start(mediaRelayOptions(config.media));
   ctx.proxy = new SipProxy({ config, media: ctx.relay });
   await ctx.proxy.start();
 });
