@@ -11,7 +11,9 @@
         "native/src/rtp_check.cc",
         "native/src/socket_address.cc",
         "native/src/stream.cc",
-        "native/src/udp_socket.cc"
+        "native/src/udp_socket.cc",
+        "native/src/uring_engine.cc",
+        "native/src/uring_ring.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/include"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

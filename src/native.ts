@@ -108,6 +108,16 @@ export interface NativeError extends Error {
   syscall?: string;
 }
 
+/**
+ * The data path of a relay. 'uring': one io_uring per relay, a multishot receive armed on every
+ * socket and each packet sent with IORING_OP_SEND, many sockets' packets per system call (Linux
+ * 6.10 or later). 'epoll': one uv_poll per socket with recvmmsg/sendmmsg batches (any kernel).
+ * 'auto' (default) takes io_uring where the kernel has it. Without the option the PINLATCH_IO
+ * environment variable (same values) decides. Forcing 'uring' where it is not available throws
+ * ERR_PINLATCH_SOCKET with syscall 'io_uring_setup'.
+ */
+export type IoChoice = 'auto' | 'uring' | 'epoll';
+
 /** One per worker environment: the data plane of one shard. */
 export interface NativeRelay {
   /** Opens the 4 sockets of one stream (A RTP/RTCP, B RTP/RTCP); returns its id. */
@@ -122,6 +132,8 @@ export interface NativeRelay {
   idle(idleMs: number): number[];
   /** Number of open streams. */
   readonly size: number;
+  /** The data path this relay runs on (see IoChoice). */
+  readonly engine: 'uring' | 'epoll';
   /** Closes every socket; idempotent. Later calls of the other methods throw ERR_PINLATCH_CLOSED. */
   close(): void;
 }
@@ -130,7 +142,7 @@ export interface NativeAddon {
   /** Addon build version string. */
   readonly version: string;
   /** Creates the relay of this environment (one per worker thread). */
-  createRelay(options?: { batch?: number }): NativeRelay;
+  createRelay(options?: { batch?: number; io?: IoChoice }): NativeRelay;
   /** Monotonic clock in ms, the one lastActivityMs uses. */
   nowMs(): number;
 }

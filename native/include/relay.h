@@ -12,6 +12,7 @@
 #include "batch_buffers.h"
 #include "env_loop.h"
 #include "stream.h"
+#include "uring_engine.h"
 
 namespace pinlatch {
 
@@ -33,6 +34,7 @@ class Relay : public Napi::ObjectWrap<Relay> {
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Idle(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Engine(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   void EnsureOpen(Napi::Env env) const;
@@ -40,6 +42,8 @@ class Relay : public Napi::ObjectWrap<Relay> {
 
   std::shared_ptr<EnvLoop> env_loop_;
   std::unique_ptr<BatchBuffers> buffers_;
+  // The io_uring data path, or nullptr for the epoll (uv_poll per socket) path.
+  std::unique_ptr<UringEngine> uring_;
   std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
   uint32_t next_id_ = 1;
   bool closed_ = false;

@@ -1,8 +1,10 @@
 // Stream: one relayed media stream = two legs (A, B), each with an RTP socket on an even port and
 // an RTCP socket on the next port (both always open, so rtcp-mux can be switched per leg). What
-// arrives on one leg leaves through the other leg's socket toward that leg's peer. Readiness comes
-// from uv_poll on the environment's loop; the callback drains the socket in recvmmsg batches and
-// forwards each batch with one sendmmsg per outgoing socket, without entering JavaScript.
+// arrives on one leg leaves through the other leg's socket toward that leg's peer, without
+// entering JavaScript. Two I/O paths share Admit(), the per-packet rules: with a UringEngine the
+// engine receives and sends for the stream; without one (epoll path, any kernel) each socket has
+// a uv_poll on the environment's loop whose callback drains it in recvmmsg batches and forwards
+// each batch with one sendmmsg per outgoing socket.
 #pragma once
 
 #include <uv.h>
@@ -16,6 +18,7 @@
 #include "leg_counters.h"
 #include "socket_address.h"
 #include "udp_socket.h"
+#include "uring_engine.h"
 
 namespace pinlatch {
 
@@ -39,12 +42,23 @@ class Stream {
     LegCounters counters;
     UdpSocket sockets[2];
     PollHandle* polls[2] = {nullptr, nullptr};
+    UringSocket* watches[2] = {nullptr, nullptr};
   };
 
-  // Binds the four sockets and starts polling them. Throws NativeError; on failure nothing stays
-  // open.
-  Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, const SocketAddress& local,
-         uint16_t a_port, uint16_t b_port);
+  // What to do with one received datagram.
+  struct Forward {
+    // Destination, or nullptr when the packet is dropped (already counted).
+    const SocketAddress* to = nullptr;
+    int out_leg = 0;
+    // The out leg's socket it leaves from.
+    Channel via = Channel::kRtpSocket;
+    bool is_rtcp = false;
+  };
+
+  // Binds the four sockets and starts receiving on them: through `uring` when given, else with a
+  // uv_poll per socket. Throws NativeError; on failure nothing stays open.
+  Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring,
+         const SocketAddress& local, uint16_t a_port, uint16_t b_port);
   ~Stream() { Close(); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -57,8 +71,20 @@ class Stream {
   // Last valid packet on either leg, or the opening time when there was none.
   int64_t LastActivityMs() const;
 
-  // Stops polling and closes every socket. Idempotent.
+  // Stops receiving and closes every socket. Idempotent.
   void Close();
+
+  // The per-packet rules (both paths): validation (rtp_check.h), the latch of the receiving leg,
+  // the in/drop counters, and where the packet goes. `truncated`: larger than a receive slot.
+  Forward Admit(int leg_index, Channel channel, const uint8_t* data, size_t length, bool truncated,
+                const SocketAddress& source, int64_t now_ms);
+  // A packet left toward leg `leg_index`'s peer.
+  void CountSent(int leg_index, size_t bytes, bool is_rtcp) {
+    LegCounters& counters = legs_[leg_index].counters;
+    ++counters.packets_out;
+    counters.bytes_out += bytes;
+    counters.rtcp_out += is_rtcp ? 1 : 0;
+  }
 
  private:
   static void OnReadable(uv_poll_t* poll, int status, int events);
@@ -75,6 +101,7 @@ class Stream {
   int64_t opened_ms_;
   std::shared_ptr<EnvLoop> env_;
   BatchBuffers* buffers_;
+  UringEngine* uring_;
   Leg legs_[2];
 };
 

@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -140,6 +141,28 @@ Napi::Object LegCountersObject(Napi::Env env, const Stream::Leg& leg) {
   return object;
 }
 
+
+enum class IoChoice : uint8_t { kAuto, kUring, kEpoll };
+
+IoChoice ParseIo(const std::string& name, const char* what) {
+  if (name == "auto") return IoChoice::kAuto;
+  if (name == "uring") return IoChoice::kUring;
+  if (name == "epoll") return IoChoice::kEpoll;
+  ArgError(std::string(what) + " must be 'auto', 'uring' or 'epoll'");
+}
+
+// The data path: createRelay({io}) first, then the PINLATCH_IO environment variable, else auto
+// (io_uring where the kernel has what the relay needs, epoll otherwise).
+IoChoice ChooseIo(const Napi::Value& option) {
+  if (!option.IsUndefined()) {
+    if (!option.IsString()) ArgError("options.io must be 'auto', 'uring' or 'epoll'");
+    return ParseIo(option.As<Napi::String>().Utf8Value(), "options.io");
+  }
+  const char* variable = std::getenv("PINLATCH_IO");
+  if (variable == nullptr || *variable == '\0') return IoChoice::kAuto;
+  return ParseIo(variable, "PINLATCH_IO");
+}
+
 }  // namespace
 
 Napi::Function Relay::DefineClass(Napi::Env env) {
@@ -151,6 +174,7 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceMethod<&Relay::Stats>("stats"),
                                             InstanceMethod<&Relay::Idle>("idle"),
                                             InstanceAccessor<&Relay::Size>("size"),
+                                            InstanceAccessor<&Relay::Engine>("engine"),
                                             InstanceMethod<&Relay::Close>("close"),
                                         });
 }
@@ -169,6 +193,18 @@ Relay::Relay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Relay>(info) {
       }
     }
     buffers_ = std::make_unique<BatchBuffers>(batch);
+    const IoChoice io = ChooseIo(info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>().Get("io")
+                                                                          : env.Undefined());
+    if (io != IoChoice::kEpoll) {
+      int error_errno = 0;
+      uring_ = UringEngine::Create(env_loop_, &error_errno);
+      if (!uring_ && io == IoChoice::kUring) {
+        throw NativeError(kErrSocket,
+                          error_errno == 0 ? "io_uring lacks a feature the relay needs (kernel 6.10 or later)"
+                                           : "io_uring is not available",
+                          error_errno, "io_uring_setup");
+      }
+    }
     env_loop_->Register(this);
   });
 }
@@ -181,6 +217,7 @@ Relay::~Relay() {
 void Relay::CloseAll() {
   closed_ = true;
   streams_.clear();
+  if (uring_) uring_->Close();
 }
 
 void Relay::EnsureOpen(Napi::Env env) const {
@@ -200,7 +237,7 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
     const SocketAddress local = AddressField(spec, "address", 0);
     // The id is consumed only by a stream that opened.
     const uint32_t id = next_id_;
-    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), local, a_port, b_port));
+    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), local, a_port, b_port));
     ++next_id_;
     return Napi::Number::New(env, id);
   });
@@ -280,6 +317,10 @@ Napi::Value Relay::Idle(const Napi::CallbackInfo& info) {
 
 Napi::Value Relay::Size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(streams_.size()));
+}
+
+Napi::Value Relay::Engine(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), uring_ ? "uring" : "epoll");
 }
 
 void Relay::Close(const Napi::CallbackInfo&) { CloseAll(); }

@@ -30,9 +30,14 @@ void ClosePoll(PollHandle* poll) {
 
 }  // namespace
 
-Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, const SocketAddress& local,
-               uint16_t a_port, uint16_t b_port)
-    : id_(id), family_(local.family()), opened_ms_(MonotonicMs()), env_(std::move(env)), buffers_(buffers) {
+Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring,
+               const SocketAddress& local, uint16_t a_port, uint16_t b_port)
+    : id_(id),
+      family_(local.family()),
+      opened_ms_(MonotonicMs()),
+      env_(std::move(env)),
+      buffers_(buffers),
+      uring_(uring) {
   const uint16_t ports[2] = {a_port, b_port};
   // Bind all four first: a failure here unwinds through the UdpSocket destructors.
   for (int leg = 0; leg < 2; ++leg) {
@@ -41,6 +46,21 @@ Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers,
       address.set_port(static_cast<uint16_t>(ports[leg] + channel));
       legs_[leg].sockets[channel] = UdpSocket::Bind(address);
     }
+  }
+  if (uring_ != nullptr) {
+    try {
+      for (int leg = 0; leg < 2; ++leg) {
+        for (int channel = 0; channel < 2; ++channel) {
+          legs_[leg].watches[channel] =
+              uring_->Watch(this, leg, static_cast<Channel>(channel), legs_[leg].sockets[channel].fd());
+        }
+      }
+      uring_->Flush();
+    } catch (...) {
+      Close();
+      throw;
+    }
+    return;
   }
   for (int leg = 0; leg < 2; ++leg) {
     for (int channel = 0; channel < 2; ++channel) {
@@ -67,14 +87,25 @@ Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers,
 }
 
 void Stream::Close() {
+  bool cancelled = false;
   for (Leg& leg : legs_) {
     for (int channel = 0; channel < 2; ++channel) {
       if (leg.polls[channel] != nullptr) {
         ClosePoll(leg.polls[channel]);
         leg.polls[channel] = nullptr;
       }
-      leg.sockets[channel].Close();
+      if (leg.watches[channel] != nullptr) {
+        uring_->Unwatch(leg.watches[channel]);
+        leg.watches[channel] = nullptr;
+        cancelled = true;
+      }
     }
+  }
+  // The cancellations must reach the kernel before the descriptors close: an armed receive holds
+  // its socket, and the port has to be free when closeStream() returns.
+  if (cancelled) uring_->Flush();
+  for (Leg& leg : legs_) {
+    for (UdpSocket& socket : leg.sockets) socket.Close();
   }
 }
 
@@ -100,42 +131,48 @@ void Stream::Drain(int leg_index, Channel channel) {
   }
 }
 
-void Stream::ProcessBatch(int leg_index, Channel channel, unsigned received, int64_t now_ms) {
+Stream::Forward Stream::Admit(int leg_index, Channel channel, const uint8_t* data, size_t length, bool truncated,
+                              const SocketAddress& source, int64_t now_ms) {
+  Forward forward;
   Leg& in = legs_[leg_index];
-  const int out_index = 1 - leg_index;
-  Leg& out = legs_[out_index];
+  if (truncated) {
+    ++in.counters.drop_invalid;
+    return forward;
+  }
+  const PacketInfo info = channel == Channel::kRtpSocket ? ClassifyOnRtpSocket(data, length) : CheckRtcp(data, length);
+  if (info.kind == PacketKind::kInvalid) {
+    ++in.counters.drop_invalid;
+    return forward;
+  }
+  const bool is_rtcp = info.kind == PacketKind::kRtcp;
+  const Verdict verdict = is_rtcp ? in.latch.OnRtcp(channel, source, info.ssrc, now_ms)
+                                  : in.latch.OnRtp(source, info.ssrc, info.seq, now_ms);
+  if (verdict != Verdict::kAccept) {
+    ++in.counters.drop_stranger;
+    return forward;
+  }
+  ++in.counters.packets_in;
+  in.counters.bytes_in += length;
+  if (is_rtcp) ++in.counters.rtcp_in;
+  forward.out_leg = 1 - leg_index;
+  Leg& out = legs_[forward.out_leg];
+  forward.is_rtcp = is_rtcp;
+  forward.to = is_rtcp ? out.latch.RtcpDestination(&forward.via) : out.latch.RtpDestination();
+  if (forward.to == nullptr) ++out.counters.drop_no_peer;
+  return forward;
+}
+
+void Stream::ProcessBatch(int leg_index, Channel channel, unsigned received, int64_t now_ms) {
   mmsghdr* messages = buffers_->receive();
+  const int out_index = 1 - leg_index;
   for (unsigned i = 0; i < received; ++i) {
     const size_t length = messages[i].msg_len;
-    const uint8_t* data = buffers_->slot(i);
-    if ((messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
-      ++in.counters.drop_invalid;
-      continue;
+    const bool truncated = (messages[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    const Forward forward =
+        Admit(leg_index, channel, buffers_->slot(i), length, truncated, buffers_->source(i), now_ms);
+    if (forward.to != nullptr) {
+      buffers_->Enqueue(static_cast<int>(forward.via), i, length, *forward.to, forward.is_rtcp);
     }
-    const PacketInfo info =
-        channel == Channel::kRtpSocket ? ClassifyOnRtpSocket(data, length) : CheckRtcp(data, length);
-    if (info.kind == PacketKind::kInvalid) {
-      ++in.counters.drop_invalid;
-      continue;
-    }
-    const SocketAddress& source = buffers_->source(i);
-    const bool is_rtcp = info.kind == PacketKind::kRtcp;
-    const Verdict verdict = is_rtcp ? in.latch.OnRtcp(channel, source, info.ssrc, now_ms)
-                                    : in.latch.OnRtp(source, info.ssrc, info.seq, now_ms);
-    if (verdict != Verdict::kAccept) {
-      ++in.counters.drop_stranger;
-      continue;
-    }
-    ++in.counters.packets_in;
-    in.counters.bytes_in += length;
-    if (is_rtcp) ++in.counters.rtcp_in;
-    Channel via = Channel::kRtpSocket;
-    const SocketAddress* to = is_rtcp ? out.latch.RtcpDestination(&via) : out.latch.RtpDestination();
-    if (to == nullptr) {
-      ++out.counters.drop_no_peer;
-      continue;
-    }
-    buffers_->Enqueue(static_cast<int>(via), i, length, *to, is_rtcp);
   }
   Flush(out_index, static_cast<int>(Channel::kRtpSocket));
   Flush(out_index, static_cast<int>(Channel::kRtcpSocket));
@@ -153,9 +190,7 @@ void Stream::Flush(int out_index, int channel) {
     const int sent = sendmmsg(fd, queue.messages.data() + done, count - done, MSG_DONTWAIT);
     if (sent > 0) {
       for (unsigned i = done; i < done + static_cast<unsigned>(sent); ++i) {
-        ++out.counters.packets_out;
-        out.counters.bytes_out += queue.iov[i].iov_len;
-        out.counters.rtcp_out += queue.is_rtcp[i];
+        CountSent(out_index, queue.iov[i].iov_len, queue.is_rtcp[i] != 0);
       }
       done += static_cast<unsigned>(sent);
       continue;

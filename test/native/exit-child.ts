@@ -5,9 +5,9 @@
  *   worker-terminate: workers with open, busy sockets are terminated; fds must return to baseline;
  *   worker-exit:      a worker calls process.exit() with open sockets;
  *   main-exit:        the main thread exits with open, busy sockets;
- *   emfile:           under a low descriptor limit, openStream fails cleanly with EMFILE.
+ *   emfile [epoll|uring]: under a low descriptor limit, openStream fails cleanly with EMFILE.
  */
-import { readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { addon } from '../../src/native.ts';
 import { UdpPeer, openStream, policy, rtp } from './rtp-peer.ts';
@@ -99,16 +99,25 @@ if (scenario === 'worker-terminate') {
   console.log(`main-exit-with-open ${relay.size}`);
   process.exit(0);
 } else if (scenario === 'emfile') {
-  // Run under a low `ulimit -n`: streams are opened until descriptors run out.
-  const relay = addon.createRelay();
+  // Run under a low `ulimit -n`: streams are opened until descriptors run out. One descriptor is
+  // held in reserve and released only while counting, so the count itself never fails at the
+  // limit, whatever number of descriptors the relay holds of its own (the io_uring path: one).
+  const relay = addon.createRelay({ io: process.argv[3] === 'uring' ? 'uring' : 'epoll' });
+  let reserve = openSync('/dev/null', 'r');
+  const countFds = () => {
+    closeSync(reserve);
+    const n = openFds();
+    reserve = openSync('/dev/null', 'r');
+    return n;
+  };
   for (;;) {
-    const before = openFds();
+    const before = countFds();
     try {
       openStream(relay, '127.0.0.1');
     } catch (err) {
       const e = err as { code?: string; syscallCode?: string };
-      console.log(`failed ${e.code} ${e.syscallCode} after ${relay.size} streams`);
-      console.log(`no-half-open ${openFds() === before}`);
+      console.log(`failed ${e.code} ${e.syscallCode} after ${relay.size} streams (${relay.engine})`);
+      console.log(`no-half-open ${countFds() === before}`);
       break;
     }
   }

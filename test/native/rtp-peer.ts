@@ -4,7 +4,7 @@
  */
 import dgram from 'node:dgram';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LegPolicy, NativeRelay, StreamCounters } from '../../src/native.ts';
+import { addon, type LegPolicy, type NativeRelay, type StreamCounters } from '../../src/native.ts';
 
 export interface RtpFields {
   ssrc: number;
@@ -125,6 +125,23 @@ export function openStream(relay: NativeRelay, address: string): OpenedStream {
     }
   }
   throw new Error('no free port pair found in 50 attempts');
+}
+
+export type IoPath = 'epoll' | 'uring';
+
+/**
+ * The data paths to test on this machine: always epoll; io_uring too when the kernel offers what
+ * the relay needs (a relay forced to 'uring' then opens). Where it does not, the uring tests are
+ * not defined and that is printed, so a run on an old kernel says what it did not cover.
+ */
+export function ioPaths(): IoPath[] {
+  try {
+    addon.createRelay({ io: 'uring' }).close();
+    return ['epoll', 'uring'];
+  } catch (err) {
+    process.stdout.write(`note: io_uring path not available here (${String(err)}); testing epoll only\n`);
+    return ['epoll'];
+  }
 }
 
 export function policy(overrides: Partial<LegPolicy> = {}): LegPolicy {

@@ -11,41 +11,49 @@ import vm from 'node:vm';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { addon, type StreamCounters } from '../../src/native.ts';
-import { openStream, until } from './rtp-peer.ts';
+import { ioPaths, openStream, until } from './rtp-peer.ts';
 import { tsWorker } from './ts-worker.ts';
 
 const test = suite('native teardown', { timeoutMs: 30_000 });
 const openFds = () => readdirSync('/proc/self/fd').length;
+const IO_PATHS = ioPaths();
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const exitChild = fileURLToPath(new URL('./exit-child.ts', import.meta.url));
 
-test('closeStream and close() close every socket', () => {
-  const baseline = openFds();
-  const relay = addon.createRelay();
-  const ids = Array.from({ length: 20 }, () => openStream(relay, '127.0.0.1').id);
-  assert.is(relay.size, 20);
-  assert.is(openFds(), baseline + 80);
-  for (const id of ids.slice(0, 10)) relay.closeStream(id);
-  assert.is(relay.size, 10);
-  assert.is(openFds(), baseline + 40);
-  relay.close();
-  assert.is(openFds(), baseline);
-});
+for (const io of IO_PATHS) {
+  test(`${io}: closeStream and close() close every socket`, () => {
+    const baseline = openFds();
+    const relay = addon.createRelay({ io });
+    // The io_uring path holds one descriptor of its own (the ring); the epoll path none.
+    const own = openFds() - baseline;
+    assert.is(own, io === 'uring' ? 1 : 0);
+    const ids = Array.from({ length: 20 }, () => openStream(relay, '127.0.0.1').id);
+    assert.is(relay.size, 20);
+    assert.is(openFds(), baseline + own + 80);
+    for (const id of ids.slice(0, 10)) relay.closeStream(id);
+    assert.is(relay.size, 10);
+    assert.is(openFds(), baseline + own + 40);
+    relay.close();
+    assert.is(openFds(), baseline);
+  });
 
-test('a relay that is garbage collected without close() closes its sockets', async () => {
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  const baseline = openFds();
-  (() => {
-    const relay = addon.createRelay();
-    for (let i = 0; i < 5; i += 1) openStream(relay, '::1');
-  })();
-  assert.is(openFds(), baseline + 20);
-  await until('finalizer closed the sockets', () => {
-    gc();
-    return openFds() === baseline;
-  }, 5000);
-});
+  test(`${io}: a relay that is garbage collected without close() closes its sockets`, async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const baseline = openFds();
+    let own = 0;
+    (() => {
+      const relay = addon.createRelay({ io });
+      own = openFds() - baseline;
+      for (let i = 0; i < 5; i += 1) openStream(relay, '::1');
+    })();
+    assert.is(openFds(), baseline + own + 20);
+    await until('finalizer closed the sockets', () => {
+      gc();
+      return openFds() === baseline;
+    }, 5000);
+  });
+}
 
 test('the addon runs in several worker threads at once, each relaying its own call', async () => {
   const workerUrl = new URL('./relay-worker.ts', import.meta.url);
@@ -75,8 +83,9 @@ test('the addon runs in several worker threads at once, each relaying its own ca
 function runChild(
   scenario: string,
   maxOpenFiles?: number,
+  extra: string[] = [],
 ): Promise<{ code: number | null; signal: string | null; out: string }> {
-  const node = [process.execPath, '--import', 'tsx', exitChild, scenario];
+  const node = [process.execPath, '--import', 'tsx', exitChild, scenario, ...extra];
   // `ulimit -n` in a shell that then execs node: the limit applies to the child only.
   const [command, ...args] =
     maxOpenFiles === undefined ? node : ['/bin/sh', '-c', `ulimit -n ${maxOpenFiles} && exec "$@"`, 'sh', ...node];
@@ -116,11 +125,13 @@ test('a process exiting with open sockets (main thread and a worker) exits clean
   assert.not.match(r.out, /uv_loop_close|Assertion|Aborted|Segmentation/);
 });
 
-test('running out of descriptors gives ERR_PINLATCH_SOCKET/EMFILE and leaves no half-open stream', async () => {
-  const r = await runChild('emfile', 80);
-  assert.is(r.code, 0, r.out);
-  assert.match(r.out, /failed ERR_PINLATCH_SOCKET EMFILE after \d+ streams/);
-  assert.match(r.out, /no-half-open true/);
-});
+for (const io of IO_PATHS) {
+  test(`${io}: running out of descriptors gives ERR_PINLATCH_SOCKET/EMFILE and leaves no half-open stream`, async () => {
+    const r = await runChild('emfile', 80, [io]);
+    assert.is(r.code, 0, r.out);
+    assert.match(r.out, new RegExp(`failed ERR_PINLATCH_SOCKET EMFILE after \\d+ streams \\(${io}\\)`));
+    assert.match(r.out, /no-half-open true/);
+  });
+}
 
 test.run();
