@@ -3,7 +3,7 @@
  *
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
- *        [--out FILE]
+ *        [--out FILE] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
  *
  * Both relays run side by side for the whole run; for every rate, the same sipp built-in `uac`
  * scenario (INVITE with SDP, ACK, pause, BYE) is driven through each of them to a sipp built-in
@@ -61,13 +61,19 @@ const UAS = '127.0.0.3';
 const TICK_S = 0.01; // USER_HZ = 100 on Linux
 
 /**
- * Fixed loopback ports, all below the ephemeral range (32768-60999) so no client socket takes them,
- * and off 20000-31999 where the pps bench and tests put their relays. pinlatch's range carries
- * 2000 streams: at 400 cps with its 2 s port quarantine about 1100 are in use.
+ * Fixed loopback ports, all outside the ephemeral range (32768-60999) so no client socket takes them,
+ * and off 20000-31999 where the pps bench and tests put their relays.
+ *
+ * Port budget: a call holds two RTP/RTCP pairs (leg A and leg B) from its INVITE to its BYE, and
+ * pinlatch keeps released pairs out of use for its 2 s quarantine (rtpengine here runs with
+ * --delete-delay=0 and no quarantine). Pairs needed ≈ cps × 2 × (call lifetime + 2 s): at 800 cps
+ * with a 500 ms hold about 800 × 2 × 3 = 4800. pinlatch's 2000-14999 holds 6500 pairs (enough up
+ * to about 1000 cps); rtpengine's 61000-65534 holds about 2260 (rtpengine needs
+ * cps × 2 × lifetime, about 1000 at 800 cps).
  */
 const PORTS = {
-  pinlatch: { sip: 15060, uas: 15062, uasMedia: 16000, uac: 15064, uacMedia: 16100, media: { min: 2000, max: 9999 } },
-  kamailio: { sip: 15160, uas: 15162, uasMedia: 16200, uac: 15164, uacMedia: 16300, ng: 15170, media: { min: 10000, max: 14999 } },
+  pinlatch: { sip: 15060, uas: 15062, uasMedia: 16000, uac: 15064, uacMedia: 16100, media: { min: 2000, max: 14999 } },
+  kamailio: { sip: 15160, uas: 15162, uasMedia: 16200, uac: 15164, uacMedia: 16300, ng: 15170, media: { min: 61000, max: 65534 } },
 } as const;
 
 type TargetName = keyof typeof PORTS;
@@ -126,7 +132,8 @@ abstract class Stack {
 
 class PinlatchStack extends Stack {
   private pid = 0;
-  constructor() {
+  /** Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots). */
+  constructor(private readonly nodeArgs: string[]) {
     super('pinlatch');
   }
   async start(dir: string): Promise<void> {
@@ -146,7 +153,7 @@ class PinlatchStack extends Stack {
       'log: { level: warn }',
       '',
     ].join('\n'));
-    const child = new Child(process.execPath, [CLI, '--config', config]);
+    const child = new Child(process.execPath, [...this.nodeArgs, CLI, '--config', config]);
     this.children.push(child);
     this.pid = child.pid;
   }
@@ -375,6 +382,7 @@ export async function runCps(argv: string[]): Promise<void> {
       'kamailio-children': { type: 'string', default: '1' },
       'max-minutes': { type: 'string', default: '15' },
       out: { type: 'string' },
+      'node-args': { type: 'string', default: '' },
     },
     strict: true,
   });
@@ -394,7 +402,7 @@ export async function runCps(argv: string[]): Promise<void> {
   if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine; npx tsc -p . for dist)`);
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
-  const stacks: Stack[] = names.map((n) => (n === 'pinlatch' ? new PinlatchStack() : new KamailioStack(workers)));
+  const stacks: Stack[] = names.map((n) => (n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean)) : new KamailioStack(workers)));
   const uases: Child[] = [];
   const results: StepResult[] = [];
   const deadline = Date.now() + maxMs;
