@@ -15,12 +15,13 @@
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
-import type { LegName, LegHint, MediaEvents, MediaRelayApi, MediaSession, RelayStream, StreamStats } from './api.js';
+import type { LegName, LegHint, LegUpdate, MediaEvents, MediaRelayApi, MediaSession, RelayStream, StreamStats } from './api.js';
 import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
 import { ShardPool, toMediaError } from './ShardPool.js';
-import type { StreamSpec } from '../native.js';
+import type { LegPolicy, StreamSpec } from '../native.js';
+import type { LegSetting, OpenLegSetting } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
 export interface MediaRelayOptions {
@@ -206,18 +207,36 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     return [...this.#sessions.keys()];
   }
 
-  async ensureSession(key: string, streamCount: number): Promise<MediaSession> {
+  async ensureSession(key: string, streamCount: number, legs: readonly LegUpdate[] = []): Promise<MediaSession> {
     if (typeof key !== 'string' || key.length === 0) throw new MediaError('ERR_PINLATCH_ARG', 'session key must be a non-empty string');
     if (!Number.isInteger(streamCount) || streamCount < 1 || streamCount > MAX_STREAMS_PER_SESSION) {
       throw new MediaError('ERR_PINLATCH_ARG', `streamCount must be an integer in 1..${MAX_STREAMS_PER_SESSION}, got ${streamCount}`);
     }
+    const decided = legs.map(({ index, leg, hint }) => {
+      if (!Number.isInteger(index) || index < 0 || index >= streamCount) {
+        throw new MediaError('ERR_PINLATCH_ARG', `leg update for stream ${index} outside 0..${streamCount - 1}`);
+      }
+      if (leg !== 'a' && leg !== 'b') throw new MediaError('ERR_PINLATCH_ARG', `leg must be 'a' or 'b', got ${JSON.stringify(leg)}`);
+      return { index, leg, policy: this.#decide(key, index, leg, hint) };
+    });
     return this.#serialize(key, async () => {
       this.#assertOpen();
       const existing = this.#sessions.get(key);
       const have = existing?.streams.length ?? 0;
-      if (existing && have >= streamCount) return existing.view;
+      if (existing && have >= streamCount) {
+        if (decided.length > 0) {
+          const settings: LegSetting[] = decided.map((d) => ({ id: existing.streams[d.index]!.id, leg: d.leg, policy: d.policy }));
+          await this.#shardPool.request(existing.shard, 'setLegs', { legs: settings });
+        }
+        return existing.view;
+      }
       const shard = existing?.shard ?? this.#pickShard();
-      const added = await this.#openStreams(shard, have, streamCount - have);
+      // Legs of the new streams ride along with their opening; those of existing streams follow.
+      const onNew: OpenLegSetting[] = decided.filter((d) => d.index >= have).map((d) => ({ spec: d.index - have, leg: d.leg, policy: d.policy }));
+      const added = await this.#openStreams(shard, have, streamCount - have, onNew);
+      const onOld: LegSetting[] = existing
+        ? decided.filter((d) => d.index < have).map((d) => ({ id: existing.streams[d.index]!.id, leg: d.leg, policy: d.policy }))
+        : [];
       const session: SessionEntry = existing ?? {
         key,
         shard,
@@ -234,8 +253,20 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       session.timeoutReported = false;
       session.view = viewOf(key, session.streams);
       this.#sessions.set(key, session);
+      if (onOld.length > 0) await this.#shardPool.request(shard, 'setLegs', { legs: onOld });
       return session.view;
     });
+  }
+
+  /** The latch policy of one leg from its hint (LatchPolicyRule), logged. */
+  #decide(key: string, index: number, leg: LegName, hint: LegHint): LegPolicy {
+    const decision = this.#rule.derive(hint);
+    if (decision.weak) {
+      this.#log.warn({ key, index, leg, reason: decision.reason }, 'weak latching: the first valid RTP/RTCP source from anywhere latches this leg');
+    } else if (this.#log.isLevelEnabled('debug')) {
+      this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
+    }
+    return decision.policy;
   }
 
   async setLeg(key: string, index: number, leg: LegName, hint: LegHint): Promise<void> {
@@ -248,7 +279,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       if (!stream) throw new MediaError('ERR_PINLATCH_ARG', `session ${key} has no stream ${index}`);
       if (decision.weak) {
         this.#log.warn({ key, index, leg, reason: decision.reason }, 'weak latching: the first valid RTP/RTCP source from anywhere latches this leg');
-      } else {
+      } else if (this.#log.isLevelEnabled('debug')) {
         this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
       }
       await this.#shardPool.request(session.shard, 'setLeg', { id: stream.id, leg, policy: decision.policy });
@@ -351,7 +382,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
    * (the error does not say which of the two is taken) and retry with fresh pairs, up to
    * MAX_BIND_ATTEMPTS times.
    */
-  async #openStreams(shard: number, firstIndex: number, count: number): Promise<StreamEntry[]> {
+  async #openStreams(shard: number, firstIndex: number, count: number, legs: OpenLegSetting[]): Promise<StreamEntry[]> {
     const state = this.#shards[shard]!;
     const generation = state.generation;
     const pairs: Array<{ aPort: number; bPort: number }> = [];
@@ -382,7 +413,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         const specs: StreamSpec[] = pairs.map((p) => ({ address: this.address, aPort: p.aPort, bPort: p.bPort }));
         let result;
         try {
-          result = await this.#shardPool.request(shard, 'open', { specs });
+          result = await this.#shardPool.request(shard, 'open', legs.length > 0 ? { specs, legs } : { specs });
         } catch (err) {
           // A timed-out open may still have bound the ports: keep them out of rotation.
           giveBack((err as MediaError).code === 'ERR_PINLATCH_RPC_TIMEOUT' ? 'setAside' : 'unused');

@@ -33,6 +33,14 @@ export interface LegHint {
   mode?: LatchMode;
 }
 
+/** One leg's hint, set together with ensureSession (one round trip to the shard for both). */
+export interface LegUpdate {
+  /** Index of the stream (m-line). */
+  index: number;
+  leg: LegName;
+  hint: LegHint;
+}
+
 export interface StreamPorts {
   /** Even RTP port; RTCP is rtp + 1. */
   rtp: number;
@@ -72,10 +80,11 @@ export interface MediaRelayApi {
   readonly advertise: string;
   /**
    * Creates the session if new and makes sure it has `streamCount` streams (an offer with more
-   * m-lines adds streams; existing streams keep their ports). Throws MediaError
+   * m-lines adds streams; existing streams keep their ports), then applies `legs` as setLeg
+   * would, in the same shard request as the opening when there is one. Throws MediaError
    * 'ERR_PINLATCH_PORTS_EXHAUSTED' when the port range is used up (nothing is left half-open).
    */
-  ensureSession(key: string, streamCount: number): Promise<MediaSession>;
+  ensureSession(key: string, streamCount: number, legs?: readonly LegUpdate[]): Promise<MediaSession>;
   /** Sets one leg's peer hint of one stream; the latch policy follows from it. */
   setLeg(key: string, index: number, leg: LegName, hint: LegHint): Promise<void>;
   /** Per-stream counters of one session, or undefined when unknown. */

@@ -46,9 +46,25 @@ export type OpenResult =
   /** Spec `index` failed; the streams opened before it in this batch were closed again. */
   | { ok: false; index: number; error: SerializedError };
 
+/** A leg policy to apply to a stream being opened (`spec`: its index in the batch). */
+export interface OpenLegSetting {
+  spec: number;
+  leg: 'a' | 'b';
+  policy: LegPolicy;
+}
+
+export interface LegSetting {
+  id: number;
+  leg: 'a' | 'b';
+  policy: LegPolicy;
+}
+
 export interface ShardOps {
-  open: { args: { specs: StreamSpec[] }; result: OpenResult };
-  setLeg: { args: { id: number; leg: 'a' | 'b'; policy: LegPolicy }; result: null };
+  /** Opens the streams and sets the given legs' policies, all or nothing. */
+  open: { args: { specs: StreamSpec[]; legs?: OpenLegSetting[] }; result: OpenResult };
+  setLeg: { args: LegSetting; result: null };
+  /** Several setLeg in one request (a call's offer or answer sets one leg per stream). */
+  setLegs: { args: { legs: LegSetting[] }; result: null };
   close: { args: { ids: number[] }; result: null };
   stats: { args: { ids?: number[] }; result: StreamCounters[] };
   /** Closes the relay (every socket) and ends the shard task. */

@@ -23,15 +23,24 @@ import {
   type ShardTask,
 } from './shard-protocol.js';
 
-function openAll(relay: NativeRelay, specs: ShardRequest & { op: 'open' }): OpenResult {
+function openAll(relay: NativeRelay, request: ShardRequest & { op: 'open' }): OpenResult {
+  const { specs, legs = [] } = request.args;
   const ids: number[] = [];
-  for (let index = 0; index < specs.args.specs.length; index++) {
+  for (let index = 0; index < specs.length; index++) {
     try {
-      ids.push(relay.openStream(specs.args.specs[index]!));
+      ids.push(relay.openStream(specs[index]!));
     } catch (err) {
       // All or nothing: a session never keeps half of a batch.
       for (const id of ids) relay.closeStream(id);
       return { ok: false, index, error: serializeError(err) };
+    }
+  }
+  for (const { spec, leg, policy } of legs) {
+    try {
+      relay.setLeg(ids[spec]!, leg, policy);
+    } catch (err) {
+      for (const id of ids) relay.closeStream(id);
+      return { ok: false, index: spec, error: serializeError(err) };
     }
   }
   return { ok: true, ids };
@@ -77,6 +86,9 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
           return openAll(relay, request);
         case 'setLeg':
           relay.setLeg(request.args.id, request.args.leg, request.args.policy);
+          return null;
+        case 'setLegs':
+          for (const { id, leg, policy } of request.args.legs) relay.setLeg(id, leg, policy);
           return null;
         case 'close':
           for (const id of request.args.ids) {

@@ -21,7 +21,7 @@ import { isIPv6 } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
-import type { LegName, MediaRelayApi } from '../media/api.js';
+import type { LegName, LegUpdate, MediaRelayApi } from '../media/api.js';
 import { isIp, normalizeIp } from '../net/address.js';
 import { anchorSdp, describeSdp, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
@@ -253,8 +253,9 @@ export class SipProxy {
       onTerminated: () => this.serverTx.delete(key),
     });
     this.serverTx.set(key, server);
+    // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
     const reply = (status: number, reason?: string) =>
-      server.respond(status, createResponse(request, status, { reason, toTag: this.toTag(request) }).serialize());
+      server.respond(status, createResponse(request, status, { reason, toTag: status === 100 ? undefined : this.toTag(request) }).serialize());
 
     if (request.method === 'CANCEL') {
       this.onCancel(request, reply);
@@ -280,9 +281,9 @@ export class SipProxy {
       .slice(0, 10);
   }
 
-  private branchFor(request: SipRequest): string {
+  private branchFor(request: SipRequest, loop = this.loopHash(request)): string {
     const tx = createHash('sha1').update(`${request.topVia!.branch}|${request.topVia!.sentBy}`).digest('hex').slice(0, 12);
-    return `${BRANCH_PREFIX}${this.loopHash(request)}.${tx}`;
+    return `${BRANCH_PREFIX}${loop}.${tx}`;
   }
 
   private isOwn(host: string, port: number | undefined): boolean {
@@ -398,7 +399,7 @@ export class SipProxy {
     }
 
     forwarded.decrementMaxForwards();
-    const branch = this.branchFor(request);
+    const branch = this.branchFor(request, loop);
     forwarded.pushVia(this.viaFor(destination, branch));
     if (!inDialog && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
@@ -639,13 +640,9 @@ export class SipProxy {
     const text = message.body.toString('latin1');
     const info: SdpInfo = describeSdp(text);
     const key = dialog.mediaKey ?? `${dialog.callId}|${dialog.caller.tag}`;
-    const session = await this.media.ensureSession(key, info.media.length);
-    if (!dialog.mediaKey) {
-      dialog.mediaKey = key;
-      this.byMediaKey.set(key, dialog);
-    }
     const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
     const peer = dialog.peer(from);
+    const legs: LegUpdate[] = [];
     for (const m of info.media) {
       if (m.rejected) continue;
       const hint = {
@@ -656,8 +653,14 @@ export class SipProxy {
         // A non-routable SDP address: only media from the signalling source may latch.
         signalSource: isTrustworthyAddress(m.peerAddress) ? m.peerAddress : peer.source.address,
       };
-      await this.media.setLeg(key, m.index, senderLeg, hint);
-      this.log?.debug({ callId: dialog.callId, leg: senderLeg, index: m.index, hint }, 'media leg');
+      legs.push({ index: m.index, leg: senderLeg, hint });
+      if (this.log?.isLevelEnabled('debug')) this.log.debug({ callId: dialog.callId, leg: senderLeg, index: m.index, hint }, 'media leg');
+    }
+    // One shard round trip: the session's streams (on the offer) and the sender's legs together.
+    const session = await this.media.ensureSession(key, info.media.length, legs);
+    if (!dialog.mediaKey) {
+      dialog.mediaKey = key;
+      this.byMediaKey.set(key, dialog);
     }
     const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
     const anchored = anchorSdp(text, {

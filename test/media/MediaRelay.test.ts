@@ -160,6 +160,37 @@ test('the derived policy keeps a stranger from latching or injecting', async ({ 
   }
 });
 
+test('legs given to ensureSession apply with the opening, and on an existing session', async ({ relay, caller, callee }) => {
+  // Leg A's policy travels with the opening of the streams, leg B's with the "answer".
+  const session = await relay.ensureSession('call-batched', 1, [{ index: 0, leg: 'a', hint: loopbackHint(caller.port) }]);
+  const again = await relay.ensureSession('call-batched', 1, [{ index: 0, leg: 'b', hint: loopbackHint(callee.port) }]);
+  assert.equal(again.streams, session.streams);
+  const stream = session.streams[0]!;
+  const stranger = await UdpPeer.open('127.0.0.2');
+  try {
+    await callee.send(rtpPacket(0x3001, 1), stream.b.rtp);
+    await waitLatched(relay, 'call-batched', 'b');
+    for (let seq = 1; seq <= 3; seq++) await stranger.send(rtpPacket(0x6666, seq), stream.a.rtp);
+    await caller.send(rtpPacket(0x3000, 1), stream.a.rtp);
+    await callee.waitFor((r) => r.some((p) => p.port === stream.b.rtp && p.data.readUInt32BE(8) === 0x3000), 3000, 'caller media');
+    const [stats] = (await relay.stats('call-batched'))!;
+    assert.is(stats!.a.dropStranger, 3);
+    assert.is(stats!.a.rtpPeer, `127.0.0.1:${caller.port}`);
+    // A second m-line: the new stream opens with its leg set, the first keeps its ports.
+    const grown = await relay.ensureSession('call-batched', 2, [
+      { index: 0, leg: 'a', hint: loopbackHint(caller.port) },
+      { index: 1, leg: 'a', hint: loopbackHint(caller.port) },
+    ]);
+    assert.is(grown.streams.length, 2);
+    assert.equal(grown.streams[0], stream);
+    await expectMediaError(relay.ensureSession('call-batched', 2, [{ index: 2, leg: 'a', hint: loopbackHint(caller.port) }]), 'ERR_PINLATCH_ARG');
+    await expectMediaError(relay.ensureSession('call-batched', 2, [{ index: 0, leg: 'a', hint: { ...loopbackHint(4000), sdpPort: 70000 } }]), 'ERR_PINLATCH_ARG');
+  } finally {
+    await stranger.close();
+    await relay.release('call-batched');
+  }
+});
+
 test('bad arguments are typed errors', async ({ relay }) => {
   await expectMediaError(relay.ensureSession('', 1), 'ERR_PINLATCH_ARG');
   await expectMediaError(relay.ensureSession('k', 0), 'ERR_PINLATCH_ARG');
