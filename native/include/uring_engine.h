@@ -32,6 +32,8 @@ struct UringSocket {
   uint8_t leg = 0;
   Channel channel = Channel::kRtpSocket;
   int fd = -1;
+  // Slot in the ring's registered file table, or -1 (named by descriptor).
+  int slot = -1;
   bool armed = false;
   unsigned sends_in_flight = 0;
 };
@@ -54,10 +56,12 @@ class UringEngine {
   // Arms the receive of one socket (handed to the kernel at the next Flush()). Throws NativeError
   // when the submission queue cannot take it.
   UringSocket* Watch(Stream* stream, int leg, Channel channel, int fd);
-  // Cancels the receive (at the next Flush()); the stream must not use `socket` afterwards.
+  // Cancels the receive and empties the socket's file-table slot (at the next Flush(), which must
+  // come before the next Watch()); the stream must not use `socket` afterwards.
   void Unwatch(UringSocket* socket);
-  // Hands queued receives/cancellations to the kernel. When it returns, cancelled receives no
-  // longer hold their sockets, so the caller may close the descriptors and the ports are free.
+  // Hands queued receives/cancellations to the kernel and empties the slots of unwatched sockets.
+  // When it returns, nothing in the ring holds those sockets any more, so the caller may close
+  // the descriptors and the ports are free.
   void Flush();
 
   // Stops the ring poll, closes the ring and frees every socket record. Idempotent.
@@ -79,6 +83,8 @@ class UringEngine {
   void OnReceive(UringSocket* socket, const io_uring_cqe& cqe, int64_t now_ms);
   void OnSend(unsigned buffer_id, int result);
   void MaybeFree(UringSocket* socket);
+  // Names the socket in an SQE: its registered slot (IOSQE_FIXED_FILE) or its descriptor.
+  static void Target(io_uring_sqe* sqe, const UringSocket* socket);
 
   struct SendRecord {
     UringSocket* out = nullptr;
@@ -92,6 +98,10 @@ class UringEngine {
   // Indexed by buffer id: the send that currently owns the buffer.
   std::vector<SendRecord> sends_;
   std::unordered_set<UringSocket*> sockets_;
+  // Free slots of the registered file table (empty when there is no table).
+  std::vector<unsigned> free_slots_;
+  // Slots of unwatched sockets, emptied in the table by the next Flush() (after the cancellation).
+  std::vector<unsigned> slots_to_clear_;
 };
 
 }  // namespace pinlatch

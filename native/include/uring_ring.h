@@ -44,6 +44,13 @@ class UringRing {
   // Publishes consumed CQEs to the kernel (frees CQ space).
   void CommitCompletions();
 
+  // Registered file table (sparse): a socket in slot i is named by i with IOSQE_FIXED_FILE, which
+  // spares the kernel a descriptor lookup and a file reference per operation. Returns false when
+  // the kernel refuses a table (the engine then names sockets by descriptor).
+  bool RegisterFileTable(unsigned slots);
+  // Puts `fd` (or -1: empty) into slot `slot`. Returns false on failure.
+  bool SetFile(unsigned slot, int fd);
+
   // Provided buffers (buffer group 0): `buffers` slots of `buffer_bytes`, all given to the
   // kernel at creation. A receive completion names its slot; Recycle() gives it back.
   static constexpr uint16_t kBufferGroup = 0;

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstring>
@@ -27,6 +28,16 @@ constexpr unsigned kSubmissionEntries = 4096;
 constexpr unsigned kCompletionEntries = 4 * UringEngine::kBuffers;
 // Receive slots (as on the epoll path): a larger datagram is dropped as invalid.
 constexpr size_t kMaxDatagram = 2048;
+// Registered file table size: enough for every socket a relay can hold (the kernel caps the
+// table at RLIMIT_NOFILE, and so is the number of sockets).
+constexpr unsigned kMaxFileSlots = 65536;
+
+unsigned FileSlots() {
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > kMaxFileSlots) return kMaxFileSlots;
+  return static_cast<unsigned>(limit.rlim_cur);
+}
 
 uint64_t ReceiveTag(const UringSocket* socket) { return kTagReceive | reinterpret_cast<uint64_t>(socket); }
 
@@ -46,6 +57,11 @@ std::unique_ptr<UringEngine> UringEngine::Create(std::shared_ptr<EnvLoop> env, i
   std::unique_ptr<UringEngine> engine(new UringEngine(std::move(env)));
   engine->ring_ = std::move(ring);
   engine->sends_.resize(kBuffers);
+  const unsigned slots = FileSlots();
+  if (slots > 0 && engine->ring_->RegisterFileTable(slots)) {
+    engine->free_slots_.reserve(slots);
+    for (unsigned slot = slots; slot > 0; --slot) engine->free_slots_.push_back(slot - 1);
+  }
   // Multishot recvmsg lays out each provided buffer as io_uring_recvmsg_out, then msg_namelen
   // octets of source address, then the payload.
   engine->receive_header_.msg_namelen = SocketAddress::capacity();
@@ -93,14 +109,23 @@ void UringEngine::Arm(UringSocket* socket) {
   io_uring_sqe* sqe = Sqe();
   if (sqe == nullptr) return;  // stays unarmed; Watch() reports it, Run() retries on the next wake-up
   sqe->opcode = IORING_OP_RECVMSG;
-  sqe->fd = socket->fd;
+  Target(sqe, socket);
   sqe->addr = reinterpret_cast<uint64_t>(&receive_header_);
   sqe->len = 1;
   sqe->ioprio = IORING_RECV_MULTISHOT;
-  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = UringRing::kBufferGroup;
   sqe->user_data = ReceiveTag(socket);
   socket->armed = true;
+}
+
+void UringEngine::Target(io_uring_sqe* sqe, const UringSocket* socket) {
+  if (socket->slot >= 0) {
+    sqe->fd = socket->slot;
+    sqe->flags |= IOSQE_FIXED_FILE;
+  } else {
+    sqe->fd = socket->fd;
+  }
 }
 
 UringSocket* UringEngine::Watch(Stream* stream, int leg, Channel channel, int fd) {
@@ -111,8 +136,13 @@ UringSocket* UringEngine::Watch(Stream* stream, int leg, Channel channel, int fd
   socket->channel = channel;
   socket->fd = fd;
   sockets_.insert(socket);
+  if (!free_slots_.empty() && ring_->SetFile(free_slots_.back(), fd)) {
+    socket->slot = static_cast<int>(free_slots_.back());
+    free_slots_.pop_back();
+  }
   Arm(socket);
   if (!socket->armed) {
+    if (socket->slot >= 0) ring_->SetFile(static_cast<unsigned>(socket->slot), -1);
     socket->stream = nullptr;
     MaybeFree(socket);
     throw NativeError(kErrSocket, "io_uring submission queue full", EBUSY, "io_uring_enter");
@@ -131,18 +161,24 @@ void UringEngine::Unwatch(UringSocket* socket) {
       sqe->user_data = kTagCancel;
     }
   }
+  if (socket->slot >= 0) slots_to_clear_.push_back(static_cast<unsigned>(socket->slot));
   MaybeFree(socket);
 }
 
 void UringEngine::Flush() {
   if (!ring_) return;
   // The cancellation completes through task work, which runs before io_uring_enter returns to
-  // user space; after that the request has dropped its reference to the socket.
+  // user space; after that the request has dropped its reference to the socket. Then the file
+  // table lets go of it too, and the caller's close() releases the port.
   ring_->Submit();
+  for (unsigned slot : slots_to_clear_) ring_->SetFile(slot, -1);
+  slots_to_clear_.clear();
 }
 
 void UringEngine::MaybeFree(UringSocket* socket) {
   if (socket->stream != nullptr || socket->armed || socket->sends_in_flight != 0) return;
+  // The slot is reused only now: no request names it any more.
+  if (socket->slot >= 0) free_slots_.push_back(static_cast<unsigned>(socket->slot));
   sockets_.erase(socket);
   delete socket;
 }
@@ -217,7 +253,7 @@ void UringEngine::OnReceive(UringSocket* socket, const io_uring_cqe& cqe, int64_
   // completes. MSG_DONTWAIT: a full socket buffer fails the send (counted) instead of queueing
   // real-time media behind it.
   sqe->opcode = IORING_OP_SEND;
-  sqe->fd = out->fd;
+  Target(sqe, out);
   sqe->addr = reinterpret_cast<uint64_t>(payload);
   sqe->len = static_cast<uint32_t>(length);
   sqe->msg_flags = MSG_DONTWAIT;

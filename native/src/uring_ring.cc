@@ -122,6 +122,23 @@ bool UringRing::RegisterBuffers(unsigned buffers, size_t buffer_bytes, int* erro
   return true;
 }
 
+bool UringRing::RegisterFileTable(unsigned slots) {
+  io_uring_rsrc_register table;
+  std::memset(&table, 0, sizeof(table));
+  table.nr = slots;
+  table.flags = IORING_RSRC_REGISTER_SPARSE;
+  return SysRegister(fd_, IORING_REGISTER_FILES2, &table, sizeof(table)) == 0;
+}
+
+bool UringRing::SetFile(unsigned slot, int fd) {
+  int32_t value = fd;
+  io_uring_files_update update;
+  std::memset(&update, 0, sizeof(update));
+  update.offset = slot;
+  update.fds = reinterpret_cast<uint64_t>(&value);
+  return SysRegister(fd_, IORING_REGISTER_FILES_UPDATE, &update, 1) == 1;
+}
+
 UringRing::~UringRing() {
   // Closing the ring cancels whatever is still armed; UringEngine cancels its receives first so
   // the sockets are released synchronously.
