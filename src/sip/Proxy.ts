@@ -16,7 +16,7 @@
  * Malformed requests get responseForParseError's 400 (to the source); malformed responses are
  * dropped and logged.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
@@ -88,6 +88,7 @@ export class SipProxy {
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new Map<string, Dialog>();
   private readonly byMediaKey = new Map<string, Dialog>();
+  private readonly v6ByAddress = new Map<string, boolean>();
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -153,11 +154,22 @@ export class SipProxy {
     return transport.send(to, data, local ? { local } : {});
   }
 
+  /** net.isIPv6 (a regular expression) remembered per address: a proxy talks to few peers, on every send. */
+  private isV6(address: string): boolean {
+    let v6 = this.v6ByAddress.get(address);
+    if (v6 === undefined) {
+      v6 = isIPv6(address);
+      if (this.v6ByAddress.size >= 4096) this.v6ByAddress.clear();
+      this.v6ByAddress.set(address, v6);
+    }
+    return v6;
+  }
+
   /** The listen point a request toward `to` leaves from: same transport, same address family. */
   private localFor(to: Endpoint): ListenPoint {
-    const v6 = isIPv6(to.address);
+    const v6 = this.isV6(to.address);
     const point =
-      this.points.find((p) => p.transport === to.transport && isIPv6(p.address) === v6) ??
+      this.points.find((p) => p.transport === to.transport && this.isV6(p.address) === v6) ??
       this.points.find((p) => p.transport === to.transport);
     if (!point) throw new RangeError(`no ${to.transport.toUpperCase()} listen point toward ${to.address}`);
     return point;
@@ -166,7 +178,7 @@ export class SipProxy {
   /** The host written into Via and Record-Route for a listen point: `advertise`, unless of another IP family. */
   private advertisedHost(point: ListenPoint): string {
     const advertise = this.config.sip!.advertise;
-    if (!isIp(advertise) || isIPv6(advertise) === isIPv6(point.address)) return advertise;
+    if (!isIp(advertise) || this.isV6(advertise) === this.isV6(point.address)) return advertise;
     return point.address;
   }
 
@@ -270,19 +282,16 @@ export class SipProxy {
 
   /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */
   private toTag(request: SipRequest): string {
-    return createHash('sha1').update(`${request.callId}|${request.from?.tag}|${request.topVia?.branch}`).digest('hex').slice(0, 12);
+    return hash('sha1', `${request.callId}|${request.from?.tag}|${request.topVia?.branch}`, 'hex').slice(0, 12);
   }
 
   /** The loop-detection part of the branch: fields that change in a spiral but not in a loop (§16.6 step 8). */
   private loopHash(request: SipRequest): string {
-    return createHash('sha1')
-      .update(`${request.uriText}|${request.callId}|${request.from?.tag}|${request.to?.tag}|${request.cseq?.seq}`)
-      .digest('hex')
-      .slice(0, 10);
+    return hash('sha1', `${request.uriText}|${request.callId}|${request.from?.tag}|${request.to?.tag}|${request.cseq?.seq}`, 'hex').slice(0, 10);
   }
 
   private branchFor(request: SipRequest, loop = this.loopHash(request)): string {
-    const tx = createHash('sha1').update(`${request.topVia!.branch}|${request.topVia!.sentBy}`).digest('hex').slice(0, 12);
+    const tx = hash('sha1', `${request.topVia!.branch}|${request.topVia!.sentBy}`, 'hex').slice(0, 12);
     return `${BRANCH_PREFIX}${loop}.${tx}`;
   }
 

@@ -95,8 +95,19 @@ function endpointKey(address: string, port: number): string {
   return `${normalizeIp(address) ?? address}|${port}`;
 }
 
-function familyOf(address: string): 4 | 6 {
-  return net.isIPv6(address) && !(normalizeIp(address) ?? '').includes('.') ? 6 : 4;
+/** Address families of the few addresses a proxy talks to, so a send does not run net.isIPv6's regular expression. */
+const familyCache = new Map<string, 4 | 6>();
+const FAMILY_CACHE_LIMIT = 4096;
+
+/** The socket family toward `address`: 6 for IPv6, 4 for IPv4 and IPv4-mapped IPv6 (and non-literals). */
+function ipFamilyOf(address: string): 4 | 6 {
+  let family = familyCache.get(address);
+  if (family === undefined) {
+    family = net.isIPv6(address) && !(normalizeIp(address) ?? '').includes('.') ? 6 : 4;
+    if (familyCache.size >= FAMILY_CACHE_LIMIT) familyCache.clear();
+    familyCache.set(address, family);
+  }
+  return family;
 }
 
 export class SipTransport extends EventEmitter<SipTransportEvents> {
@@ -144,7 +155,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
   }
 
   async #bindUdp(lp: ListenPoint): Promise<void> {
-    const family = familyOf(lp.address);
+    const family = ipFamilyOf(lp.address);
     const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
@@ -172,7 +183,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: lp.port, host: lp.address, ipv6Only: familyOf(lp.address) === 6 }, () => {
+      server.listen({ port: lp.port, host: lp.address, ipv6Only: ipFamilyOf(lp.address) === 6 }, () => {
         server.off('error', reject);
         resolve();
       });
@@ -269,9 +280,9 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
   }
 
   #pickUdp(address: string, local: ListenPoint | undefined): { socket: dgram.Socket; local: ListenPoint } {
-    const family = familyOf(address);
+    const family = ipFamilyOf(address);
     const match = this.#udp.find((u) =>
-      local ? u.local.address === local.address && u.local.port === local.port : familyOf(u.local.address) === family,
+      local ? u.local.address === local.address && u.local.port === local.port : ipFamilyOf(u.local.address) === family,
     );
     if (!match) throw new SipTransportError(`no UDP listen point for IPv${family} destination ${address}`);
     return match;
@@ -283,9 +294,9 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     if (existing && !existing.socket.destroyed) return existing;
     const pending = this.#connecting.get(key);
     if (pending) return pending;
-    const family = familyOf(destination.address);
+    const family = ipFamilyOf(destination.address);
     const from =
-      local ?? this.#servers.find((s) => familyOf(s.local.address) === family)?.local ?? this.#servers[0]?.local;
+      local ?? this.#servers.find((s) => ipFamilyOf(s.local.address) === family)?.local ?? this.#servers[0]?.local;
     if (!from) throw new SipTransportError('no TCP listen point configured');
     const unspecified = from.address === '0.0.0.0' || from.address === '::';
     const connecting = new Promise<TcpConnection>((resolve, reject) => {
@@ -293,7 +304,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
         host: destination.address,
         port: destination.port,
         family,
-        ...(unspecified || familyOf(from.address) !== family ? {} : { localAddress: from.address }),
+        ...(unspecified || ipFamilyOf(from.address) !== family ? {} : { localAddress: from.address }),
       });
       const timer = setTimeout(() => {
         socket.destroy();
