@@ -265,6 +265,9 @@ function parseStartLine(line: string): ParsedStartLine {
   return request;
 }
 
+/** Headers every request and response must carry (RFC 3261 §8.1.1, §20). */
+const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+
 /** Reads a typed header, turning its SipHeaderError into a SipParseError naming the header. */
 function check(message: SipMessage, header: string, read: () => unknown): void {
   try {
@@ -282,14 +285,17 @@ function check(message: SipMessage, header: string, read: () => unknown): void {
  * Throws SipParseError carrying the message as `partial`.
  */
 export function validateMessage(message: SipMessage): void {
+  // One pass over the fields (keys are already normalized) instead of a scan per header asked about.
+  const counts = new Map<string, number>();
+  for (const field of message.fields) counts.set(field.key, (counts.get(field.key) ?? 0) + 1);
   for (const key of SINGLE_INSTANCE_HEADERS) {
-    if (message.count(key) > 1) {
+    if ((counts.get(key) ?? 0) > 1) {
       throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
     }
   }
   check(message, 'Via', () => message.vias);
-  for (const key of ['via', 'from', 'to', 'call-id', 'cseq']) {
-    if (!message.has(key)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  for (const key of REQUIRED_HEADERS) {
+    if (!counts.has(key)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
   }
   check(message, 'From', () => message.from);
   check(message, 'To', () => message.to);

@@ -153,11 +153,38 @@ function isHex(code: number): boolean {
   return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x46) || (code >= 0x61 && code <= 0x66);
 }
 
+/**
+ * True for a dotted-quad IPv4address (§25.1): four decimal octets 0-255 without leading zeros (as
+ * parseIp accepts them). Read in place, without parseIp's allocations: every URI host goes through it.
+ */
+function isDottedQuad(host: string): boolean {
+  let octets = 0;
+  let i = 0;
+  while (i <= host.length) {
+    const start = i;
+    let value = 0;
+    while (i < host.length) {
+      const code = host.charCodeAt(i);
+      if (code < 0x30 || code > 0x39) break;
+      value = value * 10 + (code - 0x30);
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && host.charCodeAt(start) === 0x30)) return false;
+    octets++;
+    if (i === host.length) return octets === 4;
+    if (host.charCodeAt(i) !== 0x2e || octets === 4) return false;
+    i++;
+  }
+  return false;
+}
+
 function hostKindOf(host: string): HostKind {
   if (host.includes(':')) return parseIp(host) ? 'ipv6' : 'domain';
   const last = host.charCodeAt(host.length - 1);
   if (!(last >= 0x30 && last <= 0x39)) return 'domain'; // a top label never ends in a digit-only form
-  return parseIp(host) ? 'ipv4' : 'domain';
+  // parseIp for what is not a plain dotted quad: it also trims and reads bracketed forms.
+  return isDottedQuad(host) || parseIp(host) ? 'ipv4' : 'domain';
 }
 
 /**
@@ -218,7 +245,7 @@ function parseSipUriBody(text: string, scheme: 'sip' | 'sips', start: number): S
     host = rest.slice(0, i);
     if (host.length === 0) throw new SipUriError(text, 'empty host');
     if (!DOMAIN.test(host)) throw new SipUriError(text, 'invalid host');
-    if (/^[0-9.]+$/.test(host) && !parseIp(host)) throw new SipUriError(text, 'invalid IPv4 address');
+    if (/^[0-9.]+$/.test(host) && !isDottedQuad(host)) throw new SipUriError(text, 'invalid IPv4 address');
   }
 
   let port: number | undefined;
