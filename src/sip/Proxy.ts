@@ -30,6 +30,7 @@ import { Via, stampReceived } from './headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from './message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
 import { responseForParseError } from './parseErrorResponse.js';
+import { normalizedIp } from './normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
 import { RouteTable } from './RouteTable.js';
 import { ClientTransaction } from './transactionClient.js';
@@ -178,7 +179,7 @@ export class SipProxy {
   /** The host written into Via and Record-Route for a listen point: `advertise`, unless of another IP family. */
   private advertisedHost(point: ListenPoint): string {
     const advertise = this.config.sip!.advertise;
-    if (!isIp(advertise) || this.isV6(advertise) === this.isV6(point.address)) return advertise;
+    if (normalizedIp(advertise) === null || this.isV6(advertise) === this.isV6(point.address)) return advertise;
     return point.address;
   }
 
@@ -199,7 +200,8 @@ export class SipProxy {
   }
 
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
-    if (isIp(hop.host)) return { transport: hop.transport, address: normalizeIp(hop.host)!, port: hop.port };
+    const ip = normalizedIp(hop.host);
+    if (ip !== null) return { transport: hop.transport, address: ip, port: hop.port };
     const { address } = await lookup(hop.host);
     return { transport: hop.transport, address, port: hop.port };
   }
@@ -296,7 +298,7 @@ export class SipProxy {
   }
 
   private isOwn(host: string, port: number | undefined): boolean {
-    return this.ownPorts.has(port ?? 5060) && this.ownHosts.has(normalizeIp(host) ?? host.toLowerCase());
+    return this.ownPorts.has(port ?? 5060) && this.ownHosts.has(normalizedIp(host) ?? host.toLowerCase());
   }
 
   private isOwnVia(via: Via): boolean {

@@ -17,7 +17,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { normalizeIp } from '../net/address.js';
+import { normalizedIp } from './normalizedIp.js';
 import { SipFramingError, SipParseError, SipTransportError } from './errors.js';
 import type { SipMessage } from './message.js';
 import { parseMessage, type ParseLimits } from './parser.js';
@@ -92,7 +92,7 @@ interface TcpConnection {
 const PONG = Buffer.from('\r\n');
 
 function endpointKey(address: string, port: number): string {
-  return `${normalizeIp(address) ?? address}|${port}`;
+  return `${normalizedIp(address) ?? address}|${port}`;
 }
 
 /** Address families of the few addresses a proxy talks to, so a send does not run net.isIPv6's regular expression. */
@@ -103,7 +103,7 @@ const FAMILY_CACHE_LIMIT = 4096;
 function ipFamilyOf(address: string): 4 | 6 {
   let family = familyCache.get(address);
   if (family === undefined) {
-    family = net.isIPv6(address) && !(normalizeIp(address) ?? '').includes('.') ? 6 : 4;
+    family = net.isIPv6(address) && !(normalizedIp(address) ?? '').includes('.') ? 6 : 4;
     if (familyCache.size >= FAMILY_CACHE_LIMIT) familyCache.clear();
     familyCache.set(address, family);
   }
@@ -167,7 +167,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     const local: ListenPoint = { transport: 'udp', address: lp.address, port: socket.address().port };
     socket.on('error', (error) => this.emit('error', error));
     socket.on('message', (data, rinfo) => {
-      this.#receive(data, { transport: 'udp', address: normalizeIp(rinfo.address) ?? rinfo.address, port: rinfo.port }, local, 'datagram');
+      this.#receive(data, { transport: 'udp', address: normalizedIp(rinfo.address) ?? rinfo.address, port: rinfo.port }, local, 'datagram');
     });
     this.#udp.push({ socket, local });
   }
@@ -195,7 +195,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
 
   /** Registers a connected socket (inbound or outbound) and frames what it receives. */
   #adopt(socket: net.Socket, local: ListenPoint): TcpConnection {
-    const address = normalizeIp(socket.remoteAddress ?? '') ?? socket.remoteAddress ?? '';
+    const address = normalizedIp(socket.remoteAddress ?? '') ?? socket.remoteAddress ?? '';
     const remote: Endpoint = { transport: 'tcp', address, port: socket.remotePort ?? 0 };
     const key = endpointKey(address, remote.port);
     const connection: TcpConnection = { socket, key, local, remote };

@@ -5,7 +5,8 @@
  *   via-parm = sent-protocol LWS sent-by *( SEMI via-params )
  *   sent-protocol = protocol-name SLASH protocol-version SLASH transport   (SLASH = SWS "/" SWS)
  */
-import { normalizeIp, parseIp } from '../../net/address.js';
+import { parseIp } from '../../net/address.js';
+import { normalizedIp } from '../normalizedIp.js';
 import { SipHeaderError } from '../errors.js';
 import { Params, readParams } from './params.js';
 import { skipWsp, splitList, tokenEnd } from './syntax.js';
@@ -181,8 +182,8 @@ export interface PacketSource {
  */
 export function stampReceived(via: Via, source: PacketSource): boolean {
   const rportRequested = via.params.get('rport') === null;
-  const sourceIp = normalizeIp(source.address) ?? source.address;
-  const sentByIp = normalizeIp(via.host);
+  const sourceIp = normalizedIp(source.address) ?? source.address;
+  const sentByIp = normalizedIp(via.host);
   let changed = false;
   if (rportRequested || sentByIp !== sourceIp) {
     if (via.received !== sourceIp) {
