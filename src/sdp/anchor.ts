@@ -124,9 +124,16 @@ function originLine(session: SessionDescription, version: bigint | string, plan:
 
 /** Rewrites `text` to anchor its media at the relay as `plan` says; throws SdpError on malformed SDP or plan. */
 export function anchorSdp(text: string, plan: AnchorPlan): string {
+  return anchorParsed(parseSdp(text), plan);
+}
+
+/**
+ * anchorSdp over a description parseSdp returned, rewritten in place: a caller that describes a
+ * body before anchoring it parses it once.
+ */
+export function anchorParsed(session: SessionDescription, plan: AnchorPlan): string {
   const ipVer = isIP(plan.address);
   if (ipVer === 0 || isZeroAddress(plan.address)) throw new SdpError(`plan: "${plan.address}" is not an advertisable IP address`);
-  const session = parseSdp(text);
   if (plan.streams.length < session.media.length) {
     throw new SdpError(`plan: ${plan.streams.length} stream(s) for ${session.media.length} m-line(s)`);
   }

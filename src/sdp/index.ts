@@ -1,6 +1,6 @@
 /** SDP anchoring: pure functions over sdp-transform. */
-export { describeSdp, isZeroAddress, type SdpInfo, type SdpMediaInfo, type MediaDirection } from './describe.js';
-export { anchorSdp, type AnchorPlan, type AnchorStream } from './anchor.js';
+export { describeSdp, describeParsed, isZeroAddress, type SdpInfo, type SdpMediaInfo, type MediaDirection } from './describe.js';
+export { anchorSdp, anchorParsed, type AnchorPlan, type AnchorStream } from './anchor.js';
 export {
   rtcpMuxTowardAnswerer,
   rtcpMuxTowardOfferer,
@@ -10,4 +10,4 @@ export {
 } from './rtcp-mux.js';
 export { SdpVersionState } from './version-state.js';
 export { SdpError } from './errors.js';
-export { MAX_SDP_LENGTH } from './parse.js';
+export { MAX_SDP_LENGTH, parseSdp } from './parse.js';

@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
 import type { LegName, LegUpdate, MediaRelayApi } from '../media/api.js';
 import { isIp, normalizeIp } from '../net/address.js';
-import { anchorSdp, describeSdp, type SdpInfo } from '../sdp/index.js';
+import { anchorParsed, describeParsed, parseSdp, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { NameAddr } from './headers/nameAddr.js';
 import { Via, stampReceived } from './headers/via.js';
@@ -648,8 +648,9 @@ export class SipProxy {
     role: 'offer' | 'answer',
   ): Promise<boolean> {
     if (!dialog || message.body.length === 0 || !/application\/sdp/i.test(message.contentType ?? '')) return false;
-    const text = message.body.toString('latin1');
-    const info: SdpInfo = describeSdp(text);
+    // Parsed once: described now, rewritten in place by anchorParsed below.
+    const sdp = parseSdp(message.body.toString('latin1'));
+    const info: SdpInfo = describeParsed(sdp);
     const key = dialog.mediaKey ?? `${dialog.callId}|${dialog.caller.tag}`;
     const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
     const peer = dialog.peer(from);
@@ -674,7 +675,7 @@ export class SipProxy {
       this.byMediaKey.set(key, dialog);
     }
     const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
-    const anchored = anchorSdp(text, {
+    const anchored = anchorParsed(sdp, {
       address: this.media.advertise,
       role,
       version: dialog.sdpVersionToward[Dialog.other(from)],

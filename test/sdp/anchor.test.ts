@@ -3,7 +3,10 @@ import { suite } from '../support/suite.ts';
 import {
   anchorSdp,
   answererLegMuxes,
+  anchorParsed,
+  describeParsed,
   describeSdp,
+  parseSdp,
   rtcpMuxTowardAnswerer,
   rtcpMuxTowardOfferer,
   SdpError,
@@ -61,6 +64,15 @@ for (const [name, sdp, count] of fixtures) {
     assert.is(anchorSdp(out, plan), out);
   });
 }
+
+t('one parsed description serves describeParsed and anchorParsed: same results as from the text', () => {
+  for (const [name, body] of fixtures) {
+    const parsed = parseSdp(body);
+    assert.equal(describeParsed(parsed), describeSdp(body), `${name}: describe`);
+    const plan = { address: RELAY, streams: describeSdp(body).media.map((_, i) => ({ rtpPort: 30000 + 4 * i })) };
+    assert.is(anchorParsed(parsed, plan), anchorSdp(body, plan), `${name}: anchor`);
+  }
+});
 
 t('codecs, fmtp, ptime and unknown attributes survive the rewrite', () => {
   const out = lines(anchorSdp(fx.asteriskOffer, plan1()));
