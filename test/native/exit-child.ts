@@ -7,7 +7,7 @@
  *   main-exit:        the main thread exits with open, busy sockets;
  *   emfile [epoll|uring]: under a low descriptor limit, openStream fails cleanly with EMFILE.
  */
-import { closeSync, openSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { addon } from '../../src/native.ts';
 import { UdpPeer, openStream, policy, rtp } from './rtp-peer.ts';
@@ -16,6 +16,23 @@ import { tsWorker } from './ts-worker.ts';
 const scenario = process.argv[2];
 const workerUrl = new URL('./relay-worker.ts', import.meta.url);
 const openFds = () => readdirSync('/proc/self/fd').length;
+/**
+ * Descriptors the relay owns: sockets and io_uring rings. Worker threads also open and close
+ * descriptors of their own (libuv loop, loader caches) on their own schedule; those say nothing
+ * about whether the addon released its sockets.
+ */
+function relayFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('socket:') || target === 'anon_inode:[io_uring]') n += 1;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return n;
+}
 
 interface Ports {
   aPort: number;
@@ -56,25 +73,25 @@ async function flood(ports: Ports[]): Promise<{ stop(): Promise<void> }> {
 }
 
 if (scenario === 'worker-terminate') {
-  const baseline = openFds();
+  const baseline = relayFds();
   const started = await Promise.all([startWorker('hold', 10), startWorker('hold', 10), startWorker('hold', 10)]);
-  const during = openFds();
+  const during = relayFds();
   const traffic = await flood(started.flatMap((s) => s.ports));
   await new Promise((r) => setTimeout(r, 100));
   const codes = await Promise.all(started.map((s) => s.worker.terminate()));
   await traffic.stop();
   // terminate() resolves when the thread is gone; closing its handles may still be finishing on a
   // loaded machine, so give the count a bounded moment to settle.
-  let after = openFds();
+  let after = relayFds();
   for (let i = 0; i < 40 && after !== baseline; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    after = openFds();
+    after = relayFds();
   }
   console.log(`sockets-open ${during - baseline >= 3 * 10 * 4}`);
   console.log(`terminated ${codes.join(',')}`);
   console.log(`fds-back ${after === baseline} (${baseline} -> ${during} -> ${after})`);
 } else if (scenario === 'worker-exit') {
-  const baseline = openFds();
+  const baseline = relayFds();
   const { worker, ports } = await startWorker('exit', 5);
   const traffic = await flood(ports);
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
@@ -82,7 +99,7 @@ if (scenario === 'worker-terminate') {
   const code = await exited;
   await traffic.stop();
   console.log(`worker-exit-code ${code}`);
-  console.log(`fds-back ${openFds() === baseline}`);
+  console.log(`fds-back ${relayFds() === baseline}`);
 } else if (scenario === 'main-exit') {
   const relay = addon.createRelay();
   const ports: Ports[] = [];

@@ -106,7 +106,7 @@ test('workers terminated with open, busy sockets release them and the process st
   const r = await runChild('worker-terminate');
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /sockets-open true/);
-  assert.match(r.out, /fds-back true/);
+  assert.match(r.out, /fds-back true/, r.out);
   assert.not.match(r.out, /uv_loop_close|Assertion|Aborted|Segmentation/);
 });
 
@@ -114,7 +114,7 @@ test('a worker calling process.exit() with open sockets leaves the process healt
   const r = await runChild('worker-exit');
   assert.is(r.code, 0, r.out);
   assert.match(r.out, /worker-exit-code 3/);
-  assert.match(r.out, /fds-back true/);
+  assert.match(r.out, /fds-back true/, r.out);
   assert.not.match(r.out, /uv_loop_close|Assertion|Aborted|Segmentation/);
 });
 
