@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Child } from '../test/control/child.ts';
+import { KAMAILIO_MODULES, kamailioProxyConfig } from '../test/support/kamailio.ts';
 import { REPO_DIR } from './lib/targets.ts';
 
 export class CpsUsageError extends Error {
@@ -31,7 +32,6 @@ export class CpsUsageError extends Error {
 }
 
 const KAMAILIO = '/usr/sbin/kamailio';
-const MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 const RTPENGINE = '/usr/bin/rtpengine';
 const SIPP = '/usr/bin/sipp';
 const CLI = join(REPO_DIR, 'dist/src/cli.js');
@@ -181,7 +181,10 @@ class KamailioStack extends Stack {
     this.children.push(rtpengine);
     this.rtpenginePid = rtpengine.pid;
     const cfg = join(dir, 'kamailio-cps.cfg');
-    writeFileSync(cfg, kamailioConfig(p.sip, p.ng, p.uas, this.workers));
+    writeFileSync(cfg, kamailioProxyConfig({
+      address: RELAY, sipPort: p.sip, ngAddress: RELAY, ngPort: p.ng,
+      nextHop: { address: UAS, port: p.uas }, children: this.workers,
+    }));
     const kamailio = new Child(KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
     this.children.push(kamailio);
     this.kamailioPid = kamailio.pid;
@@ -203,63 +206,6 @@ class KamailioStack extends Stack {
   }
 }
 
-/**
- * The same proxy job as pinlatch's: record-route, anchor the SDP of offer and answer in rtpengine,
- * relay everything to the uas, release the media on BYE or failure. Adapted from the Kamailio
- * configuration of test/control/kamailio-interop.test.ts, without per-request logging.
- */
-function kamailioConfig(sipPort: number, ngPort: number, uasPort: number, children: number): string {
-  return `#!KAMAILIO
-debug=1
-log_stderror=yes
-children=${children}
-disable_tcp=yes
-listen=udp:${RELAY}:${sipPort}
-mpath="${MODULES}/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "rtpengine.so"
-modparam("rr", "append_fromtag", 1)
-modparam("rtpengine", "rtpengine_sock", "udp:${RELAY}:${ngPort}")
-
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "Alive"); exit; }
-  if (has_totag()) {
-    if (loose_route()) {
-      if (is_method("BYE")) { rtpengine_delete(); }
-      t_relay();
-      exit;
-    }
-    if (is_method("ACK") && t_check_trans()) { t_relay(); }
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-  if (is_method("INVITE")) {
-    record_route();
-    if (has_body("application/sdp")) { rtpengine_offer("trust-address replace-origin"); }
-    t_on_reply("MANAGE_REPLY");
-    t_on_failure("MANAGE_FAILURE");
-  }
-  $du = "sip:${UAS}:${uasPort}";
-  t_relay();
-  exit;
-}
-
-onreply_route[MANAGE_REPLY] {
-  if (status =~ "^2[0-9][0-9]$" && has_body("application/sdp")) { rtpengine_answer("trust-address replace-origin"); }
-}
-
-failure_route[MANAGE_FAILURE] {
-  rtpengine_delete();
-}
-`;
-}
 
 /** Sends OPTIONS from the uac's address until the relay answers anything (it is then up). */
 async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
@@ -397,7 +343,7 @@ export async function runCps(argv: string[]): Promise<void> {
   if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new CpsUsageError(`--kamailio-children: 1..16`);
   const names = values.targets.split(',') as TargetName[];
   for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (pinlatch, kamailio)`);
-  const missing = [SIPP, ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${MODULES}/rtpengine.so`] : []),
+  const missing = [SIPP, ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
     ...(names.includes('pinlatch') ? [CLI] : [])].filter((f) => !existsSync(f));
   if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine; npx tsc -p . for dist)`);
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSocket } from 'node:dgram';
 import { suite } from '../support/suite.ts';
+import { KAMAILIO_MODULES, kamailioProxyConfig } from '../support/kamailio.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import { NgController } from '../../src/control/NgController.ts';
 import { NgServer } from '../../src/control/NgServer.ts';
@@ -20,69 +21,11 @@ import { Child, freeUdpPort } from './child.ts';
 import { RtpPeer, waitFor } from './rtp-peer.ts';
 
 const KAMAILIO = '/usr/sbin/kamailio';
-const MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 const SIPP = '/usr/bin/sipp';
 const SCENARIOS = fileURLToPath(new URL('./scenarios/', import.meta.url));
 
 const test = suite('control/Kamailio rtpengine module -> pinlatch NG', { timeoutMs: 60_000 });
 
-function kamailioConfig(sipPort: number, ngPort: number, uasPort: number): string {
-  return `#!KAMAILIO
-debug=2
-log_stderror=yes
-children=1
-disable_tcp=yes
-listen=udp:127.0.0.1:${sipPort}
-mpath="${MODULES}/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "xlog.so"
-loadmodule "rtpengine.so"
-modparam("xlog", "prefix", "")
-modparam("rr", "append_fromtag", 1)
-modparam("rtpengine", "rtpengine_sock", "udp:127.0.0.1:${ngPort}")
-
-request_route {
-  xlog("L_NOTICE", "request $rm $ru from $si:$sp\n");
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("OPTIONS") && $rU == $null) { sl_send_reply("200", "Alive"); exit; }
-  if (has_totag()) {
-    if (loose_route()) {
-      if (is_method("BYE")) { rtpengine_delete(); }
-      t_relay();
-      exit;
-    }
-    if (is_method("ACK") && t_check_trans()) { t_relay(); }
-    exit;
-  }
-  if (is_method("CANCEL")) { if (t_check_trans()) { t_relay(); } exit; }
-  if (is_method("INVITE")) {
-    record_route();
-    if (has_body("application/sdp")) { rtpengine_offer("trust-address replace-origin"); }
-    t_on_reply("MANAGE_REPLY");
-    t_on_failure("MANAGE_FAILURE");
-  }
-  $du = "sip:127.0.0.1:${uasPort}";
-  t_relay();
-  exit;
-}
-
-onreply_route[MANAGE_REPLY] {
-  xlog("L_NOTICE", "reply $rs $rm\n");
-  if (status =~ "^2[0-9][0-9]$" && has_body("application/sdp")) { rtpengine_answer("trust-address replace-origin"); }
-}
-
-failure_route[MANAGE_FAILURE] {
-  xlog("L_NOTICE", "failure route\n");
-  rtpengine_delete();
-}
-`;
-}
 
 const text = (v: BencodeValue | undefined): string | undefined => replyText(v);
 const dict = (v: BencodeValue | undefined): BencodeDict => v as BencodeDict;
@@ -126,7 +69,7 @@ async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
   }
 }
 
-const tools = [KAMAILIO, `${MODULES}/rtpengine.so`, SIPP].filter((f) => !existsSync(f));
+const tools = [KAMAILIO, `${KAMAILIO_MODULES}/rtpengine.so`, SIPP].filter((f) => !existsSync(f));
 
 test('a sipp call through Kamailio: media through pinlatch, latched, gone after BYE', async () => {
   assert.equal(tools, [], `missing (install Debian kamailio and sip-tester): ${tools.join(', ')}`);
@@ -156,7 +99,10 @@ test('a sipp call through Kamailio: media through pinlatch, latched, gone after 
     client = await NgClient.connect({ host: '127.0.0.1', port: server.udpPort });
     const [sipPort, uasPort, uacPort] = [await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
     const cfg = join(dir, 'kamailio.cfg');
-    writeFileSync(cfg, kamailioConfig(sipPort, server.udpPort, uasPort));
+    writeFileSync(cfg, kamailioProxyConfig({
+      address: '127.0.0.1', sipPort, ngAddress: '127.0.0.1', ngPort: server.udpPort,
+      nextHop: { address: '127.0.0.1', port: uasPort }, logMessages: true,
+    }));
 
     const kamailio = new Child(KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '32', '-M', '4', '-Y', dir, '-w', dir]);
     children.push(kamailio);
