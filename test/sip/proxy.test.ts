@@ -418,6 +418,46 @@ test('re-INVITE: o= versions continue per direction, +1 only when the relayed SD
   }
 });
 
+test('in-dialog UPDATE with an SDP offer is anchored both ways; INFO is relayed along the route set', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  const { port, gateway } = ctx;
+  try {
+    const { routes, invite } = await establish(ctx, caller, 'update1');
+    const relayPortTowardGateway = sdpPort(invite);
+    const uri = `sip:gw@${GATEWAY}:${gateway.port}`;
+    const inRange = (p: number) => p >= ctx.ports.min && p <= ctx.ports.max;
+
+    caller.send(request({ method: 'UPDATE', user: '4930123', peer: caller, proxyPort: port, callId: 'update1', toTag: 'gw1', cseq: 2, uri, routes, body: sdp(CALLER, 40010, 2, 'sendonly') }), port);
+    const update = await gateway.waitFor(isRequest('UPDATE', 'update1'));
+    assert.is(update.uriText, uri, 'the Request-URI is the remote target');
+    assert.is(update.routes.length, 0, 'own Route entries removed');
+    assert.match(update.body.toString(), `c=IN IP4 ${PROXY}`);
+    assert.not.match(update.body.toString(), `c=IN IP4 ${CALLER}`, 'no media address of the caller');
+    assert.is(sdpPort(update), relayPortTowardGateway, 'the stream keeps its relay port');
+    assert.match(update.body.toString(), 'a=sendonly');
+    gateway.sendMessage(answer(update, 200, gateway, sdp(GATEWAY, 42010, 8, 'recvonly')), port);
+    const updated = await caller.waitFor(isResponse('update1', 'UPDATE'));
+    assert.is(updated.status, 200);
+    assert.match(updated.body.toString(), `c=IN IP4 ${PROXY}`);
+    assert.ok(inRange(sdpPort(updated)), `caller sees a relay port (${sdpPort(updated)})`);
+    assert.not.match(updated.body.toString(), `c=IN IP4 ${GATEWAY}`, 'no media address of the gateway');
+
+    caller.send(request({ method: 'INFO', user: '4930123', peer: caller, proxyPort: port, callId: 'update1', toTag: 'gw1', cseq: 3, uri, routes }), port);
+    const info = await gateway.waitFor(isRequest('INFO', 'update1'));
+    assert.is(info.uriText, uri);
+    gateway.sendMessage(createResponse(info, 200), port);
+    assert.is((await caller.waitFor(isResponse('update1', 'INFO'))).status, 200);
+
+    caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: 'update1', toTag: 'gw1', cseq: 4, uri, routes }), port);
+    const bye = await gateway.waitFor(isRequest('BYE', 'update1'));
+    gateway.sendMessage(createResponse(bye, 200), port);
+    await caller.waitFor(isResponse('update1', 'BYE'));
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
 test('media inactivity: BYE toward both sides, session released', async (ctx) => {
   const caller = await SipPeer.udp(CALLER);
   try {
