@@ -628,7 +628,7 @@ export class SipProxy {
     }, this.timers.timeout).unref();
     if (dialog.mediaKey) {
       this.byMediaKey.delete(dialog.mediaKey);
-      await this.media.release(dialog.mediaKey).catch((err: unknown) => this.log?.warn({ err }, 'media release failed'));
+      await this.media.release(dialog.mediaKey).catch((err: unknown) => this.log?.warn({ err, callId: dialog.callId }, 'media release failed'));
     }
   }
 

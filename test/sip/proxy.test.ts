@@ -210,7 +210,7 @@ const test = suite<Context>('sip/proxy', { timeoutMs: 15_000 });
 
 test.before(async (ctx) => {
   ctx.port = await freeSipPort();
-  ctx.ports = await freePortRange(20);
+  ctx.ports = await freePortRange(40);
   ctx.gateway = await SipPeer.udp(GATEWAY);
   ctx.silent = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => ctx.silent.bind(0, SILENT, resolve));
@@ -452,6 +452,37 @@ test('in-dialog UPDATE with an SDP offer is anchored both ways; INFO is relayed 
     const bye = await gateway.waitFor(isRequest('BYE', 'update1'));
     gateway.sendMessage(createResponse(bye, 200), port);
     await caller.waitFor(isResponse('update1', 'BYE'));
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+test('late offer: INVITE without SDP, offer in the 200 and answer in the ACK are both anchored', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  const { port, gateway } = ctx;
+  try {
+    caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: 'late1' }), port);
+    const invite = await gateway.waitFor(isRequest('INVITE', 'late1'));
+    assert.is(invite.body.length, 0);
+    gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42020, 3)), port);
+    const ok = await caller.waitFor(isResponse('late1'));
+    assert.match(ok.body.toString(), `c=IN IP4 ${PROXY}`);
+    const offerPort = sdpPort(ok);
+    assert.ok(offerPort >= ctx.ports.min && offerPort <= ctx.ports.max, `caller sees a relay port (${offerPort})`);
+    const routes = ok.getAll('record-route').reverse();
+    const uri = `sip:gw@${GATEWAY}:${gateway.port}`;
+    caller.send(request({ method: 'ACK', user: '4930123', peer: caller, proxyPort: port, callId: 'late1', toTag: 'gw1', uri, routes, body: sdp(CALLER, 40020) }), port);
+    const ack = await gateway.waitFor(isRequest('ACK', 'late1'));
+    assert.match(ack.body.toString(), `c=IN IP4 ${PROXY}`);
+    assert.not.match(ack.body.toString(), `c=IN IP4 ${CALLER}`);
+    const answerPort = sdpPort(ack);
+    assert.ok(answerPort >= ctx.ports.min && answerPort <= ctx.ports.max && answerPort !== offerPort, `gateway sees the other leg's relay port (${answerPort})`);
+
+    caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: 'late1', toTag: 'gw1', cseq: 2, uri, routes }), port);
+    const bye = await gateway.waitFor(isRequest('BYE', 'late1'));
+    gateway.sendMessage(createResponse(bye, 200), port);
+    await caller.waitFor(isResponse('late1', 'BYE'));
     await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
   } finally {
     caller.close();
