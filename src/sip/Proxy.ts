@@ -508,16 +508,7 @@ export class SipProxy {
     cancel.set('CSeq', `${ctx.forwarded.cseq?.seq ?? 1} CANCEL`);
     cancel.set('Max-Forwards', '70');
     cancel.setBody(Buffer.alloc(0));
-    const key = `${ctx.branch}|CANCEL`;
-    const tx = new ClientTransaction<SipResponse>(key, 'CANCEL', cancel.serialize(), ctx.destination.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, ctx.destination),
-      onResponse: () => undefined,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-      onTerminated: () => this.clientTx.delete(key),
-    });
-    this.clientTx.set(key, tx);
-    tx.start();
+    this.sendOwnRequest(`${ctx.branch}|CANCEL`, 'CANCEL', cancel, ctx.destination);
   }
 
   private onCancel(request: SipRequest, reply: (status: number, reason?: string) => void): void {
@@ -727,8 +718,15 @@ export class SipProxy {
       this.log?.info({ err, callId: dialog.callId, toward }, 'media-timeout BYE not sent');
       return;
     }
-    const key = `${branch}|BYE`;
-    const tx = new ClientTransaction<SipResponse>(key, 'BYE', bye.serialize(), destination.transport === 'tcp', this.timers, {
+    this.sendOwnRequest(`${branch}|BYE`, 'BYE', bye, destination);
+  }
+
+  /**
+   * A request the proxy originates itself (CANCEL §9.1, BYE on media timeout): a client
+   * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
+   */
+  private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint): void {
+    const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, destination),
       onResponse: () => undefined,
       onTimeout: () => undefined,
