@@ -65,7 +65,9 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
       // Anchored so that `1555.*` cannot match inside `+11555...`; hosts compare case-insensitively (RFC 3261 §19.1.4).
       userPattern: r.match.user === undefined ? null : new RegExp(`^(?:${r.match.user})$`),
       hostPattern: r.match.host === undefined ? null : new RegExp(`^(?:${r.match.host})$`, 'i'),
-      trunk: r.trunk,
+      trunks: r.trunks ?? (r.trunk === undefined ? [] : [r.trunk]),
+      fork: r.fork,
+      failoverAfterMs: r.failoverAfterMs ?? null,
     })),
     upstream: raw.upstream === undefined ? null : (parseSipUriTarget(raw.upstream) as SipUriTarget),
     log: raw.log,

@@ -66,10 +66,24 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
     else issues.push({ path: ['trunks', i, 'name'], message: `duplicate trunk name "${trunk.name}" (first used by trunks[${first}])` });
   });
   raw.routes.forEach((route, i) => {
-    if (!firstByName.has(route.trunk)) {
-      const known = [...firstByName.keys()];
-      const hint = known.length ? `known trunks: ${known.join(', ')}` : 'no trunks are configured';
-      issues.push({ path: ['routes', i, 'trunk'], message: `unknown trunk "${route.trunk}" (${hint})` });
+    if ((route.trunk === undefined) === (route.trunks === undefined)) {
+      issues.push({ path: ['routes', i], message: 'expected exactly one of `trunk` (one trunk) or `trunks` (a list to fork over)' });
+      return;
+    }
+    const named = route.trunks ? route.trunks.map((name, j) => ({ name, path: ['routes', i, 'trunks', j] })) : [{ name: route.trunk!, path: ['routes', i, 'trunk'] }];
+    const seen = new Set<string>();
+    for (const { name, path } of named) {
+      if (!firstByName.has(name)) {
+        const known = [...firstByName.keys()];
+        const hint = known.length ? `known trunks: ${known.join(', ')}` : 'no trunks are configured';
+        issues.push({ path, message: `unknown trunk "${name}" (${hint})` });
+      } else if (seen.has(name)) {
+        issues.push({ path, message: `trunk "${name}" is listed twice in this route` });
+      }
+      seen.add(name);
+    }
+    if (route.failoverAfterMs !== undefined && route.fork !== 'serial') {
+      issues.push({ path: ['routes', i, 'failoverAfterMs'], message: 'applies to fork: serial only (a parallel fork waits for every trunk anyway)' });
     }
   });
 

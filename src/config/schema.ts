@@ -82,9 +82,13 @@ const trunk = z.strictObject({
   resolveIntervalSec: intIn(1, 86_400).default(60),
 });
 
+const trunkName = z.string({ error: 'expected a trunk name (string)' });
 const route = z.strictObject({
   match: z.strictObject({ user: pattern.optional(), host: pattern.optional() }).default({}),
-  trunk: z.string({ error: 'expected a trunk name (string)' }),
+  trunk: trunkName.optional(),
+  trunks: z.array(trunkName, { error: 'expected a list of trunk names' }).min(1, { error: 'expected at least one trunk name' }).optional(),
+  fork: z.enum(['serial', 'parallel'], { error: 'expected serial or parallel' }).default('serial'),
+  failoverAfterMs: intIn(100, 600_000).optional(),
 });
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -86,8 +86,18 @@ export interface RouteConfig {
   readonly userPattern: RegExp | null;
   /** Compiled, anchored, case-insensitive form of `host`. */
   readonly hostPattern: RegExp | null;
-  /** Name of an entry of `trunks`. */
-  readonly trunk: string;
+  /** Names of entries of `trunks`, in the order they are tried (`trunk: x` is `trunks: [x]`). */
+  readonly trunks: readonly string[];
+  /**
+   * How a call is forked over several trunks: 'serial' tries them in order, the next one when a
+   * trunk fails (no answer, unreachable, 5xx); 'parallel' sends to all at once, the first 2xx wins.
+   */
+  readonly fork: 'serial' | 'parallel';
+  /**
+   * Serial fork: a trunk that has sent no response at all (not even 100 Trying) for this long is
+   * given up and the next one tried; null waits for Timer B (64 x T1).
+   */
+  readonly failoverAfterMs: number | null;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

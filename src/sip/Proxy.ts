@@ -32,6 +32,7 @@ import { isTrustworthyAddress, natReason } from './NatDetector.js';
 import { responseForParseError } from './parseErrorResponse.js';
 import { normalizedIp } from './normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
+import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
 import { RouteTable } from './RouteTable.js';
 import { ClientTransaction } from './transactionClient.js';
 import { ServerTransaction } from './transactionServer.js';
@@ -48,25 +49,69 @@ export interface SipProxyOptions {
   lookup?: LookupFunction;
 }
 
-/** A forwarded INVITE (or other request) waiting for its final response. */
-interface ForwardContext {
+/**
+ * §16.7's response context: one server transaction and the branches its request was forwarded
+ * on (one for in-dialog and non-forked requests; one per trunk of a forking route).
+ */
+interface ResponseContext {
   server: ServerTransaction;
-  client: ClientTransaction<SipResponse> | null;
+  /** The request as received (own Route entries removed). */
   request: SipRequest;
-  forwarded: SipRequest;
-  destination: Endpoint;
+  /** Loop-detection part of every branch's Via branch (§16.6 step 8). */
+  loop: string;
   /** Listen point the request came in on (responses leave from it). */
   local: ListenPoint;
-  branch: string;
-  /** Side that sent the request (null for an initial request: the caller). */
+  /** Side that sent the request ('caller' for an initial request). */
   from: DialogSide;
-  dialog: Dialog | null;
-  /** Initial INVITE: the dialog is created on its 2xx / early on its 1xx with tag. */
+  /** Initial INVITE: each branch gets an early dialog; the first 2xx picks the call's one. */
   initial: boolean;
+  /** The caller's side of the call, shared by every branch's early dialog (initial INVITE). */
+  caller: DialogPeer | null;
   /** The request carried an SDP offer (else a response's SDP is a late offer). */
   offered: boolean;
+  branches: Branch[];
+  /** Targets of a serial fork not tried yet. */
+  untried: BranchTarget[];
+  failoverAfterMs: number | null;
+  /** Best final non-2xx so far (§16.7 step 6). */
+  best: BranchOutcome<SipResponse> | null;
+  /** The branch whose 2xx was forwarded (initial INVITE). */
+  winner: Branch | null;
+  /** A 2xx went upstream: later provisional responses are not forwarded. */
+  answered: boolean;
+  /** The caller cancelled, or a 6xx came: no new branches. */
+  stopped: boolean;
+}
+
+/** Where one branch of an initial request goes. */
+interface BranchTarget {
+  hop: HopTarget;
+  /** The trunk it goes to (null: the upstream). */
+  trunk: TrunkConfig | null;
+  /** Request-URI host and port toward it (the user part is kept). */
+  uriHost: string;
+  uriPort: number | undefined;
+}
+
+/** One forwarded copy of a request and its client transaction. */
+interface Branch {
+  ctx: ResponseContext;
+  key: string;
+  client: ClientTransaction<SipResponse> | null;
+  forwarded: SipRequest;
+  destination: Endpoint;
+  branch: string;
+  /** The dialog the request belongs to; for an initial INVITE this branch's early dialog. */
+  dialog: Dialog | null;
   timerC?: NodeJS.Timeout;
+  failoverTimer?: NodeJS.Timeout;
+  /** Some response (even 100) came: the next hop is alive. */
+  heard: boolean;
   cancelled: boolean;
+  /** Has its final response (or timed out, or could not be sent). */
+  done: boolean;
+  /** The ACK sent for a 2xx that lost to another branch's (resent on its retransmissions). */
+  lateAck?: Buffer;
 }
 
 const BRANCH_PREFIX = 'z9hG4bKpl';
@@ -85,7 +130,9 @@ export class SipProxy {
   private readonly ownHosts = new Set<string>();
   private readonly ownPorts = new Set<number>();
   private readonly serverTx = new Map<string, ServerTransaction>();
-  private readonly forwards = new Map<string, ForwardContext>();
+  private readonly forwards = new Map<string, Branch>();
+  /** Response contexts by the key of their server transaction (CANCEL finds its INVITE's here). */
+  private readonly contexts = new Map<string, ResponseContext>();
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new Map<string, Dialog>();
   private readonly byMediaKey = new Map<string, Dialog>();
@@ -140,7 +187,10 @@ export class SipProxy {
     this.resolver.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
-    for (const ctx of this.forwards.values()) clearTimeout(ctx.timerC);
+    for (const branch of this.forwards.values()) {
+      clearTimeout(branch.timerC);
+      clearTimeout(branch.failoverTimer);
+    }
     const transport = this.transport;
     this.transport = null;
     await transport?.close();
@@ -309,10 +359,16 @@ export class SipProxy {
     return uri.kind === 'sip' && this.isOwn(uri.host, uri.port);
   }
 
+  /**
+   * The dialog of an in-dialog request. A request from the caller names the callee's tag in To,
+   * which tells the early dialogs of a forked INVITE apart; one from the callee names its own in From.
+   */
   private dialogOf(request: { callId?: string; from?: NameAddr; to?: NameAddr }): Dialog | undefined {
     const callId = request.callId;
     if (!callId) return undefined;
-    return this.dialogs.get(`${callId}|${request.from?.tag}`) ?? this.dialogs.get(`${callId}|${request.to?.tag}`);
+    const byTo = this.dialogs.get(`${callId}|${request.to?.tag}`);
+    if (byTo && byTo.caller.tag === request.from?.tag && byTo.callee.tag === request.to?.tag) return byTo;
+    return this.dialogs.get(`${callId}|${request.from?.tag}`) ?? byTo;
   }
 
   private async forwardRequest(
@@ -336,24 +392,23 @@ export class SipProxy {
       request.popRoute();
     }
 
-    const forwarded = request.clone();
-    const callId = request.callId!;
     const inDialog = request.to?.tag !== undefined;
-    let destination: Endpoint;
-    let dialog: Dialog | null = null;
-    let from: DialogSide = 'caller';
-    let initial = false;
-    let trunkOut: TrunkConfig | null = null;
-    let pinForNewDialog: RoutePin | null = null;
+    const ctx: ResponseContext = {
+      server, request, loop, local, from: 'caller', initial: false, caller: null, offered: false, branches: [],
+      untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false,
+    };
 
     if (inDialog) {
-      dialog = this.dialogOf(request) ?? null;
+      const forwarded = request.clone();
+      const dialog = this.dialogOf(request) ?? null;
+      let destination: Endpoint;
+      this.contexts.set(server.key, ctx);
       if (dialog) {
-        from = dialog.sideOfFromTag(request.from?.tag);
-        const sender = dialog.peer(from);
+        ctx.from = dialog.sideOfFromTag(request.from?.tag);
+        const sender = dialog.peer(ctx.from);
         sender.source = source;
         sender.cseq = Math.max(sender.cseq, request.cseq?.seq ?? 0);
-        destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
+        destination = await this.destinationToward(dialog.peer(Dialog.other(ctx.from)), forwarded);
       } else {
         const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
         const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
@@ -361,73 +416,122 @@ export class SipProxy {
           ? await this.resolveHop(target)
           : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
       }
+      await this.launchBranch(ctx, forwarded, destination, dialog, null);
+      return;
+    }
+
+    const fromTrunk = this.resolver.fromSource(source.address);
+    let targets: BranchTarget[];
+    let fork: 'serial' | 'parallel' = 'serial';
+    if (fromTrunk) {
+      const upstream = this.config.upstream;
+      if (!upstream) return reply(404, 'No Upstream');
+      const hop = { host: upstream.host, port: upstream.port ?? 5060, transport: upstream.transport ?? 'udp' } as const;
+      targets = [{ hop, trunk: null, uriHost: upstream.host, uriPort: upstream.port ?? undefined }];
     } else {
-      initial = request.method === 'INVITE';
-      const fromTrunk = this.resolver.fromSource(source.address);
-      let target: HopTarget | null;
-      if (fromTrunk) {
-        const upstream = this.config.upstream;
-        if (!upstream) return reply(404, 'No Upstream');
-        target = { host: upstream.host, port: upstream.port ?? 5060, transport: upstream.transport ?? 'udp' };
-        rewriteRequestUri(forwarded, upstream.host, upstream.port ?? undefined);
-      } else {
-        const uri = request.uri;
-        const trunk = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }) : null;
-        if (!trunk) return reply(404);
-        target = this.resolver.target(trunk.name);
-        if (!target) return reply(503, 'Trunk Unresolved');
-        trunkOut = trunk;
-        rewriteRequestUri(forwarded, trunk.host, trunk.port);
-        if (trunk.pinRoute) pinForNewDialog = new RoutePin(trunk.name, target);
+      const uri = request.uri;
+      const choice = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }) : null;
+      if (!choice) return reply(404);
+      targets = [];
+      for (const trunk of choice.trunks) {
+        const hop = this.resolver.target(trunk.name);
+        if (hop) targets.push({ hop, trunk, uriHost: trunk.host, uriPort: trunk.port });
       }
-      destination = await this.resolveHop(target);
-      if (initial) {
-        const contact = firstContact(request);
-        const callerPeer: DialogPeer = {
-          tag: request.from?.tag,
-          nameAddr: request.get('from') ?? '',
-          target: contact?.toString(),
-          cseq: request.cseq?.seq ?? 1,
-          source,
-          pin: null,
-          trunk: fromTrunk?.name ?? null,
-          natted: !fromTrunk && contact ? natReason(hostOf(contact), source) !== null : false,
-        };
-        const calleePeer: DialogPeer = {
+      if (targets.length === 0) return reply(503, 'Trunk Unresolved');
+      fork = choice.fork;
+      ctx.failoverAfterMs = choice.failoverAfterMs;
+    }
+    ctx.initial = request.method === 'INVITE';
+    if (ctx.initial) {
+      const contact = firstContact(request);
+      ctx.caller = {
+        tag: request.from?.tag,
+        nameAddr: request.get('from') ?? '',
+        target: contact?.toString(),
+        cseq: request.cseq?.seq ?? 1,
+        source,
+        // A request from a pinned trunk: requests back toward it keep its address.
+        pin: fromTrunk?.pinRoute ? new RoutePin(fromTrunk.name, { host: source.address, port: source.port, transport: source.transport }) : null,
+        trunk: fromTrunk?.name ?? null,
+        natted: !fromTrunk && contact ? natReason(hostOf(contact), source) !== null : false,
+      };
+    }
+    this.contexts.set(server.key, ctx);
+    const first = fork === 'parallel' ? targets : targets.slice(0, 1);
+    ctx.untried = fork === 'parallel' ? [] : targets.slice(1);
+    for (const target of first) await this.startTarget(ctx, target);
+  }
+
+  /** Starts one branch of an initial (out-of-dialog) request toward one target. */
+  private async startTarget(ctx: ResponseContext, target: BranchTarget): Promise<void> {
+    const { request } = ctx;
+    const forwarded = request.clone();
+    rewriteRequestUri(forwarded, target.uriHost, target.uriPort);
+    let dialog: Dialog | null = null;
+    let pin: RoutePin | null = null;
+    try {
+      const destination = await this.resolveHop(target.hop);
+      if (ctx.caller) {
+        pin = target.trunk?.pinRoute ? new RoutePin(target.trunk.name, target.hop) : null;
+        dialog = new Dialog(request.callId!, ctx.caller, {
           tag: undefined,
           nameAddr: forwarded.get('to') ?? '',
           target: undefined,
           cseq: 0,
           source: destination,
-          pin: pinForNewDialog,
-          trunk: trunkOut?.name ?? null,
+          pin,
+          trunk: target.trunk?.name ?? null,
           natted: false,
-        };
-        dialog = new Dialog(callId, callerPeer, calleePeer);
-        // A request from a pinned trunk: requests back toward it keep its address.
-        if (fromTrunk?.pinRoute) callerPeer.pin = new RoutePin(fromTrunk.name, { host: source.address, port: source.port, transport: source.transport });
+        });
+        const callerKey = `${dialog.callId}|${ctx.caller.tag}`;
+        if (ctx.branches.length === 0) this.registerDialog(dialog, callerKey);
       }
+      await this.launchBranch(ctx, forwarded, destination, dialog, pin ?? ctx.caller?.pin ?? null);
+    } catch (err) {
+      // One target that cannot be reached or anchored fails its branch, not the whole fork.
+      this.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
+      if (dialog) dialog.state = 'terminated';
+      this.branchFailed(ctx, null, { status: 500, response: null, reason: 'Server Internal Error' });
     }
+  }
 
+  /** Via, Record-Route, SDP anchoring and the client transaction of one branch. */
+  private async launchBranch(
+    ctx: ResponseContext,
+    forwarded: SipRequest,
+    destination: Endpoint,
+    dialog: Dialog | null,
+    pin: RoutePin | null,
+  ): Promise<void> {
+    const { request } = ctx;
     forwarded.decrementMaxForwards();
-    const branch = this.branchFor(request, loop);
+    const index = ctx.branches.length;
+    // Branch 0 keeps the form derived from the incoming branch alone (§16.6 step 8, §16.10).
+    const branch = `${this.branchFor(request, ctx.loop)}${index === 0 ? '' : `.${index}`}`;
     forwarded.pushVia(this.viaFor(destination, branch));
-    if (!inDialog && DIALOG_CREATING.has(request.method)) {
+    if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
-      const pin = pinForNewDialog ?? dialog?.caller.pin ?? null;
       if (pin) params.push(['pin', pin.trunk]);
       // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
       const outbound = this.localFor(destination);
-      if (outbound !== local) forwarded.prepend('Record-Route', this.recordRoute(local, params));
+      if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.recordRoute(ctx.local, params));
       forwarded.prepend('Record-Route', this.recordRoute(outbound, params));
     }
-    const offered = await this.anchorBody(request, forwarded, dialog, from, 'offer');
-
-    const ctx: ForwardContext = {
-      server, client: null, request, forwarded, destination, local, branch, from, dialog, initial, offered, cancelled: false,
+    const offered = await this.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
+    if (index === 0) ctx.offered = offered;
+    const b: Branch = {
+      ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, branch, dialog,
+      heard: false, cancelled: false, done: false,
     };
-    if (initial && dialog) this.registerDialog(dialog, `${callId}|${dialog.caller.tag}`);
-    this.startClient(ctx);
+    ctx.branches.push(b);
+    if (ctx.stopped || ctx.answered) {
+      // The caller cancelled (or another branch answered) while this one was being prepared.
+      b.done = true;
+      if (dialog && ctx.initial) this.retire(dialog);
+      this.settle(ctx);
+      return;
+    }
+    this.startClient(b);
   }
 
   /** Where a request toward `peer` goes: its pin, else its source when behind NAT, else RFC 3261. */
@@ -441,43 +545,42 @@ export class SipProxy {
     this.dialogs.set(key, dialog);
   }
 
-  private startClient(ctx: ForwardContext): void {
-    const method = ctx.forwarded.method;
-    const key = `${ctx.branch}|${method}`;
-    const reply = (status: number, reason?: string) =>
-      ctx.server.respond(status, createResponse(ctx.request, status, { reason, toTag: this.toTag(ctx.request) }).serialize());
-    const client = new ClientTransaction<SipResponse>(key, method, ctx.forwarded.serialize(), ctx.destination.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, ctx.destination),
+  private startClient(b: Branch): void {
+    const method = b.forwarded.method;
+    const { ctx, key } = b;
+    const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.timers, {
+      send: (d) => this.send(d, b.destination),
       onResponse: (response, status) =>
-        this.relayResponse(ctx, response, status).catch((err: unknown) => {
+        this.relayResponse(b, response, status).catch((err: unknown) => {
           // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
-          // process down: the caller gets a 500 instead (§16.7 lets the proxy answer itself).
+          // process down: the branch fails with a 500 of the proxy's own (§16.7 lets it answer).
           this.log?.warn({ err, callId: ctx.request.callId, status }, 'response not relayed');
-          if (status >= 200) {
-            clearTimeout(ctx.timerC);
-            this.forwards.delete(key);
-            this.finish(ctx, 500);
-            reply(500, 'Media Unavailable');
-          }
+          if (status >= 200) this.branchFailed(ctx, b, { status: 500, response: null, reason: 'Media Unavailable' });
         }),
-      onTimeout: () => {
-        this.finish(ctx, 408);
-        reply(408);
-      },
+      onTimeout: () => this.branchFailed(ctx, b, { status: 408, response: null }),
       onTransportError: (err) => {
-        this.log?.info({ err, callId: ctx.request.callId, to: ctx.destination }, 'next hop unreachable');
-        this.finish(ctx, 503);
-        reply(503);
+        this.log?.info({ err, callId: ctx.request.callId, to: b.destination }, 'next hop unreachable');
+        this.branchFailed(ctx, b, { status: 503, response: null });
       },
-      buildAck: (response) => this.ackFor(ctx.forwarded, response),
+      buildAck: (response) => this.ackFor(b.forwarded, response),
       onTerminated: () => this.clientTx.delete(key),
     });
-    ctx.client = client;
+    b.client = client;
     this.clientTx.set(key, client);
-    this.forwards.set(key, ctx);
+    this.forwards.set(key, b);
     if (method === 'INVITE') {
       // Timer C (§16.6 step 11): no final response for this long → CANCEL the branch.
-      ctx.timerC = setTimeout(() => this.cancelBranch(ctx), this.timers.timerC);
+      b.timerC = setTimeout(() => this.cancelBranch(b), this.timers.timerC);
+    }
+    if (ctx.untried.length > 0 && ctx.failoverAfterMs !== null) {
+      // A trunk that does not even send 100 Trying is given up early so that the next one can
+      // take the call before the caller hangs up (Timer B would take 64 x T1).
+      b.failoverTimer = setTimeout(() => {
+        if (b.heard || b.done) return;
+        this.log?.info({ callId: ctx.request.callId, to: b.destination }, 'no response: next trunk');
+        client.terminate();
+        this.branchFailed(ctx, b, { status: 408, response: null });
+      }, ctx.failoverAfterMs);
     }
     client.start();
   }
@@ -496,28 +599,33 @@ export class SipProxy {
     return ack.serialize();
   }
 
-  private cancelBranch(ctx: ForwardContext): void {
-    if (ctx.cancelled || !ctx.client || ctx.client.state === 'completed' || ctx.client.state === 'terminated' || ctx.client.state === 'accepted') return;
-    ctx.cancelled = true;
-    const cancel = new SipRequest({ method: 'CANCEL', uri: ctx.forwarded.uriText, fields: [] });
+  private cancelBranch(b: Branch): void {
+    if (b.cancelled || b.done || !b.client || b.client.state === 'completed' || b.client.state === 'terminated' || b.client.state === 'accepted') return;
+    b.cancelled = true;
+    const cancel = new SipRequest({ method: 'CANCEL', uri: b.forwarded.uriText, fields: [] });
     // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via (branch) as the INVITE.
-    cancel.set('Via', ctx.forwarded.get('via')!.split(',')[0]!.trim());
+    cancel.set('Via', b.forwarded.get('via')!.split(',')[0]!.trim());
     for (const name of ['route', 'from', 'to', 'call-id']) {
-      for (const value of ctx.forwarded.getAll(name)) cancel.append(name, value);
+      for (const value of b.forwarded.getAll(name)) cancel.append(name, value);
     }
-    cancel.set('CSeq', `${ctx.forwarded.cseq?.seq ?? 1} CANCEL`);
+    cancel.set('CSeq', `${b.forwarded.cseq?.seq ?? 1} CANCEL`);
     cancel.set('Max-Forwards', '70');
     cancel.setBody(Buffer.alloc(0));
-    this.sendOwnRequest(`${ctx.branch}|CANCEL`, 'CANCEL', cancel, ctx.destination);
+    this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancel, b.destination);
+  }
+
+  /** Every pending branch of the context (except `keep`) is cancelled; no new one starts. */
+  private cancelPending(ctx: ResponseContext, keep?: Branch): void {
+    ctx.stopped = true;
+    for (const b of ctx.branches) if (b !== keep) this.cancelBranch(b);
   }
 
   private onCancel(request: SipRequest, reply: (status: number, reason?: string) => void): void {
     const inviteKey = this.serverKey(request, 'INVITE');
-    const invite = this.serverTx.get(inviteKey);
-    if (!invite) return reply(481);
+    if (!this.serverTx.has(inviteKey)) return reply(481);
     reply(200);
-    const ctx = [...this.forwards.values()].find((c) => c.server === invite);
-    if (ctx) this.cancelBranch(ctx);
+    const ctx = this.contexts.get(inviteKey);
+    if (ctx) this.cancelPending(ctx);
   }
 
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
@@ -564,16 +672,26 @@ export class SipProxy {
     tx.receiveResponse(response, response.status);
   }
 
-  private async relayResponse(ctx: ForwardContext, response: SipResponse, status: number): Promise<void> {
+  private async relayResponse(b: Branch, response: SipResponse, status: number): Promise<void> {
+    b.heard = true;
     if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
+    const { ctx } = b;
+    if (status >= 300) {
+      this.branchFailed(ctx, b, { status, response });
+      return;
+    }
+    if (status >= 200 && ctx.initial && ctx.winner && ctx.winner !== b) {
+      await this.endLateAnswer(b, response);
+      return;
+    }
+    if (status < 200 && ctx.answered) return;
     const out = response.clone();
     out.popVia();
-    const dialog = ctx.dialog;
-    const toSide = ctx.from;
-    const fromSide = Dialog.other(toSide);
-    if (dialog && status < 300) {
+    const dialog = b.dialog;
+    const fromSide = Dialog.other(ctx.from);
+    if (dialog) {
       const peer = dialog.peer(fromSide);
-      if (ctx.initial && status > 100) {
+      if (ctx.initial) {
         const tag = response.to?.tag;
         if (tag && !peer.tag) {
           peer.tag = tag;
@@ -582,28 +700,153 @@ export class SipProxy {
         }
       }
       const contact = firstContact(response);
-      if (contact && status >= 101) {
+      if (contact) {
         peer.target = contact.toString();
         // The trunk side's NAT is pinRoute's business (RFC 3261 behaviour without it).
         if (!peer.trunk) peer.natted = natReason(hostOf(contact), peer.source) !== null;
       }
-      if (ctx.request.method === 'INVITE' && status >= 200) dialog.state = 'confirmed';
+      if (ctx.initial && status >= 200) dialog.state = 'confirmed';
       await this.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
     }
     if (status >= 200) {
-      clearTimeout(ctx.timerC);
-      this.forwards.delete(`${ctx.branch}|${ctx.forwarded.method}`);
-      this.finish(ctx, status);
+      const first = !b.done;
+      this.closeBranch(b);
+      ctx.answered = true;
+      if (first && ctx.initial && dialog) {
+        ctx.winner = b;
+        this.adoptDialog(ctx, dialog);
+        // §16.7 step 10: a 2xx ends the fork; the other branches are cancelled.
+        this.cancelPending(ctx, b);
+      }
+      if (first && ctx.request.method === 'BYE' && dialog) void this.endDialog(dialog);
+      this.settle(ctx);
     }
     ctx.server.respond(status, out.serialize());
   }
 
-  /** After a final response: failed initial INVITE or a BYE ends the dialog and its media. */
-  private finish(ctx: ForwardContext, status: number): void {
-    const dialog = ctx.dialog;
-    if (!dialog) return;
-    const method = ctx.request.method;
-    if ((ctx.initial && status >= 300) || (method === 'BYE' && status >= 200)) void this.endDialog(dialog);
+  /** The branch has its final response: timers stop and the transaction is no longer a forward. */
+  private closeBranch(b: Branch): void {
+    b.done = true;
+    clearTimeout(b.timerC);
+    clearTimeout(b.failoverTimer);
+    this.forwards.delete(b.key);
+  }
+
+  /**
+   * A branch ended without a 2xx (`b` null: a branch that could not even start). The outcome is
+   * kept if it is the best so far; a serial fork tries its next target; once every branch is
+   * done, the best outcome goes upstream.
+   */
+  private branchFailed(ctx: ResponseContext, b: Branch | null, outcome: BranchOutcome<SipResponse>): void {
+    if (b) {
+      if (b.done) return;
+      this.closeBranch(b);
+      if (b.dialog && ctx.initial && b.dialog !== ctx.winner?.dialog) this.retire(b.dialog);
+    }
+    if (betterOutcome(ctx.best, outcome)) ctx.best = outcome;
+    // §16.7 step 5 (6xx): the other branches are cancelled and no new ones started.
+    if (outcome.status >= 600) this.cancelPending(ctx);
+    const next = !ctx.stopped && !ctx.answered && failsOver(outcome.status) ? ctx.untried.shift() : undefined;
+    if (next) {
+      this.log?.info({ callId: ctx.request.callId, status: outcome.status, trunk: next.trunk?.name }, 'failover to the next trunk');
+      void this.startTarget(ctx, next);
+      return;
+    }
+    this.settle(ctx);
+  }
+
+  /** When every branch is done: the best final response upstream, unless a 2xx already went. */
+  private settle(ctx: ResponseContext): void {
+    if (ctx.branches.some((b) => !b.done) || this.contexts.get(ctx.server.key) !== ctx) return;
+    if (ctx.untried.length > 0 && !ctx.stopped && !ctx.answered) return;
+    this.contexts.delete(ctx.server.key);
+    if (ctx.answered) return;
+    const best = ctx.best ?? { status: 487, response: null };
+    const status = upstreamStatus(best);
+    let out: SipResponse;
+    if (best.response) {
+      out = best.response.clone();
+      out.popVia();
+      if (status !== best.status) {
+        out.status = status;
+        out.reason = 'Server Internal Error';
+      }
+    } else {
+      out = createResponse(ctx.request, status, { reason: best.reason, toTag: this.toTag(ctx.request) });
+    }
+    const dialogs = ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null);
+    if (ctx.initial) this.endFailedCall(dialogs);
+    else if (ctx.request.method === 'BYE' && dialogs[0]) void this.endDialog(dialogs[0]);
+    ctx.server.respond(status, out.serialize());
+  }
+
+  /** The winning branch's dialog becomes the call's: found by the caller's tag, owner of the media. */
+  private adoptDialog(ctx: ResponseContext, dialog: Dialog): void {
+    this.registerDialog(dialog, `${dialog.callId}|${dialog.caller.tag}`);
+    if (dialog.mediaKey) this.byMediaKey.set(dialog.mediaKey, dialog);
+    for (const b of ctx.branches) if (b.dialog && b.dialog !== dialog) this.retire(b.dialog);
+  }
+
+  /** An early dialog of a branch that lost: gone from the table; the call's media is not its to release. */
+  private retire(dialog: Dialog): void {
+    dialog.state = 'terminated';
+    const key = `${dialog.callId}|${dialog.callee.tag}`;
+    if (this.dialogs.get(key) === dialog) this.dialogs.delete(key);
+  }
+
+  /**
+   * A 2xx from a second branch after the call was answered on another (the CANCEL crossed it).
+   * One call has one media session, anchored for the first answer, so pinlatch does not pass a
+   * second dialog to the caller: it acknowledges this one and ends it with BYE itself.
+   */
+  private async endLateAnswer(b: Branch, response: SipResponse): Promise<void> {
+    const { ctx } = b;
+    if (b.lateAck) {
+      // A retransmission of that 2xx: the same ACK again (§13.2.2.4), no second BYE.
+      await this.send(b.lateAck, b.destination).catch(() => undefined);
+      return;
+    }
+    this.closeBranch(b);
+    this.settle(ctx);
+    const dialog = b.dialog;
+    const contact = firstContact(response);
+    const tag = response.to?.tag;
+    if (!dialog || !contact || !tag) return;
+    dialog.callee.tag = tag;
+    dialog.callee.nameAddr = response.get('to') ?? dialog.callee.nameAddr;
+    dialog.callee.target = contact.toString();
+    this.log?.info({ callId: ctx.request.callId, to: b.destination }, 'second 2xx of a forked call: ACK and BYE');
+    const ack = new SipRequest({ method: 'ACK', uri: contact.toString(), fields: [] });
+    ack.set('Via', this.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
+    // §12.1.2: the route set is the Record-Route of the 2xx in reverse order (without our own entries).
+    const routeSet = response.recordRoutes.map((r) => r.toString()).filter((_, i) => !this.refersToUs(response.recordRoutes[i]!.uri));
+    for (const route of routeSet.reverse()) ack.append('Route', route);
+    ack.set('From', ctx.request.get('from') ?? '');
+    ack.set('To', dialog.callee.nameAddr);
+    ack.set('Call-ID', dialog.callId);
+    ack.set('CSeq', `${ctx.request.cseq?.seq ?? 1} ACK`);
+    ack.set('Max-Forwards', '70');
+    ack.setBody(Buffer.alloc(0));
+    b.lateAck = ack.serialize();
+    await this.send(b.lateAck, b.destination).catch((err: unknown) =>
+      this.log?.info({ err, callId: dialog.callId }, 'ACK of a second 2xx not delivered'),
+    );
+    await this.sendBye(dialog, 'callee', 'SIP;cause=200;text="Call completed elsewhere"', b.destination);
+  }
+
+  /** A failed initial INVITE: every branch's early dialog goes, and the call's media session once. */
+  private endFailedCall(dialogs: readonly Dialog[]): void {
+    const keys = new Set<string>();
+    for (const dialog of dialogs) {
+      this.retire(dialog);
+      const callerKey = `${dialog.callId}|${dialog.caller.tag}`;
+      if (this.dialogs.get(callerKey) === dialog) this.dialogs.delete(callerKey);
+      if (dialog.mediaKey) keys.add(dialog.mediaKey);
+    }
+    for (const key of keys) {
+      this.byMediaKey.delete(key);
+      void this.media.release(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media release failed'));
+    }
   }
 
   private async endDialog(dialog: Dialog): Promise<void> {
@@ -663,7 +906,8 @@ export class SipProxy {
     const session = await this.media.ensureSession(key, info.media.length, legs);
     if (!dialog.mediaKey) {
       dialog.mediaKey = key;
-      this.byMediaKey.set(key, dialog);
+      // The early dialogs of a forked INVITE share the call's session; the first one holds it.
+      if (!this.byMediaKey.has(key)) this.byMediaKey.set(key, dialog);
     }
     const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
     const anchored = anchorParsed(sdp, {
@@ -690,12 +934,15 @@ export class SipProxy {
       return;
     }
     this.log?.info({ callId: dialog.callId }, 'media timeout: ending the call');
-    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side)));
+    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, 'SIP;cause=408;text="media timeout"')));
     await this.endDialog(dialog);
   }
 
-  /** A BYE of the proxy's own toward one side, as if the other side had sent it (§15.1.1). */
-  private async sendBye(dialog: Dialog, toward: DialogSide): Promise<void> {
+  /**
+   * A BYE of the proxy's own toward one side, as if the other side had sent it (§15.1.1), with a
+   * Reason (RFC 3326) saying why; `to` overrides the destination the dialog gives.
+   */
+  private async sendBye(dialog: Dialog, toward: DialogSide, reason: string, to?: Endpoint): Promise<void> {
     const target = dialog.peer(toward);
     const sender = dialog.peer(Dialog.other(toward));
     if (!target.target) return;
@@ -708,14 +955,14 @@ export class SipProxy {
     sender.cseq += 1;
     bye.set('CSeq', `${sender.cseq} BYE`);
     bye.set('Max-Forwards', '70');
-    bye.set('Reason', 'SIP;cause=408;text="media timeout"');
+    bye.set('Reason', reason);
     bye.setBody(Buffer.alloc(0));
     let destination: Endpoint;
     try {
-      destination = await this.destinationToward(target, bye);
+      destination = to ?? (await this.destinationToward(target, bye));
       bye.prepend('Via', this.viaFor(destination, branch).toString());
     } catch (err) {
-      this.log?.info({ err, callId: dialog.callId, toward }, 'media-timeout BYE not sent');
+      this.log?.info({ err, callId: dialog.callId, toward, reason }, 'BYE not sent');
       return;
     }
     this.sendOwnRequest(`${branch}|BYE`, 'BYE', bye, destination);

@@ -44,7 +44,8 @@ shipped('examples/pinlatch.yaml loads into the NAT gateway scenario', async () =
   assert.is(c.trunks[0]?.name, 'gateway');
   assert.is(c.trunks[0]?.pinRoute, true);
   assert.is(c.trunks[0]?.hostIsAddress, true);
-  assert.is(c.routes[0]?.trunk, 'gateway');
+  assert.equal(c.routes[0]?.trunks, ['gateway']);
+  assert.is(c.routes[0]?.fork, 'serial');
   assert.ok(c.routes[0]?.userPattern?.test('+4930123456'));
   assert.not.ok(c.routes[0]?.userPattern?.test('alice'));
   assert.equal({ host: c.upstream?.host, port: c.upstream?.port }, { host: '203.0.113.30', port: 5060 });
@@ -169,6 +170,10 @@ const cases: Array<[string, string, string, number, string]> = [
   ['port range too small', `media:\n  address: 127.0.0.1\n  ports: { min: 30000, max: 30002 }\n`, 'media.ports', 3, 'at least 4 ports'],
   ['duplicate trunk name', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: gw, host: 203.0.113.1 }\n  - { name: gw, host: 203.0.113.2 }\n`, 'trunks[1].name', 6, 'duplicate trunk name "gw"'],
   ['route to unknown trunk', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - { match: { user: ".*" }, trunk: gateway }\n`, 'routes[0].trunk', 6, 'unknown trunk "gateway" (known trunks: gw)'],
+  ['route with both trunk and trunks', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - { trunk: gw, trunks: [gw] }\n`, 'routes[0]', 6, 'exactly one of `trunk`'],
+  ['route trunk listed twice', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - trunks: [gw, gw]\n`, 'routes[0].trunks[1]', 6, 'listed twice'],
+  ['bad fork mode', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - { trunks: [gw], fork: random }\n`, 'routes[0].fork', 6, 'serial or parallel'],
+  ['failoverAfterMs on a parallel fork', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks: [{ name: gw, host: 203.0.113.1 }]\nroutes:\n  - { trunks: [gw], fork: parallel, failoverAfterMs: 2000 }\n`, 'routes[0].failoverAfterMs', 6, 'serial only'],
   ['upstream not a SIP URI', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\nupstream: http://pbx.example.com\n`, 'upstream', 4, 'SIP URI'],
   ['upstream IPv6 without brackets', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\nupstream: "sip:2001:db8::1"\n`, 'upstream', 4, 'SIP URI'],
   ['upstream unsupported transport', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\nupstream: "sip:pbx.example.com;transport=sctp"\n`, 'upstream', 4, 'transport=sctp'],
