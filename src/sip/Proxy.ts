@@ -81,6 +81,8 @@ interface ResponseContext {
   answered: boolean;
   /** The caller cancelled, or a 6xx came: no new branches. */
   stopped: boolean;
+  /** Branches being prepared (resolving, anchoring): the context is not settled meanwhile. */
+  starting: number;
 }
 
 /** Where one branch of an initial request goes. */
@@ -395,28 +397,17 @@ export class SipProxy {
     const inDialog = request.to?.tag !== undefined;
     const ctx: ResponseContext = {
       server, request, loop, local, from: 'caller', initial: false, caller: null, offered: false, branches: [],
-      untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false,
+      untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false, starting: 0,
     };
 
     if (inDialog) {
-      const forwarded = request.clone();
-      const dialog = this.dialogOf(request) ?? null;
-      let destination: Endpoint;
       this.contexts.set(server.key, ctx);
-      if (dialog) {
-        ctx.from = dialog.sideOfFromTag(request.from?.tag);
-        const sender = dialog.peer(ctx.from);
-        sender.source = source;
-        sender.cseq = Math.max(sender.cseq, request.cseq?.seq ?? 0);
-        destination = await this.destinationToward(dialog.peer(Dialog.other(ctx.from)), forwarded);
-      } else {
-        const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
-        const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
-        destination = target
-          ? await this.resolveHop(target)
-          : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
+      try {
+        await this.forwardInDialog(ctx, source, pinParam);
+      } catch (err) {
+        this.contexts.delete(server.key);
+        throw err;
       }
-      await this.launchBranch(ctx, forwarded, destination, dialog, null);
       return;
     }
 
@@ -459,11 +450,43 @@ export class SipProxy {
     this.contexts.set(server.key, ctx);
     const first = fork === 'parallel' ? targets : targets.slice(0, 1);
     ctx.untried = fork === 'parallel' ? [] : targets.slice(1);
+    ctx.starting = first.length;
     for (const target of first) await this.startTarget(ctx, target);
   }
 
-  /** Starts one branch of an initial (out-of-dialog) request toward one target. */
+  /** An in-dialog request: one branch, toward the other side of its dialog (or along its Route). */
+  private async forwardInDialog(ctx: ResponseContext, source: Endpoint, pinParam: string | null): Promise<void> {
+    const { request } = ctx;
+    const forwarded = request.clone();
+    const dialog = this.dialogOf(request) ?? null;
+    let destination: Endpoint;
+    if (dialog) {
+      ctx.from = dialog.sideOfFromTag(request.from?.tag);
+      const sender = dialog.peer(ctx.from);
+      sender.source = source;
+      sender.cseq = Math.max(sender.cseq, request.cseq?.seq ?? 0);
+      destination = await this.destinationToward(dialog.peer(Dialog.other(ctx.from)), forwarded);
+    } else {
+      const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
+      const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
+      destination = target
+        ? await this.resolveHop(target)
+        : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
+    }
+    await this.launchBranch(ctx, forwarded, destination, dialog, null);
+  }
+
+  /** Starts one branch of an initial (out-of-dialog) request toward one target (counted in ctx.starting). */
   private async startTarget(ctx: ResponseContext, target: BranchTarget): Promise<void> {
+    try {
+      await this.launchTarget(ctx, target);
+    } finally {
+      ctx.starting -= 1;
+    }
+    this.settle(ctx);
+  }
+
+  private async launchTarget(ctx: ResponseContext, target: BranchTarget): Promise<void> {
     const { request } = ctx;
     const forwarded = request.clone();
     rewriteRequestUri(forwarded, target.uriHost, target.uriPort);
@@ -528,7 +551,6 @@ export class SipProxy {
       // The caller cancelled (or another branch answered) while this one was being prepared.
       b.done = true;
       if (dialog && ctx.initial) this.retire(dialog);
-      this.settle(ctx);
       return;
     }
     this.startClient(b);
@@ -749,16 +771,18 @@ export class SipProxy {
     const next = !ctx.stopped && !ctx.answered && failsOver(outcome.status) ? ctx.untried.shift() : undefined;
     if (next) {
       this.log?.info({ callId: ctx.request.callId, status: outcome.status, trunk: next.trunk?.name }, 'failover to the next trunk');
+      ctx.starting += 1;
       void this.startTarget(ctx, next);
       return;
     }
+    // Not a failure to fail over on (or nothing left): the fork ends here.
+    ctx.untried = [];
     this.settle(ctx);
   }
 
   /** When every branch is done: the best final response upstream, unless a 2xx already went. */
   private settle(ctx: ResponseContext): void {
-    if (ctx.branches.some((b) => !b.done) || this.contexts.get(ctx.server.key) !== ctx) return;
-    if (ctx.untried.length > 0 && !ctx.stopped && !ctx.answered) return;
+    if (ctx.starting > 0 || ctx.branches.some((b) => !b.done) || this.contexts.get(ctx.server.key) !== ctx) return;
     this.contexts.delete(ctx.server.key);
     if (ctx.answered) return;
     const best = ctx.best ?? { status: 487, response: null };
