@@ -96,8 +96,10 @@ export class ClientTransaction<R> {
       case 'proceeding':
         if (status < 200) {
           if (this.isInvite) {
-            // §17.1.1.2: a provisional response stops INVITE retransmissions.
+            // §17.1.1.2: a provisional response stops INVITE retransmissions, and Timer B runs in
+            // Calling only: a ringing call waits for its final response (the proxy's Timer C guards it).
             clearTimeout(this.retransmitTimer);
+            clearTimeout(this.timeoutTimer);
           } else {
             this.interval = this.timers.t2;
           }

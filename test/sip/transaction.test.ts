@@ -39,6 +39,18 @@ test('Timer A doubles INVITE retransmissions over UDP; Timer B times out with no
   assert.is(c.tx.state, 'terminated');
 });
 
+test('an INVITE that got a provisional response outlives Timer B (§17.1.1.2: Timer B runs in Calling only)', async () => {
+  const c = client('INVITE');
+  c.tx.start();
+  c.tx.receiveResponse('180', 180);
+  await sleep(900);
+  assert.is(c.tx.state, 'proceeding');
+  assert.not.ok(c.events.includes('timeout'));
+  c.tx.receiveResponse('200', 200);
+  assert.is(c.tx.state, 'accepted');
+  c.tx.terminate();
+});
+
 test('no retransmissions over a reliable transport', async () => {
   const c = client('INVITE', true);
   c.tx.start();
