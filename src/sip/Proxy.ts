@@ -34,6 +34,7 @@ import { normalizedIp } from './normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
 import { RouteTable } from './RouteTable.js';
+import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from './transactionClient.js';
 import { ServerTransaction } from './transactionServer.js';
 import { transactionTimers, type TransactionTimers } from './transactionTimers.js';
@@ -386,8 +387,11 @@ export class SipProxy {
     if (request.vias.some((v) => this.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
       return reply(482);
     }
+    // §16.4: a strict router upstream put our Record-Route URI into the Request-URI.
+    const strict = undoStrictRouting(request, (uri) => this.refersToUs(uri));
+    if (strict.kind === 'missing-route') return reply(400, 'No Route To Restore The Request-URI From');
     // §16.4: Routes naming this proxy are ours to remove (two of them when record-routed twice).
-    let pinParam: string | null = null;
+    let pinParam: string | null = strict.kind === 'restored' ? strict.pin : null;
     for (let own = request.routes[0]; own && this.refersToUs(own.uri); own = request.routes[0]) {
       const pin = (own.uri as SipUri).params.get('pin');
       if (typeof pin === 'string') pinParam = pin;
@@ -473,6 +477,8 @@ export class SipProxy {
         ? await this.resolveHop(target)
         : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
     }
+    // §16.6 step 6: toward a strict router (the route set decided the destination, or pin/NAT did).
+    routeToStrictRouter(forwarded);
     await this.launchBranch(ctx, forwarded, destination, dialog, null);
   }
 
@@ -653,6 +659,10 @@ export class SipProxy {
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
   private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
     const dialog = this.dialogOf(request);
+    if (undoStrictRouting(request, (uri) => this.refersToUs(uri)).kind === 'missing-route') {
+      this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
+      return;
+    }
     while (request.routes[0] && this.refersToUs(request.routes[0].uri)) request.popRoute();
     const forwarded = request.clone();
     if (request.maxForwards === 0) return;
@@ -666,6 +676,7 @@ export class SipProxy {
     } else {
       destination = await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
     }
+    routeToStrictRouter(forwarded);
     try {
       forwarded.pushVia(this.viaFor(destination, this.branchFor(request)));
     } catch (err) {
