@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { UdpSipPeer, describe, freeUdpPort, isRequest, isResponse } from '../support/sip-peer.ts';
+import { PROXY, SipPeer, describe, freeSipPort, isRequest, isResponse } from './sip-peer.ts';
 import { freePortRange } from '../media/udp-peer.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
@@ -20,7 +20,6 @@ import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
 import { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
 
-const PROXY = '127.0.0.1';
 const CALLER = '127.0.0.2';
 const STRICT = '127.0.0.6';
 const UA = '127.0.0.7';
@@ -31,16 +30,16 @@ interface Context {
   relay: MediaRelay;
   proxy: SipProxy;
   port: number;
-  strict: UdpSipPeer;
-  ua: UdpSipPeer;
-  pinnedGw: UdpSipPeer;
-  decoy: UdpSipPeer;
+  strict: SipPeer;
+  ua: SipPeer;
+  pinnedGw: SipPeer;
+  decoy: SipPeer;
 }
 
 interface RequestSpec {
   method: string;
   uri: string;
-  from: UdpSipPeer;
+  from: SipPeer;
   callId: string;
   cseq: number;
   fromTag: string;
@@ -78,7 +77,7 @@ function answer(req: SipRequest, status: number, toTag: string, contact: string,
 /** Route values as a request carries them, element by element. */
 const routesOf = (m: SipRequest) => m.routes.map(String);
 
-async function nothingArrives(peer: UdpSipPeer, ms: number): Promise<void> {
+async function nothingArrives(peer: SipPeer, ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms));
   assert.equal(peer.received.map(describe), [], `${peer.address} received nothing`);
 }
@@ -86,12 +85,12 @@ async function nothingArrives(peer: UdpSipPeer, ms: number): Promise<void> {
 const test = suite<Context>('sip/proxy-strict-routing', { timeoutMs: 15_000 });
 
 test.before(async (ctx) => {
-  ctx.port = await freeUdpPort(PROXY);
+  ctx.port = await freeSipPort();
   const ports = await freePortRange(10);
-  ctx.strict = await UdpSipPeer.bind(STRICT);
-  ctx.ua = await UdpSipPeer.bind(UA);
-  ctx.pinnedGw = await UdpSipPeer.bind(PINNED_GW);
-  ctx.decoy = await UdpSipPeer.bind(DECOY);
+  ctx.strict = await SipPeer.udp(STRICT);
+  ctx.ua = await SipPeer.udp(UA);
+  ctx.pinnedGw = await SipPeer.udp(PINNED_GW);
+  ctx.decoy = await SipPeer.udp(DECOY);
   const config = parseConfig(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }]
@@ -123,7 +122,7 @@ test.after(async (ctx) => {
 
 test('a strict router in the route set: ACK, re-INVITE, its ACK and CANCEL go to it rewritten (§16.6 step 6); its BYE back is restored (§16.4)', async (ctx) => {
   const { port, strict, ua } = ctx;
-  const caller = await UdpSipPeer.bind(CALLER);
+  const caller = await SipPeer.udp(CALLER);
   const callId = 'strict-downstream-1';
   const strictUri = `sip:${STRICT}:${strict.port}`;
   const uaTarget = `sip:ua@${UA}:${ua.port}`;
@@ -208,7 +207,7 @@ test('a strict router in the route set: ACK, re-INVITE, its ACK and CANCEL go to
 
 test('pinned dialog, RFC 2543 caller: our Record-Route URI with pin in the Request-URI → the pinned gateway, Request-URI its Contact', async (ctx) => {
   const { port, pinnedGw, decoy } = ctx;
-  const caller = await UdpSipPeer.bind(CALLER);
+  const caller = await SipPeer.udp(CALLER);
   const callId = 'strict-pinned-1';
   const contact = `sip:gw@${DECOY}:${decoy.port}`;
   const base = { from: caller, callId, fromTag: 'caller2' };
@@ -240,7 +239,7 @@ test('pinned dialog, RFC 2543 caller: our Record-Route URI with pin in the Reque
 
 test('pin in the Request-URI is honoured when the dialog is unknown (lost dialog table)', async (ctx) => {
   const { port, pinnedGw, decoy } = ctx;
-  const caller = await UdpSipPeer.bind(CALLER);
+  const caller = await SipPeer.udp(CALLER);
   const callId = 'strict-pinned-lost-1';
   const contact = `sip:gw@${DECOY}:${decoy.port}`;
   try {
@@ -261,7 +260,7 @@ test('pin in the Request-URI is honoured when the dialog is unknown (lost dialog
 
 test('pinned gateway behind a strict router: the pin decides where, the message is written for the strict router', async (ctx) => {
   const { port, pinnedGw, decoy } = ctx;
-  const caller = await UdpSipPeer.bind(CALLER);
+  const caller = await SipPeer.udp(CALLER);
   const callId = 'strict-pinned-rr-1';
   const contact = `sip:gw@${DECOY}:${decoy.port}`;
   // The gateway side's strict router gives an address behind the NAT (the decoy) in its Record-Route.
@@ -291,7 +290,7 @@ test('pinned gateway behind a strict router: the pin decides where, the message 
 
 test('our Record-Route URI in the Request-URI with no Route to restore it from → 400', async (ctx) => {
   const { port } = ctx;
-  const caller = await UdpSipPeer.bind(CALLER);
+  const caller = await SipPeer.udp(CALLER);
   const callId = 'strict-no-route-1';
   try {
     caller.send(request({ method: 'BYE', uri: `sip:${PROXY}:${port};lr`, from: caller, callId, cseq: 2, fromTag: 'caller5', toTag: 'x5' }), port, PROXY);

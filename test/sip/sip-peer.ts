@@ -53,8 +53,8 @@ export class SipPeer {
     for (const wake of this.waiters) wake();
   }
 
-  send(text: string | Buffer, port: number, host = PROXY): void {
-    const data = Buffer.isBuffer(text) ? text : Buffer.from(text, 'latin1');
+  send(text: string | Buffer | SipMessage, port: number, host = PROXY): void {
+    const data = Buffer.isBuffer(text) ? text : typeof text === 'string' ? Buffer.from(text, 'latin1') : text.ensureContentLength().serialize();
     if (this.tcp) this.tcp.write(data);
     else this.udp!.send(data, port, host);
   }
@@ -92,7 +92,7 @@ export class SipPeer {
 }
 
 export function describe(m: SipMessage): string {
-  return m.kind === 'request' ? m.method : `${m.status} ${m.cseq?.method}`;
+  return m.kind === 'request' ? `${m.method} ${m.uriText}` : `${m.status} ${m.cseq?.method}`;
 }
 
 export const isResponse = (callId: string, method = 'INVITE', final = true) => (m: SipMessage): m is SipResponse =>
