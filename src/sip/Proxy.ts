@@ -22,6 +22,7 @@ import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
 import type { LegName, LegUpdate, MediaRelayApi } from '../media/api.js';
+import { MediaError } from '../media/errors.js';
 import { isIp, normalizeIp } from '../net/address.js';
 import { anchorParsed, describeParsed, parseSdp, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
@@ -113,7 +114,7 @@ interface Branch {
   cancelled: boolean;
   /** Has its final response (or timed out, or could not be sent). */
   done: boolean;
-  /** The ACK sent for a 2xx that lost to another branch's (resent on its retransmissions). */
+  /** The ACK sent for a 2xx the proxy did not pass on (resent on its retransmissions). */
   lateAck?: Buffer;
 }
 
@@ -520,7 +521,7 @@ export class SipProxy {
       // One target that cannot be reached or anchored fails its branch, not the whole fork.
       this.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
       if (dialog) dialog.state = 'terminated';
-      this.branchFailed(ctx, null, { status: 500, response: null, reason: 'Server Internal Error' });
+      this.branchFailed(ctx, null, failureOutcome(err));
     }
   }
 
@@ -581,9 +582,14 @@ export class SipProxy {
       onResponse: (response, status) =>
         this.relayResponse(b, response, status).catch((err: unknown) => {
           // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
-          // process down: the branch fails with a 500 of the proxy's own (§16.7 lets it answer).
+          // process down: the branch fails with a response of the proxy's own (§16.7 lets it
+          // answer), and a 2xx it cannot carry is ACKed and ended so that the callee is not left up.
           this.log?.warn({ err, callId: ctx.request.callId, status }, 'response not relayed');
-          if (status >= 200) this.branchFailed(ctx, b, { status: 500, response: null, reason: 'Media Unavailable' });
+          if (status < 200) return;
+          if (status < 300 && ctx.initial && ctx.winner !== b && !b.lateAck) {
+            void this.refuseAnswer(b, response, 'SIP;cause=503;text="media unavailable"');
+          }
+          this.branchFailed(ctx, b, failureOutcome(err));
         }),
       onTimeout: () => this.branchFailed(ctx, b, { status: 408, response: null }),
       onTransportError: (err) => {
@@ -708,13 +714,22 @@ export class SipProxy {
   private async relayResponse(b: Branch, response: SipResponse, status: number): Promise<void> {
     b.heard = true;
     if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
+    if (b.lateAck) {
+      // A retransmission of a 2xx the proxy refused: the same ACK again (§13.2.2.4), nothing else.
+      if (status >= 200 && status < 300) await this.send(b.lateAck, b.destination).catch(() => undefined);
+      return;
+    }
     const { ctx } = b;
     if (status >= 300) {
       this.branchFailed(ctx, b, { status, response });
       return;
     }
     if (status >= 200 && ctx.initial && ctx.winner && ctx.winner !== b) {
-      await this.endLateAnswer(b, response);
+      // A second 2xx (the CANCEL crossed it). One call has one media session, anchored for the
+      // first answer, so pinlatch does not pass a second dialog to the caller: it ends this one.
+      this.closeBranch(b);
+      this.settle(ctx);
+      await this.refuseAnswer(b, response, 'SIP;cause=200;text="Call completed elsewhere"');
       return;
     }
     if (status < 200 && ctx.answered) return;
@@ -830,19 +845,11 @@ export class SipProxy {
   }
 
   /**
-   * A 2xx from a second branch after the call was answered on another (the CANCEL crossed it).
-   * One call has one media session, anchored for the first answer, so pinlatch does not pass a
-   * second dialog to the caller: it acknowledges this one and ends it with BYE itself.
+   * A 2xx that will not reach the caller (another branch won, or its SDP could not be anchored):
+   * pinlatch ACKs that dialog and ends it with a BYE of its own, with `reason` (RFC 3326).
    */
-  private async endLateAnswer(b: Branch, response: SipResponse): Promise<void> {
+  private async refuseAnswer(b: Branch, response: SipResponse, reason: string): Promise<void> {
     const { ctx } = b;
-    if (b.lateAck) {
-      // A retransmission of that 2xx: the same ACK again (§13.2.2.4), no second BYE.
-      await this.send(b.lateAck, b.destination).catch(() => undefined);
-      return;
-    }
-    this.closeBranch(b);
-    this.settle(ctx);
     const dialog = b.dialog;
     const contact = firstContact(response);
     const tag = response.to?.tag;
@@ -850,7 +857,7 @@ export class SipProxy {
     dialog.callee.tag = tag;
     dialog.callee.nameAddr = response.get('to') ?? dialog.callee.nameAddr;
     dialog.callee.target = contact.toString();
-    this.log?.info({ callId: ctx.request.callId, to: b.destination }, 'second 2xx of a forked call: ACK and BYE');
+    this.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
     const ack = new SipRequest({ method: 'ACK', uri: contact.toString(), fields: [] });
     ack.set('Via', this.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
     // §12.1.2: the route set is the Record-Route of the 2xx in reverse order (without our own entries).
@@ -866,7 +873,7 @@ export class SipProxy {
     await this.send(b.lateAck, b.destination).catch((err: unknown) =>
       this.log?.info({ err, callId: dialog.callId }, 'ACK of a second 2xx not delivered'),
     );
-    await this.sendBye(dialog, 'callee', 'SIP;cause=200;text="Call completed elsewhere"', b.destination);
+    await this.sendBye(dialog, 'callee', reason, b.destination);
   }
 
   /** A failed initial INVITE: every branch's early dialog goes, and the call's media session once. */
@@ -1018,6 +1025,12 @@ export class SipProxy {
     this.clientTx.set(key, tx);
     tx.start();
   }
+}
+
+/** What the caller hears when the proxy itself could not carry a branch: 503 when out of media ports, else 500. */
+function failureOutcome(err: unknown): BranchOutcome<SipResponse> {
+  if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
+  return { status: 500, response: null, reason: 'Server Internal Error' };
 }
 
 function safe<T>(read: () => T): T | undefined {
