@@ -9,8 +9,12 @@ import { parseMessage } from '../../src/sip/parser.ts';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
 import { StreamFramer } from '../../src/sip/StreamFramer.ts';
 
-/** The proxy's address in every loopback proxy test. */
+/** The proxy's address in the IPv4 loopback proxy tests. */
 export const PROXY = '127.0.0.1';
+
+const familyOf = (address: string) => (net.isIPv6(address) ? 6 : 4);
+/** The proxy a peer talks to when none is named: PROXY, or ::1 for a peer on an IPv6 address. */
+const proxyFor = (address: string) => (familyOf(address) === 6 ? '::1' : PROXY);
 
 /** A SIP endpoint over UDP or TCP that records every message it receives. */
 export class SipPeer {
@@ -20,9 +24,9 @@ export class SipPeer {
   private tcp: net.Socket | null = null;
   port = 0;
 
-  static async udp(address: string): Promise<SipPeer> {
-    const peer = new SipPeer(address, 'UDP');
-    const socket = dgram.createSocket('udp4');
+  static async udp(address: string, proxy = proxyFor(address)): Promise<SipPeer> {
+    const peer = new SipPeer(address, 'UDP', proxy);
+    const socket = dgram.createSocket(familyOf(address) === 6 ? 'udp6' : 'udp4');
     await new Promise<void>((resolve) => socket.bind(0, address, resolve));
     socket.on('message', (data) => peer.push(data, 'datagram'));
     peer.udp = socket;
@@ -30,9 +34,9 @@ export class SipPeer {
     return peer;
   }
 
-  static async tcp(address: string, to: number): Promise<SipPeer> {
-    const peer = new SipPeer(address, 'TCP');
-    const socket = net.connect({ host: PROXY, port: to, localAddress: address });
+  static async tcp(address: string, to: number, proxy = proxyFor(address)): Promise<SipPeer> {
+    const peer = new SipPeer(address, 'TCP', proxy);
+    const socket = net.connect({ host: proxy, port: to, localAddress: address });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const framer = new StreamFramer();
     socket.on('data', (chunk) => {
@@ -46,20 +50,26 @@ export class SipPeer {
   private constructor(
     readonly address: string,
     readonly transport: 'UDP' | 'TCP',
+    readonly proxy: string,
   ) {}
+
+  /** `address:port` as a Via sent-by or URI hostport writes it (IPv6 in brackets, RFC 3261 §25.1). */
+  get hostport(): string {
+    return `${familyOf(this.address) === 6 ? `[${this.address}]` : this.address}:${this.port}`;
+  }
 
   private push(data: Buffer, framing: 'datagram' | 'stream'): void {
     this.received.push(parseMessage(data, { framing }));
     for (const wake of this.waiters) wake();
   }
 
-  send(text: string | Buffer | SipMessage, port: number, host = PROXY): void {
+  send(text: string | Buffer | SipMessage, port: number, host = this.proxy): void {
     const data = Buffer.isBuffer(text) ? text : typeof text === 'string' ? Buffer.from(text, 'latin1') : text.ensureContentLength().serialize();
     if (this.tcp) this.tcp.write(data);
     else this.udp!.send(data, port, host);
   }
 
-  sendMessage(message: SipMessage, port: number, host = PROXY): void {
+  sendMessage(message: SipMessage, port: number, host = this.proxy): void {
     this.send(message.ensureContentLength().serialize(), port, host);
   }
 

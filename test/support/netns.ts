@@ -20,6 +20,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const PUBLIC_PREFIX = 24;
 export const ADDR = Object.freeze({
@@ -270,4 +271,52 @@ export async function createNatTopology(options: TopologyOptions = {}): Promise<
     await topo.destroy();
     throw err;
   }
+}
+
+/** Set in the environment of a test file re-executed by runInsideNetns: the namespace it runs in. */
+const INSIDE_NETNS_ENV = 'PINLATCH_TEST_NETNS';
+
+/**
+ * Runs the calling test file inside a network namespace of its own, with `addresses` on its
+ * loopback interface, so that an in-process test can bind and talk between several addresses
+ * (IPv6 has only ::1 on the host's loopback; trunks are told apart by source address).
+ * Called at the top of a test file with `import.meta.url`: inside the namespace it returns at
+ * once; outside it creates the namespace, re-executes the file there (its output, uvu summary
+ * included, goes to this process's stdout/stderr), deletes the namespace and exits with the
+ * child's exit code — it never returns.
+ */
+export async function runInsideNetns(fileUrl: string, addresses: readonly string[]): Promise<void> {
+  if (process.env[INSIDE_NETNS_ENV]) return;
+  counter += 1;
+  const ns = `pl${process.pid}x${counter}-self`;
+  let code = 1;
+  try {
+    await run('ip', ['netns', 'add', ns]);
+    await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    for (const address of addresses) {
+      const prefix = address.includes(':') ? 128 : 32;
+      // nodad: no duplicate address detection, the address is usable at once (RFC 4862 §5.4).
+      const flags = address.includes(':') ? ['nodad'] : [];
+      await run('ip', ['-n', ns, 'addr', 'add', `${address}/${prefix}`, 'dev', 'lo', ...flags]);
+    }
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, fileURLToPath(fileUrl)], {
+      stdio: 'inherit',
+      env: { ...process.env, [INSIDE_NETNS_ENV]: ns },
+    });
+    const stop = (signal: NodeJS.Signals) => () => child.kill(signal);
+    const onInt = stop('SIGINT');
+    const onTerm = stop('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    code = await new Promise<number>((resolve) => child.once('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1))));
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  } finally {
+    try {
+      execFileSync('ip', ['netns', 'del', ns], { timeout: COMMAND_TIMEOUT_MS, stdio: 'ignore' });
+    } catch {
+      // never created
+    }
+  }
+  process.exit(code);
 }
