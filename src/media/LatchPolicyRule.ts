@@ -14,7 +14,10 @@
  *      advertised address, e.g. both loopback or both RFC 1918) and the signalling did not come
  *      from elsewhere: a LAN peer, not a NATed one;
  *   3. otherwise the address the signalling came from (SIP packet source, NG `received from`):
- *      a peer behind NAT sends its media through the same public address as its signalling;
+ *      a peer behind NAT sends its media through the same public address as its signalling —
+ *      when that address is of the relay's IP family; a peer signalling over IPv4 and sending
+ *      media over IPv6 (or the reverse) has no known media source, and the relay's streams serve
+ *      one family only;
  *   4. none known: the first valid RTP/RTCP packet from anywhere latches. This is the weak
  *      mode and is reported as such (`weak: true`) so callers can log it.
  *
@@ -80,6 +83,8 @@ function validPort(port: unknown): port is number {
 
 export class LatchPolicyRule {
   readonly knobs: Readonly<LatchKnobs>;
+  /** The relay's IP family (of the advertised address), when known. */
+  private readonly family: 4 | 6 | null;
 
   constructor(knobs: Partial<LatchKnobs> = {}) {
     const merged = { ...DEFAULT_LATCH_KNOBS, ...knobs };
@@ -90,6 +95,14 @@ export class LatchPolicyRule {
       throw new MediaError('ERR_PINLATCH_CONFIG', `handoverMaxSeqGap must be an integer in 1..32767, got ${merged.handoverMaxSeqGap}`);
     }
     this.knobs = Object.freeze(merged);
+    this.family = merged.advertise === undefined ? null : (parseIp(merged.advertise)?.family ?? null);
+  }
+
+  /** The signalling source as a latch address: usable, and of the relay's family (rule 3). */
+  private signalAddress(text: string | null | undefined): string | null {
+    const address = usableAddress(text);
+    if (address === null || this.family === null) return address;
+    return parseIp(address)!.family === this.family ? address : null;
   }
 
   /** Address rule on the SDP address, with the SDP port as the destination until latched. */
@@ -123,7 +136,7 @@ export class LatchPolicyRule {
       handoverMaxSeqGap: this.knobs.handoverMaxSeqGap,
     };
     const sdp = usableAddress(hint.sdpAddress);
-    const signal = usableAddress(hint.signalSource);
+    const signal = this.signalAddress(hint.signalSource);
 
     switch (hint.mode) {
       case 'fixed': {

@@ -58,6 +58,9 @@ const ON_SITE: Array<[string, string, Partial<LegHint>, Partial<LegPolicy>, Latc
   ['public relay, private SDP: NATed, never on-site', '203.0.113.10', { sdpAddress: '192.168.50.20', signalSource: '203.0.113.1' }, { mode: 'address', address: '203.0.113.1' }, 'signal-source'],
   ['public relay, private SDP, no signalling source: weak', '203.0.113.10', { sdpAddress: '192.168.50.20' }, { mode: 'any' }, 'weak-no-address'],
   ['loopback relay, private SDP: different site', '127.0.0.1', { sdpAddress: '10.0.0.7', signalSource: '127.0.0.1' }, { mode: 'address', address: '127.0.0.1' }, 'signal-source'],
+  ['IPv6 relay, unique-local SDP, IPv6 signalling source', '2001:db8::10', { sdpAddress: 'fd00::5', signalSource: '2001:db8::1' }, { mode: 'address', address: '2001:db8::1' }, 'signal-source'],
+  ['IPv6 relay, unique-local SDP, IPv4 signalling: the source says nothing about IPv6 media, weak', '2001:db8::10', { sdpAddress: 'fd00::5', signalSource: '203.0.113.1' }, { mode: 'any' }, 'weak-no-address'],
+  ['IPv4 relay, private SDP, IPv6 signalling: weak', '203.0.113.10', { sdpAddress: '192.168.50.20', signalSource: '2001:db8::1' }, { mode: 'any' }, 'weak-no-address'],
 ];
 
 for (const [name, advertise, partial, expected, reason] of ON_SITE) {
