@@ -24,7 +24,7 @@ import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
 import type { LegName, LegUpdate, MediaRelayApi } from '../media/api.js';
 import { MediaError } from '../media/errors.js';
 import { isIp, normalizeIp } from '../net/address.js';
-import { anchorParsed, describeParsed, parseSdp, type SdpInfo } from '../sdp/index.js';
+import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { NameAddr } from './headers/nameAddr.js';
 import { Via, stampReceived } from './headers/via.js';
@@ -322,8 +322,8 @@ export class SipProxy {
     });
     this.serverTx.set(key, server);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
-    const reply = (status: number, reason?: string) =>
-      server.respond(status, createResponse(request, status, { reason, toTag: status === 100 ? undefined : this.toTag(request) }).serialize());
+    const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
+      server.respond(status, createResponse(request, status, { reason, toTag: status === 100 ? undefined : this.toTag(request), headers }).serialize());
 
     if (request.method === 'CANCEL') {
       this.onCancel(request, reply);
@@ -331,6 +331,11 @@ export class SipProxy {
     }
     if (request.method === 'INVITE') reply(100);
     void this.forwardRequest(request, source, local, server, reply).catch((err: unknown) => {
+      if (err instanceof MediaFamilyError) {
+        // An offer the relay cannot anchor (v4 media on a v6 relay or the reverse): 488 (§21.4.26).
+        this.log?.info({ callId: request.callId, reason: err.message }, 'offer with media of the other IP family refused');
+        return reply(488, undefined, [['Warning', err.warning(new SipUri({ host: this.advertisedHost(local), port: local.port }).hostport)]]);
+      }
       this.log?.warn({ err, callId: request.callId }, 'request not forwarded');
       reply(500, 'Server Internal Error');
     });
@@ -927,6 +932,7 @@ export class SipProxy {
     // Parsed once: described now, rewritten in place by anchorParsed below.
     const sdp = parseSdp(message.body.toString('latin1'));
     const info: SdpInfo = describeParsed(sdp);
+    checkMediaFamily(info, this.media.advertise);
     const key = dialog.mediaKey ?? `${dialog.callId}|${dialog.caller.tag}`;
     const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
     const peer = dialog.peer(from);

@@ -27,6 +27,10 @@ const NATTED = 'fd00:db8::2';
 /** A Contact address the NATted caller advertises but does not listen on (its private view). */
 const NATTED_CONTACT = 'fd00:db8::99';
 
+/** IPv4 signalling into the same proxy (its loopback is the namespace's own). */
+const PROXY4 = '127.0.0.1';
+const CALLER4 = '127.0.0.2';
+
 await runInsideNetns(import.meta.url, [PROXY, CALLER, GATEWAY, PBX, NATTED]);
 
 const SIP_PORT = 5060;
@@ -39,7 +43,7 @@ interface Context {
   pbx: SipPeer;
 }
 
-const bracket = (address: string) => `[${address}]`;
+const bracket = (address: string) => (address.includes(':') ? `[${address}]` : address);
 
 function sdp6(address: string, port: number, version = 1): string {
   return [
@@ -126,7 +130,7 @@ test.before(async (ctx) => {
   ctx.pbx = await SipPeer.udp(PBX, PROXY);
   const config = parseConfig(`
 sip:
-  listen: [{ transport: udp, address: "${PROXY}", port: ${SIP_PORT} }]
+  listen: [{ transport: udp, address: "${PROXY}", port: ${SIP_PORT} }, { transport: udp, address: ${PROXY4}, port: ${SIP_PORT} }]
   advertise: "${PROXY}"
   timers: { t1Ms: 40, t2Ms: 400, t4Ms: 500, inviteTimeoutMs: 10000 }
 media:
@@ -294,6 +298,56 @@ test('a caller on a unique-local IPv6 address is behind NAT: in-dialog requests 
     caller.sendMessage(createResponse(bye, 200), SIP_PORT);
     assert.is((await gateway.waitFor(isResponse(callId, 'BYE'))).status, 200);
     await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+function sdp4(address: string, port: number): string {
+  return sdp6(address, port).replace(/IN IP6/g, 'IN IP4');
+}
+
+test('an IPv4 caller with a unique-local IPv6 SDP reaches the IPv6 trunk: Record-Route once per interface (RFC 5658)', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER4, PROXY4);
+  const { gateway } = ctx;
+  const callId = 'v4to6';
+  try {
+    caller.send(request({ peer: caller, callId, uri: `sip:4930123@${PROXY4}:${SIP_PORT}`, body: sdp6(NATTED, 41100) }), SIP_PORT);
+    const invite = await gateway.waitFor(isRequest('INVITE', callId));
+    assert.is(invite.topVia!.sentBy, proxyHostport);
+    assert.equal(invite.getAll('record-route'), [`<sip:${proxyHostport};lr>`, `<sip:${PROXY4}:${SIP_PORT};lr>`]);
+    assert.match(invite.body.toString('latin1'), `c=IN IP6 ${PROXY}\r\n`);
+    gateway.sendMessage(answer(invite, 200, gateway, sdp6(GATEWAY, 42200)), SIP_PORT, PROXY);
+    const ok = await caller.waitFor(isResponse(callId));
+    assert.match(ok.body.toString('latin1'), `c=IN IP6 ${PROXY}\r\n`);
+    const routes = ok.getAll('record-route').reverse();
+    const uri = `sip:gw@${gateway.hostport}`;
+    caller.send(request({ method: 'ACK', peer: caller, callId, toTag: 'gw1', uri, routes }), SIP_PORT);
+    await gateway.waitFor(isRequest('ACK', callId));
+    caller.send(request({ method: 'BYE', peer: caller, callId, toTag: 'gw1', cseq: 2, uri, routes }), SIP_PORT);
+    const bye = await gateway.waitFor(isRequest('BYE', callId));
+    assert.is(bye.routes.length, 0, 'both own Route entries removed');
+    gateway.sendMessage(createResponse(bye, 200), SIP_PORT, PROXY);
+    assert.is((await caller.waitFor(isResponse(callId, 'BYE'))).status, 200);
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
+test('an SDP offer with IPv4 media to an IPv6-only relay → 488 with Warning 301, nothing forwarded', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER4, PROXY4);
+  const callId = 'v4media';
+  try {
+    ctx.gateway.received.length = 0;
+    caller.send(request({ peer: caller, callId, uri: `sip:4930123@${PROXY4}:${SIP_PORT}`, body: sdp4(CALLER4, 41200) }), SIP_PORT);
+    const response = await caller.waitFor(isResponse(callId));
+    assert.is(response.status, 488);
+    assert.match(response.get('warning') ?? '', `301 ${PROXY4}:${SIP_PORT} "Incompatible network address formats: IPv4 media`);
+    caller.send(request({ method: 'ACK', peer: caller, callId, uri: `sip:4930123@${PROXY4}:${SIP_PORT}`, toTag: response.to!.tag }), SIP_PORT);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.not.ok(ctx.gateway.received.some((m) => m.callId === callId), 'nothing reached the gateway');
+    assert.equal(ctx.relay.keys(), []);
   } finally {
     caller.close();
   }
