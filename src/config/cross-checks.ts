@@ -46,9 +46,17 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
     });
   }
   checkAdvertise(issues, ['media'], media.address, media.advertise, 'media.address');
+  if (media.advertise !== undefined && isIP(media.advertise) !== 0 && isIP(media.advertise) !== isIP(media.address)) {
+    // The relay's sockets serve the bind address's family only (IPv6 ones without IPv4-mapped peers).
+    issues.push({
+      path: ['media', 'advertise'],
+      message: `IPv${isIP(media.advertise)} address, but media.address ${media.address} is IPv${isIP(media.address)}: the relay serves one address family`,
+    });
+  }
 
   if (sip) {
     checkAdvertise(issues, ['sip'], sip.listen[0]!.address, sip.advertise, 'sip.listen[0].address');
+    checkSipFamilies(issues, raw);
     if (sip.timers.t1Ms > sip.timers.t2Ms) {
       issues.push({ path: ['sip', 'timers', 't2Ms'], message: `must be >= t1Ms (${sip.timers.t1Ms}) (RFC 3261 §17.1.2.2)` });
     }
@@ -109,6 +117,38 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
     }
   });
   return issues;
+}
+
+/**
+ * Address families the SIP side cannot serve: a wildcard listen point of another family than an
+ * IP `sip.advertise` (nothing to write into Via and Record-Route for it), and a trunk or upstream
+ * given as an IP literal of a family no listen point of its transport has (nothing to send from).
+ */
+function checkSipFamilies(issues: RawIssue[], raw: RawConfig): void {
+  const sip = raw.sip!;
+  const advertiseFamily = sip.advertise === undefined ? 0 : isIP(sip.advertise);
+  sip.listen.forEach((l, i) => {
+    if (advertiseFamily !== 0 && isUnspecifiedAddress(l.address) && isIP(l.address) !== advertiseFamily) {
+      issues.push({
+        path: ['sip', 'listen', i, 'address'],
+        message: `wildcard ${l.address} of another family than sip.advertise (IPv${advertiseFamily}): there is no address to write into Via and Record-Route for it; bind a specific address`,
+      });
+    }
+  });
+  const reachable = (host: string, transport: 'udp' | 'tcp') =>
+    isIP(host) === 0 || sip.listen.some((l) => l.transport === transport && isIP(l.address) === isIP(host));
+  raw.trunks.forEach((trunk, i) => {
+    const transport = trunk.transport ?? 'udp';
+    if (!reachable(trunk.host, transport)) {
+      issues.push({ path: ['trunks', i, 'host'], message: `IPv${isIP(trunk.host)} address, but no ${transport} listen point in sip.listen is IPv${isIP(trunk.host)}` });
+    }
+  });
+  if (raw.upstream !== undefined) {
+    const target = parseSipUriTarget(raw.upstream);
+    if (typeof target !== 'string' && !reachable(target.host, target.transport ?? 'udp')) {
+      issues.push({ path: ['upstream'], message: `IPv${isIP(target.host)} host, but no ${target.transport ?? 'udp'} listen point in sip.listen is IPv${isIP(target.host)}` });
+    }
+  }
 }
 
 function checkAdvertise(issues: RawIssue[], section: KeyPath, bound: string, advertise: string | undefined, boundName: string): void {

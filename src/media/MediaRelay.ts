@@ -137,6 +137,13 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     if (!advertise || advertise.text === '0.0.0.0' || advertise.text === '::') {
       throw new MediaError('ERR_PINLATCH_CONFIG', 'media advertise address must be a specific IP literal (required when binding 0.0.0.0 or ::)');
     }
+    if (advertise.family !== bind.family) {
+      // Every stream binds media.address, IPv6 sockets without IPv4-mapped peers: one family only.
+      throw new MediaError(
+        'ERR_PINLATCH_CONFIG',
+        `media advertise address ${advertise.text} is IPv${advertise.family}, the bind address ${bind.text} IPv${bind.family}: both must be of one family`,
+      );
+    }
     const timeoutMs = options.timeoutMs ?? 60_000;
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new MediaError('ERR_PINLATCH_CONFIG', `timeoutMs must be a finite number >= 0, got ${timeoutMs}`);

@@ -117,6 +117,9 @@ ports('bad options are configuration errors before any worker starts', async () 
   const base = { address: '127.0.0.1', ports: { min: 30000, max: 30099 } };
   await expectMediaError(MediaRelay.start({ ...base, address: 'localhost' }), 'ERR_PINLATCH_CONFIG');
   await expectMediaError(MediaRelay.start({ ...base, address: '0.0.0.0' }), 'ERR_PINLATCH_CONFIG'); // advertise required
+  // The relay's sockets serve the bind address's family only: an advertise of the other one is unreachable.
+  await expectMediaError(MediaRelay.start({ ...base, address: '::', advertise: '203.0.113.10' }), 'ERR_PINLATCH_CONFIG');
+  await expectMediaError(MediaRelay.start({ ...base, advertise: '2001:db8::10' }), 'ERR_PINLATCH_CONFIG');
   await expectMediaError(MediaRelay.start({ ...base, ports: { min: 30000, max: 30000 } }), 'ERR_PINLATCH_CONFIG');
   await expectMediaError(MediaRelay.start({ ...base, timeoutMs: -1 }), 'ERR_PINLATCH_CONFIG');
   await expectMediaError(MediaRelay.start({ ...base, shards: 0 }), 'ERR_PINLATCH_CONFIG');
