@@ -32,23 +32,28 @@ export interface RtpResult {
   sendError: string | null;
 }
 
+/** `address:port` as SIP writes it: an IPv6 address in brackets (RFC 3261 §25.1). */
+export function hostport(address: string, port: number): string {
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
 export function pinlatchYaml(topo: NatTopology, trunk: TrunkSpec): string {
   const edge = topo.addr.edge;
   return `sip:
-  listen: [{ transport: udp, address: ${edge}, port: 5060 }]
-  advertise: ${edge}
+  listen: [{ transport: udp, address: "${edge}", port: 5060 }]
+  advertise: "${edge}"
   timers: { t1Ms: 250, t2Ms: 2000, t4Ms: 2500, inviteTimeoutMs: 30000 }
 media:
-  address: ${edge}
-  advertise: ${edge}
+  address: "${edge}"
+  advertise: "${edge}"
   ports: { min: 30000, max: 30999 }
   shards: 1
   timeoutSec: 60
 trunks:
-  - { name: gateway, host: ${trunk.host}, port: ${trunk.port ?? 5060}, pinRoute: ${trunk.pinRoute}, resolveIntervalSec: ${trunk.resolveIntervalSec ?? 60} }
+  - { name: gateway, host: "${trunk.host}", port: ${trunk.port ?? 5060}, pinRoute: ${trunk.pinRoute}, resolveIntervalSec: ${trunk.resolveIntervalSec ?? 60} }
 routes:
   - { match: { user: ".*" }, trunk: gateway }
-upstream: sip:${topo.addr.pbx}:5060
+upstream: "sip:${hostport(topo.addr.pbx, 5060)}"
 log: { level: ${process.env.PINLATCH_E2E_LOG ?? 'info'} }
 `;
 }
@@ -101,12 +106,12 @@ export class E2eRun {
     });
   }
 
-  /** The gateway (sipp uas) on its private address behind the NAT. */
-  gateway(scenario: string, extra: Partial<SippOptions> = {}): SippRun {
+  /** The gateway (sipp uas) on its private address behind the NAT, or on the public carrier host. */
+  gateway(scenario: string, extra: Partial<SippOptions> = {}, host: 'gw' | 'carrier' = 'gw'): SippRun {
     return startSipp(this.topo, {
-      host: 'gw',
+      host,
       scenario,
-      localIp: this.topo.addr.gw,
+      localIp: this.topo.addr[host],
       localPort: 5060,
       timeoutMs: 30_000,
       durationMs: 5000,
@@ -122,7 +127,7 @@ export class E2eRun {
       scenario,
       localIp: this.topo.addr.pbx,
       localPort: 5061,
-      remote: `${this.topo.addr.edge}:5060`,
+      remote: hostport(this.topo.addr.edge, 5060),
       service: '4930123456',
       timeoutMs: 30_000,
       durationMs: 5000,

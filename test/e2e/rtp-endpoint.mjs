@@ -5,6 +5,7 @@
 // It sends <count> RTP packets (PCMU, 20 ms apart) from <localIp>:<localPort> — the address and
 // port its SDP advertised, so symmetric latching sees the right source — counts the distinct RTP
 // sequence numbers it receives, and writes {sent, received, sources} as JSON to <outFile>.
+// IPv4 or IPv6, as <localIp> is; a source is written `address:port` (IPv6 without brackets).
 // sipp forks for <exec> without closing its sockets, so the forked sipp and its shell hold sipp's
 // SIP port until this process ends: tests wait for <outFile> before reusing that port.
 import { createSocket } from 'node:dgram';
@@ -16,7 +17,7 @@ const delayMs = Number(delayArg);
 const PTIME_MS = 20;
 const LISTEN_TAIL_MS = count > 0 ? 1500 : 0;
 
-const socket = createSocket('udp4');
+const socket = createSocket(localIp.includes(':') ? 'udp6' : 'udp4');
 const seen = new Set();
 const sources = new Set();
 let sent = 0;

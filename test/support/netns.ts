@@ -1,16 +1,22 @@
 /**
  * A real NAT topology built from network namespaces, veth pairs and nftables, for end-to-end
  * tests of the issue's scenario: a hosted PBX and pinlatch on public addresses, a PSTN gateway on
- * a private address behind a NAT router that forwards only the SIP port.
+ * a private address behind a NAT router that forwards only the SIP port, and a carrier gateway on
+ * a public address (a trunk reached without NAT).
  *
  *                         wan (bridge br0, 203.0.113.0/24)
- *        ┌───────────────────────┼──────────────────────────┐
- *   pbx 203.0.113.30     edge 203.0.113.10        natgw 203.0.113.1 (wan0)
+ *        ┌───────────────────────┼──────────────────────────┬─────────────────────┐
+ *   pbx 203.0.113.30     edge 203.0.113.10        natgw 203.0.113.1 (wan0)   carrier 203.0.113.40
  *   (caller, sipp)       (pinlatch)               nft: masquerade 192.168.50.0/24,
  *                                                 DNAT udp <sip port> only ─► gw
  *                                                 natgw 192.168.50.1 (lan0)
  *                                                           │
  *                                                 gw 192.168.50.20 (default via .1)
+ *
+ * With `family: 6` the same topology runs on IPv6 only (ADDR6): 2001:db8:113::/64 stands for the
+ * public network (documentation prefix, routable for pinlatch), fd00:50::/64 (unique-local,
+ * RFC 4193) for the private one, and the router does NAT66 with the same nftables rules in an
+ * `ip6` table (masquerade + DNAT of the SIP port).
  *
  * Nothing is created in the host's own namespace: veth pairs are created inside `wan`/`natgw`
  * with their peer placed directly into the target namespace. Names carry the pid and a counter so
@@ -23,15 +29,40 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const PUBLIC_PREFIX = 24;
-export const ADDR = Object.freeze({
+
+export interface TopologyAddresses {
+  readonly pbx: string;
+  readonly edge: string;
+  readonly natPublic: string;
+  readonly natPrivate: string;
+  readonly gw: string;
+  readonly carrier: string;
+}
+
+export const ADDR: TopologyAddresses = Object.freeze({
   pbx: '203.0.113.30',
   edge: '203.0.113.10',
   natPublic: '203.0.113.1',
   natPrivate: '192.168.50.1',
   gw: '192.168.50.20',
+  carrier: '203.0.113.40',
+});
+export const ADDR6: TopologyAddresses = Object.freeze({
+  pbx: '2001:db8:113::30',
+  edge: '2001:db8:113::10',
+  natPublic: '2001:db8:113::1',
+  natPrivate: 'fd00:50::1',
+  gw: 'fd00:50::20',
+  carrier: '2001:db8:113::40',
 });
 
-export type HostName = 'wan' | 'pbx' | 'edge' | 'natgw' | 'gw';
+/** Per address family: the addresses, the prefix lengths, the nftables family and the private net. */
+const FAMILY = {
+  4: { addr: ADDR, publicPrefix: PUBLIC_PREFIX, privatePrefix: 24, nft: 'ip', privateNet: '192.168.50.0/24' },
+  6: { addr: ADDR6, publicPrefix: 64, privatePrefix: 64, nft: 'ip6', privateNet: 'fd00:50::/64' },
+} as const;
+
+export type HostName = 'wan' | 'pbx' | 'edge' | 'natgw' | 'gw' | 'carrier';
 
 export interface UdpForward {
   /** UDP port on the router's public address. */
@@ -41,6 +72,8 @@ export interface UdpForward {
 }
 
 export interface TopologyOptions {
+  /** IP version of every address in the topology (default 4). */
+  family?: 4 | 6;
   /** UDP port forwards from the router's public address to the gateway (default: only 5060). */
   forwards?: UdpForward[];
 }
@@ -85,8 +118,9 @@ export function run(file: string, args: string[], input?: string): Promise<ExecR
 export class NatTopology {
   readonly id: string;
   readonly ns: Readonly<Record<HostName, string>>;
-  readonly addr = ADDR;
-  private natPublic: string = ADDR.natPublic;
+  readonly family: 4 | 6;
+  readonly addr: TopologyAddresses;
+  private natPublic: string;
   private forwards: UdpForward[];
   private destroyed = false;
   private readonly children = new Set<ChildProcess>();
@@ -94,7 +128,10 @@ export class NatTopology {
   constructor(options: TopologyOptions = {}) {
     counter += 1;
     this.id = `pl${process.pid}x${counter}`;
-    const names = ['wan', 'pbx', 'edge', 'natgw', 'gw'] as const;
+    this.family = options.family ?? 4;
+    this.addr = FAMILY[this.family].addr;
+    this.natPublic = this.addr.natPublic;
+    const names = ['wan', 'pbx', 'edge', 'natgw', 'gw', 'carrier'] as const;
     this.ns = Object.freeze(Object.fromEntries(names.map((n) => [n, `${this.id}-${n}`])) as Record<HostName, string>);
     this.forwards = options.forwards ?? [{ port: 5060 }];
   }
@@ -107,32 +144,41 @@ export class NatTopology {
   async create(): Promise<this> {
     installExitHook();
     live.add(this);
+    const { addr, publicPrefix, privatePrefix } = FAMILY[this.family];
     const ip = (...args: string[]) => run('ip', args);
+    // IPv6 addresses skip duplicate address detection (RFC 4862 §5.4): usable at once, not tentative.
+    const addAddress = (ns: string, cidr: string, dev: string) =>
+      ip('-n', ns, 'addr', 'add', cidr, 'dev', dev, ...(this.family === 6 ? ['nodad'] : []));
     for (const name of Object.values(this.ns)) await ip('netns', 'add', name);
     for (const name of Object.values(this.ns)) await ip('-n', name, 'link', 'set', 'lo', 'up');
-    const { wan, pbx, edge, natgw, gw } = this.ns;
+    const { wan, pbx, edge, natgw, gw, carrier } = this.ns;
     await ip('-n', wan, 'link', 'add', 'br0', 'type', 'bridge');
     await ip('-n', wan, 'link', 'set', 'br0', 'up');
     const publicHosts: Array<[string, string, string]> = [
-      ['pbx', pbx, ADDR.pbx],
-      ['edge', edge, ADDR.edge],
-      ['nat', natgw, ADDR.natPublic],
+      ['pbx', pbx, addr.pbx],
+      ['edge', edge, addr.edge],
+      ['nat', natgw, addr.natPublic],
+      ['carrier', carrier, addr.carrier],
     ];
     for (const [label, ns, address] of publicHosts) {
       await ip('-n', wan, 'link', 'add', `v-${label}`, 'type', 'veth', 'peer', 'name', 'wan0', 'netns', ns);
       await ip('-n', wan, 'link', 'set', `v-${label}`, 'master', 'br0', 'up');
-      await ip('-n', ns, 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0');
+      await addAddress(ns, `${address}/${publicPrefix}`, 'wan0');
       await ip('-n', ns, 'link', 'set', 'wan0', 'up');
     }
     await ip('-n', natgw, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', gw);
-    await ip('-n', natgw, 'addr', 'add', `${ADDR.natPrivate}/24`, 'dev', 'lan0');
+    await addAddress(natgw, `${addr.natPrivate}/${privatePrefix}`, 'lan0');
     await ip('-n', natgw, 'link', 'set', 'lan0', 'up');
-    await ip('-n', gw, 'addr', 'add', `${ADDR.gw}/24`, 'dev', 'eth0');
+    await addAddress(gw, `${addr.gw}/${privatePrefix}`, 'eth0');
     await ip('-n', gw, 'link', 'set', 'eth0', 'up');
-    await ip('-n', gw, 'route', 'add', 'default', 'via', ADDR.natPrivate);
-    await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    // Deleting a primary address deletes its secondaries unless they are promoted (changeRouterAddress).
-    await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.conf.wan0.promote_secondaries=1']);
+    await ip('-n', gw, `-${this.family}`, 'route', 'add', 'default', 'via', addr.natPrivate);
+    if (this.family === 6) {
+      await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    } else {
+      await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      // Deleting a primary address deletes its secondaries unless they are promoted (changeRouterAddress).
+      await run('ip', ['netns', 'exec', natgw, 'sysctl', '-qw', 'net.ipv4.conf.wan0.promote_secondaries=1']);
+    }
     await this.loadRuleset();
     return this;
   }
@@ -142,21 +188,23 @@ export class NatTopology {
    * other new flow from the WAN reach the private side (a plain home/office NAT).
    */
   private async loadRuleset(): Promise<void> {
+    const { nft, privateNet } = FAMILY[this.family];
+    const gw = this.family === 6 ? `[${this.addr.gw}]` : this.addr.gw;
     const dnat = this.forwards
-      .map((f) => `    iifname "wan0" udp dport ${f.port} dnat to ${ADDR.gw}:${f.toPort ?? f.port}`)
+      .map((f) => `    iifname "wan0" udp dport ${f.port} dnat to ${gw}:${f.toPort ?? f.port}`)
       .join('\n');
     const rules = `flush ruleset
-table ip nat {
+table ${nft} nat {
   chain prerouting {
     type nat hook prerouting priority dstnat; policy accept;
 ${dnat}
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" ip saddr 192.168.50.0/24 masquerade
+    oifname "wan0" ${nft} saddr ${privateNet} masquerade
   }
 }
-table ip filter {
+table ${nft} filter {
   chain forward {
     type filter hook forward priority filter; policy drop;
     ct state established,related accept
@@ -181,8 +229,9 @@ table ip filter {
   async changeRouterAddress(address: string): Promise<void> {
     const ns = this.ns.natgw;
     if (address === this.natPublic) return;
-    await run('ip', ['-n', ns, 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
-    await run('ip', ['-n', ns, 'addr', 'del', `${this.natPublic}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
+    const prefix = FAMILY[this.family].publicPrefix;
+    await run('ip', ['-n', ns, 'addr', 'add', `${address}/${prefix}`, 'dev', 'wan0']);
+    await run('ip', ['-n', ns, 'addr', 'del', `${this.natPublic}/${prefix}`, 'dev', 'wan0']);
     this.natPublic = address;
     await this.loadRuleset();
   }
@@ -194,7 +243,7 @@ table ip filter {
   setHosts(host: HostName, entries: Record<string, string>): void {
     const dir = join('/etc/netns', this.ns[host]);
     mkdirSync(dir, { recursive: true });
-    const lines = ['127.0.0.1 localhost', ...Object.entries(entries).map(([name, a]) => `${a} ${name}`)];
+    const lines = ['127.0.0.1 localhost', '::1 localhost', ...Object.entries(entries).map(([name, a]) => `${a} ${name}`)];
     writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
   }
 
