@@ -331,13 +331,9 @@ export class SipProxy {
     }
     if (request.method === 'INVITE') reply(100);
     void this.forwardRequest(request, source, local, server, reply).catch((err: unknown) => {
-      if (err instanceof MediaFamilyError) {
-        // An offer the relay cannot anchor (v4 media on a v6 relay or the reverse): 488 (§21.4.26).
-        this.log?.info({ callId: request.callId, reason: err.message }, 'offer with media of the other IP family refused');
-        return reply(488, undefined, [['Warning', err.warning(new SipUri({ host: this.advertisedHost(local), port: local.port }).hostport)]]);
-      }
-      this.log?.warn({ err, callId: request.callId }, 'request not forwarded');
-      reply(500, 'Server Internal Error');
+      const outcome = this.failureOutcome(err, local);
+      this.log?.[outcome.status === 500 ? 'warn' : 'info']({ err, callId: request.callId, status: outcome.status }, 'request not forwarded');
+      reply(outcome.status, outcome.reason, outcome.headers);
     });
   }
 
@@ -526,7 +522,7 @@ export class SipProxy {
       // One target that cannot be reached or anchored fails its branch, not the whole fork.
       this.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
       if (dialog) dialog.state = 'terminated';
-      this.branchFailed(ctx, null, failureOutcome(err));
+      this.branchFailed(ctx, null, this.failureOutcome(err, ctx.local));
     }
   }
 
@@ -594,7 +590,7 @@ export class SipProxy {
           if (status < 300 && ctx.initial && ctx.winner !== b && !b.lateAck) {
             void this.refuseAnswer(b, response, 'SIP;cause=503;text="media unavailable"');
           }
-          this.branchFailed(ctx, b, failureOutcome(err));
+          this.branchFailed(ctx, b, this.failureOutcome(err, ctx.local));
         }),
       onTimeout: () => this.branchFailed(ctx, b, { status: 408, response: null }),
       onTransportError: (err) => {
@@ -811,6 +807,20 @@ export class SipProxy {
     this.settle(ctx);
   }
 
+  /**
+   * What the caller hears when the proxy itself cannot carry a request or branch: 488 with a
+   * Warning 301 (§20.43) for media of the other IP family than the relay's, 503 when the media
+   * ports are used up, else 500.
+   */
+  private failureOutcome(err: unknown, local: ListenPoint): BranchOutcome<SipResponse> {
+    if (err instanceof MediaFamilyError) {
+      const agent = new SipUri({ host: this.advertisedHost(local), port: local.port }).hostport;
+      return { status: 488, response: null, headers: [['Warning', err.warning(agent)]] };
+    }
+    if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
+    return { status: 500, response: null, reason: 'Server Internal Error' };
+  }
+
   /** When every branch is done: the best final response upstream, unless a 2xx already went. */
   private settle(ctx: ResponseContext): void {
     if (ctx.starting > 0 || ctx.branches.some((b) => !b.done) || this.contexts.get(ctx.server.key) !== ctx) return;
@@ -827,7 +837,7 @@ export class SipProxy {
         out.reason = 'Server Internal Error';
       }
     } else {
-      out = createResponse(ctx.request, status, { reason: best.reason, toTag: this.toTag(ctx.request) });
+      out = createResponse(ctx.request, status, { reason: best.reason, toTag: this.toTag(ctx.request), headers: best.headers });
     }
     const dialogs = ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null);
     if (ctx.initial) this.endFailedCall(dialogs);
@@ -1031,12 +1041,6 @@ export class SipProxy {
     this.clientTx.set(key, tx);
     tx.start();
   }
-}
-
-/** What the caller hears when the proxy itself could not carry a branch: 503 when out of media ports, else 500. */
-function failureOutcome(err: unknown): BranchOutcome<SipResponse> {
-  if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
-  return { status: 500, response: null, reason: 'Server Internal Error' };
 }
 
 function safe<T>(read: () => T): T | undefined {

@@ -10,6 +10,8 @@ export interface BranchOutcome<R> {
   response: R | null;
   /** Reason phrase of a generated status. */
   reason?: string;
+  /** Header fields of a generated response (e.g. a Warning). */
+  headers?: Array<[string, string]>;
 }
 
 /**
