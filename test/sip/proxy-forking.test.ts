@@ -6,12 +6,10 @@
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { freePortRange } from '../media/udp-peer.ts';
-import { parseConfig } from '../../src/config/index.ts';
-import { MediaRelay } from '../../src/media/MediaRelay.ts';
-import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
-import { SipProxy } from '../../src/sip/Proxy.ts';
+import type { MediaRelay } from '../../src/media/MediaRelay.ts';
+import type { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
-import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, until } from './sip-peer.ts';
+import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, until, startProxy, stopProxy } from './sip-peer.ts';
 
 const CALLER = '127.0.0.2';
 const A = '127.0.0.11';
@@ -36,7 +34,7 @@ test.before(async (ctx) => {
   ctx.a = await SipPeer.udp(A);
   ctx.b = await SipPeer.udp(B);
   ctx.silent = await SipPeer.udp(SILENT);
-  const config = parseConfig(`
+  Object.assign(ctx, await startProxy(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }]
   timers: { t1Ms: 40, t2Ms: 400, t4Ms: 500, inviteTimeoutMs: 10000 }
@@ -53,10 +51,7 @@ routes:
   - { match: { user: "quick.*" }, trunks: [silent, b], failoverAfterMs: 300 }
   - { match: { user: "parallel.*" }, trunks: [a, b], fork: parallel }
 log: { level: silent }
-`);
-  ctx.relay = await MediaRelay.start(mediaRelayOptions(config.media));
-  ctx.proxy = new SipProxy({ config, media: ctx.relay });
-  await ctx.proxy.start();
+`));
 });
 
 test.before.each(async (ctx) => {
@@ -69,8 +64,7 @@ test.after.each((ctx) => {
 });
 
 test.after(async (ctx) => {
-  await ctx.proxy?.stop();
-  await ctx.relay?.close();
+  await stopProxy(ctx);
   for (const peer of [ctx.a, ctx.b, ctx.silent]) peer?.close();
 });
 

@@ -10,12 +10,10 @@ import { randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { runInsideNetns } from '../support/netns.ts';
-import { SipPeer, isRequest, isResponse, until } from './sip-peer.ts';
+import { SipPeer, isRequest, isResponse, until, startProxy, stopProxy } from './sip-peer.ts';
 import { rtpPacket } from '../media/udp-peer.ts';
-import { parseConfig } from '../../src/config/index.ts';
-import { MediaRelay } from '../../src/media/MediaRelay.ts';
-import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
-import { SipProxy } from '../../src/sip/Proxy.ts';
+import type { MediaRelay } from '../../src/media/MediaRelay.ts';
+import type { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
 
 const PROXY = '2001:db8::1';
@@ -128,7 +126,7 @@ const test = suite<Context>('sip/proxy-ipv6', { timeoutMs: 15_000 });
 test.before(async (ctx) => {
   ctx.gateway = await SipPeer.udp(GATEWAY, PROXY);
   ctx.pbx = await SipPeer.udp(PBX, PROXY);
-  const config = parseConfig(`
+  Object.assign(ctx, await startProxy(`
 sip:
   listen: [{ transport: udp, address: "${PROXY}", port: ${SIP_PORT} }, { transport: udp, address: ${PROXY4}, port: ${SIP_PORT} }]
   advertise: "${PROXY}"
@@ -145,15 +143,11 @@ routes:
   - { match: { user: "49.*" }, trunk: gateway }
 upstream: "sip:[${PBX}]:${ctx.pbx.port}"
 log: { level: silent }
-`);
-  ctx.relay = await MediaRelay.start(mediaRelayOptions(config.media));
-  ctx.proxy = new SipProxy({ config, media: ctx.relay });
-  await ctx.proxy.start();
+`));
 });
 
 test.after(async (ctx) => {
-  await ctx.proxy?.stop();
-  await ctx.relay?.close();
+  await stopProxy(ctx);
   ctx.gateway?.close();
   ctx.pbx?.close();
 });

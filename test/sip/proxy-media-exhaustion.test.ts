@@ -7,12 +7,10 @@
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { freePortRange } from '../media/udp-peer.ts';
-import { parseConfig } from '../../src/config/index.ts';
-import { MediaRelay } from '../../src/media/MediaRelay.ts';
-import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
-import { SipProxy } from '../../src/sip/Proxy.ts';
+import type { MediaRelay } from '../../src/media/MediaRelay.ts';
+import type { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipResponse } from '../../src/sip/message.ts';
-import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, until } from './sip-peer.ts';
+import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, until, startProxy, stopProxy } from './sip-peer.ts';
 
 const CALLER = '127.0.0.2';
 const GATEWAY = '127.0.0.21';
@@ -32,7 +30,7 @@ test.before(async (ctx) => {
   const ports = await freePortRange(4);
   ctx.gateway = await SipPeer.udp(GATEWAY);
   ctx.caller = await SipPeer.udp(CALLER);
-  const config = parseConfig(`
+  Object.assign(ctx, await startProxy(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }]
   timers: { t1Ms: 40, t2Ms: 400, t4Ms: 500, inviteTimeoutMs: 10000 }
@@ -46,15 +44,11 @@ trunks:
 routes:
   - { trunk: gw }
 log: { level: silent }
-`);
-  ctx.relay = await MediaRelay.start(mediaRelayOptions(config.media));
-  ctx.proxy = new SipProxy({ config, media: ctx.relay });
-  await ctx.proxy.start();
+`));
 });
 
 test.after(async (ctx) => {
-  await ctx.proxy?.stop();
-  await ctx.relay?.close();
+  await stopProxy(ctx);
   ctx.gateway?.close();
   ctx.caller?.close();
 });

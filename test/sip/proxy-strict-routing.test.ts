@@ -12,12 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { PROXY, SipPeer, describe, freeSipPort, isRequest, isResponse } from './sip-peer.ts';
+import { PROXY, SipPeer, describe, freeSipPort, isRequest, isResponse, startProxy, stopProxy } from './sip-peer.ts';
 import { freePortRange } from '../media/udp-peer.ts';
-import { parseConfig } from '../../src/config/index.ts';
-import { MediaRelay } from '../../src/media/MediaRelay.ts';
-import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
-import { SipProxy } from '../../src/sip/Proxy.ts';
+import type { MediaRelay } from '../../src/media/MediaRelay.ts';
+import type { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
 
 const CALLER = '127.0.0.2';
@@ -91,7 +89,7 @@ test.before(async (ctx) => {
   ctx.ua = await SipPeer.udp(UA);
   ctx.pinnedGw = await SipPeer.udp(PINNED_GW);
   ctx.decoy = await SipPeer.udp(DECOY);
-  const config = parseConfig(`
+  Object.assign(ctx, await startProxy(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }]
   advertise: ${PROXY}
@@ -108,15 +106,11 @@ routes:
   - { match: { user: "77.*" }, trunk: strict }
   - { match: { user: "49.*" }, trunk: pinned }
 log: { level: silent }
-`);
-  ctx.relay = await MediaRelay.start(mediaRelayOptions(config.media));
-  ctx.proxy = new SipProxy({ config, media: ctx.relay });
-  await ctx.proxy.start();
+`));
 });
 
 test.after(async (ctx) => {
-  await ctx.proxy?.stop();
-  await ctx.relay?.close();
+  await stopProxy(ctx);
   for (const peer of [ctx.strict, ctx.ua, ctx.pinnedGw, ctx.decoy]) peer?.close();
 });
 

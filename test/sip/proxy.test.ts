@@ -7,12 +7,10 @@ import dgram from 'node:dgram';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { freePortRange } from '../media/udp-peer.ts';
-import { parseConfig } from '../../src/config/index.ts';
-import { MediaRelay } from '../../src/media/MediaRelay.ts';
-import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
-import { SipProxy } from '../../src/sip/Proxy.ts';
+import type { MediaRelay } from '../../src/media/MediaRelay.ts';
+import type { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipMessage } from '../../src/sip/message.ts';
-import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, until } from './sip-peer.ts';
+import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, until, startProxy, stopProxy } from './sip-peer.ts';
 
 const CALLER = '127.0.0.2';
 const GATEWAY = '127.0.0.3';
@@ -36,7 +34,7 @@ test.before(async (ctx) => {
   ctx.gateway = await SipPeer.udp(GATEWAY);
   ctx.silent = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => ctx.silent.bind(0, SILENT, resolve));
-  const config = parseConfig(`
+  Object.assign(ctx, await startProxy(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }, { transport: tcp, address: ${PROXY}, port: ${ctx.port} }]
   advertise: ${PROXY}
@@ -58,15 +56,11 @@ routes:
   - { match: { user: "503.*" }, trunk: closed }
   - { match: { user: "loop.*" }, trunk: self }
 log: { level: silent }
-`);
-  ctx.relay = await MediaRelay.start(mediaRelayOptions(config.media));
-  ctx.proxy = new SipProxy({ config, media: ctx.relay });
-  await ctx.proxy.start();
+`));
 });
 
 test.after(async (ctx) => {
-  await ctx.proxy?.stop();
-  await ctx.relay?.close();
+  await stopProxy(ctx);
   ctx.gateway?.close();
   ctx.silent?.close();
 });

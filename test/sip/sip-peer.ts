@@ -1,6 +1,7 @@
 /**
- * Test peers for the SIP proxy tests: a SIP endpoint over real UDP/TCP sockets on loopback that
- * records what it receives, and builders for the requests and answers the tests exchange.
+ * What the SIP proxy tests share: a SIP endpoint over real UDP/TCP sockets that records what it
+ * receives, builders for the requests and answers the tests exchange, and the proxy under test
+ * (SipProxy + MediaRelay in this process) started from a YAML text.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -8,6 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { parseMessage } from '../../src/sip/parser.ts';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
 import { StreamFramer } from '../../src/sip/StreamFramer.ts';
+import { parseConfig } from '../../src/config/index.ts';
+import { MediaRelay } from '../../src/media/MediaRelay.ts';
+import { mediaRelayOptions } from '../../src/app/Pinlatch.ts';
+import { SipProxy } from '../../src/sip/Proxy.ts';
 
 /** The proxy's address in the IPv4 loopback proxy tests. */
 export const PROXY = '127.0.0.1';
@@ -196,3 +201,28 @@ export async function until(check: () => boolean | Promise<boolean>, ms: number,
   }
 }
 
+
+/** A SipProxy with its MediaRelay, in this process, from a YAML configuration text. */
+export interface ProxyUnderTest {
+  relay: MediaRelay;
+  proxy: SipProxy;
+}
+
+export async function startProxy(yaml: string): Promise<ProxyUnderTest> {
+  const config = parseConfig(yaml);
+  const relay = await MediaRelay.start(mediaRelayOptions(config.media));
+  const proxy = new SipProxy({ config, media: relay });
+  try {
+    await proxy.start();
+  } catch (err) {
+    await relay.close();
+    throw err;
+  }
+  return { relay, proxy };
+}
+
+/** Stops what startProxy started (either may be missing when `before` failed half-way). */
+export async function stopProxy(sut: Partial<ProxyUnderTest>): Promise<void> {
+  await sut.proxy?.stop();
+  await sut.relay?.close();
+}
