@@ -36,6 +36,7 @@ import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
 import { RouteTable } from './RouteTable.js';
 import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
+import { IoTimer } from './IoTimer.js';
 import { ClientTransaction } from './transactionClient.js';
 import { ServerTransaction } from './transactionServer.js';
 import { transactionTimers, type TransactionTimers } from './transactionTimers.js';
@@ -108,7 +109,7 @@ interface Branch {
   /** The dialog the request belongs to; for an initial INVITE this branch's early dialog. */
   dialog: Dialog | null;
   timerC?: NodeJS.Timeout;
-  failoverTimer?: NodeJS.Timeout;
+  failoverTimer?: IoTimer;
   /** Some response (even 100) came: the next hop is alive. */
   heard: boolean;
   cancelled: boolean;
@@ -193,7 +194,7 @@ export class SipProxy {
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
       clearTimeout(branch.timerC);
-      clearTimeout(branch.failoverTimer);
+      branch.failoverTimer?.stop();
     }
     const transport = this.transport;
     this.transport = null;
@@ -610,12 +611,13 @@ export class SipProxy {
     if (ctx.untried.length > 0 && ctx.failoverAfterMs !== null) {
       // A trunk that does not even send 100 Trying is given up early so that the next one can
       // take the call before the caller hangs up (Timer B would take 64 x T1).
-      b.failoverTimer = setTimeout(() => {
+      b.failoverTimer = new IoTimer();
+      b.failoverTimer.start(ctx.failoverAfterMs, () => {
         if (b.heard || b.done) return;
         this.log?.info({ callId: ctx.request.callId, to: b.destination }, 'no response: next trunk');
         client.terminate();
         this.branchFailed(ctx, b, { status: 408, response: null });
-      }, ctx.failoverAfterMs);
+      });
     }
     client.start();
   }
@@ -777,7 +779,7 @@ export class SipProxy {
   private closeBranch(b: Branch): void {
     b.done = true;
     clearTimeout(b.timerC);
-    clearTimeout(b.failoverTimer);
+    b.failoverTimer?.stop();
     this.forwards.delete(b.key);
   }
 

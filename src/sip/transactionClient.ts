@@ -8,6 +8,7 @@
  * The transaction works on serialized bytes and a `send` callback, so it knows nothing of the
  * parser: the proxy builds the request and, for a non-2xx, the ACK.
  */
+import { IoTimer } from './IoTimer.js';
 import type { TransactionTimers } from './transactionTimers.js';
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'accepted' | 'completed' | 'terminated';
@@ -28,8 +29,8 @@ export interface ClientTransactionHandlers<R> {
 
 export class ClientTransaction<R> {
   state: ClientState;
-  private retransmitTimer: NodeJS.Timeout | undefined;
-  private timeoutTimer: NodeJS.Timeout | undefined;
+  private readonly retransmitTimer = new IoTimer();
+  private readonly timeoutTimer = new IoTimer();
   private endTimer: NodeJS.Timeout | undefined;
   private interval: number;
   private ack: Buffer | undefined;
@@ -53,7 +54,7 @@ export class ClientTransaction<R> {
   start(): void {
     this.transmit(this.request);
     if (!this.reliable) this.armRetransmit();
-    this.timeoutTimer = setTimeout(() => this.fireTimeout(), this.timers.timeout);
+    this.timeoutTimer.start(this.timers.timeout, () => this.fireTimeout());
   }
 
   private transmit(data: Buffer): void {
@@ -73,13 +74,13 @@ export class ClientTransaction<R> {
 
   /** Timer A doubles without bound for INVITE; Timer E doubles up to T2 (§17.1.2.2), T2 in proceeding. */
   private armRetransmit(): void {
-    this.retransmitTimer = setTimeout(() => {
+    this.retransmitTimer.start(this.interval, () => {
       if (this.state === 'terminated') return;
       this.transmit(this.request);
       this.interval = this.isInvite ? this.interval * 2 : Math.min(this.interval * 2, this.timers.t2);
       if (this.state === 'proceeding') this.interval = this.timers.t2;
       this.armRetransmit();
-    }, this.interval);
+    });
   }
 
   private fireTimeout(): void {
@@ -98,8 +99,8 @@ export class ClientTransaction<R> {
           if (this.isInvite) {
             // §17.1.1.2: a provisional response stops INVITE retransmissions, and Timer B runs in
             // Calling only: a ringing call waits for its final response (the proxy's Timer C guards it).
-            clearTimeout(this.retransmitTimer);
-            clearTimeout(this.timeoutTimer);
+            this.retransmitTimer.stop();
+            this.timeoutTimer.stop();
           } else {
             this.interval = this.timers.t2;
           }
@@ -107,8 +108,8 @@ export class ClientTransaction<R> {
           this.handlers.onResponse(response, status);
           return;
         }
-        clearTimeout(this.retransmitTimer);
-        clearTimeout(this.timeoutTimer);
+        this.retransmitTimer.stop();
+        this.timeoutTimer.stop();
         if (this.isInvite && status < 300) {
           this.state = 'accepted';
           this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
@@ -140,8 +141,8 @@ export class ClientTransaction<R> {
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    clearTimeout(this.retransmitTimer);
-    clearTimeout(this.timeoutTimer);
+    this.retransmitTimer.stop();
+    this.timeoutTimer.stop();
     clearTimeout(this.endTimer);
     this.handlers.onTerminated?.();
   }

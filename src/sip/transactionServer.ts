@@ -6,6 +6,7 @@
  * Timer J. After a 2xx to INVITE the transaction stays "accepted" for Timer L so that
  * retransmitted INVITEs are absorbed while the 2xx retransmissions come end-to-end.
  */
+import { IoTimer } from './IoTimer.js';
 import type { TransactionTimers } from './transactionTimers.js';
 
 export type ServerState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
@@ -23,9 +24,9 @@ export class ServerTransaction {
   /** Status of the last response sent, 0 when none. */
   lastStatus = 0;
   private lastResponse: Buffer | undefined;
-  private retransmitTimer: NodeJS.Timeout | undefined;
+  private readonly retransmitTimer = new IoTimer();
   private endTimer: NodeJS.Timeout | undefined;
-  private ackTimer: NodeJS.Timeout | undefined;
+  private readonly ackTimer = new IoTimer();
   private interval: number;
 
   constructor(
@@ -63,8 +64,8 @@ export class ServerTransaction {
   receiveAck(): void {
     if (this.state !== 'completed' || !this.isInvite) return;
     this.state = 'confirmed';
-    clearTimeout(this.retransmitTimer);
-    clearTimeout(this.ackTimer);
+    this.retransmitTimer.stop();
+    this.ackTimer.stop();
     this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.t4);
   }
 
@@ -90,10 +91,10 @@ export class ServerTransaction {
     this.state = 'completed';
     if (this.isInvite) {
       if (!this.reliable) this.armRetransmit();
-      this.ackTimer = setTimeout(() => {
+      this.ackTimer.start(this.timers.timeout, () => {
         this.terminate();
         this.handlers.onAckTimeout?.();
-      }, this.timers.timeout);
+      });
     } else {
       this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.timeout);
     }
@@ -101,20 +102,20 @@ export class ServerTransaction {
 
   /** Timer G: doubles up to T2 (§17.2.1). */
   private armRetransmit(): void {
-    this.retransmitTimer = setTimeout(() => {
+    this.retransmitTimer.start(this.interval, () => {
       if (this.state !== 'completed' || !this.lastResponse) return;
       this.transmit(this.lastResponse);
       this.interval = Math.min(this.interval * 2, this.timers.t2);
       this.armRetransmit();
-    }, this.interval);
+    });
   }
 
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    clearTimeout(this.retransmitTimer);
+    this.retransmitTimer.stop();
     clearTimeout(this.endTimer);
-    clearTimeout(this.ackTimer);
+    this.ackTimer.stop();
     this.handlers.onTerminated?.();
   }
 }
