@@ -7,33 +7,15 @@
  *   main-exit:        the main thread exits with open, busy sockets;
  *   emfile [epoll|uring]: under a low descriptor limit, openStream fails cleanly with EMFILE.
  */
-import { closeSync, openSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readdirSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { addon } from '../../src/native.ts';
-import { UdpPeer, openStream, policy, rtp } from './rtp-peer.ts';
+import { UdpPeer, openStream, policy, relayFds, rtp } from './rtp-peer.ts';
 import { tsWorker } from './ts-worker.ts';
 
 const scenario = process.argv[2];
 const workerUrl = new URL('./relay-worker.ts', import.meta.url);
 const openFds = () => readdirSync('/proc/self/fd').length;
-/**
- * Descriptors the relay owns: sockets and io_uring rings. Worker threads also open and close
- * descriptors of their own (libuv loop, loader caches) on their own schedule; those say nothing
- * about whether the addon released its sockets.
- */
-function relayFds(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      if (target.startsWith('socket:') || target === 'anon_inode:[io_uring]') n += 1;
-    } catch {
-      // closed between readdir and readlink
-    }
-  }
-  return n;
-}
-
 interface Ports {
   aPort: number;
   bPort: number;

@@ -1,8 +1,10 @@
 /**
  * Test support for the native data plane: real UDP endpoints (node:dgram) that play the two call
- * parties and the attacker, RTP/RTCP packet builders, and a stream opener that skips ports in use.
+ * parties and the attacker, RTP/RTCP packet builders, a stream opener that skips ports in use, and
+ * a count of the descriptors a relay owns.
  */
 import dgram from 'node:dgram';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addon, type LegPolicy, type NativeRelay, type StreamCounters } from '../../src/native.ts';
 
@@ -153,4 +155,22 @@ export function policy(overrides: Partial<LegPolicy> = {}): LegPolicy {
     handoverMaxSeqGap: 50,
     ...overrides,
   };
+}
+
+/**
+ * Descriptors the relay owns: sockets and io_uring rings. Worker threads also open and close
+ * descriptors of their own (libuv loop, loader caches) on their own schedule; those say nothing
+ * about whether the addon released its sockets.
+ */
+export function relayFds(): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('socket:') || target === 'anon_inode:[io_uring]') n += 1;
+    } catch {
+      // closed between readdir and readlink
+    }
+  }
+  return n;
 }

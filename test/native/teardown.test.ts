@@ -4,60 +4,58 @@
  * process that dies with open, busy sockets leaves nothing behind and does not abort.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { addon, type StreamCounters } from '../../src/native.ts';
-import { ioPaths, openStream, until } from './rtp-peer.ts';
+import { ioPaths, openStream, relayFds, until } from './rtp-peer.ts';
 import { tsWorker } from './ts-worker.ts';
 
 const test = suite('native teardown', { timeoutMs: 30_000 });
-const openFds = () => readdirSync('/proc/self/fd').length;
 const IO_PATHS = ioPaths();
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const exitChild = fileURLToPath(new URL('./exit-child.ts', import.meta.url));
 
 for (const io of IO_PATHS) {
   test(`${io}: closeStream and close() close every socket`, () => {
-    const baseline = openFds();
+    const baseline = relayFds();
     const relay = addon.createRelay({ io });
     // The io_uring path holds one descriptor of its own (the ring); the epoll path none.
-    const own = openFds() - baseline;
+    const own = relayFds() - baseline;
     assert.is(own, io === 'uring' ? 1 : 0);
     const ids = Array.from({ length: 20 }, () => openStream(relay, '127.0.0.1').id);
     assert.is(relay.size, 20);
-    assert.is(openFds(), baseline + own + 80);
+    assert.is(relayFds(), baseline + own + 80);
     for (const id of ids.slice(0, 10)) relay.closeStream(id);
     assert.is(relay.size, 10);
-    assert.is(openFds(), baseline + own + 40);
+    assert.is(relayFds(), baseline + own + 40);
     relay.close();
-    assert.is(openFds(), baseline);
+    assert.is(relayFds(), baseline);
   });
 
   test(`${io}: a relay that is garbage collected without close() closes its sockets`, async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
-    const baseline = openFds();
+    const baseline = relayFds();
     let own = 0;
     (() => {
       const relay = addon.createRelay({ io });
-      own = openFds() - baseline;
+      own = relayFds() - baseline;
       for (let i = 0; i < 5; i += 1) openStream(relay, '::1');
     })();
-    assert.is(openFds(), baseline + own + 20);
+    assert.is(relayFds(), baseline + own + 20);
     await until('finalizer closed the sockets', () => {
       gc();
-      return openFds() === baseline;
+      return relayFds() === baseline;
     }, 5000);
   });
 }
 
 test('the addon runs in several worker threads at once, each relaying its own call', async () => {
   const workerUrl = new URL('./relay-worker.ts', import.meta.url);
-  const baseline = openFds();
+  const baseline = relayFds();
   const runs = Array.from({ length: 4 }, () => {
     const worker = tsWorker(workerUrl, { workerData: { mode: 'exchange', streams: 1 } });
     return new Promise<{ stats: StreamCounters; code: number }>((resolve, reject) => {
@@ -77,7 +75,7 @@ test('the addon runs in several worker threads at once, each relaying its own ca
   }
   // Each worker had its own stream ids: environments share nothing.
   assert.ok(results.every((r) => r.stats.id === 1));
-  await until('worker fds released', () => openFds() === baseline);
+  await until('worker fds released', () => relayFds() === baseline);
 });
 
 function runChild(
