@@ -30,6 +30,7 @@ import { NameAddr } from './headers/nameAddr.js';
 import { Via, stampReceived } from './headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from './message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
+import { ackOf2xx, byeOf, cancelOf, hopByHopAck } from './OwnRequests.js';
 import { responseForParseError } from './parseErrorResponse.js';
 import { normalizedIp } from './normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
@@ -598,7 +599,7 @@ export class SipProxy {
         this.log?.info({ err, callId: ctx.request.callId, to: b.destination }, 'next hop unreachable');
         this.branchFailed(ctx, b, { status: 503, response: null });
       },
-      buildAck: (response) => this.ackFor(b.forwarded, response),
+      buildAck: (response) => hopByHopAck(b.forwarded, response).serialize(),
       onTerminated: () => this.clientTx.delete(key),
     });
     b.client = client;
@@ -622,33 +623,10 @@ export class SipProxy {
     client.start();
   }
 
-  /** The hop-by-hop ACK for a non-2xx final response (§17.1.1.3). */
-  private ackFor(invite: SipRequest, response: SipResponse): Buffer {
-    const ack = new SipRequest({ method: 'ACK', uri: invite.uriText, fields: [] });
-    ack.set('Via', invite.get('via')!.split(',')[0]!.trim());
-    for (const name of ['route', 'from', 'call-id']) {
-      for (const value of invite.getAll(name)) ack.append(name, value);
-    }
-    ack.set('To', response.get('to') ?? invite.get('to') ?? '');
-    ack.set('CSeq', `${invite.cseq?.seq ?? 1} ACK`);
-    ack.set('Max-Forwards', '70');
-    ack.setBody(Buffer.alloc(0));
-    return ack.serialize();
-  }
-
   private cancelBranch(b: Branch): void {
     if (b.cancelled || b.done || !b.client || b.client.state === 'completed' || b.client.state === 'terminated' || b.client.state === 'accepted') return;
     b.cancelled = true;
-    const cancel = new SipRequest({ method: 'CANCEL', uri: b.forwarded.uriText, fields: [] });
-    // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via (branch) as the INVITE.
-    cancel.set('Via', b.forwarded.get('via')!.split(',')[0]!.trim());
-    for (const name of ['route', 'from', 'to', 'call-id']) {
-      for (const value of b.forwarded.getAll(name)) cancel.append(name, value);
-    }
-    cancel.set('CSeq', `${b.forwarded.cseq?.seq ?? 1} CANCEL`);
-    cancel.set('Max-Forwards', '70');
-    cancel.setBody(Buffer.alloc(0));
-    this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancel, b.destination);
+    this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination);
   }
 
   /** Every pending branch of the context (except `keep`) is cancelled; no new one starts. */
@@ -875,17 +853,8 @@ export class SipProxy {
     dialog.callee.nameAddr = response.get('to') ?? dialog.callee.nameAddr;
     dialog.callee.target = contact.toString();
     this.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
-    const ack = new SipRequest({ method: 'ACK', uri: contact.toString(), fields: [] });
-    ack.set('Via', this.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
-    // §12.1.2: the route set is the Record-Route of the 2xx in reverse order (without our own entries).
-    const routeSet = response.recordRoutes.map((r) => r.toString()).filter((_, i) => !this.refersToUs(response.recordRoutes[i]!.uri));
-    for (const route of routeSet.reverse()) ack.append('Route', route);
-    ack.set('From', ctx.request.get('from') ?? '');
-    ack.set('To', dialog.callee.nameAddr);
-    ack.set('Call-ID', dialog.callId);
-    ack.set('CSeq', `${ctx.request.cseq?.seq ?? 1} ACK`);
-    ack.set('Max-Forwards', '70');
-    ack.setBody(Buffer.alloc(0));
+    const ack = ackOf2xx(ctx.request, response, contact.toString(), (route) => this.refersToUs(route.uri));
+    ack.prepend('Via', this.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
     b.lateAck = ack.serialize();
     await this.send(b.lateAck, b.destination).catch((err: unknown) =>
       this.log?.info({ err, callId: dialog.callId }, 'ACK of a second 2xx not delivered'),
@@ -1006,17 +975,9 @@ export class SipProxy {
     const target = dialog.peer(toward);
     const sender = dialog.peer(Dialog.other(toward));
     if (!target.target) return;
-    const uri = target.target.replace(/^.*<|>.*$/g, '');
-    const bye = new SipRequest({ method: 'BYE', uri, fields: [] });
-    const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
-    bye.set('From', sender.nameAddr);
-    bye.set('To', target.nameAddr);
-    bye.set('Call-ID', dialog.callId);
     sender.cseq += 1;
-    bye.set('CSeq', `${sender.cseq} BYE`);
-    bye.set('Max-Forwards', '70');
-    bye.set('Reason', reason);
-    bye.setBody(Buffer.alloc(0));
+    const bye = byeOf({ callId: dialog.callId, target: target.target, from: sender.nameAddr, to: target.nameAddr, cseq: sender.cseq, reason });
+    const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
     let destination: Endpoint;
     try {
       destination = to ?? (await this.destinationToward(target, bye));
