@@ -26,7 +26,7 @@ import { MediaError } from '../media/errors.js';
 import { isIp, normalizeIp } from '../net/address.js';
 import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
-import { NameAddr } from './headers/nameAddr.js';
+import { DialogTable } from './DialogTable.js';
 import { Via, stampReceived } from './headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from './message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
@@ -140,8 +140,7 @@ export class SipProxy {
   /** Response contexts by the key of their server transaction (CANCEL finds its INVITE's here). */
   private readonly contexts = new Map<string, ResponseContext>();
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
-  private readonly dialogs = new Map<string, Dialog>();
-  private readonly byMediaKey = new Map<string, Dialog>();
+  private readonly dialogs = new DialogTable();
   private readonly v6ByAddress = new Map<string, boolean>();
 
   constructor(options: SipProxyOptions) {
@@ -366,18 +365,6 @@ export class SipProxy {
     return uri.kind === 'sip' && this.isOwn(uri.host, uri.port);
   }
 
-  /**
-   * The dialog of an in-dialog request. A request from the caller names the callee's tag in To,
-   * which tells the early dialogs of a forked INVITE apart; one from the callee names its own in From.
-   */
-  private dialogOf(request: { callId?: string; from?: NameAddr; to?: NameAddr }): Dialog | undefined {
-    const callId = request.callId;
-    if (!callId) return undefined;
-    const byTo = this.dialogs.get(`${callId}|${request.to?.tag}`);
-    if (byTo && byTo.caller.tag === request.from?.tag && byTo.callee.tag === request.to?.tag) return byTo;
-    return this.dialogs.get(`${callId}|${request.from?.tag}`) ?? byTo;
-  }
-
   private async forwardRequest(
     request: SipRequest,
     source: Endpoint,
@@ -466,7 +453,7 @@ export class SipProxy {
   private async forwardInDialog(ctx: ResponseContext, source: Endpoint, pinParam: string | null): Promise<void> {
     const { request } = ctx;
     const forwarded = request.clone();
-    const dialog = this.dialogOf(request) ?? null;
+    const dialog = this.dialogs.find(request) ?? null;
     let destination: Endpoint;
     if (dialog) {
       ctx.from = dialog.sideOfFromTag(request.from?.tag);
@@ -516,8 +503,7 @@ export class SipProxy {
           trunk: target.trunk?.name ?? null,
           natted: false,
         });
-        const callerKey = `${dialog.callId}|${ctx.caller.tag}`;
-        if (ctx.branches.length === 0) this.registerDialog(dialog, callerKey);
+        if (ctx.branches.length === 0) this.dialogs.add(dialog, ctx.caller.tag);
       }
       await this.launchBranch(ctx, forwarded, destination, dialog, pin ?? ctx.caller?.pin ?? null);
     } catch (err) {
@@ -571,10 +557,6 @@ export class SipProxy {
     if (peer.pin) return this.resolveHop(nextHop(uriHop(forwarded.uri), [], peer.pin));
     if (peer.natted && !peer.trunk) return peer.source;
     return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
-  }
-
-  private registerDialog(dialog: Dialog, key: string): void {
-    this.dialogs.set(key, dialog);
   }
 
   private startClient(b: Branch): void {
@@ -645,7 +627,7 @@ export class SipProxy {
 
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
   private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
-    const dialog = this.dialogOf(request);
+    const dialog = this.dialogs.find(request);
     if (undoStrictRouting(request, (uri) => this.refersToUs(uri)).kind === 'missing-route') {
       this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
       return;
@@ -725,7 +707,7 @@ export class SipProxy {
         if (tag && !peer.tag) {
           peer.tag = tag;
           peer.nameAddr = response.get('to') ?? peer.nameAddr;
-          this.registerDialog(dialog, `${dialog.callId}|${tag}`);
+          this.dialogs.add(dialog, tag);
         }
       }
       const contact = firstContact(response);
@@ -827,16 +809,15 @@ export class SipProxy {
 
   /** The winning branch's dialog becomes the call's: found by the caller's tag, owner of the media. */
   private adoptDialog(ctx: ResponseContext, dialog: Dialog): void {
-    this.registerDialog(dialog, `${dialog.callId}|${dialog.caller.tag}`);
-    if (dialog.mediaKey) this.byMediaKey.set(dialog.mediaKey, dialog);
+    this.dialogs.add(dialog, dialog.caller.tag);
+    if (dialog.mediaKey) this.dialogs.own(dialog.mediaKey, dialog);
     for (const b of ctx.branches) if (b.dialog && b.dialog !== dialog) this.retire(b.dialog);
   }
 
   /** An early dialog of a branch that lost: gone from the table; the call's media is not its to release. */
   private retire(dialog: Dialog): void {
     dialog.state = 'terminated';
-    const key = `${dialog.callId}|${dialog.callee.tag}`;
-    if (this.dialogs.get(key) === dialog) this.dialogs.delete(key);
+    this.dialogs.remove(dialog, dialog.callee.tag);
   }
 
   /**
@@ -867,12 +848,11 @@ export class SipProxy {
     const keys = new Set<string>();
     for (const dialog of dialogs) {
       this.retire(dialog);
-      const callerKey = `${dialog.callId}|${dialog.caller.tag}`;
-      if (this.dialogs.get(callerKey) === dialog) this.dialogs.delete(callerKey);
+      this.dialogs.remove(dialog, dialog.caller.tag);
       if (dialog.mediaKey) keys.add(dialog.mediaKey);
     }
     for (const key of keys) {
-      this.byMediaKey.delete(key);
+      this.dialogs.disown(key);
       void this.media.release(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media release failed'));
     }
   }
@@ -882,14 +862,9 @@ export class SipProxy {
     dialog.state = 'terminated';
     this.log?.debug({ callId: dialog.callId}, 'dialog ended');
     // Keep the entries a little so that retransmitted BYE/ACK still find their way (Timer J).
-    setTimeout(() => {
-      for (const tag of [dialog.caller.tag, dialog.callee.tag]) {
-        const key = `${dialog.callId}|${tag}`;
-        if (this.dialogs.get(key) === dialog) this.dialogs.delete(key);
-      }
-    }, this.timers.timeout).unref();
+    setTimeout(() => this.dialogs.removeAll(dialog), this.timers.timeout).unref();
     if (dialog.mediaKey) {
-      this.byMediaKey.delete(dialog.mediaKey);
+      this.dialogs.disown(dialog.mediaKey);
       await this.media.release(dialog.mediaKey).catch((err: unknown) => this.log?.warn({ err, callId: dialog.callId }, 'media release failed'));
     }
   }
@@ -936,7 +911,7 @@ export class SipProxy {
     if (!dialog.mediaKey) {
       dialog.mediaKey = key;
       // The early dialogs of a forked INVITE share the call's session; the first one holds it.
-      if (!this.byMediaKey.has(key)) this.byMediaKey.set(key, dialog);
+      this.dialogs.own(key, dialog, true);
     }
     const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
     const anchored = anchorParsed(sdp, {
@@ -956,7 +931,7 @@ export class SipProxy {
 
   /** A session without media for the configured time: BYE toward both sides, then release. */
   private async onMediaTimeout(key: string): Promise<void> {
-    const dialog = this.byMediaKey.get(key);
+    const dialog = this.dialogs.ownerOf(key);
     this.log?.debug({ key, state: dialog?.state }, 'media timeout event');
     if (!dialog || dialog.state !== 'confirmed') {
       await this.media.release(key).catch(() => undefined);
