@@ -1,14 +1,16 @@
 /**
  * Trunk addresses. A trunk given by IP literal is fixed; one given by host name is resolved with
  * the system resolver (`dns.lookup`, i.e. getaddrinfo: /etc/hosts and nsswitch work, not only
- * DNS) at start and again every `resolveIntervalSec`, so a dynamic-DNS gateway whose public
- * address changes keeps working for new calls. getaddrinfo does not expose record TTLs, hence a
- * fixed interval. Calls in progress are not affected: their dialogs keep the address they were
- * pinned to (RoutePin).
+ * DNS) at start and again when its DNS record expires or `resolveIntervalSec` has passed,
+ * whichever comes first, so a dynamic-DNS gateway whose public address changes keeps working for
+ * new calls. getaddrinfo does not expose record TTLs, so the TTL comes from a DNS query of its own
+ * (c-ares, the servers of /etc/resolv.conf); a name DNS does not know (an /etc/hosts entry) is
+ * simply re-resolved on the interval. Calls in progress are not affected: their dialogs keep the
+ * address they were pinned to (RoutePin).
  *
  * The resolver also recognises requests coming from a trunk by their source address.
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
+import { Resolver, lookup as dnsLookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import type { TrunkConfig } from '../config/types.js';
 import { normalizeIp } from '../net/address.js';
@@ -20,8 +22,28 @@ export type LookupFunction = (host: string) => Promise<string[]>;
 export const systemLookup: LookupFunction = async (host) =>
   (await dnsLookup(host, { all: true, order: 'verbatim' })).map((a) => a.address);
 
+/** Seconds until a host name's DNS records expire, or null when DNS does not answer for it. */
+export type TtlFunction = (host: string) => Promise<number | null>;
+
+/**
+ * The smallest TTL of the name's A and AAAA records (RFC 2181 §5.2: one RRset, one TTL). Bounded
+ * (1 s per try, two tries): a slow DNS server delays the next re-resolution by at most that.
+ */
+export function dnsTtl(resolver = new Resolver({ timeout: 1000, tries: 2 })): TtlFunction {
+  return async (host) => {
+    const answers = await Promise.allSettled([resolver.resolve4(host, { ttl: true }), resolver.resolve6(host, { ttl: true })]);
+    const ttls = answers.flatMap((a) => (a.status === 'fulfilled' ? a.value.map((r) => r.ttl) : []));
+    return ttls.length > 0 ? Math.min(...ttls) : null;
+  };
+}
+
+/** A record with TTL 0 (or a few seconds) is not re-queried more often than this. */
+export const MIN_REFRESH_SEC = 1;
+
 export interface TrunkResolverOptions {
   lookup?: LookupFunction;
+  /** TTL of a host name's records (default: a DNS query, dnsTtl()). */
+  ttl?: TtlFunction;
   /** Called when a resolution fails (the previous addresses stay in use). */
   onError?: (trunk: TrunkConfig, err: unknown) => void;
 }
@@ -33,8 +55,10 @@ export interface TrunkResolverEvents {
 
 export class TrunkResolver extends EventEmitter<TrunkResolverEvents> {
   private readonly lookup: LookupFunction;
+  private readonly ttl: TtlFunction;
   private readonly addresses = new Map<string, readonly string[]>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private running = false;
   private readonly trunks: ReadonlyMap<string, TrunkConfig>;
 
   constructor(
@@ -43,25 +67,33 @@ export class TrunkResolver extends EventEmitter<TrunkResolverEvents> {
   ) {
     super();
     this.lookup = options.lookup ?? systemLookup;
+    this.ttl = options.ttl ?? dnsTtl();
     this.trunks = new Map(trunks.map((t) => [t.name, t]));
     for (const trunk of trunks) {
       if (trunk.hostIsAddress) this.addresses.set(trunk.name, [normalizeIp(trunk.host) ?? trunk.host]);
     }
   }
 
-  /** Resolves every host-name trunk once, then keeps re-resolving on each trunk's interval. */
+  /** Resolves every host-name trunk once, then again as each one's record expires (or its interval passes). */
   async start(): Promise<void> {
+    this.running = true;
     const named = [...this.trunks.values()].filter((t) => !t.hostIsAddress);
-    await Promise.all(named.map((t) => this.refresh(t.name)));
-    for (const trunk of named) {
-      const timer = setInterval(() => void this.refresh(trunk.name), trunk.resolveIntervalSec * 1000);
-      timer.unref();
-      this.timers.push(timer);
-    }
+    await Promise.all(named.map((t) => this.refreshAndSchedule(t)));
   }
 
   stop(): void {
-    for (const timer of this.timers.splice(0)) clearInterval(timer);
+    this.running = false;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  private async refreshAndSchedule(trunk: TrunkConfig): Promise<void> {
+    const [, ttl] = await Promise.all([this.refresh(trunk.name), this.ttl(trunk.host).catch(() => null)]);
+    if (!this.running) return;
+    const seconds = ttl === null ? trunk.resolveIntervalSec : Math.min(trunk.resolveIntervalSec, Math.max(ttl, MIN_REFRESH_SEC));
+    const timer = setTimeout(() => void this.refreshAndSchedule(trunk), seconds * 1000);
+    timer.unref();
+    this.timers.set(trunk.name, timer);
   }
 
   /** Resolves one trunk now; on failure keeps the previous addresses and reports the error. */

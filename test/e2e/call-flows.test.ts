@@ -1,9 +1,12 @@
 /**
  * Call flows through pinlatch toward the pinned gateway behind NAT, each with sipp on both ends:
  * CANCEL while ringing, 486 busy, re-INVITE hold/resume, BYE from the gateway, a gateway on a
- * non-standard port, a trunk given by host name whose address changes between calls, and
+ * non-standard port, a trunk given by host name whose address changes between calls (from
+ * /etc/hosts on the interval, and from DNS — dnsmasq — when the record's TTL runs out), and
  * several concurrent calls.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { createNatTopology, type NatTopology } from '../support/netns.ts';
@@ -105,6 +108,8 @@ test('a trunk given by host name: a new address is used for the next call', asyn
   const run = new E2eRun(topo!);
   try {
     topo!.setHosts('edge', { 'gateway.test': topo!.routerAddress });
+    // pinlatch asks DNS for the record's TTL too: nothing answers on the edge's own loopback.
+    topo!.setResolvConf('edge', '127.0.0.1');
     await run.startPinlatch(pinlatchYaml(topo!, { host: 'gateway.test', pinRoute: true, resolveIntervalSec: 1 }));
     let gw = run.gateway('uas.xml', { vars: run.rtpVars(16000, 'gw', 0) });
     await sleep(300);
@@ -118,6 +123,46 @@ test('a trunk given by host name: a new address is used for the next call', asyn
     await both(run, run.caller('uac.xml', { durationMs: 500, vars: run.rtpVars(20000, 'pbx2', 0) }), gw);
   } finally {
     await run.close();
+    await topo!.changeRouterAddress(topo!.addr.natPublic);
+  }
+});
+
+test('a trunk given by a DNS name: re-resolved when its record expires, long before the interval', async ({ topo }) => {
+  const run = new E2eRun(topo!);
+  const records = join(run.dir, 'dns-records');
+  writeFileSync(records, `${topo!.routerAddress} gateway.dns.test\n`);
+  // The name is DNS's alone: no /etc/hosts entry, queries go to dnsmasq on the edge's loopback.
+  topo!.setHosts('edge', {});
+  topo!.setResolvConf('edge', '127.0.0.1');
+  const dns = topo!.spawn('edge', [
+    'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', `--addn-hosts=${records}`,
+    '--local-ttl=2', '--listen-address=127.0.0.1', '--bind-interfaces', '--port=53', '--user=root', '--pid-file=',
+  ]);
+  let dnsLog = '';
+  dns.stderr?.on('data', (d: Buffer) => (dnsLog += d.toString()));
+  try {
+    let answered = '';
+    for (let i = 0; i < 30 && !answered.includes(topo!.routerAddress); i += 1) {
+      await sleep(100);
+      answered = await topo!.exec('edge', ['getent', 'hosts', 'gateway.dns.test']).then((r) => r.stdout, () => '');
+    }
+    assert.match(answered, topo!.routerAddress, `dnsmasq answers in the edge namespace\n${dnsLog}`);
+    await run.startPinlatch(pinlatchYaml(topo!, { host: 'gateway.dns.test', pinRoute: true, resolveIntervalSec: 3600 }));
+    let gw = run.gateway('uas.xml', { vars: run.rtpVars(16000, 'gw', 0) });
+    await sleep(300);
+    await both(run, run.caller('uac.xml', { durationMs: 500, vars: run.rtpVars(20000, 'pbx', 0) }), gw);
+    await sleep(1500); // the forked sipp holding the gateway's port exits with its RTP endpoint
+    await topo!.changeRouterAddress('203.0.113.2');
+    writeFileSync(records, '203.0.113.2 gateway.dns.test\n');
+    dns.kill('SIGHUP'); // dnsmasq reads its hosts files again
+    await sleep(3500); // the 2 s TTL runs out (the interval is an hour)
+    gw = run.gateway('uas.xml', { vars: run.rtpVars(16000, 'gw2', 0) });
+    await sleep(300);
+    await both(run, run.caller('uac.xml', { durationMs: 500, vars: run.rtpVars(20000, 'pbx2', 0) }), gw);
+    assert.match(run.pinlatchLog, /"addresses":\["203\.0\.113\.2"\]/, 'the trunk address changed once the record expired');
+  } finally {
+    await run.close();
+    dns.kill('SIGTERM');
     await topo!.changeRouterAddress(topo!.addr.natPublic);
   }
 });

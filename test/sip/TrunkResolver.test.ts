@@ -22,7 +22,7 @@ test('IP-literal trunks need no resolution', () => {
 test('host names are re-resolved on the interval; new calls see the new address', async () => {
   let answer = ['203.0.113.1'];
   const changes: string[][] = [];
-  const resolver = new TrunkResolver([trunk('gw', 'gw.test', false)], { lookup: async () => answer });
+  const resolver = new TrunkResolver([trunk('gw', 'gw.test', false)], { lookup: async () => answer, ttl: async () => null });
   resolver.on('change', (_name, addresses) => changes.push([...addresses]));
   await resolver.start();
   try {
@@ -39,6 +39,32 @@ test('host names are re-resolved on the interval; new calls see the new address'
   } finally {
     resolver.stop();
   }
+});
+
+test('a DNS TTL shorter than the interval brings the next resolution forward; no TTL keeps the interval', async () => {
+  const lookups: number[] = [];
+  const slow = { ...trunk('gw', 'gw.test', false), resolveIntervalSec: 3600 };
+  const started = Date.now();
+  const resolver = new TrunkResolver([slow], {
+    lookup: async () => (lookups.push(Date.now() - started), ['203.0.113.1']),
+    ttl: async () => 1,
+  });
+  await resolver.start();
+  try {
+    const deadline = Date.now() + 3000;
+    while (lookups.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.is(lookups.length, 2, 'resolved again when the 1 s record expired');
+    assert.ok(lookups[1]! >= 900, `not before the TTL (${lookups[1]} ms)`);
+  } finally {
+    resolver.stop();
+  }
+
+  const none: number[] = [];
+  const resolver2 = new TrunkResolver([slow], { lookup: async () => (none.push(1), ['203.0.113.1']), ttl: async () => null });
+  await resolver2.start();
+  await new Promise((r) => setTimeout(r, 1300));
+  resolver2.stop();
+  assert.is(none.length, 1, 'an /etc/hosts name waits for its interval');
 });
 
 test('a failed resolution keeps the previous address and is reported', async () => {

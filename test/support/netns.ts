@@ -247,6 +247,17 @@ table ${nft} filter {
     writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
   }
 
+  /**
+   * Gives one namespace its own /etc/resolv.conf (like setHosts): the DNS queries of processes
+   * started there afterwards go to `nameserver` (an address inside the namespace), never to the
+   * machine's resolver.
+   */
+  setResolvConf(host: HostName, nameserver: string): void {
+    const dir = join('/etc/netns', this.ns[host]);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'resolv.conf'), `nameserver ${nameserver}\noptions timeout:1 attempts:1\n`);
+  }
+
   /** Runs a command to completion inside a namespace. */
   exec(host: HostName, argv: string[], input?: string): Promise<ExecResult> {
     return run('ip', ['netns', 'exec', this.ns[host], ...argv], input);
