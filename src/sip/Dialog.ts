@@ -4,8 +4,9 @@
  *
  * Side 'caller' sent the initial INVITE; media leg A faces it. Side 'callee' answered; leg B faces
  * it. Each side keeps what the proxy needs to send it a request of its own (the BYE of a media
- * timeout): its tag, URI, remote target, the last CSeq it used, where its signalling comes from,
- * and — for a pinned trunk — the RoutePin that decides every in-dialog destination toward it.
+ * timeout): its tag, URI, remote target, the route set toward it, the last CSeq it used, where its
+ * signalling comes from, and — for a pinned trunk — the RoutePin that decides every in-dialog
+ * destination toward it.
  */
 import { SdpVersionState } from '../sdp/index.js';
 import type { RoutePin } from './RoutePin.js';
@@ -20,6 +21,11 @@ export interface DialogPeer {
   nameAddr: string;
   /** Remote target (Contact URI) of this side, as written. */
   target: string | undefined;
+  /**
+   * Route header values from the proxy toward this side, nearest first (§12.1: the proxies that
+   * record-routed between the proxy and this side), empty when none did.
+   */
+  routeSet: string[];
   /** Highest CSeq number this side used. */
   cseq: number;
   /** Transport, address and port of this side's last signalling packet. */

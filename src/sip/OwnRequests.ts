@@ -3,7 +3,8 @@
  * caller adds its own with the branch it chooses):
  * - the hop-by-hop ACK of a non-2xx final response to a forwarded INVITE (RFC 3261 §17.1.1.3),
  * - the CANCEL of a forwarded INVITE's branch (§9.1),
- * - the ACK of a 2xx the proxy does not pass on (§13.2.2.4 with the route set of §12.1.2),
+ * - the ACK of a 2xx the proxy does not pass on (§13.2.2.4 with the route set of §12.1.2, which
+ *   routeSetTowardCallee works out),
  * - a BYE on behalf of one side of a dialog (§15.1.1), with a Reason (RFC 3326).
  */
 import type { NameAddr } from './headers/nameAddr.js';
@@ -39,12 +40,20 @@ export function cancelOf(invite: SipRequest): SipRequest {
 }
 
 /**
- * The ACK of a 2xx to `invite`: to the 2xx's Contact, along the 2xx's Record-Route in reverse
- * (§12.1.2) without the entries `isOwn` says are this proxy's.
+ * The Route set from a proxy toward the UAS of a 2xx or 1xx (§12.1.2 seen from the middle): the
+ * Record-Route entries the downstream proxies put above the proxy's own (`isOwn`), reversed so that
+ * the nearest comes first.
  */
-export function ackOf2xx(invite: SipRequest, response: SipResponse, contact: string, isOwn: (route: NameAddr) => boolean): SipRequest {
+export function routeSetTowardCallee(response: SipResponse, isOwn: (route: NameAddr) => boolean): string[] {
+  const rr = response.recordRoutes;
+  const own = rr.findIndex(isOwn);
+  return (own < 0 ? rr : rr.slice(0, own)).map((r) => r.toString()).reverse();
+}
+
+/** The ACK of a 2xx to `invite`: to the 2xx's Contact, along `routeSet` (routeSetTowardCallee). */
+export function ackOf2xx(invite: SipRequest, response: SipResponse, contact: string, routeSet: readonly string[]): SipRequest {
   const ack = new SipRequest({ method: 'ACK', uri: contact, fields: [] });
-  for (const route of response.recordRoutes.filter((r) => !isOwn(r)).reverse()) ack.append('Route', route.toString());
+  for (const route of routeSet) ack.append('Route', route);
   ack.set('From', invite.get('from') ?? '');
   ack.set('To', response.get('to') ?? '');
   ack.set('Call-ID', invite.callId ?? '');

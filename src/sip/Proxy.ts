@@ -30,7 +30,7 @@ import { DialogTable } from './DialogTable.js';
 import { Via, stampReceived } from './headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from './message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
-import { ackOf2xx, byeOf, cancelOf, hopByHopAck } from './OwnRequests.js';
+import { ackOf2xx, byeOf, cancelOf, hopByHopAck, routeSetTowardCallee } from './OwnRequests.js';
 import { responseForParseError } from './parseErrorResponse.js';
 import { normalizedIp } from './normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
@@ -434,6 +434,8 @@ export class SipProxy {
         tag: request.from?.tag,
         nameAddr: request.get('from') ?? '',
         target: contact?.toString(),
+        // Upstream proxies' Record-Route entries, as received: nearest first (§16.6 step 4 order).
+        routeSet: request.recordRoutes.map((r) => r.toString()),
         cseq: request.cseq?.seq ?? 1,
         source,
         // A request from a pinned trunk: requests back toward it keep its address.
@@ -497,6 +499,7 @@ export class SipProxy {
           tag: undefined,
           nameAddr: forwarded.get('to') ?? '',
           target: undefined,
+          routeSet: [],
           cseq: 0,
           source: destination,
           pin,
@@ -555,7 +558,8 @@ export class SipProxy {
   /** Where a request toward `peer` goes: its pin, else its source when behind NAT, else RFC 3261. */
   private async destinationToward(peer: DialogPeer, forwarded: SipRequest): Promise<Endpoint> {
     if (peer.pin) return this.resolveHop(nextHop(uriHop(forwarded.uri), [], peer.pin));
-    if (peer.natted && !peer.trunk) return peer.source;
+    // Behind NAT and reached directly (no proxy record-routed in between): its packet source.
+    if (peer.natted && !peer.trunk && peer.routeSet.length === 0) return peer.source;
     return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
   }
 
@@ -710,6 +714,7 @@ export class SipProxy {
           this.dialogs.add(dialog, tag);
         }
       }
+      if (ctx.initial) peer.routeSet = routeSetTowardCallee(response, (r) => this.refersToUs(r.uri));
       const contact = firstContact(response);
       if (contact) {
         peer.target = contact.toString();
@@ -833,8 +838,9 @@ export class SipProxy {
     dialog.callee.tag = tag;
     dialog.callee.nameAddr = response.get('to') ?? dialog.callee.nameAddr;
     dialog.callee.target = contact.toString();
+    dialog.callee.routeSet = routeSetTowardCallee(response, (r) => this.refersToUs(r.uri));
     this.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
-    const ack = ackOf2xx(ctx.request, response, contact.toString(), (route) => this.refersToUs(route.uri));
+    const ack = ackOf2xx(ctx.request, response, contact.toString(), dialog.callee.routeSet);
     ack.prepend('Via', this.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
     b.lateAck = ack.serialize();
     await this.send(b.lateAck, b.destination).catch((err: unknown) =>
@@ -952,10 +958,13 @@ export class SipProxy {
     if (!target.target) return;
     sender.cseq += 1;
     const bye = byeOf({ callId: dialog.callId, target: target.target, from: sender.nameAddr, to: target.nameAddr, cseq: sender.cseq, reason });
+    for (const route of target.routeSet) bye.append('Route', route);
     const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
     let destination: Endpoint;
     try {
       destination = to ?? (await this.destinationToward(target, bye));
+      // §16.6 step 6 / §12.2.1.1: a strict router first in the route set gets the Request-URI form it needs.
+      routeToStrictRouter(bye);
       bye.prepend('Via', this.viaFor(destination, branch).toString());
     } catch (err) {
       this.log?.info({ err, callId: dialog.callId, toward, reason }, 'BYE not sent');

@@ -6,7 +6,7 @@ import { DialogTable } from '../../src/sip/DialogTable.ts';
 const test = suite('sip/DialogTable');
 
 function peer(tag: string | undefined): DialogPeer {
-  return { tag, nameAddr: '', target: undefined, cseq: 1, source: { transport: 'udp', address: '192.0.2.1', port: 5060 }, pin: null, trunk: null, natted: false };
+  return { tag, nameAddr: '', target: undefined, routeSet: [], cseq: 1, source: { transport: 'udp', address: '192.0.2.1', port: 5060 }, pin: null, trunk: null, natted: false };
 }
 
 test('a confirmed dialog is found from either side\'s requests', () => {

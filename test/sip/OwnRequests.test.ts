@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { parseMessage } from '../../src/sip/parser.ts';
 import type { SipRequest, SipResponse } from '../../src/sip/message.ts';
-import { ackOf2xx, byeOf, cancelOf, hopByHopAck } from '../../src/sip/OwnRequests.ts';
+import { ackOf2xx, byeOf, cancelOf, hopByHopAck, routeSetTowardCallee } from '../../src/sip/OwnRequests.ts';
 
 const test = suite('sip/OwnRequests');
 
@@ -69,11 +69,19 @@ test('CANCEL: the INVITE\'s branch and To without a tag (§9.1)', () => {
   assert.equal([cancel.cseq?.seq, cancel.cseq?.method], [7, 'CANCEL']);
 });
 
-test('ACK of a 2xx: to the Contact, along the reversed Record-Route without our own entries (§12.1.2)', () => {
-  const ok = response(200, ['Record-Route: <sip:gw-proxy.example;lr>, <sip:198.51.100.10;lr>', 'Record-Route: <sip:edge.example;lr>']);
-  const ack = ackOf2xx(invite, ok, 'sip:gw@192.168.50.20:5060', (route) => route.uri.toString().includes('198.51.100.10'));
+test('route set toward the callee: the Record-Route entries above our own, nearest first (§12.1.2)', () => {
+  const isOwn = (route: { uri: { toString(): string } }) => route.uri.toString().includes('198.51.100.10');
+  const ok = response(200, ['Record-Route: <sip:far.example;lr>, <sip:gw-proxy.example;lr>', 'Record-Route: <sip:198.51.100.10;lr>, <sip:pbx-proxy.example;lr>']);
+  assert.equal(routeSetTowardCallee(ok, isOwn), ['<sip:gw-proxy.example;lr>', '<sip:far.example;lr>']);
+  assert.equal(routeSetTowardCallee(response(200, ['Record-Route: <sip:198.51.100.10;lr>']), isOwn), []);
+  assert.equal(routeSetTowardCallee(response(200), isOwn), []);
+});
+
+test('ACK of a 2xx: to the Contact, along the route set toward the callee', () => {
+  const ok = response(200, ['Record-Route: <sip:gw-proxy.example;lr>, <sip:198.51.100.10;lr>']);
+  const ack = ackOf2xx(invite, ok, 'sip:gw@192.168.50.20:5060', ['<sip:gw-proxy.example;lr>']);
   assert.is(ack.uriText, 'sip:gw@192.168.50.20:5060');
-  assert.equal(ack.routes.map((r) => r.uri.toString()), ['sip:edge.example;lr', 'sip:gw-proxy.example;lr']);
+  assert.equal(ack.routes.map((r) => r.uri.toString()), ['sip:gw-proxy.example;lr']);
   assert.is(ack.to?.tag, 'gw');
   assert.equal([ack.cseq?.seq, ack.cseq?.method], [7, 'ACK']);
   assert.is(ack.vias.length, 0, 'the caller adds its own Via');

@@ -321,4 +321,40 @@ test('media inactivity: BYE toward both sides, session released', async (ctx) =>
   }
 });
 
+test('media inactivity with proxies on both sides: each BYE follows that side\'s route set', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  const upstream = await SipPeer.udp('127.0.0.6');
+  const downstream = await SipPeer.udp('127.0.0.7');
+  const { port, gateway } = ctx;
+  try {
+    const callId = 'idle-routed';
+    // As if a proxy in front of the caller and one in front of the gateway had record-routed.
+    const invite = request({ user: '4930123', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) })
+      .replace('Max-Forwards:', `Record-Route: <sip:127.0.0.6:${upstream.port};lr>\r\nMax-Forwards:`);
+    caller.send(invite, port);
+    const atGateway = await gateway.waitFor(isRequest('INVITE', callId));
+    const ok = answer(atGateway, 200, gateway, sdp(GATEWAY, 42000));
+    ok.prepend('Record-Route', `<sip:127.0.0.7:${downstream.port};lr>`);
+    gateway.sendMessage(ok, port);
+    const relayed = await caller.waitFor(isResponse(callId));
+    assert.equal(relayed.getAll('record-route').length, 3, 'the caller sees all three entries');
+
+    const towardCaller = await upstream.waitFor(isRequest('BYE', callId), 8000);
+    assert.equal(towardCaller.getAll('route'), [`<sip:127.0.0.6:${upstream.port};lr>`]);
+    assert.is(towardCaller.uriText, `sip:caller@${CALLER}:${caller.port}`, 'the Request-URI is the caller\'s Contact');
+    const towardGateway = await downstream.waitFor(isRequest('BYE', callId), 2000);
+    assert.equal(towardGateway.getAll('route'), [`<sip:127.0.0.7:${downstream.port};lr>`]);
+    assert.is(towardGateway.uriText, `sip:gw@${GATEWAY}:${gateway.port}`);
+    assert.not.ok(gateway.received.some(isRequest('BYE', callId)), 'nothing skips the downstream proxy');
+    assert.not.ok(caller.received.some(isRequest('BYE', callId)), 'nothing skips the upstream proxy');
+    upstream.sendMessage(createResponse(towardCaller, 200), port);
+    downstream.sendMessage(createResponse(towardGateway, 200), port);
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+    upstream.close();
+    downstream.close();
+  }
+});
+
 test.run();
