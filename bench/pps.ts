@@ -4,8 +4,11 @@
  *   node --import tsx bench/pps.ts [--targets direct,limit,js,pinlatch] [--streams 2,200,2000]
  *        [--rates 20k,50k,...] [--duration 2] [--drain 0.3] [--cost-rate 100k] [--quick]
  *        [--shards N] [--no-pin] [--max-minutes 25] [--wait-quiet 20] [--quiet-pct 15]
- *        [--max-other-pct 20] [--address 127.0.0.1] [--out FILE]
+ *        [--max-other-pct 20] [--address 127.0.0.1] [--interleave] [--out FILE]
  *
+ * --interleave keeps every target's relay running for a stream count and lets them take turns
+ * step by step (rate 1 for each target, then rate 2...), so that a machine that is slower for a
+ * minute slows every target's same step, not one target's whole sweep.
  * S streams = S/2 calls, each with one stream A -> relay -> B and one B -> relay -> A, sent
  * from the same sockets they are received on (symmetric RTP), so latching relays work as with
  * real phones. See docs/benchmarks.md for what every column means.
@@ -18,7 +21,8 @@ import { LoadProcess } from './lib/load-process.ts';
 import { machineCpu } from './lib/proc-stats.ts';
 import { buildNativeTools, BENCH_DIR } from './lib/native-tools.ts';
 import { stepHeader, stepLine, summarize, summaryMarkdown, summaryTable } from './lib/report.ts';
-import { sweep, type SweepResult } from './lib/sweep.ts';
+import { RateSweep, sweep, type SweepOptions, type SweepResult } from './lib/sweep.ts';
+import type { RelayInstance } from './lib/targets.ts';
 import { REPO_DIR, TARGETS, type TargetContext } from './lib/targets.ts';
 import { isLoopback } from './relays/relay-handshake.ts';
 
@@ -29,7 +33,7 @@ export class PpsUsageError extends Error {
 const USAGE = `usage: node --import tsx bench/pps.ts [options]   (or: npm run bench -- [--pps-only] [options])
   --targets direct,limit,js,pinlatch   --streams 2,200,2000   --rates 20k,50k,...   --cost-rate 100k
   --duration S (2)   --drain S (0.3)   --quick   --shards N   --no-pin   --max-minutes M (25)
-  --wait-quiet S (20)   --quiet-pct P (15)   --max-other-pct P (20)   --address 127.0.0.1|::1   --out FILE
+  --wait-quiet S (20)   --quiet-pct P (15)   --max-other-pct P (20)   --address 127.0.0.1|::1   --interleave   --out FILE
 See docs/benchmarks.md.`;
 
 const DEFAULT_RATES = '20k,50k,100k,150k,200k,300k,400k,600k,800k';
@@ -80,6 +84,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
       'quiet-pct': { type: 'string', default: '15' },
       address: { type: 'string', default: '127.0.0.1' },
       out: { type: 'string' },
+      interleave: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -142,33 +147,64 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
 
   const results: SweepResult[] = [];
   const errors: { target: string; streams: number; error: string }[] = [];
+  const sweepOptions: SweepOptions = {
+    rates,
+    costRate,
+    durationMs,
+    drainMs,
+    maxOtherPct,
+    waitQuietMs,
+    quietPct,
+    deadline,
+    onStep: (r) => process.stdout.write(`${stepLine(r)}\n`),
+  };
+  const startRelay = async (name: string, S: number, load: LoadProcess): Promise<RelayInstance | null> => {
+    try {
+      return await TARGETS[name]!.start(values.address, load.ports, ctx);
+    } catch (err) {
+      errors.push({ target: name, streams: S, error: String(err) });
+      process.stdout.write(`${name} S=${S}: could not start: ${String(err).split('\n')[0]}\n`);
+      return null;
+    }
+  };
   for (const S of streamCounts) {
     const load = await LoadProcess.start(tools.rtpload, S, values.address, loadCpus);
     try {
+      if (values.interleave) {
+        const running: Array<{ relay: RelayInstance; run: RateSweep }> = [];
+        try {
+          for (const name of targets) {
+            const relay = await startRelay(name, S, load);
+            if (!relay) continue;
+            const run = new RateSweep(name, load, relay, sweepOptions);
+            running.push({ relay, run });
+            await load.setDestinations(relay.ports);
+            await run.start();
+          }
+          while (running.some(({ run }) => !run.done) && performance.now() <= deadline) {
+            for (const { relay, run } of running) {
+              if (run.done) continue;
+              await load.setDestinations(relay.ports);
+              await run.step();
+            }
+          }
+        } finally {
+          for (const { relay, run } of running) {
+            const result = run.result();
+            result.relayLog = await relay.stop();
+            results.push(result);
+          }
+        }
+        continue;
+      }
       for (const name of targets) {
         if (performance.now() > deadline) break;
-        let relay;
-        try {
-          relay = await TARGETS[name]!.start(values.address, load.ports, ctx);
-        } catch (err) {
-          errors.push({ target: name, streams: S, error: String(err) });
-          process.stdout.write(`${name} S=${S}: could not start: ${String(err).split('\n')[0]}\n`);
-          continue;
-        }
+        const relay = await startRelay(name, S, load);
+        if (!relay) continue;
         let result: SweepResult | null = null;
         try {
           await load.setDestinations(relay.ports);
-          result = await sweep(name, load, relay, {
-            rates,
-            costRate,
-            durationMs,
-            drainMs,
-            maxOtherPct,
-            waitQuietMs,
-            quietPct,
-            deadline,
-            onStep: (r) => process.stdout.write(`${stepLine(r)}\n`),
-          });
+          result = await sweep(name, load, relay, sweepOptions);
           results.push(result);
         } finally {
           const log = await relay.stop();
@@ -201,7 +237,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
         startedAt: startedAt.toISOString(),
         finishedAt: new Date().toISOString(),
         machine,
-        options: { targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, maxOtherPct, waitQuietMs, quietPct },
+        options: { targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, maxOtherPct, waitQuietMs, quietPct, interleave: values.interleave },
         summary,
         errors,
         sweeps: results,
