@@ -122,13 +122,19 @@ export type IoChoice = 'auto' | 'uring' | 'epoll';
 export interface NativeRelay {
   /** Opens the 4 sockets of one stream (A RTP/RTCP, B RTP/RTCP); returns its id. */
   openStream(spec: StreamSpec): number;
-  /** Sets (or replaces) the latch policy of one leg; a latched peer that no longer fits is dropped. */
+  /**
+   * Sets (or replaces) the latch policy of one leg; a latched peer that no longer fits is dropped.
+   * The stream's idle clock starts again (signalling just negotiated it).
+   */
   setLeg(id: number, leg: 'a' | 'b', policy: LegPolicy): void;
   /** Closes the stream's sockets. Unknown ids are ignored (idempotent). */
   closeStream(id: number): void;
   /** Counters of the given streams (all streams when omitted). */
   stats(ids?: number[]): StreamCounters[];
-  /** Ids of streams with no valid packet on either leg for `idleMs` (measured from open). */
+  /**
+   * Ids of streams with no valid packet on either leg for `idleMs`, counted from the later of the
+   * last valid packet and the last setLeg (or the opening).
+   */
   idle(idleMs: number): number[];
   /** Number of open streams. */
   readonly size: number;

@@ -65,10 +65,12 @@ class Stream {
 
   uint32_t id() const { return id_; }
   int family() const { return family_; }
-  int64_t opened_ms() const { return opened_ms_; }
+  // Signalling (re)negotiated the stream (a leg got a policy): the idle clock starts again, as
+  // rtpengine counts its timeout from the last signalling or the last packet, whichever is later.
+  void Negotiated();
   Leg& leg(int index) { return legs_[index]; }
   const Leg& leg(int index) const { return legs_[index]; }
-  // Last valid packet on either leg, or the opening time when there was none.
+  // Last valid packet on either leg, or the last negotiation (opening included) if that is later.
   int64_t LastActivityMs() const;
 
   // Stops receiving and closes every socket. Idempotent.
@@ -98,7 +100,7 @@ class Stream {
 
   uint32_t id_;
   int family_;
-  int64_t opened_ms_;
+  int64_t negotiated_ms_;
   std::shared_ptr<EnvLoop> env_;
   BatchBuffers* buffers_;
   UringEngine* uring_;

@@ -256,6 +256,7 @@ void Relay::SetLeg(const Napi::CallbackInfo& info) {
     Stream& stream = *found->second;
     const LatchPolicy policy = ParsePolicy(info[2], stream.family());
     stream.leg(leg_name == "a" ? 0 : 1).latch.SetPolicy(policy);
+    stream.Negotiated();
   });
 }
 

@@ -34,7 +34,7 @@ Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers,
                const SocketAddress& local, uint16_t a_port, uint16_t b_port)
     : id_(id),
       family_(local.family()),
-      opened_ms_(MonotonicMs()),
+      negotiated_ms_(MonotonicMs()),
       env_(std::move(env)),
       buffers_(buffers),
       uring_(uring) {
@@ -110,8 +110,10 @@ void Stream::Close() {
 }
 
 int64_t Stream::LastActivityMs() const {
-  return std::max({opened_ms_, legs_[0].latch.last_activity_ms(), legs_[1].latch.last_activity_ms()});
+  return std::max({negotiated_ms_, legs_[0].latch.last_activity_ms(), legs_[1].latch.last_activity_ms()});
 }
+
+void Stream::Negotiated() { negotiated_ms_ = MonotonicMs(); }
 
 void Stream::OnReadable(uv_poll_t* handle, int status, int events) {
   PollHandle* poll = static_cast<PollHandle*>(handle->data);

@@ -9,7 +9,8 @@
  * - A leg's latch policy is derived from signalling's hint by LatchPolicyRule.
  * - Operations on one session key run one at a time, in call order (a retransmitted offer and a
  *   BYE cannot interleave); different keys run concurrently.
- * - A session times out when every one of its streams has seen no valid media for `timeoutMs`
+ * - A session times out when every one of its streams has seen no valid media for `timeoutMs`,
+ *   counted from its last offer/answer at the latest (like rtpengine's last signalling)
  *   (the shards check; this emits 'timeout' once per idle period). A shard whose worker dies takes
  *   its sockets with it: its sessions are dropped and reported through 'lost'.
  */

@@ -52,9 +52,12 @@ export class DialogTable {
     return this.byMedia.get(mediaKey);
   }
 
-  /** Makes `dialog` the owner of its media session; `onlyIfNone` keeps an existing owner. */
-  own(mediaKey: string, dialog: Dialog, onlyIfNone = false): void {
-    if (onlyIfNone && this.byMedia.has(mediaKey)) return;
+  /**
+   * Makes `dialog` the owner of its media session; `unlessOwned` keeps an owner that is not
+   * terminated (the early dialog of a failed-over branch hands the session on).
+   */
+  own(mediaKey: string, dialog: Dialog, unlessOwned = false): void {
+    if (unlessOwned && (this.byMedia.get(mediaKey)?.state ?? 'terminated') !== 'terminated') return;
     this.byMedia.set(mediaKey, dialog);
   }
 

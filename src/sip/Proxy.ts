@@ -916,7 +916,7 @@ export class SipProxy {
     const session = await this.media.ensureSession(key, info.media.length, legs);
     if (!dialog.mediaKey) {
       dialog.mediaKey = key;
-      // The early dialogs of a forked INVITE share the call's session; the first one holds it.
+      // The early dialogs of a forked INVITE share the call's session; the first live one holds it.
       this.dialogs.own(key, dialog, true);
     }
     const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
@@ -935,10 +935,15 @@ export class SipProxy {
     return true;
   }
 
-  /** A session without media for the configured time: BYE toward both sides, then release. */
+  /**
+   * A session without media for the configured time: BYE toward both sides, then release. A call
+   * still ringing keeps its session: many calls have no early media, the answer's SDP starts the
+   * media clock again (MediaRelay counts from the last offer/answer), and Timer C bounds the ringing.
+   */
   private async onMediaTimeout(key: string): Promise<void> {
     const dialog = this.dialogs.ownerOf(key);
     this.log?.debug({ key, state: dialog?.state }, 'media timeout event');
+    if (dialog?.state === 'early') return;
     if (!dialog || dialog.state !== 'confirmed') {
       await this.media.release(key).catch(() => undefined);
       return;

@@ -162,5 +162,25 @@ timeouts('a session times out when every stream is idle, not while one still has
   });
 });
 
+timeouts('an offer/answer starts the idle clock again: a ringing call is not timed out by its answer', async () => {
+  await withRelay(8, { timeoutMs: 400 }, async (relay) => {
+    const timedOut: number[] = [];
+    const started = Date.now();
+    relay.on('timeout', () => timedOut.push(Date.now() - started));
+    await relay.ensureSession('ringing', 1);
+    // No early media: the session is reported idle once while the call rings.
+    const first = Date.now() + 3000;
+    while (timedOut.length < 1 && Date.now() < first) await sleep(20);
+    assert.is(timedOut.length, 1);
+    // The answer's SDP sets leg B: a new negotiation, a new idle period from now.
+    const answeredAt = Date.now() - started;
+    await relay.setLeg('ringing', 0, 'b', loopbackHint(40_000));
+    const second = Date.now() + 3000;
+    while (timedOut.length < 2 && Date.now() < second) await sleep(20);
+    assert.is(timedOut.length, 2, 'idle again after the answer: a second event');
+    assert.ok(timedOut[1]! - answeredAt >= 400, `not before the timeout after the answer (${timedOut[1]! - answeredAt} ms)`);
+  });
+});
+
 ports.run();
 timeouts.run();

@@ -40,12 +40,17 @@ test('early dialogs of a forked INVITE share the caller\'s tag; the To tag tells
   assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'y' } }), second, 'removing another dialog\'s entry does nothing');
 });
 
-test('media ownership: the first claim holds unless replaced; disown forgets it', () => {
+test('media ownership: the first live claim holds unless replaced; disown forgets it', () => {
   const table = new DialogTable();
   const first = new Dialog('c1', peer('a'), peer('x'));
   const second = new Dialog('c1', peer('a'), peer('y'));
   table.own('m', first, true);
   table.own('m', second, true);
+  assert.is(table.ownerOf('m'), first);
+  first.state = 'terminated';
+  table.own('m', second, true);
+  assert.is(table.ownerOf('m'), second, 'a terminated owner (a failed-over branch) hands the session on');
+  table.own('m', first);
   assert.is(table.ownerOf('m'), first);
   table.own('m', second);
   assert.is(table.ownerOf('m'), second);

@@ -321,6 +321,36 @@ test('media inactivity: BYE toward both sides, session released', async (ctx) =>
   }
 });
 
+test('a call ringing longer than the media timeout keeps its media session; the clock starts again at the answer', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  const { port, gateway } = ctx;
+  try {
+    const callId = 'long-ring';
+    caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) }), port);
+    const invite = await gateway.waitFor(isRequest('INVITE', callId));
+    gateway.sendMessage(answer(invite, 180, gateway), port);
+    const key = `${callId}|c${callId}`;
+    const offered = sdpPort(invite);
+    // timeoutSec is 2: ring for 3.5 s without early media.
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.ok(ctx.relay.get(key), 'the session survives the ringing');
+    assert.is(ctx.relay.get(key)!.streams[0]!.b.rtp, offered, 'the ports the gateway was offered are still the relay\'s');
+    gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
+    const ok = await caller.waitFor(isResponse(callId));
+    assert.is(ok.status, 200);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.not.ok(caller.received.some(isRequest('BYE', callId)), 'no BYE right after the answer');
+    // Without media after the answer, the timeout ends the call as usual.
+    const bye = await caller.waitFor(isRequest('BYE', callId), 6000);
+    caller.sendMessage(createResponse(bye, 200), port);
+    const towardGateway = await gateway.waitFor(isRequest('BYE', callId), 2000);
+    gateway.sendMessage(createResponse(towardGateway, 200), port);
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+  } finally {
+    caller.close();
+  }
+});
+
 test('media inactivity with proxies on both sides: each BYE follows that side\'s route set', async (ctx) => {
   const caller = await SipPeer.udp(CALLER);
   const upstream = await SipPeer.udp('127.0.0.6');
