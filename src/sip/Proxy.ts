@@ -122,6 +122,8 @@ interface Branch {
 
 const BRANCH_PREFIX = 'z9hG4bKpl';
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+/** What the proxy carries end to end, for the Allow of its own answer to OPTIONS (§11.2). */
+const PROXIED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
 
 export class SipProxy {
   private readonly config: PinlatchConfig;
@@ -361,6 +363,11 @@ export class SipProxy {
     return this.isOwn(via.host, via.port);
   }
 
+  /** A Request-URI for the proxy itself: one of its addresses and ports, without a user part. */
+  private addressesUs(uri: Uri): boolean {
+    return uri.kind === 'sip' && !uri.user && this.isOwn(uri.host, uri.port);
+  }
+
   private refersToUs(uri: Uri): boolean {
     return uri.kind === 'sip' && this.isOwn(uri.host, uri.port);
   }
@@ -370,8 +377,13 @@ export class SipProxy {
     source: Endpoint,
     local: ListenPoint,
     server: ServerTransaction,
-    reply: (status: number, reason?: string) => void,
+    reply: (status: number, reason?: string, headers?: Array<[string, string]>) => void,
   ): Promise<void> {
+    // §11, §16.3 step 3: an OPTIONS addressed to the proxy itself (no user part: a PBX or a
+    // gateway checking that its SBC is up) is answered here, Max-Forwards 0 or not.
+    if (request.method === 'OPTIONS' && request.to?.tag === undefined && this.addressesUs(request.uri)) {
+      return reply(200, undefined, [['Allow', PROXIED_METHODS], ['Accept', 'application/sdp']]);
+    }
     // §16.3 step 3/4: Max-Forwards and loops.
     if (request.maxForwards === 0) return reply(483);
     const loop = this.loopHash(request);

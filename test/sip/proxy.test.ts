@@ -113,6 +113,27 @@ test('Max-Forwards 0 → 483; no route → 404; a loop back to the proxy → 482
   }
 });
 
+test('OPTIONS to the proxy itself (keepalive) → 200 with Allow, from a trunk too; OPTIONS for a user is routed', async ({ port, gateway }) => {
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    caller.send(request({ method: 'OPTIONS', user: 'pinlatch', peer: caller, proxyPort: port, callId: 'ping1', uri: `sip:${PROXY}:${port}` }), port);
+    const pong = await caller.waitFor(isResponse('ping1', 'OPTIONS'));
+    assert.is(pong.status, 200);
+    assert.match(pong.get('allow') ?? '', 'INVITE');
+    assert.ok(pong.to?.tag, 'a To tag of its own (§8.2.6.2)');
+    // From the gateway (a trunk, whose requests would go to the upstream) and with Max-Forwards 0.
+    gateway.send(request({ method: 'OPTIONS', user: 'pinlatch', peer: gateway, proxyPort: port, callId: 'ping2', uri: `sip:${PROXY}:${port}`, maxForwards: 0 }), port);
+    assert.is((await gateway.waitFor(isResponse('ping2', 'OPTIONS'))).status, 200);
+    // An OPTIONS for a number goes where an INVITE for it would.
+    caller.send(request({ method: 'OPTIONS', user: '4930', peer: caller, proxyPort: port, callId: 'ping3' }), port);
+    const routed = await gateway.waitFor(isRequest('OPTIONS', 'ping3'));
+    gateway.sendMessage(createResponse(routed, 200), port);
+    assert.is((await caller.waitFor(isResponse('ping3', 'OPTIONS'))).status, 200);
+  } finally {
+    caller.close();
+  }
+});
+
 test('a trunk that never answers → 408; an unreachable TCP trunk → 503', async ({ port }) => {
   const caller = await SipPeer.udp(CALLER);
   try {
