@@ -8,19 +8,12 @@
  * with BYE), and a parallel fork nobody answers (486 beats 503).
  */
 import * as assert from 'uvu/assert';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { suite } from '../support/suite.ts';
 import { createNatTopology, type NatTopology } from '../support/netns.ts';
 import type { SippOptions, SippResult, SippRun } from '../support/sipp.ts';
 import { E2eRun, type RtpResult } from './harness.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist/src/cli.js');
-/** pino writes JSON lines to stdout; the CLI logs this once SIP and media listen. */
-const READY = '"msg":"pinlatch running"';
 /** Router ports forwarded to the gateway host: trunk a, the silent trunk, trunk b. */
 const PORT_A = 5060;
 const PORT_SILENT = 5070;
@@ -38,7 +31,6 @@ const test = suite<{ topo?: NatTopology }>('e2e/forking', { timeoutMs: 60_000 })
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test.before(async (ctx) => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build it with \`npx tsc\` first`);
   ctx.topo = await createNatTopology({ forwards: [{ port: PORT_A }, { port: PORT_SILENT }, { port: PORT_B }] });
 });
 test.after(async (ctx) => {
@@ -73,55 +65,6 @@ routes:
 upstream: sip:${topo.addr.pbx}:5060
 log: { level: ${process.env.PINLATCH_E2E_LOG ?? 'info'} }
 `;
-}
-
-/** The built CLI in the edge namespace; harness.ts runs the sources through tsx instead. */
-class PinlatchProcess {
-  log = '';
-  private child: ChildProcess | null = null;
-
-  constructor(private readonly topo: NatTopology, private readonly dir: string) {}
-
-  async start(yaml: string): Promise<void> {
-    const path = join(this.dir, 'pinlatch.yaml');
-    writeFileSync(path, yaml);
-    const child = this.topo.spawn('edge', [process.execPath, CLI, '--config', path], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child = child;
-    child.stderr!.on('data', (d) => (this.log += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`pinlatch did not start:\n${this.log}`)), 20_000);
-      child.stdout!.on('data', (d) => {
-        this.log += d;
-        if (this.log.includes(READY)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`pinlatch exited ${code}:\n${this.log}`));
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (!child || child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        if (child.pid) process.kill(child.pid, 'SIGKILL');
-      }, 5000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      process.kill(child.pid!, 'SIGTERM');
-    });
-  }
 }
 
 /** One SIP message of a sipp -trace_msg log. */
@@ -228,8 +171,8 @@ function assertAckedOnBranch(trunk: SippResult, status: string): void {
   assert.equal(uniq(acks.map((m) => m.toTag)), [finals[0]!.toTag]);
 }
 
-function assertSucceeded(name: string, result: SippResult, pinlatch: PinlatchProcess): void {
-  assert.is(result.code, 0, `${name} failed (exit ${result.code}):\n${result.errors}\n${result.messages.slice(-3000)}\n${pinlatch.log}`);
+function assertSucceeded(name: string, result: SippResult, e2e: E2eRun): void {
+  assert.is(result.code, 0, `${name} failed (exit ${result.code}):\n${result.errors}\n${result.messages.slice(-3000)}\n${e2e.pinlatchLog}`);
 }
 
 async function assertMedia(run: E2eRun, caller: string, gw: string, topo: NatTopology): Promise<void> {
@@ -253,12 +196,10 @@ function callerRtp(run: ForkingRun, label: string): Record<string, string | numb
  */
 class ForkingRun {
   readonly e2e: E2eRun;
-  readonly pinlatch: PinlatchProcess;
   private readonly sipps: SippRun[] = [];
 
   constructor(readonly topo: NatTopology) {
     this.e2e = new E2eRun(topo);
-    this.pinlatch = new PinlatchProcess(topo, this.e2e.dir);
   }
 
   /** A trunk: sipp uas on the gateway host, on the port the router forwards for it. */
@@ -277,7 +218,6 @@ class ForkingRun {
 
   async close(): Promise<void> {
     for (const sipp of this.sipps) sipp.kill();
-    await this.pinlatch.stop();
     await this.e2e.close();
   }
 }
@@ -285,7 +225,7 @@ class ForkingRun {
 async function withPinlatch(topo: NatTopology, route: ForkRoute, body: (run: ForkingRun) => Promise<void>): Promise<void> {
   const run = new ForkingRun(topo);
   try {
-    await run.pinlatch.start(forkingYaml(topo, route));
+    await run.e2e.startPinlatch(forkingYaml(topo, route), 'built');
     await body(run);
   } finally {
     await run.close();
@@ -294,15 +234,15 @@ async function withPinlatch(topo: NatTopology, route: ForkRoute, body: (run: For
 
 test('serial: trunk a answers 503, the call completes through trunk b; media both ways', async ({ topo }) => {
   await withPinlatch(topo!, { fork: 'serial', portA: PORT_A }, async (run) => {
-    const { pinlatch } = run;
+    const { e2e } = run;
     const a = run.trunk('forking-uas-unavailable.xml', PORT_A);
     const b = run.trunk('uas.xml', PORT_B, { vars: run.e2e.rtpVars(16000, 'gw-serial') });
     await sleep(300);
     const caller = run.caller('forking-uac.xml', { vars: callerRtp(run, 'pbx-serial') });
     const [c, ra, rb] = await Promise.all([caller.done, a.done, b.done]);
-    assertSucceeded('caller', c, pinlatch);
-    assertSucceeded('trunk a', ra, pinlatch);
-    assertSucceeded('trunk b', rb, pinlatch);
+    assertSucceeded('caller', c, e2e);
+    assertSucceeded('trunk a', ra, e2e);
+    assertSucceeded('trunk b', rb, e2e);
 
     // Trunk a: one INVITE transaction (a retransmission keeps its branch) and the hop-by-hop ACK
     // of its 503 on that same branch (§17.1.1.3), nothing else.
@@ -324,7 +264,7 @@ test('serial: trunk a answers 503, the call completes through trunk b; media bot
 
 test('serial: trunk a never answers, failoverAfterMs gives it up and trunk b takes the call', async ({ topo }) => {
   await withPinlatch(topo!, { fork: 'serial', portA: PORT_SILENT, failoverAfterMs: 500 }, async (run) => {
-    const { pinlatch } = run;
+    const { e2e } = run;
     const silent = new SilentTrunk(topo!, topo!.addr.gw, PORT_SILENT);
     try {
       await silent.listening();
@@ -332,8 +272,8 @@ test('serial: trunk a never answers, failoverAfterMs gives it up and trunk b tak
       await sleep(300);
       const caller = run.caller('forking-uac.xml', { vars: callerRtp(run, 'pbx-silent') });
       const [c, rb] = await Promise.all([caller.done, b.done]);
-      assertSucceeded('caller', c, pinlatch);
-      assertSucceeded('trunk b', rb, pinlatch);
+      assertSucceeded('caller', c, e2e);
+      assertSucceeded('trunk b', rb, e2e);
       await assertMedia(run.e2e, 'pbx-silent', 'gw-silent', topo!);
 
       // The silent trunk saw the INVITE (and at most its early retransmissions), all of one
@@ -354,16 +294,16 @@ test('serial: trunk a never answers, failoverAfterMs gives it up and trunk b tak
 
 test('parallel: both trunks ring, b answers, a is CANCELled and answers 487; media both ways', async ({ topo }) => {
   await withPinlatch(topo!, { fork: 'parallel', portA: PORT_A }, async (run) => {
-    const { pinlatch } = run;
+    const { e2e } = run;
     const a = run.trunk('uas-ring.xml', PORT_A);
     // b rings 1.5 s before it answers, so a's 180 reaches the caller first whatever the scheduling.
     const b = run.trunk('forking-uas-ring-answer.xml', PORT_B, { durationMs: 1500, vars: run.e2e.rtpVars(16000, 'gw-parallel') });
     await sleep(300);
     const caller = run.caller('forking-uac-two-early.xml', { vars: callerRtp(run, 'pbx-parallel') });
     const [c, ra, rb] = await Promise.all([caller.done, a.done, b.done]);
-    assertSucceeded('caller', c, pinlatch);
-    assertSucceeded('trunk a', ra, pinlatch);
-    assertSucceeded('trunk b', rb, pinlatch);
+    assertSucceeded('caller', c, e2e);
+    assertSucceeded('trunk a', ra, e2e);
+    assertSucceeded('trunk b', rb, e2e);
 
     // The caller saw both early dialogs (each trunk's own To tag), then b's answer.
     const tagA = sent(ra, '180')[0]!.toTag;
@@ -386,15 +326,15 @@ test('parallel: both trunks ring, b answers, a is CANCELled and answers 487; med
 
 test('parallel: a 200 from the cancelled trunk is ACKed and ended with BYE by pinlatch; the caller keeps b', async ({ topo }) => {
   await withPinlatch(topo!, { fork: 'parallel', portA: PORT_A }, async (run) => {
-    const { pinlatch } = run;
+    const { e2e } = run;
     const a = run.trunk('forking-uas-answer-late.xml', PORT_A);
     const b = run.trunk('forking-uas-ring-answer.xml', PORT_B, { durationMs: 1500, vars: run.e2e.rtpVars(16000, 'gw-late') });
     await sleep(300);
     const caller = run.caller('forking-uac-two-early.xml', { vars: callerRtp(run, 'pbx-late') });
     const [c, ra, rb] = await Promise.all([caller.done, a.done, b.done]);
-    assertSucceeded('caller', c, pinlatch);
-    assertSucceeded('trunk a', ra, pinlatch);
-    assertSucceeded('trunk b', rb, pinlatch);
+    assertSucceeded('caller', c, e2e);
+    assertSucceeded('trunk a', ra, e2e);
+    assertSucceeded('trunk b', rb, e2e);
 
     // Only b's answer reached the caller (a 2xx retransmission keeps b's tag).
     const tagA = sent(ra, '200').find((m) => m.cseq?.endsWith('INVITE'))!.toTag;
@@ -419,15 +359,15 @@ test('parallel: a 200 from the cancelled trunk is ACKed and ended with BYE by pi
 
 test('parallel: a 486 and b 503, the caller gets 486 (4xx before 5xx, §16.7 step 6)', async ({ topo }) => {
   await withPinlatch(topo!, { fork: 'parallel', portA: PORT_A }, async (run) => {
-    const { pinlatch } = run;
+    const { e2e } = run;
     const a = run.trunk('uas-busy.xml', PORT_A);
     const b = run.trunk('forking-uas-unavailable.xml', PORT_B);
     await sleep(300);
     const caller = run.caller('uac-reject.xml');
     const [c, ra, rb] = await Promise.all([caller.done, a.done, b.done]);
-    assertSucceeded('caller', c, pinlatch);
-    assertSucceeded('trunk a', ra, pinlatch);
-    assertSucceeded('trunk b', rb, pinlatch);
+    assertSucceeded('caller', c, e2e);
+    assertSucceeded('trunk a', ra, e2e);
+    assertSucceeded('trunk b', rb, e2e);
     const finals = traced(c).filter((m) => m.direction === 'received' && /^[2-6]\d\d$/.test(m.kind));
     assert.equal(uniq(finals.map((m) => m.kind)), ['486'], finals.map((m) => m.kind).join(','));
     // It is a's answer (its To tag) that the caller got, and each trunk's final response was ACKed.

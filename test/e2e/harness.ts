@@ -1,8 +1,9 @@
 /**
- * End-to-end harness: one NAT topology (test/support/netns.ts), the real CLI
- * (`node --import tsx src/cli.ts --config FILE`, what `npx pinlatch` runs) started as a child
- * process in the "edge" namespace with a generated YAML configuration, and sipp caller/gateway
- * runs with the RTP endpoints their scenarios start.
+ * End-to-end harness: one NAT topology (test/support/netns.ts), the real CLI started as a child
+ * process in the "edge" namespace with a generated YAML configuration — from the sources
+ * (`node --import tsx src/cli.ts --config FILE`) or built (`node dist/src/cli.js`, what the
+ * `pinlatch` bin runs; `npx tsc` builds it) — and sipp caller/gateway runs with the RTP endpoints
+ * their scenarios start.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { NatTopology } from '../support/netns.ts';
 import { startSipp, type SippOptions, type SippRun } from '../support/sipp.ts';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = { sources: [join(ROOT, 'src/cli.ts')], built: [join(ROOT, 'dist/src/cli.js')] };
 /** pino writes JSON lines to stdout; the CLI logs this once SIP and media listen. */
 const READY = '"msg":"pinlatch running"';
 const RTP_ENDPOINT = fileURLToPath(new URL('./rtp-endpoint.mjs', import.meta.url));
@@ -65,11 +67,14 @@ export class E2eRun {
 
   constructor(readonly topo: NatTopology) {}
 
-  async startPinlatch(yaml: string): Promise<void> {
+  async startPinlatch(yaml: string, cli: keyof typeof CLI = 'sources'): Promise<void> {
     const path = join(this.dir, 'pinlatch.yaml');
     writeFileSync(path, yaml);
-    const child = this.topo.spawn('edge', [process.execPath, '--import', 'tsx', CLI, '--config', path], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    const [entry] = CLI[cli];
+    if (!existsSync(entry!)) throw new Error(`${entry} is missing: build it with \`npx tsc\` first`);
+    const node = cli === 'sources' ? [process.execPath, '--import', 'tsx'] : [process.execPath];
+    const child = this.topo.spawn('edge', [...node, entry!, '--config', path], {
+      cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.pinlatch = child;
