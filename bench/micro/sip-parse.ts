@@ -85,6 +85,15 @@ export function register(bench: Bench): void {
     response.popVia();
     response.serialize();
   });
+  // What the proxy does with a response it relays: the received copy stays with the transaction.
+  bench.add('SIP parse 200 OK + clone + read tags/CSeq + pop Via + serialize', () => {
+    const response = parseMessage(OK);
+    const out = response.clone();
+    void out.cseq;
+    void out.to?.tag;
+    out.popVia();
+    out.serialize();
+  });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

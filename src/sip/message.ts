@@ -416,9 +416,14 @@ abstract class SipMessageBase {
   }
 
   /** Carries the byte-exact fast path over to a copy that has the same start line, fields and body. */
+  /**
+   * What a clone takes over besides fields and body: the wire bytes and the typed headers already
+   * parsed (shared, as the typed values are read-only; a change to the clone drops its own entry).
+   */
   protected copyWireTo<T extends SipMessageBase>(target: T): T {
     target.#wire = this.#wire;
     target.#startRaw = this.#startRaw;
+    for (const [key, value] of this.#cache) target.#cache.set(key, value);
     return target;
   }
 }
