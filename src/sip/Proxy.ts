@@ -562,6 +562,7 @@ export class SipProxy {
       // The caller cancelled (or another branch answered) while this one was being prepared.
       b.done = true;
       if (dialog && ctx.initial) this.retire(dialog);
+      this.settle(ctx);
       return;
     }
     this.startClient(b);

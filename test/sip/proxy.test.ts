@@ -9,7 +9,7 @@ import { suite } from '../support/suite.ts';
 import { freePortRange } from '../media/udp-peer.ts';
 import type { MediaRelay } from '../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../src/sip/Proxy.ts';
-import { createResponse, type SipMessage } from '../../src/sip/message.ts';
+import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
 import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, until, startProxy, stopProxy } from './sip-peer.ts';
 
 const CALLER = '127.0.0.2';
@@ -250,6 +250,44 @@ test('re-INVITE: o= versions continue per direction, +1 only when the relayed SD
     const bye = await gateway.waitFor(isRequest('BYE', 'reinv1'));
     gateway.sendMessage(createResponse(bye, 200), port);
     await caller.waitFor(isResponse('reinv1', 'BYE'));
+  } finally {
+    caller.close();
+  }
+});
+
+test('a re-INVITE CANCELled while its offer is being anchored gets 487; an INVITE likewise', async (ctx) => {
+  const caller = await SipPeer.udp(CALLER);
+  const { port, gateway } = ctx;
+  const cancelOf = (text: string, cseq: number) => {
+    const keep = text.split('\r\n').filter((l) => /^(Via|From|To|Call-ID):/i.test(l));
+    const uri = /^INVITE (\S+)/.exec(text)![1];
+    return [`CANCEL ${uri} SIP/2.0`, ...keep, `CSeq: ${cseq} CANCEL`, 'Max-Forwards: 70', 'Content-Length: 0', '', ''].join('\r\n');
+  };
+  /** Sends INVITE and CANCEL back to back; whoever ends the INVITE, the caller gets 487 and nothing stays open. */
+  const inviteAndCancel = async (callId: string, text: string, cseq: number) => {
+    caller.send(text, port);
+    caller.send(cancelOf(text, cseq), port);
+    assert.is((await caller.waitFor(isResponse(callId, 'CANCEL'))).status, 200);
+    const final = caller.waitFor((m: SipMessage): m is SipResponse => m.kind === 'response' && m.callId === callId && m.cseq?.method === 'INVITE' && m.cseq.seq === cseq && m.status >= 200, 4000);
+    // If the INVITE left before the CANCEL was read, the gateway ends it (§9.2); else it never sees it.
+    const forwarded = await gateway.waitFor((m: SipMessage): m is SipRequest => m.kind === 'request' && m.method === 'INVITE' && m.callId === callId && m.cseq?.seq === cseq, 300).catch(() => null);
+    if (forwarded) {
+      const cancel = await gateway.waitFor(isRequest('CANCEL', callId));
+      gateway.sendMessage(createResponse(cancel, 200), port);
+      gateway.sendMessage(answer(forwarded, 487, gateway), port);
+    }
+    assert.is((await final).status, 487);
+  };
+  try {
+    const { routes } = await establish(ctx, caller, 'cancel-reinv');
+    const uri = `sip:gw@${GATEWAY}:${gateway.port}`;
+    await inviteAndCancel('cancel-reinv', request({ user: '4930123', peer: caller, proxyPort: port, callId: 'cancel-reinv', toTag: 'gw1', cseq: 2, uri, routes, body: sdp(CALLER, 40000, 2, 'sendonly') }), 2);
+    await inviteAndCancel('cancel-new', request({ user: '4930123', peer: caller, proxyPort: port, callId: 'cancel-new', body: sdp(CALLER, 40004) }), 1);
+    caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: 'cancel-reinv', toTag: 'gw1', cseq: 3, uri, routes }), port);
+    const bye = await gateway.waitFor(isRequest('BYE', 'cancel-reinv'));
+    gateway.sendMessage(createResponse(bye, 200), port);
+    await caller.waitFor(isResponse('cancel-reinv', 'BYE'));
+    await until(() => ctx.relay.keys().length === 0, 3000, 'media sessions not released');
   } finally {
     caller.close();
   }
