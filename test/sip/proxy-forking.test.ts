@@ -5,11 +5,11 @@
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { freePortRange } from '../media/udp-peer.ts';
+import { UdpPeer, freePortRange, rtpPacket } from '../media/udp-peer.ts';
 import type { MediaRelay } from '../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../src/sip/Proxy.ts';
 import { createResponse, type SipMessage, type SipRequest, type SipResponse } from '../../src/sip/message.ts';
-import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, until, startProxy, stopProxy } from './sip-peer.ts';
+import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, until, startProxy, stopProxy } from './sip-peer.ts';
 
 const CALLER = '127.0.0.2';
 const A = '127.0.0.11';
@@ -191,6 +191,44 @@ test('parallel: a second 2xx (crossing the CANCEL) is ACKed and ended with BYE b
   assert.is(ctx.a.received.filter(isRequest('BYE', 'par-late')).length, 1, 'one BYE');
   assert.equal(finals(ctx.caller, 'par-late').map((r) => r.to?.tag), ['tb'], 'the caller sees one dialog');
   await hangUp(ctx, ok, ctx.b, 'parallel2');
+});
+
+test('parallel: early media from the losing branch, answer from the winner — leg B follows the winner', async (ctx) => {
+  const callerRtp = await UdpPeer.open(CALLER);
+  const rtpA = await UdpPeer.open(A);
+  const rtpB = await UdpPeer.open(B);
+  try {
+    ctx.caller.send(request({ user: 'parallel6', peer: ctx.caller, proxyPort: ctx.port, callId: 'par-media', body: sdp(CALLER, callerRtp.port) }), ctx.port);
+    const atA = await ctx.a.waitFor(isRequest('INVITE', 'par-media'));
+    const atB = await ctx.b.waitFor(isRequest('INVITE', 'par-media'));
+    const relayB = sdpPort(atB);
+    assert.is(sdpPort(atA), relayB, 'both branches are offered the same leg B ports');
+    ctx.a.sendMessage(answer(atA, 183, ctx.a, sdp(A, rtpA.port), 'ta'), ctx.port);
+    await ctx.caller.waitFor((m: SipMessage) => m.kind === 'response' && m.callId === 'par-media' && m.status === 183);
+    // A's early media reaches the caller while A is the only one with an answer.
+    await rtpA.send(rtpPacket(0xa, 1), relayB, PROXY);
+    await callerRtp.waitFor((r) => r.some((p) => p.data.readUInt32BE(8) === 0xa), 2000, "A's early media");
+    ctx.b.sendMessage(answer(atB, 200, ctx.b, sdp(B, rtpB.port), 'tb'), ctx.port);
+    const ok = await ctx.caller.waitFor(isResponse('par-media'));
+    assert.is(ok.to?.tag, 'tb');
+    const cancel = await ctx.a.waitFor(isRequest('CANCEL', 'par-media'));
+    ctx.a.sendMessage(createResponse(cancel, 200), ctx.port);
+    ctx.a.sendMessage(answer(atA, 487, ctx.a, undefined, 'ta'), ctx.port);
+    // Now leg B belongs to B: its media goes through, A's (still sending) is dropped.
+    callerRtp.received.length = 0;
+    for (let seq = 2; seq <= 11; seq++) {
+      await rtpA.send(rtpPacket(0xa, seq), relayB, PROXY);
+      await rtpB.send(rtpPacket(0xb, seq), relayB, PROXY);
+    }
+    await callerRtp.waitFor((r) => r.filter((p) => p.data.readUInt32BE(8) === 0xb).length >= 8, 2000, "B's media");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(callerRtp.received.filter((p) => p.data.readUInt32BE(8) === 0xa).length, 0, 'nothing from the losing branch');
+    await hangUp(ctx, ok, ctx.b, 'parallel6');
+  } finally {
+    await callerRtp.close();
+    await rtpA.close();
+    await rtpB.close();
+  }
 });
 
 test('parallel: no 2xx → the best response (4xx over 5xx; 6xx over all) and the media is released', async (ctx) => {
