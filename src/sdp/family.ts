@@ -28,13 +28,18 @@ export class MediaFamilyError extends Error {
   }
 }
 
+/** The IP family of the relay's address, checked once (not per SDP). */
+export function relayFamilyOf(relayAddress: string): 4 | 6 {
+  const family = isIP(relayAddress);
+  if (family !== 4 && family !== 6) throw new RangeError(`relay address ${relayAddress} is not an IP literal`);
+  return family;
+}
+
 /**
  * Throws MediaFamilyError when an active (non-rejected) stream of `info` has a connection address
- * of another family than `relayAddress`. Streams without c= (none at session level either) pass.
+ * of another family than the relay's. Streams without c= (none at session level either) pass.
  */
-export function checkMediaFamily(info: SdpInfo, relayAddress: string): void {
-  const relayFamily = isIP(relayAddress);
-  if (relayFamily !== 4 && relayFamily !== 6) throw new RangeError(`relay address ${relayAddress} is not an IP literal`);
+export function checkMediaFamily(info: SdpInfo, relayFamily: 4 | 6): void {
   const foreign = info.media.filter((m) => !m.rejected && m.ipVersion !== null && m.ipVersion !== relayFamily).map((m) => m.index);
   if (foreign.length > 0) throw new MediaFamilyError(foreign, relayFamily);
 }

@@ -11,4 +11,4 @@ export {
 export { SdpVersionState } from './version-state.js';
 export { SdpError } from './errors.js';
 export { MAX_SDP_LENGTH, parseSdp } from './parse.js';
-export { checkMediaFamily, MediaFamilyError } from './family.js';
+export { checkMediaFamily, MediaFamilyError, relayFamilyOf } from './family.js';

@@ -24,7 +24,7 @@ import type { PinlatchConfig, TrunkConfig } from '../config/types.js';
 import type { LegName, LegUpdate, MediaRelayApi } from '../media/api.js';
 import { MediaError } from '../media/errors.js';
 import { isIp, normalizeIp } from '../net/address.js';
-import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, type SdpInfo } from '../sdp/index.js';
+import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, relayFamilyOf, type SdpInfo } from '../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Via, stampReceived } from './headers/via.js';
@@ -111,8 +111,6 @@ interface Branch {
   dialog: Dialog | null;
   timerC?: NodeJS.Timeout;
   failoverTimer?: IoTimer;
-  /** Some response (even 100) came: the next hop is alive. */
-  heard: boolean;
   cancelled: boolean;
   /** Has its final response (or timed out, or could not be sent). */
   done: boolean;
@@ -144,11 +142,14 @@ export class SipProxy {
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   private readonly v6ByAddress = new Map<string, boolean>();
+  /** IP family of the media relay's advertised address: every anchored SDP must match it. */
+  private readonly mediaFamily: 4 | 6;
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
     this.config = options.config;
     this.media = options.media;
+    this.mediaFamily = relayFamilyOf(options.media.advertise);
     this.log = options.logger;
     this.timers = transactionTimers(options.config.sip.timers);
     this.routes = new RouteTable(options.config.routes, options.config.trunks);
@@ -555,7 +556,7 @@ export class SipProxy {
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
       ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, branch, dialog,
-      heard: false, cancelled: false, done: false,
+      cancelled: false, done: false,
     };
     ctx.branches.push(b);
     if (ctx.stopped || ctx.answered) {
@@ -613,7 +614,8 @@ export class SipProxy {
       // take the call before the caller hangs up (Timer B would take 64 x T1).
       b.failoverTimer = new IoTimer();
       b.failoverTimer.start(ctx.failoverAfterMs, () => {
-        if (b.heard || b.done) return;
+        // Any response (even 100) moved the transaction on from Calling/Trying: the hop is alive.
+        if (b.done || (client.state !== 'calling' && client.state !== 'trying')) return;
         this.log?.info({ callId: ctx.request.callId, to: b.destination }, 'no response: next trunk');
         client.terminate();
         this.branchFailed(ctx, b, { status: 408, response: null });
@@ -692,7 +694,6 @@ export class SipProxy {
   }
 
   private async relayResponse(b: Branch, response: SipResponse, status: number): Promise<void> {
-    b.heard = true;
     if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
     if (b.lateAck) {
       // A retransmission of a 2xx the proxy refused: the same ACK again (§13.2.2.4), nothing else.
@@ -726,8 +727,8 @@ export class SipProxy {
           peer.nameAddr = response.get('to') ?? peer.nameAddr;
           this.dialogs.add(dialog, tag);
         }
+        peer.routeSet = routeSetTowardCallee(response, (r) => this.refersToUs(r.uri));
       }
-      if (ctx.initial) peer.routeSet = routeSetTowardCallee(response, (r) => this.refersToUs(r.uri));
       const contact = firstContact(response);
       if (contact) {
         peer.target = contact.toString();
@@ -747,7 +748,6 @@ export class SipProxy {
         // §16.7 step 10: a 2xx ends the fork; the other branches are cancelled.
         this.cancelPending(ctx, b);
       }
-      if (first && ctx.request.method === 'BYE' && dialog) void this.endDialog(dialog);
       this.settle(ctx);
     }
     ctx.server.respond(status, out.serialize());
@@ -805,6 +805,9 @@ export class SipProxy {
   private settle(ctx: ResponseContext): void {
     if (ctx.starting > 0 || ctx.branches.some((b) => !b.done) || this.contexts.get(ctx.server.key) !== ctx) return;
     this.contexts.delete(ctx.server.key);
+    // A BYE's final response, whatever it is, ends its dialog (§15.1.2).
+    const byeDialog = ctx.request.method === 'BYE' ? ctx.branches[0]?.dialog : null;
+    if (byeDialog) void this.endDialog(byeDialog);
     if (ctx.answered) return;
     const best = ctx.best ?? { status: 487, response: null };
     const status = upstreamStatus(best);
@@ -819,9 +822,7 @@ export class SipProxy {
     } else {
       out = createResponse(ctx.request, status, { reason: best.reason, toTag: this.toTag(ctx.request), headers: best.headers });
     }
-    const dialogs = ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null);
-    if (ctx.initial) this.endFailedCall(dialogs);
-    else if (ctx.request.method === 'BYE' && dialogs[0]) void this.endDialog(dialogs[0]);
+    if (ctx.initial) this.endFailedCall(ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null));
     ctx.server.respond(status, out.serialize());
   }
 
@@ -907,7 +908,7 @@ export class SipProxy {
     // Parsed once: described now, rewritten in place by anchorParsed below.
     const sdp = parseSdp(message.body.toString('latin1'));
     const info: SdpInfo = describeParsed(sdp);
-    checkMediaFamily(info, this.media.advertise);
+    checkMediaFamily(info, this.mediaFamily);
     const key = dialog.mediaKey ?? `${dialog.callId}|${dialog.caller.tag}`;
     const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
     const peer = dialog.peer(from);
