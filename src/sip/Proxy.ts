@@ -111,7 +111,8 @@ interface Branch {
   dialog: Dialog | null;
   timerC?: NodeJS.Timeout;
   failoverTimer?: IoTimer;
-  cancelled: boolean;
+  /** CANCEL of this branch: wanted waits for a provisional response (§9.1), then it is sent. */
+  cancel: 'none' | 'wanted' | 'sent';
   /** Has its final response (or timed out, or could not be sent). */
   done: boolean;
   /** The ACK sent for a 2xx the proxy did not pass on (resent on its retransmissions). */
@@ -556,7 +557,7 @@ export class SipProxy {
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
       ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, branch, dialog,
-      cancelled: false, done: false,
+      cancel: 'none', done: false,
     };
     ctx.branches.push(b);
     if (ctx.stopped || ctx.answered) {
@@ -624,9 +625,19 @@ export class SipProxy {
     client.start();
   }
 
+  /**
+   * CANCELs a pending INVITE branch (§9.1, §16.10). Before any provisional response the CANCEL
+   * must not be sent — the next hop may not have the INVITE yet: it goes out with the first one.
+   * Non-INVITE branches are not cancelled (§9.1: they end quickly on their own).
+   */
   private cancelBranch(b: Branch): void {
-    if (b.cancelled || b.done || !b.client || b.client.state === 'completed' || b.client.state === 'terminated' || b.client.state === 'accepted') return;
-    b.cancelled = true;
+    if (b.done || b.cancel !== 'none' || !b.client || b.forwarded.method !== 'INVITE') return;
+    b.cancel = 'wanted';
+    if (b.client.state !== 'calling') this.sendCancel(b);
+  }
+
+  private sendCancel(b: Branch): void {
+    b.cancel = 'sent';
     this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination);
   }
 
@@ -694,6 +705,7 @@ export class SipProxy {
   }
 
   private async relayResponse(b: Branch, response: SipResponse, status: number): Promise<void> {
+    if (status < 200 && b.cancel === 'wanted') this.sendCancel(b);
     if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
     if (b.lateAck) {
       // A retransmission of a 2xx the proxy refused: the same ACK again (§13.2.2.4), nothing else.

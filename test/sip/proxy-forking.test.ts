@@ -30,7 +30,8 @@ const test = suite<Context>('sip/proxy forking', { timeoutMs: 15_000 });
 
 test.before(async (ctx) => {
   ctx.port = await freeSipPort();
-  const ports = await freePortRange(40);
+  // Released ports rest 2 s (quarantine): room for every call of this file within that time.
+  const ports = await freePortRange(80);
   ctx.a = await SipPeer.udp(A);
   ctx.b = await SipPeer.udp(B);
   ctx.silent = await SipPeer.udp(SILENT);
@@ -170,6 +171,23 @@ test('parallel: both trunks ring; the first 2xx wins, the other branch is cancel
   await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
 });
 
+test('parallel: a branch that has sent nothing yet gets its CANCEL only after its first provisional response (§9.1)', async (ctx) => {
+  invite(ctx, 'parallel7', 'par-quiet');
+  const atA = await ctx.a.waitFor(isRequest('INVITE', 'par-quiet'));
+  const atB = await ctx.b.waitFor(isRequest('INVITE', 'par-quiet'));
+  ctx.b.sendMessage(answer(atB, 200, ctx.b, sdp(B, 42000), 'tb'), ctx.port);
+  const ok = await ctx.caller.waitFor(isResponse('par-quiet'));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.not.ok(ctx.a.received.some(isRequest('CANCEL', 'par-quiet')), 'no CANCEL before a provisional response');
+  ctx.a.sendMessage(createResponse(atA, 100), ctx.port);
+  const cancel = await ctx.a.waitFor(isRequest('CANCEL', 'par-quiet'));
+  assert.is(cancel.topVia!.branch, atA.topVia!.branch);
+  ctx.a.sendMessage(createResponse(cancel, 200), ctx.port);
+  ctx.a.sendMessage(answer(atA, 487, ctx.a, undefined, 'ta'), ctx.port);
+  await ctx.a.waitFor(isRequest('ACK', 'par-quiet'));
+  await hangUp(ctx, ok, ctx.b, 'parallel7');
+});
+
 test('parallel: a second 2xx (crossing the CANCEL) is ACKed and ended with BYE by the proxy', async (ctx) => {
   invite(ctx, 'parallel2', 'par-late');
   const atA = await ctx.a.waitFor(isRequest('INVITE', 'par-late'));
@@ -259,12 +277,19 @@ test('parallel: the caller cancels → every branch is cancelled, the caller get
   ctx.caller.send(text, ctx.port);
   const atA = await ctx.a.waitFor(isRequest('INVITE', callId));
   const atB = await ctx.b.waitFor(isRequest('INVITE', callId));
+  // A rings before the CANCEL; B says nothing until after it (its CANCEL waits for its 100, §9.1).
+  ctx.a.sendMessage(answer(atA, 180, ctx.a, undefined, 'ta'), ctx.port);
+  await ctx.caller.waitFor((m: SipMessage) => m.kind === 'response' && m.callId === callId && m.status === 180);
   const via = /^Via: .*$/m.exec(text)![0];
   ctx.caller.send(
     [`CANCEL sip:parallel5@${PROXY}:${ctx.port} SIP/2.0`, via, 'Max-Forwards: 70', `From: <sip:caller@${CALLER}>;tag=c${callId}`, `To: <sip:parallel5@${PROXY}>`, `Call-ID: ${callId}`, 'CSeq: 1 CANCEL', 'Content-Length: 0', '', ''].join('\r\n'),
     ctx.port,
   );
   assert.is((await ctx.caller.waitFor(isResponse(callId, 'CANCEL'))).status, 200);
+  await ctx.a.waitFor(isRequest('CANCEL', callId));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.not.ok(ctx.b.received.some(isRequest('CANCEL', callId)), 'no CANCEL toward a branch that has not answered yet');
+  ctx.b.sendMessage(createResponse(atB, 100), ctx.port);
   for (const [peer, inv, tag] of [[ctx.a, atA, 'ta'], [ctx.b, atB, 'tb']] as Array<[SipPeer, SipRequest, string]>) {
     const cancel = await peer.waitFor(isRequest('CANCEL', callId));
     peer.sendMessage(createResponse(cancel, 200), ctx.port);
