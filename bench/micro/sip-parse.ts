@@ -8,8 +8,8 @@
  */
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { parseMessage } from '../../src/sip/parser.ts';
-import type { SipRequest } from '../../src/sip/message.ts';
+import { parseMessage } from '../../src/sip/wire/parser.ts';
+import type { SipRequest } from '../../src/sip/wire/message.ts';
 
 const SDP = [
   'v=0',

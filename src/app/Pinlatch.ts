@@ -7,7 +7,7 @@ import type { MediaConfig, PinlatchConfig } from '../config/index.js';
 import { MediaRelay, type MediaRelayOptions } from '../media/MediaRelay.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
-import { SipProxy } from '../sip/Proxy.js';
+import { SipProxy } from '../sip/proxy/Proxy.js';
 import { MetricsServer } from './MetricsServer.js';
 
 export interface PinlatchOptions {

@@ -1,0 +1,72 @@
+/**
+ * A dialog as the proxy tracks it (RFC 3261 §12, seen from the middle): created by the initial
+ * INVITE, confirmed by its 2xx, ended by BYE, CANCEL, a failure response or a media timeout.
+ *
+ * Side 'caller' sent the initial INVITE; media leg A faces it. Side 'callee' answered; leg B faces
+ * it. Each side keeps what the proxy needs to send it a request of its own (the BYE of a media
+ * timeout): its tag, URI, remote target, the route set toward it, the last CSeq it used, where its
+ * signalling comes from, and — for a pinned trunk — the RoutePin that decides every in-dialog
+ * destination toward it.
+ */
+import { SdpVersionState } from '../../sdp/index.js';
+import type { RoutePin } from './RoutePin.js';
+
+export type DialogSide = 'caller' | 'callee';
+export type DialogState = 'early' | 'confirmed' | 'terminated';
+
+export interface DialogPeer {
+  /** Tag of this side (From tag of the caller, To tag of the callee). */
+  tag: string | undefined;
+  /** Full From/To header value of this side, tag included. */
+  nameAddr: string;
+  /** Remote target (Contact URI) of this side, as written. */
+  target: string | undefined;
+  /**
+   * Route header values from the proxy toward this side, nearest first (§12.1: the proxies that
+   * record-routed between the proxy and this side), empty when none did.
+   */
+  routeSet: string[];
+  /** Highest CSeq number this side used. */
+  cseq: number;
+  /** Transport, address and port of this side's last signalling packet. */
+  source: { transport: 'udp' | 'tcp'; address: string; port: number };
+  /** Pinned destination for requests toward this side (trunk with pinRoute), or null. */
+  pin: RoutePin | null;
+  /** The side is a trunk: its NAT is handled by pinning, not by trusting packet sources. */
+  trunk: string | null;
+  /** Its Contact was not usable as a destination (behind NAT): send to `source` instead. */
+  natted: boolean;
+}
+
+export class Dialog {
+  state: DialogState = 'early';
+  /** Media session key (Call-ID + caller tag), or null when the call carries no SDP yet. */
+  mediaKey: string | null = null;
+  /**
+   * o= version of the SDPs the proxy sends toward each side, kept per direction across the
+   * dialog's offers and answers (RFC 3264 §8: +1 only when what that side receives changed).
+   */
+  readonly sdpVersionToward: Record<DialogSide, SdpVersionState> = {
+    caller: new SdpVersionState(),
+    callee: new SdpVersionState(),
+  };
+
+  constructor(
+    readonly callId: string,
+    readonly caller: DialogPeer,
+    readonly callee: DialogPeer,
+  ) {}
+
+  /** Which side sent a request carrying this From tag. */
+  sideOfFromTag(tag: string | undefined): DialogSide {
+    return tag !== undefined && tag === this.callee.tag && tag !== this.caller.tag ? 'callee' : 'caller';
+  }
+
+  peer(side: DialogSide): DialogPeer {
+    return side === 'caller' ? this.caller : this.callee;
+  }
+
+  static other(side: DialogSide): DialogSide {
+    return side === 'caller' ? 'callee' : 'caller';
+  }
+}

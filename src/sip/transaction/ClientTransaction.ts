@@ -1,0 +1,149 @@
+/**
+ * Client transactions (RFC 3261 §17.1, with the RFC 6026 "Accepted" state): the proxy's forwarded
+ * requests. The transaction owns retransmission of the request over UDP (Timer A / E), its
+ * timeout (Timer B / F), the hop-by-hop ACK of a non-2xx final INVITE response (§17.1.1.3) and
+ * absorption of response retransmissions (Timer D / K). 2xx responses to INVITE are end-to-end:
+ * each one, retransmissions included, is passed up (RFC 6026 §7.2, Timer M).
+ *
+ * The transaction works on serialized bytes and a `send` callback, so it knows nothing of the
+ * parser: the proxy builds the request and, for a non-2xx, the ACK.
+ */
+import { IoTimer } from './IoTimer.js';
+import type { TransactionTimers } from './timers.js';
+
+export type ClientState = 'calling' | 'trying' | 'proceeding' | 'accepted' | 'completed' | 'terminated';
+
+export interface ClientTransactionHandlers<R> {
+  /** Sends bytes to the transaction's destination; throws or rejects on a transport error. */
+  send(data: Buffer): void | Promise<void>;
+  /** A response to pass up (provisional, final, and every 2xx of an INVITE). */
+  onResponse(response: R, status: number): void;
+  /** Timer B / F fired: no final response (the proxy answers 408, §16.7). */
+  onTimeout(): void;
+  /** The request could not be sent (§17.1.4: treat as 503). */
+  onTransportError(err: unknown): void;
+  /** Builds the ACK for a non-2xx final response to INVITE (§17.1.1.3). */
+  buildAck?(response: R): Buffer;
+  onTerminated?(): void;
+}
+
+export class ClientTransaction<R> {
+  state: ClientState;
+  private readonly retransmitTimer = new IoTimer();
+  private readonly timeoutTimer = new IoTimer();
+  private endTimer: NodeJS.Timeout | undefined;
+  private interval: number;
+  private ack: Buffer | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly method: string,
+    private readonly request: Buffer,
+    private readonly reliable: boolean,
+    private readonly timers: TransactionTimers,
+    private readonly handlers: ClientTransactionHandlers<R>,
+  ) {
+    this.state = method === 'INVITE' ? 'calling' : 'trying';
+    this.interval = timers.t1;
+  }
+
+  get isInvite(): boolean {
+    return this.method === 'INVITE';
+  }
+
+  start(): void {
+    this.transmit(this.request);
+    if (!this.reliable) this.armRetransmit();
+    this.timeoutTimer.start(this.timers.timeout, () => this.fireTimeout());
+  }
+
+  private transmit(data: Buffer): void {
+    try {
+      const pending = this.handlers.send(data);
+      if (pending) pending.catch((err: unknown) => this.transportError(err));
+    } catch (err) {
+      this.transportError(err);
+    }
+  }
+
+  private transportError(err: unknown): void {
+    if (this.state === 'terminated' || this.state === 'completed' || this.state === 'accepted') return;
+    this.terminate();
+    this.handlers.onTransportError(err);
+  }
+
+  /** Timer A doubles without bound for INVITE; Timer E doubles up to T2 (§17.1.2.2), T2 in proceeding. */
+  private armRetransmit(): void {
+    this.retransmitTimer.start(this.interval, () => {
+      if (this.state === 'terminated') return;
+      this.transmit(this.request);
+      this.interval = this.isInvite ? this.interval * 2 : Math.min(this.interval * 2, this.timers.t2);
+      if (this.state === 'proceeding') this.interval = this.timers.t2;
+      this.armRetransmit();
+    });
+  }
+
+  private fireTimeout(): void {
+    if (this.state === 'calling' || this.state === 'trying' || this.state === 'proceeding') {
+      this.terminate();
+      this.handlers.onTimeout();
+    }
+  }
+
+  receiveResponse(response: R, status: number): void {
+    switch (this.state) {
+      case 'calling':
+      case 'trying':
+      case 'proceeding':
+        if (status < 200) {
+          if (this.isInvite) {
+            // §17.1.1.2: a provisional response stops INVITE retransmissions, and Timer B runs in
+            // Calling only: a ringing call waits for its final response (the proxy's Timer C guards it).
+            this.retransmitTimer.stop();
+            this.timeoutTimer.stop();
+          } else {
+            this.interval = this.timers.t2;
+          }
+          this.state = 'proceeding';
+          this.handlers.onResponse(response, status);
+          return;
+        }
+        this.retransmitTimer.stop();
+        this.timeoutTimer.stop();
+        if (this.isInvite && status < 300) {
+          this.state = 'accepted';
+          this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
+        } else {
+          this.state = 'completed';
+          if (this.isInvite) {
+            this.ack = this.handlers.buildAck?.(response);
+            if (this.ack) this.transmit(this.ack);
+          }
+          const linger = this.reliable ? 0 : this.isInvite ? this.timers.timerD : this.timers.t4;
+          this.endTimer = setTimeout(() => this.terminate(), linger);
+        }
+        this.handlers.onResponse(response, status);
+        return;
+      case 'accepted':
+        // RFC 6026 §8.4: 2xx retransmissions go up (the proxy forwards them); others are dropped.
+        if (status >= 200 && status < 300) this.handlers.onResponse(response, status);
+        return;
+      case 'completed':
+        // §17.1.1.2: a retransmitted final response gets the same ACK again.
+        if (this.ack && status >= 300) this.transmit(this.ack);
+        return;
+      case 'terminated':
+        return;
+    }
+  }
+
+  /** Stops every timer; the transaction ends. Idempotent. */
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.retransmitTimer.stop();
+    this.timeoutTimer.stop();
+    clearTimeout(this.endTimer);
+    this.handlers.onTerminated?.();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Server transactions (RFC 3261 §17.2, with the RFC 6026 "Accepted" state): requests received by
+ * the proxy. A retransmitted request is absorbed and the last response sent again; final
+ * non-2xx INVITE responses are retransmitted over UDP (Timer G) until the ACK arrives (Timer H
+ * bounds the wait, Timer I absorbs ACK retransmissions); non-INVITE transactions linger for
+ * Timer J. After a 2xx to INVITE the transaction stays "accepted" for Timer L so that
+ * retransmitted INVITEs are absorbed while the 2xx retransmissions come end-to-end.
+ */
+import { IoTimer } from './IoTimer.js';
+import type { TransactionTimers } from './timers.js';
+
+export type ServerState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
+
+export interface ServerTransactionHandlers {
+  /** Sends bytes back toward the request's sender (§18.2.2). */
+  send(data: Buffer): void | Promise<void>;
+  /** Timer H fired: the ACK for a non-2xx final response never came. */
+  onAckTimeout?(): void;
+  onTerminated?(): void;
+}
+
+export class ServerTransaction {
+  state: ServerState;
+  /** Status of the last response sent, 0 when none. */
+  lastStatus = 0;
+  private lastResponse: Buffer | undefined;
+  private readonly retransmitTimer = new IoTimer();
+  private endTimer: NodeJS.Timeout | undefined;
+  private readonly ackTimer = new IoTimer();
+  private interval: number;
+
+  constructor(
+    readonly key: string,
+    readonly method: string,
+    private readonly reliable: boolean,
+    private readonly timers: TransactionTimers,
+    private readonly handlers: ServerTransactionHandlers,
+  ) {
+    this.state = method === 'INVITE' ? 'proceeding' : 'trying';
+    this.interval = timers.t1;
+  }
+
+  get isInvite(): boolean {
+    return this.method === 'INVITE';
+  }
+
+  private transmit(data: Buffer): void {
+    try {
+      const pending = this.handlers.send(data);
+      if (pending) pending.catch(() => this.terminate());
+    } catch {
+      // §17.2.4: a transport error on a response ends the transaction.
+      this.terminate();
+    }
+  }
+
+  /** The same request arrived again: answer with the last response, if any. */
+  receiveRetransmission(): void {
+    if (this.state === 'terminated' || this.state === 'confirmed' || this.state === 'accepted') return;
+    if (this.lastResponse) this.transmit(this.lastResponse);
+  }
+
+  /** An ACK matched this INVITE transaction (non-2xx final response was sent). */
+  receiveAck(): void {
+    if (this.state !== 'completed' || !this.isInvite) return;
+    this.state = 'confirmed';
+    this.retransmitTimer.stop();
+    this.ackTimer.stop();
+    this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.t4);
+  }
+
+  /** Sends a response; ignored once a final response has been sent (except 2xx retransmissions in accepted). */
+  respond(status: number, data: Buffer): void {
+    if (this.state === 'terminated' || this.state === 'completed' || this.state === 'confirmed') return;
+    if (this.state === 'accepted') {
+      if (status >= 200 && status < 300) this.transmit(data);
+      return;
+    }
+    this.lastStatus = status;
+    this.lastResponse = data;
+    this.transmit(data);
+    if (status < 200) {
+      this.state = 'proceeding';
+      return;
+    }
+    if (this.isInvite && status < 300) {
+      this.state = 'accepted';
+      this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
+      return;
+    }
+    this.state = 'completed';
+    if (this.isInvite) {
+      if (!this.reliable) this.armRetransmit();
+      this.ackTimer.start(this.timers.timeout, () => {
+        this.terminate();
+        this.handlers.onAckTimeout?.();
+      });
+    } else {
+      this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.timeout);
+    }
+  }
+
+  /** Timer G: doubles up to T2 (§17.2.1). */
+  private armRetransmit(): void {
+    this.retransmitTimer.start(this.interval, () => {
+      if (this.state !== 'completed' || !this.lastResponse) return;
+      this.transmit(this.lastResponse);
+      this.interval = Math.min(this.interval * 2, this.timers.t2);
+      this.armRetransmit();
+    });
+  }
+
+  terminate(): void {
+    if (this.state === 'terminated') return;
+    this.state = 'terminated';
+    this.retransmitTimer.stop();
+    clearTimeout(this.endTimer);
+    this.ackTimer.stop();
+    this.handlers.onTerminated?.();
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * Via (RFC 3261 §20.42, §25.1), with the parameters proxies work with: branch (§8.1.1.7, the
+ * z9hG4bK magic cookie), received (§18.2.1), rport (RFC 3581), maddr and ttl.
+ *
+ *   via-parm = sent-protocol LWS sent-by *( SEMI via-params )
+ *   sent-protocol = protocol-name SLASH protocol-version SLASH transport   (SLASH = SWS "/" SWS)
+ */
+import { parseIp } from '../../../net/address.js';
+import { normalizedIp } from '../normalizedIp.js';
+import { SipHeaderError } from '../errors.js';
+import { Params, readParams } from './params.js';
+import { skipWsp, splitList, tokenEnd } from './syntax.js';
+
+/** The RFC 3261 branch prefix (§8.1.1.7). */
+export const BRANCH_MAGIC_COOKIE = 'z9hG4bK';
+
+export class Via {
+  protocolName: string;
+  protocolVersion: string;
+  /** Transport token, uppercase (UDP, TCP, TLS, SCTP, WS, or an extension, RFC 4475 §3.1.1.10). */
+  transport: string;
+  /** sent-by host without brackets. */
+  host: string;
+  port: number | undefined;
+  params: Params;
+
+  constructor(init: {
+    transport: string;
+    host: string;
+    port?: number | undefined;
+    params?: Params | Iterable<[string, string | null]>;
+    protocolName?: string;
+    protocolVersion?: string;
+  }) {
+    this.protocolName = init.protocolName ?? 'SIP';
+    this.protocolVersion = init.protocolVersion ?? '2.0';
+    this.transport = init.transport.toUpperCase();
+    this.host = init.host.startsWith('[') && init.host.endsWith(']') ? init.host.slice(1, -1) : init.host;
+    this.port = init.port;
+    this.params = init.params instanceof Params ? init.params : new Params(init.params ?? []);
+  }
+
+  get branch(): string | undefined {
+    const value = this.params.get('branch');
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  set branch(value: string | undefined) {
+    if (value === undefined) this.params.delete('branch');
+    else this.params.set('branch', value);
+  }
+
+  get received(): string | undefined {
+    const value = this.params.get('received');
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /**
+   * RFC 3581 rport: undefined when absent, null when present without a value (the client asks
+   * for it to be filled in), the port number once filled in.
+   */
+  get rport(): number | null | undefined {
+    const value = this.params.get('rport');
+    if (value === undefined || value === null) return value;
+    const port = Number(value);
+    return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+  }
+
+  get maddr(): string | undefined {
+    const value = this.params.get('maddr');
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /** sent-by as written: `host[:port]`, IPv6 in brackets. */
+  get sentBy(): string {
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return this.port === undefined ? host : `${host}:${this.port}`;
+  }
+
+  /** True when the branch has the RFC 3261 cookie AND something after it (RFC 4475 §3.2.1 badbranch). */
+  get hasRfc3261Branch(): boolean {
+    const branch = this.branch;
+    return branch !== undefined && branch.length > BRANCH_MAGIC_COOKIE.length && branch.startsWith(BRANCH_MAGIC_COOKIE);
+  }
+
+  /** True for transports with their own reliability (RFC 3261 §17.1.1.2, §18: no retransmissions). */
+  get reliable(): boolean {
+    return this.transport !== 'UDP';
+  }
+
+  clone(): Via {
+    return new Via({
+      protocolName: this.protocolName,
+      protocolVersion: this.protocolVersion,
+      transport: this.transport,
+      host: this.host,
+      port: this.port,
+      params: this.params.clone(),
+    });
+  }
+
+  toString(): string {
+    return `${this.protocolName}/${this.protocolVersion}/${this.transport} ${this.sentBy}${this.params.toString()}`;
+  }
+}
+
+function isHostCode(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x2e || code === 0x2d;
+}
+
+/** Parses one via-parm (one comma-separated element of a Via header value). */
+export function parseVia(text: string): Via {
+  const fail = (detail: string): never => {
+    throw new SipHeaderError('Via', detail);
+  };
+  const parts: string[] = [];
+  let i = skipWsp(text, 0);
+  for (let n = 0; n < 3; n++) {
+    const end = tokenEnd(text, i);
+    if (end === i) fail('malformed sent-protocol');
+    parts.push(text.slice(i, end));
+    i = skipWsp(text, end);
+    if (n < 2) {
+      if (text.charCodeAt(i) !== 0x2f) fail('malformed sent-protocol');
+      i = skipWsp(text, i + 1);
+    } else if (i === end) {
+      fail('missing LWS between sent-protocol and sent-by');
+    }
+  }
+  let host: string;
+  if (text.charCodeAt(i) === 0x5b) {
+    const close = text.indexOf(']', i);
+    if (close === -1) fail('unterminated IPv6 reference');
+    host = text.slice(i + 1, close);
+    const ip = parseIp(host);
+    if (!ip || ip.family !== 6) fail('invalid IPv6 reference in sent-by');
+    i = close + 1;
+  } else {
+    let end = i;
+    while (end < text.length && isHostCode(text.charCodeAt(end))) end++;
+    host = text.slice(i, end);
+    if (host.length === 0) fail('missing sent-by host');
+    i = end;
+  }
+  let port: number | undefined;
+  const colon = skipWsp(text, i);
+  if (text.charCodeAt(colon) === 0x3a) {
+    const start = skipWsp(text, colon + 1);
+    let end = start;
+    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) end++;
+    const digits = text.slice(start, end);
+    if (digits.length === 0 || digits.length > 5 || Number(digits) > 65535) fail('invalid sent-by port');
+    port = Number(digits);
+    i = end;
+  }
+  const params = readParams(text, i);
+  if ('error' in params) return fail(params.error);
+  if (params.end !== text.length) fail(`unexpected "${text[params.end]}"`);
+  const [protocolName, protocolVersion, transport] = parts as [string, string, string];
+  return new Via({ protocolName, protocolVersion, transport, host, port, params: params.params });
+}
+
+/** Parses a whole Via header value (one or more comma-separated via-parms). */
+export function parseViaList(value: string): Via[] {
+  return splitList(value).map((element) => {
+    if (element.length === 0) throw new SipHeaderError('Via', 'empty element');
+    return parseVia(element);
+  });
+}
+
+/** Source of a received request, as the transport reports it. */
+export interface PacketSource {
+  address: string;
+  port: number;
+}
+
+/**
+ * The server side of RFC 3261 §18.2.1 and RFC 3581 §4, applied to the topmost Via of a received
+ * request: add `received` when the sent-by host differs from the packet's source address (always
+ * when rport was requested), and fill an empty `rport` with the source port. Returns true when the
+ * Via changed (the caller then writes it back into the message).
+ */
+export function stampReceived(via: Via, source: PacketSource): boolean {
+  const rportRequested = via.params.get('rport') === null;
+  const sourceIp = normalizedIp(source.address) ?? source.address;
+  const sentByIp = normalizedIp(via.host);
+  let changed = false;
+  if (rportRequested || sentByIp !== sourceIp) {
+    if (via.received !== sourceIp) {
+      via.params.set('received', sourceIp);
+      changed = true;
+    }
+  }
+  if (rportRequested) {
+    via.params.set('rport', String(source.port));
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * Where a response to the request carrying this (topmost) Via goes over an unreliable transport
+ * (RFC 3261 §18.2.2, RFC 3581 §4): maddr if present; otherwise the `received` address (or the
+ * sent-by host) and the `rport` value (or the sent-by port, or 5060). Over a reliable transport
+ * the response goes back on the request's connection first; this is the fallback.
+ */
+export function responseDestination(via: Via): { host: string; port: number } {
+  const maddr = via.maddr;
+  if (maddr !== undefined) return { host: maddr, port: via.port ?? 5060 };
+  const rport = via.rport;
+  return {
+    host: via.received ?? via.host,
+    port: typeof rport === 'number' ? rport : via.port ?? (via.transport === 'TLS' ? 5061 : 5060),
+  };
+}

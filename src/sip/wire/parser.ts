@@ -1,0 +1,325 @@
+/**
+ * SIP message parser over Buffers (RFC 3261 §7, §18.3, grammar §25).
+ *
+ * One pass splits the start line and header fields (byte offsets kept for byte-exact output),
+ * unfolds continuation lines, and frames the body by Content-Length. Then, unless told not to,
+ * it validates what a proxy must be able to rely on: one of each of Call-ID, CSeq, From, To,
+ * Max-Forwards, Content-Length and Content-Type at most; Via, From, To, Call-ID and CSeq present
+ * and well formed; Contact, Route and Record-Route well formed; for requests a valid Request-URI
+ * and a CSeq method equal to the request method. Those typed values stay cached in the message,
+ * so validation costs nothing later. Other headers are only split, never interpreted (RFC 4475
+ * §3.1.2.12 baddate: a non-GMT Date does not make a request invalid for a proxy).
+ *
+ * Every failure is a SipParseError: `reason` fits a 400 Reason-Phrase, `status` is 400/505/513,
+ * and `partial` carries the message as far as it was read, so the caller can answer a malformed
+ * request (see parseError.ts) and drop a malformed response (§18.1.2).
+ *
+ * Liberal where RFC 4475 allows it without ambiguity: extra SP between and after the parts of a
+ * start line (§3.1.2.9 lwsstart, §3.1.2.10 trws; the start line is then rewritten in canonical
+ * form on output, as §3.1.2.9 requires of a proxy), bare LF line ends, a missing SP after a
+ * status code. Strict where it is not: LWS inside the Request-URI (§3.1.2.8), `<>` around it
+ * (§3.1.2.7), escaped headers in it (§3.1.2.11).
+ */
+import { SipHeaderError, SipUriError } from './errors.js';
+import { SipParseError } from './parseError.js';
+import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey } from './headers/names.js';
+import { isToken } from './headers/syntax.js';
+import { contentLengthOf, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
+
+export interface ParseLimits {
+  /** Largest message accepted, start line to end of body (default 65535, a UDP datagram's limit). */
+  maxMessageBytes: number;
+  /** Most header fields (lines, continuation lines not counted) in one message (default 256). */
+  maxHeaderCount: number;
+  /** Longest header field including its continuation lines, and longest start line (default 16384). */
+  maxFieldBytes: number;
+}
+
+export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({
+  maxMessageBytes: 65535,
+  maxHeaderCount: 256,
+  maxFieldBytes: 16384,
+});
+
+export interface ParseOptions {
+  /**
+   * 'datagram' (UDP, the default): the body is the rest of the datagram; Content-Length, when
+   * present, must not exceed it and octets after it are ignored (§18.3, RFC 4475 §3.1.1.8 dblreq).
+   * 'stream' (a message cut out by StreamFramer): Content-Length is mandatory and exact.
+   */
+  framing?: 'datagram' | 'stream';
+  limits?: Partial<ParseLimits>;
+  /** Validate the headers a proxy relies on (see the module comment). Default true. */
+  validate?: boolean;
+}
+
+/** A failure found before the message object exists; turned into a SipParseError carrying it. */
+interface Failure {
+  reason: string;
+  status?: 400 | 505;
+  detail?: string;
+}
+
+const SIP_VERSION_PATTERN = /^SIP\/[0-9]+\.[0-9]+$/i;
+const HIGH_BYTES = /[\x80-\xff]/;
+const FOLD = /\r?\n[ \t]+/g;
+
+/** Parses one message; throws SipParseError. */
+export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessage {
+  const limits = options.limits ? { ...DEFAULT_PARSE_LIMITS, ...options.limits } : DEFAULT_PARSE_LIMITS;
+  if (data.length > limits.maxMessageBytes) {
+    throw new SipParseError('Message Too Large', { status: 513, detail: `${data.length} bytes` });
+  }
+
+  // RFC 3261 §7.5: CRLFs before the start line are ignored.
+  let start = 0;
+  while (start < data.length && (data[start] === 0x0d || data[start] === 0x0a)) start++;
+  if (start === data.length) throw new SipParseError('Empty message');
+
+  // End of the header section: the first empty line (CRLF CRLF, or LF LF).
+  let blank = -1;
+  let bodyStart = data.length;
+  const crlf = data.indexOf('\n\r\n', start);
+  const lflf = data.indexOf('\n\n', start);
+  if (crlf !== -1 && (lflf === -1 || crlf < lflf)) {
+    blank = crlf;
+    bodyStart = crlf + 3;
+  } else if (lflf !== -1) {
+    blank = lflf;
+    bodyStart = lflf + 2;
+  }
+  const headEnd = blank === -1 ? data.length : blank;
+  const head = data.toString('latin1', start, headEnd);
+  const utf8 = HIGH_BYTES.test(head);
+
+  // Start line.
+  let lineEnd = head.indexOf('\n');
+  if (lineEnd === -1) lineEnd = head.length;
+  const startLineEnd = lineEnd > 0 && head.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+  if (startLineEnd > limits.maxFieldBytes) throw new SipParseError('Start line too long');
+  const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : head.slice(0, startLineEnd);
+  const parsedStart = parseStartLine(startLine);
+
+  // Header fields.
+  const fields: HeaderField[] = [];
+  let pendingError: Failure | undefined;
+  let fieldStart = -1;
+  let fieldEnd = -1;
+  let colon = -1;
+  let folded = false;
+  const flush = (): void => {
+    if (fieldStart === -1) return;
+    if (fieldEnd - fieldStart > limits.maxFieldBytes) {
+      pendingError ??= { reason: 'Header field too long' };
+      return;
+    }
+    const name = trimWsp(head.slice(fieldStart, colon));
+    let value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
+    if (folded) value = value.replace(FOLD, ' ');
+    fields.push({
+      name,
+      key: headerKey(name),
+      value: trimWsp(value),
+      raw: data.subarray(start + fieldStart, start + fieldEnd),
+    });
+  };
+  let pos = lineEnd + 1;
+  while (pos < head.length) {
+    let next = head.indexOf('\n', pos);
+    if (next === -1) next = head.length;
+    const end = next > pos && head.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
+    const first = head.charCodeAt(pos);
+    if (first === 0x20 || first === 0x09) {
+      if (fieldStart === -1) {
+        pendingError ??= { reason: 'Malformed header line', detail: 'continuation line without a header' };
+      } else {
+        fieldEnd = end;
+        folded = true;
+      }
+    } else {
+      flush();
+      const c = head.indexOf(':', pos);
+      if (c === -1 || c > end || !isToken(trimWsp(head.slice(pos, c)))) {
+        pendingError ??= { reason: 'Malformed header line', detail: head.slice(pos, Math.min(end, pos + 40)) };
+        fieldStart = -1;
+      } else {
+        fieldStart = pos;
+        fieldEnd = end;
+        colon = c;
+        folded = false;
+        if (fields.length >= limits.maxHeaderCount) {
+          pendingError ??= { reason: 'Too many header fields' };
+          fieldStart = -1;
+          break;
+        }
+      }
+    }
+    pos = next + 1;
+  }
+  flush();
+
+  const startRaw = parsedStart.canonical ? data.subarray(start, start + startLineEnd) : null;
+  const build = (body: Buffer, wire: Buffer | null): SipMessage =>
+    parsedStart.kind === 'request'
+      ? SipRequest.fromParsed(
+          { method: parsedStart.method, uriText: parsedStart.uriText, version: parsedStart.version, fields, body },
+          wire,
+          startRaw,
+        )
+      : SipResponse.fromParsed(
+          { status: parsedStart.status, reason: parsedStart.reason, version: parsedStart.version, fields, body },
+          wire,
+          startRaw,
+        );
+
+  const failure = parsedStart.error ?? pendingError;
+  if (failure) {
+    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: build(Buffer.alloc(0), null) });
+  }
+  if (blank === -1) {
+    throw new SipParseError('Incomplete header section', { partial: build(Buffer.alloc(0), null), detail: 'no empty line' });
+  }
+
+  // Body framing (RFC 3261 §18.3).
+  let declared: number | undefined;
+  try {
+    declared = contentLengthOf(fields);
+  } catch (error) {
+    if (!(error instanceof SipHeaderError)) throw error;
+    throw new SipParseError('Invalid Content-Length', { partial: build(Buffer.alloc(0), null), detail: error.detail });
+  }
+  const available = data.length - bodyStart;
+  let bodyEnd: number;
+  if (declared === undefined) {
+    if (options.framing === 'stream') {
+      throw new SipParseError('Missing Content-Length', { partial: build(Buffer.alloc(0), null) });
+    }
+    bodyEnd = data.length;
+  } else if (declared > available) {
+    throw new SipParseError('Content-Length exceeds message size', {
+      partial: build(Buffer.alloc(0), null),
+      detail: `declared ${declared}, ${available} available`,
+    });
+  } else {
+    bodyEnd = bodyStart + declared;
+  }
+  // A start line normalized from liberal input must be rewritten on output, so no byte-exact fast path.
+  const message = build(data.subarray(bodyStart, bodyEnd), startRaw ? data.subarray(start, bodyEnd) : null);
+  if (options.validate !== false) validateMessage(message);
+  return message;
+}
+
+/** Removes leading and trailing SP / HTAB (not other whitespace: a value may end in e.g. NBSP). */
+function trimWsp(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+type ParsedStartLine = (
+  | { kind: 'request'; method: string; uriText: string; version: string }
+  | { kind: 'response'; status: number; reason: string; version: string }
+) & { canonical: boolean; error?: Failure };
+
+function parseStartLine(line: string): ParsedStartLine {
+  if (/^SIP\//i.test(line)) {
+    const sp1 = line.indexOf(' ');
+    const version = sp1 === -1 ? line : line.slice(0, sp1);
+    let rest = sp1 === -1 ? '' : line.slice(sp1).replace(/^ +/, '');
+    const sp2 = rest.indexOf(' ');
+    const code = sp2 === -1 ? rest : rest.slice(0, sp2);
+    rest = sp2 === -1 ? '' : rest.slice(sp2 + 1);
+    const canonical = sp2 !== -1 && line === `${version} ${code} ${rest}`;
+    if (!SIP_VERSION_PATTERN.test(version)) {
+      throw new SipParseError('Malformed Status-Line', { startLine: 'response', detail: 'bad SIP-Version' });
+    }
+    // Status-Code is exactly three digits, 100-699 (§7.2, RFC 4475 §3.1.2.19 bigcode).
+    if (!/^[1-6][0-9]{2}$/.test(code)) {
+      throw new SipParseError('Invalid status code', { startLine: 'response', detail: code.slice(0, 20) });
+    }
+    if (version.toUpperCase() !== 'SIP/2.0') {
+      throw new SipParseError('Version Not Supported', { status: 505, startLine: 'response', detail: version });
+    }
+    return { kind: 'response', status: Number(code), reason: rest, version, canonical };
+  }
+
+  const parts = line.split(/[ \t]+/).filter((p) => p.length > 0);
+  const version = parts[parts.length - 1] ?? '';
+  if (parts.length < 3 || !SIP_VERSION_PATTERN.test(version)) {
+    throw new SipParseError('Not a SIP message', { detail: line.slice(0, 40) });
+  }
+  const method = parts[0]!;
+  const uriText = parts.slice(1, -1).join(' ');
+  const canonical = line === `${method} ${uriText} ${version}`;
+  const request = { kind: 'request' as const, method, uriText, version, canonical };
+  if (!isToken(method)) {
+    return { ...request, error: { reason: 'Invalid method', detail: method.slice(0, 40) } };
+  }
+  if (parts.length !== 3) {
+    return { ...request, error: { reason: 'Malformed Request-Line', detail: 'whitespace in Request-URI' } };
+  }
+  if (version.toUpperCase() !== 'SIP/2.0') {
+    return { ...request, error: { reason: 'Version Not Supported', status: 505, detail: version } };
+  }
+  return request;
+}
+
+/** Headers every request and response must carry (RFC 3261 §8.1.1, §20). */
+const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
+
+/** Reads a typed header, turning its SipHeaderError into a SipParseError naming the header. */
+function check(message: SipMessage, header: string, read: () => unknown): void {
+  try {
+    read();
+  } catch (error) {
+    if (error instanceof SipHeaderError) {
+      throw new SipParseError(`Invalid ${header} header`, { partial: message, detail: error.detail });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The validation `parseMessage` runs by default (exported for messages built or changed in code).
+ * Throws SipParseError carrying the message as `partial`.
+ */
+export function validateMessage(message: SipMessage): void {
+  // One pass over the fields (keys are already normalized) instead of a scan per header asked about.
+  const counts = new Map<string, number>();
+  for (const field of message.fields) counts.set(field.key, (counts.get(field.key) ?? 0) + 1);
+  for (const key of SINGLE_INSTANCE_HEADERS) {
+    if ((counts.get(key) ?? 0) > 1) {
+      throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
+    }
+  }
+  check(message, 'Via', () => message.vias);
+  for (const key of REQUIRED_HEADERS) {
+    if (!counts.has(key)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  }
+  check(message, 'From', () => message.from);
+  check(message, 'To', () => message.to);
+  check(message, 'Call-ID', () => message.callId);
+  check(message, 'CSeq', () => message.cseq);
+  check(message, 'Max-Forwards', () => message.maxForwards);
+  check(message, 'Contact', () => message.contact);
+  check(message, 'Route', () => message.routes);
+  check(message, 'Record-Route', () => message.recordRoutes);
+  if (message.kind === 'request') {
+    let uri;
+    try {
+      uri = message.uri;
+    } catch (error) {
+      if (!(error instanceof SipUriError)) throw error;
+      throw new SipParseError('Invalid Request-URI', { partial: message, detail: error.message });
+    }
+    // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11 escruri).
+    if (uri.kind === 'sip' && uri.headers.length > 0) {
+      throw new SipParseError('Request-URI must not contain headers', { partial: message });
+    }
+    if (message.cseq!.method !== message.method) {
+      throw new SipParseError('CSeq method does not match the request method', { partial: message });
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import * as assert from 'uvu/assert';
+import { suite } from '../../support/suite.ts';
+import { Dialog, type DialogPeer } from '../../../src/sip/proxy/Dialog.ts';
+import { DialogTable } from '../../../src/sip/proxy/DialogTable.ts';
+
+const test = suite('sip/DialogTable');
+
+function peer(tag: string | undefined): DialogPeer {
+  return { tag, nameAddr: '', target: undefined, routeSet: [], cseq: 1, source: { transport: 'udp', address: '192.0.2.1', port: 5060 }, pin: null, trunk: null, natted: false };
+}
+
+test('a confirmed dialog is found from either side\'s requests', () => {
+  const table = new DialogTable();
+  const d = new Dialog('c1', peer('a'), peer('b'));
+  table.add(d, 'a');
+  table.add(d, 'b');
+  assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'b' } }), d, 'caller → callee');
+  assert.is(table.find({ callId: 'c1', from: { tag: 'b' }, to: { tag: 'a' } }), d, 'callee → caller');
+  assert.is(table.find({ callId: 'c2', from: { tag: 'a' }, to: { tag: 'b' } }), undefined);
+  table.removeAll(d);
+  assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'b' } }), undefined);
+});
+
+test('early dialogs of a forked INVITE share the caller\'s tag; the To tag tells them apart', () => {
+  const table = new DialogTable();
+  const caller = peer('a');
+  const first = new Dialog('c1', caller, peer('x'));
+  const second = new Dialog('c1', caller, peer('y'));
+  table.add(first, 'a');
+  table.add(first, 'x');
+  table.add(second, 'y');
+  assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'y' } }), second);
+  assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'x' } }), first);
+  assert.is(table.find({ callId: 'c1', from: { tag: 'y' }, to: { tag: 'a' } }), second, 'from the second callee');
+  // The second one wins: the caller's tag names it from now on; the loser's entry goes.
+  table.add(second, 'a');
+  table.remove(first, 'x');
+  assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'x' } }), second, 'an unknown To tag falls back to the caller\'s entry');
+  table.remove(first, 'a');
+  assert.is(table.find({ callId: 'c1', from: { tag: 'a' }, to: { tag: 'y' } }), second, 'removing another dialog\'s entry does nothing');
+});
+
+test('media ownership: the first live claim holds unless replaced; disown forgets it', () => {
+  const table = new DialogTable();
+  const first = new Dialog('c1', peer('a'), peer('x'));
+  const second = new Dialog('c1', peer('a'), peer('y'));
+  table.own('m', first, true);
+  table.own('m', second, true);
+  assert.is(table.ownerOf('m'), first);
+  first.state = 'terminated';
+  table.own('m', second, true);
+  assert.is(table.ownerOf('m'), second, 'a terminated owner (a failed-over branch) hands the session on');
+  table.own('m', first);
+  assert.is(table.ownerOf('m'), first);
+  table.own('m', second);
+  assert.is(table.ownerOf('m'), second);
+  table.disown('m');
+  assert.is(table.ownerOf('m'), undefined);
+});
+
+test.run();

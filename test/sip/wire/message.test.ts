@@ -1,0 +1,177 @@
+/** Message model: header manipulation a proxy does, byte-exact output of untouched fields, responses. */
+import * as assert from 'uvu/assert';
+import { Via, stampReceived, responseDestination } from '../../../src/sip/wire/headers/via.ts';
+import { parseNameAddr } from '../../../src/sip/wire/headers/nameAddr.ts';
+import { createResponse, SipRequest, type SipResponse } from '../../../src/sip/wire/message.ts';
+import { parseMessage } from '../../../src/sip/wire/parser.ts';
+import { SipParseError } from '../../../src/sip/wire/parseError.ts';
+import { suite } from '../../support/suite.ts';
+
+const crlf = (lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
+const SDP = 'v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
+const INVITE = crlf([
+  'INVITE sip:bob@192.0.2.20:5060 SIP/2.0',
+  'Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-a1;rport',
+  'v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-a0 ,SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK-zz',
+  'Route: <sip:192.0.2.1;lr>, <sip:192.0.2.2;lr;transport=tcp>',
+  'Max-Forwards: 70',
+  'f: "Alice, A." <sip:alice@example.com>;tag=1928',
+  't: <sip:bob@example.com>',
+  'i: a84b4c76e66710',
+  'CSeq: 314159 INVITE',
+  'm: <sip:alice@192.0.2.10:5062>',
+  'X-Custom:  keep   this  exact ',
+  'c: application/sdp',
+  `l: ${Buffer.byteLength(SDP)}`,
+  '',
+  SDP,
+]);
+
+const test = suite('SipMessage');
+
+test('compact forms resolve to the long names; values are unfolded and trimmed', () => {
+  const m = parseMessage(INVITE) as SipRequest;
+  assert.is(m.get('Call-ID'), 'a84b4c76e66710');
+  assert.is(m.get('CALL-ID'), 'a84b4c76e66710');
+  assert.is(m.from!.displayName, 'Alice, A.');
+  assert.is(m.contacts[0]!.uri.toString(), 'sip:alice@192.0.2.10:5062');
+  assert.is(m.vias.length, 3);
+  assert.is(m.get('x-custom'), 'keep   this  exact');
+  assert.is(m.contentType, 'application/sdp');
+});
+
+test('proxy edits change only what they touch', () => {
+  const m = parseMessage(INVITE) as SipRequest;
+  assert.ok(m.serialize().equals(INVITE));
+  const top = m.popRoute();
+  assert.is(top!.uri.toString(), 'sip:192.0.2.1;lr');
+  assert.is(m.decrementMaxForwards(), 69);
+  m.pushVia(new Via({ transport: 'UDP', host: '192.0.2.1', port: 5060, params: [['branch', 'z9hG4bK-px']] }));
+  m.prepend('Record-Route', '<sip:192.0.2.1;lr>');
+  const out = m.serialize().toString('utf8');
+  const lines = out.split('\r\n');
+  assert.is(lines[0], 'INVITE sip:bob@192.0.2.20:5060 SIP/2.0');
+  assert.is(lines[1], 'Record-Route: <sip:192.0.2.1;lr>');
+  assert.is(lines[2], 'Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-px');
+  assert.is(lines[3], 'Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-a1;rport');
+  assert.is(lines[4], 'v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-a0 ,SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK-zz');
+  assert.is(lines[5], 'Route: <sip:192.0.2.2;lr;transport=tcp>');
+  assert.is(lines[6], 'Max-Forwards: 69');
+  assert.ok(out.includes('\r\nf: "Alice, A." <sip:alice@example.com>;tag=1928\r\n'));
+  assert.ok(out.includes('\r\nX-Custom:  keep   this  exact \r\n'));
+  const again = parseMessage(m.serialize()) as SipRequest;
+  assert.is(again.vias.length, 4);
+  assert.is(again.routes.length, 1);
+  assert.is(again.recordRoutes.length, 1);
+});
+
+test('replacing the body fixes Content-Length; clone is independent', () => {
+  const m = parseMessage(INVITE) as SipRequest;
+  const copy = m.clone();
+  m.setBody('v=0\r\n');
+  assert.is(m.contentLength, 5);
+  assert.is(m.get('content-length'), '5');
+  assert.is(copy.contentLength, Buffer.byteLength(SDP));
+  assert.ok(copy.serialize().equals(INVITE));
+  const again = parseMessage(m.serialize());
+  assert.is(again.body.toString(), 'v=0\r\n');
+  m.uri = 'sip:bob@198.51.100.7';
+  assert.ok(m.serialize().toString().startsWith('INVITE sip:bob@198.51.100.7 SIP/2.0\r\n'));
+});
+
+test('Via helpers: received/rport (RFC 3581) and response destination', () => {
+  const m = parseMessage(INVITE) as SipRequest;
+  const via = m.topVia!.clone();
+  assert.ok(stampReceived(via, { address: '203.0.113.5', port: 40000 }));
+  m.setTopVia(via);
+  const again = parseMessage(m.serialize()) as SipRequest;
+  assert.is(again.topVia!.received, '203.0.113.5');
+  assert.is(again.topVia!.rport, 40000);
+  assert.equal(responseDestination(again.topVia!), { host: '203.0.113.5', port: 40000 });
+  assert.is(again.vias.length, 3);
+  const plain = new Via({ transport: 'UDP', host: '192.0.2.9', port: 5070 });
+  assert.not.ok(stampReceived(plain, { address: '192.0.2.9', port: 5070 }));
+  assert.ok(stampReceived(plain, { address: '::ffff:198.51.100.1', port: 5070 }));
+  assert.is(plain.received, '198.51.100.1');
+  assert.equal(responseDestination(plain), { host: '198.51.100.1', port: 5070 });
+});
+
+test('createResponse copies Via/From/To/Call-ID/CSeq as received and adds a To tag', () => {
+  const m = parseMessage(INVITE) as SipRequest;
+  const r: SipResponse = createResponse(m, 180, { toTag: 'xyz' });
+  const text = r.serialize().toString();
+  assert.ok(text.startsWith('SIP/2.0 180 Ringing\r\n'));
+  assert.ok(text.includes('\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-a0 ,SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK-zz\r\n'));
+  assert.is(r.to!.tag, 'xyz');
+  assert.is(r.from!.tag, '1928');
+  assert.is(r.callId, 'a84b4c76e66710');
+  assert.is(r.contentLength, 0);
+  assert.is(r.count('contact'), 0);
+  const trying = createResponse(m, 100, { toTag: 'ignored' });
+  assert.is(trying.to!.tag, undefined);
+  const parsed = parseMessage(r.serialize()) as SipResponse;
+  assert.is(parsed.status, 180);
+  assert.is(parsed.vias.length, 3);
+});
+
+test('built requests serialize and parse; list and single headers', () => {
+  const req = new SipRequest({
+    method: 'OPTIONS',
+    uri: 'sip:[2001:db8::5]:5070;transport=tcp',
+    headers: [
+      ['Via', 'SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK-77'],
+      ['From', '<sip:p@example.com>;tag=a'],
+      ['To', '<sip:q@example.com>'],
+      ['Call-ID', 'built-1'],
+      ['CSeq', '1 OPTIONS'],
+      ['Supported', 'timer, 100rel'],
+    ],
+  });
+  req.append('Supported', 'path');
+  assert.equal(req.getAll('k'), ['timer', '100rel', 'path']);
+  req.ensureContentLength();
+  const parsed = parseMessage(req.serialize(), { framing: 'stream' }) as SipRequest;
+  assert.is(parsed.topVia!.host, '2001:db8::1');
+  assert.is(parsed.topVia!.sentBy, '[2001:db8::1]:5060');
+  assert.is(parsed.contentLength, 0);
+  assert.is(parsed.remove('supported'), 2);
+  assert.is(parsed.shiftValue('via'), 'SIP/2.0/TCP [2001:db8::1]:5060;branch=z9hG4bK-77');
+  assert.is(parsed.topVia, undefined);
+});
+
+test('NameAddr formatting keeps URI params inside <> and quotes display names', () => {
+  const a = parseNameAddr('sip:+1555@gw.example.net;user=phone;tag=9', 'From');
+  assert.is(a.tag, '9');
+  assert.is(a.params.get('user'), 'phone');
+  assert.is(a.toString(), '<sip:+1555@gw.example.net>;user=phone;tag=9');
+  const b = parseNameAddr('"A \\"B\\"" <sip:x@y.example>', 'To');
+  assert.is(b.displayName, 'A "B"');
+  assert.is(b.toString(), '"A \\"B\\"" <sip:x@y.example>');
+});
+
+test('limits: message size, header count, field length; garbage and empty input', () => {
+  const big = Buffer.alloc(70000, 0x41);
+  let error = catchParse(big);
+  assert.is(error.status, 513);
+  const many = crlf(['OPTIONS sip:a@b SIP/2.0', ...Array.from({ length: 300 }, (_, i) => `X-H${i}: v`), '', '']);
+  error = catchParse(many);
+  assert.is(error.reason, 'Too many header fields');
+  const long = crlf(['OPTIONS sip:a@b SIP/2.0', `X-Long: ${'a'.repeat(20000)}`, '', '']);
+  assert.is(catchParse(long).reason, 'Header field too long');
+  assert.is(catchParse(Buffer.from('\x16\x03\x01\x02\x00\x01\x00')).reason, 'Not a SIP message');
+  assert.is(catchParse(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n')).reason, 'Not a SIP message');
+  assert.is(catchParse(Buffer.from('\r\n\r\n')).reason, 'Empty message');
+  assert.is(catchParse(crlf(['OPTIONS sip:a@b SIP/2.0', 'no colon here', '', ''])).reason, 'Malformed header line');
+});
+
+function catchParse(data: Buffer): SipParseError {
+  try {
+    parseMessage(data);
+  } catch (error) {
+    assert.instance(error, SipParseError);
+    return error as SipParseError;
+  }
+  throw new Error('expected a SipParseError');
+}
+
+test.run();
