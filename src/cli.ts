@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError, defaultConfig, loadConfigFile, type PinlatchConfig } from './config/index.js';
+import { ConfigError, defaultConfig, loadConfigFile, openRelayWarnings, type PinlatchConfig } from './config/index.js';
 import { Pinlatch } from './app/Pinlatch.js';
 import { VERSION } from './version.js';
 
@@ -58,12 +58,15 @@ async function main(): Promise<number> {
     }
     throw err;
   }
+  const warnings = openRelayWarnings(config);
   if (args['check-config']) {
-    process.stdout.write(`${config.source}: configuration is valid\n`);
+    for (const w of warnings) process.stdout.write(`${config.source}: warning: ${w.path}: ${w.message}\n`);
+    process.stdout.write(`${config.source}: configuration is valid${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
     return 0;
   }
 
   const logger = pino({ name: 'pinlatch', level: args['log-level'] ?? config.log.level });
+  for (const w of warnings) logger.warn({ key: w.path }, w.message);
   const app = new Pinlatch({ config, logger });
   let points;
   try {

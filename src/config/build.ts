@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { z } from 'zod';
+import { parseCidr } from '../net/cidr.js';
 import { crossCheck, type KeyPath, type RawIssue } from './cross-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema, type RawConfig } from './schema.js';
@@ -68,8 +69,17 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
       trunks: r.trunks ?? (r.trunk === undefined ? [] : [r.trunk]),
       fork: r.fork,
       failoverAfterMs: r.failoverAfterMs ?? null,
+      from: (r.from ?? []).map((n) => parseCidr(n).text),
     })),
     upstream: raw.upstream === undefined ? null : (parseSipUriTarget(raw.upstream) as SipUriTarget),
+    admission: {
+      upstreamNetworks: raw.admission.upstreamNetworks.map((n) => parseCidr(n).text),
+      strangers: raw.admission.strangers,
+      options: raw.admission.options,
+      scannerUserAgents:
+        raw.admission.scannerUserAgents.length === 0 ? null : new RegExp(raw.admission.scannerUserAgents.map((p) => `(?:${p})`).join('|'), 'i'),
+      routeSecret: raw.admission.routeSecret ?? null,
+    },
     log: raw.log,
     metrics: raw.metrics ?? null,
   };

@@ -3,5 +3,6 @@ export { parseConfig, loadConfigFile, defaultConfig } from './load.js';
 export { buildConfig, type LineLocator } from './build.js';
 export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
 export { isHostName, isUnspecifiedAddress } from './address.js';
+export { openRelayWarnings, type ConfigWarning } from './warnings.js';
 export { parseSipUriTarget, type SipUriTarget } from './sip-uri.js';
 export type * from './types.js';

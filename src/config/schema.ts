@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCidr } from '../net/cidr.js';
 import { isHostName } from './address.js';
 
 function intIn(min: number, max: number) {
@@ -29,6 +30,15 @@ const pattern = z.string({ error: 'expected a regular expression (string)' }).su
     ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
   }
 });
+
+const cidr = z.string({ error: 'expected a network (string: address or address/length)' }).superRefine((v, ctx) => {
+  try {
+    parseCidr(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+const cidrList = z.array(cidr, { error: 'expected a list of networks (address or address/length)' });
 
 const sipTimers = z.strictObject({
   t1Ms: intIn(1, 60_000).default(500),
@@ -89,6 +99,32 @@ const route = z.strictObject({
   trunks: z.array(trunkName, { error: 'expected a list of trunk names' }).min(1, { error: 'expected at least one trunk name' }).optional(),
   fork: z.enum(['serial', 'parallel'], { error: 'expected serial or parallel' }).default('serial'),
   failoverAfterMs: intIn(100, 600_000).optional(),
+  from: cidrList.optional(),
+});
+
+/** User-Agent values of the common SIP scanners (SIPVicious, sipcli, SIPScan, VaxSIP, iWar...). */
+export const DEFAULT_SCANNER_USER_AGENTS = [
+  'friendly-scanner',
+  'sipvicious',
+  'sipcli',
+  'sip-scan',
+  'sipscan',
+  'VaxSIPUserAgent',
+  'iWar',
+  'sundayddr',
+  'SIPBomber',
+  'smap',
+];
+
+const admission = z.strictObject({
+  upstreamNetworks: cidrList.default([]),
+  strangers: z.enum(['reject', 'drop'], { error: 'expected reject or drop' }).default('reject'),
+  options: z.enum(['anyone', 'trusted'], { error: 'expected anyone or trusted' }).default('anyone'),
+  scannerUserAgents: z.array(pattern, { error: 'expected a list of regular expressions' }).default(DEFAULT_SCANNER_USER_AGENTS),
+  routeSecret: z
+    .string({ error: 'expected a secret (string)' })
+    .min(16, { error: 'expected at least 16 characters' })
+    .optional(),
 });
 
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -101,6 +137,12 @@ export const configSchema = z.strictObject(
     trunks: z.array(trunk, { error: 'expected a list of trunks' }).default([]),
     routes: z.array(route, { error: 'expected a list of routes' }).default([]),
     upstream: z.string({ error: 'expected a SIP URI (string)' }).optional(),
+    admission: admission.default({
+      upstreamNetworks: [],
+      strangers: 'reject',
+      options: 'anyone',
+      scannerUserAgents: DEFAULT_SCANNER_USER_AGENTS,
+    }),
     log: z.strictObject({ level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info') }).default({ level: 'info' }),
     metrics: z.strictObject({ address: ipLiteral.default('127.0.0.1'), port: port.default(9090) }).optional(),
   },

@@ -98,6 +98,24 @@ export interface RouteConfig {
    * given up and the next one tried; null waits for Timer B (64 x T1).
    */
   readonly failoverAfterMs: number | null;
+  /**
+   * Networks (canonical CIDR text) whose requests, besides the upstream's, may use this route;
+   * empty: the upstream only.
+   */
+  readonly from: readonly string[];
+}
+
+export interface AdmissionConfig {
+  /** Networks (canonical CIDR text) that count as the upstream PBX, besides its URI's host. */
+  readonly upstreamNetworks: readonly string[];
+  /** What a refused request from a stranger gets: 403, or no answer. */
+  readonly strangers: 'reject' | 'drop';
+  /** Who gets an answer to an OPTIONS addressed to pinlatch itself. */
+  readonly options: 'anyone' | 'trusted';
+  /** One case-insensitive pattern of the scanners' User-Agent values (searched, not anchored), or null. */
+  readonly scannerUserAgents: RegExp | null;
+  /** Key of the Record-Route token (dialogs survive a restart), or null: drawn at start. */
+  readonly routeSecret: string | null;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -120,6 +138,8 @@ export interface PinlatchConfig {
   readonly routes: readonly RouteConfig[];
   /** Where requests coming from a trunk are sent, or null (they get 404). */
   readonly upstream: SipUriTarget | null;
+  /** Who may use which route (src/sip/edge/Admission.ts). */
+  readonly admission: AdmissionConfig;
   readonly log: { readonly level: LogLevel };
   /** Prometheus endpoint, or null when disabled. */
   readonly metrics: MetricsConfig | null;

@@ -226,3 +226,8 @@ export async function stopProxy(sut: Partial<ProxyUnderTest>): Promise<void> {
   await sut.proxy?.stop();
   await sut.relay?.close();
 }
+
+/** A Record-Route or Route value of pinlatch's without its signed token (`;plt=`), for comparing. */
+export function withoutToken(value: string | undefined): string | undefined {
+  return value?.replace(/;plt=[A-Za-z0-9_-]+/, '');
+}

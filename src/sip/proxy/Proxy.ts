@@ -35,15 +35,18 @@ import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
-import { RouteTable } from './RouteTable.js';
-import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
+import { RouteTable, type RouteChoice } from './RouteTable.js';
+import { pinOf, routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
 import { IoTimer } from '../transaction/IoTimer.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
-import { TrunkResolver, type LookupFunction } from './TrunkResolver.js';
-import { SipUri, type Uri } from '../wire/uri.js';
+import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
+import { parseUri, SipUri, type Uri } from '../wire/uri.js';
+import { Gatekeeper } from '../edge/Gatekeeper.js';
+import type { InitialDecision } from '../edge/Admission.js';
+import type { SourceClass } from '../edge/SourceClassifier.js';
 
 export interface SipProxyOptions {
   config: PinlatchConfig;
@@ -119,7 +122,21 @@ interface Branch {
   lateAck?: Buffer;
 }
 
+/** An initial request's admission and, for one that is routed, the rule it takes. */
+interface Admitted {
+  decision: InitialDecision;
+  choice: RouteChoice | null;
+}
+
+/** What pinlatch's own Route entries in a request said (popOwnRoutes). */
+interface OwnRoute {
+  pin: string | null;
+  token: 'valid' | 'invalid' | 'none';
+}
+
 const BRANCH_PREFIX = 'z9hG4bKpl';
+/** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
+const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 /** What the proxy carries end to end, for the Allow of its own answer to OPTIONS (§11.2). */
 const PROXIED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
@@ -142,6 +159,7 @@ export class SipProxy {
   private readonly contexts = new Map<string, ResponseContext>();
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
+  readonly gate: Gatekeeper;
   private readonly v6ByAddress = new Map<string, boolean>();
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
@@ -159,6 +177,9 @@ export class SipProxy {
       onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
     });
     this.resolver.on('change', (trunk, addresses) => this.log?.info({ trunk, addresses }, 'trunk address'));
+    this.gate = new Gatekeeper(options.config, (address) => this.resolver.fromSource(address) ?? undefined, options.lookup ?? systemLookup, (err) =>
+      this.log?.warn({ err }, 'upstream host did not resolve'),
+    );
     this.media.on('timeout', (key) =>
       this.onMediaTimeout(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media timeout not handled')),
     );
@@ -172,7 +193,7 @@ export class SipProxy {
   async start(): Promise<void> {
     const sip = this.config.sip!;
     if (sip.listen.length === 0) throw new RangeError('SipProxy: no SIP listen point configured');
-    await this.resolver.start();
+    await Promise.all([this.resolver.start(), this.gate.start()]);
     const transport = new SipTransport({ listen: sip.listen, parseLimits: { maxMessageBytes: sip.maxMessageBytes } });
     transport.on('message', ({ message, source, local }) => this.receive(message, source, local));
     transport.on('parseError', (event) => this.onParseError(event));
@@ -181,6 +202,7 @@ export class SipProxy {
       await transport.start();
     } catch (err) {
       this.resolver.stop();
+      this.gate.stop();
       throw err;
     }
     this.transport = transport;
@@ -194,6 +216,7 @@ export class SipProxy {
 
   async stop(): Promise<void> {
     this.resolver.stop();
+    this.gate.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
@@ -321,6 +344,15 @@ export class SipProxy {
       existing.receiveRetransmission();
       return;
     }
+    const sourceClass = this.gate.classify(source.address);
+    let admitted: Admitted | null = null;
+    if (request.to?.tag === undefined && request.method !== 'CANCEL') {
+      admitted = this.admit(request, source, sourceClass);
+      if (admitted.decision.kind === 'drop' || admitted.decision.kind === 'refuse') {
+        this.refuseInitial(request, source, local, admitted.decision);
+        return;
+      }
+    }
     const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, source, local),
       onTerminated: () => this.serverTx.delete(key),
@@ -335,11 +367,45 @@ export class SipProxy {
       return;
     }
     if (request.method === 'INVITE') reply(100);
-    void this.forwardRequest(request, source, local, server, reply).catch((err: unknown) => {
+    void this.forwardRequest(request, source, local, server, reply, sourceClass, admitted).catch((err: unknown) => {
       const outcome = this.failureOutcome(err, local);
       this.log?.[outcome.status === 500 ? 'warn' : 'info']({ err, callId: request.callId, status: outcome.status }, 'request not forwarded');
       reply(outcome.status, outcome.reason, outcome.headers);
     });
+  }
+
+  /** Admission of an initial request (src/sip/edge/Admission.ts), with the route it may take. */
+  private admit(request: SipRequest, source: Endpoint, sourceClass: SourceClass): Admitted {
+    const optionsToUs = request.method === 'OPTIONS' && this.addressesUs(request.uri);
+    let choice: RouteChoice | null = null;
+    if (!optionsToUs && sourceClass.kind !== 'trunk') {
+      const uri = request.uri;
+      choice = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }, sourceClass.kind === 'stranger' ? source.address : undefined) : null;
+    }
+    const decision = this.gate.admit({
+      source: sourceClass,
+      optionsToUs,
+      userAgent: request.get('user-agent'),
+      strangerRoute: sourceClass.kind === 'stranger' && choice !== null,
+    });
+    return { decision, choice };
+  }
+
+  /**
+   * A refused initial request gets its 403 statelessly (§16.3 allows a proxy to answer without a
+   * transaction): a flood of them costs no state; a dropped one gets nothing.
+   */
+  private refuseInitial(request: SipRequest, source: Endpoint, local: ListenPoint, decision: InitialDecision): void {
+    const who = { source: `${source.address}:${source.port}`, method: request.method, ruri: request.uriText, userAgent: request.get('user-agent') };
+    if (decision.kind === 'drop') {
+      this.log?.info({ ...who, reason: decision.reason }, 'request dropped');
+      return;
+    }
+    if (decision.kind !== 'refuse') return;
+    this.log?.info({ ...who, status: decision.status }, 'request refused: source may not use this route');
+    if (request.method === 'ACK') return;
+    const response = createResponse(request, decision.status, { reason: decision.reason, toTag: this.toTag(request) });
+    void this.send(response.serialize(), source, local).catch(() => undefined);
   }
 
   /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */
@@ -380,10 +446,12 @@ export class SipProxy {
     local: ListenPoint,
     server: ServerTransaction,
     reply: (status: number, reason?: string, headers?: Array<[string, string]>) => void,
+    sourceClass: SourceClass,
+    admitted: Admitted | null,
   ): Promise<void> {
     // §11, §16.3 step 3: an OPTIONS addressed to the proxy itself (no user part: a PBX or a
     // gateway checking that its SBC is up) is answered here, Max-Forwards 0 or not.
-    if (request.method === 'OPTIONS' && request.to?.tag === undefined && this.addressesUs(request.uri)) {
+    if (admitted?.decision.kind === 'answer-options') {
       return reply(200, undefined, [['Allow', PROXIED_METHODS], ['Accept', 'application/sdp']]);
     }
     // §16.3 step 3/4: Max-Forwards and loops.
@@ -395,13 +463,7 @@ export class SipProxy {
     // §16.4: a strict router upstream put our Record-Route URI into the Request-URI.
     const strict = undoStrictRouting(request, (uri) => this.refersToUs(uri));
     if (strict.kind === 'missing-route') return reply(400, 'No Route To Restore The Request-URI From');
-    // §16.4: Routes naming this proxy are ours to remove (two of them when record-routed twice).
-    let pinParam: string | null = strict.kind === 'restored' ? strict.pin : null;
-    for (let own = request.routes[0]; own && this.refersToUs(own.uri); own = request.routes[0]) {
-      const pin = (own.uri as SipUri).params.get('pin');
-      if (typeof pin === 'string') pinParam = pin;
-      request.popRoute();
-    }
+    const own = this.popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null);
 
     const inDialog = request.to?.tag !== undefined;
     const ctx: ResponseContext = {
@@ -412,7 +474,7 @@ export class SipProxy {
     if (inDialog) {
       this.contexts.set(server.key, ctx);
       try {
-        await this.forwardInDialog(ctx, source, pinParam);
+        await this.forwardInDialog(ctx, source, sourceClass, own);
       } catch (err) {
         this.contexts.delete(server.key);
         throw err;
@@ -420,17 +482,16 @@ export class SipProxy {
       return;
     }
 
-    const fromTrunk = this.resolver.fromSource(source.address);
+    const fromTrunk = sourceClass.trunk;
     let targets: BranchTarget[];
     let fork: 'serial' | 'parallel' = 'serial';
-    if (fromTrunk) {
+    if (admitted?.decision.kind === 'to-upstream') {
       const upstream = this.config.upstream;
       if (!upstream) return reply(404, 'No Upstream');
       const hop = { host: upstream.host, port: upstream.port ?? 5060, transport: upstream.transport ?? 'udp' } as const;
       targets = [{ hop, trunk: null, uriHost: upstream.host, uriPort: upstream.port ?? undefined }];
     } else {
-      const uri = request.uri;
-      const choice = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }) : null;
+      const choice = admitted?.choice;
       if (!choice) return reply(404);
       targets = [];
       for (const trunk of choice.trunks) {
@@ -466,18 +527,35 @@ export class SipProxy {
   }
 
   /** An in-dialog request: one branch, toward the other side of its dialog (or along its Route). */
-  private async forwardInDialog(ctx: ResponseContext, source: Endpoint, pinParam: string | null): Promise<void> {
+  private async forwardInDialog(ctx: ResponseContext, source: Endpoint, sourceClass: SourceClass, own: OwnRoute): Promise<void> {
     const { request } = ctx;
     const forwarded = request.clone();
     const dialog = this.dialogs.find(request) ?? null;
+    const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
+    const verdict = this.gate.inDialog({
+      token: own.token,
+      dialogKnown: dialog !== null,
+      nextHopInDialog: dialog !== null && this.hopInDialog(dialog.peer(Dialog.other(from)), forwarded),
+      sourceTrusted: sourceClass.kind !== 'stranger',
+    });
+    if (verdict.kind === 'refuse') {
+      this.log?.info({ source: `${source.address}:${source.port}`, method: request.method, callId: request.callId, status: verdict.status, reason: verdict.reason }, 'in-dialog request refused');
+      this.contexts.delete(ctx.server.key);
+      ctx.server.respond(verdict.status, createResponse(request, verdict.status, { reason: verdict.reason, toTag: request.to?.tag }).serialize());
+      return;
+    }
     let destination: Endpoint;
     if (dialog) {
-      ctx.from = dialog.sideOfFromTag(request.from?.tag);
+      ctx.from = from;
       const sender = dialog.peer(ctx.from);
       sender.source = source;
       sender.cseq = Math.max(sender.cseq, request.cseq?.seq ?? 0);
+      // §12.2.2: a re-INVITE or UPDATE may change its sender's remote target.
+      const contact = TARGET_REFRESH.has(request.method) ? firstContact(request) : undefined;
+      if (contact) sender.target = contact.toString();
       destination = await this.destinationToward(dialog.peer(Dialog.other(ctx.from)), forwarded);
     } else {
+      const pinParam = own.pin;
       const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
       const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
       destination = target
@@ -548,6 +626,7 @@ export class SipProxy {
     if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
       if (pin) params.push(['pin', pin.trunk]);
+      params.push(this.gate.routeToken(request.callId!, pin?.trunk ?? null));
       // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
       const outbound = this.localFor(destination);
       if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.recordRoute(ctx.local, params));
@@ -568,6 +647,49 @@ export class SipProxy {
       return;
     }
     this.startClient(b);
+  }
+
+  /**
+   * Removes the Route entries naming this proxy (§16.4; two when record-routed twice) and reads
+   * what pinlatch wrote into them: the pinned trunk and the route token. `restored`: our URI a
+   * strict router had put into the Request-URI.
+   */
+  private popOwnRoutes(request: SipRequest, restored: SipUri | null): OwnRoute {
+    const ours: SipUri[] = restored ? [restored] : [];
+    for (let first = request.routes[0]; first && this.refersToUs(first.uri); first = request.routes[0]) {
+      ours.push(first.uri as SipUri);
+      request.popRoute();
+    }
+    let pin: string | null = null;
+    let token: OwnRoute['token'] = 'none';
+    for (const uri of ours) {
+      const p = pinOf(uri);
+      const t = this.gate.tokenOf(uri, request.callId, p);
+      if (t === 'none') continue;
+      if (t === 'invalid') return { pin: null, token: 'invalid' };
+      token = 'valid';
+      pin = p;
+    }
+    return { pin, token };
+  }
+
+  /**
+   * Whether the next hop of a request toward `peer` is one its dialog knows (InDialogGuard.ts):
+   * decided by the dialog (pin, NAT source), or the peer's source, remote target or first route.
+   */
+  private hopInDialog(peer: DialogPeer, forwarded: SipRequest): boolean {
+    if (peer.pin || (peer.natted && !peer.trunk && peer.routeSet.length === 0)) return true;
+    const hop = nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri)));
+    const host = normalizedIp(hop.host) ?? hop.host.toLowerCase();
+    if (host === peer.source.address && hop.port === peer.source.port) return true;
+    const known = [peer.target, peer.routeSet[0]];
+    return known.some((text) => {
+      if (text === undefined) return false;
+      const uri = safe(() => parseUri(text.startsWith('<') ? text.slice(1, text.indexOf('>')) : text));
+      if (!uri || uri.kind !== 'sip') return false;
+      const target = nextHop(uriHop(uri), []);
+      return (normalizedIp(target.host) ?? target.host.toLowerCase()) === host && target.port === hop.port;
+    });
   }
 
   /** Where a request toward `peer` goes: its pin, else its source when behind NAT, else RFC 3261. */
@@ -658,17 +780,28 @@ export class SipProxy {
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
   private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
     const dialog = this.dialogs.find(request);
-    if (undoStrictRouting(request, (uri) => this.refersToUs(uri)).kind === 'missing-route') {
+    const strict = undoStrictRouting(request, (uri) => this.refersToUs(uri));
+    if (strict.kind === 'missing-route') {
       this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
       return;
     }
-    while (request.routes[0] && this.refersToUs(request.routes[0].uri)) request.popRoute();
+    const own = this.popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null);
     const forwarded = request.clone();
+    const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
+    const verdict = this.gate.inDialog({
+      token: own.token,
+      dialogKnown: dialog !== undefined,
+      nextHopInDialog: dialog !== undefined && this.hopInDialog(dialog.peer(Dialog.other(from)), forwarded),
+      sourceTrusted: this.gate.classify(source.address).kind !== 'stranger',
+    });
+    if (verdict.kind === 'refuse') {
+      this.log?.info({ source: `${source.address}:${source.port}`, callId: request.callId, reason: verdict.reason }, 'ACK dropped');
+      return;
+    }
     if (request.maxForwards === 0) return;
     forwarded.decrementMaxForwards();
     let destination: Endpoint;
     if (dialog) {
-      const from = dialog.sideOfFromTag(request.from?.tag);
       dialog.peer(from).source = source;
       await this.anchorBody(request, forwarded, dialog, from, 'answer');
       destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);

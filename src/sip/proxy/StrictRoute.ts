@@ -56,17 +56,17 @@ export type StrictRestore =
   /** The Request-URI was not ours: nothing to undo. */
   | { kind: 'none' }
   /** Request-URI restored from the last Route value, which is removed from `routes`. */
-  | { kind: 'restored'; requestUri: Uri; routes: NameAddr[]; pin: string | null }
+  | { kind: 'restored'; requestUri: Uri; routes: NameAddr[]; pin: string | null; ours: SipUri }
   /** Our Record-Route URI in the Request-URI but no Route left to restore it from. */
-  | { kind: 'missing-route'; pin: string | null };
+  | { kind: 'missing-route'; pin: string | null; ours: SipUri };
 
 /** §16.4: undoes what a strict router upstream did to the Request-URI. */
 export function restoreRequestUri(requestUri: Uri, routes: readonly NameAddr[], isOwn: OwnAddressTest): StrictRestore {
   if (!isOwnRecordRouteUri(requestUri, isOwn)) return { kind: 'none' };
   const pin = pinOf(requestUri);
   const last = routes.at(-1);
-  if (!last) return { kind: 'missing-route', pin };
-  return { kind: 'restored', requestUri: requestUriForm(last.uri), routes: routes.slice(0, -1), pin };
+  if (!last) return { kind: 'missing-route', pin, ours: requestUri };
+  return { kind: 'restored', requestUri: requestUriForm(last.uri), routes: routes.slice(0, -1), pin, ours: requestUri };
 }
 
 export interface StrictRewrite {

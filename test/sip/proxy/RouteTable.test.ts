@@ -9,7 +9,7 @@ const trunk = (name: string, host: string): TrunkConfig => ({
   name, host, hostIsAddress: true, port: 5060, transport: 'udp', pinRoute: true, resolveIntervalSec: 60,
 });
 const route = (user: string | null, host: string | null, trunkName: string | string[], fork: 'serial' | 'parallel' = 'serial'): RouteConfig => ({
-  user, host, trunks: typeof trunkName === 'string' ? [trunkName] : trunkName, fork, failoverAfterMs: null,
+  user, host, trunks: typeof trunkName === 'string' ? [trunkName] : trunkName, fork, failoverAfterMs: null, from: [],
   userPattern: user === null ? null : new RegExp(`^(?:${user})$`),
   hostPattern: host === null ? null : new RegExp(`^(?:${host})$`, 'i'),
 });

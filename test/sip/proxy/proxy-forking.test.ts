@@ -51,6 +51,7 @@ routes:
   - { match: { user: "serial.*" }, trunks: [a, b] }
   - { match: { user: "quick.*" }, trunks: [silent, b], failoverAfterMs: 300 }
   - { match: { user: "parallel.*" }, trunks: [a, b], fork: parallel }
+admission: { upstreamNetworks: [${CALLER}] }
 log: { level: silent }
 `));
 });

@@ -43,6 +43,7 @@ trunks:
   - { name: gw, host: ${GATEWAY}, port: ${ctx.gateway.port} }
 routes:
   - { trunk: gw }
+admission: { upstreamNetworks: [${CALLER}] }
 log: { level: silent }
 `));
 });

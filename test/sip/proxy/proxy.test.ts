@@ -55,6 +55,7 @@ routes:
   - { match: { user: "408.*" }, trunk: silent }
   - { match: { user: "503.*" }, trunk: closed }
   - { match: { user: "loop.*" }, trunk: self }
+admission: { upstreamNetworks: [${CALLER}] }
 log: { level: silent }
 `));
 });

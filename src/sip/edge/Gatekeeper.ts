@@ -1,0 +1,99 @@
+/**
+ * The proxy's admission control in one place: who a source is, what its initial requests may do
+ * (Admission.ts), the tokens that mark pinlatch's own Record-Route (RouteToken.ts), and the
+ * counters an operator watches. The decisions themselves are the pure functions beside it.
+ */
+import type { PinlatchConfig } from '../../config/index.js';
+import type { LookupFunction } from '../proxy/TrunkResolver.js';
+import type { TrunkConfig } from '../../config/types.js';
+import type { SipUri } from '../wire/uri.js';
+import { admitInitial, type AdmissionPolicy, type InitialDecision } from './Admission.js';
+import { decideInDialog, type InDialogDecision, type InDialogFacts } from './InDialogGuard.js';
+import { ROUTE_TOKEN_PARAM, RouteTokens } from './RouteToken.js';
+import { SourceClassifier, type SourceClass } from './SourceClassifier.js';
+import { UpstreamAddresses } from './UpstreamAddresses.js';
+
+export interface AdmissionCounters {
+  /** Initial requests refused with 403. */
+  refused: number;
+  /** Initial requests dropped without an answer (strangers when so configured). */
+  dropped: number;
+  /** Requests dropped because their User-Agent names a scanner. */
+  scanners: number;
+  /** In-dialog requests refused (403/481) or, for ACK, dropped. */
+  inDialogRefused: number;
+}
+
+export interface InitialFacts {
+  source: SourceClass;
+  optionsToUs: boolean;
+  userAgent: string | undefined;
+  strangerRoute: boolean;
+}
+
+const UPSTREAM_RESOLVE_SEC = 60;
+
+export class Gatekeeper {
+  readonly counters: AdmissionCounters = { refused: 0, dropped: 0, scanners: 0, inDialogRefused: 0 };
+  private readonly policy: AdmissionPolicy;
+  private readonly tokens: RouteTokens;
+  private readonly upstream: UpstreamAddresses;
+  private readonly classifier: SourceClassifier;
+
+  constructor(
+    config: PinlatchConfig,
+    trunkOf: (address: string) => TrunkConfig | undefined,
+    lookup: LookupFunction,
+    onUpstreamError: (err: unknown) => void,
+  ) {
+    const { admission } = config;
+    this.policy = { strangers: admission.strangers, options: admission.options, scannerUserAgents: admission.scannerUserAgents };
+    this.tokens = new RouteTokens(admission.routeSecret ?? undefined);
+    this.upstream = new UpstreamAddresses(config.upstream, admission.upstreamNetworks, lookup, onUpstreamError);
+    this.classifier = new SourceClassifier(trunkOf, this.upstream);
+  }
+
+  start(): Promise<void> {
+    return this.upstream.start(UPSTREAM_RESOLVE_SEC);
+  }
+
+  stop(): void {
+    this.upstream.stop();
+  }
+
+  classify(address: string): SourceClass {
+    return this.classifier.classify(address);
+  }
+
+  /** The decision for an initial request, counted when it refuses or drops. */
+  admit(facts: InitialFacts): InitialDecision {
+    const decision = admitInitial(this.policy, {
+      source: facts.source.kind,
+      optionsToUs: facts.optionsToUs,
+      userAgent: facts.userAgent,
+      strangerRoute: facts.strangerRoute,
+    });
+    if (decision.kind === 'refuse') this.counters.refused += 1;
+    else if (decision.kind === 'drop') this.counters[decision.reason === 'scanner' ? 'scanners' : 'dropped'] += 1;
+    return decision;
+  }
+
+  /** The decision for an in-dialog request, counted when it refuses. */
+  inDialog(facts: InDialogFacts): InDialogDecision {
+    const decision = decideInDialog(facts);
+    if (decision.kind === 'refuse') this.counters.inDialogRefused += 1;
+    return decision;
+  }
+
+  /** The Record-Route parameter that signs pinlatch's route into dialog `callId`. */
+  routeToken(callId: string, pin: string | null): [string, string] {
+    return [ROUTE_TOKEN_PARAM, this.tokens.sign(callId, pin)];
+  }
+
+  /** Whether one of pinlatch's own Route URIs carries a valid token for `callId`. */
+  tokenOf(uri: SipUri, callId: string | undefined, pin: string | null): 'valid' | 'invalid' | 'none' {
+    const token = uri.params.get(ROUTE_TOKEN_PARAM);
+    if (typeof token !== 'string') return 'none';
+    return callId !== undefined && this.tokens.verify(token, callId, pin) ? 'valid' : 'invalid';
+  }
+}
