@@ -1,0 +1,31 @@
+import * as assert from 'uvu/assert';
+import { suite } from '../../support/suite.ts';
+import { RouteTokens } from '../../../src/sip/edge/RouteToken.ts';
+
+const test = suite('sip/edge/RouteToken');
+
+test('a token verifies for its Call-ID and pin only', () => {
+  const tokens = new RouteTokens('a secret of sixteen+ chars');
+  const token = tokens.sign('call-1@host', 'gateway');
+  assert.match(token, /^[A-Za-z0-9_-]{16}$/);
+  assert.ok(tokens.verify(token, 'call-1@host', 'gateway'));
+  assert.not.ok(tokens.verify(token, 'call-2@host', 'gateway'), 'another dialog');
+  assert.not.ok(tokens.verify(token, 'call-1@host', null), 'pin removed');
+  assert.not.ok(tokens.verify(token, 'call-1@host', 'backup'), 'pin swapped');
+});
+
+test('tampered, truncated or garbage tokens are refused', () => {
+  const tokens = new RouteTokens('a secret of sixteen+ chars');
+  const token = tokens.sign('c', null);
+  const flipped = (token[0] === 'A' ? 'B' : 'A') + token.slice(1);
+  for (const bad of [flipped, token.slice(1), `${token}AA`, '', '!!!!', 'x'.repeat(400)]) {
+    assert.not.ok(tokens.verify(bad, 'c', null), bad);
+  }
+});
+
+test('the same secret gives the same tokens (dialogs survive a restart); a drawn key does not', () => {
+  assert.is(new RouteTokens('a secret of sixteen+ chars').sign('c', null), new RouteTokens('a secret of sixteen+ chars').sign('c', null));
+  assert.is.not(new RouteTokens().sign('c', null), new RouteTokens().sign('c', null));
+});
+
+test.run();
