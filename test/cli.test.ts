@@ -68,7 +68,26 @@ test('--check-config accepts both shipped examples', async () => {
     const r = await run(['--check-config', '--config', file]);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, 'configuration is valid');
+    assert.not.match(r.stdout, 'warning', `${file} is no open relay`);
   }
+});
+
+test('--check-config warns about a route open to the whole Internet, and still accepts it', async () => {
+  const file = join(dir, 'open.yaml');
+  writeFileSync(
+    file,
+    [
+      'sip: { listen: [{ address: 127.0.0.1, port: 5099 }] }',
+      'media: { address: 127.0.0.1 }',
+      'trunks: [{ name: gateway, host: 127.0.0.9 }]',
+      'routes: [{ match: { user: ".*" }, trunk: gateway, from: [0.0.0.0/0] }]',
+      '',
+    ].join('\n'),
+  );
+  const r = await run(['--check-config', '--config', file]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /warning: routes\[0\]\.from: 0\.0\.0\.0\/0 .*open relay/);
+  assert.match(r.stdout, 'configuration is valid (1 warning)');
 });
 
 test('a bad configuration names the key and the line, and exits 1 without starting', async () => {

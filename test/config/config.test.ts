@@ -7,6 +7,7 @@ import {
   defaultConfig,
   loadConfigFile,
   parseConfig,
+  openRelayWarnings,
   parseSipUriTarget,
   type ConfigIssue,
 } from '../../src/config/index.ts';
@@ -191,6 +192,10 @@ const cases: Array<[string, string, string, number, string]> = [
   ['YAML syntax error', `media:\n  address: [127.0.0.1\nlog: {}\n`, '', 3, 'YAML'],
   ['duplicate YAML key', `${MEDIA}media:\n  address: 127.0.0.2\n`, '', 3, 'DUPLICATE_KEY'],
   ['document is not a mapping', `- media\n`, '', 1, 'expected a mapping'],
+  ['route from: not a network', `${MEDIA}trunks: [{ name: gw, host: 192.0.2.1 }]\nroutes:\n  - { trunk: gw, from: [10.0.0.0/33] }\n`, 'routes[0].from[0]', 5, 'prefix length'],
+  ['upstreamNetworks: host bits set', `${MEDIA}admission:\n  upstreamNetworks: [10.1.2.3/8]\n`, 'admission.upstreamNetworks[0]', 4, 'bits set beyond'],
+  ['admission.strangers: unknown value', `${MEDIA}admission: { strangers: ignore }\n`, 'admission.strangers', 3, 'reject or drop'],
+  ['routeSecret too short', `${MEDIA}admission: { routeSecret: short }\n`, 'admission.routeSecret', 3, 'at least 16'],
 ];
 
 for (const [name, text, path, line, part] of cases) {
@@ -205,3 +210,37 @@ errors('parseSipUriTarget accepts the forms a proxy can send to', () => {
 });
 
 errors.run();
+
+const admission = suite('config: admission');
+
+const SIP_MEDIA = `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\n`;
+
+admission('closed by default: no from-networks, strangers refused, scanners dropped, a drawn route key', () => {
+  const c = parseConfig(`${SIP_MEDIA}trunks: [{ name: gw, host: 192.0.2.1 }]\nroutes: [{ trunk: gw }]\n`);
+  assert.equal(c.routes[0]!.from, []);
+  assert.equal(c.admission.upstreamNetworks, []);
+  assert.is(c.admission.strangers, 'reject');
+  assert.is(c.admission.options, 'anyone');
+  assert.is(c.admission.routeSecret, null);
+  assert.ok(c.admission.scannerUserAgents!.test('User-Agent: FRIENDLY-SCANNER'));
+  assert.not.ok(c.admission.scannerUserAgents!.test('Asterisk PBX 20.5'));
+});
+
+admission('networks are kept in canonical form; an empty scanner list turns the check off', () => {
+  const c = parseConfig(
+    `${SIP_MEDIA}trunks: [{ name: gw, host: 192.0.2.1 }]\nroutes: [{ trunk: gw, from: [198.51.100.7, "2001:DB8::/32"] }]\nadmission: { upstreamNetworks: ["::ffff:203.0.113.0/120"], scannerUserAgents: [] }\n`,
+  );
+  assert.equal(c.routes[0]!.from, ['198.51.100.7/32', '2001:db8::/32']);
+  assert.equal(c.admission.upstreamNetworks, ['203.0.113.0/24']);
+  assert.is(c.admission.scannerUserAgents, null);
+});
+
+admission('openRelayWarnings names wide from-networks and a wide upstream, and nothing in the shipped examples', async () => {
+  const open = parseConfig(
+    `${SIP_MEDIA}trunks: [{ name: gw, host: 192.0.2.1 }]\nroutes: [{ trunk: gw, from: [0.0.0.0/0] }, { trunk: gw, from: [198.51.100.0/24] }]\nadmission: { upstreamNetworks: ["::/0"] }\n`,
+  );
+  assert.equal(openRelayWarnings(open).map((w) => w.path), ['routes[0].from', 'admission.upstreamNetworks']);
+  for (const file of ['pinlatch.yaml', 'media-only.yaml']) assert.equal(openRelayWarnings(await loadConfigFile(`${examples}${file}`)), []);
+});
+
+admission.run();
