@@ -72,6 +72,15 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
       from: (r.from ?? []).map((n) => parseCidr(n).text),
     })),
     upstream: raw.upstream === undefined ? null : (parseSipUriTarget(raw.upstream) as SipUriTarget),
+    phones: raw.phones
+      ? {
+          registrar: parseSipUriTarget(raw.phones.registrar ?? raw.upstream!) as SipUriTarget,
+          networks: (raw.phones.networks ?? []).map((n) => parseCidr(n).text),
+          maxBindings: raw.phones.maxBindings,
+          keepalive: raw.phones.keepalive,
+          throttle: raw.phones.throttle ?? null,
+        }
+      : null,
     admission: {
       upstreamNetworks: raw.admission.upstreamNetworks.map((n) => parseCidr(n).text),
       strangers: raw.admission.strangers,

@@ -95,6 +95,20 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
     }
   });
 
+  if (raw.phones !== undefined) {
+    if (!sip) issues.push({ path: ['phones'], message: 'phones need a sip section' });
+    if (raw.phones.registrar === undefined && raw.upstream === undefined) {
+      issues.push({ path: ['phones'], message: 'phones need a registrar: set phones.registrar or upstream' });
+    }
+    if (raw.phones.registrar !== undefined) {
+      const parsed = parseSipUriTarget(raw.phones.registrar);
+      if (typeof parsed === 'string') issues.push({ path: ['phones', 'registrar'], message: parsed });
+    }
+    const throttle = raw.phones.throttle;
+    if (throttle && throttle.registrarExpiresSec < 2 * throttle.phoneExpiresSec) {
+      issues.push({ path: ['phones', 'throttle', 'registrarExpiresSec'], message: 'expected at least twice phoneExpiresSec (otherwise nothing is throttled)' });
+    }
+  }
   if (raw.upstream !== undefined) {
     const parsed = parseSipUriTarget(raw.upstream);
     if (typeof parsed === 'string') issues.push({ path: ['upstream'], message: parsed });

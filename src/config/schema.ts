@@ -127,6 +127,24 @@ const admission = z.strictObject({
     .optional(),
 });
 
+const phones = z.strictObject({
+  registrar: z.string({ error: 'expected a SIP URI (string)' }).optional(),
+  networks: cidrList.optional(),
+  maxBindings: intIn(1, 10_000_000).default(100_000),
+  keepalive: z
+    .strictObject({
+      intervalSec: intIn(0, 3600).default(30),
+      maxMissed: intIn(1, 100).default(3),
+    })
+    .default({ intervalSec: 30, maxMissed: 3 }),
+  throttle: z
+    .strictObject({
+      phoneExpiresSec: intIn(10, 86_400).default(60),
+      registrarExpiresSec: intIn(60, 604_800).default(3600),
+    })
+    .optional(),
+});
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const configSchema = z.strictObject(
@@ -137,6 +155,7 @@ export const configSchema = z.strictObject(
     trunks: z.array(trunk, { error: 'expected a list of trunks' }).default([]),
     routes: z.array(route, { error: 'expected a list of routes' }).default([]),
     upstream: z.string({ error: 'expected a SIP URI (string)' }).optional(),
+    phones: phones.optional(),
     admission: admission.default({
       upstreamNetworks: [],
       strangers: 'reject',

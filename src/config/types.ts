@@ -105,6 +105,19 @@ export interface RouteConfig {
   readonly from: readonly string[];
 }
 
+export interface PhonesConfig {
+  /** Where phones' REGISTERs go: `phones.registrar`, else the upstream. */
+  readonly registrar: SipUriTarget;
+  /** Networks (canonical CIDR text) phones may come from; empty: any source that is not a trunk or the upstream. */
+  readonly networks: readonly string[];
+  /** Bindings held at most; a new one beyond gets 503. */
+  readonly maxBindings: number;
+  /** OPTIONS pings to UDP phones (0: none) and how many may go unanswered before the flow is dead. */
+  readonly keepalive: { readonly intervalSec: number; readonly maxMissed: number };
+  /** Registration throttling, or null (every REGISTER goes to the registrar). */
+  readonly throttle: { readonly phoneExpiresSec: number; readonly registrarExpiresSec: number } | null;
+}
+
 export interface AdmissionConfig {
   /** Networks (canonical CIDR text) that count as the upstream PBX, besides its URI's host. */
   readonly upstreamNetworks: readonly string[];
@@ -138,6 +151,8 @@ export interface PinlatchConfig {
   readonly routes: readonly RouteConfig[];
   /** Where requests coming from a trunk are sent, or null (they get 404). */
   readonly upstream: SipUriTarget | null;
+  /** Phones behind NAT registering through pinlatch (src/sip/registrar/), or null: none. */
+  readonly phones: PhonesConfig | null;
   /** Who may use which route (src/sip/edge/Admission.ts). */
   readonly admission: AdmissionConfig;
   readonly log: { readonly level: LogLevel };

@@ -6,6 +6,7 @@
 import type { PinlatchConfig } from '../../config/index.js';
 import type { LookupFunction } from '../proxy/TrunkResolver.js';
 import type { TrunkConfig } from '../../config/types.js';
+import { CidrSet } from '../../net/cidr.js';
 import type { SipUri } from '../wire/uri.js';
 import { admitInitial, type AdmissionPolicy, type InitialDecision } from './Admission.js';
 import { decideInDialog, type InDialogDecision, type InDialogFacts } from './InDialogGuard.js';
@@ -26,12 +27,15 @@ export interface AdmissionCounters {
 
 export interface InitialFacts {
   source: SourceClass;
+  method: string;
+  flowRoute: boolean;
   optionsToUs: boolean;
   userAgent: string | undefined;
   strangerRoute: boolean;
 }
 
 const UPSTREAM_RESOLVE_SEC = 60;
+const ANY = { has: () => true };
 
 export class Gatekeeper {
   readonly counters: AdmissionCounters = { refused: 0, dropped: 0, scanners: 0, inDialogRefused: 0 };
@@ -42,15 +46,17 @@ export class Gatekeeper {
 
   constructor(
     config: PinlatchConfig,
+    key: Buffer,
     trunkOf: (address: string) => TrunkConfig | undefined,
     lookup: LookupFunction,
     onUpstreamError: (err: unknown) => void,
   ) {
-    const { admission } = config;
+    const { admission, phones } = config;
     this.policy = { strangers: admission.strangers, options: admission.options, scannerUserAgents: admission.scannerUserAgents };
-    this.tokens = new RouteTokens(admission.routeSecret ?? undefined);
-    this.upstream = new UpstreamAddresses(config.upstream, admission.upstreamNetworks, lookup, onUpstreamError);
-    this.classifier = new SourceClassifier(trunkOf, this.upstream);
+    this.tokens = new RouteTokens(key);
+    this.upstream = new UpstreamAddresses([config.upstream, phones?.registrar ?? null], admission.upstreamNetworks, lookup, onUpstreamError);
+    const phoneNetworks = phones ? (phones.networks.length > 0 ? CidrSet.parse(phones.networks) : ANY) : null;
+    this.classifier = new SourceClassifier(trunkOf, this.upstream, phoneNetworks);
   }
 
   start(): Promise<void> {
@@ -69,6 +75,8 @@ export class Gatekeeper {
   admit(facts: InitialFacts): InitialDecision {
     const decision = admitInitial(this.policy, {
       source: facts.source.kind,
+      method: facts.method,
+      flowRoute: facts.flowRoute,
       optionsToUs: facts.optionsToUs,
       userAgent: facts.userAgent,
       strangerRoute: facts.strangerRoute,

@@ -30,7 +30,7 @@ import { DialogTable } from './DialogTable.js';
 import { Via, stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
-import { ackOf2xx, byeOf, cancelOf, hopByHopAck, routeSetTowardCallee } from './OwnRequests.js';
+import { ackOf2xx, byeOf, cancelOf, hopByHopAck, keepaliveOptions, routeSetTowardCallee } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
@@ -45,6 +45,10 @@ import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint }
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { parseUri, SipUri, type Uri } from '../wire/uri.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
+import { flowKey, type Flow } from '../registrar/Flow.js';
+import { FlowTokens } from '../registrar/FlowToken.js';
+import { Phones } from '../registrar/Phones.js';
+import type { RegisterAction } from '../registrar/Registrar.js';
 import type { InitialDecision } from '../edge/Admission.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 
@@ -90,6 +94,8 @@ interface ResponseContext {
   stopped: boolean;
   /** Branches being prepared (resolving, anchoring): the context is not settled meanwhile. */
   starting: number;
+  /** A phone's REGISTER on its way to the registrar (its Path and what the answer updates). */
+  register: ForwardedRegister | null;
 }
 
 /** Where one branch of an initial request goes. */
@@ -97,8 +103,8 @@ interface BranchTarget {
   hop: HopTarget;
   /** The trunk it goes to (null: the upstream). */
   trunk: TrunkConfig | null;
-  /** Request-URI host and port toward it (the user part is kept). */
-  uriHost: string;
+  /** Request-URI host and port toward it (the user part is kept); null keeps the Request-URI. */
+  uriHost: string | null;
   uriPort: number | undefined;
 }
 
@@ -132,7 +138,11 @@ interface Admitted {
 interface OwnRoute {
   pin: string | null;
   token: 'valid' | 'invalid' | 'none';
+  /** The user part of a Path URI of ours: a phone's flow token. */
+  flow: string | null;
 }
+
+type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
 
 const BRANCH_PREFIX = 'z9hG4bKpl';
 /** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
@@ -160,6 +170,8 @@ export class SipProxy {
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
+  /** Phones registering through the proxy, or null when `phones` is not configured. */
+  readonly phones: Phones | null;
   private readonly v6ByAddress = new Map<string, boolean>();
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
@@ -177,11 +189,21 @@ export class SipProxy {
       onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
     });
     this.resolver.on('change', (trunk, addresses) => this.log?.info({ trunk, addresses }, 'trunk address'));
-    this.gate = new Gatekeeper(options.config, (address) => this.resolver.fromSource(address) ?? undefined, options.lookup ?? systemLookup, (err) =>
+    // One key signs route tokens and flow tokens: set admission.routeSecret and both survive a restart.
+    const key = options.config.admission.routeSecret === null ? randomBytes(32) : Buffer.from(options.config.admission.routeSecret);
+    this.gate = new Gatekeeper(options.config, key, (address) => this.resolver.fromSource(address) ?? undefined, options.lookup ?? systemLookup, (err) =>
       this.log?.warn({ err }, 'upstream host did not resolve'),
     );
-    this.media.on('timeout', (key) =>
-      this.onMediaTimeout(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media timeout not handled')),
+    const phones = options.config.phones;
+    this.phones = phones
+      ? new Phones(phones, new FlowTokens(key), {
+          ping: (flow, contact) => this.ping(flow, contact),
+          now: () => performance.now(),
+          onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
+        })
+      : null;
+    this.media.on('timeout', (mediaKey) =>
+      this.onMediaTimeout(mediaKey).catch((err: unknown) => this.log?.warn({ err, key: mediaKey }, 'media timeout not handled')),
     );
   }
 
@@ -206,6 +228,8 @@ export class SipProxy {
       throw err;
     }
     this.transport = transport;
+    transport.on('connectionClosed', (remote) => this.phones?.connectionClosed(remote));
+    this.phones?.start();
     this.points = transport.listenPoints;
     this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
     for (const point of this.points) {
@@ -217,6 +241,7 @@ export class SipProxy {
   async stop(): Promise<void> {
     this.resolver.stop();
     this.gate.stop();
+    this.phones?.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
@@ -279,6 +304,24 @@ export class SipProxy {
   private recordRoute(point: ListenPoint, params: Array<[string, string | null]>): string {
     const all = point.transport === 'tcp' ? [...params, ['transport', 'tcp'] as [string, string]] : params;
     return `<${new SipUri({ host: this.advertisedHost(point), port: point.port, params: all }).toString()}>`;
+  }
+
+  /**
+   * The Path entry of a phone's REGISTER (RFC 3327 §4): pinlatch's address facing the registrar,
+   * the flow token as user part (RFC 5626 §5.2), `ob` (§5.1: this hop keeps the flow).
+   */
+  private pathFor(token: string, point: ListenPoint): string {
+    const params: Array<[string, string | null]> = [['lr', null], ['ob', null]];
+    if (point.transport === 'tcp') params.push(['transport', 'tcp']);
+    return `<${new SipUri({ user: token, host: this.advertisedHost(point), port: point.port, params }).toString()}>`;
+  }
+
+  /** A keepalive OPTIONS to a phone over its flow (Phones.ts): true when anything answered. */
+  private ping(flow: Flow, contact: string): Promise<boolean> {
+    const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
+    const branch = `${BRANCH_PREFIX}ka.${randomBytes(8).toString('hex')}`;
+    const options = keepaliveOptions(contact, this.viaFor(destination, branch), this.advertisedHost(this.localFor(destination)));
+    return new Promise((resolve) => this.sendOwnRequest(`${branch}|OPTIONS`, 'OPTIONS', options, destination, resolve));
   }
 
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
@@ -382,8 +425,11 @@ export class SipProxy {
       const uri = request.uri;
       choice = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }, sourceClass.kind === 'stranger' ? source.address : undefined) : null;
     }
+    const top = request.routes[0]?.uri;
     const decision = this.gate.admit({
       source: sourceClass,
+      method: request.method,
+      flowRoute: this.phones !== null && top?.kind === 'sip' && top.user !== undefined && this.refersToUs(top),
       optionsToUs,
       userAgent: request.get('user-agent'),
       strangerRoute: sourceClass.kind === 'stranger' && choice !== null,
@@ -468,7 +514,7 @@ export class SipProxy {
     const inDialog = request.to?.tag !== undefined;
     const ctx: ResponseContext = {
       server, request, loop, local, from: 'caller', initial: false, caller: null, offered: false, branches: [],
-      untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false, starting: 0,
+      untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false, starting: 0, register: null,
     };
 
     if (inDialog) {
@@ -485,7 +531,28 @@ export class SipProxy {
     const fromTrunk = sourceClass.trunk;
     let targets: BranchTarget[];
     let fork: 'serial' | 'parallel' = 'serial';
-    if (admitted?.decision.kind === 'to-upstream') {
+    const decided = admitted?.decision.kind;
+    if (decided === 'register') {
+      const flow = flowOf(source, local);
+      const action = this.phones!.registrar.onRegister(request, flow, performance.now());
+      if (action.kind === 'answer') return void server.respond(200, action.response.serialize());
+      if (action.kind === 'refuse') return reply(action.status, action.reason);
+      ctx.register = action;
+      const registrar = this.config.phones!.registrar;
+      const hop = { host: registrar.host, port: registrar.port ?? 5060, transport: registrar.transport ?? 'udp' } as const;
+      // A phone that registers with pinlatch's address is registering with the registrar behind it.
+      const uriHost = this.refersToUs(request.uri) ? registrar.host : null;
+      targets = [{ hop, trunk: null, uriHost, uriPort: registrar.port ?? undefined }];
+    } else if (decided === 'to-flow') {
+      const found = own.flow === null ? ({ kind: 'forged' } as const) : this.phones!.registrar.lookup(own.flow);
+      if (found.kind === 'forged') return reply(403, 'Invalid Flow Token');
+      if (found.kind === 'dead' || (found.flow.transport === 'tcp' && !this.transport?.hasConnection(found.flow))) {
+        if (found.kind === 'flow') this.phones!.registrar.flows.markDead(flowKey(found.flow));
+        return reply(430, 'Flow Failed');
+      }
+      const { flow } = found;
+      targets = [{ hop: { host: flow.address, port: flow.port, transport: flow.transport }, trunk: null, uriHost: null, uriPort: undefined }];
+    } else if (decided === 'to-upstream') {
       const upstream = this.config.upstream;
       if (!upstream) return reply(404, 'No Upstream');
       const hop = { host: upstream.host, port: upstream.port ?? 5060, transport: upstream.transport ?? 'udp' } as const;
@@ -580,7 +647,7 @@ export class SipProxy {
   private async launchTarget(ctx: ResponseContext, target: BranchTarget): Promise<void> {
     const { request } = ctx;
     const forwarded = request.clone();
-    rewriteRequestUri(forwarded, target.uriHost, target.uriPort);
+    if (target.uriHost !== null) rewriteRequestUri(forwarded, target.uriHost, target.uriPort);
     let dialog: Dialog | null = null;
     let pin: RoutePin | null = null;
     try {
@@ -632,6 +699,7 @@ export class SipProxy {
       if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.recordRoute(ctx.local, params));
       forwarded.prepend('Record-Route', this.recordRoute(outbound, params));
     }
+    if (ctx.register) forwarded.prepend('Path', this.pathFor(ctx.register.token, this.localFor(destination)));
     const offered = await this.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
@@ -662,15 +730,17 @@ export class SipProxy {
     }
     let pin: string | null = null;
     let token: OwnRoute['token'] = 'none';
+    let flow: string | null = null;
     for (const uri of ours) {
+      if (uri.user !== undefined) flow ??= uri.user;
       const p = pinOf(uri);
       const t = this.gate.tokenOf(uri, request.callId, p);
       if (t === 'none') continue;
-      if (t === 'invalid') return { pin: null, token: 'invalid' };
+      if (t === 'invalid') return { pin: null, token: 'invalid', flow };
       token = 'valid';
       pin = p;
     }
-    return { pin, token };
+    return { pin, token, flow };
   }
 
   /**
@@ -883,6 +953,7 @@ export class SipProxy {
       if (ctx.initial && status >= 200) dialog.state = 'confirmed';
       await this.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
     }
+    if (ctx.register && status >= 200) this.phones!.registrar.onRegistered(ctx.register, out, performance.now());
     if (status >= 200) {
       const first = !b.done;
       this.closeBranch(b);
@@ -1141,12 +1212,15 @@ export class SipProxy {
    * A request the proxy originates itself (CANCEL §9.1, BYE on media timeout): a client
    * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
    */
-  private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint): void {
+  /** Sends a request of the proxy's own; `answered` learns whether any final response came. */
+  private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint, answered?: (yes: boolean) => void): void {
     const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, destination),
-      onResponse: () => undefined,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
+      onResponse: (_response, status) => {
+        if (status >= 200) answered?.(true);
+      },
+      onTimeout: () => answered?.(false),
+      onTransportError: () => answered?.(false),
       onTerminated: () => this.clientTx.delete(key),
     });
     this.clientTx.set(key, tx);
@@ -1160,6 +1234,11 @@ function safe<T>(read: () => T): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The flow a request came over: its source and the listen point it reached. */
+function flowOf(source: Endpoint, local: ListenPoint): Flow {
+  return { transport: source.transport, address: source.address, port: source.port, localAddress: local.address, localPort: local.port };
 }
 
 function uriHop(uri: Uri): UriHop {

@@ -23,6 +23,7 @@ import { SipParseError } from '../wire/parseError.js';
 import type { SipMessage } from '../wire/message.js';
 import { parseMessage, type ParseLimits } from '../wire/parser.js';
 import { StreamFramer, type FramerLimits } from './StreamFramer.js';
+import { bindingResponse, isStun } from './Stun.js';
 
 export type TransportName = 'udp' | 'tcp';
 
@@ -81,6 +82,8 @@ export interface SipTransportEvents {
   message: [InboundMessage];
   parseError: [InboundParseError];
   error: [Error];
+  /** A TCP connection closed (either side): a flow over it is gone (RFC 5626 §5.3). */
+  connectionClosed: [Endpoint];
 }
 
 interface TcpConnection {
@@ -168,7 +171,14 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     const local: ListenPoint = { transport: 'udp', address: lp.address, port: socket.address().port };
     socket.on('error', (error) => this.emit('error', error));
     socket.on('message', (data, rinfo) => {
-      this.#receive(data, { transport: 'udp', address: normalizedIp(rinfo.address) ?? rinfo.address, port: rinfo.port }, local, 'datagram');
+      const address = normalizedIp(rinfo.address) ?? rinfo.address;
+      if (isStun(data)) {
+        const answer = bindingResponse(data, address, rinfo.port);
+        this.#stats.keepalives++;
+        if (answer) socket.send(answer, rinfo.port, rinfo.address);
+        return;
+      }
+      this.#receive(data, { transport: 'udp', address, port: rinfo.port }, local, 'datagram');
     });
     this.#udp.push({ socket, local });
   }
@@ -226,7 +236,9 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
-      if (this.#connections.get(key) === connection) this.#connections.delete(key);
+      if (this.#connections.get(key) !== connection) return;
+      this.#connections.delete(key);
+      this.emit('connectionClosed', remote);
     });
     return connection;
   }
@@ -258,6 +270,11 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
    * `local` picks the listen point to send from; by default the first one of the destination's
    * transport and address family.
    */
+  /** True while a TCP connection with `remote` is open (a phone's flow: never opened by pinlatch). */
+  hasConnection(remote: Endpoint): boolean {
+    return this.#connections.has(endpointKey(remote.address, remote.port));
+  }
+
   async send(destination: Endpoint, message: SipMessage | Buffer, options: { local?: ListenPoint } = {}): Promise<void> {
     if (this.#closed) throw new SipTransportError('transport is closed');
     if (destination.transport === 'udp') {

@@ -6,7 +6,7 @@ const test = suite('sip/edge/Admission');
 
 const policy: AdmissionPolicy = { strangers: 'reject', options: 'anyone', scannerUserAgents: /friendly-scanner|sipvicious/i };
 const req = (over: Partial<InitialRequest>): InitialRequest => ({
-  source: 'stranger', optionsToUs: false, userAgent: undefined, strangerRoute: false, ...over,
+  source: 'stranger', method: 'INVITE', flowRoute: false, optionsToUs: false, userAgent: undefined, strangerRoute: false, ...over,
 });
 
 test('the upstream follows the routes; a trunk goes to the upstream', () => {
@@ -33,6 +33,15 @@ test('OPTIONS to pinlatch itself: anyone by default, trusted sources only when c
   assert.equal(admitInitial(trusted, req({ optionsToUs: true, strangerRoute: true })).kind, 'refuse');
   assert.equal(admitInitial(trusted, req({ source: 'trunk', optionsToUs: true })), { kind: 'answer-options' });
   assert.equal(admitInitial(trusted, req({ source: 'upstream', optionsToUs: true })), { kind: 'answer-options' });
+});
+
+test('phones register with the registrar and call the upstream, never a trunk; a Path route from the upstream goes to the phone', () => {
+  assert.equal(admitInitial(policy, req({ source: 'phone', method: 'REGISTER' })), { kind: 'register' });
+  assert.equal(admitInitial(policy, req({ source: 'phone', method: 'INVITE' })), { kind: 'to-upstream' });
+  assert.equal(admitInitial(policy, req({ source: 'phone', method: 'MESSAGE', strangerRoute: true })), { kind: 'to-upstream' });
+  assert.equal(admitInitial(policy, req({ source: 'upstream', flowRoute: true })), { kind: 'to-flow' });
+  assert.equal(admitInitial(policy, req({ source: 'stranger', flowRoute: true })).kind, 'refuse');
+  assert.equal(admitInitial(policy, req({ source: 'phone', userAgent: 'sipvicious' })).kind, 'drop');
 });
 
 test.run();

@@ -1,0 +1,60 @@
+/**
+ * The flows phones registered through (RFC 5626 §3.1), with their liveness: a flow is dead when
+ * its TCP connection closed or its phone stopped answering keepalives; a request for a dead flow
+ * fails at once (430 Flow Failed, RFC 5626 §5.3) so the registrar can try the phone's other
+ * registrations instead of waiting for a timeout.
+ */
+import { flowKey, type Flow } from './Flow.js';
+
+export interface FlowState {
+  readonly flow: Flow;
+  readonly key: string;
+  alive: boolean;
+  /** Keepalives sent without an answer since the last one answered. */
+  missed: number;
+  /** Last time the phone was heard on this flow (ms). */
+  lastSeen: number;
+  /** Bindings registered over it. */
+  bindings: number;
+}
+
+export class FlowTable {
+  private readonly flows = new Map<string, FlowState>();
+
+  get size(): number {
+    return this.flows.size;
+  }
+
+  get(key: string): FlowState | undefined {
+    return this.flows.get(key);
+  }
+
+  /** The flow's state, created alive; a known flow heard again is alive again. */
+  touch(flow: Flow, now: number): FlowState {
+    const key = flowKey(flow);
+    let state = this.flows.get(key);
+    if (!state) {
+      state = { flow, key, alive: true, missed: 0, lastSeen: now, bindings: 0 };
+      this.flows.set(key, state);
+    }
+    state.alive = true;
+    state.missed = 0;
+    state.lastSeen = now;
+    return state;
+  }
+
+  markDead(key: string): void {
+    const state = this.flows.get(key);
+    if (state) state.alive = false;
+  }
+
+  /** Forgets a flow no binding uses any more. */
+  release(key: string): void {
+    const state = this.flows.get(key);
+    if (state && state.bindings <= 0) this.flows.delete(key);
+  }
+
+  values(): IterableIterator<FlowState> {
+    return this.flows.values();
+  }
+}

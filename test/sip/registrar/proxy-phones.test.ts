@@ -1,0 +1,267 @@
+/**
+ * Phones behind NAT through the proxy, over real sockets on loopback: REGISTER with Path and a
+ * signed flow token, throttled refreshes, requests from the PBX back over the phone's flow (UDP
+ * mapping or TCP connection), dead flows (430), forged tokens, STUN keepalives. The registrar
+ * here is a plain socket that answers as a registrar would; test/e2e/phones*.test.ts runs the real
+ * Kamailio behind real NATs.
+ */
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import * as assert from 'uvu/assert';
+import { suite } from '../../support/suite.ts';
+import { freePortRange } from '../../media/udp-peer.ts';
+import type { MediaRelay } from '../../../src/media/MediaRelay.ts';
+import type { SipProxy } from '../../../src/sip/proxy/Proxy.ts';
+import { createResponse, type SipMessage, type SipRequest } from '../../../src/sip/wire/message.ts';
+import { PROXY, SipPeer, freeSipPort, isRequest, isResponse, request, startProxy, stopProxy } from '../../support/sip-peer.ts';
+
+const PBX = '127.0.0.40';
+const PHONE_A = '127.0.0.41';
+const PHONE_B = '127.0.0.42';
+const PHONE_T = '127.0.0.43';
+const GATEWAY = '127.0.0.44';
+
+interface Context {
+  relay: MediaRelay;
+  proxy: SipProxy;
+  port: number;
+  pbx: SipPeer;
+  gateway: SipPeer;
+}
+
+const test = suite<Context>('sip/registrar/proxy-phones', { timeoutMs: 20_000 });
+
+test.before(async (ctx) => {
+  ctx.port = await freeSipPort();
+  const ports = await freePortRange(16);
+  ctx.pbx = await SipPeer.udp(PBX);
+  ctx.gateway = await SipPeer.udp(GATEWAY);
+  Object.assign(ctx, await startProxy(`
+sip:
+  listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }, { transport: tcp, address: ${PROXY}, port: ${ctx.port} }]
+  timers: { t1Ms: 20, t2Ms: 200, t4Ms: 200, inviteTimeoutMs: 10000 }
+media:
+  address: ${PROXY}
+  ports: { min: ${ports.min}, max: ${ports.max} }
+  shards: 1
+trunks:
+  - { name: gateway, host: ${GATEWAY}, port: ${ctx.gateway.port} }
+routes:
+  - { match: { user: "[0-9]+" }, trunk: gateway }
+upstream: sip:${PBX}:${ctx.pbx.port}
+phones:
+  keepalive: { intervalSec: 1, maxMissed: 1 }
+  throttle: { phoneExpiresSec: 60, registrarExpiresSec: 3600 }
+log: { level: silent }
+`));
+});
+
+test.after(async (ctx) => {
+  await stopProxy(ctx);
+  ctx.pbx?.close();
+  ctx.gateway?.close();
+});
+
+/** A REGISTER as a phone behind NAT writes it: its private Contact, its own Call-ID and CSeq. */
+function register(phone: SipPeer, port: number, o: { user: string; callId: string; cseq: number; expires?: number; contactHost?: string }): string {
+  const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+  const transport = phone.transport;
+  return [
+    `REGISTER sip:${PROXY}:${port} SIP/2.0`,
+    `Via: SIP/2.0/${transport} 192.168.1.100:5060;branch=${branch};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:${o.user}@pbx.example>;tag=r${o.callId}`,
+    `To: <sip:${o.user}@pbx.example>`,
+    `Call-ID: ${o.callId}`,
+    `CSeq: ${o.cseq} REGISTER`,
+    `Contact: <sip:${o.user}@${o.contactHost ?? '192.168.1.100'}:5060${transport === 'TCP' ? ';transport=tcp' : ''}>`,
+    `Expires: ${o.expires ?? 3600}`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** The registrar's 200: the Contact with the expiry it grants, and the Path echoed (RFC 3327 §5.3). */
+function registered(req: SipRequest, expires: number): SipMessage {
+  const ok = createResponse(req, 200, { toTag: 'reg' });
+  if (expires > 0) ok.set('Contact', `${req.get('contact')};expires=${expires}`);
+  const path = req.get('path');
+  if (path) ok.set('Path', path);
+  return ok;
+}
+
+const isRegister = (callId: string, cseq?: number) => (m: SipMessage): m is SipRequest =>
+  isRequest('REGISTER', callId)(m) && (cseq === undefined || m.cseq?.seq === cseq);
+
+/** Registers `phone` as `user` through the proxy; returns the Path the registrar saw. */
+async function registerPhone(ctx: Context, phone: SipPeer, user: string, callId: string): Promise<string> {
+  phone.send(register(phone, ctx.port, { user, callId, cseq: 1 }), ctx.port);
+  const req = await ctx.pbx.waitFor(isRegister(callId, 1));
+  ctx.pbx.sendMessage(registered(req, 3600), ctx.port, PROXY);
+  const ok = await phone.waitFor(isResponse(callId, 'REGISTER'));
+  assert.is(ok.status, 200);
+  return req.get('path')!;
+}
+
+/** The PBX calls a registered phone: Request-URI its private Contact, Route its Path. */
+function inviteFromPbx(ctx: Context, user: string, path: string, callId: string): string {
+  return request({ user, peer: ctx.pbx, proxyPort: ctx.port, callId, uri: `sip:${user}@192.168.1.100:5060`, routes: [path] });
+}
+
+test('REGISTER reaches the registrar with a Path carrying a flow token; the phone is told the short expiry, the registrar asked the long one', async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_A);
+  try {
+    phone.send(register(phone, ctx.port, { user: '1001', callId: 'reg-a', cseq: 1, expires: 600 }), ctx.port);
+    const req = await ctx.pbx.waitFor(isRegister('reg-a', 1));
+    assert.match(req.get('path') ?? '', new RegExp(`^<sip:[A-Za-z0-9_-]{20,}@${PROXY}:${ctx.port};lr;ob>$`));
+    assert.is(req.uriText, `sip:${PBX}:${ctx.pbx.port}`, 'sent to the registrar');
+    assert.is(req.get('expires'), '3600', 'the registrar is asked for the long expiry');
+    ctx.pbx.sendMessage(registered(req, 3600), ctx.port, PROXY);
+    const ok = await phone.waitFor(isResponse('reg-a', 'REGISTER'));
+    assert.is(ok.status, 200);
+    assert.match(ok.get('contact') ?? '', /;expires=60$/);
+    const listing = ctx.proxy.phones!.listing();
+    assert.equal(listing.map((b) => [b.aor, b.contact, b.flow.address, b.flow.port, b.alive]), [
+      ['sip:1001@pbx.example', 'sip:1001@192.168.1.100:5060', PHONE_A, phone.port, true],
+    ]);
+  } finally {
+    phone.close();
+  }
+});
+
+test('throttling: a refresh continuing the accepted registration is answered here; a new Call-ID or Contact goes to the registrar', async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_A);
+  try {
+    await registerPhone(ctx, phone, '1002', 'reg-t');
+    const seen = () => ctx.pbx.received.filter(isRegister('reg-t')).length;
+    for (const cseq of [2, 3, 4]) {
+      phone.send(register(phone, ctx.port, { user: '1002', callId: 'reg-t', cseq, expires: 60 }), ctx.port);
+      const ok = await phone.waitFor((m) => isResponse('reg-t', 'REGISTER')(m) && m.cseq?.seq === cseq);
+      assert.is(ok.kind === 'response' && ok.status, 200);
+      assert.match(ok.get('contact') ?? '', /;expires=60$/);
+    }
+    assert.is(seen(), 1, 'the registrar saw only the first REGISTER');
+    phone.send(register(phone, ctx.port, { user: '1002', callId: 'reg-t', cseq: 5, contactHost: '192.168.1.101' }), ctx.port);
+    const changed = await ctx.pbx.waitFor(isRegister('reg-t', 5));
+    ctx.pbx.sendMessage(registered(changed, 3600), ctx.port, PROXY);
+    await phone.waitFor((m) => isResponse('reg-t', 'REGISTER')(m) && m.cseq?.seq === 5);
+    assert.is(ctx.proxy.phones!.registrar.counters.answeredLocally >= 3, true);
+  } finally {
+    phone.close();
+  }
+});
+
+test("the PBX's INVITE for a phone goes to its NAT mapping, not its private Contact; BYE follows the dialog", async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_A);
+  try {
+    const path = await registerPhone(ctx, phone, '1003', 'reg-c');
+    ctx.pbx.send(inviteFromPbx(ctx, '1003', path, 'call-c'), ctx.port);
+    const invite = await phone.waitFor(isRequest('INVITE', 'call-c'));
+    assert.is(invite.uriText, 'sip:1003@192.168.1.100:5060', 'the Request-URI stays the Contact');
+    const ok = createResponse(invite, 200, { toTag: 'ph' });
+    for (const rr of invite.getAll('record-route')) ok.append('Record-Route', rr);
+    ok.set('Contact', '<sip:1003@192.168.1.100:5060>');
+    phone.sendMessage(ok, ctx.port, PROXY);
+    const answered = await ctx.pbx.waitFor(isResponse('call-c'));
+    assert.is(answered.status, 200);
+    const routes = answered.getAll('record-route').reverse();
+    ctx.pbx.send(request({ method: 'BYE', user: '1003', peer: ctx.pbx, proxyPort: ctx.port, callId: 'call-c', toTag: 'ph', cseq: 2, uri: 'sip:1003@192.168.1.100:5060', routes }), ctx.port);
+    const bye = await phone.waitFor(isRequest('BYE', 'call-c'));
+    phone.sendMessage(createResponse(bye, 200), ctx.port, PROXY);
+    assert.is((await ctx.pbx.waitFor(isResponse('call-c', 'BYE'))).status, 200);
+  } finally {
+    phone.close();
+  }
+});
+
+test('a forged or altered flow token is refused 403 and reaches no one', async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_A);
+  try {
+    const path = await registerPhone(ctx, phone, '1004', 'reg-f');
+    const token = /sip:([^@]+)@/.exec(path)![1]!;
+    const raw = Buffer.from(token, 'base64url');
+    raw[5] ^= 1;
+    const forged = path.replace(token, raw.toString('base64url'));
+    ctx.pbx.send(inviteFromPbx(ctx, '1004', forged, 'call-f'), ctx.port);
+    assert.is((await ctx.pbx.waitFor(isResponse('call-f'))).status, 403);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.not.ok(phone.received.some(isRequest('INVITE', 'call-f')));
+  } finally {
+    phone.close();
+  }
+});
+
+test('a phone that stops answering keepalives has a dead flow: the next INVITE for it gets 430 at once', async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_B);
+  try {
+    const path = await registerPhone(ctx, phone, '1005', 'reg-k');
+    // The phone is gone (its NAT mapping too): pings go unanswered.
+    const options = await phone.waitFor(isRequest('OPTIONS'), 8000);
+    assert.is(options.uriText, 'sip:1005@192.168.1.100:5060');
+    const deadline = Date.now() + 10_000;
+    while (ctx.proxy.phones!.listing().find((b) => b.aor === 'sip:1005@pbx.example')?.alive !== false && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    ctx.pbx.send(inviteFromPbx(ctx, '1005', path, 'call-k'), ctx.port);
+    const refused = await ctx.pbx.waitFor(isResponse('call-k'));
+    assert.is(refused.status, 430);
+    // Registering again brings the flow back (a throttled refresh: answered here, at once).
+    phone.send(register(phone, ctx.port, { user: '1005', callId: 'reg-k', cseq: 2 }), ctx.port);
+    await phone.waitFor((m) => isResponse('reg-k', 'REGISTER')(m) && m.cseq?.seq === 2);
+    assert.is(ctx.proxy.phones!.listing().find((b) => b.aor === 'sip:1005@pbx.example')?.alive, true);
+  } finally {
+    phone.close();
+  }
+});
+
+test('a TCP phone: the INVITE comes back over its connection; once it closes, 430', async (ctx) => {
+  const phone = await SipPeer.tcp(PHONE_T, ctx.port);
+  const path = await registerPhone(ctx, phone, '1006', 'reg-tcp');
+  assert.match(path, /;lr;ob>$/);
+  ctx.pbx.send(inviteFromPbx(ctx, '1006', path, 'call-tcp'), ctx.port);
+  const invite = await phone.waitFor(isRequest('INVITE', 'call-tcp'));
+  phone.sendMessage(createResponse(invite, 486), ctx.port);
+  assert.is((await ctx.pbx.waitFor(isResponse('call-tcp'))).status, 486);
+  phone.close();
+  await new Promise((r) => setTimeout(r, 300));
+  ctx.pbx.send(inviteFromPbx(ctx, '1006', path, 'call-tcp2'), ctx.port);
+  assert.is((await ctx.pbx.waitFor(isResponse('call-tcp2'))).status, 430);
+});
+
+test("a phone's call goes to the PBX, never to the trunk its number would match", async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_A);
+  try {
+    phone.send(request({ user: '4930123', peer: phone, proxyPort: ctx.port, callId: 'ph-out' }), ctx.port);
+    const invite = await ctx.pbx.waitFor(isRequest('INVITE', 'ph-out'));
+    assert.is(invite.uriText, `sip:4930123@${PBX}:${ctx.pbx.port}`);
+    ctx.pbx.sendMessage(createResponse(invite, 486), ctx.port, PROXY);
+    assert.is((await phone.waitFor(isResponse('ph-out'))).status, 486);
+    assert.not.ok(ctx.gateway.received.some((m) => m.callId === 'ph-out'));
+  } finally {
+    phone.close();
+  }
+});
+
+test('a STUN Binding request on the SIP port gets its XOR-MAPPED-ADDRESS (RFC 5389)', async (ctx) => {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, PHONE_A, resolve));
+  try {
+    const request = Buffer.alloc(20);
+    request.writeUInt16BE(0x0001, 0);
+    request.writeUInt32BE(0x2112a442, 4);
+    randomBytes(12).copy(request, 8);
+    const answer = new Promise<Buffer>((resolve) => socket.once('message', resolve));
+    socket.send(request, ctx.port, PROXY);
+    const response = await answer;
+    assert.is(response.readUInt16BE(0), 0x0101);
+    assert.equal(response.subarray(8, 20), request.subarray(8, 20));
+    const port = response.readUInt16BE(26) ^ 0x2112;
+    const address = [...response.subarray(28, 32)].map((b, i) => b ^ [0x21, 0x12, 0xa4, 0x42][i]!).join('.');
+    assert.is(`${address}:${port}`, `${PHONE_A}:${socket.address().port}`);
+  } finally {
+    socket.close();
+  }
+});
+
+test.run();
