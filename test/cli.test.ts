@@ -63,8 +63,8 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return code;
 }
 
-test('--check-config accepts both shipped examples', async () => {
-  for (const file of ['examples/pinlatch.yaml', 'examples/media-only.yaml']) {
+test('--check-config accepts every shipped example', async () => {
+  for (const file of ['examples/pinlatch.yaml', 'examples/media-only.yaml', 'examples/phones.yaml']) {
     const r = await run(['--check-config', '--config', file]);
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stdout, 'configuration is valid');

@@ -240,7 +240,7 @@ admission('openRelayWarnings names wide from-networks and a wide upstream, and n
     `${SIP_MEDIA}trunks: [{ name: gw, host: 192.0.2.1 }]\nroutes: [{ trunk: gw, from: [0.0.0.0/0] }, { trunk: gw, from: [198.51.100.0/24] }]\nadmission: { upstreamNetworks: ["::/0"] }\n`,
   );
   assert.equal(openRelayWarnings(open).map((w) => w.path), ['routes[0].from', 'admission.upstreamNetworks']);
-  for (const file of ['pinlatch.yaml', 'media-only.yaml']) assert.equal(openRelayWarnings(await loadConfigFile(`${examples}${file}`)), []);
+  for (const file of ['pinlatch.yaml', 'media-only.yaml', 'phones.yaml']) assert.equal(openRelayWarnings(await loadConfigFile(`${examples}${file}`)), []);
 });
 
 admission.run();
