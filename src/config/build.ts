@@ -75,6 +75,7 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
     phones: raw.phones
       ? {
           registrar: parseSipUriTarget(raw.phones.registrar ?? raw.upstream!) as SipUriTarget,
+          flowIn: raw.phones.flowIn,
           networks: (raw.phones.networks ?? []).map((n) => parseCidr(n).text),
           maxBindings: raw.phones.maxBindings,
           keepalive: raw.phones.keepalive,

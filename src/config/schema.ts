@@ -129,6 +129,7 @@ const admission = z.strictObject({
 
 const phones = z.strictObject({
   registrar: z.string({ error: 'expected a SIP URI (string)' }).optional(),
+  flowIn: z.enum(['path', 'contact'], { error: 'expected path or contact' }).default('path'),
   networks: cidrList.optional(),
   maxBindings: intIn(1, 10_000_000).default(100_000),
   keepalive: z

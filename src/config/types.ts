@@ -108,6 +108,8 @@ export interface RouteConfig {
 export interface PhonesConfig {
   /** Where phones' REGISTERs go: `phones.registrar`, else the upstream. */
   readonly registrar: SipUriTarget;
+  /** Where the flow token travels: a Path header (RFC 3327), or the Contact (registrars without Path). */
+  readonly flowIn: 'path' | 'contact';
   /** Networks (canonical CIDR text) phones may come from; empty: any source that is not a trunk or the upstream. */
   readonly networks: readonly string[];
   /** Bindings held at most; a new one beyond gets 503. */

@@ -45,6 +45,7 @@ import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint }
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { parseUri, SipUri, type Uri } from '../wire/uri.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
+import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
 import { flowKey, type Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
@@ -316,6 +317,21 @@ export class SipProxy {
     return `<${new SipUri({ user: token, host: this.advertisedHost(point), port: point.port, params }).toString()}>`;
   }
 
+  /** Puts a phone's flow token where the registrar keeps it: a Path entry, or each Contact. */
+  private carryFlow(register: SipRequest, token: string, point: ListenPoint): void {
+    if (this.config.phones!.flowIn === 'path') {
+      register.prepend('Path', this.pathFor(token, point));
+      return;
+    }
+    const at = { host: this.advertisedHost(point), port: point.port, transport: point.transport };
+    const contacts = register.contacts.map((c) => {
+      const copy = c.clone();
+      copy.uri = aliasContact(c.uri, token, at);
+      return copy.toString();
+    });
+    if (contacts.length > 0) register.set('Contact', contacts.join(', '));
+  }
+
   /** A keepalive OPTIONS to a phone over its flow (Phones.ts): true when anything answered. */
   private ping(flow: Flow, contact: string): Promise<boolean> {
     const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
@@ -429,7 +445,10 @@ export class SipProxy {
     const decision = this.gate.admit({
       source: sourceClass,
       method: request.method,
-      flowRoute: this.phones !== null && top?.kind === 'sip' && top.user !== undefined && this.refersToUs(top),
+      flowRoute:
+        this.phones !== null &&
+        ((top?.kind === 'sip' && top.user !== undefined && this.refersToUs(top)) ||
+          (request.uri.kind === 'sip' && request.uri.params.has(FLOW_PARAM) && this.refersToUs(request.uri))),
       optionsToUs,
       userAgent: request.get('user-agent'),
       strangerRoute: sourceClass.kind === 'stranger' && choice !== null,
@@ -544,7 +563,11 @@ export class SipProxy {
       const uriHost = this.refersToUs(request.uri) ? registrar.host : null;
       targets = [{ hop, trunk: null, uriHost, uriPort: registrar.port ?? undefined }];
     } else if (decided === 'to-flow') {
-      const found = own.flow === null ? ({ kind: 'forged' } as const) : this.phones!.registrar.lookup(own.flow);
+      // The token is in our Path entry (Route), or in the Request-URI when the Contact carried it.
+      const aliased = unalias(request.uri);
+      if (aliased) request.uri = aliased.original;
+      const token = own.flow ?? aliased?.token ?? null;
+      const found = token === null ? ({ kind: 'forged' } as const) : this.phones!.registrar.lookup(token);
       if (found.kind === 'forged') return reply(403, 'Invalid Flow Token');
       if (found.kind === 'dead' || (found.flow.transport === 'tcp' && !this.transport?.hasConnection(found.flow))) {
         if (found.kind === 'flow') this.phones!.registrar.flows.markDead(flowKey(found.flow));
@@ -699,7 +722,7 @@ export class SipProxy {
       if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.recordRoute(ctx.local, params));
       forwarded.prepend('Record-Route', this.recordRoute(outbound, params));
     }
-    if (ctx.register) forwarded.prepend('Path', this.pathFor(ctx.register.token, this.localFor(destination)));
+    if (ctx.register) this.carryFlow(forwarded, ctx.register.token, this.localFor(destination));
     const offered = await this.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
@@ -953,7 +976,10 @@ export class SipProxy {
       if (ctx.initial && status >= 200) dialog.state = 'confirmed';
       await this.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
     }
-    if (ctx.register && status >= 200) this.phones!.registrar.onRegistered(ctx.register, out, performance.now());
+    if (ctx.register && status >= 200) {
+      restoreContacts(out);
+      this.phones!.registrar.onRegistered(ctx.register, out, performance.now());
+    }
     if (status >= 200) {
       const first = !b.done;
       this.closeBranch(b);
@@ -1234,6 +1260,24 @@ function safe<T>(read: () => T): T | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The registrar's answer lists the aliased Contacts: the phone gets its own back. */
+function restoreContacts(response: SipResponse): void {
+  const contacts = response.contacts;
+  if (!contacts.some((c) => unalias(c.uri))) return;
+  response.set(
+    'Contact',
+    contacts
+      .map((c) => {
+        const original = unalias(c.uri)?.original;
+        if (!original) return c.toString();
+        const copy = c.clone();
+        copy.uri = original;
+        return copy.toString();
+      })
+      .join(', '),
+  );
 }
 
 /** The flow a request came over: its source and the listen point it reached. */
