@@ -238,6 +238,7 @@ export class CidrSet {
 
   /** True when `address` (an IP literal or a parsed address) lies in at least one entry. */
   has(address: string | IpAddress): boolean {
+    if (this.entries.length === 0) return false;
     const parsed = toAddress(address);
     if (!parsed) return false;
     const { family, bytes } = normalizeFamily(parsed);

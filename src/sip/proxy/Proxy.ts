@@ -45,7 +45,9 @@ import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint }
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { parseUri, SipUri, type Uri } from '../wire/uri.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
+import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
+import { rewriteContacts } from '../registrar/contacts.js';
 import { flowKey, type Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
@@ -171,6 +173,8 @@ export class SipProxy {
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
+  /** Refused and dropped requests are logged once a second at most (the counters have them all). */
+  private readonly refusalLog = new LogBudget();
   /** Phones registering through the proxy, or null when `phones` is not configured. */
   readonly phones: Phones | null;
   private readonly v6ByAddress = new Map<string, boolean>();
@@ -324,12 +328,10 @@ export class SipProxy {
       return;
     }
     const at = { host: this.advertisedHost(point), port: point.port, transport: point.transport };
-    const contacts = register.contacts.map((c) => {
-      const copy = c.clone();
-      copy.uri = aliasContact(c.uri, token, at);
-      return copy.toString();
+    rewriteContacts(register, (c) => {
+      c.uri = aliasContact(c.uri, token, at);
+      return true;
     });
-    if (contacts.length > 0) register.set('Contact', contacts.join(', '));
   }
 
   /** A keepalive OPTIONS to a phone over its flow (Phones.ts): true when anything answered. */
@@ -461,13 +463,14 @@ export class SipProxy {
    * transaction): a flood of them costs no state; a dropped one gets nothing.
    */
   private refuseInitial(request: SipRequest, source: Endpoint, local: ListenPoint, decision: InitialDecision): void {
-    const who = { source: `${source.address}:${source.port}`, method: request.method, ruri: request.uriText, userAgent: request.get('user-agent') };
+    const skipped = this.refusalLog.take(performance.now());
+    const who = () => ({ source: `${source.address}:${source.port}`, method: request.method, ruri: request.uriText, userAgent: request.get('user-agent'), skipped });
     if (decision.kind === 'drop') {
-      this.log?.info({ ...who, reason: decision.reason }, 'request dropped');
+      if (skipped !== null) this.log?.info({ ...who(), reason: decision.reason }, 'request dropped');
       return;
     }
     if (decision.kind !== 'refuse') return;
-    this.log?.info({ ...who, status: decision.status }, 'request refused: source may not use this route');
+    if (skipped !== null) this.log?.info({ ...who(), status: decision.status }, 'request refused: source may not use this route');
     if (request.method === 'ACK') return;
     const response = createResponse(request, decision.status, { reason: decision.reason, toTag: this.toTag(request) });
     void this.send(response.serialize(), source, local).catch(() => undefined);
@@ -626,10 +629,13 @@ export class SipProxy {
       token: own.token,
       dialogKnown: dialog !== null,
       nextHopInDialog: dialog !== null && this.hopInDialog(dialog.peer(Dialog.other(from)), forwarded),
-      sourceTrusted: sourceClass.kind !== 'stranger',
+      sourceTrusted: routesTrusted(sourceClass),
     });
     if (verdict.kind === 'refuse') {
-      this.log?.info({ source: `${source.address}:${source.port}`, method: request.method, callId: request.callId, status: verdict.status, reason: verdict.reason }, 'in-dialog request refused');
+      const skipped = this.refusalLog.take(performance.now());
+      if (skipped !== null) {
+        this.log?.info({ source: `${source.address}:${source.port}`, method: request.method, callId: request.callId, status: verdict.status, reason: verdict.reason, skipped }, 'in-dialog request refused');
+      }
       this.contexts.delete(ctx.server.key);
       ctx.server.respond(verdict.status, createResponse(request, verdict.status, { reason: verdict.reason, toTag: request.to?.tag }).serialize());
       return;
@@ -885,10 +891,11 @@ export class SipProxy {
       token: own.token,
       dialogKnown: dialog !== undefined,
       nextHopInDialog: dialog !== undefined && this.hopInDialog(dialog.peer(Dialog.other(from)), forwarded),
-      sourceTrusted: this.gate.classify(source.address).kind !== 'stranger',
+      sourceTrusted: routesTrusted(this.gate.classify(source.address)),
     });
     if (verdict.kind === 'refuse') {
-      this.log?.info({ source: `${source.address}:${source.port}`, callId: request.callId, reason: verdict.reason }, 'ACK dropped');
+      const skipped = this.refusalLog.take(performance.now());
+      if (skipped !== null) this.log?.info({ source: `${source.address}:${source.port}`, callId: request.callId, reason: verdict.reason, skipped }, 'ACK dropped');
       return;
     }
     if (request.maxForwards === 0) return;
@@ -1264,20 +1271,19 @@ function safe<T>(read: () => T): T | undefined {
 
 /** The registrar's answer lists the aliased Contacts: the phone gets its own back. */
 function restoreContacts(response: SipResponse): void {
-  const contacts = response.contacts;
-  if (!contacts.some((c) => unalias(c.uri))) return;
-  response.set(
-    'Contact',
-    contacts
-      .map((c) => {
-        const original = unalias(c.uri)?.original;
-        if (!original) return c.toString();
-        const copy = c.clone();
-        copy.uri = original;
-        return copy.toString();
-      })
-      .join(', '),
-  );
+  rewriteContacts(response, (c) => {
+    const original = unalias(c.uri)?.original;
+    if (original) c.uri = original;
+    return original !== undefined;
+  });
+}
+
+/**
+ * The upstream PBX and the trunks may send a request of a dialog pinlatch no longer knows (a BYE
+ * after a restart); a phone may not: its own Call-ID's token would let it name any next hop.
+ */
+function routesTrusted(source: SourceClass): boolean {
+  return source.kind === 'upstream' || source.kind === 'trunk';
 }
 
 /** The flow a request came over: its source and the listen point it reached. */

@@ -38,9 +38,10 @@ export class BindingTable {
     const key = BindingTable.key(binding.aor, binding.contact);
     const previous = this.bindings.get(key);
     if (previous && previous.flowKey !== binding.flowKey) this.unlinkFlow(previous.flowKey);
-    if (!previous || previous.flowKey !== binding.flowKey) {
-      const flow = this.flows.get(binding.flowKey);
-      if (flow) flow.bindings += 1;
+    const flow = this.flows.get(binding.flowKey);
+    if (flow) {
+      if (!previous || previous.flowKey !== binding.flowKey) flow.bindings += 1;
+      flow.contact = binding.contact;
     }
     this.bindings.set(key, binding);
   }

@@ -16,6 +16,8 @@ export interface FlowState {
   lastSeen: number;
   /** Bindings registered over it. */
   bindings: number;
+  /** The Contact of its latest binding: where a keepalive OPTIONS is addressed. */
+  contact: string | null;
 }
 
 export class FlowTable {
@@ -34,13 +36,20 @@ export class FlowTable {
     const key = flowKey(flow);
     let state = this.flows.get(key);
     if (!state) {
-      state = { flow, key, alive: true, missed: 0, lastSeen: now, bindings: 0 };
+      state = { flow, key, alive: true, missed: 0, lastSeen: now, bindings: 0, contact: null };
       this.flows.set(key, state);
     }
+    this.heard(key, now);
+    return state;
+  }
+
+  /** The phone spoke on a flow the table holds: it is alive (again). */
+  heard(key: string, now: number): void {
+    const state = this.flows.get(key);
+    if (!state) return;
     state.alive = true;
     state.missed = 0;
     state.lastSeen = now;
-    return state;
   }
 
   markDead(key: string): void {

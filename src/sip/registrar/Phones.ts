@@ -2,8 +2,8 @@
  * The running side of phone support: the registrar state (Registrar.ts) and the timers around it —
  * expiring registrations, and keepalives that hold UDP NAT mappings open and find dead phones.
  *
- * A UDP phone that has not been heard from for `keepalive.intervalSec` (its own re-REGISTERs,
- * calls and STUN pings count) gets an OPTIONS (RFC 3261 §11; what Kamailio's nathelper pings
+ * A UDP phone that has not been heard from for `keepalive.intervalSec` (its REGISTERs and its
+ * answers to these pings count) gets an OPTIONS (RFC 3261 §11; what Kamailio's nathelper pings
  * with); one that leaves `maxMissed` of them unanswered has a dead flow, and requests for it fail
  * fast with 430 (RFC 5626 §5.3) until it registers again. A TCP flow dies with its connection.
  */
@@ -73,12 +73,10 @@ export class Phones {
   private pingSilent(): void {
     const now = this.io.now();
     const silentSince = now - this.config.keepalive.intervalSec * 1000;
-    const contacts = new Map<string, string>();
-    for (const b of this.registrar.bindings.values()) if (!contacts.has(b.flowKey)) contacts.set(b.flowKey, b.contact);
     for (const state of this.registrar.flows.values()) {
       if (state.flow.transport !== 'udp' || !state.alive || state.lastSeen > silentSince || this.pinging.has(state.key)) continue;
-      const contact = contacts.get(state.key);
-      if (contact === undefined) continue;
+      const contact = state.contact;
+      if (contact === null) continue;
       this.pinging.add(state.key);
       this.keepalives.sent += 1;
       void this.io.ping(state.flow, contact).then(

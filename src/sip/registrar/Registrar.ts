@@ -14,10 +14,14 @@
 import { createResponse, type SipRequest, type SipResponse } from '../wire/message.js';
 import type { NameAddr } from '../wire/headers/nameAddr.js';
 import { BindingTable } from './BindingTable.js';
+import { rewriteContacts } from './contacts.js';
 import { flowKey, type Flow } from './Flow.js';
 import { FlowTable } from './FlowTable.js';
 import type { FlowTokens } from './FlowToken.js';
 import { decideRegister, type RegisterFacts, type ThrottlePolicy } from './RegisterThrottle.js';
+
+/** The To tag of a 200 pinlatch answers itself (a REGISTER creates no dialog: any tag serves). */
+const LOCAL_TO_TAG = 'pinlatch';
 
 /** RFC 3261 §10.2.1.1: a REGISTER without Expires asks for the registrar's default, commonly 3600. */
 const DEFAULT_EXPIRES_SEC = 3600;
@@ -92,12 +96,13 @@ export class Registrar {
   onRegister(request: SipRequest, flow: Flow, now: number): RegisterAction {
     this.counters.registers += 1;
     const facts = this.facts(request, flow);
-    const state = this.flows.touch(flow, now);
+    // Only a REGISTER the registrar accepted makes a flow (onRegistered): a challenged or refused
+    // one, from any number of source ports, leaves nothing behind. A known flow is heard again.
+    this.flows.heard(facts.flowKey, now);
     const first = facts.contacts[0];
     const binding = first !== undefined && first !== '*' ? this.bindings.get(facts.aor, first) : undefined;
     if (first !== undefined && first !== '*' && facts.expiresSec > 0 && !this.bindings.hasRoom(facts.aor, first)) {
       this.counters.refusedFull += 1;
-      this.flows.release(state.key);
       return { kind: 'refuse', status: 503, reason: 'Registrations Full' };
     }
     const decision = decideRegister(this.policy.throttle, binding, facts, now);
@@ -105,20 +110,21 @@ export class Registrar {
       this.counters.answeredLocally += 1;
       binding!.cseq = facts.cseq;
       binding!.phoneExpiresAt = now + decision.expiresSec * 1000;
-      const response = createResponse(request, 200, { toTag: `pl${binding!.callId.length.toString(36)}${facts.cseq.toString(36)}` });
-      const contact = request.contacts[0]!.clone();
-      contact.params.set('expires', String(decision.expiresSec));
-      response.set('Contact', contact.toString());
+      const response = createResponse(request, 200, { toTag: LOCAL_TO_TAG });
+      response.set('Contact', request.get('contact')!);
+      rewriteContacts(response, (c) => {
+        c.params.set('expires', String(decision.expiresSec));
+        return true;
+      });
       return { kind: 'answer', response };
     }
     if (decision.expiresSec !== null) {
       request.set('Expires', String(decision.expiresSec));
-      const contacts = request.contacts.map((c) => {
-        const copy = c.clone();
-        if (copy.params.has('expires')) copy.params.set('expires', String(decision.expiresSec));
-        return copy.toString();
+      rewriteContacts(request, (c) => {
+        if (!c.params.has('expires')) return false;
+        c.params.set('expires', String(decision.expiresSec));
+        return true;
       });
-      request.set('Contact', contacts.join(', '));
     }
     return { kind: 'forward', facts, flow, token: this.tokens.encode(flow) };
   }
@@ -158,16 +164,13 @@ export class Registrar {
     if (this.policy.throttle) {
       // The phone is told its own, shorter expiry for each Contact of its own.
       const ours = new Set(facts.contacts);
-      const rewritten = response.contacts.map((c) => {
-        const copy = c.clone();
+      const { phoneExpiresSec } = this.policy.throttle;
+      rewriteContacts(response, (c) => {
         const key = contactText(c);
-        if (ours.has(key)) {
-          const registrarSec = granted.get(key) ?? 0;
-          copy.params.set('expires', String(Math.min(this.policy.throttle!.phoneExpiresSec, registrarSec)));
-        }
-        return copy.toString();
+        if (!ours.has(key)) return false;
+        c.params.set('expires', String(Math.min(phoneExpiresSec, granted.get(key) ?? 0)));
+        return true;
       });
-      if (rewritten.length > 0) response.set('Contact', rewritten.join(', '));
       response.remove('expires');
     }
   }

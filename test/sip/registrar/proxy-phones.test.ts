@@ -243,6 +243,38 @@ test("a phone's call goes to the PBX, never to the trunk its number would match"
   }
 });
 
+test('a REGISTER the registrar challenges leaves no flow behind, from however many ports', async (ctx) => {
+  const before = ctx.proxy.phones!.registrar.flows.size;
+  const phones = await Promise.all([0, 1, 2].map(() => SipPeer.udp(PHONE_B)));
+  try {
+    for (const [i, phone] of phones.entries()) {
+      const callId = `chal-${i}`;
+      phone.send(register(phone, ctx.port, { user: '1099', callId, cseq: 1 }), ctx.port);
+      const req = await ctx.pbx.waitFor(isRegister(callId, 1));
+      ctx.pbx.sendMessage(createResponse(req, 401, { toTag: 'reg' }), ctx.port, PROXY);
+      assert.is((await phone.waitFor(isResponse(callId, 'REGISTER'))).status, 401);
+    }
+    assert.is(ctx.proxy.phones!.registrar.flows.size, before);
+  } finally {
+    for (const phone of phones) phone.close();
+  }
+});
+
+test("a phone may not route by the token of its own call once the dialog is unknown: 481, nothing sent", async (ctx) => {
+  const phone = await SipPeer.udp(PHONE_A);
+  const victim = await SipPeer.udp('127.0.0.47');
+  try {
+    const route = `<sip:${PROXY}:${ctx.port};lr;${ctx.proxy.gate.routeToken('old-call', null).join('=')}>`;
+    phone.send(request({ method: 'BYE', user: 'x', peer: phone, proxyPort: ctx.port, callId: 'old-call', toTag: 'gone', uri: `sip:x@127.0.0.47:${victim.port}`, routes: [route] }), ctx.port);
+    assert.is((await phone.waitFor(isResponse('old-call', 'BYE'))).status, 481);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.is(victim.received.length, 0);
+  } finally {
+    phone.close();
+    victim.close();
+  }
+});
+
 test('a STUN Binding request on the SIP port gets its XOR-MAPPED-ADDRESS (RFC 5389)', async (ctx) => {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, PHONE_A, resolve));
