@@ -133,9 +133,9 @@ export interface TcpLimitsConfig {
 }
 
 export interface OverloadConfig {
-  /** Queueing time of the SIP UDP sockets above which new requests are refused (default T1/4, at least 50 ms). */
+  /** Queueing time of the SIP UDP sockets above which new requests are refused (default T1/4, at least 100 ms). */
   readonly maxQueueMs: number;
-  /** Event-loop lag above which new requests are refused (default T1/2, at least 100 ms). */
+  /** Event-loop lag above which new requests are refused (default T1, at least 200 ms). */
   readonly maxLagMs: number;
   /** Retry-After of the 503 a refused request gets. */
   readonly retryAfterSec: number;

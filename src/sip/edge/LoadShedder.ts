@@ -13,7 +13,7 @@
  *    batches of at most 32 datagrams per socket, so a lagging timer means long batches or another
  *    blocking task, e.g. garbage collection).
  *
- * The queue threshold defaults to T1/4 (the lag one to T1/2): a request answered later than T1 after it was sent crosses its
+ * The queue threshold defaults to T1/4 (the lag one to T1: a blocked loop also shows in the probe): a request answered later than T1 after it was sent crosses its
  * sender's first retransmission (RFC 3261 §17.1.1.2, §17.1.2.2), and the proxy's own client
  * transactions retransmit toward callees whose answers are still waiting in the queue. Shedding
  * starts above the threshold and stops below half of it (hysteresis, so the decision does not flap
