@@ -32,9 +32,16 @@ export class QueueDelayProbe {
   #sentAt: number | null = null;
   #last = 0;
 
-  /** Records a probe sent at `now`; false (send nothing) while the previous one is in flight. */
-  send(now: number): boolean {
-    if (this.#sentAt !== null) return false;
+  /**
+   * Records a probe sent at `now`; false (send nothing) while the previous one is in flight. A
+   * probe in flight for `lostAfterMs` is taken as dropped — a receive buffer that overflows drops
+   * it like any datagram — and its age so far stands as the last delay until the next one is back.
+   */
+  send(now: number, lostAfterMs = Infinity): boolean {
+    if (this.#sentAt !== null) {
+      if (now - this.#sentAt < lostAfterMs) return false;
+      this.#last = now - this.#sentAt;
+    }
     this.#sentAt = now;
     return true;
   }

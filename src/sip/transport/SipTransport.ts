@@ -211,12 +211,15 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     return { ...this.#stats, tcpConnectionsOpen: this.#connections.size + this.#connecting.size };
   }
 
-  /** Sends a probe to every UDP listen socket whose previous probe is back. */
-  probeQueues(): void {
+  /**
+   * Sends a probe to every UDP listen socket whose previous probe is back, or in flight for
+   * `lostAfterMs` (then taken as dropped by a full receive buffer).
+   */
+  probeQueues(lostAfterMs = 1000): void {
     if (this.#closed) return;
     const now = performance.now();
     for (const { probe, local } of this.#udp) {
-      if (!probe || !probe.delay.send(now)) continue;
+      if (!probe || !probe.delay.send(now, lostAfterMs)) continue;
       probe.socket.send(PROBE_TOKEN, local.port, probe.target, (error) => {
         if (error) probe.delay.lost();
       });

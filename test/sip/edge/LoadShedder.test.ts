@@ -17,7 +17,13 @@ test('a probe measures its round trip; one in flight counts by its age', () => {
   assert.is(probe.delay(500), 5);
   probe.send(600);
   probe.lost();
-  assert.is(probe.delay(10_000), 5, 'a lost probe is forgotten');
+  assert.is(probe.delay(10_000), 5, 'a probe that could not be sent is forgotten');
+  assert.ok(probe.send(20_000, 1000));
+  assert.not.ok(probe.send(20_500, 1000), 'in flight, not yet lost');
+  assert.ok(probe.send(21_500, 1000), 'dropped after 1 s in flight: a new one goes');
+  assert.is(probe.delay(21_600), 1500, 'the dropped one\'s age stands until the new one is back');
+  probe.received(21_510);
+  assert.is(probe.delay(21_600), 10);
 });
 
 test('sheds above the queue threshold, stops below half of it', () => {
