@@ -270,12 +270,14 @@ export class SipProxy {
     }
     this.transport = transport;
     this.points = transport.listenPoints;
-    // A probe (and a lag sample) several times per threshold, so shedding starts in time.
+    // A probe (and a lag sample) several times per threshold, so shedding starts in time; a probe
+    // not back after many thresholds was dropped by a full socket buffer.
     const probeMs = Math.max(5, Math.floor(Math.min(overload.maxQueueMs, overload.maxLagMs) / 4));
+    const probeLostMs = Math.max(1000, 8 * overload.maxQueueMs);
     this.shedder.tick(performance.now(), probeMs);
     this.overloadTimer = setInterval(() => {
       this.shedder.tick(performance.now(), probeMs);
-      transport.probeQueues();
+      transport.probeQueues(probeLostMs);
     }, probeMs).unref();
     this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
     for (const point of this.points) {
@@ -714,9 +716,23 @@ export class SipProxy {
     } catch (err) {
       // One target that cannot be reached or anchored fails its branch, not the whole fork.
       this.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
-      if (dialog) dialog.state = 'terminated';
+      if (dialog) this.dropUnlaunched(ctx, dialog);
       this.branchFailed(ctx, null, this.failureOutcome(err, ctx.local));
     }
+  }
+
+  /**
+   * The early dialog of a branch that never started (its SDP could not be anchored, its next hop
+   * not resolved): it has no Branch, so settle() will not end it — it leaves the dialog table here,
+   * and the media session it may have opened goes too unless another branch uses or is opening it.
+   */
+  private dropUnlaunched(ctx: ResponseContext, dialog: Dialog): void {
+    this.retire(dialog);
+    this.dialogs.remove(dialog, ctx.caller?.tag);
+    const key = dialog.mediaKey;
+    if (!key || this.dialogs.ownerOf(key) !== dialog || ctx.starting > 1 || ctx.branches.some((b) => b.dialog?.mediaKey === key)) return;
+    this.dialogs.disown(key);
+    void this.media.release(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media release failed'));
   }
 
   /** Via, Record-Route, SDP anchoring and the client transaction of one branch. */

@@ -169,4 +169,22 @@ test('overload: INVITEs that waited in the socket past the threshold get 503 at 
   });
 });
 
+test('an INVITE whose SDP cannot be anchored leaves no dialog and no media session behind', async () => {
+  await withProxy('  dialogs: 2', async ({ proxy, relay }, port) => {
+    const caller = await SipPeer.udp(CALLER);
+    try {
+      // Media of the other IP family than the relay's: refused with 488 once its early dialog exists.
+      const v6 = sdp(CALLER, 40000).replace('c=IN IP4 127.0.0.1', 'c=IN IP6 ::1');
+      for (let i = 0; i < 4; i++) {
+        caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: `v6-${i}`, body: v6 }), port);
+        assert.is((await caller.waitFor(isResponse(`v6-${i}`))).status, 488, 'refused for its media, not for a full dialog table');
+      }
+      assert.is(proxy.stats().dialogs, 0);
+      assert.is(relay.size, 0);
+    } finally {
+      caller.close();
+    }
+  });
+});
+
 test.run();
