@@ -311,6 +311,21 @@ function sippCounts(file: string): SippCounts {
   return { successful: col('SuccessfulCall(C)'), failed: col('FailedCall(C)'), retransmissions: col('Retransmissions(C)') };
 }
 
+/** The kinds of sipp's -trace_err lines (timeouts, unexpected messages), counted. */
+function sippErrors(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.startsWith('cps-ng-uac_') && f.endsWith('_errors.log'));
+  if (!file) return '(no error log)';
+  const kinds = new Map<string, number>();
+  for (const line of readFileSync(join(dir, file), 'latin1').split('\n')) {
+    const m = /(Aborting call.*|.*timeout.*|Unexpected .*|.*unexpected.*)/i.exec(line);
+    if (!m) continue;
+    // Call-IDs and times vary; the scenario element ("caller:<index>") tells where a call stopped.
+    const kind = m[1]!.replace(/Call-Id: \S+/i, '').replace(/^[0-9: .\t-]+/, '').slice(0, 160);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `  ${n} × ${k}`).join('\n');
+}
+
 interface StepResult {
   target: TargetName;
   rate: number;
@@ -349,7 +364,7 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
   const uac = new Child(SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
     '-r', String(rate), '-m', String(calls), '-l', String(Math.max(100, rate * 10)), '-d', String(holdMs),
     '-nostdin', '-timeout', `${boundS}s`, '-timeout_error', '-recv_timeout', '10000',
-    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', `${RELAY}:${p.sip}`], { cwd: stepDir });
+    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${RELAY}:${p.sip}`], { cwd: stepDir });
   const timer = setTimeout(() => void uac.stop(), (boundS + 10) * 1000);
   try {
     await uac.done;
@@ -361,6 +376,7 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
   const after = stack.usage();
   const counts = existsSync(stf) ? sippCounts(stf) : { successful: 0, failed: calls, retransmissions: NaN };
   const refused = sippRefused(stepDir);
+  if (calls - counts.successful > 0) console.error(`${stack.name} ${rate} cps, what the caller's sipp logged about its failed calls:\n${sippErrors(stepDir)}`);
   const completed = Math.max(0, counts.successful - refused);
   return {
     target: stack.name, rate, calls, ...counts,

@@ -32,6 +32,8 @@ export interface SipConfig {
   readonly timers: SipTimers;
   /** Largest SIP message accepted (bytes). */
   readonly maxMessageBytes: number;
+  /** SO_RCVBUF asked for on the SIP UDP sockets (the kernel caps it at net.core.rmem_max). */
+  readonly udpReceiveBufferBytes: number;
 }
 
 export interface LatchingConfig {

@@ -198,7 +198,14 @@ export class SipProxy {
     this.media = options.media;
     this.mediaFamily = relayFamilyOf(options.media.advertise);
     this.log = options.logger;
-    this.timers = transactionTimers(options.config.sip.timers);
+    const { maxQueueMs } = options.config.limits.overload;
+    this.timers = {
+      ...transactionTimers(options.config.sip.timers),
+      inboundBacklogMs: () => {
+        const backlog = this.transport?.queueDelayMs() ?? 0;
+        return backlog > maxQueueMs / 2 ? backlog : 0;
+      },
+    };
     this.routes = new RouteTable(options.config.routes, options.config.trunks);
     this.resolver = new TrunkResolver(options.config.trunks, {
       lookup: options.lookup,
@@ -253,6 +260,7 @@ export class SipProxy {
     const transport = new SipTransport({
       listen: sip.listen,
       parseLimits: { maxMessageBytes: sip.maxMessageBytes },
+      udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
       maxTcpConnections: tcp.connections,
       maxTcpConnectionsPerSource: tcp.connectionsPerSource,
       tcpBufferBytes: tcp.bufferBytes,

@@ -81,6 +81,12 @@ export interface SipTransportOptions {
   tcpBufferBytes?: number;
   /** Close a connection whose message begun is not complete after this long (default 30 s). */
   tcpMessageTimeoutMs?: number;
+  /**
+   * SO_RCVBUF of the UDP listen sockets (default: the system's). A burst that outgrows the
+   * buffer is dropped by the kernel, answers included; load shedding bounds the time a datagram
+   * waits, so a large buffer costs no latency, only memory.
+   */
+  udpReceiveBufferBytes?: number;
 }
 
 export interface TransportStats {
@@ -235,7 +241,11 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
 
   async #bindUdp(lp: ListenPoint): Promise<void> {
     const family = ipFamilyOf(lp.address);
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    const socket = dgram.createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: family === 6,
+      ...(this.#options.udpReceiveBufferBytes === undefined ? {} : { recvBufferSize: this.#options.udpReceiveBufferBytes }),
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(lp.port, lp.address, () => {
