@@ -15,6 +15,10 @@
  * gives up). No packet
  * leaves the namespace.
  *
+ * `--trunk ringing` makes the trunk answer every INVITE 180 Ringing and nothing more, so that
+ * calls ring until Timer C (180 s) as toward a gateway nobody picks up; `silent` (the default)
+ * answers nothing (Timer B, 32 s).
+ *
  * `--cli` runs another build (e.g. the main branch's dist/src/cli.js) for a before/after
  * comparison; its configuration has no `limits` section, so both read the same file.
  *
@@ -33,6 +37,8 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Child } from '../test/control/child.ts';
 import { REPO_DIR } from './lib/targets.ts';
+import { parseMessage } from '../src/sip/wire/parser.ts';
+import { createResponse } from '../src/sip/wire/message.ts';
 
 const INSIDE = 'PINLATCH_FLOOD_NETNS';
 const PROXY = '127.0.0.1';
@@ -207,7 +213,17 @@ async function flood(values: Record<string, string>): Promise<string> {
   // A trunk that reads and never answers, and a resolver that never answers.
   const trunk = createSocket('udp4');
   await new Promise<void>((resolve) => trunk.bind(TRUNK_PORT, TRUNK, resolve));
-  trunk.on('message', () => undefined);
+  trunk.on('message', (data, rinfo) => {
+    if (values.trunk !== 'ringing') return;
+    try {
+      const message = parseMessage(data);
+      if (message.kind === 'request' && message.method === 'INVITE') {
+        trunk.send(createResponse(message, 180, { toTag: 'ring' }).serialize(), rinfo.port, rinfo.address);
+      }
+    } catch {
+      // Not for a trunk to answer.
+    }
+  });
   const nameserver = /^nameserver\s+([0-9.]+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
   const dns = createSocket('udp4');
   if (nameserver) await new Promise<void>((resolve) => dns.bind(53, nameserver, resolve));
@@ -262,7 +278,7 @@ async function flood(values: Record<string, string>): Promise<string> {
   const short = (name: string) => name.replace('pinlatch_sip_', '').replace('pinlatch_', '');
   const header = `| phase | RSS MiB | fds | ${METRICS.map(short).join(' | ')} |`;
   const rows = samples.map((s) => `| ${s.phase} | ${s.rssMiB.toFixed(1)} | ${s.fds} | ${METRICS.map((m) => (s.metrics[m] === undefined ? '-' : String(Math.round(s.metrics[m]!)))).join(' | ')} |`);
-  return [`cli: ${values.cli}, count ${count}, rate ${rate}/s, sources ${sources}, seed ${values.seed}`, header, `|${'---|'.repeat(METRICS.length + 3)}`, ...rows].join('\n');
+  return [`cli: ${values.cli}, count ${count}, rate ${rate}/s, sources ${sources}, seed ${values.seed}, trunk ${values.trunk}`, header, `|${'---|'.repeat(METRICS.length + 3)}`, ...rows].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -275,6 +291,7 @@ async function main(): Promise<void> {
       sources: { type: 'string', default: '256' },
       'wait-sec': { type: 'string', default: '45' },
       seed: { type: 'string', default: '1' },
+      trunk: { type: 'string', default: 'silent' },
       cli: { type: 'string', default: 'dist/src/cli.js' },
       out: { type: 'string' },
     },
@@ -284,6 +301,7 @@ async function main(): Promise<void> {
     const n = Number(values[key]);
     if (!Number.isInteger(n) || n < 0 || (key !== 'wait-sec' && n === 0)) throw new Error(`--${key}: a positive integer, got ${values[key]}`);
   }
+  if (values.trunk !== 'silent' && values.trunk !== 'ringing') throw new Error(`--trunk: silent or ringing, got ${values.trunk}`);
   if (Number(values.sources) > 2500) throw new Error('--sources: at most 2500');
   if (Number(values.count) > 1_000_000) throw new Error('--count: at most 1000000');
   if (!process.env[INSIDE]) {

@@ -17,7 +17,7 @@
  * dropped and logged.
  *
  * Edge limits (`limits` in the configuration) are checked before a new request gets a
- * transaction (`admit`): a source over its request rate is answered 503 once and then ignored for
+ * transaction (`checkLimits`): a source over its request rate is answered 503 once and then ignored for
  * its ban; while the SIP socket's queue or the event loop is behind, new requests get 503 with
  * Retry-After at once instead of a late answer; a full table (transactions, their bytes, dialogs,
  * media sessions) answers 503 as well. Retransmissions, ACK/CANCEL of known transactions and
@@ -150,7 +150,7 @@ export interface ProxyStats {
   tcp: { connections: number; refusedTotal: number; refusedPerSource: number; bufferOverflows: number; messageTimeouts: number; idleTimeouts: number };
 }
 
-/** Why `admit` turned a new request away: answered 503 (with Retry-After), or dropped unanswered. */
+/** Why `checkLimits` turned a new request away: answered 503 (with Retry-After), or dropped unanswered. */
 type Refusal = { kind: 'drop' } | { kind: 'refuse'; reason: string; retryAfterSec: number };
 
 const BRANCH_PREFIX = 'z9hG4bKpl';
@@ -429,7 +429,7 @@ export class SipProxy {
         tx.receiveAck();
         return;
       }
-      // The ACK of a non-2xx the proxy sent without a transaction (a refusal by `admit`): it
+      // The ACK of a non-2xx the proxy sent without a transaction (a refusal by `checkLimits`): it
       // carries the To tag the proxy chose (§17.1.1.3), and it ends here.
       if (!tx && request.to?.tag !== undefined && request.to.tag === this.toTag(request)) return;
       // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
@@ -445,7 +445,7 @@ export class SipProxy {
       existing.receiveRetransmission();
       return;
     }
-    const refusal = this.admit(request, source, size);
+    const refusal = this.checkLimits(request, source, size);
     if (refusal) {
       if (refusal.kind === 'refuse') {
         const response = createResponse(request, 503, {
@@ -487,7 +487,7 @@ export class SipProxy {
    * how it is turned away (the order matters: a banned source costs nothing more, a shed request
    * does not count toward the rate, the tables come last).
    */
-  private admit(request: SipRequest, source: Endpoint, size: number): Refusal | null {
+  private checkLimits(request: SipRequest, source: Endpoint, size: number): Refusal | null {
     // A request inside a known dialog (BYE, re-INVITE, ...) or the CANCEL of a known INVITE
     // belongs to a call already accepted: it always passes.
     if (request.to?.tag !== undefined && this.dialogs.find(request)) return null;
