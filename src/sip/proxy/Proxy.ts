@@ -851,6 +851,15 @@ export class SipProxy {
   private sendCancel(b: Branch): void {
     b.cancel = 'sent';
     this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination);
+    // §16.10 / §9.1: a branch that has no final response 64 × T1 after its CANCEL is given up
+    // (408): a callee that rings forever and ignores CANCEL must not hold the call's dialog,
+    // media session and transactions for ever.
+    clearTimeout(b.timerC);
+    b.timerC = setTimeout(() => {
+      if (b.done) return;
+      b.client?.terminate();
+      this.branchFailed(b.ctx, b, { status: 408, response: null });
+    }, this.timers.timeout);
   }
 
   /** Every pending branch of the context (except `keep`) is cancelled; no new one starts. */

@@ -26,7 +26,7 @@ async function withProxy(limits: string, fn: (sut: ProxyUnderTest, port: number,
     sut = await startProxy(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${port} }]
-  timers: { t1Ms: 40, t2Ms: 400, t4Ms: 200, inviteTimeoutMs: 10000 }
+  timers: { t1Ms: 40, t2Ms: 400, t4Ms: 200, inviteTimeoutMs: ${limits.includes('dialogs: 100') ? 1000 : 10000} }
 media:
   address: ${PROXY}
   ports: { min: ${ports.min}, max: ${ports.max} }
@@ -181,6 +181,24 @@ test('an INVITE whose SDP cannot be anchored leaves no dialog and no media sessi
       }
       assert.is(proxy.stats().dialogs, 0);
       assert.is(relay.size, 0);
+    } finally {
+      caller.close();
+    }
+  });
+});
+
+test('a callee that rings and ignores CANCEL is given up 64 × T1 after Timer C: the caller gets 408, nothing stays held', async () => {
+  await withProxy('  dialogs: 100', async ({ proxy, relay }, port, gateway) => {
+    const caller = await SipPeer.udp(CALLER);
+    try {
+      caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: 'rings-forever', body: sdp(CALLER, 40000) }), port);
+      const invite = await gateway.waitFor(isRequest('INVITE', 'rings-forever'));
+      gateway.sendMessage(answer(invite, 180, gateway), port);
+      // Timer C is 1 s here (below), 64 × T1 2.56 s; the gateway never answers the CANCEL.
+      await gateway.waitFor(isRequest('CANCEL', 'rings-forever'), 5000);
+      const final = await caller.waitFor(isResponse('rings-forever'), 8000);
+      assert.is(final.status, 408);
+      await until(() => relay.size === 0 && proxy.stats().dialogs === 0, 3000, 'session or dialog still held');
     } finally {
       caller.close();
     }
