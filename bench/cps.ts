@@ -3,7 +3,13 @@
  *
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
- *        [--out FILE] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
+ *        [--out FILE] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
+ *
+ * Every call ends one of three ways: completed (answered, ACKed, ended with BYE), refused (the
+ * relay answered the INVITE with a final error, e.g. 503 with Retry-After when it sheds load; the
+ * caller ACKs it and the call is over, cleanly), or lost (neither: a timeout, an unexpected
+ * message, an aborted call). `--fresh` starts every target anew for every step (a cold process
+ * at every rate); `--all-rates` keeps driving a target at higher rates after a step lost calls.
  *
  * Both relays run side by side for the whole run; for every rate, the same sipp built-in `uac`
  * scenario (INVITE with SDP, ACK, pause, BYE) is driven through each of them to a sipp built-in
@@ -41,13 +47,40 @@ const SCENARIOS = fileURLToPath(new URL('../test/control/scenarios/', import.met
  * The caller and callee of test/control/kamailio-interop.test.ts, with the hold taken from -d and
  * sipp's own media port in the SDP. sipp's built-in uac cannot be used: its ACK and BYE ignore the
  * Record-Route set (RFC 3261 §12.2.1.1) and go to the proxy's address without Route headers.
+ * The caller also takes a 503 for its INVITE: it ACKs it (§17.1.1.3, the Via of the response,
+ * so the branch of the INVITE) and the call ends there, counted as refused (-trace_counts).
  */
 function writeScenarios(dir: string): { uac: string; uas: string } {
   const adapt = (name: string): string => {
-    const text = readFileSync(join(SCENARIOS, name), 'latin1')
+    let text = readFileSync(join(SCENARIOS, name), 'latin1')
       .replace('<Global variables="rtpPort" />', '')
       .replaceAll('[$rtpPort]', '[media_port]')
       .replace(/<pause milliseconds="\d+" \/>/, '<pause />');
+    if (name === 'ng-uac.xml') {
+      text = text
+        .replace('<recv response="100" optional="true" />', `<recv response="100" optional="true" />\n  <recv response="${REFUSED_STATUS}" optional="true" next="refused" />`)
+        .replace('<recv response="180" optional="true" />', `<recv response="180" optional="true" />\n  <recv response="${REFUSED_STATUS}" optional="true" next="refused" />`)
+        .replace('<recv response="200" crlf="true" />\n</scenario>', [
+          '<recv response="200" crlf="true" next="done" />',
+          '  <label id="refused" />',
+          '  <send>',
+          '    <![CDATA[',
+          '      ACK sip:callee@[remote_ip]:[remote_port] SIP/2.0',
+          '      [last_Via:]',
+          '      From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]caller[call_number]',
+          '      [last_To:]',
+          '      Call-ID: [call_id]',
+          '      CSeq: 1 ACK',
+          '      Max-Forwards: 70',
+          '      Content-Length: 0',
+          '',
+          '    ]]>',
+          '  </send>',
+          '  <label id="done" />',
+          '</scenario>',
+        ].join('\n'));
+      if (!text.includes('<label id="refused" />')) throw new Error('ng-uac.xml changed: the refused path could not be added');
+    }
     const file = join(dir, `cps-${name}`);
     writeFileSync(file, text, 'latin1');
     return file;
@@ -55,6 +88,8 @@ function writeScenarios(dir: string): { uac: string; uas: string } {
   return { uac: adapt('ng-uac.xml'), uas: adapt('ng-uas.xml') };
 }
 
+/** The final response a relay refuses a call with when it sheds load or hits a bound. */
+const REFUSED_STATUS = 503;
 const RELAY = '127.0.0.1';
 const UAC = '127.0.0.2';
 const UAS = '127.0.0.3';
@@ -150,6 +185,10 @@ class PinlatchStack extends Stack {
       `  - { name: uas, host: ${UAS}, port: ${p.uas} }`,
       'routes:',
       '  - { trunk: uas }',
+      // All calls come from one sipp address: the per-source rate limit (meant for strangers) is
+      // out of the way, so that what is measured is the load shedding.
+      'limits:',
+      '  sourceRate: { requestsPerSec: 1000000, burst: 1000000 }',
       'log: { level: warn }',
       '',
     ].join('\n'));
@@ -246,6 +285,23 @@ interface SippCounts {
   retransmissions: number;
 }
 
+/**
+ * Calls refused: the 503s the caller received, from sipp's -trace_counts CSV (one column per
+ * scenario element and outcome; the refused path's 503 receptions are named `<n>_503_Recv`).
+ */
+function sippRefused(dir: string): number {
+  const file = readdirSync(dir).find((f) => f.startsWith('cps-ng-uac_') && f.endsWith('_counts.csv'));
+  if (!file) return 0;
+  const lines = readFileSync(join(dir, file), 'utf8').trim().split('\n');
+  const header = lines[0]!.split(';');
+  const last = lines[lines.length - 1]!.split(';');
+  let refused = 0;
+  header.forEach((name, i) => {
+    if (new RegExp(`^\\d+_${REFUSED_STATUS}_Recv$`).test(name)) refused += Number(last[i] ?? 0);
+  });
+  return refused;
+}
+
 /** The cumulative counters of the last line of sipp's -trace_stat CSV. */
 function sippCounts(file: string): SippCounts {
   const lines = readFileSync(file, 'utf8').trim().split('\n');
@@ -255,12 +311,33 @@ function sippCounts(file: string): SippCounts {
   return { successful: col('SuccessfulCall(C)'), failed: col('FailedCall(C)'), retransmissions: col('Retransmissions(C)') };
 }
 
+/** The kinds of sipp's -trace_err lines (timeouts, unexpected messages), counted. */
+function sippErrors(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.startsWith('cps-ng-uac_') && f.endsWith('_errors.log'));
+  if (!file) return '(no error log)';
+  const kinds = new Map<string, number>();
+  for (const line of readFileSync(join(dir, file), 'latin1').split('\n')) {
+    const m = /(Aborting call.*|.*timeout.*|Unexpected .*|.*unexpected.*)/i.exec(line);
+    if (!m) continue;
+    // Call-IDs and times vary; the scenario element ("caller:<index>") tells where a call stopped.
+    const kind = m[1]!.replace(/Call-Id: \S+/i, '').replace(/^[0-9: .\t-]+/, '').slice(0, 160);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `  ${n} × ${k}`).join('\n');
+}
+
 interface StepResult {
   target: TargetName;
   rate: number;
   calls: number;
   successful: number;
   failed: number;
+  /** Completed calls (successful in sipp's count minus the refused ones, which end cleanly too). */
+  completed: number;
+  /** Calls answered with a final 503. */
+  refused: number;
+  /** Calls neither completed nor refused. */
+  lost: number;
   retransmissions: number;
   wallS: number;
   cpuS: number;
@@ -271,7 +348,8 @@ interface StepResult {
 
 async function runStep(stack: Stack, dir: string, rate: number, calls: number, holdMs: number): Promise<StepResult> {
   const p = stack.ports;
-  const stf = join(dir, `${stack.name}-${rate}.csv`);
+  const stepDir = mkdtempSync(join(dir, `${stack.name}-${rate}-`));
+  const stf = join(dir, `${stack.name}-${rate}-${Date.now()}.csv`);
   // Bound: the calls should take calls/rate + hold; three times that plus 30 s is a hung step.
   const boundS = Math.ceil((3 * calls) / rate + holdMs / 1000 + 30);
   const before = stack.usage();
@@ -286,7 +364,7 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
   const uac = new Child(SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
     '-r', String(rate), '-m', String(calls), '-l', String(Math.max(100, rate * 10)), '-d', String(holdMs),
     '-nostdin', '-timeout', `${boundS}s`, '-timeout_error', '-recv_timeout', '10000',
-    '-trace_stat', '-stf', stf, '-fd', '1', `${RELAY}:${p.sip}`], { cwd: dir });
+    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${RELAY}:${p.sip}`], { cwd: stepDir });
   const timer = setTimeout(() => void uac.stop(), (boundS + 10) * 1000);
   try {
     await uac.done;
@@ -297,9 +375,12 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
   const wallS = (performance.now() - started) / 1000;
   const after = stack.usage();
   const counts = existsSync(stf) ? sippCounts(stf) : { successful: 0, failed: calls, retransmissions: NaN };
+  const refused = sippRefused(stepDir);
+  if (calls - counts.successful > 0) console.error(`${stack.name} ${rate} cps, what the caller's sipp logged about its failed calls:\n${sippErrors(stepDir)}`);
+  const completed = Math.max(0, counts.successful - refused);
   return {
     target: stack.name, rate, calls, ...counts,
-    failed: calls - counts.successful,
+    failed: calls - completed, completed, refused, lost: calls - completed - refused,
     wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
     rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
   };
@@ -308,13 +389,13 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
 function line(r: StepResult): string {
   const pct = (s: number): string => `${((100 * s) / r.wallS).toFixed(1)}`;
   const perCall = (s: number): string => ((1000 * s) / Math.max(1, r.calls)).toFixed(2);
-  return `| ${r.target} | ${r.rate} | ${r.successful}/${r.calls} | ${r.failed} | ${r.retransmissions} | ${r.wallS.toFixed(1)} | ` +
+  return `| ${r.target} | ${r.rate} | ${r.completed}/${r.calls} | ${r.refused} | ${r.lost} | ${r.retransmissions} | ${r.wallS.toFixed(1)} | ` +
     `${pct(r.mainS)} | ${perCall(r.mainS)} | ${pct(r.cpuS)} | ${perCall(r.cpuS)} | ${(r.rssKiB / 1024).toFixed(1)} | ${(r.pssKiB / 1024).toFixed(1)} |`;
 }
 
 const HEADER = [
-  '| target | cps | ok/calls | failed | retrans | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| target | cps | completed/calls | refused | lost | retrans | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ];
 
 export async function runCps(argv: string[]): Promise<void> {
@@ -329,6 +410,8 @@ export async function runCps(argv: string[]): Promise<void> {
       'max-minutes': { type: 'string', default: '15' },
       out: { type: 'string' },
       'node-args': { type: 'string', default: '' },
+      fresh: { type: 'boolean', default: false },
+      'all-rates': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -349,17 +432,24 @@ export async function runCps(argv: string[]): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
   const stacks: Stack[] = names.map((n) => (n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean)) : new KamailioStack(workers)));
-  const uases: Child[] = [];
+  const uases = new Map<Stack, Child>();
   const results: StepResult[] = [];
   const deadline = Date.now() + maxMs;
   const scenarios = writeScenarios(dir);
+  const startStack = async (stack: Stack): Promise<void> => {
+    await stack.start(dir);
+    if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
+    uases.set(stack, new Child(SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
+      '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
+  };
+  const stopStack = async (stack: Stack): Promise<void> => {
+    await uases.get(stack)?.stop();
+    uases.delete(stack);
+    await stack.stop();
+    stack.children.length = 0;
+  };
   try {
-    for (const stack of stacks) {
-      await stack.start(dir);
-      if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
-      uases.push(new Child(SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
-        '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
-    }
+    for (const stack of stacks) await startStack(stack);
     await new Promise((r) => setTimeout(r, 500));
     console.log(HEADER.join('\n'));
     const failedAt = new Set<TargetName>();
@@ -370,12 +460,18 @@ export async function runCps(argv: string[]): Promise<void> {
           console.log(`(stopping: --max-minutes ${values['max-minutes']} reached before ${stack.name} at ${rate} cps)`);
           continue;
         }
+        if (values.fresh && results.some((r) => r.target === stack.name)) {
+          await stopStack(stack);
+          await startStack(stack);
+          await new Promise((r) => setTimeout(r, 500));
+        }
         const r = await runStep(stack, dir, rate, calls, holdMs);
         results.push(r);
         console.log(line(r));
-        // A failing rate ends that target's sweep: higher rates would only fail more.
-        if (r.failed > 0) {
-          failedAt.add(stack.name);
+        // A rate that loses calls ends that target's sweep (higher rates would only lose more),
+        // unless every rate is asked for.
+        if (r.lost > 0) {
+          if (!values['all-rates']) failedAt.add(stack.name);
           console.error(`${stack.name} output at ${rate} cps (tail):\n${stack.output().slice(-1500)}`);
         }
         // Let the last calls' transactions and quarantined ports expire before the next step.
@@ -386,19 +482,19 @@ export async function runCps(argv: string[]): Promise<void> {
     for (const stack of stacks) console.error(stack.output());
     throw err;
   } finally {
-    for (const uas of uases) await uas.stop();
-    for (const stack of stacks) await stack.stop();
+    for (const stack of stacks) await stopStack(stack);
     rmSync(dir, { recursive: true, force: true });
   }
 
   const best = (t: TargetName): string => {
-    const ok = results.filter((r) => r.target === t && r.failed === 0).map((r) => r.rate);
+    const ok = results.filter((r) => r.target === t && r.lost === 0 && r.refused === 0).map((r) => r.rate);
     return ok.length > 0 ? String(Math.max(...ok)) : 'none';
   };
   const summary = [
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
     `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}`,
-    ...names.map((t) => `highest rate with zero failed calls, ${t}: ${best(t)} cps`),
+    ...names.map((t) => `highest rate with every call completed, ${t}: ${best(t)} cps`),
+    ...names.map((t) => `steps with lost calls, ${t}: ${results.filter((r) => r.target === t && r.lost > 0).map((r) => `${r.rate} cps (${r.lost})`).join(', ') || 'none'}`),
   ].join('\n');
   console.log(summary);
   if (values.out) writeFileSync(values.out, [...HEADER, ...results.map(line), '', summary, ''].join('\n'));

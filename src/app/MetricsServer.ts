@@ -7,10 +7,13 @@ import { once } from 'node:events';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MediaRelay } from '../media/MediaRelay.js';
 import type { NgServer } from '../control/NgServer.js';
+import type { ProxyStats } from '../sip/proxy/Proxy.js';
 
 export interface MetricsSources {
   media: MediaRelay;
   ng?: NgServer | undefined;
+  /** The SIP proxy's edge limits (SipProxy.stats), read at scrape time. */
+  sip?: { stats(): ProxyStats } | undefined;
 }
 
 export class MetricsServer {
@@ -45,6 +48,7 @@ export class MetricsServer {
       ngCounter('pinlatch_ng_errors_total', 'NG requests answered with result: error', () => ng.counters.errors);
       ngCounter('pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
     }
+    if (sources.sip !== undefined) registerSipLimits(registry, sources.sip);
   }
 
   async listen(address: string, port: number): Promise<number> {
@@ -72,4 +76,58 @@ export class MetricsServer {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The SIP edge limits: one stats() read per scrape feeds every metric of the scrape. */
+function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }): void {
+  let scraped: { at: number; stats: ProxyStats } | undefined;
+  const read = (): ProxyStats => {
+    const now = Date.now();
+    if (scraped === undefined || now - scraped.at > 100) scraped = { at: now, stats: sip.stats() };
+    return scraped.stats;
+  };
+  const counter = (name: string, help: string, value: (s: ProxyStats) => number) =>
+    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(value(read())); } });
+  const gauge = (name: string, help: string, value: (s: ProxyStats) => number) =>
+    new Gauge({ name, help, registers: [registry], collect() { this.set(value(read())); } });
+  counter('pinlatch_sip_rate_limited_total', 'Requests answered 503 because their source went over limits.sourceRate (one per ban)', (s) => s.sourceRate.refused);
+  counter('pinlatch_sip_banned_dropped_total', 'Requests of banned sources ignored', (s) => s.sourceRate.dropped);
+  counter('pinlatch_sip_bans_total', 'Sources banned for going over limits.sourceRate', (s) => s.sourceRate.bans);
+  gauge('pinlatch_sip_banned_sources', 'Sources whose ban is running', (s) => s.sourceRate.banned);
+  gauge('pinlatch_sip_rate_sources', 'Sources in the rate table (bound: limits.sourceRate.sources)', (s) => s.sourceRate.sources);
+  counter('pinlatch_sip_shed_total', 'New requests answered 503 because the SIP thread was behind (limits.overload)', (s) => s.shed);
+  gauge('pinlatch_sip_shedding', '1 while new requests are shed', (s) => (s.shedding ? 1 : 0));
+  gauge('pinlatch_sip_queue_delay_seconds', 'Queueing time of the SIP UDP sockets, last measured by a probe', (s) => s.queueDelayMs / 1000);
+  gauge('pinlatch_sip_loop_lag_seconds', 'Event-loop lag of the SIP thread, last measured', (s) => s.loopLagMs / 1000);
+  new Counter({
+    name: 'pinlatch_sip_limit_reached_total',
+    help: 'Requests refused with 503 because a bound of `limits` was reached, by bound',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [limit, n] of Object.entries(read().limitReached)) this.inc({ limit }, n);
+    },
+  });
+  gauge('pinlatch_sip_server_transactions', 'Open server transactions (bound: limits.serverTransactions)', (s) => s.serverTransactions);
+  gauge('pinlatch_sip_transaction_bytes', 'Bytes of the requests open server transactions hold (bound: limits.transactionBytes)', (s) => s.transactionBytes);
+  gauge('pinlatch_sip_client_transactions', 'Open client transactions', (s) => s.clientTransactions);
+  gauge('pinlatch_sip_dialogs', 'Dialogs kept (bound: limits.dialogs)', (s) => s.dialogs);
+  gauge('pinlatch_sip_dns_lookups', 'DNS lookups pending (bound: limits.dnsLookups)', (s) => s.dnsLookups);
+  gauge('pinlatch_sip_tcp_connections', 'Open SIP TCP connections (bound: limits.tcp.connections)', (s) => s.tcp.connections);
+  new Counter({
+    name: 'pinlatch_sip_tcp_closed_total',
+    help: 'SIP TCP connections closed by a bound of limits.tcp, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const { tcp } = read();
+      this.inc({ reason: 'connections' }, tcp.refusedTotal);
+      this.inc({ reason: 'connectionsPerSource' }, tcp.refusedPerSource);
+      this.inc({ reason: 'bufferBytes' }, tcp.bufferOverflows);
+      this.inc({ reason: 'messageTimeout' }, tcp.messageTimeouts);
+      this.inc({ reason: 'idle' }, tcp.idleTimeouts);
+    },
+  });
 }

@@ -91,6 +91,17 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
       routeSecret: raw.admission.routeSecret ?? null,
     },
     log: raw.log,
+    limits: {
+      ...raw.limits,
+      overload: {
+        // T1/4: a request queued longer than that is answered so late that its sender's
+        // retransmission (after T1, RFC 3261 §17.1.1.2) may cross our answer. The floors keep a
+        // short test T1 from shedding on every scheduling hiccup of a busy machine.
+        maxQueueMs: raw.limits.overload.maxQueueMs ?? Math.max(100, Math.round((raw.sip?.timers.t1Ms ?? 500) / 4)),
+        maxLagMs: raw.limits.overload.maxLagMs ?? Math.max(200, raw.sip?.timers.t1Ms ?? 500),
+        retryAfterSec: raw.limits.overload.retryAfterSec,
+      },
+    },
     metrics: raw.metrics ?? null,
   };
 }

@@ -56,6 +56,7 @@ const sip = z.strictObject({
   advertise: hostOrAddress.optional(),
   timers: sipTimers.default({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000, inviteTimeoutMs: 180_000 }),
   maxMessageBytes: intIn(1024, 1_048_576).default(65_535),
+  udpReceiveBufferBytes: intIn(65_536, 268_435_456).default(4_194_304),
 });
 
 const media = z.strictObject({
@@ -146,6 +147,39 @@ const phones = z.strictObject({
     .optional(),
 });
 
+/** Bounds on what strangers can make pinlatch hold (docs/configuration.md, `limits`). */
+const limits = z.strictObject({
+  sourceRate: z
+    .strictObject({
+      requestsPerSec: intIn(1, 1_000_000).default(200),
+      burst: intIn(1, 10_000_000).default(400),
+      banSec: intIn(0, 86_400).default(60),
+      sources: intIn(16, 10_000_000).default(65_536),
+    })
+    .default({ requestsPerSec: 200, burst: 400, banSec: 60, sources: 65_536 }),
+  serverTransactions: intIn(1, 10_000_000).default(20_000),
+  transactionBytes: intIn(65_536, Number.MAX_SAFE_INTEGER).default(67_108_864),
+  dialogs: intIn(1, 10_000_000).default(20_000),
+  mediaSessions: intIn(1, 10_000_000).default(10_000),
+  dnsLookups: intIn(1, 100_000).default(64),
+  tcp: z
+    .strictObject({
+      connections: intIn(1, 1_000_000).default(1024),
+      connectionsPerSource: intIn(1, 1_000_000).default(32),
+      bufferBytes: intIn(4096, 1_073_741_824).default(1_048_576),
+      idleSec: intIn(1, 86_400).default(300),
+      messageTimeoutSec: intIn(1, 3600).default(30),
+    })
+    .default({ connections: 1024, connectionsPerSource: 32, bufferBytes: 1_048_576, idleSec: 300, messageTimeoutSec: 30 }),
+  overload: z
+    .strictObject({
+      maxQueueMs: intIn(1, 60_000).optional(),
+      maxLagMs: intIn(1, 60_000).optional(),
+      retryAfterSec: intIn(1, 3600).default(5),
+    })
+    .default({ retryAfterSec: 5 }),
+});
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const configSchema = z.strictObject(
@@ -164,6 +198,7 @@ export const configSchema = z.strictObject(
       scannerUserAgents: DEFAULT_SCANNER_USER_AGENTS,
     }),
     log: z.strictObject({ level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info') }).default({ level: 'info' }),
+    limits: limits.default(() => limits.parse({})),
     metrics: z.strictObject({ address: ipLiteral.default('127.0.0.1'), port: port.default(9090) }).optional(),
   },
   { error: 'expected a mapping of configuration sections' },

@@ -32,6 +32,8 @@ export interface SipConfig {
   readonly timers: SipTimers;
   /** Largest SIP message accepted (bytes). */
   readonly maxMessageBytes: number;
+  /** SO_RCVBUF asked for on the SIP UDP sockets (the kernel caps it at net.core.rmem_max). */
+  readonly udpReceiveBufferBytes: number;
 }
 
 export interface LatchingConfig {
@@ -140,6 +142,56 @@ export interface MetricsConfig {
   readonly port: number;
 }
 
+/** Per-source request rate (pike-like token bucket); docs/configuration.md `limits.sourceRate`. */
+export interface SourceRateConfig {
+  /** Sustained rate of new requests a source may send. */
+  readonly requestsPerSec: number;
+  /** Requests a source may send at once above the sustained rate. */
+  readonly burst: number;
+  /** A source over its rate is answered 503 once, then ignored this long. */
+  readonly banSec: number;
+  /** Sources remembered at most (the table's bound). */
+  readonly sources: number;
+}
+
+export interface TcpLimitsConfig {
+  /** Open TCP connections, inbound and outbound together. */
+  readonly connections: number;
+  /** Open inbound TCP connections from one IP address. */
+  readonly connectionsPerSource: number;
+  /** Bytes written to a connection and not yet taken by the peer before it is closed. */
+  readonly bufferBytes: number;
+  /** A connection without traffic this long is closed. */
+  readonly idleSec: number;
+  /** A message begun but not complete after this long closes its connection (slowloris). */
+  readonly messageTimeoutSec: number;
+}
+
+export interface OverloadConfig {
+  /** Queueing time of the SIP UDP sockets above which new requests are refused (default T1/4, at least 100 ms). */
+  readonly maxQueueMs: number;
+  /** Event-loop lag above which new requests are refused (default T1, at least 200 ms). */
+  readonly maxLagMs: number;
+  /** Retry-After of the 503 a refused request gets. */
+  readonly retryAfterSec: number;
+}
+
+export interface LimitsConfig {
+  readonly sourceRate: SourceRateConfig;
+  /** Open server transactions. */
+  readonly serverTransactions: number;
+  /** Bytes of the requests the open server transactions hold. */
+  readonly transactionBytes: number;
+  /** Dialogs (early and confirmed) the proxy keeps. */
+  readonly dialogs: number;
+  /** Media sessions open in the relay above which a new SIP INVITE with SDP is refused. */
+  readonly mediaSessions: number;
+  /** Concurrent DNS lookups of host names named in requests. */
+  readonly dnsLookups: number;
+  readonly tcp: TcpLimitsConfig;
+  readonly overload: OverloadConfig;
+}
+
 export interface PinlatchConfig {
   /** Where the configuration came from (file path, `<default>`...). */
   readonly source: string;
@@ -158,6 +210,8 @@ export interface PinlatchConfig {
   /** Who may use which route (src/sip/edge/Admission.ts). */
   readonly admission: AdmissionConfig;
   readonly log: { readonly level: LogLevel };
+  /** Bounds on state, rates and load (every one has a default). */
+  readonly limits: LimitsConfig;
   /** Prometheus endpoint, or null when disabled. */
   readonly metrics: MetricsConfig | null;
 }

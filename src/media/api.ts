@@ -78,6 +78,8 @@ export interface MediaEvents {
 export interface MediaRelayApi {
   /** Advertised media address (what goes into SDP c= lines). */
   readonly advertise: string;
+  /** Number of open sessions. */
+  readonly size: number;
   /**
    * Creates the session if new and makes sure it has `streamCount` streams (an offer with more
    * m-lines adds streams; existing streams keep their ports), then applies `legs` as setLeg

@@ -18,6 +18,13 @@ export interface DialogTags {
 export class DialogTable {
   private readonly byTag = new Map<string, Dialog>();
   private readonly byMedia = new Map<string, Dialog>();
+  /** Entries per dialog in byTag, so that `size` counts dialogs, not tags. */
+  private readonly entries = new Map<Dialog, number>();
+
+  /** Dialogs with at least one entry. */
+  get size(): number {
+    return this.entries.size;
+  }
 
   /** The dialog of an in-dialog request (or of an ACK), from its Call-ID and tags. */
   find(request: DialogTags): Dialog | undefined {
@@ -32,13 +39,27 @@ export class DialogTable {
 
   /** Enters `dialog` under one of its tags (replacing what was there: the winner of a fork). */
   add(dialog: Dialog, tag: string | undefined): void {
-    this.byTag.set(`${dialog.callId}|${tag}`, dialog);
+    const key = `${dialog.callId}|${tag}`;
+    const replaced = this.byTag.get(key);
+    if (replaced === dialog) return;
+    if (replaced) this.#release(replaced);
+    this.byTag.set(key, dialog);
+    this.entries.set(dialog, (this.entries.get(dialog) ?? 0) + 1);
+  }
+
+  #release(dialog: Dialog): void {
+    const left = (this.entries.get(dialog) ?? 1) - 1;
+    if (left > 0) this.entries.set(dialog, left);
+    else this.entries.delete(dialog);
   }
 
   /** Removes the entry under `tag` if it is this dialog's. */
   remove(dialog: Dialog, tag: string | undefined): void {
     const key = `${dialog.callId}|${tag}`;
-    if (this.byTag.get(key) === dialog) this.byTag.delete(key);
+    if (this.byTag.get(key) === dialog) {
+      this.byTag.delete(key);
+      this.#release(dialog);
+    }
   }
 
   /** Both of the dialog's entries. */

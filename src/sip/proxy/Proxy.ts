@@ -15,6 +15,13 @@
  * proxy record-routes twice, once per interface (RFC 5658 §4), so each side reaches it its own way.
  * Malformed requests get responseForParseError's 400 (to the source); malformed responses are
  * dropped and logged.
+ *
+ * Edge limits (`limits` in the configuration) are checked before a new request gets a
+ * transaction (`checkLimits`): a source over its request rate is answered 503 once and then ignored for
+ * its ban; while the SIP socket's queue or the event loop is behind, new requests get 503 with
+ * Retry-After at once instead of a late answer; a full table (transactions, their bytes, dialogs,
+ * media sessions) answers 503 as well. Retransmissions, ACK/CANCEL of known transactions and
+ * requests inside known dialogs always pass, so a call that was accepted is never refused later.
  */
 import { hash, randomBytes } from 'node:crypto';
 import { isIPv6 } from 'node:net';
@@ -41,6 +48,9 @@ import { IoTimer } from '../transaction/IoTimer.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
+import { LimitError, type LimitKind } from '../edge/LimitError.js';
+import { LoadShedder } from '../edge/LoadShedder.js';
+import { SourceRateLimiter, type SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { parseUri, SipUri, type Uri } from '../wire/uri.js';
@@ -147,6 +157,30 @@ interface OwnRoute {
 
 type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
 
+/** What the proxy's edge limits have done and hold now, read by the metrics endpoint at scrape time. */
+export interface ProxyStats {
+  /** Per-source rate limiting (pike-like). */
+  sourceRate: SourceRateStats;
+  /** New requests refused with 503 because the SIP thread was behind. */
+  shed: number;
+  /** True while new requests are being shed. */
+  shedding: boolean;
+  /** The SIP UDP sockets' queueing time and the event-loop lag as last measured (ms). */
+  queueDelayMs: number;
+  loopLagMs: number;
+  /** Requests refused (503) because a bound was reached, by bound. */
+  limitReached: Record<LimitKind, number>;
+  serverTransactions: number;
+  transactionBytes: number;
+  clientTransactions: number;
+  dialogs: number;
+  dnsLookups: number;
+  tcp: { connections: number; refusedTotal: number; refusedPerSource: number; bufferOverflows: number; messageTimeouts: number; idleTimeouts: number };
+}
+
+/** Why `checkLimits` turned a new request away: answered 503 (with Retry-After), or dropped unanswered. */
+type Refusal = { kind: 'drop' } | { kind: 'refuse'; reason: string; retryAfterSec: number };
+
 const BRANCH_PREFIX = 'z9hG4bKpl';
 /** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
@@ -180,6 +214,18 @@ export class SipProxy {
   private readonly v6ByAddress = new Map<string, boolean>();
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
+  private readonly rateLimiter: SourceRateLimiter;
+  private readonly shedder: LoadShedder;
+  private overloadTimer: NodeJS.Timeout | undefined;
+  /** Bytes of the requests the open server transactions hold (as received). */
+  private transactionBytes = 0;
+  private dnsLookups = 0;
+  private shed = 0;
+  private readonly limitReached: Record<LimitKind, number> = {
+    serverTransactions: 0, transactionBytes: 0, dialogs: 0, mediaSessions: 0, dnsLookups: 0, 'tcp.connections': 0,
+  };
+  /** When each bound was last logged (ms), so a full table logs once a second at most. */
+  private readonly limitLogged = new Map<LimitKind, number>();
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -187,7 +233,14 @@ export class SipProxy {
     this.media = options.media;
     this.mediaFamily = relayFamilyOf(options.media.advertise);
     this.log = options.logger;
-    this.timers = transactionTimers(options.config.sip.timers);
+    const { maxQueueMs } = options.config.limits.overload;
+    this.timers = {
+      ...transactionTimers(options.config.sip.timers),
+      inboundBacklogMs: () => {
+        const backlog = this.transport?.queueDelayMs() ?? 0;
+        return backlog > maxQueueMs / 2 ? backlog : 0;
+      },
+    };
     this.routes = new RouteTable(options.config.routes, options.config.trunks);
     this.resolver = new TrunkResolver(options.config.trunks, {
       lookup: options.lookup,
@@ -210,6 +263,36 @@ export class SipProxy {
     this.media.on('timeout', (mediaKey) =>
       this.onMediaTimeout(mediaKey).catch((err: unknown) => this.log?.warn({ err, key: mediaKey }, 'media timeout not handled')),
     );
+    const limits = options.config.limits;
+    this.rateLimiter = new SourceRateLimiter(limits.sourceRate);
+    this.shedder = new LoadShedder(limits.overload);
+  }
+
+  /** Counters and current levels of the edge limits (metrics). */
+  stats(): ProxyStats {
+    const now = performance.now();
+    const tcp = this.transport?.stats;
+    return {
+      sourceRate: this.rateLimiter.snapshot(now),
+      shed: this.shed,
+      shedding: this.shedder.shedding,
+      queueDelayMs: this.transport?.queueDelayMs(now) ?? 0,
+      loopLagMs: this.shedder.lag(now),
+      limitReached: { ...this.limitReached },
+      serverTransactions: this.serverTx.size,
+      transactionBytes: this.transactionBytes,
+      clientTransactions: this.clientTx.size,
+      dialogs: this.dialogs.size,
+      dnsLookups: this.dnsLookups,
+      tcp: {
+        connections: tcp?.tcpConnectionsOpen ?? 0,
+        refusedTotal: tcp?.tcpRefusedTotal ?? 0,
+        refusedPerSource: tcp?.tcpRefusedPerSource ?? 0,
+        bufferOverflows: tcp?.tcpBufferOverflows ?? 0,
+        messageTimeouts: tcp?.tcpMessageTimeouts ?? 0,
+        idleTimeouts: tcp?.tcpIdleTimeouts ?? 0,
+      },
+    };
   }
 
   /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
@@ -221,8 +304,18 @@ export class SipProxy {
     const sip = this.config.sip!;
     if (sip.listen.length === 0) throw new RangeError('SipProxy: no SIP listen point configured');
     await Promise.all([this.resolver.start(), this.gate.start()]);
-    const transport = new SipTransport({ listen: sip.listen, parseLimits: { maxMessageBytes: sip.maxMessageBytes } });
-    transport.on('message', ({ message, source, local }) => this.receive(message, source, local));
+    const { tcp, overload } = this.config.limits;
+    const transport = new SipTransport({
+      listen: sip.listen,
+      parseLimits: { maxMessageBytes: sip.maxMessageBytes },
+      udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
+      maxTcpConnections: tcp.connections,
+      maxTcpConnectionsPerSource: tcp.connectionsPerSource,
+      tcpBufferBytes: tcp.bufferBytes,
+      tcpIdleTimeoutMs: tcp.idleSec * 1000,
+      tcpMessageTimeoutMs: tcp.messageTimeoutSec * 1000,
+    });
+    transport.on('message', ({ message, source, local, size }) => this.receive(message, source, local, size));
     transport.on('parseError', (event) => this.onParseError(event));
     transport.on('error', (err) => this.log?.error({ err }, 'SIP socket error'));
     try {
@@ -236,6 +329,15 @@ export class SipProxy {
     transport.on('connectionClosed', (remote) => this.phones?.connectionClosed(remote));
     this.phones?.start();
     this.points = transport.listenPoints;
+    // A probe (and a lag sample) several times per threshold, so shedding starts in time; a probe
+    // not back after many thresholds was dropped by a full socket buffer.
+    const probeMs = Math.max(5, Math.floor(Math.min(overload.maxQueueMs, overload.maxLagMs) / 4));
+    const probeLostMs = Math.max(1000, 8 * overload.maxQueueMs);
+    this.shedder.tick(performance.now(), probeMs);
+    this.overloadTimer = setInterval(() => {
+      this.shedder.tick(performance.now(), probeMs);
+      transport.probeQueues(probeLostMs);
+    }, probeMs).unref();
     this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
     for (const point of this.points) {
       this.ownHosts.add(normalizeIp(point.address) ?? point.address);
@@ -247,6 +349,7 @@ export class SipProxy {
     this.resolver.stop();
     this.gate.stop();
     this.phones?.stop();
+    clearInterval(this.overloadTimer);
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
@@ -345,12 +448,28 @@ export class SipProxy {
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
     const ip = normalizedIp(hop.host);
     if (ip !== null) return { transport: hop.transport, address: ip, port: hop.port };
-    const { address } = await lookup(hop.host);
-    return { transport: hop.transport, address, port: hop.port };
+    // Host names come from requests (Route, Request-URI, maddr): lookups run on libuv's small
+    // thread pool and a slow resolver queues them, so only so many may be waiting at once.
+    if (this.dnsLookups >= this.config.limits.dnsLookups) {
+      throw new LimitError('dnsLookups', `${this.dnsLookups} DNS lookups pending; ${hop.host} not looked up`);
+    }
+    this.dnsLookups += 1;
+    try {
+      const { address } = await lookup(hop.host);
+      return { transport: hop.transport, address, port: hop.port };
+    } finally {
+      this.dnsLookups -= 1;
+    }
   }
 
   /** A malformed request gets its 400 (or 505/513) back at the source; anything else is dropped. */
   private onParseError({ error, source, local }: InboundParseError): void {
+    // Malformed requests count toward their source's rate like any other; over it, no answer.
+    const verdict = this.rateExempt(this.gate.classify(source.address)) ? 'pass' : this.rateLimiter.take(source.address, performance.now());
+    if (verdict !== 'pass') {
+      if (verdict === 'refuse') this.logBan(source);
+      return;
+    }
     const response = responseForParseError(error, { toTag: randomBytes(6).toString('hex') });
     if (!response) {
       this.log?.info({ source, reason: error.reason, code: error.code }, 'malformed SIP message dropped');
@@ -362,9 +481,9 @@ export class SipProxy {
     );
   }
 
-  private receive(message: SipRequest | SipResponse, source: Endpoint, local: ListenPoint): void {
+  private receive(message: SipRequest | SipResponse, source: Endpoint, local: ListenPoint, size: number): void {
     try {
-      if (message.kind === 'request') this.onRequest(message, source, local);
+      if (message.kind === 'request') this.onRequest(message, source, local, size);
       else this.onResponse(message);
     } catch (err) {
       this.log?.warn({ err, callId: safe(() => message.callId) }, 'SIP message not processed');
@@ -381,7 +500,7 @@ export class SipProxy {
     return `${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`;
   }
 
-  private onRequest(request: SipRequest, source: Endpoint, local: ListenPoint): void {
+  private onRequest(request: SipRequest, source: Endpoint, local: ListenPoint, size: number): void {
     const via = request.topVia;
     if (!via) throw new RangeError('request without Via');
     if (stampReceived(via, source)) request.setTopVia(via);
@@ -394,6 +513,11 @@ export class SipProxy {
         tx.receiveAck();
         return;
       }
+      // The ACK of a non-2xx the proxy sent without a transaction (a refusal by `checkLimits`): it
+      // carries the To tag the proxy chose (§17.1.1.3), and it ends here.
+      if (!tx && request.to?.tag !== undefined && request.to.tag === this.toTag(request)) return;
+      // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
+      if (!this.dialogs.find(request) && !this.rateExempt(this.gate.classify(source.address)) && this.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
       this.forwardAck(request, source).catch((err: unknown) =>
         this.log?.warn({ err, callId: request.callId }, 'ACK not forwarded'),
       );
@@ -406,6 +530,18 @@ export class SipProxy {
       return;
     }
     const sourceClass = this.gate.classify(source.address);
+    const refusal = this.checkLimits(request, source, size, sourceClass);
+    if (refusal) {
+      if (refusal.kind === 'refuse' && request.method !== 'ACK') {
+        const response = createResponse(request, 503, {
+          reason: refusal.reason,
+          toTag: this.toTag(request),
+          headers: [['Retry-After', String(refusal.retryAfterSec)]],
+        });
+        void this.send(response.serialize(), source, local).catch(() => undefined);
+      }
+      return;
+    }
     let admitted: Admitted | null = null;
     if (request.to?.tag === undefined && request.method !== 'CANCEL') {
       admitted = this.admit(request, source, sourceClass);
@@ -414,9 +550,13 @@ export class SipProxy {
         return;
       }
     }
+    this.transactionBytes += size;
     const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, source, local),
-      onTerminated: () => this.serverTx.delete(key),
+      onTerminated: () => {
+        this.serverTx.delete(key);
+        this.transactionBytes -= size;
+      },
     });
     this.serverTx.set(key, server);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
@@ -474,6 +614,69 @@ export class SipProxy {
     if (request.method === 'ACK') return;
     const response = createResponse(request, decision.status, { reason: decision.reason, toTag: this.toTag(request) });
     void this.send(response.serialize(), source, local).catch(() => undefined);
+  }
+
+  /**
+   * The edge limits for a request that would open a new server transaction: null to go on, else
+   * how it is turned away (the order matters: a banned source costs nothing more, a shed request
+   * does not count toward the rate, the tables come last).
+   */
+  private checkLimits(request: SipRequest, source: Endpoint, size: number, sourceClass: SourceClass): Refusal | null {
+    // A request inside a known dialog (BYE, re-INVITE, ...) or the CANCEL of a known INVITE
+    // belongs to a call already accepted: it always passes.
+    if (request.to?.tag !== undefined && this.dialogs.find(request)) return null;
+    if (request.method === 'CANCEL' && this.serverTx.has(this.serverKey(request, 'INVITE'))) return null;
+    const limits = this.config.limits;
+    const now = performance.now();
+    if (!this.rateExempt(sourceClass)) {
+      const verdict = this.rateLimiter.take(source.address, now);
+      if (verdict === 'drop') return { kind: 'drop' };
+      if (verdict === 'refuse') {
+        this.logBan(source);
+        return { kind: 'refuse', reason: 'Rate Limited', retryAfterSec: Math.max(1, limits.sourceRate.banSec) };
+      }
+    }
+    const retryAfterSec = limits.overload.retryAfterSec;
+    const wasShedding = this.shedder.shedding;
+    const queueMs = this.transport?.queueDelayMs(now) ?? 0;
+    const shedding = this.shedder.shouldShed(queueMs, now);
+    if (shedding !== wasShedding) {
+      const lagMs = this.shedder.lag(now);
+      if (shedding) this.log?.warn({ queueMs, lagMs, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs }, 'overloaded: new requests refused with 503');
+      else this.log?.info({ queueMs, lagMs, shed: this.shed }, 'overload over: new requests accepted again');
+    }
+    if (shedding) {
+      this.shed += 1;
+      return { kind: 'refuse', reason: 'Overloaded', retryAfterSec };
+    }
+    const full = (kind: LimitKind, detail: Record<string, number>): Refusal => {
+      // One log line per bound and second at most: a full table under a flood must not flood the log.
+      if (this.limitReached[kind]++ === 0 || now - (this.limitLogged.get(kind) ?? 0) >= 1000) {
+        this.limitLogged.set(kind, now);
+        this.log?.warn({ limit: kind, source: source.address, method: request.method, ...detail, refused: this.limitReached[kind] }, 'limit reached: request refused with 503');
+      }
+      return { kind: 'refuse', reason: 'Limit Reached', retryAfterSec };
+    };
+    if (this.serverTx.size >= limits.serverTransactions) return full('serverTransactions', { open: this.serverTx.size, max: limits.serverTransactions });
+    if (this.transactionBytes + size > limits.transactionBytes) return full('transactionBytes', { held: this.transactionBytes, max: limits.transactionBytes });
+    if (request.method === 'INVITE' && request.to?.tag === undefined) {
+      if (this.dialogs.size >= limits.dialogs) return full('dialogs', { open: this.dialogs.size, max: limits.dialogs });
+      if (request.body.length > 0 && this.media.size >= limits.mediaSessions) {
+        return full('mediaSessions', { open: this.media.size, max: limits.mediaSessions });
+      }
+    }
+    return null;
+  }
+
+  /** The upstream and the trunks are not rate limited per source: all their calls come from one address. */
+  private rateExempt(sourceClass: SourceClass): boolean {
+    return sourceClass.kind === 'upstream' || sourceClass.kind === 'trunk';
+  }
+
+  /** One line per ban: who, and why. */
+  private logBan(source: Endpoint): void {
+    const { requestsPerSec, burst, banSec } = this.config.limits.sourceRate;
+    this.log?.warn({ source: source.address, requestsPerSec, burst, banSec }, 'source over its request rate: answered 503, then ignored for the ban');
   }
 
   /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */
@@ -700,9 +903,23 @@ export class SipProxy {
     } catch (err) {
       // One target that cannot be reached or anchored fails its branch, not the whole fork.
       this.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
-      if (dialog) dialog.state = 'terminated';
+      if (dialog) this.dropUnlaunched(ctx, dialog);
       this.branchFailed(ctx, null, this.failureOutcome(err, ctx.local));
     }
+  }
+
+  /**
+   * The early dialog of a branch that never started (its SDP could not be anchored, its next hop
+   * not resolved): it has no Branch, so settle() will not end it — it leaves the dialog table here,
+   * and the media session it may have opened goes too unless another branch uses or is opening it.
+   */
+  private dropUnlaunched(ctx: ResponseContext, dialog: Dialog): void {
+    this.retire(dialog);
+    this.dialogs.remove(dialog, ctx.caller?.tag);
+    const key = dialog.mediaKey;
+    if (!key || this.dialogs.ownerOf(key) !== dialog || ctx.starting > 1 || ctx.branches.some((b) => b.dialog?.mediaKey === key)) return;
+    this.dialogs.disown(key);
+    void this.media.release(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media release failed'));
   }
 
   /** Via, Record-Route, SDP anchoring and the client transaction of one branch. */
@@ -860,6 +1077,15 @@ export class SipProxy {
   private sendCancel(b: Branch): void {
     b.cancel = 'sent';
     this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination);
+    // §16.10 / §9.1: a branch that has no final response 64 × T1 after its CANCEL is given up
+    // (408): a callee that rings forever and ignores CANCEL must not hold the call's dialog,
+    // media session and transactions for ever.
+    clearTimeout(b.timerC);
+    b.timerC = setTimeout(() => {
+      if (b.done) return;
+      b.client?.terminate();
+      this.branchFailed(b.ctx, b, { status: 408, response: null });
+    }, this.timers.timeout);
   }
 
   /** Every pending branch of the context (except `keep`) is cancelled; no new one starts. */
@@ -1047,6 +1273,10 @@ export class SipProxy {
       return { status: 488, response: null, headers: [['Warning', err.warning(agent)]] };
     }
     if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
+    if (err instanceof LimitError) {
+      this.limitReached[err.kind] += 1;
+      return { status: 503, response: null, reason: 'Limit Reached', headers: [['Retry-After', String(this.config.limits.overload.retryAfterSec)]] };
+    }
     return { status: 500, response: null, reason: 'Server Internal Error' };
   }
 

@@ -72,15 +72,29 @@ export class ClientTransaction<R> {
     this.handlers.onTransportError(err);
   }
 
-  /** Timer A doubles without bound for INVITE; Timer E doubles up to T2 (§17.1.2.2), T2 in proceeding. */
+  /**
+   * Timer A doubles without bound for INVITE; Timer E doubles up to T2 (§17.1.2.2), T2 in
+   * proceeding. A retransmission due while the socket holds a backlog waits for it to be read
+   * (at most T2 per retransmission): a duplicate INVITE must not reach a callee whose answer is
+   * only waiting in our queue — a UAS like sipp aborts the call on it.
+   */
   private armRetransmit(): void {
-    this.retransmitTimer.start(this.interval, () => {
+    let deferredMs = 0;
+    const fire = (): void => {
       if (this.state === 'terminated') return;
+      const backlog = this.timers.inboundBacklogMs?.() ?? 0;
+      if (backlog > 0 && deferredMs < this.timers.t2) {
+        const wait = Math.min(backlog, this.timers.t2 - deferredMs);
+        deferredMs += wait;
+        this.retransmitTimer.start(wait, fire);
+        return;
+      }
       this.transmit(this.request);
       this.interval = this.isInvite ? this.interval * 2 : Math.min(this.interval * 2, this.timers.t2);
       if (this.state === 'proceeding') this.interval = this.timers.t2;
       this.armRetransmit();
-    });
+    };
+    this.retransmitTimer.start(this.interval, fire);
   }
 
   private fireTimeout(): void {

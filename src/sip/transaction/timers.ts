@@ -12,6 +12,12 @@ export interface TransactionTimers {
   timerD: number;
   /** Timer C: a proxied INVITE with no final response is cancelled. */
   timerC: number;
+  /**
+   * How long datagrams are known to be waiting unread in the SIP socket now (ms), 0 when the
+   * queue is short: a retransmission then waits that long (at most T2 in all), because the
+   * response it would make up for may be among them (src/sip/edge/LoadShedder.ts measures it).
+   */
+  inboundBacklogMs?: () => number;
 }
 
 export function transactionTimers(cfg: { t1Ms: number; t2Ms: number; t4Ms: number; inviteTimeoutMs: number }): TransactionTimers {

@@ -11,12 +11,23 @@
  * Sending: to {transport, address, port}. Over TCP an open connection to that address and port is
  * reused, whether pinlatch or the peer opened it (RFC 3261 §18.2.2: responses go back on the
  * request's connection; §18.1.1 connection reuse); otherwise one is opened. Connections close after
- * `tcpIdleTimeoutMs` without traffic, on a framing error, or when the peer closes.
+ * `tcpIdleTimeoutMs` without traffic, when a message begun is not complete after
+ * `tcpMessageTimeoutMs` (a slowloris peer), when more than `tcpBufferBytes` wait to be taken by a
+ * peer that does not read, on a framing error, or when the peer closes. Connections are bounded in
+ * total (`maxTcpConnections`, inbound and outbound) and per source address
+ * (`maxTcpConnectionsPerSource`, inbound); an inbound connection beyond a bound is closed at once.
  * UDP datagrams are sent from the listen point of the destination's address family.
+ *
+ * Queue probes (`probeQueues()`, `queueDelayMs()`): a small datagram sent to each UDP listen socket
+ * from a socket of our own measures how long a datagram waits in the socket's receive queue before
+ * JavaScript reads it (src/sip/edge/LoadShedder.ts says why it is measured this way).
  */
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { QueueDelayProbe } from '../edge/LoadShedder.js';
+import { LimitError } from '../edge/LimitError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { SipFramingError, SipTransportError } from '../wire/errors.js';
 import { SipParseError } from '../wire/parseError.js';
@@ -45,6 +56,8 @@ export interface InboundMessage {
   message: SipMessage;
   source: Endpoint;
   local: ListenPoint;
+  /** Bytes the message took on the wire (what holding it costs at least). */
+  size: number;
 }
 
 export interface InboundParseError {
@@ -61,8 +74,20 @@ export interface SipTransportOptions {
   tcpIdleTimeoutMs?: number;
   /** Give up opening a TCP connection after this long (default 5 s). */
   tcpConnectTimeoutMs?: number;
-  /** Refuse inbound TCP connections beyond this many open ones (default 1024). */
+  /** Open TCP connections at most, inbound and outbound (default 1024). */
   maxTcpConnections?: number;
+  /** Open inbound TCP connections from one address at most (default 32). */
+  maxTcpConnectionsPerSource?: number;
+  /** Close a connection when more than this many bytes wait to be sent to it (default 1 MiB). */
+  tcpBufferBytes?: number;
+  /** Close a connection whose message begun is not complete after this long (default 30 s). */
+  tcpMessageTimeoutMs?: number;
+  /**
+   * SO_RCVBUF of the UDP listen sockets (default: the system's). A burst that outgrows the
+   * buffer is dropped by the kernel, answers included; load shedding bounds the time a datagram
+   * waits, so a large buffer costs no latency, only memory.
+   */
+  udpReceiveBufferBytes?: number;
 }
 
 export interface TransportStats {
@@ -76,6 +101,16 @@ export interface TransportStats {
   /** TCP connections closed because the stream could not be framed. */
   framingErrors: number;
   tcpConnectionsOpen: number;
+  /** Inbound connections closed at once: the total bound was reached. */
+  tcpRefusedTotal: number;
+  /** Inbound connections closed at once: their source had its bound of connections. */
+  tcpRefusedPerSource: number;
+  /** Connections closed because the peer did not take what was sent to it. */
+  tcpBufferOverflows: number;
+  /** Connections closed because a message took longer than the message timeout to arrive. */
+  tcpMessageTimeouts: number;
+  /** Connections closed after the idle timeout. */
+  tcpIdleTimeouts: number;
 }
 
 export interface SipTransportEvents {
@@ -92,6 +127,26 @@ interface TcpConnection {
   local: ListenPoint;
   remote: Endpoint;
 }
+
+interface UdpListen {
+  socket: dgram.Socket;
+  local: ListenPoint;
+  probe: QueueProbeSocket | null;
+}
+
+/** The socket that sends queue probes to one UDP listen socket, and what it sends. */
+interface QueueProbeSocket {
+  socket: dgram.Socket;
+  /** Where the probes come from, as the listen socket sees it. */
+  address: string;
+  port: number;
+  /** Where they go (the listen address, loopback for a wildcard one). */
+  target: string;
+  delay: QueueDelayProbe;
+}
+
+/** A probe datagram: no SIP start line, so a stray one anywhere else is dropped as garbage. */
+const PROBE_TOKEN = Buffer.concat([Buffer.from('PLQP'), randomBytes(12)]);
 
 const PONG = Buffer.from('\r\n');
 
@@ -116,10 +171,12 @@ function ipFamilyOf(address: string): 4 | 6 {
 
 export class SipTransport extends EventEmitter<SipTransportEvents> {
   readonly #options: SipTransportOptions;
-  readonly #udp: Array<{ socket: dgram.Socket; local: ListenPoint }> = [];
+  readonly #udp: UdpListen[] = [];
   readonly #servers: Array<{ server: net.Server; local: ListenPoint }> = [];
   readonly #connections = new Map<string, TcpConnection>();
   readonly #connecting = new Map<string, Promise<TcpConnection>>();
+  /** Open inbound connections per source address. */
+  readonly #inboundBySource = new Map<string, number>();
   #closed = false;
   readonly #stats: TransportStats = {
     messagesReceived: 0,
@@ -129,6 +186,11 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     keepalives: 0,
     framingErrors: 0,
     tcpConnectionsOpen: 0,
+    tcpRefusedTotal: 0,
+    tcpRefusedPerSource: 0,
+    tcpBufferOverflows: 0,
+    tcpMessageTimeouts: 0,
+    tcpIdleTimeouts: 0,
   };
 
   constructor(options: SipTransportOptions) {
@@ -155,12 +217,38 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
   }
 
   get stats(): Readonly<TransportStats> {
-    return { ...this.#stats, tcpConnectionsOpen: this.#connections.size };
+    return { ...this.#stats, tcpConnectionsOpen: this.#connections.size + this.#connecting.size };
+  }
+
+  /**
+   * Sends a probe to every UDP listen socket whose previous probe is back, or in flight for
+   * `lostAfterMs` (then taken as dropped by a full receive buffer).
+   */
+  probeQueues(lostAfterMs = 1000): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    for (const { probe, local } of this.#udp) {
+      if (!probe || !probe.delay.send(now, lostAfterMs)) continue;
+      probe.socket.send(PROBE_TOKEN, local.port, probe.target, (error) => {
+        if (error) probe.delay.lost();
+      });
+    }
+  }
+
+  /** The longest queueing time of the UDP listen sockets known now, in ms (0 without probes). */
+  queueDelayMs(now = performance.now()): number {
+    let delay = 0;
+    for (const { probe } of this.#udp) if (probe) delay = Math.max(delay, probe.delay.delay(now));
+    return delay;
   }
 
   async #bindUdp(lp: ListenPoint): Promise<void> {
     const family = ipFamilyOf(lp.address);
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    const socket = dgram.createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: family === 6,
+      ...(this.#options.udpReceiveBufferBytes === undefined ? {} : { recvBufferSize: this.#options.udpReceiveBufferBytes }),
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(lp.port, lp.address, () => {
@@ -169,8 +257,15 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       });
     });
     const local: ListenPoint = { transport: 'udp', address: lp.address, port: socket.address().port };
+    const listen: UdpListen = { socket, local, probe: null };
+    this.#udp.push(listen);
     socket.on('error', (error) => this.emit('error', error));
     socket.on('message', (data, rinfo) => {
+      const probe = listen.probe;
+      if (probe && rinfo.port === probe.port && data.length === PROBE_TOKEN.length && rinfo.address === probe.address && data.equals(PROBE_TOKEN)) {
+        probe.delay.received(performance.now());
+        return;
+      }
       const address = normalizedIp(rinfo.address) ?? rinfo.address;
       if (isStun(data)) {
         const answer = bindingResponse(data, address, rinfo.port);
@@ -180,16 +275,49 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       }
       this.#receive(data, { transport: 'udp', address, port: rinfo.port }, local, 'datagram');
     });
-    this.#udp.push({ socket, local });
+    listen.probe = await this.#openProbe(local, family);
+  }
+
+  /** The socket that probes one listen socket: on its address, or on loopback for a wildcard one. */
+  async #openProbe(local: ListenPoint, family: 4 | 6): Promise<QueueProbeSocket> {
+    const wildcard = local.address === '0.0.0.0' || local.address === '::';
+    const target = wildcard ? (family === 6 ? '::1' : '127.0.0.1') : local.address;
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, target, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    socket.on('error', () => undefined);
+    socket.on('message', () => undefined);
+    socket.unref();
+    const bound = socket.address();
+    return { socket, address: bound.address, port: bound.port, target, delay: new QueueDelayProbe() };
   }
 
   async #listenTcp(lp: ListenPoint): Promise<void> {
     let local: ListenPoint = { transport: 'tcp', address: lp.address, port: lp.port };
     const server = net.createServer((socket) => {
-      if (this.#connections.size >= (this.#options.maxTcpConnections ?? 1024)) {
+      if (this.#connections.size + this.#connecting.size >= (this.#options.maxTcpConnections ?? 1024)) {
+        this.#stats.tcpRefusedTotal++;
         socket.destroy();
         return;
       }
+      const source = normalizedIp(socket.remoteAddress ?? '') ?? socket.remoteAddress ?? '';
+      const fromSource = this.#inboundBySource.get(source) ?? 0;
+      if (fromSource >= (this.#options.maxTcpConnectionsPerSource ?? 32)) {
+        this.#stats.tcpRefusedPerSource++;
+        socket.destroy();
+        return;
+      }
+      this.#inboundBySource.set(source, fromSource + 1);
+      socket.once('close', () => {
+        const left = (this.#inboundBySource.get(source) ?? 1) - 1;
+        if (left > 0) this.#inboundBySource.set(source, left);
+        else this.#inboundBySource.delete(source);
+      });
       this.#adopt(socket, local);
     });
     await new Promise<void>((resolve, reject) => {
@@ -214,7 +342,13 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     this.#connections.set(key, connection);
     const framer = new StreamFramer(this.#options.framerLimits);
     socket.setNoDelay(true);
-    socket.setTimeout(this.#options.tcpIdleTimeoutMs ?? 300_000, () => socket.destroy());
+    socket.setTimeout(this.#options.tcpIdleTimeoutMs ?? 300_000, () => {
+      this.#stats.tcpIdleTimeouts++;
+      socket.destroy();
+    });
+    // A message begun must be complete within the message timeout, however slowly its bytes come.
+    let messageTimer: NodeJS.Timeout | undefined;
+    const messageTimeoutMs = this.#options.tcpMessageTimeoutMs ?? 30_000;
     socket.on('data', (chunk: Buffer) => {
       let frames;
       try {
@@ -225,22 +359,47 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
         socket.destroy();
         return;
       }
+      if (framer.buffered === 0 || frames.length > 0) {
+        clearTimeout(messageTimer);
+        messageTimer = undefined;
+      }
+      if (framer.buffered > 0 && messageTimer === undefined) {
+        messageTimer = setTimeout(() => {
+          this.#stats.tcpMessageTimeouts++;
+          socket.destroy();
+        }, messageTimeoutMs);
+      }
+      let ponged = false;
       for (const frame of frames) {
         if (frame.kind === 'ping') {
           this.#stats.keepalives++;
-          socket.write(PONG);
+          // One pong per chunk: a peer pinging faster than it reads gets no amplification.
+          if (!ponged) this.#write(connection, PONG);
+          ponged = true;
         } else {
           this.#receive(frame.data, remote, local, 'stream');
         }
+        if (socket.destroyed) return;
       }
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      clearTimeout(messageTimer);
       if (this.#connections.get(key) !== connection) return;
       this.#connections.delete(key);
       this.emit('connectionClosed', remote);
     });
     return connection;
+  }
+
+  /** Writes to a connection; a peer that leaves more than tcpBufferBytes unread is disconnected. */
+  #write(connection: TcpConnection, data: Buffer, done?: (error?: Error | null) => void): void {
+    const { socket } = connection;
+    socket.write(data, done);
+    if (socket.writableLength > (this.#options.tcpBufferBytes ?? 1_048_576)) {
+      this.#stats.tcpBufferOverflows++;
+      socket.destroy(new SipTransportError(`TCP peer ${connection.remote.address}:${connection.remote.port} does not read: ${socket.writableLength} bytes unsent`));
+    }
   }
 
   #receive(data: Buffer, source: Endpoint, local: ListenPoint, framing: 'datagram' | 'stream'): void {
@@ -262,7 +421,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       return;
     }
     this.#stats.messagesReceived++;
-    this.emit('message', { message, source, local });
+    this.emit('message', { message, source, local, size: data.length });
   }
 
   /**
@@ -289,7 +448,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       const data = Buffer.isBuffer(message) ? message : message.ensureContentLength().serialize();
       const connection = await this.#tcpConnection(destination, options.local);
       await new Promise<void>((resolve, reject) => {
-        connection.socket.write(data, (error) =>
+        this.#write(connection, data, (error) =>
           error ? reject(new SipTransportError(`TCP send to ${destination.address}:${destination.port} failed`, { cause: error })) : resolve(),
         );
       });
@@ -312,6 +471,9 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     if (existing && !existing.socket.destroyed) return existing;
     const pending = this.#connecting.get(key);
     if (pending) return pending;
+    if (this.#connections.size + this.#connecting.size >= (this.#options.maxTcpConnections ?? 1024)) {
+      throw new LimitError('tcp.connections', `TCP connection to ${destination.address}:${destination.port} not opened: ${this.#options.maxTcpConnections ?? 1024} connections open`);
+    }
     const family = ipFamilyOf(destination.address);
     const from =
       local ?? this.#servers.find((s) => ipFamilyOf(s.local.address) === family)?.local ?? this.#servers[0]?.local;
@@ -352,6 +514,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     this.#closed = true;
     for (const connection of this.#connections.values()) connection.socket.destroy();
     this.#connections.clear();
+    for (const u of this.#udp) u.probe?.socket.close();
     await Promise.all([
       ...this.#udp.map((u) => new Promise<void>((resolve) => u.socket.close(() => resolve()))),
       ...this.#servers.map((s) => new Promise<void>((resolve) => s.server.close(() => resolve()))),

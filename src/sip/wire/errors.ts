@@ -14,7 +14,9 @@ export type SipErrorCode =
   /** A byte stream cannot be split into SIP messages (RFC 3261 §18.3): the connection must close. */
   | 'ERR_PINLATCH_SIP_FRAMING'
   /** A transport could not bind, connect or send. */
-  | 'ERR_PINLATCH_SIP_TRANSPORT';
+  | 'ERR_PINLATCH_SIP_TRANSPORT'
+  /** A configured bound (`limits`) was reached (src/sip/edge/LimitError.ts). */
+  | 'ERR_PINLATCH_LIMIT';
 
 export class SipError extends Error {
   readonly code: SipErrorCode;

@@ -51,6 +51,39 @@ test('an INVITE that got a provisional response outlives Timer B (§17.1.1.2: Ti
   c.tx.terminate();
 });
 
+test('a retransmission due while the socket holds a backlog waits for it (at most T2), and none goes if the answer was in it', async () => {
+  let backlog = 30;
+  const sent: string[] = [];
+  const tx = new ClientTransaction<string>('k', 'INVITE', Buffer.from('INVITE'), false, { ...timers, inboundBacklogMs: () => backlog }, {
+    send: (d) => void sent.push(d.toString()),
+    onResponse: () => undefined,
+    onTimeout: () => undefined,
+    onTransportError: () => undefined,
+    buildAck: (r) => Buffer.from(`ACK for ${r}`),
+  });
+  tx.start();
+  await sleep(25);
+  assert.is(sent.length, 1, 'Timer A (10 ms) waits while 30 ms of datagrams are unread');
+  tx.receiveResponse('180', 180);
+  await sleep(100);
+  assert.is(sent.length, 1, 'the 180 was in the backlog: no duplicate INVITE');
+  tx.terminate();
+  // A backlog that never clears delays each retransmission by T2 at most.
+  backlog = 1000;
+  const stuck: string[] = [];
+  const tx2 = new ClientTransaction<string>('k2', 'INVITE', Buffer.from('INVITE'), false, { ...timers, inboundBacklogMs: () => backlog }, {
+    send: (d) => void stuck.push(d.toString()),
+    onResponse: () => undefined,
+    onTimeout: () => undefined,
+    onTransportError: () => undefined,
+    buildAck: (r) => Buffer.from(`ACK for ${r}`),
+  });
+  tx2.start();
+  await sleep(300);
+  assert.ok(stuck.length >= 2, `retransmitted after T1 + T2 at the latest (${stuck.length} sent)`);
+  tx2.terminate();
+});
+
 test('no retransmissions over a reliable transport', async () => {
   const c = client('INVITE', true);
   c.tx.start();

@@ -1,0 +1,41 @@
+import * as assert from 'uvu/assert';
+import { suite } from '../../support/suite.ts';
+import { SourceRateLimiter } from '../../../src/sip/edge/SourceRateLimiter.ts';
+
+const test = suite('sip/edge/SourceRateLimiter');
+
+test('a source within its burst passes; the first request over it is refused, the rest dropped for the ban', () => {
+  const limiter = new SourceRateLimiter({ requestsPerSec: 10, burst: 5, banSec: 30, sources: 100 });
+  const verdicts = Array.from({ length: 8 }, () => limiter.take('192.0.2.1', 1000));
+  assert.equal(verdicts, ['pass', 'pass', 'pass', 'pass', 'pass', 'refuse', 'drop', 'drop']);
+  assert.ok(limiter.isBanned('192.0.2.1', 1000));
+  assert.is(limiter.take('192.0.2.2', 1000), 'pass', 'another source is not affected');
+  assert.is(limiter.take('192.0.2.1', 30_999), 'drop', 'still banned just before the end');
+  assert.is(limiter.take('192.0.2.1', 31_000), 'pass', 'the ban ends with a full bucket');
+  const s = limiter.snapshot(31_000);
+  assert.equal([s.refused, s.dropped, s.bans, s.banned], [1, 3, 1, 0]);
+});
+
+test('the bucket refills at the sustained rate', () => {
+  const limiter = new SourceRateLimiter({ requestsPerSec: 10, burst: 2, banSec: 0, sources: 100 });
+  assert.is(limiter.take('a', 0), 'pass');
+  assert.is(limiter.take('a', 0), 'pass');
+  assert.is(limiter.take('a', 50), 'refuse', 'half a token after 50 ms');
+  assert.is(limiter.take('a', 150), 'pass', 'banSec 0: refused without a ban, passes once a token is back');
+  // A steady 10/s never runs out.
+  for (let t = 1000; t < 3000; t += 100) assert.is(limiter.take('a', t), 'pass');
+});
+
+test('the table is bounded: idle sources go first, banned ones stay', () => {
+  const limiter = new SourceRateLimiter({ requestsPerSec: 1, burst: 1, banSec: 60, sources: 16 });
+  limiter.take('bad', 0);
+  assert.is(limiter.take('bad', 0), 'refuse');
+  for (let i = 0; i < 100; i++) limiter.take(`s${i}`, 10 + i);
+  const s = limiter.snapshot(200);
+  assert.ok(s.sources <= 16, `at most 16 sources, got ${s.sources}`);
+  assert.ok(s.evicted >= 85);
+  assert.ok(limiter.isBanned('bad', 200), 'a banned source is not evicted while others can be');
+  assert.is(limiter.take('bad', 200), 'drop');
+});
+
+test.run();
