@@ -31,6 +31,8 @@ export function mediaRelayOptions(media: MediaConfig, logger?: Logger): MediaRel
     shards: media.shards,
     timeoutMs: media.timeoutSec * 1000,
     quarantineMs: media.quarantineMs,
+    latchSyncMs: media.latchSyncMs,
+    restoreTimeoutMs: media.restoreTimeoutMs,
     handoverSilenceMs: media.latching.handoverSilenceMs,
     handoverMaxSeqGap: media.latching.handoverMaxSeqGap,
     ...(logger === undefined ? {} : { logger }),

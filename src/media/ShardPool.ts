@@ -25,6 +25,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
+import type { LatchChange } from '../native.js';
 import type {
   SerializedError,
   ShardExit,
@@ -54,6 +55,8 @@ export interface ShardPoolEvents {
   idle: [shard: number, idle: number[], active: number[]];
   /** A running shard died; its streams are gone. The pool restarts it. */
   lost: [shard: number, reason: string];
+  /** Legs of `shard` whose latched peers changed (reported every `latchSyncMs`). */
+  latch: [shard: number, changes: LatchChange[]];
 }
 
 // Under tsx (tests, `node --import tsx`) this module is .ts and so is the worker; in dist both are .js.
@@ -325,6 +328,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       }
       case 'idle':
         this.emit('idle', slot.index, message.idle, message.active);
+        return;
+      case 'latch':
+        this.emit('latch', slot.index, message.changes);
         return;
     }
   }
