@@ -264,6 +264,11 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     return this.#shardPool.terminateShard(shard);
   }
 
+  /** Diagnostic/admin: one shard's worker ends with an uncaught error (see ShardPool.crashShard). */
+  crashShard(shard: number): Promise<void> {
+    return this.#shardPool.crashShard(shard);
+  }
+
   get(key: string): MediaSession | undefined {
     return this.#sessions.get(key)?.view;
   }

@@ -198,6 +198,14 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     await worker.terminate();
   }
 
+  /**
+   * Diagnostic/admin: makes a running shard throw an uncaught error, which ends its worker thread
+   * from inside (piscina sees a worker 'error', then its exit) — the other way a shard dies.
+   */
+  async crashShard(shard: number): Promise<void> {
+    await this.request(shard, 'crash', {});
+  }
+
   /** Stops every shard (each closes its relay and all its sockets), then the worker threads. */
   close(): Promise<void> {
     this.#closed ??= this.#close();

@@ -88,6 +88,11 @@ export interface ShardOps {
   setLegs: { args: { legs: LegSetting[] }; result: null };
   close: { args: { ids: number[] }; result: null };
   stats: { args: { ids?: number[] }; result: StreamCounters[] };
+  /**
+   * Diagnostic: after replying, the shard throws an uncaught error, which ends its worker thread
+   * the way any uncaught error in a shard (a native error escaping a timer callback) would.
+   */
+  crash: { args: Record<string, never>; result: null };
   /** Closes the relay (every socket) and ends the shard task. */
   stop: { args: Record<string, never>; result: { openStreams: number } };
 }

@@ -133,6 +133,11 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
           return null;
         case 'stats':
           return relay.stats(request.args.ids);
+        case 'crash':
+          setImmediate(() => {
+            throw new Error(`shard ${shard}: crash requested (diagnostic)`);
+          });
+          return null;
         case 'stop':
           return { openStreams: stop() };
       }

@@ -40,7 +40,15 @@ function missing(got: number[], last: number): number[] {
   return out;
 }
 
-test('a call keeps its media through the death of its shard: same ports, latches restored, loss only in the gap', async () => {
+const FAULTS = {
+  // The worker thread is terminated from outside (worker.terminate()).
+  terminated: (relay: MediaRelay, shard: number) => relay.terminateShard(shard),
+  // The shard throws an uncaught error and its thread ends from inside: piscina reports the
+  // worker's error before the thread has exited, so the old sockets may still be closing.
+  crashed: (relay: MediaRelay, shard: number) => relay.crashShard(shard),
+};
+
+for (const [fault, kill] of Object.entries(FAULTS)) test(`a call keeps its media through its shard's death (${fault}): same ports, latches restored, loss only in the gap`, async () => {
   const relay = await MediaRelay.start({
     address: '127.0.0.1',
     ports: await freePortRange(40),
@@ -90,7 +98,7 @@ test('a call keeps its media through the death of its shard: same ports, latches
     }, 20);
     await until('caller streams', () => seqsFrom(callee, b.rtp, 0xa).length >= 10);
 
-    await relay.terminateShard(shard);
+    await kill(relay, shard);
     await until('the session is restored', () => relay.faultCounters().sessionsRestored === 1);
     assert.equal(relay.faultCounters(), { shardRestarts: 1, sessionsRestored: 1, sessionsLost: 0 });
     assert.equal(relay.get('call'), session, 'same session, same ports');
