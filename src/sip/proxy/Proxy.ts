@@ -145,6 +145,9 @@ export class SipProxy {
   private readonly v6ByAddress = new Map<string, boolean>();
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
+  /** Requests of the proxy's own (BYE, CANCEL) until they are answered or fail. */
+  private readonly ownPending = new Set<Promise<void>>();
+  private drainState: { deadline: number; timer?: NodeJS.Timeout; endNow: () => void; done: Promise<void> } | null = null;
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -194,6 +197,10 @@ export class SipProxy {
 
   async stop(): Promise<void> {
     this.resolver.stop();
+    if (this.drainState) {
+      clearTimeout(this.drainState.timer);
+      this.drainState.endNow();
+    }
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
@@ -203,6 +210,80 @@ export class SipProxy {
     const transport = this.transport;
     this.transport = null;
     await transport?.close();
+  }
+
+  /** True once drain() was called: new calls are refused. */
+  get draining(): boolean {
+    return this.drainState !== null;
+  }
+
+  /**
+   * Stops taking new calls: every new out-of-dialog request is answered 503 with Retry-After
+   * (RFC 3261 §21.5.4), while requests inside running calls pass. Resolves when every call has
+   * ended by itself or, at `deadlineMs` from now, once the calls still up have been ended: BYE
+   * toward both sides of each answered call, CANCEL of each call still ringing, and their answers
+   * awaited for T4 at most. Calling it again during the drain brings the deadline forward.
+   */
+  drain(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + Math.max(0, deadlineMs);
+    let state = this.drainState;
+    if (state === null) {
+      let endNow!: () => void;
+      const deadlineReached = new Promise<void>((resolve) => (endNow = resolve));
+      state = { deadline, endNow, done: Promise.resolve() };
+      this.drainState = state;
+      state.done = this.runDrain(deadlineReached);
+    } else if (deadline >= state.deadline) {
+      return state.done;
+    }
+    state.deadline = deadline;
+    clearTimeout(state.timer);
+    state.timer = setTimeout(state.endNow, Math.max(0, deadlineMs));
+    return state.done;
+  }
+
+  /** Calls up: answered dialogs, and initial INVITEs without a final answer yet. */
+  private runningCalls(): { answered: Dialog[]; ringing: ResponseContext[] } {
+    const answered = this.dialogs.live().filter((d) => d.state === 'confirmed');
+    const ringing = [...this.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
+    return { answered, ringing };
+  }
+
+  private async runDrain(deadlineReached: Promise<void>): Promise<void> {
+    const count = () => {
+      const { answered, ringing } = this.runningCalls();
+      return answered.length + ringing.length;
+    };
+    const atStart = count();
+    this.log?.info({ calls: atStart, deadlineMs: this.drainState!.deadline - Date.now() }, 'draining: new calls refused');
+    await new Promise<void>((resolve) => {
+      const finish = () => {
+        clearInterval(poll);
+        resolve();
+      };
+      const poll = setInterval(() => {
+        if (count() === 0) finish();
+      }, 100);
+      void deadlineReached.then(finish);
+      if (count() === 0) finish();
+    });
+    const { answered, ringing } = this.runningCalls();
+    clearTimeout(this.drainState!.timer);
+    const ended = answered.length + ringing.length;
+    if (ended > 0) this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
+    for (const ctx of ringing) this.cancelPending(ctx);
+    await Promise.all(
+      answered.map(async (dialog) => {
+        await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, 'SIP;cause=503;text="shutting down"')));
+        await this.endDialog(dialog);
+      }),
+    );
+    // The BYEs' and CANCELs' answers (and the cancelled INVITEs' 487s), for T4 at most.
+    const settleBy = Date.now() + this.timers.t4;
+    while ((this.ownPending.size > 0 || this.runningCalls().ringing.length > 0) && Date.now() < settleBy) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.log?.info({ drained: Math.max(0, atStart - ended), ended }, 'drain finished');
   }
 
   // ── transport ────────────────────────────────────────────────────────────
@@ -381,6 +462,11 @@ export class SipProxy {
     server: ServerTransaction,
     reply: (status: number, reason?: string, headers?: Array<[string, string]>) => void,
   ): Promise<void> {
+    // Draining: nothing new starts; requests inside running calls pass (§21.5.4: 503 + Retry-After).
+    if (this.drainState !== null && request.to?.tag === undefined) {
+      const retryAfter = Math.max(1, Math.ceil((this.drainState.deadline - Date.now()) / 1000));
+      return reply(503, 'Service Unavailable', [['Retry-After', String(retryAfter)]]);
+    }
     // §11, §16.3 step 3: an OPTIONS addressed to the proxy itself (no user part: a PBX or a
     // gateway checking that its SBC is up) is answered here, Max-Forwards 0 or not.
     if (request.method === 'OPTIONS' && request.to?.tag === undefined && this.addressesUs(request.uri)) {
@@ -1009,12 +1095,21 @@ export class SipProxy {
    * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
    */
   private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint): void {
+    let settle!: () => void;
+    const outcome = new Promise<void>((resolve) => (settle = resolve));
+    this.ownPending.add(outcome);
+    void outcome.then(() => this.ownPending.delete(outcome));
     const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, destination),
-      onResponse: () => undefined,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-      onTerminated: () => this.clientTx.delete(key),
+      onResponse: (_response, status) => {
+        if (status >= 200) settle();
+      },
+      onTimeout: () => settle(),
+      onTransportError: () => settle(),
+      onTerminated: () => {
+        this.clientTx.delete(key);
+        settle();
+      },
     });
     this.clientTx.set(key, tx);
     tx.start();
