@@ -6,15 +6,13 @@
  * The caller (sipp uac) is 127.0.0.1; the callee (sipp uas, the trunk) is 127.0.0.2, so that
  * pinlatch tells the caller from the trunk by source address.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { suite } from './support/suite.ts';
-import { PinlatchProcess, countRequests, inviteOnce, loopbackSipp } from './support/pinlatch-cli.ts';
+import { PinlatchProcess, countRequests, inviteOnce, startCalls, writeEdgeConfig } from './support/pinlatch-cli.ts';
 import type { SippRun } from './support/sipp.ts';
-import { freePortRange } from './media/udp-peer.ts';
-import { freeUdpPort } from './control/child.ts';
 
 const test = suite('cli: drain on SIGTERM', { timeoutMs: 120_000 });
 const dir = mkdtempSync(join(tmpdir(), 'pinlatch-drain-'));
@@ -27,58 +25,15 @@ interface Setup {
 
 /** pinlatch with `drainSec`, then `calls` calls from the caller to the callee, all answered. */
 async function callsUp(calls: number, drainSec: number, callerScenario: string, callerDurationMs?: number): Promise<Setup> {
-  const sipPort = await freeUdpPort();
-  const calleePort = await freeUdpPort();
-  const media = await freePortRange(Math.max(40, calls * 8));
-  const file = join(dir, `drain-${sipPort}.yaml`);
-  writeFileSync(
-    file,
-    [
-      'sip:',
-      `  listen: [{ transport: udp, address: 127.0.0.1, port: ${sipPort} }]`,
-      `  drainSec: ${drainSec}`,
-      'media:',
-      '  address: 127.0.0.1',
-      `  ports: { min: ${media.min}, max: ${media.max} }`,
-      '  shards: 1',
-      '  timeoutSec: 3600',
-      'trunks:',
-      `  - { name: callee, host: 127.0.0.2, port: ${calleePort} }`,
-      'routes:',
-      '  - { trunk: callee }',
-      '',
-    ].join('\n'),
-  );
-  const pinlatch = await PinlatchProcess.start(file);
-  const callee = loopbackSipp({
-    scenario: 'hold-uas.xml',
-    localIp: '127.0.0.2',
-    localPort: calleePort,
-    calls,
-    timeoutMs: 90_000,
-    mediaPort: (await freePortRange(10)).min,
-  });
-  const caller = loopbackSipp({
-    scenario: callerScenario,
-    localIp: '127.0.0.1',
-    localPort: await freeUdpPort(),
-    remote: `127.0.0.1:${sipPort}`,
-    service: 'drain',
-    calls,
-    rate: 50,
-    limit: calls,
-    timeoutMs: 90_000,
-    mediaPort: (await freePortRange(10)).min,
-    ...(callerDurationMs === undefined ? {} : { durationMs: callerDurationMs }),
-  });
-  const deadline = Date.now() + 40_000;
-  while (countRequests(callee.messagesSoFar(), 'ACK') < calls) {
-    if (Date.now() > deadline) {
-      throw new Error(`only ${countRequests(callee.messagesSoFar(), 'ACK')} of ${calls} calls answered:\n${pinlatch.output.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  const edge = await writeEdgeConfig(join(dir, `drain-${process.pid}-${Date.now()}.yaml`), { drainSec, mediaPorts: Math.max(40, calls * 8) });
+  const pinlatch = await PinlatchProcess.start(edge.file);
+  try {
+    const { caller, callee } = await startCalls(edge, calls, callerScenario, callerDurationMs, () => pinlatch.output.slice(-3000));
+    return { pinlatch, caller, callee };
+  } catch (err) {
+    pinlatch.kill();
+    throw err;
   }
-  return { pinlatch, caller, callee };
 }
 
 function cleanup({ pinlatch, caller, callee }: Partial<Setup>): void {

@@ -5,9 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { NatTopology } from './netns.ts';
 import { startSipp, type SippOptions, type SippRun } from './sipp.ts';
+import { freePortRange } from '../media/udp-peer.ts';
+import { freeUdpPort } from '../control/child.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -36,7 +39,7 @@ export class PinlatchProcess {
   async waitFor(text: string, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.output.includes(text)) {
-      if (this.child.exitCode !== null) throw new Error(`pinlatch exited ${this.child.exitCode} before "${text}":\n${this.output}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`pinlatch exited ${this.child.exitCode ?? this.child.signalCode} before "${text}":\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`pinlatch did not log "${text}":\n${this.output.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -51,7 +54,12 @@ export class PinlatchProcess {
   }
 
   signal(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.pid !== undefined) process.kill(this.child.pid, signal);
+    if (this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return;
+    try {
+      process.kill(this.child.pid, signal);
+    } catch {
+      // exited in between
+    }
   }
 
   /** SIGKILL by PID if it still runs (cleanup). */
@@ -114,4 +122,88 @@ export async function inviteOnce(port: number, timeoutMs = 10_000): Promise<{ st
   } finally {
     socket.close();
   }
+}
+
+/**
+ * An edge on loopback: SIP on 127.0.0.1, one trunk (the callee) on 127.0.0.2 — pinlatch tells
+ * the caller from the trunk by source address — and every call routed to it.
+ */
+export interface EdgeSetup {
+  file: string;
+  sipPort: number;
+  calleePort: number;
+}
+
+export async function writeEdgeConfig(file: string, options: { drainSec: number; mediaPorts: number }): Promise<EdgeSetup> {
+  const sipPort = await freeUdpPort();
+  const calleePort = await freeUdpPort();
+  const media = await freePortRange(options.mediaPorts);
+  writeFileSync(
+    file,
+    [
+      'sip:',
+      `  listen: [{ transport: udp, address: 127.0.0.1, port: ${sipPort} }]`,
+      `  drainSec: ${options.drainSec}`,
+      'media:',
+      '  address: 127.0.0.1',
+      `  ports: { min: ${media.min}, max: ${media.max} }`,
+      '  shards: 1',
+      '  timeoutSec: 3600',
+      'trunks:',
+      `  - { name: callee, host: 127.0.0.2, port: ${calleePort} }`,
+      'routes:',
+      '  - { trunk: callee }',
+      '',
+    ].join('\n'),
+  );
+  return { file, sipPort, calleePort };
+}
+
+export interface CallPair {
+  caller: SippRun;
+  callee: SippRun;
+}
+
+/**
+ * `calls` calls from a sipp caller (`callerScenario`) through the edge to a sipp callee that
+ * holds each call until a BYE; resolves once the callee has seen every ACK (all calls up).
+ */
+export async function startCalls(
+  edge: EdgeSetup,
+  calls: number,
+  callerScenario: string,
+  callerDurationMs?: number,
+  describe: () => string = () => '',
+): Promise<CallPair> {
+  const callee = loopbackSipp({
+    scenario: 'hold-uas.xml',
+    localIp: '127.0.0.2',
+    localPort: edge.calleePort,
+    calls,
+    timeoutMs: 90_000,
+    mediaPort: (await freePortRange(10)).min,
+  });
+  const caller = loopbackSipp({
+    scenario: callerScenario,
+    localIp: '127.0.0.1',
+    localPort: await freeUdpPort(),
+    remote: `127.0.0.1:${edge.sipPort}`,
+    service: 'edge',
+    calls,
+    rate: 50,
+    limit: calls,
+    timeoutMs: 90_000,
+    mediaPort: (await freePortRange(10)).min,
+    ...(callerDurationMs === undefined ? {} : { durationMs: callerDurationMs }),
+  });
+  const deadline = Date.now() + 40_000;
+  while (countRequests(callee.messagesSoFar(), 'ACK') < calls) {
+    if (Date.now() > deadline) {
+      caller.kill();
+      callee.kill();
+      throw new Error(`only ${countRequests(callee.messagesSoFar(), 'ACK')} of ${calls} calls answered:\n${describe()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { caller, callee };
 }
