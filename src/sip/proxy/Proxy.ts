@@ -165,6 +165,10 @@ export class SipProxy {
     this.media.on('timeout', (key) =>
       this.onMediaTimeout(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media timeout not handled')),
     );
+    // A session its shard's restart could not bring back: the answered call has no media left.
+    this.media.on('lost', (key) =>
+      this.endCallOfMedia(key, 'SIP;cause=503;text="media lost"').catch((err: unknown) => this.log?.warn({ err, key }, 'media loss not handled')),
+    );
   }
 
   /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
@@ -272,12 +276,7 @@ export class SipProxy {
     const ended = answered.length + ringing.length;
     if (ended > 0) this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
     for (const ctx of ringing) this.cancelPending(ctx);
-    await Promise.all(
-      answered.map(async (dialog) => {
-        await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, 'SIP;cause=503;text="shutting down"')));
-        await this.endDialog(dialog);
-      }),
-    );
+    await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
     // The BYEs' and CANCELs' answers (and the cancelled INVITEs' 487s), for T4 at most.
     const settleBy = Date.now() + this.timers.t4;
     while ((this.ownPending.size > 0 || this.runningCalls().ringing.length > 0) && Date.now() < settleBy) {
@@ -1061,7 +1060,20 @@ export class SipProxy {
       return;
     }
     this.log?.info({ callId: dialog.callId }, 'media timeout: ending the call');
-    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, 'SIP;cause=408;text="media timeout"')));
+    await this.endCall(dialog, 'SIP;cause=408;text="media timeout"');
+  }
+
+  /** The answered call that owns media session `key`, if any, is ended (endCall). */
+  private async endCallOfMedia(key: string, reason: string): Promise<void> {
+    const dialog = this.dialogs.ownerOf(key);
+    if (dialog?.state !== 'confirmed') return;
+    this.log?.info({ callId: dialog.callId, reason }, 'media gone: ending the call');
+    await this.endCall(dialog, reason);
+  }
+
+  /** BYE toward both sides with `reason` (RFC 3326), then the dialog and its media end. */
+  private async endCall(dialog: Dialog, reason: string): Promise<void> {
+    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, reason)));
     await this.endDialog(dialog);
   }
 
