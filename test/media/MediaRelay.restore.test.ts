@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import type { LegHint } from '../../src/media/api.ts';
-import { UdpPeer, canBind, freePortRange, rtpPacket } from './udp-peer.ts';
+import { UdpPeer, canBind, freePortRange, openUdpSocketCount, rtpPacket } from './udp-peer.ts';
 import { rtcpReceiverReport } from '../native/rtp-peer.ts';
 
 const test = suite('media/MediaRelay: shard restore', { timeoutMs: 60_000 });
@@ -98,8 +98,11 @@ for (const [fault, kill] of Object.entries(FAULTS)) test(`a call keeps its media
     }, 20);
     await until('caller streams', () => seqsFrom(callee, b.rtp, 0xa).length >= 10);
 
+    const socketsBefore = openUdpSocketCount();
     await kill(relay, shard);
     await until('the session is restored', () => relay.faultCounters().sessionsRestored === 1);
+    // The dead worker left no socket behind: the restored streams replace its four exactly.
+    await until('UDP sockets back to their number before the fault', () => openUdpSocketCount() === socketsBefore, 5000);
     assert.equal(relay.faultCounters(), { shardRestarts: 1, sessionsRestored: 1, sessionsLost: 0 });
     assert.equal(relay.get('call'), session, 'same session, same ports');
     assert.is(relay.shardOf('call'), shard);
