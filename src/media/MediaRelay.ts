@@ -136,8 +136,8 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   readonly #queues = new Map<string, Promise<void>>();
   readonly #restoreTimeoutMs: number;
   readonly #faults: FaultCounters = { shardRestarts: 0, sessionsRestored: 0, sessionsLost: 0 };
-  /** Restores waiting for their shard to come back; close() ends the wait. */
-  readonly #upWaiters = new Set<(up: boolean) => void>();
+  /** Restores waiting for their shard to come back, by shard; 'up' or close() ends the wait. */
+  readonly #upWaiters = new Map<number, Set<(up: boolean) => void>>();
   #closed: Promise<void> | null = null;
 
   private constructor(
@@ -159,6 +159,9 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     shardPool.on('idle', (shard, idle, active) => this.#onIdle(shard, idle, active));
     shardPool.on('lost', (shard, reason) => this.#onShardLost(shard, reason));
     shardPool.on('latch', (shard, changes) => this.#onLatch(shard, changes));
+    shardPool.on('up', (shard) => {
+      for (const wake of [...(this.#upWaiters.get(shard) ?? [])]) wake(true);
+    });
   }
 
   /** Validates the options, starts the shards, and resolves once every shard is running. */
@@ -413,7 +416,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      for (const wake of this.#upWaiters) wake(false);
+      for (const waiters of this.#upWaiters.values()) for (const wake of [...waiters]) wake(false);
       await this.#shardPool.close();
       this.#sessions.clear();
       for (const state of this.#shards) {
@@ -626,18 +629,15 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   /** Resolves true once `shard` runs again, false after `timeoutMs` or when the relay closes. */
   #whenUp(shard: number, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
+      let waiters = this.#upWaiters.get(shard);
+      if (!waiters) this.#upWaiters.set(shard, (waiters = new Set()));
       const finish = (up: boolean) => {
         clearTimeout(timer);
-        this.#shardPool.off('up', onUp);
-        this.#upWaiters.delete(finish);
+        waiters.delete(finish);
         resolve(up);
       };
-      const onUp = (index: number) => {
-        if (index === shard) finish(true);
-      };
       const timer = setTimeout(() => finish(false), timeoutMs);
-      this.#shardPool.on('up', onUp);
-      this.#upWaiters.add(finish);
+      waiters.add(finish);
     });
   }
 
