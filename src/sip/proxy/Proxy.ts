@@ -201,15 +201,15 @@ export class SipProxy {
 
   async stop(): Promise<void> {
     this.resolver.stop();
-    if (this.drainState) {
-      clearTimeout(this.drainState.timer);
-      this.drainState.endNow();
-    }
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
       clearTimeout(branch.timerC);
       branch.failoverTimer?.stop();
+    }
+    if (this.drainState) {
+      clearTimeout(this.drainState.timer);
+      this.drainState.endNow();
     }
     const transport = this.transport;
     this.transport = null;
