@@ -153,6 +153,8 @@ export async function writeEdgeConfig(file: string, options: { drainSec: number;
       `  - { name: callee, host: 127.0.0.2, port: ${calleePort} }`,
       'routes:',
       '  - { trunk: callee }',
+      // The caller (127.0.0.1) is the upstream PBX: admitted to the routes where admission is closed by default.
+      'upstream: "sip:127.0.0.1:5060"',
       '',
     ].join('\n'),
   );

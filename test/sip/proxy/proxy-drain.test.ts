@@ -54,6 +54,7 @@ trunks:
   - { name: gateway, host: ${GATEWAY}, port: ${gateway.port} }
 routes:
   - { trunk: gateway }
+upstream: "sip:${CALLER}:5060"
 log: { level: silent }
 `);
   return { ...sut, port, gateway, caller };
