@@ -27,6 +27,7 @@ import { isIp, normalizeIp } from '../../net/address.js';
 import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, relayFamilyOf, type SdpInfo } from '../../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
+import { Drain } from './Drain.js';
 import { Via, stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
@@ -147,7 +148,7 @@ export class SipProxy {
   private readonly mediaFamily: 4 | 6;
   /** Requests of the proxy's own (BYE, CANCEL) until they are answered or fail. */
   private readonly ownPending = new Set<Promise<void>>();
-  private drainState: { deadline: number; timer?: NodeJS.Timeout; endNow: () => void; done: Promise<void> } | null = null;
+  private drainer: Drain | null = null;
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -207,10 +208,7 @@ export class SipProxy {
       clearTimeout(branch.timerC);
       branch.failoverTimer?.stop();
     }
-    if (this.drainState) {
-      clearTimeout(this.drainState.timer);
-      this.drainState.endNow();
-    }
+    this.drainer?.shorten(0);
     const transport = this.transport;
     this.transport = null;
     await transport?.close();
@@ -218,7 +216,7 @@ export class SipProxy {
 
   /** True once drain() was called: new calls are refused. */
   get draining(): boolean {
-    return this.drainState !== null;
+    return this.drainer !== null;
   }
 
   /**
@@ -229,60 +227,40 @@ export class SipProxy {
    * awaited for T4 at most. Calling it again during the drain brings the deadline forward.
    */
   drain(deadlineMs: number): Promise<void> {
-    const deadline = Date.now() + Math.max(0, deadlineMs);
-    let state = this.drainState;
-    if (state === null) {
-      let endNow!: () => void;
-      const deadlineReached = new Promise<void>((resolve) => (endNow = resolve));
-      state = { deadline, endNow, done: Promise.resolve() };
-      this.drainState = state;
-      state.done = this.runDrain(deadlineReached);
-    } else if (deadline >= state.deadline) {
-      return state.done;
+    if (this.drainer) {
+      this.drainer.shorten(deadlineMs);
+      return this.drainer.done.then(() => undefined);
     }
-    state.deadline = deadline;
-    clearTimeout(state.timer);
-    state.timer = setTimeout(state.endNow, Math.max(0, deadlineMs));
-    return state.done;
+    const drainer = new Drain(
+      {
+        count: () => this.answeredCalls().length + this.ringingCalls().length,
+        endAll: async () => {
+          const answered = this.answeredCalls();
+          const ringing = this.ringingCalls();
+          if (answered.length + ringing.length > 0) {
+            this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
+          }
+          for (const ctx of ringing) this.cancelPending(ctx);
+          await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
+          return answered.length + ringing.length;
+        },
+        settling: () => this.ownPending.size > 0 || this.ringingCalls().length > 0,
+      },
+      deadlineMs,
+      { settleMs: this.timers.t4 },
+    );
+    this.drainer = drainer;
+    this.log?.info({ calls: drainer.atStart, deadlineMs }, 'draining: new calls refused');
+    return drainer.done.then(({ drained, ended }) => this.log?.info({ drained, ended }, 'drain finished'));
   }
 
-  /** Calls up: answered dialogs, and initial INVITEs without a final answer yet. */
-  private runningCalls(): { answered: Dialog[]; ringing: ResponseContext[] } {
-    const answered = this.dialogs.live().filter((d) => d.state === 'confirmed');
-    const ringing = [...this.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
-    return { answered, ringing };
+  private answeredCalls(): Dialog[] {
+    return this.dialogs.live().filter((d) => d.state === 'confirmed');
   }
 
-  private async runDrain(deadlineReached: Promise<void>): Promise<void> {
-    const count = () => {
-      const { answered, ringing } = this.runningCalls();
-      return answered.length + ringing.length;
-    };
-    const atStart = count();
-    this.log?.info({ calls: atStart, deadlineMs: this.drainState!.deadline - Date.now() }, 'draining: new calls refused');
-    await new Promise<void>((resolve) => {
-      const finish = () => {
-        clearInterval(poll);
-        resolve();
-      };
-      const poll = setInterval(() => {
-        if (count() === 0) finish();
-      }, 100);
-      void deadlineReached.then(finish);
-      if (count() === 0) finish();
-    });
-    const { answered, ringing } = this.runningCalls();
-    clearTimeout(this.drainState!.timer);
-    const ended = answered.length + ringing.length;
-    if (ended > 0) this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
-    for (const ctx of ringing) this.cancelPending(ctx);
-    await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
-    // The BYEs' and CANCELs' answers (and the cancelled INVITEs' 487s), for T4 at most.
-    const settleBy = Date.now() + this.timers.t4;
-    while ((this.ownPending.size > 0 || this.runningCalls().ringing.length > 0) && Date.now() < settleBy) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    this.log?.info({ drained: Math.max(0, atStart - ended), ended }, 'drain finished');
+  /** Initial INVITEs without a final answer yet. */
+  private ringingCalls(): ResponseContext[] {
+    return [...this.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
   }
 
   // ── transport ────────────────────────────────────────────────────────────
@@ -462,8 +440,8 @@ export class SipProxy {
     reply: (status: number, reason?: string, headers?: Array<[string, string]>) => void,
   ): Promise<void> {
     // Draining: nothing new starts; requests inside running calls pass (§21.5.4: 503 + Retry-After).
-    if (this.drainState !== null && request.to?.tag === undefined) {
-      const retryAfter = Math.max(1, Math.ceil((this.drainState.deadline - Date.now()) / 1000));
+    if (this.drainer !== null && request.to?.tag === undefined) {
+      const retryAfter = Math.max(1, Math.ceil((this.drainer.deadline - Date.now()) / 1000));
       return reply(503, 'Service Unavailable', [['Retry-After', String(retryAfter)]]);
     }
     // §11, §16.3 step 3: an OPTIONS addressed to the proxy itself (no user part: a PBX or a
