@@ -146,8 +146,6 @@ export class SipProxy {
   private readonly v6ByAddress = new Map<string, boolean>();
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
-  /** Requests of the proxy's own (BYE, CANCEL) until they are answered or fail. */
-  private readonly ownPending = new Set<Promise<void>>();
   private drainer: Drain | null = null;
 
   constructor(options: SipProxyOptions) {
@@ -244,7 +242,7 @@ export class SipProxy {
           await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
           return answered.length + ringing.length;
         },
-        settling: () => this.ownPending.size > 0 || this.ringingCalls().length > 0,
+        settling: () => this.ringingCalls().length > 0 || this.byesOrCancelsUnanswered(),
       },
       deadlineMs,
       { settleMs: this.timers.t4 },
@@ -252,6 +250,14 @@ export class SipProxy {
     this.drainer = drainer;
     this.log?.info({ calls: drainer.atStart, deadlineMs }, 'draining: new calls refused');
     return drainer.done.then(({ drained, ended }) => this.log?.info({ drained, ended }, 'drain finished'));
+  }
+
+  /** A BYE or CANCEL still waiting for its final response. */
+  private byesOrCancelsUnanswered(): boolean {
+    for (const [key, tx] of this.clientTx) {
+      if ((key.endsWith('|BYE') || key.endsWith('|CANCEL')) && (tx.state === 'trying' || tx.state === 'proceeding')) return true;
+    }
+    return false;
   }
 
   private answeredCalls(): Dialog[] {
@@ -1085,21 +1091,12 @@ export class SipProxy {
    * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
    */
   private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint): void {
-    let settle!: () => void;
-    const outcome = new Promise<void>((resolve) => (settle = resolve));
-    this.ownPending.add(outcome);
-    void outcome.then(() => this.ownPending.delete(outcome));
     const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, destination),
-      onResponse: (_response, status) => {
-        if (status >= 200) settle();
-      },
-      onTimeout: () => settle(),
-      onTransportError: () => settle(),
-      onTerminated: () => {
-        this.clientTx.delete(key);
-        settle();
-      },
+      onResponse: () => undefined,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+      onTerminated: () => this.clientTx.delete(key),
     });
     this.clientTx.set(key, tx);
     tx.start();
