@@ -332,6 +332,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
    * meanwhile gets them with the session's restore, which is queued behind this operation.
    */
   async #sendLegs(session: SessionEntry, decided: ReadonlyArray<{ index: number; leg: LegName; policy: LegPolicy }>): Promise<void> {
+    const before = decided.map(({ index, leg }) => session.streams[index]!.legs[leg].policy);
     const legs: LegSetting[] = decided.map(({ index, leg, policy }) => {
       const stream = session.streams[index]!;
       stream.legs[leg].policy = policy;
@@ -340,7 +341,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     try {
       await this.#shardPool.request(session.shard, 'setLegs', { legs });
     } catch (err) {
-      if ((err as MediaError).code !== 'ERR_PINLATCH_SHARD_LOST' || this.#sessions.get(session.key) !== session) throw err;
+      if ((err as MediaError).code === 'ERR_PINLATCH_SHARD_LOST' && this.#sessions.get(session.key) === session) return;
+      // Refused by the shard: a restore must not replay what never applied.
+      decided.forEach(({ index, leg }, i) => (session.streams[index]!.legs[leg].policy = before[i]!));
+      throw err;
     }
   }
 

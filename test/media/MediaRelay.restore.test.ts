@@ -11,6 +11,7 @@ import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import type { LegHint } from '../../src/media/api.ts';
 import { UdpPeer, canBind, freePortRange, openUdpSocketCount, rtpPacket } from './udp-peer.ts';
 import { rtcpReceiverReport } from '../native/rtp-peer.ts';
+import { MetricsServer } from '../../src/app/MetricsServer.ts';
 
 const test = suite('media/MediaRelay: shard restore', { timeoutMs: 60_000 });
 
@@ -169,6 +170,10 @@ test('restoreTimeoutMs 0: the sessions of a dead shard are dropped and reported 
       assert.ok(await canBind(s.streams[0]!.a.rtp), `port ${s.streams[0]!.a.rtp} still held`);
     }
     assert.equal(relay.faultCounters(), { shardRestarts: 1, sessionsRestored: 0, sessionsLost: onShard0.length });
+    const metrics = await new MetricsServer({ media: relay }).registry.metrics();
+    assert.match(metrics, /^pinlatch_media_shard_restarts_total 1$/m);
+    assert.match(metrics, /^pinlatch_media_sessions_restored_total 0$/m);
+    assert.match(metrics, new RegExp(`^pinlatch_media_sessions_lost_total ${onShard0.length}$`, 'm'));
   } finally {
     await relay.close();
   }
