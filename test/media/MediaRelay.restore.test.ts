@@ -10,7 +10,7 @@ import { suite } from '../support/suite.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import type { LegHint } from '../../src/media/api.ts';
 import { UdpPeer, canBind, freePortRange, openUdpSocketCount, rtpPacket } from './udp-peer.ts';
-import { rtcpReceiverReport } from '../native/rtp-peer.ts';
+import { ioPaths, rtcpReceiverReport } from '../native/rtp-peer.ts';
 import { MetricsServer } from '../../src/app/MetricsServer.ts';
 
 const test = suite('media/MediaRelay: shard restore', { timeoutMs: 60_000 });
@@ -49,7 +49,9 @@ const FAULTS = {
   crashed: (relay: MediaRelay, shard: number) => relay.crashShard(shard),
 };
 
-for (const [fault, kill] of Object.entries(FAULTS)) test(`a call keeps its media through its shard's death (${fault}): same ports, latches restored, loss only in the gap`, async () => {
+// Both data paths: the shards' relays pick theirs from PINLATCH_IO, read when each is created.
+for (const io of ioPaths()) for (const [fault, kill] of Object.entries(FAULTS)) test(`${io}: a call keeps its media through its shard's death (${fault}): same ports, latches restored, loss only in the gap`, async () => {
+  process.env.PINLATCH_IO = io;
   const relay = await MediaRelay.start({
     address: '127.0.0.1',
     ports: await freePortRange(40),
@@ -139,6 +141,7 @@ for (const [fault, kill] of Object.entries(FAULTS)) test(`a call keeps its media
     await relay.release('bystander');
     assert.ok(await canBind(a.rtp), 'released ports are free again');
   } finally {
+    delete process.env.PINLATCH_IO;
     clearInterval(streaming);
     await caller.close();
     await callee.close();
