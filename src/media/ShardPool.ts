@@ -9,9 +9,9 @@
  * for days mean nothing).
  *
  * Supervision: when a shard task ends without being told to (its worker exited, was terminated,
- * threw), every pending request of that shard is rejected, `lost` is emitted (the owner reports
- * the shard's sessions lost: their sockets died with the worker), and the task is submitted
- * again. Piscina replaces a dead worker only if no replacement ever died during bootstrap
+ * threw), every pending request of that shard is rejected, `lost` is emitted (its sockets died
+ * with the worker; the owner, MediaRelay, re-creates its streams once the shard is `up` again),
+ * and the task is submitted again. Piscina replaces a dead worker only if no replacement ever died during bootstrap
  * (`workerFailsDuringBootstrap`, ecosystem.md §1 item 2); once that happens, a resubmitted task
  * that was queued for the dying replacement waits in the queue forever. So whenever the pool
  * has fewer threads than shards after a worker went away, queued shard tasks are aborted and
