@@ -203,7 +203,12 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
    * from inside (piscina sees a worker 'error', then its exit) — the other way a shard dies.
    */
   async crashShard(shard: number): Promise<void> {
-    await this.request(shard, 'crash', {});
+    try {
+      await this.request(shard, 'crash', {});
+    } catch (err) {
+      // The worker's death may reach this thread before its reply does: that is the crash.
+      if ((err as MediaError).code !== 'ERR_PINLATCH_SHARD_LOST') throw err;
+    }
   }
 
   /** Stops every shard (each closes its relay and all its sockets), then the worker threads. */
