@@ -3,7 +3,9 @@
  * `pinlatch [--config FILE] [--check-config] [--log-level LEVEL]`
  *
  * With no --config the relay runs on the built-in loopback default (printed at start). SIGTERM and
- * SIGINT stop it cleanly: listeners close, shards stop, every media socket is closed.
+ * SIGINT stop it cleanly: new calls are refused, running calls may finish until `sip.drainSec`,
+ * then are ended with BYE both ways (a second signal ends them at once); then listeners close,
+ * shards stop, every media socket is closed, and the exit code is 0.
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -84,13 +86,25 @@ async function main(): Promise<number> {
     );
   }
 
+  // First SIGTERM/SIGINT: drain (no new calls; running ones may finish until sip.drainSec, then
+  // get BYE both ways). Another one during the drain ends the calls at once.
   await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'stopping');
-      resolve();
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals === 1) {
+        logger.info({ signal, drainSec: config.sip?.drainSec ?? 0 }, 'stopping: draining calls');
+        void app.drain().then(resolve, (err: unknown) => {
+          logger.error({ err }, 'drain failed');
+          resolve();
+        });
+      } else {
+        logger.info({ signal }, 'stopping: ending the calls now');
+        void app.drain(0);
+      }
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   await app.stop();
   logger.info('stopped');

@@ -108,6 +108,21 @@ export interface NativeError extends Error {
   syscall?: string;
 }
 
+/** One leg whose latched peers may have changed, as the relay reports it (see takeLatchChanges). */
+export interface LatchChange {
+  id: number;
+  leg: 'a' | 'b';
+  /** As LegCounters.rtpPeer / rtcpPeer: "ip:port" ("[ip]:port" for IPv6), or null. */
+  rtpPeer: string | null;
+  rtcpPeer: string | null;
+}
+
+/** Latched peers to re-create on a leg (restoreLatch), in the form LatchChange reports them. */
+export interface LatchedPeers {
+  rtpPeer?: string | null;
+  rtcpPeer?: string | null;
+}
+
 /**
  * The data path of a relay. 'uring': one io_uring per relay, a multishot receive armed on every
  * socket and each packet sent with IORING_OP_SEND, many sockets' packets per system call (Linux
@@ -136,6 +151,20 @@ export interface NativeRelay {
    * last valid packet and the last setLeg (or the opening).
    */
   idle(idleMs: number): number[];
+  /**
+   * Legs whose latched peers may have changed since the last call (a latch, a handover, a
+   * policy that forgot a peer), each with its peers now; the marks are cleared. Set per latch
+   * event, never per packet: the shard polls this to keep the main thread's copy of the latches.
+   */
+  takeLatchChanges(): LatchChange[];
+  /**
+   * Re-creates latches learned by a shard that has died: each given peer becomes the latched
+   * source of its socket when the leg's current policy would have let it latch ('fixed' and
+   * unset legs learn nothing; a muxed leg has no RTCP socket peer). Not counted in latchChanges.
+   * Returns how many of the two peers latched. Throws ERR_PINLATCH_ARG on a malformed peer or an
+   * unknown stream.
+   */
+  restoreLatch(id: number, leg: 'a' | 'b', peers: LatchedPeers): number;
   /** Number of open streams. */
   readonly size: number;
   /** The data path this relay runs on (see IoChoice). */

@@ -63,6 +63,21 @@ class LatchState {
   // Where RTCP for this leg goes (nullptr while there is none) and from which socket.
   const SocketAddress* RtcpDestination(Channel* via) const;
 
+  // Re-creates a latch learned earlier by a shard that has since died (docs/architecture.md, shard
+  // faults): `peer` becomes the latched source of `channel` when the current policy would have
+  // let it latch (never in kFixed or kUnset, never on the RTCP socket of a multiplexed leg). It
+  // is not counted as a latch change: the peer did not change. Returns whether it latched.
+  bool Restore(Channel channel, const SocketAddress& peer, int64_t now_ms);
+
+  // True once since the latched peers last may have changed (a latch, a handover, a policy that
+  // forgot one); reading clears it. The shard polls it to tell the main thread about latches
+  // without any JavaScript per packet.
+  bool TakeChanged() {
+    const bool changed = changed_;
+    changed_ = false;
+    return changed;
+  }
+
   bool has_ssrc() const { return has_ssrc_; }
   uint32_t ssrc() const { return ssrc_; }
   uint32_t latch_changes() const { return latch_changes_; }
@@ -103,6 +118,7 @@ class LatchState {
 
   uint32_t latch_changes_ = 0;
   int64_t last_activity_ms_ = 0;
+  bool changed_ = false;
 };
 
 }  // namespace pinlatch

@@ -33,6 +33,8 @@ class Relay : public Napi::ObjectWrap<Relay> {
   void CloseStream(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Idle(const Napi::CallbackInfo& info);
+  Napi::Value TakeLatchChanges(const Napi::CallbackInfo& info);
+  Napi::Value RestoreLatch(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Engine(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);

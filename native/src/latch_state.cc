@@ -26,6 +26,19 @@ void LatchState::SetPolicy(const LatchPolicy& policy) {
     }
   }
   ClearCandidate();
+  changed_ = true;
+}
+
+bool LatchState::Restore(Channel channel, const SocketAddress& peer, int64_t now_ms) {
+  if (policy_.mode == LatchMode::kFixed || policy_.mode == LatchMode::kUnset) return false;
+  if (channel == Channel::kRtcpSocket && policy_.rtcp_mux) return false;
+  if (peer.empty() || !AddressFits(peer)) return false;
+  Track& track = tracks_[static_cast<int>(channel)];
+  track.peer = peer;
+  track.latched = true;
+  // The handover window starts now: the restored peer has not been silent, it was unheard.
+  track.last_ms = now_ms;
+  return true;
 }
 
 bool LatchState::AddressFits(const SocketAddress& source) const {
@@ -46,6 +59,7 @@ void LatchState::Latch(Channel channel, const SocketAddress& source, int64_t now
   track.peer = source;
   track.latched = true;
   track.last_ms = now_ms;
+  changed_ = true;
   if (channel == Channel::kRtpSocket) {
     ++latch_changes_;
     ClearCandidate();

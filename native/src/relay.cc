@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "addon.h"
@@ -114,6 +115,31 @@ LatchPolicy ParsePolicy(const Napi::Value& value, int stream_family) {
   return policy;
 }
 
+// "192.0.2.1:4000" or "[2001:db8::1]:4000" (what PeerValue writes) into an address.
+SocketAddress EndpointField(const Napi::Object& object, const char* name) {
+  Napi::Value value = object.Get(name);
+  if (!value.IsString()) ArgError(std::string(name) + " must be an \"ip:port\" string");
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  const size_t colon = text.rfind(':');
+  bool bracketed = !text.empty() && text[0] == '[';
+  if (colon == std::string::npos || colon == 0 || (bracketed && text[colon - 1] != ']')) {
+    ArgError(std::string(name) + " is not \"ip:port\": " + text);
+  }
+  const std::string ip = bracketed ? text.substr(1, colon - 2) : text.substr(0, colon);
+  const std::string port_text = text.substr(colon + 1);
+  char* end = nullptr;
+  const unsigned long port = port_text.empty() ? 0 : std::strtoul(port_text.c_str(), &end, 10);
+  if (port_text.empty() || *end != '\0' || port < 1 || port > 65535) {
+    ArgError(std::string(name) + " has no port 1..65535: " + text);
+  }
+  SocketAddress address;
+  if (!SocketAddress::Parse(ip, static_cast<uint16_t>(port), &address) ||
+      (!bracketed && address.family() == AF_INET6)) {
+    ArgError(std::string(name) + " is not \"ip:port\": " + text);
+  }
+  return address;
+}
+
 Napi::Value PeerValue(Napi::Env env, const SocketAddress* peer) {
   if (peer == nullptr) return env.Null();
   return Napi::String::New(env, peer->ToString());
@@ -173,6 +199,8 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceMethod<&Relay::CloseStream>("closeStream"),
                                             InstanceMethod<&Relay::Stats>("stats"),
                                             InstanceMethod<&Relay::Idle>("idle"),
+                                            InstanceMethod<&Relay::TakeLatchChanges>("takeLatchChanges"),
+                                            InstanceMethod<&Relay::RestoreLatch>("restoreLatch"),
                                             InstanceAccessor<&Relay::Size>("size"),
                                             InstanceAccessor<&Relay::Engine>("engine"),
                                             InstanceMethod<&Relay::Close>("close"),
@@ -313,6 +341,53 @@ Napi::Value Relay::Idle(const Napi::CallbackInfo& info) {
       }
     }
     return result;
+  });
+}
+
+Napi::Value Relay::TakeLatchChanges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  Napi::Array result = Napi::Array::New(env);
+  uint32_t index = 0;
+  for (auto& entry : streams_) {
+    for (int leg = 0; leg < 2; ++leg) {
+      Stream::Leg& state = entry.second->leg(leg);
+      if (!state.latch.TakeChanged()) continue;
+      Napi::Object change = Napi::Object::New(env);
+      change.Set("id", Napi::Number::New(env, entry.first));
+      change.Set("leg", Napi::String::New(env, leg == 0 ? "a" : "b"));
+      change.Set("rtpPeer", PeerValue(env, state.latch.RtpPeer()));
+      change.Set("rtcpPeer", PeerValue(env, state.latch.RtcpPeer()));
+      result.Set(index++, change);
+    }
+  }
+  return result;
+}
+
+Napi::Value Relay::RestoreLatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  return Guard(env, [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[2].IsObject()) ArgError("restoreLatch(id, leg, peers) needs three arguments");
+    const uint32_t id = StreamId(info[0]);
+    const std::string leg_name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    if (leg_name != "a" && leg_name != "b") ArgError("leg must be 'a' or 'b'");
+    auto found = streams_.find(id);
+    if (found == streams_.end()) ArgError("unknown stream id " + std::to_string(id));
+    const Napi::Object peers = info[2].As<Napi::Object>();
+    LatchState& latch = found->second->leg(leg_name == "a" ? 0 : 1).latch;
+    const int64_t now = MonotonicMs();
+    uint32_t restored = 0;
+    const std::pair<const char*, Channel> channels[] = {{"rtpPeer", Channel::kRtpSocket},
+                                                        {"rtcpPeer", Channel::kRtcpSocket}};
+    for (const auto& [name, channel] : channels) {
+      const Napi::Value value = peers.Get(name);
+      if (value.IsUndefined() || value.IsNull()) continue;
+      const SocketAddress peer = EndpointField(peers, name);
+      if (peer.family() != found->second->family()) ArgError(std::string(name) + " is not of the stream's address family");
+      if (latch.Restore(channel, peer, now)) ++restored;
+    }
+    return Napi::Number::New(env, restored);
   });
 }
 

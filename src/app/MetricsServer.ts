@@ -31,6 +31,19 @@ export class MetricsServer {
         this.set(sources.media.size);
       },
     });
+    const faultCounter = (name: string, help: string, read: (f: ReturnType<MediaRelay['faultCounters']>) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.reset();
+          this.inc(read(sources.media.faultCounters()));
+        },
+      });
+    faultCounter('pinlatch_media_shard_restarts_total', 'Media shard workers that died and were restarted', (f) => f.shardRestarts);
+    faultCounter('pinlatch_media_sessions_restored_total', 'Media sessions re-created on a restarted shard', (f) => f.sessionsRestored);
+    faultCounter('pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', (f) => f.sessionsLost);
     const ng = sources.ng;
     if (ng !== undefined) {
       const ngCounter = (name: string, help: string, read: () => number) =>

@@ -31,6 +31,8 @@ export function mediaRelayOptions(media: MediaConfig, logger?: Logger): MediaRel
     shards: media.shards,
     timeoutMs: media.timeoutSec * 1000,
     quarantineMs: media.quarantineMs,
+    latchSyncMs: media.latchSyncMs,
+    restoreTimeoutMs: media.restoreTimeoutMs,
     handoverSilenceMs: media.latching.handoverSilenceMs,
     handoverMaxSeqGap: media.latching.handoverMaxSeqGap,
     ...(logger === undefined ? {} : { logger }),
@@ -96,6 +98,20 @@ export class Pinlatch {
       await this.stop();
       throw err;
     }
+  }
+
+  /** True once a drain began (the SIP proxy refuses new calls); a readiness check reads it. */
+  get draining(): boolean {
+    return this.#sip?.draining ?? false;
+  }
+
+  /**
+   * Lets the running calls finish for `deadlineMs` (default `sip.drainSec`) while refusing new
+   * ones, then ends the rest with BYE both ways (SipProxy.drain). Without SIP there is nothing to
+   * drain. A second call with a shorter deadline brings the end forward.
+   */
+  async drain(deadlineMs = (this.config.sip?.drainSec ?? 0) * 1000): Promise<void> {
+    await this.#sip?.drain(deadlineMs);
   }
 
   /** Stops clients first, then the media plane (closing every socket). Idempotent. */

@@ -57,6 +57,7 @@ const sip = z.strictObject({
   timers: sipTimers.default({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000, inviteTimeoutMs: 180_000 }),
   maxMessageBytes: intIn(1024, 1_048_576).default(65_535),
   udpReceiveBufferBytes: intIn(65_536, 268_435_456).default(4_194_304),
+  drainSec: intIn(0, 86_400).default(30),
 });
 
 const media = z.strictObject({
@@ -68,6 +69,8 @@ const media = z.strictObject({
   shards: intIn(1, 256).default(() => availableParallelism()),
   timeoutSec: intIn(1, 86_400).default(60),
   quarantineMs: intIn(0, 600_000).default(2000),
+  latchSyncMs: intIn(10, 60_000).default(250),
+  restoreTimeoutMs: intIn(0, 600_000).default(10_000),
   latching: z
     .strictObject({
       handoverSilenceMs: intIn(0, 600_000).default(1000),

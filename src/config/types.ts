@@ -34,6 +34,8 @@ export interface SipConfig {
   readonly maxMessageBytes: number;
   /** SO_RCVBUF asked for on the SIP UDP sockets (the kernel caps it at net.core.rmem_max). */
   readonly udpReceiveBufferBytes: number;
+  /** On SIGTERM/SIGINT, running calls may finish this long before they are ended with BYE. */
+  readonly drainSec: number;
 }
 
 export interface LatchingConfig {
@@ -56,6 +58,10 @@ export interface MediaConfig {
   readonly timeoutSec: number;
   /** Released ports stay unused this long, so late packets of an old call never reach a new one. */
   readonly quarantineMs: number;
+  /** How often each shard tells the main thread about latch changes. */
+  readonly latchSyncMs: number;
+  /** How long the sessions of a dead shard may take to come back on its replacement (0: dropped at once). */
+  readonly restoreTimeoutMs: number;
   readonly latching: LatchingConfig;
 }
 

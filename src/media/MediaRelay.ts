@@ -11,8 +11,13 @@
  *   BYE cannot interleave); different keys run concurrently.
  * - A session times out when every one of its streams has seen no valid media for `timeoutMs`,
  *   counted from its last offer/answer at the latest (like rtpengine's last signalling)
- *   (the shards check; this emits 'timeout' once per idle period). A shard whose worker dies takes
- *   its sockets with it: its sessions are dropped and reported through 'lost'.
+ *   (the shards check; this emits 'timeout' once per idle period).
+ * - A shard whose worker dies takes its sockets with it, but not its sessions: the main thread
+ *   keeps every stream's ports, each leg's policy and its latched peers (the shards report latch
+ *   changes every `latchSyncMs`), and re-creates the streams on the restarted shard with the same
+ *   ports, so peers keep sending where they did and media flows again without signalling. A
+ *   session that cannot be restored within `restoreTimeoutMs` (0: none is) is dropped and
+ *   reported through 'lost'.
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
@@ -21,8 +26,8 @@ import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
 import { ShardPool, toMediaError } from './ShardPool.js';
-import type { LegPolicy, StreamSpec } from '../native.js';
-import type { LegSetting, OpenLegSetting } from './shard-protocol.js';
+import type { LatchChange, LatchedPeers, LegPolicy, StreamSpec } from '../native.js';
+import type { LegRestore, LegSetting, OpenLegSetting, OpenResult, StreamRestore } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
 export interface MediaRelayOptions {
@@ -46,7 +51,24 @@ export interface MediaRelayOptions {
   rpcTimeoutMs?: number;
   /** recvmmsg/sendmmsg batch size of the native relay (addon default when omitted). */
   batch?: number;
+  /** How often each shard reports latch changes to the main thread (ms). Default 250. */
+  latchSyncMs?: number;
+  /**
+   * How long the sessions of a dead shard may take to be restored on its replacement (ms) before
+   * they are dropped as lost; 0 drops them at once. Default 10 000.
+   */
+  restoreTimeoutMs?: number;
   logger?: Logger;
+}
+
+/** Shard faults since start (exposed as metrics). */
+export interface FaultCounters {
+  /** Shards whose worker died while running (each is restarted). */
+  shardRestarts: number;
+  /** Sessions re-created on a restarted shard with their ports, policies and latches. */
+  sessionsRestored: number;
+  /** Sessions of a dead shard that could not be restored (reported through 'lost'). */
+  sessionsLost: number;
 }
 
 /** Largest number of m-lines a session may ask for (a sane SDP has a handful). */
@@ -56,11 +78,17 @@ const MAX_BIND_ATTEMPTS = 8;
 
 interface StreamEntry {
   index: number;
-  /** Native stream id inside the session's shard. */
+  /** Native stream id inside the session's shard; 0 while its shard is lost and it awaits restore. */
   id: number;
   aPort: number;
   bPort: number;
   idle: boolean;
+  /** What the shard knows of each leg, kept here to re-create the stream if the shard dies. */
+  legs: Record<LegName, LegRestore>;
+}
+
+function legMemory(policy: LegPolicy | null = null): LegRestore {
+  return { policy, rtpPeer: null, rtcpPeer: null };
 }
 
 interface SessionEntry {
@@ -80,6 +108,8 @@ interface ShardState {
   generation: number;
   streams: Map<number, { session: SessionEntry; stream: StreamEntry }>;
 }
+
+type RestoreOutcome = 'restored' | 'lost' | 'skipped';
 
 function viewOf(key: string, streams: StreamEntry[]): MediaSession {
   const relayStreams: RelayStream[] = streams.map((s) =>
@@ -104,10 +134,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   readonly #sessions = new Map<string, SessionEntry>();
   readonly #shards: ShardState[];
   readonly #queues = new Map<string, Promise<void>>();
+  readonly #restoreTimeoutMs: number;
+  readonly #faults: FaultCounters = { shardRestarts: 0, sessionsRestored: 0, sessionsLost: 0 };
+  /** Restores waiting for their shard to come back, by shard; 'up' or close() ends the wait. */
+  readonly #upWaiters = new Map<number, Set<(up: boolean) => void>>();
   #closed: Promise<void> | null = null;
 
   private constructor(
-    options: { address: string; advertise: string; timeoutMs: number; log: Logger },
+    options: { address: string; advertise: string; timeoutMs: number; restoreTimeoutMs: number; log: Logger },
     ports: PortPool,
     rule: LatchPolicyRule,
     shardPool: ShardPool,
@@ -116,6 +150,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     this.address = options.address;
     this.advertise = options.advertise;
     this.timeoutMs = options.timeoutMs;
+    this.#restoreTimeoutMs = options.restoreTimeoutMs;
     this.#log = options.log;
     this.#ports = ports;
     this.#rule = rule;
@@ -123,6 +158,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     this.#shards = Array.from({ length: shardPool.size }, () => ({ load: 0, generation: 0, streams: new Map() }));
     shardPool.on('idle', (shard, idle, active) => this.#onIdle(shard, idle, active));
     shardPool.on('lost', (shard, reason) => this.#onShardLost(shard, reason));
+    shardPool.on('latch', (shard, changes) => this.#onLatch(shard, changes));
+    shardPool.on('up', (shard) => {
+      for (const wake of [...(this.#upWaiters.get(shard) ?? [])]) wake(true);
+    });
   }
 
   /** Validates the options, starts the shards, and resolves once every shard is running. */
@@ -149,6 +188,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new MediaError('ERR_PINLATCH_CONFIG', `timeoutMs must be a finite number >= 0, got ${timeoutMs}`);
     }
+    const restoreTimeoutMs = options.restoreTimeoutMs ?? 10_000;
+    if (!Number.isFinite(restoreTimeoutMs) || restoreTimeoutMs < 0) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `restoreTimeoutMs must be a finite number >= 0, got ${restoreTimeoutMs}`);
+    }
     const ports = new PortPool({ range: options.ports, quarantineMs: options.quarantineMs ?? 5000 });
     const rule = new LatchPolicyRule({
       advertise: advertise.text,
@@ -164,11 +207,17 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         // Check a few times per timeout so the event is late by at most a quarter of it.
         idleCheckMs: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
         ...(options.batch === undefined ? {} : { batch: options.batch }),
+        ...(options.latchSyncMs === undefined ? {} : { latchSyncMs: options.latchSyncMs }),
       },
       logger: log,
     });
     log.info({ address: bind.text, advertise: advertise.text, ports: options.ports, shards: shardPool.size }, 'media relay started');
-    return new MediaRelay({ address: bind.text, advertise: advertise.text, timeoutMs, log }, ports, rule, shardPool);
+    return new MediaRelay({ address: bind.text, advertise: advertise.text, timeoutMs, restoreTimeoutMs, log }, ports, rule, shardPool);
+  }
+
+  /** Shard faults since start. */
+  faultCounters(): FaultCounters {
+    return { ...this.#faults };
   }
 
   /** Number of shards. */
@@ -197,6 +246,17 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     return this.#shardPool.isUp(shard);
   }
 
+  /**
+   * The latched peers of a session's legs as the main thread knows them (reported by the shards
+   * every `latchSyncMs`): what a restore after a shard fault would re-create. Undefined when unknown.
+   */
+  latchedPeers(key: string): Array<{ index: number; a: LatchedPeers; b: LatchedPeers }> | undefined {
+    const session = this.#sessions.get(key);
+    if (!session) return undefined;
+    const peers = (leg: LegRestore): LatchedPeers => ({ rtpPeer: leg.rtpPeer, rtcpPeer: leg.rtcpPeer });
+    return session.streams.map((s) => ({ index: s.index, a: peers(s.legs.a), b: peers(s.legs.b) }));
+  }
+
   /** The shard that owns a session, or undefined. */
   shardOf(key: string): number | undefined {
     return this.#sessions.get(key)?.shard;
@@ -205,6 +265,11 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   /** Diagnostic/admin: kills one shard's worker as a crash would (see ShardPool.terminateShard). */
   terminateShard(shard: number): Promise<void> {
     return this.#shardPool.terminateShard(shard);
+  }
+
+  /** Diagnostic/admin: one shard's worker ends with an uncaught error (see ShardPool.crashShard). */
+  crashShard(shard: number): Promise<void> {
+    return this.#shardPool.crashShard(shard);
   }
 
   get(key: string): MediaSession | undefined {
@@ -232,19 +297,15 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       const existing = this.#sessions.get(key);
       const have = existing?.streams.length ?? 0;
       if (existing && have >= streamCount) {
-        if (decided.length > 0) {
-          const settings: LegSetting[] = decided.map((d) => ({ id: existing.streams[d.index]!.id, leg: d.leg, policy: d.policy }));
-          await this.#shardPool.request(existing.shard, 'setLegs', { legs: settings });
-        }
+        if (decided.length > 0) await this.#sendLegs(existing, decided);
         return existing.view;
       }
       const shard = existing?.shard ?? this.#pickShard();
       // Legs of the new streams ride along with their opening; those of existing streams follow.
       const onNew: OpenLegSetting[] = decided.filter((d) => d.index >= have).map((d) => ({ spec: d.index - have, leg: d.leg, policy: d.policy }));
       const added = await this.#openStreams(shard, have, streamCount - have, onNew);
-      const onOld: LegSetting[] = existing
-        ? decided.filter((d) => d.index < have).map((d) => ({ id: existing.streams[d.index]!.id, leg: d.leg, policy: d.policy }))
-        : [];
+      for (const d of decided) if (d.index >= have) added[d.index - have]!.legs[d.leg].policy = d.policy;
+      const onOld = decided.filter((d) => d.index < have);
       const session: SessionEntry = existing ?? {
         key,
         shard,
@@ -261,9 +322,30 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       session.timeoutReported = false;
       session.view = viewOf(key, session.streams);
       this.#sessions.set(key, session);
-      if (onOld.length > 0) await this.#shardPool.request(shard, 'setLegs', { legs: onOld });
+      if (onOld.length > 0) await this.#sendLegs(session, onOld);
       return session.view;
     });
+  }
+
+  /**
+   * Records leg policies on the session's streams and sends them to its shard. A shard lost
+   * meanwhile gets them with the session's restore, which is queued behind this operation.
+   */
+  async #sendLegs(session: SessionEntry, decided: ReadonlyArray<{ index: number; leg: LegName; policy: LegPolicy }>): Promise<void> {
+    const before = decided.map(({ index, leg }) => session.streams[index]!.legs[leg].policy);
+    const legs: LegSetting[] = decided.map(({ index, leg, policy }) => {
+      const stream = session.streams[index]!;
+      stream.legs[leg].policy = policy;
+      return { id: stream.id, leg, policy };
+    });
+    try {
+      await this.#shardPool.request(session.shard, 'setLegs', { legs });
+    } catch (err) {
+      if ((err as MediaError).code === 'ERR_PINLATCH_SHARD_LOST' && this.#sessions.get(session.key) === session) return;
+      // Refused by the shard: a restore must not replay what never applied.
+      decided.forEach(({ index, leg }, i) => (session.streams[index]!.legs[leg].policy = before[i]!));
+      throw err;
+    }
   }
 
   /** The latch policy of one leg from its hint (LatchPolicyRule), logged. */
@@ -290,7 +372,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       } else if (this.#log.isLevelEnabled('debug')) {
         this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
       }
-      await this.#shardPool.request(session.shard, 'setLeg', { id: stream.id, leg, policy: decision.policy });
+      await this.#sendLegs(session, [{ index, leg, policy: decision.policy }]);
     });
   }
 
@@ -338,6 +420,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      for (const waiters of this.#upWaiters.values()) for (const wake of [...waiters]) wake(false);
       await this.#shardPool.close();
       this.#sessions.clear();
       for (const state of this.#shards) {
@@ -434,7 +517,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
             throw new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${shard} was lost while opening streams`);
           }
           const opened = pairs.splice(0);
-          return opened.map((p, i) => ({ index: firstIndex + i, id: result.ids[i]!, aPort: p.aPort, bPort: p.bPort, idle: false }));
+          return opened.map((p, i) => ({
+            index: firstIndex + i,
+            id: result.ids[i]!,
+            aPort: p.aPort,
+            bPort: p.bPort,
+            idle: false,
+            legs: { a: legMemory(), b: legMemory() },
+          }));
         }
         const { index, error } = result;
         if (error.code === 'ERR_PINLATCH_BIND' && error.syscallCode === 'EADDRINUSE' && attempt < MAX_BIND_ATTEMPTS) {
@@ -492,20 +582,131 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     }
   }
 
+  #onLatch(shard: number, changes: LatchChange[]): void {
+    const state = this.#shards[shard]!;
+    for (const { id, leg, rtpPeer, rtcpPeer } of changes) {
+      const entry = state.streams.get(id);
+      if (!entry) continue;
+      const memory = entry.stream.legs[leg];
+      memory.rtpPeer = rtpPeer;
+      memory.rtcpPeer = rtcpPeer;
+    }
+  }
+
+  /**
+   * The worker of `shard` died and took its sockets (the addon's environment cleanup closes
+   * them). Every session it held is restored on the restarted worker, each in its key's queue:
+   * operations already running finish first (their requests fail with SHARD_LOST), later ones
+   * wait for the restore.
+   */
   #onShardLost(shard: number, reason: string): void {
     const state = this.#shards[shard]!;
     state.generation++;
-    const lost = [...this.#sessions.values()].filter((s) => s.shard === shard);
-    for (const session of lost) {
-      this.#forget(session);
-      // The worker's exit closed the sockets; the ports rest in quarantine like any release.
+    // Stream ids belong to the dead worker; the restored streams get new ones.
+    state.streams.clear();
+    this.#faults.shardRestarts++;
+    const generation = state.generation;
+    const sessions = [...this.#sessions.values()].filter((s) => s.shard === shard);
+    for (const session of sessions) {
       for (const stream of session.streams) {
-        this.#ports.release(stream.aPort);
-        this.#ports.release(stream.bPort);
+        stream.id = 0;
+        stream.idle = false;
+      }
+      session.idleStreams = 0;
+      session.timeoutReported = false;
+    }
+    this.#log.error({ shard, reason, sessions: sessions.length }, 'media shard lost; restoring its sessions on its replacement');
+    const back = this.#restoreTimeoutMs === 0 ? Promise.resolve(false) : this.#whenUp(shard, this.#restoreTimeoutMs);
+    const outcomes = sessions.map((session) =>
+      this.#serialize(session.key, () => this.#restore(session, generation, back, reason)).catch((err: unknown) => {
+        this.#log.error({ err, key: session.key }, 'media session restore failed');
+        return 'skipped' as const;
+      }),
+    );
+    void Promise.all(outcomes).then((done) => {
+      const restored = done.filter((o) => o === 'restored').length;
+      const lost = done.filter((o) => o === 'lost').length;
+      this.#log[lost > 0 ? 'error' : 'info']({ shard, restored, lost }, 'media shard sessions restored');
+    });
+  }
+
+  /** Resolves true once `shard` runs again, false after `timeoutMs` or when the relay closes. */
+  #whenUp(shard: number, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      let waiters = this.#upWaiters.get(shard);
+      if (!waiters) this.#upWaiters.set(shard, (waiters = new Set()));
+      const finish = (up: boolean) => {
+        clearTimeout(timer);
+        waiters.delete(finish);
+        resolve(up);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      waiters.add(finish);
+    });
+  }
+
+  /**
+   * Re-creates one session of a lost shard on its replacement: same ports, leg policies, latched
+   * peers. Binds that fail with EADDRINUSE are retried until the deadline: the dead worker's
+   * sockets close in its environment's teardown, which may still be running.
+   */
+  async #restore(session: SessionEntry, generation: number, back: Promise<boolean>, reason: string): Promise<RestoreOutcome> {
+    const state = this.#shards[session.shard]!;
+    // Released meanwhile, or lost again (the later loss queued its own restore).
+    const current = () => this.#sessions.get(session.key) === session && state.generation === generation && !this.#closed;
+    if (!current()) return 'skipped';
+    const deadline = Date.now() + this.#restoreTimeoutMs;
+    const up = await back;
+    if (!current()) return 'skipped';
+    if (!up) {
+      return this.#drop(session, `${reason}; shard ${session.shard} not back within ${this.#restoreTimeoutMs} ms`, 'release');
+    }
+    const streams: StreamRestore[] = session.streams.map((s) => ({
+      spec: { address: this.address, aPort: s.aPort, bPort: s.bPort },
+      a: { ...s.legs.a },
+      b: { ...s.legs.b },
+    }));
+    for (;;) {
+      let result: OpenResult;
+      try {
+        result = await this.#shardPool.request(session.shard, 'restore', { streams });
+      } catch (err) {
+        if (!current()) return 'skipped';
+        const timedOut = (err as MediaError).code === 'ERR_PINLATCH_RPC_TIMEOUT';
+        return this.#drop(session, `restore failed: ${(err as Error).message}`, timedOut ? 'setAside' : 'release');
+      }
+      if (!current()) return 'skipped';
+      if (result.ok) {
+        session.streams.forEach((stream, i) => {
+          stream.id = result.ids[i]!;
+          state.streams.set(stream.id, { session, stream });
+        });
+        this.#faults.sessionsRestored++;
+        this.#log.debug({ key: session.key, shard: session.shard }, 'media session restored');
+        return 'restored';
+      }
+      if (result.error.syscallCode === 'EADDRINUSE' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        if (!current()) return 'skipped';
+        continue;
+      }
+      return this.#drop(session, `restore failed: ${result.error.message}`, 'release');
+    }
+  }
+
+  /** A session of a dead shard that could not be restored: forgotten, its ports returned, reported. */
+  #drop(session: SessionEntry, reason: string, ports: 'release' | 'setAside'): RestoreOutcome {
+    this.#forget(session);
+    for (const stream of session.streams) {
+      for (const port of [stream.aPort, stream.bPort]) {
+        if (ports === 'release') this.#ports.release(port);
+        else this.#ports.setAsideFailed(port);
       }
     }
-    this.#log.error({ shard, reason, sessions: lost.length }, 'media shard lost; its sessions are gone');
-    for (const session of lost) this.emit('lost', session.key, reason);
+    this.#faults.sessionsLost++;
+    this.#log.warn({ key: session.key, reason }, 'media session lost');
+    this.emit('lost', session.key, reason);
+    return 'lost';
   }
 
   override on<E extends keyof MediaEvents>(event: E, listener: MediaEvents[E]): this {

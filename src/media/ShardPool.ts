@@ -9,9 +9,9 @@
  * for days mean nothing).
  *
  * Supervision: when a shard task ends without being told to (its worker exited, was terminated,
- * threw), every pending request of that shard is rejected, `lost` is emitted (the owner reports
- * the shard's sessions lost: their sockets died with the worker), and the task is submitted
- * again. Piscina replaces a dead worker only if no replacement ever died during bootstrap
+ * threw), every pending request of that shard is rejected, `lost` is emitted (its sockets died
+ * with the worker; the owner, MediaRelay, re-creates its streams once the shard is `up` again),
+ * and the task is submitted again. Piscina replaces a dead worker only if no replacement ever died during bootstrap
  * (`workerFailsDuringBootstrap`, ecosystem.md §1 item 2); once that happens, a resubmitted task
  * that was queued for the dying replacement waits in the queue forever. So whenever the pool
  * has fewer threads than shards after a worker went away, queued shard tasks are aborted and
@@ -25,6 +25,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
+import type { LatchChange } from '../native.js';
 import type {
   SerializedError,
   ShardExit,
@@ -54,6 +55,8 @@ export interface ShardPoolEvents {
   idle: [shard: number, idle: number[], active: number[]];
   /** A running shard died; its streams are gone. The pool restarts it. */
   lost: [shard: number, reason: string];
+  /** Legs of `shard` whose latched peers changed (reported every `latchSyncMs`). */
+  latch: [shard: number, changes: LatchChange[]];
 }
 
 // Under tsx (tests, `node --import tsx`) this module is .ts and so is the worker; in dist both are .js.
@@ -195,6 +198,19 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     await worker.terminate();
   }
 
+  /**
+   * Diagnostic/admin: makes a running shard throw an uncaught error, which ends its worker thread
+   * from inside (piscina sees a worker 'error', then its exit) — the other way a shard dies.
+   */
+  async crashShard(shard: number): Promise<void> {
+    try {
+      await this.request(shard, 'crash', {});
+    } catch (err) {
+      // The worker's death may reach this thread before its reply does: that is the crash.
+      if ((err as MediaError).code !== 'ERR_PINLATCH_SHARD_LOST') throw err;
+    }
+  }
+
   /** Stops every shard (each closes its relay and all its sockets), then the worker threads. */
   close(): Promise<void> {
     this.#closed ??= this.#close();
@@ -325,6 +341,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       }
       case 'idle':
         this.emit('idle', slot.index, message.idle, message.active);
+        return;
+      case 'latch':
+        this.emit('latch', slot.index, message.changes);
         return;
     }
   }

@@ -3,20 +3,25 @@
  * MessagePort handed to the shard task. Control only: packets never cross it.
  *
  * main -> shard: `request` messages, each with an id; the shard answers every one with a `reply`
- * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists, and
- * `idle` whenever the set of inactive streams changes.
+ * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists,
+ * `idle` whenever the set of inactive streams changes, and `latch` with the legs whose latched
+ * peers changed (so that the main thread can re-create them if the shard dies).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LegPolicy, StreamCounters, StreamSpec } from '../native.js';
+import type { LatchChange, LegPolicy, StreamCounters, StreamSpec } from '../native.js';
 
 export interface ShardOptions {
   /** Inactivity threshold for the idle check (ms); 0 disables the check. */
   idleMs: number;
   /** How often the shard runs the idle check (ms). */
   idleCheckMs: number;
+  /** How often the shard reports latch changes to the main thread (ms); default DEFAULT_LATCH_SYNC_MS. */
+  latchSyncMs?: number;
   /** recvmmsg/sendmmsg batch size passed to the addon (addon default when omitted). */
   batch?: number;
 }
+
+export const DEFAULT_LATCH_SYNC_MS = 250;
 
 /** The payload of the long-lived piscina task that is one shard. */
 export interface ShardTask {
@@ -59,14 +64,35 @@ export interface LegSetting {
   policy: LegPolicy;
 }
 
+/** One leg of a stream being re-created on a new shard: its policy and its last known latches. */
+export interface LegRestore {
+  policy: LegPolicy | null;
+  rtpPeer: string | null;
+  rtcpPeer: string | null;
+}
+
+/** A stream of a dead shard, to be re-created on its replacement with the same ports. */
+export interface StreamRestore {
+  spec: StreamSpec;
+  a: LegRestore;
+  b: LegRestore;
+}
+
 export interface ShardOps {
   /** Opens the streams and sets the given legs' policies, all or nothing. */
   open: { args: { specs: StreamSpec[]; legs?: OpenLegSetting[] }; result: OpenResult };
+  /** Re-opens streams of a dead shard (same ports) with their leg policies and latches, all or nothing. */
+  restore: { args: { streams: StreamRestore[] }; result: OpenResult };
   setLeg: { args: LegSetting; result: null };
   /** Several setLeg in one request (a call's offer or answer sets one leg per stream). */
   setLegs: { args: { legs: LegSetting[] }; result: null };
   close: { args: { ids: number[] }; result: null };
   stats: { args: { ids?: number[] }; result: StreamCounters[] };
+  /**
+   * Diagnostic: after replying, the shard throws an uncaught error, which ends its worker thread
+   * the way any uncaught error in a shard (a native error escaping a timer callback) would.
+   */
+  crash: { args: Record<string, never>; result: null };
   /** Closes the relay (every socket) and ends the shard task. */
   stop: { args: Record<string, never>; result: { openStreams: number } };
 }
@@ -82,7 +108,9 @@ export type ShardMessage =
   | { type: 'reply'; id: number; ok: true; result: unknown }
   | { type: 'reply'; id: number; ok: false; error: SerializedError }
   /** Streams that became idle, and streams that were idle and saw media again. */
-  | { type: 'idle'; idle: number[]; active: number[] };
+  | { type: 'idle'; idle: number[]; active: number[] }
+  /** Legs whose latched peers changed since the last report (polled every latchSyncMs). */
+  | { type: 'latch'; changes: LatchChange[] };
 
 export function serializeError(err: unknown): SerializedError {
   const e = err as { code?: unknown; message?: unknown; syscallCode?: unknown };

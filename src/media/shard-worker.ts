@@ -15,12 +15,14 @@
 import { threadId } from 'node:worker_threads';
 import { addon, type NativeRelay } from '../native.js';
 import {
+  DEFAULT_LATCH_SYNC_MS,
   serializeError,
   type OpenResult,
   type ShardExit,
   type ShardMessage,
   type ShardRequest,
   type ShardTask,
+  type StreamRestore,
 } from './shard-protocol.js';
 
 function openAll(relay: NativeRelay, request: ShardRequest & { op: 'open' }): OpenResult {
@@ -41,6 +43,31 @@ function openAll(relay: NativeRelay, request: ShardRequest & { op: 'open' }): Op
     } catch (err) {
       for (const id of ids) relay.closeStream(id);
       return { ok: false, index: spec, error: serializeError(err) };
+    }
+  }
+  return { ok: true, ids };
+}
+
+/**
+ * Re-creates the streams of a dead shard: same ports, each leg's policy, then its latched peers
+ * (after the policy, which would forget them). All or nothing, like openAll.
+ */
+function restoreAll(relay: NativeRelay, streams: StreamRestore[]): OpenResult {
+  const ids: number[] = [];
+  for (let index = 0; index < streams.length; index++) {
+    const { spec, a, b } = streams[index]!;
+    try {
+      const id = relay.openStream(spec);
+      ids.push(id);
+      for (const [leg, state] of [['a', a], ['b', b]] as const) {
+        if (state.policy) relay.setLeg(id, leg, state.policy);
+        if (state.rtpPeer !== null || state.rtcpPeer !== null) {
+          relay.restoreLatch(id, leg, { rtpPeer: state.rtpPeer, rtcpPeer: state.rtcpPeer });
+        }
+      }
+    } catch (err) {
+      for (const id of ids) relay.closeStream(id);
+      return { ok: false, index, error: serializeError(err) };
     }
   }
   return { ok: true, ids };
@@ -69,11 +96,17 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       post({ type: 'idle', idle, active });
     };
     const idleTimer = options.idleMs > 0 ? setInterval(checkIdle, options.idleCheckMs) : undefined;
+    const reportLatches = () => {
+      const changes = relay.takeLatchChanges();
+      if (changes.length > 0) post({ type: 'latch', changes });
+    };
+    const latchTimer = setInterval(reportLatches, options.latchSyncMs ?? DEFAULT_LATCH_SYNC_MS);
 
     const stop = (): number => {
       if (!stopped) {
         stopped = true;
         clearInterval(idleTimer);
+        clearInterval(latchTimer);
         openAtStop = relay.size;
         relay.close();
       }
@@ -84,6 +117,8 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       switch (request.op) {
         case 'open':
           return openAll(relay, request);
+        case 'restore':
+          return restoreAll(relay, request.args.streams);
         case 'setLeg':
           relay.setLeg(request.args.id, request.args.leg, request.args.policy);
           return null;
@@ -98,6 +133,11 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
           return null;
         case 'stats':
           return relay.stats(request.args.ids);
+        case 'crash':
+          setImmediate(() => {
+            throw new Error(`shard ${shard}: crash requested (diagnostic)`);
+          });
+          return null;
         case 'stop':
           return { openStreams: stop() };
       }

@@ -85,6 +85,9 @@ shipped('a minimal document gets every default filled', () => {
   assert.equal(c.media.ports, { min: 30000, max: 30999 });
   assert.ok(c.media.shards >= 1);
   assert.is(c.media.timeoutSec, 60);
+  assert.is(c.media.latchSyncMs, 250);
+  assert.is(c.media.restoreTimeoutMs, 10_000);
+  assert.is(c.sip?.drainSec, 30);
   assert.equal(c.media.latching, { handoverSilenceMs: 1000, handoverMaxSeqGap: 100 });
   assert.equal(c.trunks[0], {
     name: 'gw', host: 'gw.example.net', hostIsAddress: false, port: 5060, transport: 'udp', pinRoute: false, resolveIntervalSec: 60,

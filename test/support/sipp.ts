@@ -127,6 +127,11 @@ export class SippRun {
     }
   }
 
+  /** The message trace written so far (while sipp runs). */
+  messagesSoFar(): string {
+    return this.read('messages.log');
+  }
+
   private read(name: string): string {
     const path = join(this.dir, name);
     return existsSync(path) ? readFileSync(path, 'utf8') : '';

@@ -68,6 +68,13 @@ export class DialogTable {
     this.remove(dialog, dialog.callee.tag);
   }
 
+  /** Every dialog not terminated, once each. */
+  live(): Dialog[] {
+    const out = new Set<Dialog>();
+    for (const dialog of this.byTag.values()) if (dialog.state !== 'terminated') out.add(dialog);
+    return [...out];
+  }
+
   /** The dialog a media session's events (timeout) concern. */
   ownerOf(mediaKey: string): Dialog | undefined {
     return this.byMedia.get(mediaKey);

@@ -34,6 +34,7 @@ import { isIp, normalizeIp } from '../../net/address.js';
 import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, relayFamilyOf, type SdpInfo } from '../../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
+import { Drain } from './Drain.js';
 import { Via, stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
@@ -226,6 +227,7 @@ export class SipProxy {
   };
   /** When each bound was last logged (ms), so a full table logs once a second at most. */
   private readonly limitLogged = new Map<LimitKind, number>();
+  private drainer: Drain | null = null;
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -262,6 +264,10 @@ export class SipProxy {
       : null;
     this.media.on('timeout', (mediaKey) =>
       this.onMediaTimeout(mediaKey).catch((err: unknown) => this.log?.warn({ err, key: mediaKey }, 'media timeout not handled')),
+    );
+    // A session its shard's restart could not bring back: the answered call has no media left.
+    this.media.on('lost', (key) =>
+      this.endCallOfMedia(key, 'SIP;cause=503;text="media lost"').catch((err: unknown) => this.log?.warn({ err, key }, 'media loss not handled')),
     );
     const limits = options.config.limits;
     this.rateLimiter = new SourceRateLimiter(limits.sourceRate);
@@ -356,9 +362,67 @@ export class SipProxy {
       clearTimeout(branch.timerC);
       branch.failoverTimer?.stop();
     }
+    this.drainer?.shorten(0);
     const transport = this.transport;
     this.transport = null;
     await transport?.close();
+  }
+
+  /** True once drain() was called: new calls are refused. */
+  get draining(): boolean {
+    return this.drainer !== null;
+  }
+
+  /**
+   * Stops taking new calls: every new out-of-dialog request is answered 503 with Retry-After
+   * (RFC 3261 §21.5.4), while requests inside running calls pass. Resolves when every call has
+   * ended by itself or, at `deadlineMs` from now, once the calls still up have been ended: BYE
+   * toward both sides of each answered call, CANCEL of each call still ringing, and their answers
+   * awaited for T4 at most. Calling it again during the drain brings the deadline forward.
+   */
+  drain(deadlineMs: number): Promise<void> {
+    if (this.drainer) {
+      this.drainer.shorten(deadlineMs);
+      return this.drainer.done.then(() => undefined);
+    }
+    const drainer = new Drain(
+      {
+        count: () => this.answeredCalls().length + this.ringingCalls().length,
+        endAll: async () => {
+          const answered = this.answeredCalls();
+          const ringing = this.ringingCalls();
+          if (answered.length + ringing.length > 0) {
+            this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
+          }
+          for (const ctx of ringing) this.cancelPending(ctx);
+          await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
+          return answered.length + ringing.length;
+        },
+        settling: () => this.ringingCalls().length > 0 || this.byesOrCancelsUnanswered(),
+      },
+      deadlineMs,
+      { settleMs: this.timers.t4 },
+    );
+    this.drainer = drainer;
+    this.log?.info({ calls: drainer.atStart, deadlineMs }, 'draining: new calls refused');
+    return drainer.done.then(({ drained, ended }) => this.log?.info({ drained, ended }, 'drain finished'));
+  }
+
+  /** A BYE or CANCEL still waiting for its final response. */
+  private byesOrCancelsUnanswered(): boolean {
+    for (const [key, tx] of this.clientTx) {
+      if ((key.endsWith('|BYE') || key.endsWith('|CANCEL')) && (tx.state === 'trying' || tx.state === 'proceeding')) return true;
+    }
+    return false;
+  }
+
+  private answeredCalls(): Dialog[] {
+    return this.dialogs.live().filter((d) => d.state === 'confirmed');
+  }
+
+  /** Initial INVITEs without a final answer yet. */
+  private ringingCalls(): ResponseContext[] {
+    return [...this.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
   }
 
   // ── transport ────────────────────────────────────────────────────────────
@@ -720,6 +784,11 @@ export class SipProxy {
     sourceClass: SourceClass,
     admitted: Admitted | null,
   ): Promise<void> {
+    // Draining: nothing new starts; requests inside running calls pass (§21.5.4: 503 + Retry-After).
+    if (this.drainer !== null && request.to?.tag === undefined) {
+      const retryAfter = Math.max(1, Math.ceil((this.drainer.deadline - Date.now()) / 1000));
+      return reply(503, 'Service Unavailable', [['Retry-After', String(retryAfter)]]);
+    }
     // §11, §16.3 step 3: an OPTIONS addressed to the proxy itself (no user part: a PBX or a
     // gateway checking that its SBC is up) is answered here, Max-Forwards 0 or not.
     if (admitted?.decision.kind === 'answer-options') {
@@ -1442,7 +1511,20 @@ export class SipProxy {
       return;
     }
     this.log?.info({ callId: dialog.callId }, 'media timeout: ending the call');
-    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, 'SIP;cause=408;text="media timeout"')));
+    await this.endCall(dialog, 'SIP;cause=408;text="media timeout"');
+  }
+
+  /** The answered call that owns media session `key`, if any, is ended (endCall). */
+  private async endCallOfMedia(key: string, reason: string): Promise<void> {
+    const dialog = this.dialogs.ownerOf(key);
+    if (dialog?.state !== 'confirmed') return;
+    this.log?.info({ callId: dialog.callId, reason }, 'media gone: ending the call');
+    await this.endCall(dialog, reason);
+  }
+
+  /** BYE toward both sides with `reason` (RFC 3326), then the dialog and its media end. */
+  private async endCall(dialog: Dialog, reason: string): Promise<void> {
+    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, reason)));
     await this.endDialog(dialog);
   }
 
