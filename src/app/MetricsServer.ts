@@ -44,6 +44,7 @@ export class MetricsServer {
       ngCounter('pinlatch_ng_retransmissions_total', 'NG requests answered from the cookie cache', () => ng.counters.retransmissions);
       ngCounter('pinlatch_ng_errors_total', 'NG requests answered with result: error', () => ng.counters.errors);
       ngCounter('pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
+      ngCounter('pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
     }
   }
 

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { crossCheck, type KeyPath, type RawIssue } from './cross-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema, type RawConfig } from './schema.js';
+import { parseCidr } from '../net/cidr.js';
 import { parseSipUriTarget, type SipUriTarget } from './sip-uri.js';
 import type { PinlatchConfig } from './types.js';
 
@@ -49,6 +50,9 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** `ng.allow` when NG listens on loopback and the key is absent (cross-checks refuse it elsewhere). */
+const NG_LOOPBACK = ['127.0.0.0/8', '::1/128'];
+
 function assemble(raw: RawConfig, source: string): PinlatchConfig {
   const sip = raw.sip
     ? { ...raw.sip, advertise: raw.sip.advertise ?? raw.sip.listen[0]!.address }
@@ -57,7 +61,7 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
     source,
     sip,
     media: { ...raw.media, advertise: raw.media.advertise ?? raw.media.address },
-    ng: raw.ng ?? null,
+    ng: raw.ng ? { address: raw.ng.address, port: raw.ng.port, tcp: raw.ng.tcp, allow: (raw.ng.allow ?? NG_LOOPBACK).map((c) => parseCidr(c).text) } : null,
     trunks: raw.trunks.map((t) => ({ ...t, hostIsAddress: isIP(t.host) !== 0 })),
     routes: raw.routes.map((r) => ({
       user: r.match.user ?? null,

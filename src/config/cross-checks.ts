@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { isUnspecifiedAddress } from './address.js';
+import { classifyAddress } from '../net/address.js';
 import type { RawConfig } from './schema.js';
 import { parseSipUriTarget } from './sip-uri.js';
 
@@ -98,6 +99,14 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
   if (raw.upstream !== undefined) {
     const parsed = parseSipUriTarget(raw.upstream);
     if (typeof parsed === 'string') issues.push({ path: ['upstream'], message: parsed });
+  }
+
+  if (ng && ng.allow === undefined && classifyAddress(ng.address) !== 'loopback') {
+    // NG has no authentication: whoever reaches the socket can open, redirect and end media.
+    issues.push({
+      path: ['ng', 'allow'],
+      message: `required when ng.address (${ng.address}) is not a loopback address: list the prefixes of the SIP proxies that may send NG commands (e.g. [10.0.0.5/32]); NG has no authentication`,
+    });
   }
 
   const sockets: SocketUse[] = [];

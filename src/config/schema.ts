@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { isHostName } from './address.js';
+import { parseCidr } from '../net/cidr.js';
 
 function intIn(min: number, max: number) {
   const error = max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer ${min}..${max}`;
@@ -20,6 +21,15 @@ const ipLiteral = z
 const hostOrAddress = z
   .string({ error: 'expected an IP address or host name (string)' })
   .refine((v) => isIP(v) !== 0 || isHostName(v), { error: 'expected an IP address or a valid host name' });
+const cidr = z
+  .string({ error: 'expected a CIDR prefix (string), e.g. 192.0.2.0/24 or a bare address' })
+  .superRefine((v, ctx) => {
+    try {
+      parseCidr(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
 const transport = z.enum(['udp', 'tcp'], { error: 'expected udp or tcp' });
 const flag = z.boolean({ error: 'expected true or false' });
 const pattern = z.string({ error: 'expected a regular expression (string)' }).superRefine((v, ctx) => {
@@ -69,6 +79,7 @@ const ng = z.strictObject({
   address: ipLiteral.default('127.0.0.1'),
   port: port.default(2223),
   tcp: flag.default(false),
+  allow: z.array(cidr, { error: 'expected a list of CIDR prefixes' }).min(1, { error: 'expected at least one CIDR prefix' }).optional(),
 });
 
 const trunk = z.strictObject({

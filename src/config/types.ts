@@ -62,6 +62,11 @@ export interface NgConfig {
   readonly port: number;
   /** Also listen for NG over TCP on the same address and port. */
   readonly tcp: boolean;
+  /**
+   * Source prefixes NG commands are accepted from, canonical CIDR text (`127.0.0.0/8`); anything
+   * else is dropped and counted. Default: loopback (allowed only when `address` is loopback).
+   */
+  readonly allow: readonly string[];
 }
 
 export interface TrunkConfig {
