@@ -29,6 +29,10 @@ class SocketAddress {
   bool operator==(const SocketAddress& other) const;
   bool operator!=(const SocketAddress& other) const { return !(*this == other); }
 
+  // The IP in network byte order: 4 bytes for IPv4, 16 for IPv6, none (0) when empty.
+  const uint8_t* IpBytes() const;
+  unsigned IpByteLength() const;
+
   std::string IpString() const;
   // "192.0.2.1:4000" or "[2001:db8::1]:4000".
   std::string ToString() const;

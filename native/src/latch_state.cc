@@ -9,6 +9,11 @@ constexpr int kRtcp = static_cast<int>(Channel::kRtcpSocket);
 
 void LatchState::SetPolicy(const LatchPolicy& policy) {
   policy_ = policy;
+  near_ = policy_.address_prefix == LatchPolicy::kWholeAddress ? IpPrefix()
+                                                               : IpPrefix::Of(policy_.address, policy_.address_prefix);
+  refused_since_policy_ = 0;
+  accepted_since_policy_ = false;
+  refusal_reported_ = false;
   if (policy_.has_destination) {
     fixed_rtp_ = policy_.address;
     fixed_rtcp_ = policy_.address;
@@ -32,13 +37,35 @@ bool LatchState::AddressFits(const SocketAddress& source) const {
   switch (policy_.mode) {
     case LatchMode::kAny:
       return true;
-    case LatchMode::kAddress:
+    case LatchMode::kAddress: {
+      if (near_.empty() ? policy_.address.SameIp(source) : near_.Contains(source)) return true;
+      for (unsigned i = 0; i < policy_.network_count; ++i) {
+        if (policy_.networks[i].Contains(source)) return true;
+      }
+      return false;
+    }
     case LatchMode::kFixed:
       return policy_.address.SameIp(source);
     case LatchMode::kUnset:
       return false;
   }
   return false;
+}
+
+bool LatchState::Admissible(const SocketAddress& source) {
+  if (AddressFits(source)) return true;
+  if (policy_.mode != LatchMode::kUnset) {
+    ++refused_;
+    ++refused_since_policy_;
+    last_refused_ = source;
+  }
+  return false;
+}
+
+bool LatchState::TakeRefusalReport() {
+  if (refusal_reported_ || refused_since_policy_ == 0 || accepted_since_policy_) return false;
+  refusal_reported_ = true;
+  return true;
 }
 
 void LatchState::Latch(Channel channel, const SocketAddress& source, int64_t now_ms) {
@@ -53,7 +80,7 @@ void LatchState::Latch(Channel channel, const SocketAddress& source, int64_t now
 }
 
 Verdict LatchState::OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t seq, int64_t now_ms) {
-  if (!AddressFits(source)) return Verdict::kStranger;
+  if (!Admissible(source)) return Verdict::kStranger;
   Track& track = tracks_[kRtp];
   bool accept = false;
   if (policy_.mode == LatchMode::kFixed || (track.latched && track.peer == source)) {
@@ -89,12 +116,13 @@ Verdict LatchState::OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t s
     ssrc_ = ssrc;
     last_seq_ = seq;
     last_activity_ms_ = now_ms;
+    accepted_since_policy_ = true;
   }
   return accept ? Verdict::kAccept : Verdict::kStranger;
 }
 
 Verdict LatchState::OnRtcp(Channel channel, const SocketAddress& source, uint32_t sender_ssrc, int64_t now_ms) {
-  if (!AddressFits(source)) return Verdict::kStranger;
+  if (!Admissible(source)) return Verdict::kStranger;
   Track& track = tracks_[static_cast<int>(channel)];
   if (policy_.mode == LatchMode::kFixed || (track.latched && track.peer == source)) {
     track.last_ms = now_ms;
@@ -113,6 +141,7 @@ Verdict LatchState::OnRtcp(Channel channel, const SocketAddress& source, uint32_
     Latch(channel, source, now_ms);
   }
   last_activity_ms_ = now_ms;
+  accepted_since_policy_ = true;
   return Verdict::kAccept;
 }
 
