@@ -28,6 +28,15 @@ export class MetricsServer {
         this.set(sources.media.size);
       },
     });
+    new Counter({
+      name: 'pinlatch_media_refused_legs_total',
+      help: 'Media legs whose packets all came from sources their latching rule refuses (each logged once)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sources.media.refusedLegs);
+      },
+    });
     const ng = sources.ng;
     if (ng !== undefined) {
       const ngCounter = (name: string, help: string, read: () => number) =>

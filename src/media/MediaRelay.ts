@@ -13,6 +13,9 @@
  *   counted from its last offer/answer at the latest (like rtpengine's last signalling)
  *   (the shards check; this emits 'timeout' once per idle period). A shard whose worker dies takes
  *   its sockets with it: its sessions are dropped and reported through 'lost'.
+ * - A leg whose media so far comes only from sources its latching rule refuses (a NAT sending
+ *   from another address, a multi-homed phone) is logged once per policy, with the source and the
+ *   rule, and counted (`refusedLegs`); the shards report it, nothing runs per packet.
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
@@ -21,7 +24,7 @@ import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
 import { ShardPool, toMediaError } from './ShardPool.js';
-import type { LegPolicy, StreamSpec } from '../native.js';
+import type { LegPolicy, LegRefusal, StreamSpec } from '../native.js';
 import type { LegSetting, OpenLegSetting } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
@@ -44,6 +47,8 @@ export interface MediaRelayOptions {
   handoverMaxSeqGap?: number;
   /** Deadline of one request to a shard (ms). Default 5000. */
   rpcTimeoutMs?: number;
+  /** How often the shards look for legs whose media is refused (ms); 0 disables it. Default 1000. */
+  refusalCheckMs?: number;
   /** recvmmsg/sendmmsg batch size of the native relay (addon default when omitted). */
   batch?: number;
   logger?: Logger;
@@ -61,6 +66,8 @@ interface StreamEntry {
   aPort: number;
   bPort: number;
   idle: boolean;
+  /** Each leg's latching rule in words (LatchDecision.rule), for the refusal warning. */
+  rules: Record<LegName, string | null>;
 }
 
 interface SessionEntry {
@@ -105,6 +112,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   readonly #shards: ShardState[];
   readonly #queues = new Map<string, Promise<void>>();
   #closed: Promise<void> | null = null;
+  #refusedLegs = 0;
 
   private constructor(
     options: { address: string; advertise: string; timeoutMs: number; log: Logger },
@@ -123,6 +131,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     this.#shards = Array.from({ length: shardPool.size }, () => ({ load: 0, generation: 0, streams: new Map() }));
     shardPool.on('idle', (shard, idle, active) => this.#onIdle(shard, idle, active));
     shardPool.on('lost', (shard, reason) => this.#onShardLost(shard, reason));
+    shardPool.on('refused', (shard, legs) => this.#onRefused(shard, legs));
   }
 
   /** Validates the options, starts the shards, and resolves once every shard is running. */
@@ -149,6 +158,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
       throw new MediaError('ERR_PINLATCH_CONFIG', `timeoutMs must be a finite number >= 0, got ${timeoutMs}`);
     }
+    const refusalCheckMs = options.refusalCheckMs ?? 1000;
+    if (!Number.isFinite(refusalCheckMs) || refusalCheckMs < 0) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `refusalCheckMs must be a finite number >= 0, got ${refusalCheckMs}`);
+    }
     const ports = new PortPool({ range: options.ports, quarantineMs: options.quarantineMs ?? 5000 });
     const rule = new LatchPolicyRule({
       advertise: advertise.text,
@@ -163,6 +176,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         idleMs: timeoutMs,
         // Check a few times per timeout so the event is late by at most a quarter of it.
         idleCheckMs: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
+        refusalCheckMs,
         ...(options.batch === undefined ? {} : { batch: options.batch }),
       },
       logger: log,
@@ -179,6 +193,11 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   /** Number of sessions. */
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Legs reported (and logged) because their media came only from sources their rule refuses. */
+  get refusedLegs(): number {
+    return this.#refusedLegs;
   }
 
   /** Port pool occupancy (pairs). */
@@ -225,8 +244,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         throw new MediaError('ERR_PINLATCH_ARG', `leg update for stream ${index} outside 0..${streamCount - 1}`);
       }
       if (leg !== 'a' && leg !== 'b') throw new MediaError('ERR_PINLATCH_ARG', `leg must be 'a' or 'b', got ${JSON.stringify(leg)}`);
-      return { index, leg, policy: this.#decide(key, index, leg, hint) };
+      return { index, leg, ...this.#decide(key, index, leg, hint) };
     });
+    const remember = (streams: StreamEntry[]) => {
+      for (const d of decided) {
+        const stream = streams[d.index];
+        if (stream) stream.rules[d.leg] = d.rule;
+      }
+    };
     return this.#serialize(key, async () => {
       this.#assertOpen();
       const existing = this.#sessions.get(key);
@@ -235,6 +260,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         if (decided.length > 0) {
           const settings: LegSetting[] = decided.map((d) => ({ id: existing.streams[d.index]!.id, leg: d.leg, policy: d.policy }));
           await this.#shardPool.request(existing.shard, 'setLegs', { legs: settings });
+          remember(existing.streams);
         }
         return existing.view;
       }
@@ -262,19 +288,20 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       session.view = viewOf(key, session.streams);
       this.#sessions.set(key, session);
       if (onOld.length > 0) await this.#shardPool.request(shard, 'setLegs', { legs: onOld });
+      remember(session.streams);
       return session.view;
     });
   }
 
   /** The latch policy of one leg from its hint (LatchPolicyRule), logged. */
-  #decide(key: string, index: number, leg: LegName, hint: LegHint): LegPolicy {
+  #decide(key: string, index: number, leg: LegName, hint: LegHint): { policy: LegPolicy; rule: string } {
     const decision = this.#rule.derive(hint);
     if (decision.weak) {
       this.#log.warn({ key, index, leg, reason: decision.reason }, 'weak latching: the first valid RTP/RTCP source from anywhere latches this leg');
     } else if (this.#log.isLevelEnabled('debug')) {
       this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
     }
-    return decision.policy;
+    return { policy: decision.policy, rule: decision.rule };
   }
 
   async setLeg(key: string, index: number, leg: LegName, hint: LegHint): Promise<void> {
@@ -291,6 +318,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
       }
       await this.#shardPool.request(session.shard, 'setLeg', { id: stream.id, leg, policy: decision.policy });
+      stream.rules[leg] = decision.rule;
     });
   }
 
@@ -434,7 +462,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
             throw new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${shard} was lost while opening streams`);
           }
           const opened = pairs.splice(0);
-          return opened.map((p, i) => ({ index: firstIndex + i, id: result.ids[i]!, aPort: p.aPort, bPort: p.bPort, idle: false }));
+          return opened.map((p, i) => ({
+            index: firstIndex + i,
+            id: result.ids[i]!,
+            aPort: p.aPort,
+            bPort: p.bPort,
+            idle: false,
+            rules: { a: null, b: null },
+          }));
         }
         const { index, error } = result;
         if (error.code === 'ERR_PINLATCH_BIND' && error.syscallCode === 'EADDRINUSE' && attempt < MAX_BIND_ATTEMPTS) {
@@ -489,6 +524,19 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         this.#log.info({ key: session.key, timeoutMs: this.timeoutMs }, 'media session timed out');
         this.emit('timeout', session.key);
       }
+    }
+  }
+
+  #onRefused(shard: number, legs: LegRefusal[]): void {
+    const state = this.#shards[shard]!;
+    for (const { id, leg, source, refused } of legs) {
+      const entry = state.streams.get(id);
+      if (!entry) continue; // released meanwhile
+      this.#refusedLegs++;
+      this.#log.warn(
+        { key: entry.session.key, index: entry.stream.index, leg, source, refused, rule: entry.stream.rules[leg] },
+        'media refused: every packet on this leg came from a source its latching rule does not allow, so none is relayed',
+      );
     }
   }
 

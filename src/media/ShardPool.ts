@@ -25,6 +25,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
+import type { LegRefusal } from '../native.js';
 import type {
   SerializedError,
   ShardExit,
@@ -52,6 +53,8 @@ export interface ShardPoolEvents {
   up: [shard: number];
   /** Streams of `shard` that became idle / that were idle and saw media again. */
   idle: [shard: number, idle: number[], active: number[]];
+  /** Legs of `shard` whose media so far comes only from sources their rule refuses. */
+  refused: [shard: number, legs: LegRefusal[]];
   /** A running shard died; its streams are gone. The pool restarts it. */
   lost: [shard: number, reason: string];
 }
@@ -325,6 +328,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       }
       case 'idle':
         this.emit('idle', slot.index, message.idle, message.active);
+        return;
+      case 'refused':
+        this.emit('refused', slot.index, message.legs);
         return;
     }
   }

@@ -3,17 +3,20 @@
  * MessagePort handed to the shard task. Control only: packets never cross it.
  *
  * main -> shard: `request` messages, each with an id; the shard answers every one with a `reply`
- * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists, and
- * `idle` whenever the set of inactive streams changes.
+ * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists,
+ * `idle` whenever the set of inactive streams changes, and `refused` for legs whose media so far
+ * comes only from sources their latching rule refuses (each leg once per policy).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LegPolicy, StreamCounters, StreamSpec } from '../native.js';
+import type { LegPolicy, LegRefusal, StreamCounters, StreamSpec } from '../native.js';
 
 export interface ShardOptions {
   /** Inactivity threshold for the idle check (ms); 0 disables the check. */
   idleMs: number;
   /** How often the shard runs the idle check (ms). */
   idleCheckMs: number;
+  /** How often the shard asks its relay for legs whose media is refused (ms); absent or 0: never. */
+  refusalCheckMs?: number;
   /** recvmmsg/sendmmsg batch size passed to the addon (addon default when omitted). */
   batch?: number;
 }
@@ -82,7 +85,8 @@ export type ShardMessage =
   | { type: 'reply'; id: number; ok: true; result: unknown }
   | { type: 'reply'; id: number; ok: false; error: SerializedError }
   /** Streams that became idle, and streams that were idle and saw media again. */
-  | { type: 'idle'; idle: number[]; active: number[] };
+  | { type: 'idle'; idle: number[]; active: number[] }
+  | { type: 'refused'; legs: LegRefusal[] };
 
 export function serializeError(err: unknown): SerializedError {
   const e = err as { code?: unknown; message?: unknown; syscallCode?: unknown };

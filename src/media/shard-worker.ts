@@ -69,11 +69,19 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       post({ type: 'idle', idle, active });
     };
     const idleTimer = options.idleMs > 0 ? setInterval(checkIdle, options.idleCheckMs) : undefined;
+    // The relay keeps the per-leg refusal state; this timer only collects it (no JS per packet).
+    const checkRefusals = () => {
+      const legs = relay.refusals();
+      if (legs.length > 0) post({ type: 'refused', legs });
+    };
+    const refusalCheckMs = options.refusalCheckMs ?? 0;
+    const refusalTimer = refusalCheckMs > 0 ? setInterval(checkRefusals, refusalCheckMs) : undefined;
 
     const stop = (): number => {
       if (!stopped) {
         stopped = true;
         clearInterval(idleTimer);
+        clearInterval(refusalTimer);
         openAtStop = relay.size;
         relay.close();
       }

@@ -14,6 +14,7 @@ import { NgClient, replyText } from '../../src/control/NgClient.ts';
 import { CidrSet } from '../../src/net/cidr.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import { MetricsServer } from '../../src/app/MetricsServer.ts';
+import { freePortRange } from '../media/udp-peer.ts';
 
 const test = suite('control/NG allow-list', { timeoutMs: 20_000 });
 
@@ -110,7 +111,7 @@ test('without an allow-list the server takes loopback only: 127.0.0.2 is inside 
 });
 
 test('the refusals are a Prometheus counter', async () => {
-  const relay = await MediaRelay.start({ address: '127.0.0.1', ports: { min: 47600, max: 47607 }, shards: 1, logger: pino({ level: 'silent' }) });
+  const relay = await MediaRelay.start({ address: '127.0.0.1', ports: await freePortRange(8), shards: 1, logger: pino({ level: 'silent' }) });
   const s = await server(['127.0.0.1/32']);
   const refused = await NgClient.connect({ host: '127.0.0.1', port: s.udpPort, timeoutMs: 500, localAddress: '127.0.0.2' });
   try {
