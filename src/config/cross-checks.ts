@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { isUnspecifiedAddress } from './address.js';
 import { classifyAddress } from '../net/address.js';
+import { parseCidr } from '../net/cidr.js';
 import type { RawConfig } from './schema.js';
 import { parseSipUriTarget } from './sip-uri.js';
 
@@ -109,6 +110,9 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
     });
   }
 
+  checkLatchingNetworks(issues, ['media', 'latching', 'endpoints'], media.latching.endpoints.networks, isIP(media.address));
+  raw.trunks.forEach((trunk, i) => checkLatchingNetworks(issues, ['trunks', i, 'latching'], trunk.latching.networks, isIP(media.address)));
+
   const sockets: SocketUse[] = [];
   sip?.listen.forEach((l, i) => sockets.push({ proto: l.transport, address: l.address, port: l.port, path: ['sip', 'listen', i] }));
   if (ng) {
@@ -158,6 +162,19 @@ function checkSipFamilies(issues: RawIssue[], raw: RawConfig): void {
       issues.push({ path: ['upstream'], message: `IPv${isIP(target.host)} host, but no ${target.transport ?? 'udp'} listen point in sip.listen is IPv${isIP(target.host)}` });
     }
   }
+}
+
+/** A latching network of the other family than the relay's media can never match a source. */
+function checkLatchingNetworks(issues: RawIssue[], path: KeyPath, networks: readonly string[], mediaFamily: number): void {
+  networks.forEach((network, j) => {
+    const { family } = parseCidr(network);
+    if (family !== mediaFamily) {
+      issues.push({
+        path: [...path, 'networks', j],
+        message: `IPv${family} network, but media runs on IPv${mediaFamily} (media.address): no media source can ever be in it`,
+      });
+    }
+  });
 }
 
 function checkAdvertise(issues: RawIssue[], section: KeyPath, bound: string, advertise: string | undefined, boundName: string): void {

@@ -30,6 +30,16 @@ const cidr = z
       ctx.addIssue({ code: 'custom', message: (err as Error).message });
     }
   });
+/** Restricted latching (docs/latching.md); the default is the address alone. */
+const latchRestriction = z.strictObject({
+  prefixV4: intIn(0, 32).default(32),
+  prefixV6: intIn(0, 128).default(128),
+  networks: z
+    .array(cidr, { error: 'expected a list of CIDR prefixes' })
+    .max(16, { error: 'expected at most 16 networks' })
+    .default(() => []),
+});
+const exactLatching = () => ({ prefixV4: 32, prefixV6: 128, networks: [] });
 const transport = z.enum(['udp', 'tcp'], { error: 'expected udp or tcp' });
 const flag = z.boolean({ error: 'expected true or false' });
 const pattern = z.string({ error: 'expected a regular expression (string)' }).superRefine((v, ctx) => {
@@ -71,8 +81,9 @@ const media = z.strictObject({
     .strictObject({
       handoverSilenceMs: intIn(0, 600_000).default(1000),
       handoverMaxSeqGap: intIn(1, 32_767).default(100),
+      endpoints: latchRestriction.default(exactLatching),
     })
-    .default({ handoverSilenceMs: 1000, handoverMaxSeqGap: 100 }),
+    .default(() => ({ handoverSilenceMs: 1000, handoverMaxSeqGap: 100, endpoints: exactLatching() })),
 });
 
 const ng = z.strictObject({
@@ -91,6 +102,7 @@ const trunk = z.strictObject({
   transport: transport.default('udp'),
   pinRoute: flag.default(false),
   resolveIntervalSec: intIn(1, 86_400).default(60),
+  latching: latchRestriction.default(exactLatching),
 });
 
 const trunkName = z.string({ error: 'expected a trunk name (string)' });

@@ -80,6 +80,16 @@ shipped('ng.allow: canonical CIDR text, bare addresses as hosts; required off lo
   assert.equal(parseConfig(`${MEDIA}ng: { address: "::1" }\n`).ng?.allow, ['127.0.0.0/8', '::1/128']);
 });
 
+shipped('restricted latching per trunk and for endpoints, networks in canonical text', () => {
+  const c = parseConfig(
+    `sip: { listen: [{ address: 127.0.0.1 }] }\n${MEDIA}  latching:\n    endpoints: { prefixV4: 31 }\n` +
+      `trunks:\n  - { name: gw, host: 203.0.113.1, latching: { prefixV4: 29, networks: [198.51.100.7, "::ffff:192.0.2.0/120"] } }\n`,
+  );
+  assert.equal(c.trunks[0]?.latching, { prefixV4: 29, prefixV6: 128, networks: ['198.51.100.7/32', '192.0.2.0/24'] });
+  assert.equal(c.media.latching.endpoints, { prefixV4: 31, prefixV6: 128, networks: [] });
+  assert.is(c.media.latching.handoverSilenceMs, 1000);
+});
+
 shipped('a minimal document gets every default filled', () => {
   const c = parseConfig(`sip:\n  listen: [{ address: 127.0.0.1 }]\n${MEDIA}trunks:\n  - { name: gw, host: gw.example.net }\nroutes:\n  - { trunk: gw }\n`);
   assert.equal(c.sip?.listen, [{ transport: 'udp', address: '127.0.0.1', port: 5060 }]);
@@ -90,9 +100,10 @@ shipped('a minimal document gets every default filled', () => {
   assert.equal(c.media.ports, { min: 30000, max: 30999 });
   assert.ok(c.media.shards >= 1);
   assert.is(c.media.timeoutSec, 60);
-  assert.equal(c.media.latching, { handoverSilenceMs: 1000, handoverMaxSeqGap: 100 });
+  assert.equal(c.media.latching, { handoverSilenceMs: 1000, handoverMaxSeqGap: 100, endpoints: { prefixV4: 32, prefixV6: 128, networks: [] } });
   assert.equal(c.trunks[0], {
     name: 'gw', host: 'gw.example.net', hostIsAddress: false, port: 5060, transport: 'udp', pinRoute: false, resolveIntervalSec: 60,
+    latching: { prefixV4: 32, prefixV6: 128, networks: [] },
   });
   assert.equal({ user: c.routes[0]?.user, host: c.routes[0]?.host, up: c.routes[0]?.userPattern }, { user: null, host: null, up: null });
   assert.is(c.upstream, null);
@@ -197,6 +208,11 @@ const cases: Array<[string, string, string, number, string]> = [
   ['bad NG allow entry', `${MEDIA}ng:\n  allow:\n    - 10.0.0.0/8\n    - 10.0.0.1/8\n`, 'ng.allow[1]', 6, 'bits set beyond its /8 prefix'],
   ['NG allow prefix too long', `${MEDIA}ng:\n  allow: ["2001:db8::/129"]\n`, 'ng.allow[0]', 4, 'from 0 to 128'],
   ['empty NG allow list', `${MEDIA}ng:\n  allow: []\n`, 'ng.allow', 4, 'at least one'],
+  ['latching prefix out of range', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: gw, host: 203.0.113.1, latching: { prefixV4: 33 } }\n`, 'trunks[0].latching.prefixV4', 5, 'expected an integer 0..32'],
+  ['latching network with host bits', `${MEDIA}  latching:\n    endpoints:\n      networks: [198.51.100.1/24]\n`, 'media.latching.endpoints.networks[0]', 5, 'bits set beyond'],
+  ['latching network of the other family', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - name: gw\n    host: 203.0.113.1\n    latching:\n      networks: [192.0.2.0/24, "2001:db8::/32"]\n`, 'trunks[0].latching.networks[1]', 8, 'media runs on IPv4'],
+  ['unknown latching key', `${MEDIA}  latching:\n    endpoints: { prefix: 24 }\n`, 'media.latching.endpoints.prefix', 4, 'unknown key'],
+  ['too many latching networks', `${MEDIA}  latching:\n    endpoints:\n      networks: [${Array.from({ length: 17 }, (_, i) => `10.${i}.0.0/16`).join(', ')}]\n`, 'media.latching.endpoints.networks', 5, 'at most 16'],
   ['NG port inside the media range', `${MEDIA}  ports: { min: 30000, max: 30999 }\nng: { port: 30500 }\n`, 'ng.port', 4, 'inside media.ports'],
   // The parser notices the unclosed flow sequence where the next key starts.
   ['YAML syntax error', `media:\n  address: [127.0.0.1\nlog: {}\n`, '', 3, 'YAML'],
