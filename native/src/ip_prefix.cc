@@ -1,5 +1,7 @@
 #include "ip_prefix.h"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 namespace pinlatch {
@@ -16,6 +18,13 @@ IpPrefix IpPrefix::Of(const SocketAddress& address, unsigned length) {
   if (width == 0) return prefix;
   prefix.family_ = address.family();
   prefix.length_ = static_cast<uint8_t>(length < width ? length : width);
+  if (prefix.family_ == AF_INET) {
+    uint32_t word;
+    std::memcpy(&word, address.IpBytes(), sizeof(word));
+    prefix.v4_mask_ = prefix.length_ == 0 ? 0 : htonl(0xffffffffu << (32 - prefix.length_));
+    prefix.v4_network_ = word & prefix.v4_mask_;
+    return prefix;
+  }
   std::memcpy(prefix.bytes_, address.IpBytes(), address.IpByteLength());
   const unsigned whole = prefix.length_ / 8;
   const unsigned rest = prefix.length_ % 8;
@@ -26,9 +35,7 @@ IpPrefix IpPrefix::Of(const SocketAddress& address, unsigned length) {
   return prefix;
 }
 
-bool IpPrefix::Contains(const SocketAddress& source) const {
-  if (family_ == AF_UNSPEC || source.family() != family_) return false;
-  const uint8_t* bytes = source.IpBytes();
+bool IpPrefix::ContainsV6(const uint8_t* bytes) const {
   const unsigned whole = length_ / 8;
   const unsigned rest = length_ % 8;
   if (std::memcmp(bytes, bytes_, whole) != 0) return false;

@@ -80,10 +80,13 @@ void LatchState::Latch(Channel channel, const SocketAddress& source, int64_t now
 }
 
 Verdict LatchState::OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t seq, int64_t now_ms) {
-  if (!Admissible(source)) return Verdict::kStranger;
   Track& track = tracks_[kRtp];
+  // The latched peer fitted the address rule when it latched, and SetPolicy forgets it when a new
+  // rule does not fit it: its packets, nearly all of a call's, skip the rule (and its networks).
+  const bool from_peer = track.latched && track.peer == source;
+  if (!from_peer && !Admissible(source)) return Verdict::kStranger;
   bool accept = false;
-  if (policy_.mode == LatchMode::kFixed || (track.latched && track.peer == source)) {
+  if (policy_.mode == LatchMode::kFixed || from_peer) {
     accept = true;
     track.last_ms = now_ms;
     ClearCandidate();
@@ -122,9 +125,10 @@ Verdict LatchState::OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t s
 }
 
 Verdict LatchState::OnRtcp(Channel channel, const SocketAddress& source, uint32_t sender_ssrc, int64_t now_ms) {
-  if (!Admissible(source)) return Verdict::kStranger;
   Track& track = tracks_[static_cast<int>(channel)];
-  if (policy_.mode == LatchMode::kFixed || (track.latched && track.peer == source)) {
+  const bool from_peer = track.latched && track.peer == source;
+  if (!from_peer && !Admissible(source)) return Verdict::kStranger;
+  if (policy_.mode == LatchMode::kFixed || from_peer) {
     track.last_ms = now_ms;
   } else if (!track.latched) {
     Latch(channel, source, now_ms);

@@ -54,17 +54,6 @@ bool SocketAddress::operator==(const SocketAddress& other) const {
   return SameIp(other) && port() == other.port();
 }
 
-const uint8_t* SocketAddress::IpBytes() const {
-  if (family() == AF_INET) return reinterpret_cast<const uint8_t*>(&storage_.v4.sin_addr);
-  return reinterpret_cast<const uint8_t*>(&storage_.v6.sin6_addr);
-}
-
-unsigned SocketAddress::IpByteLength() const {
-  if (family() == AF_INET) return 4;
-  if (family() == AF_INET6) return 16;
-  return 0;
-}
-
 std::string SocketAddress::IpString() const {
   char text[INET6_ADDRSTRLEN] = {0};
   if (family() == AF_INET) inet_ntop(AF_INET, &storage_.v4.sin_addr, text, sizeof(text));

@@ -126,7 +126,8 @@ function checkRestriction(restriction: LatchRestriction): CheckedRestriction {
 /** Widens an 'address' policy by the restriction (other modes are returned unchanged). */
 function restrict(policy: LegPolicy, restriction: CheckedRestriction | null): LegPolicy {
   if (restriction === null || policy.mode !== 'address' || policy.address === undefined) return policy;
-  const family = parseIp(policy.address)?.family ?? 4;
+  // Policy addresses are canonical literals (usableAddress): only IPv6 text has a colon.
+  const family = policy.address.includes(':') ? 6 : 4;
   const prefix = family === 4 ? restriction.prefixV4 : restriction.prefixV6;
   if (prefix < (family === 4 ? 32 : 128)) policy.latchPrefix = prefix;
   // Networks of the other family can never be a source of this leg (a stream serves one family).
