@@ -4,10 +4,10 @@
  */
 import { isIP } from 'node:net';
 import type { z } from 'zod';
+import { parseCidr } from '../net/cidr.js';
 import { crossCheck, type KeyPath, type RawIssue } from './cross-checks.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema, type RawConfig } from './schema.js';
-import { parseCidr } from '../net/cidr.js';
 import { parseSipUriTarget, type SipUriTarget } from './sip-uri.js';
 import type { PinlatchConfig } from './types.js';
 

@@ -6,8 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isHostName } from './address.js';
 import { parseCidr } from '../net/cidr.js';
+import { isHostName } from './address.js';
 
 function intIn(min: number, max: number) {
   const error = max === Number.MAX_SAFE_INTEGER ? `expected an integer >= ${min}` : `expected an integer ${min}..${max}`;
@@ -21,25 +21,6 @@ const ipLiteral = z
 const hostOrAddress = z
   .string({ error: 'expected an IP address or host name (string)' })
   .refine((v) => isIP(v) !== 0 || isHostName(v), { error: 'expected an IP address or a valid host name' });
-const cidr = z
-  .string({ error: 'expected a CIDR prefix (string), e.g. 192.0.2.0/24 or a bare address' })
-  .superRefine((v, ctx) => {
-    try {
-      parseCidr(v);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    }
-  });
-/** Restricted latching (docs/latching.md); the default is the address alone. */
-const latchRestriction = z.strictObject({
-  prefixV4: intIn(0, 32).default(32),
-  prefixV6: intIn(0, 128).default(128),
-  networks: z
-    .array(cidr, { error: 'expected a list of CIDR prefixes' })
-    .max(16, { error: 'expected at most 16 networks' })
-    .default(() => []),
-});
-const exactLatching = () => ({ prefixV4: 32, prefixV6: 128, networks: [] });
 const transport = z.enum(['udp', 'tcp'], { error: 'expected udp or tcp' });
 const flag = z.boolean({ error: 'expected true or false' });
 const pattern = z.string({ error: 'expected a regular expression (string)' }).superRefine((v, ctx) => {
@@ -49,6 +30,15 @@ const pattern = z.string({ error: 'expected a regular expression (string)' }).su
     ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` });
   }
 });
+
+const cidr = z.string({ error: 'expected a network (string: address or address/length)' }).superRefine((v, ctx) => {
+  try {
+    parseCidr(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
+const cidrList = z.array(cidr, { error: 'expected a list of networks (address or address/length)' });
 
 const sipTimers = z.strictObject({
   t1Ms: intIn(1, 60_000).default(500),
@@ -67,6 +57,14 @@ const sip = z.strictObject({
   timers: sipTimers.default({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000, inviteTimeoutMs: 180_000 }),
   maxMessageBytes: intIn(1024, 1_048_576).default(65_535),
 });
+
+/** Restricted latching (docs/latching.md); the default is the address alone. */
+const latchRestriction = z.strictObject({
+  prefixV4: intIn(0, 32).default(32),
+  prefixV6: intIn(0, 128).default(128),
+  networks: cidrList.max(16, { error: 'expected at most 16 networks' }).default(() => []),
+});
+const exactLatching = () => ({ prefixV4: 32, prefixV6: 128, networks: [] });
 
 const media = z.strictObject({
   address: ipLiteral,
@@ -90,7 +88,7 @@ const ng = z.strictObject({
   address: ipLiteral.default('127.0.0.1'),
   port: port.default(2223),
   tcp: flag.default(false),
-  allow: z.array(cidr, { error: 'expected a list of CIDR prefixes' }).min(1, { error: 'expected at least one CIDR prefix' }).optional(),
+  allow: cidrList.min(1, { error: 'expected at least one network' }).optional(),
 });
 
 const trunk = z.strictObject({
