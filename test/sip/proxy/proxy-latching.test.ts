@@ -48,6 +48,8 @@ trunks:
   - { name: gateway, host: ${GATEWAY}, port: ${ctx.gateway.port} }
 routes:
   - { match: { user: "49.*" }, trunk: gateway }
+# The phone's address as the upstream: a SIP peer that is not a trunk, allowed to use the routes.
+upstream: "sip:${PHONE}:5060"
 log: { level: silent }
 `));
 });
