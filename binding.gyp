@@ -6,6 +6,7 @@
         "native/src/addon.cc",
         "native/src/batch_buffers.cc",
         "native/src/env_loop.cc",
+        "native/src/ip_prefix.cc",
         "native/src/latch_state.cc",
         "native/src/relay.cc",
         "native/src/rtp_check.cc",

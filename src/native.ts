@@ -38,6 +38,17 @@ export interface LegPolicy {
   handoverSilenceMs: number;
   /** Largest forward distance of the newcomer's sequence number from the last one seen. */
   handoverMaxSeqGap: number;
+  /**
+   * Restricted latching ('address' mode only): a source may latch when its first `latchPrefix`
+   * bits equal those of `address` (0..32 for IPv4, 0..128 for IPv6; the full width, the default,
+   * is the exact address).
+   */
+  latchPrefix?: number;
+  /**
+   * Restricted latching ('address' mode only): networks (canonical `address/length` text, of the
+   * stream's family, at most 16) whose sources may latch as well.
+   */
+  latchNetworks?: string[];
 }
 
 export interface StreamSpec {
@@ -67,6 +78,14 @@ export interface LegCounters {
   dropNoPeer: number;
   /** sendmmsg failures (EAGAIN, ENOBUFS, unreachable...). */
   dropSendError: number;
+  /**
+   * The part of dropStranger refused by the address rule itself (the source fits neither the
+   * address, its prefix nor a listed network), as opposed to a same-address newcomer kept out by
+   * the handover rule. Not counted while the leg has no policy.
+   */
+  dropRefused: number;
+  /** "ip:port" of the last source counted in dropRefused, or null. */
+  lastRefused: string | null;
   /** Times the latched RTP peer changed (first latch counts 1). */
   latchChanges: number;
   /**
@@ -83,6 +102,17 @@ export interface LegCounters {
    * invalid datagrams do not count), 0 if none.
    */
   lastActivityMs: number;
+}
+
+/** A leg whose media so far arrives only from sources its rule refuses (NativeRelay.refusals). */
+export interface LegRefusal {
+  /** Stream id. */
+  id: number;
+  leg: 'a' | 'b';
+  /** "ip:port" of the last refused source. */
+  source: string;
+  /** Packets refused since the leg's policy was set. */
+  refused: number;
 }
 
 export interface StreamCounters {
@@ -165,6 +195,11 @@ export interface NativeRelay {
    * unknown stream.
    */
   restoreLatch(id: number, leg: 'a' | 'b', peers: LatchedPeers): number;
+  /**
+   * Legs that have refused packets and accepted none since their policy was set (media arrives
+   * only from sources the rule refuses), each returned once per policy.
+   */
+  refusals(): LegRefusal[];
   /** Number of open streams. */
   readonly size: number;
   /** The data path this relay runs on (see IoChoice). */

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "ip_prefix.h"
 #include "socket_address.h"
 
 namespace pinlatch {
@@ -13,13 +14,18 @@ namespace pinlatch {
 enum class LatchMode : uint8_t {
   // No policy set yet: behaves like kAddress with no address, so nothing latches.
   kUnset,
-  // Only sources whose IP equals the policy address may latch (any port).
+  // Only sources whose IP equals the policy address (or lies within the restriction mask, see
+  // LatchPolicy) may latch (any port).
   kAddress,
   // Weak: the first valid packet from anywhere latches.
   kAny,
   // No learning: send to the policy address/port; accept only from the policy IP.
   kFixed,
 };
+
+// Networks a restricted-latching rule may list besides the address's own prefix; the bound keeps
+// the policy a fixed-size value and the per-packet check short.
+constexpr unsigned kMaxLatchNetworks = 16;
 
 // Which of the leg's two sockets a packet arrived on (or must leave from).
 enum class Channel : uint8_t { kRtpSocket = 0, kRtcpSocket = 1 };
@@ -35,6 +41,13 @@ struct LatchPolicy {
   bool has_destination = false;
   // RFC 5761: RTCP for this leg travels on its RTP socket.
   bool rtcp_mux = false;
+  // Restricted latching (kAddress only): a source may also latch when its first `address_prefix`
+  // bits equal the address's (a NAT with several public addresses, a multi-homed phone), or when
+  // it lies in one of `networks`. kWholeAddress keeps the exact-IP rule (IPv6 zone included).
+  static constexpr uint8_t kWholeAddress = 255;
+  uint8_t address_prefix = kWholeAddress;
+  uint8_t network_count = 0;
+  IpPrefix networks[kMaxLatchNetworks];
   int64_t handover_silence_ms = 0;
   // 0 disables takeover by a newcomer.
   uint32_t handover_max_seq_gap = 0;
@@ -77,6 +90,15 @@ class LatchState {
     changed_ = false;
     return changed;
   }
+  // Valid packets refused because their source fits no address rule of the policy (a subset of
+  // the stranger drops; not counted while no policy is set), and the last such source.
+  uint64_t refused() const { return refused_; }
+  const SocketAddress* last_refused() const { return refused_ == 0 ? nullptr : &last_refused_; }
+  // True once per policy, for a leg that has refused packets and accepted none since the policy
+  // was set: its media arrives only from sources the rule refuses (the caller logs it).
+  bool TakeRefusalReport();
+  // Packets refused since the policy was set.
+  uint64_t refused_since_policy() const { return refused_since_policy_; }
 
   bool has_ssrc() const { return has_ssrc_; }
   uint32_t ssrc() const { return ssrc_; }
@@ -91,6 +113,8 @@ class LatchState {
   };
 
   bool AddressFits(const SocketAddress& source) const;
+  // AddressFits, counting a refusal when it does not.
+  bool Admissible(const SocketAddress& source);
   bool Silent(const Track& track, int64_t now_ms) const {
     return now_ms - track.last_ms >= policy_.handover_silence_ms;
   }
@@ -119,6 +143,14 @@ class LatchState {
   uint32_t latch_changes_ = 0;
   int64_t last_activity_ms_ = 0;
   bool changed_ = false;
+
+  // The policy address's own prefix (restricted latching), when narrower than the whole address.
+  IpPrefix near_;
+  uint64_t refused_ = 0;
+  SocketAddress last_refused_;
+  uint64_t refused_since_policy_ = 0;
+  bool accepted_since_policy_ = false;
+  bool refusal_reported_ = false;
 };
 
 }  // namespace pinlatch

@@ -35,6 +35,9 @@ class Relay : public Napi::ObjectWrap<Relay> {
   Napi::Value Idle(const Napi::CallbackInfo& info);
   Napi::Value TakeLatchChanges(const Napi::CallbackInfo& info);
   Napi::Value RestoreLatch(const Napi::CallbackInfo& info);
+  // Legs whose media so far arrives only from sources their rule refuses, each reported once per
+  // policy (LatchState::TakeRefusalReport).
+  Napi::Value Refusals(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Engine(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);

@@ -29,6 +29,14 @@ class SocketAddress {
   bool operator==(const SocketAddress& other) const;
   bool operator!=(const SocketAddress& other) const { return !(*this == other); }
 
+  // The IP in network byte order: 4 bytes for IPv4, 16 for IPv6, none (0) when empty. Inline:
+  // the latch's address rule reads them per packet.
+  const uint8_t* IpBytes() const {
+    if (family() == AF_INET) return reinterpret_cast<const uint8_t*>(&storage_.v4.sin_addr);
+    return reinterpret_cast<const uint8_t*>(&storage_.v6.sin6_addr);
+  }
+  unsigned IpByteLength() const { return family() == AF_INET ? 4 : family() == AF_INET6 ? 16 : 0; }
+
   std::string IpString() const;
   // "192.0.2.1:4000" or "[2001:db8::1]:4000".
   std::string ToString() const;

@@ -9,6 +9,11 @@ constexpr int kRtcp = static_cast<int>(Channel::kRtcpSocket);
 
 void LatchState::SetPolicy(const LatchPolicy& policy) {
   policy_ = policy;
+  near_ = policy_.address_prefix == LatchPolicy::kWholeAddress ? IpPrefix()
+                                                               : IpPrefix::Of(policy_.address, policy_.address_prefix);
+  refused_since_policy_ = 0;
+  accepted_since_policy_ = false;
+  refusal_reported_ = false;
   if (policy_.has_destination) {
     fixed_rtp_ = policy_.address;
     fixed_rtcp_ = policy_.address;
@@ -36,6 +41,8 @@ bool LatchState::Restore(Channel channel, const SocketAddress& peer, int64_t now
   Track& track = tracks_[static_cast<int>(channel)];
   track.peer = peer;
   track.latched = true;
+  // A latch restored was earned by packets the rule accepted: no refusal report for this leg.
+  accepted_since_policy_ = true;
   // The handover window starts now: the restored peer has not been silent, it was unheard.
   track.last_ms = now_ms;
   return true;
@@ -45,13 +52,35 @@ bool LatchState::AddressFits(const SocketAddress& source) const {
   switch (policy_.mode) {
     case LatchMode::kAny:
       return true;
-    case LatchMode::kAddress:
+    case LatchMode::kAddress: {
+      if (near_.empty() ? policy_.address.SameIp(source) : near_.Contains(source)) return true;
+      for (unsigned i = 0; i < policy_.network_count; ++i) {
+        if (policy_.networks[i].Contains(source)) return true;
+      }
+      return false;
+    }
     case LatchMode::kFixed:
       return policy_.address.SameIp(source);
     case LatchMode::kUnset:
       return false;
   }
   return false;
+}
+
+bool LatchState::Admissible(const SocketAddress& source) {
+  if (AddressFits(source)) return true;
+  if (policy_.mode != LatchMode::kUnset) {
+    ++refused_;
+    ++refused_since_policy_;
+    last_refused_ = source;
+  }
+  return false;
+}
+
+bool LatchState::TakeRefusalReport() {
+  if (refusal_reported_ || refused_since_policy_ == 0 || accepted_since_policy_) return false;
+  refusal_reported_ = true;
+  return true;
 }
 
 void LatchState::Latch(Channel channel, const SocketAddress& source, int64_t now_ms) {
@@ -67,10 +96,13 @@ void LatchState::Latch(Channel channel, const SocketAddress& source, int64_t now
 }
 
 Verdict LatchState::OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t seq, int64_t now_ms) {
-  if (!AddressFits(source)) return Verdict::kStranger;
   Track& track = tracks_[kRtp];
+  // The latched peer fitted the address rule when it latched, and SetPolicy forgets it when a new
+  // rule does not fit it: its packets, nearly all of a call's, skip the rule (and its networks).
+  const bool from_peer = track.latched && track.peer == source;
+  if (!from_peer && !Admissible(source)) return Verdict::kStranger;
   bool accept = false;
-  if (policy_.mode == LatchMode::kFixed || (track.latched && track.peer == source)) {
+  if (policy_.mode == LatchMode::kFixed || from_peer) {
     accept = true;
     track.last_ms = now_ms;
     ClearCandidate();
@@ -103,14 +135,16 @@ Verdict LatchState::OnRtp(const SocketAddress& source, uint32_t ssrc, uint16_t s
     ssrc_ = ssrc;
     last_seq_ = seq;
     last_activity_ms_ = now_ms;
+    accepted_since_policy_ = true;
   }
   return accept ? Verdict::kAccept : Verdict::kStranger;
 }
 
 Verdict LatchState::OnRtcp(Channel channel, const SocketAddress& source, uint32_t sender_ssrc, int64_t now_ms) {
-  if (!AddressFits(source)) return Verdict::kStranger;
   Track& track = tracks_[static_cast<int>(channel)];
-  if (policy_.mode == LatchMode::kFixed || (track.latched && track.peer == source)) {
+  const bool from_peer = track.latched && track.peer == source;
+  if (!from_peer && !Admissible(source)) return Verdict::kStranger;
+  if (policy_.mode == LatchMode::kFixed || from_peer) {
     track.last_ms = now_ms;
   } else if (!track.latched) {
     Latch(channel, source, now_ms);
@@ -127,6 +161,7 @@ Verdict LatchState::OnRtcp(Channel channel, const SocketAddress& source, uint32_
     Latch(channel, source, now_ms);
   }
   last_activity_ms_ = now_ms;
+  accepted_since_policy_ = true;
   return Verdict::kAccept;
 }
 

@@ -76,6 +76,47 @@ SocketAddress AddressField(const Napi::Object& object, const char* name, uint16_
   return address;
 }
 
+// "address/length" (the JS side hands canonical CIDR text); host bits are cleared.
+IpPrefix ParsePrefix(const std::string& text, int stream_family) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos) ArgError("policy.latchNetworks entry is not address/length: " + text);
+  SocketAddress address;
+  if (!SocketAddress::Parse(text.substr(0, slash), 0, &address)) {
+    ArgError("policy.latchNetworks entry has no IP literal: " + text);
+  }
+  if (address.family() != stream_family) ArgError("policy.latchNetworks entry is not of the stream's address family: " + text);
+  const std::string digits = text.substr(slash + 1);
+  const unsigned width = address.IpByteLength() * 8;
+  if (digits.empty() || digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(digits) > width) {
+    ArgError("policy.latchNetworks entry has an invalid prefix length: " + text);
+  }
+  return IpPrefix::Of(address, static_cast<unsigned>(std::stoul(digits)));
+}
+
+// Restricted latching of an 'address' policy: latchPrefix (bits of the address that a source must
+// share) and latchNetworks (CIDR strings), both optional.
+void ParseRestriction(const Napi::Object& object, LatchPolicy* policy) {
+  const unsigned width = policy->address.IpByteLength() * 8;
+  if (!object.Get("latchPrefix").IsUndefined()) {
+    const int64_t prefix = IntegerField(object, "latchPrefix", 0, width);
+    if (prefix < static_cast<int64_t>(width)) policy->address_prefix = static_cast<uint8_t>(prefix);
+  }
+  const Napi::Value networks = object.Get("latchNetworks");
+  if (networks.IsUndefined()) return;
+  if (!networks.IsArray()) ArgError("policy.latchNetworks must be an array of CIDR strings");
+  const Napi::Array list = networks.As<Napi::Array>();
+  if (list.Length() > kMaxLatchNetworks) {
+    ArgError("policy.latchNetworks holds at most " + std::to_string(kMaxLatchNetworks) + " networks");
+  }
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    const Napi::Value entry = list.Get(i);
+    if (!entry.IsString()) ArgError("policy.latchNetworks entries must be strings");
+    policy->networks[i] = ParsePrefix(entry.As<Napi::String>().Utf8Value(), policy->address.family());
+  }
+  policy->network_count = static_cast<uint8_t>(list.Length());
+}
+
 LatchPolicy ParsePolicy(const Napi::Value& value, int stream_family) {
   if (!value.IsObject()) ArgError("policy must be an object");
   const Napi::Object object = value.As<Napi::Object>();
@@ -112,6 +153,7 @@ LatchPolicy ParsePolicy(const Napi::Value& value, int stream_family) {
   }
   policy.address = AddressField(object, "address", port);
   if (policy.address.family() != stream_family) ArgError("policy.address is not of the stream's address family");
+  if (policy.mode == LatchMode::kAddress) ParseRestriction(object, &policy);
   return policy;
 }
 
@@ -159,6 +201,8 @@ Napi::Object LegCountersObject(Napi::Env env, const Stream::Leg& leg) {
   number("dropStranger", static_cast<double>(c.drop_stranger));
   number("dropNoPeer", static_cast<double>(c.drop_no_peer));
   number("dropSendError", static_cast<double>(c.drop_send_error));
+  number("dropRefused", static_cast<double>(leg.latch.refused()));
+  object.Set("lastRefused", PeerValue(env, leg.latch.last_refused()));
   number("latchChanges", static_cast<double>(leg.latch.latch_changes()));
   object.Set("rtpPeer", PeerValue(env, leg.latch.RtpPeer()));
   object.Set("rtcpPeer", PeerValue(env, leg.latch.RtcpPeer()));
@@ -201,6 +245,7 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceMethod<&Relay::Idle>("idle"),
                                             InstanceMethod<&Relay::TakeLatchChanges>("takeLatchChanges"),
                                             InstanceMethod<&Relay::RestoreLatch>("restoreLatch"),
+                                            InstanceMethod<&Relay::Refusals>("refusals"),
                                             InstanceAccessor<&Relay::Size>("size"),
                                             InstanceAccessor<&Relay::Engine>("engine"),
                                             InstanceMethod<&Relay::Close>("close"),
@@ -359,6 +404,26 @@ Napi::Value Relay::TakeLatchChanges(const Napi::CallbackInfo& info) {
       change.Set("rtpPeer", PeerValue(env, state.latch.RtpPeer()));
       change.Set("rtcpPeer", PeerValue(env, state.latch.RtcpPeer()));
       result.Set(index++, change);
+    }
+  }
+  return result;
+}
+
+Napi::Value Relay::Refusals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  Napi::Array result = Napi::Array::New(env);
+  uint32_t index = 0;
+  for (const auto& entry : streams_) {
+    for (int leg = 0; leg < 2; ++leg) {
+      LatchState& latch = entry.second->leg(leg).latch;
+      if (!latch.TakeRefusalReport()) continue;
+      Napi::Object report = Napi::Object::New(env);
+      report.Set("id", Napi::Number::New(env, entry.first));
+      report.Set("leg", Napi::String::New(env, leg == 0 ? "a" : "b"));
+      report.Set("source", PeerValue(env, latch.last_refused()));
+      report.Set("refused", Napi::Number::New(env, static_cast<double>(latch.refused_since_policy())));
+      result.Set(index++, report);
     }
   }
   return result;

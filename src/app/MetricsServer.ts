@@ -44,6 +44,15 @@ export class MetricsServer {
     faultCounter('pinlatch_media_shard_restarts_total', 'Media shard workers that died and were restarted', (f) => f.shardRestarts);
     faultCounter('pinlatch_media_sessions_restored_total', 'Media sessions re-created on a restarted shard', (f) => f.sessionsRestored);
     faultCounter('pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', (f) => f.sessionsLost);
+    new Counter({
+      name: 'pinlatch_media_refused_legs_total',
+      help: 'Media legs whose packets all came from sources their latching rule refuses (each logged once)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(sources.media.refusedLegs);
+      },
+    });
     const ng = sources.ng;
     if (ng !== undefined) {
       const ngCounter = (name: string, help: string, read: () => number) =>
@@ -60,6 +69,7 @@ export class MetricsServer {
       ngCounter('pinlatch_ng_retransmissions_total', 'NG requests answered from the cookie cache', () => ng.counters.retransmissions);
       ngCounter('pinlatch_ng_errors_total', 'NG requests answered with result: error', () => ng.counters.errors);
       ngCounter('pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
+      ngCounter('pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
     }
     if (sources.sip !== undefined) registerSipLimits(registry, sources.sip);
   }

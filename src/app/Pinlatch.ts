@@ -7,6 +7,7 @@ import type { MediaConfig, PinlatchConfig } from '../config/index.js';
 import { MediaRelay, type MediaRelayOptions } from '../media/MediaRelay.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
+import { CidrSet } from '../net/cidr.js';
 import { SipProxy } from '../sip/proxy/Proxy.js';
 import { MetricsServer } from './MetricsServer.js';
 
@@ -69,12 +70,15 @@ export class Pinlatch {
 
       if (config.ng !== null) {
         const ngLog = this.#log.child({ component: 'ng' });
+        const allow = config.ng.allow;
         const controller = new NgController(this.#media);
         this.#ng = new NgServer(controller, {
           address: config.ng.address,
           port: config.ng.port,
           tcp: config.ng.tcp,
+          allow: CidrSet.parse(allow),
           onProblem: (p) => ngLog.warn({ peer: p.peer, code: p.code }, p.message),
+          onRefused: (r) => ngLog.warn({ peer: r.peer, refused: r.count, allow }, 'NG command from a source outside ng.allow dropped'),
         });
         await this.#ng.listen();
         points.push({ service: 'ng', transport: 'udp', address: config.ng.address, port: this.#ng.udpPort });

@@ -50,6 +50,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** `ng.allow` when NG listens on loopback and the key is absent (cross-checks refuse it elsewhere). */
+const NG_LOOPBACK = ['127.0.0.0/8', '::1/128'];
+
+function canonicalLatching<T extends { networks: string[] }>(latching: T): T {
+  return { ...latching, networks: latching.networks.map((c) => parseCidr(c).text) };
+}
+
 function assemble(raw: RawConfig, source: string): PinlatchConfig {
   const sip = raw.sip
     ? { ...raw.sip, advertise: raw.sip.advertise ?? raw.sip.listen[0]!.address }
@@ -57,9 +64,13 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
   return {
     source,
     sip,
-    media: { ...raw.media, advertise: raw.media.advertise ?? raw.media.address },
-    ng: raw.ng ?? null,
-    trunks: raw.trunks.map((t) => ({ ...t, hostIsAddress: isIP(t.host) !== 0 })),
+    media: {
+      ...raw.media,
+      advertise: raw.media.advertise ?? raw.media.address,
+      latching: { ...raw.media.latching, endpoints: canonicalLatching(raw.media.latching.endpoints) },
+    },
+    ng: raw.ng ? { address: raw.ng.address, port: raw.ng.port, tcp: raw.ng.tcp, allow: (raw.ng.allow ?? NG_LOOPBACK).map((c) => parseCidr(c).text) } : null,
+    trunks: raw.trunks.map((t) => ({ ...t, hostIsAddress: isIP(t.host) !== 0, latching: canonicalLatching(t.latching) })),
     routes: raw.routes.map((r) => ({
       user: r.match.user ?? null,
       host: r.match.host ?? null,

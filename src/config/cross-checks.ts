@@ -4,6 +4,8 @@
  */
 import { isIP } from 'node:net';
 import { isUnspecifiedAddress } from './address.js';
+import { classifyAddress } from '../net/address.js';
+import { parseCidr } from '../net/cidr.js';
 import type { RawConfig } from './schema.js';
 import { parseSipUriTarget } from './sip-uri.js';
 
@@ -114,6 +116,17 @@ export function crossCheck(raw: RawConfig): RawIssue[] {
     if (typeof parsed === 'string') issues.push({ path: ['upstream'], message: parsed });
   }
 
+  if (ng && ng.allow === undefined && classifyAddress(ng.address) !== 'loopback') {
+    // NG has no authentication: whoever reaches the socket can open, redirect and end media.
+    issues.push({
+      path: ['ng', 'allow'],
+      message: `required when ng.address (${ng.address}) is not a loopback address: list the prefixes of the SIP proxies that may send NG commands (e.g. [10.0.0.5/32]); NG has no authentication`,
+    });
+  }
+
+  checkLatchingNetworks(issues, ['media', 'latching', 'endpoints'], media.latching.endpoints.networks, isIP(media.address));
+  raw.trunks.forEach((trunk, i) => checkLatchingNetworks(issues, ['trunks', i, 'latching'], trunk.latching.networks, isIP(media.address)));
+
   const sockets: SocketUse[] = [];
   sip?.listen.forEach((l, i) => sockets.push({ proto: l.transport, address: l.address, port: l.port, path: ['sip', 'listen', i] }));
   if (ng) {
@@ -163,6 +176,19 @@ function checkSipFamilies(issues: RawIssue[], raw: RawConfig): void {
       issues.push({ path: ['upstream'], message: `IPv${isIP(target.host)} host, but no ${target.transport ?? 'udp'} listen point in sip.listen is IPv${isIP(target.host)}` });
     }
   }
+}
+
+/** A latching network of the other family than the relay's media can never match a source. */
+function checkLatchingNetworks(issues: RawIssue[], path: KeyPath, networks: readonly string[], mediaFamily: number): void {
+  networks.forEach((network, j) => {
+    const { family } = parseCidr(network);
+    if (family !== mediaFamily) {
+      issues.push({
+        path: [...path, 'networks', j],
+        message: `IPv${family} network, but media runs on IPv${mediaFamily} (media.address): no media source can ever be in it`,
+      });
+    }
+  });
 }
 
 function checkAdvertise(issues: RawIssue[], section: KeyPath, bound: string, advertise: string | undefined, boundName: string): void {

@@ -60,6 +60,14 @@ const sip = z.strictObject({
   drainSec: intIn(0, 86_400).default(30),
 });
 
+/** Restricted latching (docs/latching.md); the default is the address alone. */
+const latchRestriction = z.strictObject({
+  prefixV4: intIn(0, 32).default(32),
+  prefixV6: intIn(0, 128).default(128),
+  networks: cidrList.max(16, { error: 'expected at most 16 networks' }).default(() => []),
+});
+const exactLatching = () => ({ prefixV4: 32, prefixV6: 128, networks: [] });
+
 const media = z.strictObject({
   address: ipLiteral,
   advertise: ipLiteral.optional(),
@@ -75,14 +83,16 @@ const media = z.strictObject({
     .strictObject({
       handoverSilenceMs: intIn(0, 600_000).default(1000),
       handoverMaxSeqGap: intIn(1, 32_767).default(100),
+      endpoints: latchRestriction.default(exactLatching),
     })
-    .default({ handoverSilenceMs: 1000, handoverMaxSeqGap: 100 }),
+    .default(() => ({ handoverSilenceMs: 1000, handoverMaxSeqGap: 100, endpoints: exactLatching() })),
 });
 
 const ng = z.strictObject({
   address: ipLiteral.default('127.0.0.1'),
   port: port.default(2223),
   tcp: flag.default(false),
+  allow: cidrList.min(1, { error: 'expected at least one network' }).optional(),
 });
 
 const trunk = z.strictObject({
@@ -94,6 +104,7 @@ const trunk = z.strictObject({
   transport: transport.default('udp'),
   pinRoute: flag.default(false),
   resolveIntervalSec: intIn(1, 86_400).default(60),
+  latching: latchRestriction.default(exactLatching),
 });
 
 const trunkName = z.string({ error: 'expected a trunk name (string)' });

@@ -38,11 +38,26 @@ export interface SipConfig {
   readonly drainSec: number;
 }
 
+/**
+ * Restricted latching: besides the address a leg's latch rule rests on (SDP address or
+ * signalling source), the sources that may latch it. Default: the address alone.
+ */
+export interface LatchRestrictionConfig {
+  /** A source may latch when its first prefixV4 bits equal the IPv4 rule address's (32: equal). */
+  readonly prefixV4: number;
+  /** Same for IPv6 (128: equal). */
+  readonly prefixV6: number;
+  /** Canonical CIDR prefixes whose sources may latch as well. */
+  readonly networks: readonly string[];
+}
+
 export interface LatchingConfig {
   /** Silence of the latched source before a newcomer may take over. */
   readonly handoverSilenceMs: number;
   /** Largest forward sequence gap of a newcomer that proves continuity. */
   readonly handoverMaxSeqGap: number;
+  /** Restricted latching of SIP peers that are not trunks (phones, the upstream PBX). */
+  readonly endpoints: LatchRestrictionConfig;
 }
 
 export interface MediaConfig {
@@ -70,6 +85,11 @@ export interface NgConfig {
   readonly port: number;
   /** Also listen for NG over TCP on the same address and port. */
   readonly tcp: boolean;
+  /**
+   * Source prefixes NG commands are accepted from, canonical CIDR text (`127.0.0.0/8`); anything
+   * else is dropped and counted. Default: loopback (allowed only when `address` is loopback).
+   */
+  readonly allow: readonly string[];
 }
 
 export interface TrunkConfig {
@@ -83,6 +103,8 @@ export interface TrunkConfig {
   /** Keep sending in-dialog requests to the trunk address, whatever Contact/Record-Route say. */
   readonly pinRoute: boolean;
   readonly resolveIntervalSec: number;
+  /** Restricted latching of the trunk's media legs. */
+  readonly latching: LatchRestrictionConfig;
 }
 
 export interface RouteConfig {

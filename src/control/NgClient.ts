@@ -14,6 +14,8 @@ export interface NgClientOptions {
   timeoutMs?: number;
   /** Resend with the same cookie after this long without a reply (ms); 0 = never. */
   retransmitMs?: number;
+  /** Local address to send from; default the loopback address of `host`'s family. */
+  localAddress?: string;
 }
 
 interface Waiter {
@@ -26,11 +28,11 @@ interface Waiter {
 export class NgClient {
   private readonly socket: Socket;
   private readonly waiters = new Map<string, Waiter>();
-  private readonly options: Required<NgClientOptions>;
+  private readonly options: Required<Omit<NgClientOptions, 'localAddress'>>;
   private counter = 0;
   private readonly prefix = `${process.pid}_${Math.floor(Math.random() * 1e6)}_`;
 
-  private constructor(socket: Socket, options: Required<NgClientOptions>) {
+  private constructor(socket: Socket, options: Required<Omit<NgClientOptions, 'localAddress'>>) {
     this.socket = socket;
     this.options = options;
     socket.on('message', (msg) => this.onReply(msg));
@@ -40,7 +42,7 @@ export class NgClient {
     const socket = createSocket(options.host.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, options.host.includes(':') ? '::1' : '127.0.0.1', () => resolve());
+      socket.bind(0, options.localAddress ?? (options.host.includes(':') ? '::1' : '127.0.0.1'), () => resolve());
     });
     return new NgClient(socket, { timeoutMs: 5000, retransmitMs: 0, ...options });
   }

@@ -7,6 +7,11 @@
  * where its bencode dictionary ends (rtpengine's control_ng.c reads TCP the same way), so TCP
  * takes bencode only.
  *
+ * Only sources inside the allow-list (`allow`, loopback by default) are served: NG has no
+ * authentication, and whoever can reach the socket can open, redirect and end media sessions. A
+ * datagram or TCP connection from elsewhere is dropped unanswered, before any decoding, and
+ * counted (`refused`).
+ *
  * Requests are decoded with hard limits (bencode.ts), answered from the retransmission cache
  * when the cookie was seen (CookieCache.ts), otherwise handed to the NgController. Nothing a
  * client sends can throw out of this class: every failure becomes `result: error` or, when there
@@ -30,6 +35,7 @@ import {
 } from './bencode.js';
 import { CookieCache, type CookieCacheOptions } from './CookieCache.js';
 import { NgError } from './errors.js';
+import { CidrSet } from '../net/cidr.js';
 import { parseNgRequest } from './NgRequest.js';
 
 /** What the server needs from the command layer (NgController implements it). */
@@ -56,8 +62,22 @@ export interface NgServerOptions {
   cookieCache?: Partial<CookieCacheOptions>;
   /** Longest cookie accepted; Kamailio's are ~20 bytes. */
   maxCookieBytes?: number;
+  /** Sources commands are accepted from; default loopback (127.0.0.0/8 and ::1). */
+  allow?: CidrSet;
   /** Called for each request that could not be processed (for logging); never for ping. */
   onProblem?: (problem: NgProblem) => void;
+  /**
+   * Called for a refused source (not in `allow`): its first datagram or connection, then at most
+   * once per REFUSAL_REPORT_INTERVAL_MS with the number refused meanwhile, so a flood cannot
+   * flood the log.
+   */
+  onRefused?: (refusal: NgRefusal) => void;
+}
+
+export interface NgRefusal {
+  peer: NgPeer;
+  /** Datagrams and connections refused since the previous report (this one included). */
+  count: number;
 }
 
 export interface NgProblem {
@@ -73,13 +93,20 @@ export interface NgServerCounters {
   dropped: number;
   /** Requests answered with `result: error`. */
   errors: number;
+  /** Datagrams and TCP connections from sources outside the allow-list, dropped unanswered. */
+  refused: number;
 }
+
+/** Shortest time between two refusal reports (onRefused). */
+export const REFUSAL_REPORT_INTERVAL_MS = 10_000;
 
 const SPACE = 0x20;
 const OPEN_BRACE = 0x7b;
 
 export class NgServer {
-  readonly counters: NgServerCounters = { requests: 0, retransmissions: 0, dropped: 0, errors: 0 };
+  readonly counters: NgServerCounters = { requests: 0, retransmissions: 0, dropped: 0, errors: 0, refused: 0 };
+  /** Sources commands are accepted from. */
+  readonly allow: CidrSet;
   private readonly handler: NgRequestHandler;
   private readonly options: NgServerOptions;
   private readonly limits: BencodeLimits;
@@ -89,10 +116,13 @@ export class NgServer {
   private tcp: TcpServer | undefined;
   private readonly connections = new Set<TcpSocket>();
   private closed = false;
+  private lastRefusalReport = Number.NEGATIVE_INFINITY;
+  private refusedSinceReport = 0;
 
   constructor(handler: NgRequestHandler, options: NgServerOptions) {
     this.handler = handler;
     this.options = options;
+    this.allow = options.allow ?? CidrSet.loopback();
     this.limits = { ...DEFAULT_BENCODE_LIMITS, ...options.limits };
     this.maxCookieBytes = options.maxCookieBytes ?? 256;
     this.cache = new CookieCache(options.cookieCache);
@@ -153,6 +183,7 @@ export class NgServer {
 
   private onDatagram(msg: Buffer, rinfo: RemoteInfo): void {
     const peer: NgPeer = { address: rinfo.address, port: rinfo.port, transport: 'udp' };
+    if (!this.allow.has(rinfo.address)) return this.refuse(peer);
     const space = msg.indexOf(SPACE);
     if (space <= 0 || space > this.maxCookieBytes) {
       this.counters.dropped += 1;
@@ -170,8 +201,12 @@ export class NgServer {
       socket.destroy();
       return;
     }
-    this.connections.add(socket);
     const peer: NgPeer = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0, transport: 'tcp' };
+    if (!this.allow.has(peer.address)) {
+      socket.destroy();
+      return this.refuse(peer);
+    }
+    this.connections.add(socket);
     let pending: Buffer = Buffer.alloc(0);
     const send = (reply: Buffer): void => {
       if (!socket.destroyed) socket.write(reply);
@@ -203,6 +238,17 @@ export class NgServer {
     });
     socket.on('error', () => {});
     socket.on('close', () => this.connections.delete(socket));
+  }
+
+  private refuse(peer: NgPeer): void {
+    this.counters.refused += 1;
+    this.refusedSinceReport += 1;
+    const now = performance.now();
+    if (now - this.lastRefusalReport < REFUSAL_REPORT_INTERVAL_MS) return;
+    this.lastRefusalReport = now;
+    const count = this.refusedSinceReport;
+    this.refusedSinceReport = 0;
+    this.options.onRefused?.({ peer, count });
   }
 
   private dropConnection(socket: TcpSocket, peer: NgPeer, why: string): void {

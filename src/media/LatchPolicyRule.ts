@@ -29,11 +29,20 @@
  * An explicit `hint.mode` overrides the automatic choice: 'fixed' sends to the SDP address and
  * port without learning (rtpengine `asymmetric`), 'any' forces the weak mode, 'address' insists on
  * an address restriction (falling back to a non-routable SDP address as the last resort).
+ *
+ * `hint.restriction` (restricted latching) widens an address rule, whichever of 1..3 chose its
+ * address: a source may also latch from within a prefix of that address (a NAT that sends media
+ * from a neighbour of its signalling address), or from listed networks (a NAT's other WAN link, a
+ * multi-homed phone's other interface). It never turns 'fixed' or 'any' into anything else.
  */
 import type { LegPolicy } from '../native.js';
-import type { LegHint } from './api.js';
+import type { LatchRestriction, LegHint } from './api.js';
 import { MediaError } from './errors.js';
 import { isRoutable, parseIp, sharesSiteWith } from '../net/address.js';
+import { CidrError, parseCidr } from '../net/cidr.js';
+
+/** Networks one restriction may list (the native policy keeps them in a fixed-size array). */
+export const MAX_LATCH_NETWORKS = 16;
 
 export interface LatchKnobs {
   /** The relay's advertised media address: decides which non-routable SDP addresses are on-site. */
@@ -66,6 +75,78 @@ export interface LatchDecision {
   reason: LatchReason;
   /** True when any source may latch (no address restriction). */
   weak: boolean;
+  /** Who may latch, in words, for logs: `203.0.113.1/30 or 198.51.100.0/24 (trunks[gw].latching)`. */
+  rule: string;
+}
+
+/** A restriction validated once and split by address family. */
+interface CheckedRestriction {
+  prefixV4: number;
+  prefixV6: number;
+  v4: readonly string[];
+  v6: readonly string[];
+  origin: string | undefined;
+}
+
+// Restrictions come from the frozen configuration and are reused for every call: check each once.
+const checkedRestrictions = new WeakMap<LatchRestriction, CheckedRestriction>();
+
+function checkRestriction(restriction: LatchRestriction): CheckedRestriction {
+  if (restriction === null || typeof restriction !== 'object') {
+    throw new MediaError('ERR_PINLATCH_ARG', 'latch restriction must be an object');
+  }
+  const known = checkedRestrictions.get(restriction);
+  if (known) return known;
+  const { prefixV4, prefixV6, networks, origin } = restriction;
+  if (!Number.isInteger(prefixV4) || prefixV4 < 0 || prefixV4 > 32) {
+    throw new MediaError('ERR_PINLATCH_ARG', `latch restriction prefixV4 must be an integer in 0..32, got ${String(prefixV4)}`);
+  }
+  if (!Number.isInteger(prefixV6) || prefixV6 < 0 || prefixV6 > 128) {
+    throw new MediaError('ERR_PINLATCH_ARG', `latch restriction prefixV6 must be an integer in 0..128, got ${String(prefixV6)}`);
+  }
+  if (!Array.isArray(networks) || networks.length > MAX_LATCH_NETWORKS) {
+    throw new MediaError('ERR_PINLATCH_ARG', `latch restriction networks must be a list of at most ${MAX_LATCH_NETWORKS} CIDR prefixes`);
+  }
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const text of networks) {
+    try {
+      const cidr = parseCidr(text);
+      (cidr.family === 4 ? v4 : v6).push(cidr.text);
+    } catch (err) {
+      if (err instanceof CidrError) throw new MediaError('ERR_PINLATCH_ARG', `latch restriction network: ${err.message}`);
+      throw err;
+    }
+  }
+  const checked = { prefixV4, prefixV6, v4, v6, origin: typeof origin === 'string' ? origin : undefined };
+  checkedRestrictions.set(restriction, checked);
+  return checked;
+}
+
+/** Widens an 'address' policy by the restriction (other modes are returned unchanged). */
+function restrict(policy: LegPolicy, restriction: CheckedRestriction | null): LegPolicy {
+  if (restriction === null || policy.mode !== 'address' || policy.address === undefined) return policy;
+  // Policy addresses are canonical literals (usableAddress): only IPv6 text has a colon.
+  const family = policy.address.includes(':') ? 6 : 4;
+  const prefix = family === 4 ? restriction.prefixV4 : restriction.prefixV6;
+  if (prefix < (family === 4 ? 32 : 128)) policy.latchPrefix = prefix;
+  // Networks of the other family can never be a source of this leg (a stream serves one family).
+  const networks = family === 4 ? restriction.v4 : restriction.v6;
+  if (networks.length > 0) policy.latchNetworks = [...networks];
+  return policy;
+}
+
+/** Who may latch under `policy`, in words (LatchDecision.rule). */
+export function describeLatchRule(policy: LegPolicy, origin?: string): string {
+  let rule: string;
+  if (policy.mode === 'any') rule = 'any source (weak)';
+  else if (policy.mode === 'fixed') rule = `${policy.address} only (fixed)`;
+  else {
+    const own =
+      policy.latchPrefix === undefined ? policy.address! : parseCidr(`${policy.address}/${policy.latchPrefix}`, { allowHostBits: true }).text;
+    rule = [own, ...(policy.latchNetworks ?? [])].join(' or ');
+  }
+  return origin === undefined ? rule : `${rule} (${origin})`;
 }
 
 /** A usable unicast address literal in canonical form, or null (0.0.0.0 hold, host names...). */
@@ -121,6 +202,14 @@ export class LatchPolicyRule {
     if (hint === null || typeof hint !== 'object') {
       throw new MediaError('ERR_PINLATCH_ARG', 'leg hint must be an object');
     }
+    const restriction = hint.restriction === undefined ? null : checkRestriction(hint.restriction);
+    const { policy, reason, weak } = this.choose(hint);
+    restrict(policy, restriction);
+    return { policy, reason, weak, rule: describeLatchRule(policy, policy.mode === 'address' ? restriction?.origin : undefined) };
+  }
+
+  /** The mode and address of a leg's policy (rules 1..4 of the module comment). */
+  private choose(hint: LegHint): Omit<LatchDecision, 'rule'> {
     if (!validPort(hint.sdpPort)) {
       throw new MediaError('ERR_PINLATCH_ARG', `sdpPort must be an integer in 0..65535, got ${String(hint.sdpPort)}`);
     }

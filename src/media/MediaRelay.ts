@@ -18,6 +18,9 @@
  *   ports, so peers keep sending where they did and media flows again without signalling. A
  *   session that cannot be restored within `restoreTimeoutMs` (0: none is) is dropped and
  *   reported through 'lost'.
+ * - A leg whose media so far comes only from sources its latching rule refuses (a NAT sending
+ *   from another address, a multi-homed phone) is logged once per policy, with the source and the
+ *   rule, and counted (`refusedLegs`); the shards report it, nothing runs per packet.
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
@@ -26,7 +29,7 @@ import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
 import { ShardPool, toMediaError } from './ShardPool.js';
-import type { LatchChange, LatchedPeers, LegPolicy, StreamSpec } from '../native.js';
+import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, StreamSpec } from '../native.js';
 import type { LegRestore, LegSetting, OpenLegSetting, OpenResult, StreamRestore } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
@@ -49,6 +52,8 @@ export interface MediaRelayOptions {
   handoverMaxSeqGap?: number;
   /** Deadline of one request to a shard (ms). Default 5000. */
   rpcTimeoutMs?: number;
+  /** How often the shards look for legs whose media is refused (ms); 0 disables it. Default 1000. */
+  refusalCheckMs?: number;
   /** recvmmsg/sendmmsg batch size of the native relay (addon default when omitted). */
   batch?: number;
   /** How often each shard reports latch changes to the main thread (ms). Default 250. */
@@ -85,6 +90,8 @@ interface StreamEntry {
   idle: boolean;
   /** What the shard knows of each leg, kept here to re-create the stream if the shard dies. */
   legs: Record<LegName, LegRestore>;
+  /** Each leg's latching rule in words (LatchDecision.rule), for the refusal warning. */
+  rules: Record<LegName, string | null>;
 }
 
 function legMemory(policy: LegPolicy | null = null): LegRestore {
@@ -139,6 +146,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   /** Restores waiting for their shard to come back, by shard; 'up' or close() ends the wait. */
   readonly #upWaiters = new Map<number, Set<(up: boolean) => void>>();
   #closed: Promise<void> | null = null;
+  #refusedLegs = 0;
 
   private constructor(
     options: { address: string; advertise: string; timeoutMs: number; restoreTimeoutMs: number; log: Logger },
@@ -159,6 +167,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     shardPool.on('idle', (shard, idle, active) => this.#onIdle(shard, idle, active));
     shardPool.on('lost', (shard, reason) => this.#onShardLost(shard, reason));
     shardPool.on('latch', (shard, changes) => this.#onLatch(shard, changes));
+    shardPool.on('refused', (shard, legs) => this.#onRefused(shard, legs));
     shardPool.on('up', (shard) => {
       for (const wake of [...(this.#upWaiters.get(shard) ?? [])]) wake(true);
     });
@@ -192,6 +201,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     if (!Number.isFinite(restoreTimeoutMs) || restoreTimeoutMs < 0) {
       throw new MediaError('ERR_PINLATCH_CONFIG', `restoreTimeoutMs must be a finite number >= 0, got ${restoreTimeoutMs}`);
     }
+    const refusalCheckMs = options.refusalCheckMs ?? 1000;
+    if (!Number.isFinite(refusalCheckMs) || refusalCheckMs < 0) {
+      throw new MediaError('ERR_PINLATCH_CONFIG', `refusalCheckMs must be a finite number >= 0, got ${refusalCheckMs}`);
+    }
     const ports = new PortPool({ range: options.ports, quarantineMs: options.quarantineMs ?? 5000 });
     const rule = new LatchPolicyRule({
       advertise: advertise.text,
@@ -206,6 +219,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         idleMs: timeoutMs,
         // Check a few times per timeout so the event is late by at most a quarter of it.
         idleCheckMs: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
+        refusalCheckMs,
         ...(options.batch === undefined ? {} : { batch: options.batch }),
         ...(options.latchSyncMs === undefined ? {} : { latchSyncMs: options.latchSyncMs }),
       },
@@ -228,6 +242,11 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   /** Number of sessions. */
   get size(): number {
     return this.#sessions.size;
+  }
+
+  /** Legs reported (and logged) because their media came only from sources their rule refuses. */
+  get refusedLegs(): number {
+    return this.#refusedLegs;
   }
 
   /** Port pool occupancy (pairs). */
@@ -290,14 +309,23 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         throw new MediaError('ERR_PINLATCH_ARG', `leg update for stream ${index} outside 0..${streamCount - 1}`);
       }
       if (leg !== 'a' && leg !== 'b') throw new MediaError('ERR_PINLATCH_ARG', `leg must be 'a' or 'b', got ${JSON.stringify(leg)}`);
-      return { index, leg, policy: this.#decide(key, index, leg, hint) };
+      return { index, leg, ...this.#decide(key, index, leg, hint) };
     });
+    const remember = (streams: StreamEntry[]) => {
+      for (const d of decided) {
+        const stream = streams[d.index];
+        if (stream) stream.rules[d.leg] = d.rule;
+      }
+    };
     return this.#serialize(key, async () => {
       this.#assertOpen();
       const existing = this.#sessions.get(key);
       const have = existing?.streams.length ?? 0;
       if (existing && have >= streamCount) {
-        if (decided.length > 0) await this.#sendLegs(existing, decided);
+        if (decided.length > 0) {
+          await this.#sendLegs(existing, decided);
+          remember(existing.streams);
+        }
         return existing.view;
       }
       const shard = existing?.shard ?? this.#pickShard();
@@ -323,6 +351,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       session.view = viewOf(key, session.streams);
       this.#sessions.set(key, session);
       if (onOld.length > 0) await this.#sendLegs(session, onOld);
+      remember(session.streams);
       return session.view;
     });
   }
@@ -349,14 +378,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   }
 
   /** The latch policy of one leg from its hint (LatchPolicyRule), logged. */
-  #decide(key: string, index: number, leg: LegName, hint: LegHint): LegPolicy {
+  #decide(key: string, index: number, leg: LegName, hint: LegHint): { policy: LegPolicy; rule: string } {
     const decision = this.#rule.derive(hint);
     if (decision.weak) {
       this.#log.warn({ key, index, leg, reason: decision.reason }, 'weak latching: the first valid RTP/RTCP source from anywhere latches this leg');
     } else if (this.#log.isLevelEnabled('debug')) {
       this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
     }
-    return decision.policy;
+    return { policy: decision.policy, rule: decision.rule };
   }
 
   async setLeg(key: string, index: number, leg: LegName, hint: LegHint): Promise<void> {
@@ -373,6 +402,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
       }
       await this.#sendLegs(session, [{ index, leg, policy: decision.policy }]);
+      stream.rules[leg] = decision.rule;
     });
   }
 
@@ -524,6 +554,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
             bPort: p.bPort,
             idle: false,
             legs: { a: legMemory(), b: legMemory() },
+            rules: { a: null, b: null },
           }));
         }
         const { index, error } = result;
@@ -599,6 +630,19 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
    * operations already running finish first (their requests fail with SHARD_LOST), later ones
    * wait for the restore.
    */
+  #onRefused(shard: number, legs: LegRefusal[]): void {
+    const state = this.#shards[shard]!;
+    for (const { id, leg, source, refused } of legs) {
+      const entry = state.streams.get(id);
+      if (!entry) continue; // released meanwhile
+      this.#refusedLegs++;
+      this.#log.warn(
+        { key: entry.session.key, index: entry.stream.index, leg, source, refused, rule: entry.stream.rules[leg] },
+        'media refused: every packet on this leg came from a source its latching rule does not allow, so none is relayed',
+      );
+    }
+  }
+
   #onShardLost(shard: number, reason: string): void {
     const state = this.#shards[shard]!;
     state.generation++;

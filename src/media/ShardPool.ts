@@ -25,7 +25,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
-import type { LatchChange } from '../native.js';
+import type { LatchChange, LegRefusal } from '../native.js';
 import type {
   SerializedError,
   ShardExit,
@@ -53,6 +53,8 @@ export interface ShardPoolEvents {
   up: [shard: number];
   /** Streams of `shard` that became idle / that were idle and saw media again. */
   idle: [shard: number, idle: number[], active: number[]];
+  /** Legs of `shard` whose media so far comes only from sources their rule refuses. */
+  refused: [shard: number, legs: LegRefusal[]];
   /** A running shard died; its streams are gone. The pool restarts it. */
   lost: [shard: number, reason: string];
   /** Legs of `shard` whose latched peers changed (reported every `latchSyncMs`). */
@@ -344,6 +346,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         return;
       case 'latch':
         this.emit('latch', slot.index, message.changes);
+        return;
+      case 'refused':
+        this.emit('refused', slot.index, message.legs);
         return;
     }
   }

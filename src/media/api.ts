@@ -10,6 +10,24 @@ import type { LegCounters, LatchMode } from '../native.js';
 
 export type LegName = 'a' | 'b';
 
+/**
+ * Restricted latching (docs/latching.md): besides the address a leg's rule rests on (its SDP
+ * address or its signalling source), which sources may latch it. For a NAT that sends media from
+ * another public address than its signalling (several WAN links, an address pool), or a
+ * multi-homed phone whose RTP leaves from another local address. The default (32, 128, none) is
+ * the address alone.
+ */
+export interface LatchRestriction {
+  /** Leading bits of an IPv4 rule address a source must share, 0..32 (32: the address alone). */
+  prefixV4: number;
+  /** Leading bits of an IPv6 rule address a source must share, 0..128 (128: the address alone). */
+  prefixV6: number;
+  /** CIDR prefixes whose sources may latch as well (those of the relay's family apply); at most 16. */
+  networks: readonly string[];
+  /** Where the rule is configured (a key path such as `trunks[gateway].latching`), for logs. */
+  origin?: string;
+}
+
 /** What signalling tells the media plane about one leg's peer. */
 export interface LegHint {
   /** Address from the SDP (c= line), or null when the SDP has none usable (e.g. 0.0.0.0 hold). */
@@ -31,6 +49,8 @@ export interface LegHint {
    * When omitted the policy is derived from sdpAddress/signalSource (see LatchPolicyRule).
    */
   mode?: LatchMode;
+  /** Widens an address rule (never 'fixed' or 'any'); omitted: the address alone. */
+  restriction?: LatchRestriction;
 }
 
 /** One leg's hint, set together with ensureSession (one round trip to the shard for both). */

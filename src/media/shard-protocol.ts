@@ -4,11 +4,12 @@
  *
  * main -> shard: `request` messages, each with an id; the shard answers every one with a `reply`
  * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists,
- * `idle` whenever the set of inactive streams changes, and `latch` with the legs whose latched
- * peers changed (so that the main thread can re-create them if the shard dies).
+ * `idle` whenever the set of inactive streams changes, `latch` with the legs whose latched peers
+ * changed (so that the main thread can re-create them if the shard dies), and `refused` for legs
+ * whose media so far comes only from sources their latching rule refuses (each leg once per policy).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LatchChange, LegPolicy, StreamCounters, StreamSpec } from '../native.js';
+import type { LatchChange, LegPolicy, LegRefusal, StreamCounters, StreamSpec } from '../native.js';
 
 export interface ShardOptions {
   /** Inactivity threshold for the idle check (ms); 0 disables the check. */
@@ -17,6 +18,8 @@ export interface ShardOptions {
   idleCheckMs: number;
   /** How often the shard reports latch changes to the main thread (ms); default DEFAULT_LATCH_SYNC_MS. */
   latchSyncMs?: number;
+  /** How often the shard asks its relay for legs whose media is refused (ms); absent or 0: never. */
+  refusalCheckMs?: number;
   /** recvmmsg/sendmmsg batch size passed to the addon (addon default when omitted). */
   batch?: number;
 }
@@ -110,7 +113,9 @@ export type ShardMessage =
   /** Streams that became idle, and streams that were idle and saw media again. */
   | { type: 'idle'; idle: number[]; active: number[] }
   /** Legs whose latched peers changed since the last report (polled every latchSyncMs). */
-  | { type: 'latch'; changes: LatchChange[] };
+  | { type: 'latch'; changes: LatchChange[] }
+  /** Legs whose media so far comes only from sources their latching rule refuses. */
+  | { type: 'refused'; legs: LegRefusal[] };
 
 export function serializeError(err: unknown): SerializedError {
   const e = err as { code?: unknown; message?: unknown; syscallCode?: unknown };

@@ -101,12 +101,20 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       if (changes.length > 0) post({ type: 'latch', changes });
     };
     const latchTimer = setInterval(reportLatches, options.latchSyncMs ?? DEFAULT_LATCH_SYNC_MS);
+    // The relay keeps the per-leg refusal state; this timer only collects it (no JS per packet).
+    const checkRefusals = () => {
+      const legs = relay.refusals();
+      if (legs.length > 0) post({ type: 'refused', legs });
+    };
+    const refusalCheckMs = options.refusalCheckMs ?? 0;
+    const refusalTimer = refusalCheckMs > 0 ? setInterval(checkRefusals, refusalCheckMs) : undefined;
 
     const stop = (): number => {
       if (!stopped) {
         stopped = true;
         clearInterval(idleTimer);
         clearInterval(latchTimer);
+        clearInterval(refusalTimer);
         openAtStop = relay.size;
         relay.close();
       }

@@ -57,7 +57,7 @@ shipped('examples/pinlatch.yaml loads into the NAT gateway scenario', async () =
 shipped('examples/media-only.yaml is an NG relay with no SIP', async () => {
   const c = await loadConfigFile(`${examples}media-only.yaml`);
   assert.is(c.sip, null);
-  assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false });
+  assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false, allow: ['127.0.0.1/32'] });
   assert.equal(c.media.ports, { min: 40000, max: 49999 });
   assert.equal(c.trunks, []);
 });
@@ -71,8 +71,24 @@ shipped('defaultConfig() is loopback only, with SIP, media and NG', () => {
   ]);
   assert.is(c.media.address, '127.0.0.1');
   assert.equal(c.media.ports, { min: 40000, max: 40999 });
-  assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false });
+  assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false, allow: ['127.0.0.0/8', '::1/128'] });
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sip!.listen[0]) && Object.isFrozen(c.media.ports));
+});
+
+shipped('ng.allow: canonical CIDR text, bare addresses as hosts; required off loopback', () => {
+  const c = parseConfig(`${MEDIA}ng:\n  address: 0.0.0.0\n  allow: [10.0.0.5, "2001:DB8::/32", "::ffff:192.0.2.0/120"]\n`);
+  assert.equal(c.ng?.allow, ['10.0.0.5/32', '2001:db8::/32', '192.0.2.0/24']);
+  assert.equal(parseConfig(`${MEDIA}ng: { address: "::1" }\n`).ng?.allow, ['127.0.0.0/8', '::1/128']);
+});
+
+shipped('restricted latching per trunk and for endpoints, networks in canonical text', () => {
+  const c = parseConfig(
+    `sip: { listen: [{ address: 127.0.0.1 }] }\n${MEDIA}  latching:\n    endpoints: { prefixV4: 31 }\n` +
+      `trunks:\n  - { name: gw, host: 203.0.113.1, latching: { prefixV4: 29, networks: [198.51.100.7, "::ffff:192.0.2.0/120"] } }\n`,
+  );
+  assert.equal(c.trunks[0]?.latching, { prefixV4: 29, prefixV6: 128, networks: ['198.51.100.7/32', '192.0.2.0/24'] });
+  assert.equal(c.media.latching.endpoints, { prefixV4: 31, prefixV6: 128, networks: [] });
+  assert.is(c.media.latching.handoverSilenceMs, 1000);
 });
 
 shipped('a minimal document gets every default filled', () => {
@@ -88,9 +104,10 @@ shipped('a minimal document gets every default filled', () => {
   assert.is(c.media.latchSyncMs, 250);
   assert.is(c.media.restoreTimeoutMs, 10_000);
   assert.is(c.sip?.drainSec, 30);
-  assert.equal(c.media.latching, { handoverSilenceMs: 1000, handoverMaxSeqGap: 100 });
+  assert.equal(c.media.latching, { handoverSilenceMs: 1000, handoverMaxSeqGap: 100, endpoints: { prefixV4: 32, prefixV6: 128, networks: [] } });
   assert.equal(c.trunks[0], {
     name: 'gw', host: 'gw.example.net', hostIsAddress: false, port: 5060, transport: 'udp', pinRoute: false, resolveIntervalSec: 60,
+    latching: { prefixV4: 32, prefixV6: 128, networks: [] },
   });
   assert.equal({ user: c.routes[0]?.user, host: c.routes[0]?.host, up: c.routes[0]?.userPattern }, { user: null, host: null, up: null });
   assert.is(c.upstream, null);
@@ -190,6 +207,16 @@ const cases: Array<[string, string, string, number, string]> = [
   ['IPv4 upstream without an IPv4 TCP listen point', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }, { transport: tcp, address: "::1" }] }\nupstream: "sip:203.0.113.30;transport=tcp"\n`, 'upstream', 4, 'no tcp listen point in sip.listen is IPv4'],
   ['timer order', `${MEDIA}sip:\n  listen: [{ address: 127.0.0.1 }]\n  timers: { t1Ms: 5000, t2Ms: 4000 }\n`, 'sip.timers.t2Ms', 5, 'must be >= t1Ms'],
   ['socket clash', `${MEDIA}sip:\n  listen: [{ address: 0.0.0.0, port: 2223 }]\n  advertise: 203.0.113.10\nng: { address: 127.0.0.1, port: 2223 }\n`, 'ng.port', 6, 'already used by sip.listen[0]'],
+  ['NG on a non-loopback address without allow', `${MEDIA}ng:\n  address: 10.0.0.2\n`, 'ng.allow', 3, 'required when ng.address (10.0.0.2) is not a loopback address'],
+  ['NG on a wildcard without allow', `${MEDIA}ng: { address: 0.0.0.0 }\n`, 'ng.allow', 3, 'not a loopback address'],
+  ['bad NG allow entry', `${MEDIA}ng:\n  allow:\n    - 10.0.0.0/8\n    - 10.0.0.1/8\n`, 'ng.allow[1]', 6, 'bits set beyond its /8 prefix'],
+  ['NG allow prefix too long', `${MEDIA}ng:\n  allow: ["2001:db8::/129"]\n`, 'ng.allow[0]', 4, 'from 0 to 128'],
+  ['empty NG allow list', `${MEDIA}ng:\n  allow: []\n`, 'ng.allow', 4, 'at least one'],
+  ['latching prefix out of range', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - { name: gw, host: 203.0.113.1, latching: { prefixV4: 33 } }\n`, 'trunks[0].latching.prefixV4', 5, 'expected an integer 0..32'],
+  ['latching network with host bits', `${MEDIA}  latching:\n    endpoints:\n      networks: [198.51.100.1/24]\n`, 'media.latching.endpoints.networks[0]', 5, 'bits set beyond'],
+  ['latching network of the other family', `${MEDIA}sip: { listen: [{ address: 127.0.0.1 }] }\ntrunks:\n  - name: gw\n    host: 203.0.113.1\n    latching:\n      networks: [192.0.2.0/24, "2001:db8::/32"]\n`, 'trunks[0].latching.networks[1]', 8, 'media runs on IPv4'],
+  ['unknown latching key', `${MEDIA}  latching:\n    endpoints: { prefix: 24 }\n`, 'media.latching.endpoints.prefix', 4, 'unknown key'],
+  ['too many latching networks', `${MEDIA}  latching:\n    endpoints:\n      networks: [${Array.from({ length: 17 }, (_, i) => `10.${i}.0.0/16`).join(', ')}]\n`, 'media.latching.endpoints.networks', 5, 'at most 16'],
   ['NG port inside the media range', `${MEDIA}  ports: { min: 30000, max: 30999 }\nng: { port: 30500 }\n`, 'ng.port', 4, 'inside media.ports'],
   // The parser notices the unclosed flow sequence where the next key starts.
   ['YAML syntax error', `media:\n  address: [127.0.0.1\nlog: {}\n`, '', 3, 'YAML'],

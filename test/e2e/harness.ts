@@ -24,6 +24,8 @@ export interface TrunkSpec {
   port?: number;
   pinRoute: boolean;
   resolveIntervalSec?: number;
+  /** The trunk's `latching` mapping as YAML flow text (restricted latching), when given. */
+  latching?: string;
 }
 
 export interface RtpResult {
@@ -52,7 +54,7 @@ media:
   shards: 1
   timeoutSec: 60
 trunks:
-  - { name: gateway, host: "${trunk.host}", port: ${trunk.port ?? 5060}, pinRoute: ${trunk.pinRoute}, resolveIntervalSec: ${trunk.resolveIntervalSec ?? 60} }
+  - { name: gateway, host: "${trunk.host}", port: ${trunk.port ?? 5060}, pinRoute: ${trunk.pinRoute}, resolveIntervalSec: ${trunk.resolveIntervalSec ?? 60}${trunk.latching ? `, latching: ${trunk.latching}` : ''} }
 routes:
   - { match: { user: ".*" }, trunk: gateway }
 upstream: "sip:${hostport(topo.addr.pbx, 5060)}"

@@ -1,8 +1,8 @@
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { LatchPolicyRule, DEFAULT_LATCH_KNOBS, type LatchReason } from '../../src/media/LatchPolicyRule.ts';
+import { LatchPolicyRule, DEFAULT_LATCH_KNOBS, describeLatchRule, type LatchReason } from '../../src/media/LatchPolicyRule.ts';
 import { MediaError } from '../../src/media/errors.ts';
-import type { LegHint } from '../../src/media/api.ts';
+import type { LatchRestriction, LegHint } from '../../src/media/api.ts';
 import type { LegPolicy } from '../../src/native.ts';
 
 const rule = new LatchPolicyRule({ handoverSilenceMs: 750, handoverMaxSeqGap: 64 });
@@ -122,7 +122,63 @@ validation('knobs have defaults and are validated', () => {
   assert.is(errorCode(() => new LatchPolicyRule({ handoverMaxSeqGap: 1.5 })), 'ERR_PINLATCH_CONFIG');
 });
 
+const restricted = suite('media/LatchPolicyRule: restricted latching');
+
+const pool: LatchRestriction = { prefixV4: 30, prefixV6: 64, networks: ['198.51.100.0/24', '2001:db8:f::/48'], origin: 'trunks[gw].latching' };
+
+restricted('the prefix and the networks of the family widen a signal-source rule', () => {
+  const d = rule.derive(hint({ sdpAddress: '192.168.50.20', signalSource: '203.0.113.1', restriction: pool }));
+  assert.is(d.reason, 'signal-source');
+  assert.equal(d.policy, { rtcpMux: false, ...knobs, mode: 'address', address: '203.0.113.1', latchPrefix: 30, latchNetworks: ['198.51.100.0/24'] });
+  assert.is(d.rule, '203.0.113.0/30 or 198.51.100.0/24 (trunks[gw].latching)');
+});
+
+restricted('...and an SDP-address rule, keeping its signalled destination', () => {
+  const d = rule.derive(hint({ sdpAddress: '2001:db8:1::5', restriction: pool }));
+  assert.is(d.reason, 'sdp-address-routable');
+  assert.equal(d.policy, {
+    rtcpMux: false, ...knobs, mode: 'address', address: '2001:db8:1::5', port: 40000, rtcpPort: 40001, latchPrefix: 64, latchNetworks: ['2001:db8:f::/48'],
+  });
+  assert.is(d.rule, '2001:db8:1::/64 or 2001:db8:f::/48 (trunks[gw].latching)');
+});
+
+restricted('the default restriction (whole address, no networks) leaves the policy as it was', () => {
+  const none: LatchRestriction = { prefixV4: 32, prefixV6: 128, networks: [], origin: 'media.latching.endpoints' };
+  const d = rule.derive(hint({ sdpAddress: '10.0.0.9', signalSource: '203.0.113.1', restriction: none }));
+  assert.equal(d.policy, { rtcpMux: false, ...knobs, mode: 'address', address: '203.0.113.1' });
+  assert.is(d.rule, '203.0.113.1 (media.latching.endpoints)');
+  assert.is(rule.derive(hint({ signalSource: '203.0.113.1' })).rule, '203.0.113.1');
+});
+
+restricted("'fixed' and 'any' are not widened", () => {
+  const fixed = rule.derive(hint({ sdpAddress: '203.0.113.5', mode: 'fixed', restriction: pool }));
+  assert.is(fixed.policy.latchPrefix, undefined);
+  assert.is(fixed.policy.latchNetworks, undefined);
+  assert.is(fixed.rule, '203.0.113.5 only (fixed)');
+  const any = rule.derive(hint({ restriction: pool }));
+  assert.is(any.policy.mode, 'any');
+  assert.is(any.policy.latchNetworks, undefined);
+  assert.is(any.rule, 'any source (weak)');
+});
+
+restricted('bad restrictions are argument errors', () => {
+  const bad = (r: Partial<LatchRestriction>) =>
+    errorCode(() => rule.derive(hint({ signalSource: '203.0.113.1', restriction: { prefixV4: 32, prefixV6: 128, networks: [], ...r } })));
+  assert.is(bad({ prefixV4: 33 }), 'ERR_PINLATCH_ARG');
+  assert.is(bad({ prefixV6: -1 }), 'ERR_PINLATCH_ARG');
+  assert.is(bad({ prefixV4: 1.5 }), 'ERR_PINLATCH_ARG');
+  assert.is(bad({ networks: ['10.0.0.1/8'] }), 'ERR_PINLATCH_ARG');
+  assert.is(bad({ networks: Array.from({ length: 17 }, (_, i) => `10.${i}.0.0/16`) }), 'ERR_PINLATCH_ARG');
+  assert.is(bad({ networks: 'nope' as unknown as string[] }), 'ERR_PINLATCH_ARG');
+});
+
+restricted('describeLatchRule names the rule without an origin too', () => {
+  assert.is(describeLatchRule({ ...knobs, rtcpMux: false, mode: 'address', address: '203.0.113.7', latchPrefix: 0 }), '0.0.0.0/0');
+  assert.is(describeLatchRule({ ...knobs, rtcpMux: false, mode: 'address', address: '203.0.113.7', latchNetworks: ['192.0.2.0/24'] }), '203.0.113.7 or 192.0.2.0/24');
+});
+
 automatic.run();
+restricted.run();
 explicit.run();
 validation.run();
 onSite.run();

@@ -122,6 +122,8 @@ export class NatTopology {
   readonly addr: TopologyAddresses;
   private natPublic: string;
   private forwards: UdpForward[];
+  /** A second public address the gateway's media leaves from (snatMediaTo), or null. */
+  private mediaSnat: { address: string; sipPort: number } | null = null;
   private destroyed = false;
   private readonly children = new Set<ChildProcess>();
 
@@ -193,6 +195,9 @@ export class NatTopology {
     const dnat = this.forwards
       .map((f) => `    iifname "wan0" udp dport ${f.port} dnat to ${gw}:${f.toPort ?? f.port}`)
       .join('\n');
+    const mediaSnat = this.mediaSnat
+      ? `    oifname "wan0" ${nft} saddr ${this.addr.gw} udp sport != ${this.mediaSnat.sipPort} snat to ${this.mediaSnat.address}\n`
+      : '';
     const rules = `flush ruleset
 table ${nft} nat {
   chain prerouting {
@@ -201,7 +206,7 @@ ${dnat}
   }
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" ${nft} saddr ${privateNet} masquerade
+${mediaSnat}    oifname "wan0" ${nft} saddr ${privateNet} masquerade
   }
 }
 table ${nft} filter {
@@ -219,6 +224,19 @@ table ${nft} filter {
   /** Replaces the router's UDP port forwards. */
   async setForwards(forwards: UdpForward[]): Promise<void> {
     this.forwards = forwards;
+    await this.loadRuleset();
+  }
+
+  /**
+   * Gives the router a second public address and sends the gateway's media (every UDP flow but the
+   * one from its SIP port) out from it, while its SIP keeps the first address: a NAT with several
+   * WAN links or an address pool, where media and signalling leave from different addresses.
+   */
+  async snatMediaTo(address: string, sipPort = 5060): Promise<void> {
+    const prefix = FAMILY[this.family].publicPrefix;
+    const flags = this.family === 6 ? ['nodad'] : [];
+    await run('ip', ['-n', this.ns.natgw, 'addr', 'add', `${address}/${prefix}`, 'dev', 'wan0', ...flags]);
+    this.mediaSnat = { address, sipPort };
     await this.loadRuleset();
   }
 

@@ -29,6 +29,7 @@ import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../../config/types.js';
 import type { LegName, LegUpdate, MediaRelayApi } from '../../media/api.js';
+import { LatchRestrictions } from './LatchRestrictions.js';
 import { MediaError } from '../../media/errors.js';
 import { isIp, normalizeIp } from '../../net/address.js';
 import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, relayFamilyOf, type SdpInfo } from '../../sdp/index.js';
@@ -196,6 +197,7 @@ export class SipProxy {
   private readonly timers: TransactionTimers;
   private readonly routes: RouteTable;
   readonly resolver: TrunkResolver;
+  private readonly latchRestrictions: LatchRestrictions;
   private transport: SipTransport | null = null;
   private points: ListenPoint[] = [];
   /** Addresses and ports that name this proxy in Via, Route and Request-URI. */
@@ -244,6 +246,7 @@ export class SipProxy {
       },
     };
     this.routes = new RouteTable(options.config.routes, options.config.trunks);
+    this.latchRestrictions = new LatchRestrictions(options.config);
     this.resolver = new TrunkResolver(options.config.trunks, {
       lookup: options.lookup,
       onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
@@ -1470,6 +1473,7 @@ export class SipProxy {
         rtcpMux: m.rtcpMux,
         // A non-routable SDP address: only media from the signalling source may latch.
         signalSource: isTrustworthyAddress(m.peerAddress) ? m.peerAddress : peer.source.address,
+        restriction: this.latchRestrictions.of(peer.trunk),
       };
       legs.push({ index: m.index, leg: senderLeg, hint });
       if (this.log?.isLevelEnabled('debug')) this.log.debug({ callId: dialog.callId, leg: senderLeg, index: m.index, hint }, 'media leg');
