@@ -7,10 +7,12 @@ import { once } from 'node:events';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MediaRelay } from '../media/MediaRelay.js';
 import type { NgServer } from '../control/NgServer.js';
+import type { SipProxyStats } from '../sip/proxy/Proxy.js';
 
 export interface MetricsSources {
   media: MediaRelay;
   ng?: NgServer | undefined;
+  sip?: { stats(): SipProxyStats } | undefined;
 }
 
 export class MetricsServer {
@@ -28,6 +30,28 @@ export class MetricsServer {
         this.set(sources.media.size);
       },
     });
+    const sip = sources.sip;
+    if (sip !== undefined) {
+      new Gauge({
+        name: 'pinlatch_sip_transactions',
+        help: 'SIP transactions held by the proxy (server: requests received, client: requests forwarded)',
+        labelNames: ['kind'],
+        registers: [registry],
+        collect() {
+          const stats = sip.stats();
+          this.set({ kind: 'server' }, stats.serverTransactions);
+          this.set({ kind: 'client' }, stats.clientTransactions);
+        },
+      });
+      new Gauge({
+        name: 'pinlatch_sip_dialogs',
+        help: 'SIP dialogs (early and confirmed) held by the proxy',
+        registers: [registry],
+        collect() {
+          this.set(sip.stats().dialogs);
+        },
+      });
+    }
     const ng = sources.ng;
     if (ng !== undefined) {
       const ngCounter = (name: string, help: string, read: () => number) =>

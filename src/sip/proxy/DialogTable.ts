@@ -47,6 +47,11 @@ export class DialogTable {
     this.remove(dialog, dialog.callee.tag);
   }
 
+  /** Dialogs in the table (each is entered under up to two tags, counted once). */
+  get size(): number {
+    return new Set(this.byTag.values()).size;
+  }
+
   /** The dialog a media session's events (timeout) concern. */
   ownerOf(mediaKey: string): Dialog | undefined {
     return this.byMedia.get(mediaKey);

@@ -99,6 +99,12 @@ interface BranchTarget {
   uriPort: number | undefined;
 }
 
+export interface SipProxyStats {
+  serverTransactions: number;
+  clientTransactions: number;
+  dialogs: number;
+}
+
 /** One forwarded copy of a request and its client transaction. */
 interface Branch {
   ctx: ResponseContext;
@@ -162,6 +168,11 @@ export class SipProxy {
     this.media.on('timeout', (key) =>
       this.onMediaTimeout(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media timeout not handled')),
     );
+  }
+
+  /** What the proxy holds right now, for the metrics endpoint and soak runs (a leak shows here first). */
+  stats(): SipProxyStats {
+    return { serverTransactions: this.serverTx.size, clientTransactions: this.clientTx.size, dialogs: this.dialogs.size };
   }
 
   /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
