@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MediaRelay } from '../media/MediaRelay.js';
 import type { NgServer } from '../control/NgServer.js';
@@ -15,9 +16,13 @@ export interface MetricsSources {
   sip?: { stats(): SipProxyStats } | undefined;
 }
 
+/** Sampling timer of the event-loop delay histogram; Node records each whole interval, this included. */
+const LAG_RESOLUTION_MS = 10;
+
 export class MetricsServer {
   readonly registry = new Registry();
   #server: Server | undefined;
+  readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
@@ -28,6 +33,21 @@ export class MetricsServer {
       registers: [registry],
       collect() {
         this.set(sources.media.size);
+      },
+    });
+    const lag = this.#lag;
+    lag.enable();
+    new Gauge({
+      name: 'pinlatch_event_loop_lag_seconds',
+      help: `Main-thread event-loop delay since the previous scrape, beyond the ${LAG_RESOLUTION_MS} ms sampling timer (stat: p99, max)`,
+      labelNames: ['stat'],
+      registers: [registry],
+      collect() {
+        // prom-client's nodejs_eventloop_lag_* report the same histogram with the timer's interval in them.
+        const beyond = (ns: number): number => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) / 1000;
+        this.set({ stat: 'p99' }, lag.count === 0 ? 0 : beyond(lag.percentile(99)));
+        this.set({ stat: 'max' }, lag.count === 0 ? 0 : beyond(lag.max));
+        lag.reset();
       },
     });
     const sip = sources.sip;
@@ -90,6 +110,7 @@ export class MetricsServer {
   }
 
   async close(): Promise<void> {
+    this.#lag.disable();
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
