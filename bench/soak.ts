@@ -9,12 +9,38 @@
  *
  * Writes FILE.json (every sample, the verdicts) and FILE.svg (the chart); the default FILE is
  * bench/results/soak-<time>. See docs/benchmarks.md.
+ *
+ *   npm run soak -- --render FILE.json
+ *
+ * judges a saved run again and redraws its chart (FILE.svg), with the limits it ran with.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SOAK_LIMITS } from './soak/flatness.ts';
+import { assess, type RunShape, type SoakTotals } from './soak/report.ts';
 import { runSoak, SoakUsageError } from './soak/run.ts';
+import type { SoakSample } from './soak/samples.ts';
 import { BENCH_DIR } from './lib/native-tools.ts';
+
+interface SavedRun extends Partial<SoakTotals> {
+  options: RunShape;
+  machine: string;
+  samples: SoakSample[];
+}
+
+/** A saved run judged and drawn again; false when it failed (or never finished). */
+function render(file: string): boolean {
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as SavedRun;
+  if (doc.caller === undefined || doc.rtp === undefined) throw new SoakUsageError(`${file}: the run did not finish (no final counts)`);
+  const { judgement, svg } = assess(doc.samples, doc.options, { caller: doc.caller, callee: doc.callee ?? null, rtp: doc.rtp }, doc.machine);
+  const svgFile = `${file.replace(/\.json$/, '')}.svg`;
+  writeFileSync(svgFile, svg);
+  writeFileSync(file, `${JSON.stringify({ ...doc, judgement }, null, 1)}\n`);
+  for (const v of judgement.verdicts) console.log(v.line);
+  console.log(`chart: ${svgFile}`);
+  return judgement.ok;
+}
 
 export async function main(argv: string[]): Promise<boolean> {
   const { values } = parseArgs({
@@ -30,9 +56,11 @@ export async function main(argv: string[]): Promise<boolean> {
       subnet: { type: 'string', default: '127.0.21' },
       cli: { type: 'string', default: 'built' },
       out: { type: 'string' },
+      render: { type: 'string' },
     },
     strict: true,
   });
+  if (values.render !== undefined) return render(values.render);
   if (values.cli !== 'built' && values.cli !== 'sources') throw new SoakUsageError(`--cli: built or sources, got ${values.cli}`);
   const stop = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort(new Error(`${sig}: stopped early, samples so far kept`)));

@@ -7,11 +7,12 @@
  * answer the second), so pinlatch relays every call between the same two addresses, each call
  * through its own pair of relay ports. The caller's sipp tells this process the relay port of
  * its call once the 200 names it, by a line written into the FIFO from its scenario's <exec>:
- *   a <relay ip> <relay port> <packets>
- * and the caller's stream starts: <packets> RTP packets, one per ptime, from the caller socket
+ *   a <relay ip> <relay port> <milliseconds>
+ * and the caller's stream starts: an RTP packet every ptime for that long, from the caller socket
  * (symmetric RTP, so pinlatch latches onto it). Its first packet out of pinlatch, on the callee
  * socket, comes from the call's other relay port: the callee's stream starts there and then, back
- * toward that port, as long as the caller's has left to run. (Only one side learns its port from
+ * toward that port, until the caller's ends. Streams end by the clock, not by a packet count: a
+ * process that is descheduled sends fewer packets instead of sending after the BYE. (Only one side learns its port from
  * sipp because every <exec> costs sipp two forks and a wait, which stall it on a busy machine.)
  * Every stream has its own SSRC, which pinlatch leaves alone: a packet that comes out on the other
  * socket is counted as delivered for that stream.
@@ -27,11 +28,11 @@ interface Stream {
   side: 'a' | 'b';
   ssrc: number;
   to: { address: string; port: number };
-  total: number;
+  /** Date.now() after which the stream sends no more. */
+  until: number;
   sent: number;
   delivered: number;
-  /** When the last packet went out (finished streams are kept a while for late packets). */
-  doneAt: number;
+  done: boolean;
   /** The callee's stream of a caller's stream, once started. */
   answered: boolean;
 }
@@ -76,8 +77,8 @@ function main(): void {
   let nextSsrc = 0x50a10000;
 
   const sockets = { a: createSocket('udp4'), b: createSocket('udp4') } satisfies Record<'a' | 'b', Socket>;
-  const start = (side: 'a' | 'b', to: Stream['to'], total: number): void => {
-    const s: Stream = { side, ssrc: nextSsrc++ >>> 0, to, total, sent: 0, delivered: 0, doneAt: 0, answered: false };
+  const start = (side: 'a' | 'b', to: Stream['to'], until: number): void => {
+    const s: Stream = { side, ssrc: nextSsrc++ >>> 0, to, until, sent: 0, delivered: 0, done: false, answered: false };
     streams.set(s.ssrc, s);
     active.push(s);
     stats.streams++;
@@ -91,9 +92,9 @@ function main(): void {
     else {
       stream.delivered++;
       stats.delivered++;
-      if (side === 'b' && !stream.answered && stream.total > stream.sent) {
+      if (side === 'b' && !stream.answered && !stream.done) {
         stream.answered = true;
-        start('b', { address: from.address, port: from.port }, stream.total - stream.sent);
+        start('b', { address: from.address, port: from.port }, stream.until);
       }
     }
   };
@@ -115,29 +116,30 @@ function main(): void {
     const now = Date.now();
     for (let i = active.length - 1; i >= 0; i--) {
       const s = active[i]!;
-      sockets[s.side].send(packet(s), s.to.port, s.to.address);
-      s.sent++;
-      stats.sent++;
-      if (s.sent >= s.total) {
-        s.doneAt = now;
-        active[i] = active[active.length - 1]!;
-        active.pop();
+      if (now < s.until) {
+        sockets[s.side].send(packet(s), s.to.port, s.to.address);
+        s.sent++;
+        stats.sent++;
+        continue;
       }
+      s.done = true;
+      active[i] = active[active.length - 1]!;
+      active.pop();
     }
     for (const [ssrc, s] of streams) {
-      if (s.sent < s.total || now - s.doneAt < LATE_MS) continue;
+      if (!s.done || now - s.until < LATE_MS) continue;
       if (s.delivered === 0) stats.silent++;
       streams.delete(ssrc);
     }
   }, ptimeMs);
 
   const onLine = (line: string): void => {
-    const [side, address, port, total] = line.trim().split(/\s+/);
-    if (side !== 'a' || !address || !Number(port) || !(Number(total) > 0)) {
+    const [side, address, port, ms] = line.trim().split(/\s+/);
+    if (side !== 'a' || !address || !Number(port) || !(Number(ms) > 0)) {
       stats.badLines++;
       return;
     }
-    start('a', { address, port: Number(port) }, Number(total));
+    start('a', { address, port: Number(port) }, Date.now() + Number(ms));
   };
   // Opened read-write, so neither does the open wait for a writer nor does a writer's close end
   // the stream: every sipp <exec> opens, writes one line and closes.

@@ -19,12 +19,12 @@ import { Child } from '../../test/control/child.ts';
 import { LineChild } from '../lib/line-child.ts';
 import { machineCpu } from '../lib/proc-stats.ts';
 import { REPO_DIR } from '../lib/targets.ts';
-import { judge, type FlatnessLimits, type Judgement } from './flatness.ts';
+import type { FlatnessLimits, Judgement } from './flatness.ts';
 import { readProc, readSippCounts, scrapeMetrics, type SippCounts } from './probes.ts';
 import type { RtpPeerStats } from './rtp-peer.ts';
 import type { SoakPhase, SoakSample } from './samples.ts';
 import { uacScenario, uasScenario } from './scenarios.ts';
-import { soakSvg } from './svg.ts';
+import { assess, judgedWindow, SETTLE_AFTER_HOLD_S } from './report.ts';
 
 export class SoakUsageError extends Error {
   readonly code = 'ERR_PINLATCH_SOAK_USAGE';
@@ -35,27 +35,19 @@ const PORTS = { sip: 17060, uas: 17062, uac: 17064, uasSippMedia: 17070, uacSipp
 const MEDIA_PORTS = { min: 2000, max: 14999 };
 /** pinlatch keeps a released port pair out of use this long (media.quarantineMs default). */
 const QUARANTINE_S = 2;
-/** The caller's and callee's RTP stops this long before the BYE, so no packet races the teardown. */
-const RTP_TAIL_MS = 1000;
+/**
+ * The caller's and callee's RTP stops this long before the BYE, so that no packet races the
+ * teardown even when the <exec> that starts it was late (sipp forks for it).
+ */
+const RTP_TAIL_MS = 2000;
 const PTIME_MS = 20;
 const TICK_S = 0.01; // USER_HZ = 100 on Linux
-/**
- * Transactions and dialogs outlive their call by 64·T1 (32 s at the default T1 of 500 ms: Timer
- * J/K/L/M, RFC 6026, and the dialog's linger for stray retransmissions), so the counts are steady
- * only from hold + 32 s on; the judged window starts after that and a margin.
- */
-const SETTLE_AFTER_HOLD_S = 40;
 /**
  * sipp ends its run after 120 stalls of 500 ms (its watchdog); on a machine shared with other
  * work that happens within the hour without anything being wrong with the relay. Stalls still
  * show, as retransmissions and, if they last, failed calls.
  */
 const SIPP_WATCHDOG = ['-watchdog_minor_maxtriggers', '1000000', '-watchdog_major_maxtriggers', '1000000'];
-
-/** The judged window: the second half of the load, but never before the counts have settled. */
-export function judgedWindow(durationS: number, holdS: number): { from: number; to: number } {
-  return { from: Math.max(durationS / 2, holdS + SETTLE_AFTER_HOLD_S), to: durationS };
-}
 
 export interface SoakOptions {
   durationS: number;
@@ -95,7 +87,7 @@ export function validate(o: SoakOptions): void {
   positive('duration', o.durationS);
   positive('rate', o.rate);
   positive('interval', o.intervalS);
-  if (!(o.holdS >= 2)) throw new SoakUsageError(`--hold: at least 2 s (the RTP stops ${RTP_TAIL_MS} ms before the BYE), got ${o.holdS}`);
+  if (!(o.holdS >= 3)) throw new SoakUsageError(`--hold: at least 3 s (the RTP stops ${RTP_TAIL_MS} ms before the BYE), got ${o.holdS}`);
   if (!/^127\.\d{1,3}\.\d{1,3}$/.test(o.subnet)) throw new SoakUsageError(`--subnet: three octets inside 127.0.0.0/8, got ${o.subnet}`);
   const w = judgedWindow(o.durationS, o.holdS);
   if ((w.to - w.from) / o.intervalS < 5) {
@@ -166,7 +158,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-soak-'));
   const fifo = join(dir, 'rtp.fifo');
   const calls = Math.round(o.rate * o.durationS);
-  const packets = Math.floor((o.holdS * 1000 - RTP_TAIL_MS) / PTIME_MS);
+  const rtpMs = o.holdS * 1000 - RTP_TAIL_MS;
   const metricsUrl = `http://${relay}:${PORTS.metrics}/metrics`;
   const children: Array<{ stop(): Promise<unknown> }> = [];
   const samples: SoakSample[] = [];
@@ -174,7 +166,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   try {
     mkdirSync(dirname(o.out), { recursive: true });
     execFileSync('mkfifo', [fifo]);
-    const scenario = { fifo, callerRtpPort: PORTS.callerRtp, calleeRtpPort: PORTS.calleeRtp, packets };
+    const scenario = { fifo, callerRtpPort: PORTS.callerRtp, calleeRtpPort: PORTS.calleeRtp, rtpMs };
     writeFileSync(join(dir, 'uac.xml'), uacScenario(scenario), 'latin1');
     writeFileSync(join(dir, 'uas.xml'), uasScenario(scenario), 'latin1');
     writeFileSync(join(dir, 'pinlatch.yaml'), pinlatchYaml(o, relay, uas));
@@ -245,15 +237,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       const doc = {
         command: `npm run soak -- --duration ${o.durationS} --rate ${o.rate} --hold ${o.holdS} --interval ${o.intervalS}`,
         options: { ...o, log: undefined, signal: undefined },
-        machine: { cpus: cpus().length, model: cpus()[0]?.model ?? '?', kernel: release(), node: process.version },
+        machine,
         samples,
         ...end,
       };
       writeFileSync(files.json, `${JSON.stringify(doc, null, 1)}\n`);
     };
 
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`;
     o.log(`pinlatch pid ${pinlatch.pid} on ${relay}:${PORTS.sip}; ${calls} calls at ${o.rate} cps, ${o.holdS} s hold, ` +
-      `${packets} RTP packets per stream; a sample every ${o.intervalS} s -> ${files.json}`);
+      `RTP for ${rtpMs} ms of each; a sample every ${o.intervalS} s -> ${files.json}`);
     o.log('     t  phase  RSS MiB   fds  CPU %  sessions  dialogs  trans  lag p99/max ms  calls ok/failed    RTP out/in');
     for (let n = 0; ; n++) {
       const due = started + n * interval;
@@ -287,25 +280,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const callerEnd = readSippCounts(uacStats) ?? { created: 0, successful: 0, failed: calls, current: 0 };
     const calleeEnd = readSippCounts(uasStats);
     const rtpEnd = await rtpStats();
-    const judgement = judge({
-      samples,
-      window: judgedWindow(o.durationS, o.holdS),
-      limits: o.limits,
-      calls: { planned: calls, successful: callerEnd.successful, failed: Math.max(callerEnd.failed, calls - callerEnd.successful) },
-    });
-    if (rtpEnd.silent > 0 || rtpEnd.misrouted > 0) {
-      judgement.verdicts.push({ check: 'rtp streams', ok: false, line: `RTP STREAMS: ${rtpEnd.silent} silent, ${rtpEnd.misrouted} packets misrouted` });
-      judgement.ok = false;
-    }
+    const { judgement, svg } = assess(samples, o, { caller: callerEnd, callee: calleeEnd, rtp: rtpEnd }, machine);
     write({ judgement, caller: callerEnd, callee: calleeEnd, rtp: rtpEnd });
-    const minutes = (o.durationS / 60).toFixed(o.durationS % 60 === 0 ? 0 : 1);
-    writeFileSync(files.svg, soakSvg({
-      samples,
-      judgement,
-      title: `pinlatch soak: ${minutes} min at ${o.rate} cps, ${o.holdS} s calls with RTP both ways — ${judgement.ok ? 'flat' : 'NOT FLAT'}`,
-      subtitle: `${callerEnd.successful}/${calls} calls ok, ${callerEnd.failed} failed; ${rtpEnd.delivered}/${rtpEnd.sent} RTP packets; ` +
-        `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
-    }));
+    writeFileSync(files.svg, svg);
     if (!judgement.ok) {
       o.log(`pinlatch output (tail):\n${pinlatch.output.slice(-2000)}`);
       for (const name of ['uac-errors.log', 'uas-errors.log']) {

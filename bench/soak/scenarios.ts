@@ -11,8 +11,8 @@ export interface ScenarioOptions {
   /** Port of the RTP peer's caller socket (on the caller's address) and of its callee socket. */
   callerRtpPort: number;
   calleeRtpPort: number;
-  /** RTP packets each side sends per call. */
-  packets: number;
+  /** How long each side sends RTP, from the ACK on. */
+  rtpMs: number;
 }
 
 const sdp = (user: string, port: number): string => `      v=0
@@ -37,7 +37,7 @@ function startRtp(o: ScenarioOptions): string {
   if (!/^[A-Za-z0-9_./-]+$/.test(o.fifo)) throw new RangeError(`FIFO path must be plain (it goes into a shell command): ${o.fifo}`);
   return `  <nop>
     <action>
-      <exec command="echo a [$relayIp] [$relayPort] ${o.packets} > ${o.fifo}" />
+      <exec command="echo a [$relayIp] [$relayPort] ${o.rtpMs} > ${o.fifo}" />
     </action>
   </nop>`;
 }

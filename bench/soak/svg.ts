@@ -16,6 +16,8 @@ const TOP = 50;
 interface Panel {
   series: Series[];
   title: string;
+  /** Names of the series in their colours, when there is more than one. */
+  legend?: string[];
   trendKey?: string;
 }
 
@@ -57,17 +59,23 @@ export function soakSvg({ samples, judgement, title, subtitle }: ChartInput): st
     { title: 'media sessions', series: [SERIES.sessions], trendKey: 'sessions' },
     { title: 'SIP dialogs', series: [SERIES.dialogs], trendKey: 'dialogs' },
     { title: 'SIP transactions (server + client)', series: [SERIES.transactions], trendKey: 'transactions' },
-    { title: 'event-loop lag (ms): p99, max', series: [SERIES.lagP99, SERIES.lagMax], trendKey: 'lagP99' },
-    { title: 'CPU, % of one core: pinlatch, sipp + RTP peer, whole machine', series: [SERIES.cpu, SERIES.harnessCpu, SERIES.machineCpu] },
+    { title: 'event-loop lag (ms)', legend: ['p99', 'max'], series: [SERIES.lagP99, SERIES.lagMax], trendKey: 'lagP99' },
     {
-      title: 'calls/s: successful, failed',
+      title: 'CPU (% of one core)',
+      legend: ['pinlatch', 'sipp + RTP peer', 'whole machine'],
+      series: [SERIES.cpu, SERIES.harnessCpu, SERIES.machineCpu],
+    },
+    {
+      title: 'calls/s',
+      legend: ['successful', 'failed'],
       series: [
         { key: 'ok', label: 'successful', unit: '/s', read: rate(samples, (s) => s.callsSuccessful) },
         { key: 'failed', label: 'failed', unit: '/s', read: rate(samples, (s) => s.callsFailed) },
       ],
     },
     {
-      title: 'RTP packets/s: into pinlatch, out of it',
+      title: 'RTP packets/s',
+      legend: ['into pinlatch', 'out of it'],
       series: [
         { key: 'sent', label: 'in', unit: '/s', read: rate(samples, (s) => s.rtpSent) },
         { key: 'delivered', label: 'out', unit: '/s', read: rate(samples, (s) => s.rtpDelivered) },
@@ -97,7 +105,8 @@ export function soakSvg({ samples, judgement, title, subtitle }: ChartInput): st
     const yMax = niceMax(Math.max(0, ...values));
     const y = (v: number): number => bottom - (Math.max(0, v) / yMax) * PANEL_H;
     const verdict = panel.trendKey ? judgement.verdicts.find((v) => v.check === `flat ${panel.trendKey}`) : undefined;
-    out.push(`<text x="${LEFT}" y="${top - 5}" font-weight="bold">${esc(panel.title)}</text>`);
+    const legend = (panel.legend ?? []).map((name, k) => `<tspan fill="${COLOURS[k % COLOURS.length]}" font-weight="normal">  — ${esc(name)}</tspan>`);
+    out.push(`<text x="${LEFT}" y="${top - 5}" font-weight="bold">${esc(panel.title)}${legend.join('')}</text>`);
     if (verdict) {
       out.push(`<text x="${WIDTH - RIGHT}" y="${top - 5}" text-anchor="end" fill="${verdict.ok ? '#2e7d32' : '#b00020'}">${esc(verdict.line)}</text>`);
     }
