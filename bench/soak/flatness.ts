@@ -46,6 +46,8 @@ export const SOAK_LIMITS: FlatnessLimits = {
 export interface Trend {
   /** Least-squares slope, unit per second. */
   slope: number;
+  /** The line goes through (meanT, mean). */
+  meanT: number;
   mean: number;
   /** slope × window length: how much the line rises over the window. */
   growth: number;
@@ -72,7 +74,7 @@ export function trend(points: ReadonlyArray<{ t: number; v: number }>): Trend | 
   if (stt === 0) return null;
   const slope = stv / stt;
   const span = points[n - 1]!.t - points[0]!.t;
-  return { slope, mean: mv, growth: slope * span };
+  return { slope, meanT: mt, mean: mv, growth: slope * span };
 }
 
 export interface Verdict {

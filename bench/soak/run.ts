@@ -133,7 +133,6 @@ function cpuOf(pids: number[]): number {
   return total;
 }
 
-
 /** Waits until /metrics answers (the CLI opens it last, after SIP and media). */
 async function waitForMetrics(url: string, pinlatch: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

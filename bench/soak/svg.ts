@@ -105,7 +105,7 @@ export function soakSvg({ samples, judgement, title, subtitle }: ChartInput): st
     const yMax = niceMax(Math.max(0, ...values));
     const y = (v: number): number => bottom - (Math.max(0, v) / yMax) * PANEL_H;
     const verdict = panel.trendKey ? judgement.verdicts.find((v) => v.check === `flat ${panel.trendKey}`) : undefined;
-    const legend = (panel.legend ?? []).map((name, k) => `<tspan fill="${COLOURS[k % COLOURS.length]}" font-weight="normal">  — ${esc(name)}</tspan>`);
+    const legend = (panel.legend ?? []).map((name, k) => `<tspan dx="10" fill="${COLOURS[k % COLOURS.length]}" font-weight="normal">— ${esc(name)}</tspan>`);
     out.push(`<text x="${LEFT}" y="${top - 5}" font-weight="bold">${esc(panel.title)}${legend.join('')}</text>`);
     if (verdict) {
       out.push(`<text x="${WIDTH - RIGHT}" y="${top - 5}" text-anchor="end" fill="${verdict.ok ? '#2e7d32' : '#b00020'}">${esc(verdict.line)}</text>`);
@@ -130,8 +130,7 @@ export function soakSvg({ samples, judgement, title, subtitle }: ChartInput): st
     });
     const tr = panel.trendKey ? judgement.trends[panel.trendKey] : undefined;
     if (tr) {
-      const mid = (judgement.window.from + judgement.window.to) / 2;
-      const at = (t: number): number => tr.mean + tr.slope * (t - mid);
+      const at = (t: number): number => tr.mean + tr.slope * (t - tr.meanT);
       out.push(`<line x1="${x(judgement.window.from).toFixed(1)}" y1="${y(at(judgement.window.from)).toFixed(1)}" ` +
         `x2="${x(judgement.window.to).toFixed(1)}" y2="${y(at(judgement.window.to)).toFixed(1)}" stroke="#b00020" stroke-width="1.5" stroke-dasharray="5,3"/>`);
     }

@@ -17,6 +17,7 @@ test('trend: the least-squares line through points, its rise over their span', (
   assert.ok(Math.abs(tr.slope - 0.5) < 1e-12);
   assert.ok(Math.abs(tr.growth - 15) < 1e-9);
   assert.ok(Math.abs(tr.mean - 12.5) < 1e-12);
+  assert.is(tr.meanT, 15);
   assert.is(trend([{ t: 0, v: 1 }, { t: 1, v: 2 }]), null, 'two points are no trend');
   assert.is(trend([{ t: 5, v: 1 }, { t: 5, v: 2 }, { t: 5, v: 3 }]), null, 'no spread in time');
 });

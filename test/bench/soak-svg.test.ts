@@ -22,7 +22,7 @@ test('an SVG document with a panel per series and a line per series', () => {
   for (const title of ['RSS (MiB)', 'open file descriptors', 'media sessions', 'SIP dialogs', 'SIP transactions', 'event-loop lag', 'CPU', 'calls/s', 'RTP packets/s']) {
     assert.ok(svg.includes(`>${title}`), `panel ${title}`);
   }
-  assert.ok(svg.includes('<tspan fill="#c26a00" font-weight="normal">  — max</tspan>'), 'a legend where a panel has several lines');
+  assert.ok(svg.includes('<tspan dx="10" fill="#c26a00" font-weight="normal">— max</tspan>'), 'a legend where a panel has several lines');
   // rss, fds, sessions, dialogs, transactions: 1 each; lag 2; CPU 3; calls 2; RTP 2.
   assert.is(count(svg, /<polyline /g), 14);
   const first = /<polyline points="([^"]*)"/.exec(svg)![1]!.split(' ');
