@@ -65,7 +65,7 @@ export class MetricsServer {
       });
       new Gauge({
         name: 'pinlatch_sip_dialogs',
-        help: 'SIP dialogs (early and confirmed) held by the proxy',
+        help: 'SIP dialogs held by the proxy: early, confirmed, and ended ones kept 64*T1 for retransmitted BYE/ACK',
         registers: [registry],
         collect() {
           this.set(sip.stats().dialogs);
