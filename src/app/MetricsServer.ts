@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MediaRelay } from '../media/MediaRelay.js';
 import type { NgServer } from '../control/NgServer.js';
@@ -16,9 +17,15 @@ export interface MetricsSources {
   sip?: { stats(): ProxyStats } | undefined;
 }
 
+/** Sampling timer of the event-loop delay histogram; Node records each whole interval, this included. */
+const LAG_RESOLUTION_MS = 10;
+
 export class MetricsServer {
   readonly registry = new Registry();
   #server: Server | undefined;
+  readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  /** Counts scrapes, so that one stats() read of the SIP proxy serves every metric of one scrape. */
+  #scrapes = 0;
 
   constructor(sources: MetricsSources) {
     const { registry } = this;
@@ -53,6 +60,21 @@ export class MetricsServer {
         this.inc(sources.media.refusedLegs);
       },
     });
+    const lag = this.#lag;
+    lag.enable();
+    new Gauge({
+      name: 'pinlatch_event_loop_lag_seconds',
+      help: `Main-thread event-loop delay since the previous scrape, beyond the ${LAG_RESOLUTION_MS} ms sampling timer (stat: p99, max)`,
+      labelNames: ['stat'],
+      registers: [registry],
+      collect() {
+        // prom-client's nodejs_eventloop_lag_* report the same histogram with the timer's interval in them.
+        const beyond = (ns: number): number => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS) / 1000;
+        this.set({ stat: 'p99' }, lag.count === 0 ? 0 : beyond(lag.percentile(99)));
+        this.set({ stat: 'max' }, lag.count === 0 ? 0 : beyond(lag.max));
+        lag.reset();
+      },
+    });
     const ng = sources.ng;
     if (ng !== undefined) {
       const ngCounter = (name: string, help: string, read: () => number) =>
@@ -71,7 +93,7 @@ export class MetricsServer {
       ngCounter('pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
       ngCounter('pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
     }
-    if (sources.sip !== undefined) registerSipLimits(registry, sources.sip);
+    if (sources.sip !== undefined) registerSipLimits(registry, sources.sip, () => this.#scrapes);
   }
 
   async listen(address: string, port: number): Promise<number> {
@@ -80,6 +102,7 @@ export class MetricsServer {
         res.writeHead(404).end();
         return;
       }
+      this.#scrapes++;
       this.registry.metrics().then(
         (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
         (err: unknown) => res.writeHead(500).end(String(err)),
@@ -93,6 +116,7 @@ export class MetricsServer {
   }
 
   async close(): Promise<void> {
+    this.#lag.disable();
     const server = this.#server;
     if (server === undefined) return;
     this.#server = undefined;
@@ -102,11 +126,11 @@ export class MetricsServer {
 }
 
 /** The SIP edge limits: one stats() read per scrape feeds every metric of the scrape. */
-function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }): void {
-  let scraped: { at: number; stats: ProxyStats } | undefined;
+function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }, scrape: () => number): void {
+  let scraped: { scrape: number; stats: ProxyStats } | undefined;
   const read = (): ProxyStats => {
-    const now = Date.now();
-    if (scraped === undefined || now - scraped.at > 100) scraped = { at: now, stats: sip.stats() };
+    const current = scrape();
+    if (scraped === undefined || scraped.scrape !== current) scraped = { scrape: current, stats: sip.stats() };
     return scraped.stats;
   };
   const counter = (name: string, help: string, value: (s: ProxyStats) => number) =>

@@ -1,0 +1,103 @@
+/**
+ * The SIP gauges of the metrics endpoint (pinlatch_sip_server_transactions, pinlatch_sip_client_transactions, pinlatch_sip_dialogs): read
+ * from the proxy when scraped, over a real HTTP socket, while one call is set up and torn down.
+ */
+import * as assert from 'uvu/assert';
+import { suite } from '../support/suite.ts';
+import { freePortRange } from '../media/udp-peer.ts';
+import { MetricsServer } from '../../src/app/MetricsServer.ts';
+import { createResponse } from '../../src/sip/wire/message.ts';
+import {
+  PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, startProxy, stopProxy, until, type ProxyUnderTest,
+} from '../support/sip-peer.ts';
+
+const CALLER = '127.0.0.2';
+const GATEWAY = '127.0.0.3';
+
+interface Context extends Partial<ProxyUnderTest> {
+  port: number;
+  gateway: SipPeer;
+  metrics: MetricsServer;
+  metricsPort: number;
+}
+
+const test = suite<Context>('app/metrics-sip', { timeoutMs: 20_000 });
+
+test.before(async (ctx) => {
+  ctx.port = await freeSipPort();
+  const ports = await freePortRange(20);
+  ctx.gateway = await SipPeer.udp(GATEWAY);
+  Object.assign(ctx, await startProxy(`
+sip:
+  listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }]
+  advertise: ${PROXY}
+  timers: { t1Ms: 40, t2Ms: 400, t4Ms: 500, inviteTimeoutMs: 10000 }
+media:
+  address: ${PROXY}
+  ports: { min: ${ports.min}, max: ${ports.max} }
+  shards: 1
+trunks:
+  - { name: gateway, host: ${GATEWAY}, port: ${ctx.gateway.port} }
+routes:
+  - { trunk: gateway }
+admission: { upstreamNetworks: [${CALLER}] }
+log: { level: silent }
+`));
+  ctx.metrics = new MetricsServer({ media: ctx.relay!, sip: ctx.proxy! });
+  ctx.metricsPort = await ctx.metrics.listen(PROXY, 0);
+});
+
+test.after(async (ctx) => {
+  await ctx.metrics?.close();
+  await stopProxy(ctx);
+  ctx.gateway?.close();
+});
+
+/** The value of one sample line of the exposition text (`name{labels} value`). */
+async function scrape(ctx: Context, sample: string): Promise<number> {
+  const text = await (await fetch(`http://${PROXY}:${ctx.metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
+  assert.ok(line, `${sample} is exposed`);
+  return Number(line.slice(sample.length + 1));
+}
+
+const SERVER = 'pinlatch_sip_server_transactions';
+const CLIENT = 'pinlatch_sip_client_transactions';
+const DIALOGS = 'pinlatch_sip_dialogs';
+
+test('idle proxy: no transactions, no dialogs', async (ctx) => {
+  assert.is(await scrape(ctx, SERVER), 0);
+  assert.is(await scrape(ctx, CLIENT), 0);
+  assert.is(await scrape(ctx, DIALOGS), 0);
+});
+
+test('a call in progress counts its transactions and its dialog; after BYE and the timers, all are 0 again', async (ctx) => {
+  const { port, gateway } = ctx;
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: 'm1', body: sdp(CALLER, 40000) }), port);
+    const invite = await gateway.waitFor(isRequest('INVITE', 'm1'));
+    assert.is(await scrape(ctx, SERVER), 1, 'the INVITE server transaction');
+    assert.is(await scrape(ctx, CLIENT), 1, 'the forwarded INVITE');
+
+    gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
+    const ok = await caller.waitFor(isResponse('m1'));
+    const routes = ok.getAll('record-route').reverse();
+    const uri = `sip:gw@${GATEWAY}:${gateway.port}`;
+    caller.send(request({ method: 'ACK', user: '4930123', peer: caller, proxyPort: port, callId: 'm1', toTag: 'gw1', uri, routes }), port);
+    await gateway.waitFor(isRequest('ACK', 'm1'));
+    assert.is(await scrape(ctx, DIALOGS), 1, 'the confirmed dialog');
+
+    caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: 'm1', toTag: 'gw1', cseq: 2, uri, routes }), port);
+    const bye = await gateway.waitFor(isRequest('BYE', 'm1'));
+    gateway.sendMessage(createResponse(bye, 200), port);
+    assert.is((await caller.waitFor(isResponse('m1', 'BYE'))).status, 200);
+    // Non-INVITE transactions linger for Timer J/K (64·T1 = 2.56 s here), the dialog as long.
+    await until(async () => (await scrape(ctx, SERVER)) + (await scrape(ctx, CLIENT)) + (await scrape(ctx, DIALOGS)) === 0, 10_000,
+      'transactions and dialogs back to 0');
+  } finally {
+    caller.close();
+  }
+});
+
+test.run();
