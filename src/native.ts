@@ -8,6 +8,7 @@
  * synchronous and cheap; they happen per call, never per packet.
  */
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 
 /** Which source may latch a leg (RFC 7362 §4: latching, hardened against RTP bleed). */
 export type LatchMode =
@@ -220,6 +221,9 @@ export interface NativeAddon {
 const require = createRequire(import.meta.url);
 
 function loadAddon(): NativeAddon {
+  // PINLATCH_ADDON names another build of the same sources (the ASan/UBSan one the tests run).
+  const override = process.env.PINLATCH_ADDON;
+  if (override) return require(resolve(override)) as NativeAddon;
   const candidates = ['../build/Release/pinlatch.node', '../../build/Release/pinlatch.node'];
   let lastError: unknown;
   for (const path of candidates) {

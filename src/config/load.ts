@@ -1,13 +1,16 @@
 /** Entry points: a YAML file, YAML text, or the built-in defaults. */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
+import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { buildConfig } from './build.js';
 import { ConfigError } from './errors.js';
 import { lineOf } from './locate.js';
+import { nestingIssue } from './nesting.js';
 import type { PinlatchConfig } from './types.js';
 
 /** Parses and validates YAML text; `sourceName` labels errors (usually the file path). */
 export function parseConfig(text: string, sourceName = '<text>'): PinlatchConfig {
+  const tooDeep = nestingIssue(text);
+  if (tooDeep) throw new ConfigError(sourceName, [tooDeep]);
   const lines = new LineCounter();
   // uniqueKeys (the default) makes a repeated key an error rather than a silent override.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
@@ -21,7 +24,38 @@ export function parseConfig(text: string, sourceName = '<text>'): PinlatchConfig
       })),
     );
   }
-  return buildConfig(doc.toJS({ maxAliasCount: 100 }), sourceName, (path) => lineOf(doc, lines, path));
+  return buildConfig(toData(doc, lines, sourceName), sourceName, (path) => lineOf(doc, lines, path));
+}
+
+/**
+ * The document's data. yaml resolves aliases only here, and throws a ReferenceError for an alias
+ * whose anchor is not set before it and for aliases that expand past maxAliasCount (a "billion
+ * laughs" document): both become a ConfigError at the alias's line.
+ */
+function toData(doc: Document, lines: LineCounter, sourceName: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err;
+    // The line of the first alias whose anchor is not set before it, else of the first alias. One
+    // pass in document order (Alias.resolve searches the whole document: quadratic over a bomb).
+    const anchors = new Set<string>();
+    let line: number | null = null;
+    visit(doc, (_, node) => {
+      if (isAlias(node)) {
+        const at = node.range ? lines.linePos(node.range[0]).line : null;
+        if (!anchors.has(node.source)) {
+          line = at;
+          return visit.BREAK;
+        }
+        line ??= at;
+      } else if ((isScalar(node) || isCollection(node)) && node.anchor) {
+        anchors.add(node.anchor);
+      }
+      return undefined;
+    });
+    throw new ConfigError(sourceName, [{ path: '', message: `YAML ${err.message}`, line }], { cause: err });
+  }
 }
 
 export async function loadConfigFile(path: string): Promise<PinlatchConfig> {

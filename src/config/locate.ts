@@ -11,9 +11,10 @@ function startLine(node: Node | null | undefined, lines: LineCounter): number | 
   return offset === undefined ? null : lines.linePos(offset).line;
 }
 
-export function lineOf(doc: Document, lines: LineCounter, path: KeyPath): number | null {
+export function lineOf(doc: Document, lines: LineCounter, path: KeyPath): number {
   let node: unknown = doc.contents;
-  let line = startLine(doc.contents as Node | null, lines);
+  // An empty document (blank lines, comments only) has no node: its keys are missing from line 1.
+  let line = startLine(doc.contents as Node | null, lines) ?? 1;
   for (const segment of path) {
     if (isMap(node)) {
       const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === segment);

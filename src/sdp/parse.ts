@@ -12,16 +12,22 @@ import { SdpError } from './errors.js';
 export const MAX_SDP_LENGTH = 65_535;
 
 const LINE = /^[a-z]=/;
-// RFC 8866 §5.14: m=<media> <port>[/<number of ports>] <proto> <fmt> ...
-const M_LINE = /^m=([a-zA-Z0-9_-]+) (\d{1,5})(\/\d+)? ([\w/.-]+)(?: .*)?$/;
+// RFC 8866 §5.14: m=<media> <port>[/<number of ports>] <proto> <fmt> ... — media and proto
+// limited to what sdp-transform's m= grammar reads (word characters, and `/` in proto): a `-` or
+// `.` there leaves its media description without type, port or proto, and the rewritten m= line
+// would not parse again.
+const M_LINE = /^m=(\w+) (\d{1,5})(\/\d+)? ([\w/]+)(?: .*)?$/;
 const C_LINE = /^c=IN IP([46]) (\S+)$/;
 const O_LINE = /^o=\S+ \d+ \d+ IN IP[46] \S+$/;
 const RTCP_ATTR = /^a=rtcp:(\d{1,5})(?: IN IP[46] \S+)?$/;
 
 function checkLines(text: string): void {
-  const lines = text.split(/\r?\n/);
+  // Split as sdp-transform splits (a lone CR ends a line too): otherwise a line hidden behind a CR
+  // would reach the parser without having been checked here.
+  const lines = text.split(/\r\n|\r|\n/);
   let n = 0;
   let sawOrigin = false;
+  let inMedia = false;
   for (const [i, line] of lines.entries()) {
     if (line === '') continue;
     const where = `line ${i + 1}`;
@@ -32,11 +38,18 @@ function checkLines(text: string): void {
     }
     if (!LINE.test(line)) throw new SdpError(`${where}: not a "<type>=<value>" line: "${line.slice(0, 40)}"`);
     switch (line[0]) {
+      case 'v':
+        // RFC 8866 §5.1: v= is the first line only; sdp-transform lets a later one replace it.
+        throw new SdpError(`${where}: a second v= line`);
       case 'o':
+        // RFC 8866 §5: o= belongs to the session section; after an m= line sdp-transform files it
+        // under that media description and the session has no origin.
+        if (inMedia) throw new SdpError(`${where}: o= line inside a media description`);
         if (!O_LINE.test(line)) throw new SdpError(`${where}: malformed o= line`);
         sawOrigin = true;
         break;
       case 'm': {
+        inMedia = true;
         const m = M_LINE.exec(line);
         if (!m) throw new SdpError(`${where}: malformed m= line`);
         if (Number(m[2]) > 65535) throw new SdpError(`${where}: port ${m[2]} out of range`);

@@ -239,6 +239,30 @@ errors('parseSipUriTarget accepts the forms a proxy can send to', () => {
   assert.type(parseSipUriTarget('sip:'), 'string');
 });
 
+errors('YAML aliases: one without its anchor, and a "billion laughs" expansion, are ConfigErrors at the alias line', () => {
+  // Found by fuzzing (fuzz/corpus/config-loader/regress-*-alias): yaml's ReferenceError escaped parseConfig.
+  expectIssue(`${MEDIA}log: { level: *missing }\n`, '', 3, 'Unresolved alias');
+  const bomb = [
+    'x-a: &a [x, x, x, x, x, x, x, x, x, x]',
+    'x-b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+    'x-c: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+  ].join('\n');
+  expectIssue(`${MEDIA}${bomb}\n`, '', 4, 'Excessive alias count');
+});
+
+errors('a document nested too deeply for yaml\'s recursive parser is a ConfigError at its line', () => {
+  // Found by fuzzing (fuzz/corpus/config-loader/regress-deep-nesting): `a: a: a: ...` overflowed the stack.
+  expectIssue(`${MEDIA}  advertise: ${'a: '.repeat(3000)}1\n`, '', 3, 'nested deeper than 128 levels');
+  expectIssue(`${MEDIA}log: ${'['.repeat(3000)}${']'.repeat(3000)}\n`, '', 3, 'nested deeper than 128 levels');
+  // 100 levels are still parsed, and get the schema's answer.
+  expectIssue(`${MEDIA}log: ${'['.repeat(100)}${']'.repeat(100)}\n`, 'log', 3, 'expected object');
+});
+
+errors('an empty document (blank lines or comments only) names line 1 for the missing keys', () => {
+  // Found by fuzzing (fuzz/corpus/config-loader/regress-empty-document): the issue had no line.
+  for (const text of ['', '\n\n\n', '# nothing here\n']) expectIssue(text, 'media', 1, 'required');
+});
+
 errors.run();
 
 const admission = suite('config: admission');

@@ -7,6 +7,7 @@ import dgram from 'node:dgram';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addon, type LegPolicy, type NativeRelay, type StreamCounters } from '../../src/native.ts';
+import { scaled } from '../support/suite.ts';
 
 export interface RtpFields {
   ssrc: number;
@@ -88,7 +89,7 @@ export class UdpPeer {
 
 /** Polls `condition` every few ms until it holds; throws with `what` after `timeoutMs`. */
 export async function until(what: string, condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);

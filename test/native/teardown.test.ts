@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import * as assert from 'uvu/assert';
-import { suite } from '../support/suite.ts';
+import { scaled, suite } from '../support/suite.ts';
 import { addon, type StreamCounters } from '../../src/native.ts';
 import { ioPaths, openStream, relayFds, until } from './rtp-peer.ts';
 import { tsWorker } from './ts-worker.ts';
@@ -92,7 +92,7 @@ function runChild(
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), scaled(25_000));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, out });

@@ -233,6 +233,19 @@ const malformed: Array<[string, string, RegExp]> = [
   ['c= family mismatch', fx.asteriskOffer.replace('c=IN IP4 192.168.1.10', 'c=IN IP4 2001:db8::1'), /says IP4 but 2001:db8::1 is IPv6/],
   ['active stream without c=', fx.asteriskOffer.replace('c=IN IP4 192.168.1.10\r\n', ''), /m-line 0 \(audio\) has no c= line/],
   ['malformed a=rtcp', fx.freeswitchAnswer.replace('a=rtcp:24581', 'a=rtcp:abc'), /malformed a=rtcp/],
+  // Found by fuzzing (fuzz/corpus/sdp-anchor/regress-origin-after-m-line): describeSdp threw a TypeError.
+  [
+    'o= line after the first m= line',
+    fx.asteriskOffer.replace('o=- 1707480323 1707480323 IN IP4 192.168.1.10\r\n', '').replace('a=sendrecv', 'a=sendrecv\r\no=- 1 1 IN IP4 192.168.1.10'),
+    /o= line inside a media description/,
+  ],
+  // Found by fuzzing (fuzz/corpus/sdp-anchor/regress-m-line-proto-dash): sdp-transform read no proto
+  // and the anchored m= line did not parse again.
+  ['m= proto sdp-transform cannot read', fx.asteriskOffer.replace('RTP/AVP', '-1RTP/AVP'), /malformed m= line/],
+  ['m= media type sdp-transform cannot read', fx.asteriskOffer.replace('m=audio', 'm=au-dio'), /malformed m= line/],
+  ['a lone CR hides a line from the checks', fx.asteriskOffer.replace('a=sendrecv', 'a=sendrecv\rm=audio 70000 RTP/AVP 0'), /port 70000 out of range/],
+  // Found by fuzzing (fuzz/corpus/sdp-anchor/regress-second-v-line): the anchored body began with it.
+  ['a second v= line', fx.asteriskOffer.replace('t=0 0', 'v=1\r\nt=0 0'), /line 5: a second v= line/],
   ['oversized body', `${fx.asteriskOffer}${'a=x-pad:0123456789\r\n'.repeat(4000)}`, /larger than 65535 bytes/],
 ];
 

@@ -7,7 +7,20 @@ import { suite as uvuSuite, type Test, type Callback } from 'uvu';
 
 export const DEFAULT_TEST_TIMEOUT_MS = 20_000;
 
-function withTimeout<T>(name: string, ms: number, fn: Callback<T>): Callback<T> {
+/**
+ * Factor for the tests' wall-clock limits (PINLATCH_TEST_TIME_SCALE, default 1): the ASan/UBSan
+ * runs of test/asan/ set it, as the sanitized addon is a few times slower. Protocol times (latch
+ * silence windows, SIP timers) are not scaled, only how long a test waits for something.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.PINLATCH_TEST_TIME_SCALE ?? 1) || 1);
+
+/** A wait limit scaled by TIME_SCALE. */
+export function scaled(ms: number): number {
+  return ms * TIME_SCALE;
+}
+
+function withTimeout<T>(name: string, timeoutMs: number, fn: Callback<T>): Callback<T> {
+  const ms = scaled(timeoutMs);
   return async (ctx) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

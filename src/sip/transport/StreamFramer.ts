@@ -101,9 +101,11 @@ export class StreamFramer {
   #checkStartLine(): void {
     const eol = this.#buffer.indexOf(0x0a);
     const line = this.#buffer.toString('latin1', 0, eol === -1 ? Math.min(this.#buffer.length, 256) : eol).replace(/\r$/, '');
+    // Checked whether or not the line is complete: the verdict on a stream must not depend on
+    // where TCP cut it (a control character is never part of a start line, RFC 3261 §25.1).
+    if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(line)) throw new SipFramingError('not SIP: control characters');
     if (eol === -1) {
       if (this.#buffer.length > this.#limits.maxHeaderBytes) throw new SipFramingError('start line too long');
-      if (/[\x00-\x08\x0b\x0c\x0e-\x1f]/.test(line)) throw new SipFramingError('not SIP: control characters');
       return;
     }
     if (!/^SIP\/[0-9]+\.[0-9]+ /i.test(line) && !/ SIP\/[0-9]+\.[0-9]+[ \t]*$/i.test(line)) {

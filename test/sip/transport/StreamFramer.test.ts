@@ -60,4 +60,19 @@ test('compact l: header frames the body', () => {
   assert.is(framer.buffered, 7);
 });
 
+test('a start line with a control character fails the same in one chunk or cut after its first byte', () => {
+  // Found by fuzzing (fuzz/corpus/sip-message/regress-framer-control-start-line): the incomplete
+  // line was checked for control characters, the complete one was not.
+  const data = Buffer.from('\x01PTIONS sip:user@example.com SIP/2.0\r\nContent-Length: 0\r\n\r\n', 'latin1');
+  assert.throws(() => new StreamFramer().push(data), (e: unknown) => e instanceof SipFramingError);
+  const framer = new StreamFramer();
+  assert.throws(
+    () => {
+      framer.push(data.subarray(0, 1));
+      framer.push(data.subarray(1));
+    },
+    (e: unknown) => e instanceof SipFramingError,
+  );
+});
+
 test.run();

@@ -1,0 +1,4 @@
+/** test/native/signalled-destination.test.ts with the ASan/UBSan build of the addon (see under-asan.ts). */
+import { underAsan } from './under-asan.ts';
+
+underAsan('signalled-destination.test.ts');
