@@ -3,8 +3,8 @@
  * kamailio-registrar.ts, phone-sipp.ts): two homes with the same private network and phone
  * address behind their own masquerading routers, Kamailio as the PBX on the public side doing the
  * phones' NAT traversal itself (`nat: true`). Proves the topology, the digest authentication, the
- * sipp phone scenarios and the registrar, and what a NAT mapping change looks like to the
- * registrar.
+ * sipp phone scenarios and the registrar, what a NAT mapping change looks like to the registrar,
+ * and the registrar's Path handling with sipp standing in for the edge proxy.
  */
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { suite } from '../support/suite.ts';
 import { createPhonesTopology, type PhonesTopology } from '../support/phones-topology.ts';
 import { KamailioRegistrar } from '../support/kamailio-registrar.ts';
 import { answerPhone, callPhone, registerPhone, rtpResult } from '../support/phone-sipp.ts';
+import { startSipp } from '../support/sipp.ts';
 import type { SippResult } from '../support/sipp.ts';
 
 interface Ctx {
@@ -212,6 +213,52 @@ test('remap: the re-REGISTER after the NAT mapping change comes from a new publi
   assert.is(contact?.received, `sip:${t.addr.nat1}:${port}`);
   const mapping = (await t.mappings(1)).find((m) => m.remoteAddress === t.addr.pbx);
   assert.is(mapping?.publicPort, Number(port));
+});
+
+test('Path: a contact registered through an edge is reached through it (Route = Path, sent to the edge)', async ({ topo, pbx, dir }) => {
+  const t = topo!;
+  const contact = `sip:1002@${t.addr.phone2}:5060`;
+  const reg = await startSipp(t, {
+    host: 'edge',
+    scenario: 'edge-register.xml',
+    localIp: t.addr.edge,
+    localPort: 5062,
+    remote: PBX,
+    timeoutMs: 10_000,
+    vars: { user: '1002', domain: 'pbx.test', expires: 60, contact },
+    extraArgs: ['-au', '1002', '-ap', USERS[1].password],
+  }).done;
+  assert.is(reg.code, 0, sippFailure('edge register', reg, pbx!));
+  const stored = (await pbx!.registrations()).filter((c) => c.aor === '1002');
+  assert.is(stored.length, 1, JSON.stringify(stored));
+  assert.is(stored[0]!.path, `<sip:${t.addr.edge}:5062;lr>`);
+  // The edge's stand-in answers on the Path address.
+  const out = join(dir!, 'path');
+  const edge = startSipp(t, {
+    host: 'edge',
+    scenario: 'phone-answer.xml',
+    localIp: t.addr.edge,
+    localPort: 5062,
+    timeoutMs: 20_000,
+    vars: { user: '1002', rtpPort: 16000, rtpCount: 1, rtpCmd: 'true', rtpOut: out },
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  const caller = callPhone(t, {
+    phone: 1,
+    user: '1001',
+    password: USERS[0].password,
+    callee: '1002',
+    remote: PBX,
+    durationMs: 500,
+    rtp: { port: 20020, count: 1, out },
+  });
+  const [rc, re] = await Promise.all([caller.done, edge.done]);
+  assert.is(rc.code, 0, sippFailure('caller', rc, pbx!));
+  assert.is(re.code, 0, sippFailure('edge', re, pbx!));
+  assert.match(re.messages, `INVITE ${contact} SIP/2.0`);
+  assert.match(re.messages, `Route: <sip:${t.addr.edge}:5062;lr>`);
+  assert.is(pbx!.events('LOOKUP').at(-1)!.fields['du'], `sip:${t.addr.edge}:5062;lr`);
+  await rtpResult(out, 'caller');
 });
 
 test.run();
