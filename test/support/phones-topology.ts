@@ -22,7 +22,9 @@
  *    free on the public side (what most home routers do), so a flushed mapping comes back with the
  *    SAME public port on the next packet.
  *  - 'random': `masquerade fully-random`; every new flow gets a random public port
- *    (1024-65535), so a flush gives a different port except by a 1 in ~64,000 chance.
+ *    (1024-65535), so a flush gives a different port except by a 1 in ~64,000 chance. (Plain
+ *    `masquerade random` gave random ports too on Linux 6.18: both flags skip the kernel's
+ *    "keep the source port" first try; fully-random is the one meant as random on every kernel.)
  * remap() gives a new public port with certainty in either mode: it flushes the router's conntrack
  * table and moves the router to a port window (`masquerade to :P-Q`) it has never used before, so
  * the phone's next packet cannot get any earlier port. flushConntrack() alone is the "router
