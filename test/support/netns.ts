@@ -18,6 +18,9 @@
  * RFC 4193) for the private one, and the router does NAT66 with the same nftables rules in an
  * `ip6` table (masquerade + DNAT of the SIP port).
  *
+ * NamespaceGroup is the part every topology shares (test/support/phones-topology.ts builds another
+ * one on it): namespaces, processes started in them, teardown.
+ *
  * Nothing is created in the host's own namespace: veth pairs are created inside `wan`/`natgw`
  * with their peer placed directly into the target namespace. Names carry the pid and a counter so
  * parallel runs do not clash; `destroy()` runs from `finally` blocks and, as a last resort, from a
@@ -84,7 +87,7 @@ export interface ExecResult {
 }
 
 const COMMAND_TIMEOUT_MS = 10_000;
-const live = new Set<NatTopology>();
+const live = new Set<NamespaceGroup<string>>();
 let counter = 0;
 let exitHookInstalled = false;
 
@@ -115,26 +118,130 @@ export function run(file: string, args: string[], input?: string): Promise<ExecR
   });
 }
 
-export class NatTopology {
+/**
+ * A group of network namespaces named after this process (`pl<pid>x<n>-<host>`) and the processes
+ * started in them: what every topology shares. `addNamespaces()` creates them (loopback up) and
+ * registers the group for teardown at exit; `destroy()` kills the processes still running and
+ * deletes the namespaces and their /etc/netns files.
+ */
+export class NamespaceGroup<H extends string> {
   readonly id: string;
-  readonly ns: Readonly<Record<HostName, string>>;
+  readonly ns: Readonly<Record<H, string>>;
+  private destroyed = false;
+  private readonly children = new Set<ChildProcess>();
+
+  constructor(hosts: readonly H[]) {
+    counter += 1;
+    this.id = `pl${process.pid}x${counter}`;
+    this.ns = Object.freeze(Object.fromEntries(hosts.map((n) => [n, `${this.id}-${n}`])) as Record<H, string>);
+  }
+
+  protected async addNamespaces(): Promise<void> {
+    installExitHook();
+    live.add(this);
+    for (const name of Object.values<string>(this.ns)) await run('ip', ['netns', 'add', name]);
+    for (const name of Object.values<string>(this.ns)) await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  }
+
+  /**
+   * Gives one namespace its own /etc/hosts: `ip netns exec` bind-mounts /etc/netns/<ns>/* over
+   * /etc/*, so processes started afterwards see it, and the machine's /etc/hosts is untouched.
+   */
+  setHosts(host: H, entries: Record<string, string>): void {
+    const dir = join('/etc/netns', this.ns[host]);
+    mkdirSync(dir, { recursive: true });
+    const lines = ['127.0.0.1 localhost', '::1 localhost', ...Object.entries(entries).map(([name, a]) => `${a} ${name}`)];
+    writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
+  }
+
+  /**
+   * Gives one namespace its own /etc/resolv.conf (like setHosts): the DNS queries of processes
+   * started there afterwards go to `nameserver` (an address inside the namespace), never to the
+   * machine's resolver.
+   */
+  setResolvConf(host: H, nameserver: string): void {
+    const dir = join('/etc/netns', this.ns[host]);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'resolv.conf'), `nameserver ${nameserver}\noptions timeout:1 attempts:1\n`);
+  }
+
+  /** Runs a command to completion inside a namespace. */
+  exec(host: H, argv: string[], input?: string): Promise<ExecResult> {
+    return run('ip', ['netns', 'exec', this.ns[host], ...argv], input);
+  }
+
+  /**
+   * Starts a long-running process inside a namespace. `ip netns exec` execs the command, so the
+   * returned child's pid is the process itself; destroy() kills whatever is still running.
+   */
+  spawn(host: H, argv: string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.ns[host], ...argv], { stdio: 'pipe', ...options });
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  async destroy(): Promise<void> {
+    const exits = [...this.children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(resolve, 3000);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          if (child.pid) {
+            try {
+              process.kill(child.pid, 'SIGKILL');
+            } catch {
+              resolve();
+            }
+          }
+        }),
+    );
+    await Promise.all(exits);
+    this.destroySync();
+  }
+
+  /** Synchronous teardown (also used from the process 'exit' handler). Idempotent. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    live.delete(this);
+    for (const child of this.children) {
+      if (child.pid && child.exitCode === null) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const name of Object.values<string>(this.ns)) {
+      try {
+        execFileSync('ip', ['netns', 'del', name], { timeout: COMMAND_TIMEOUT_MS, stdio: 'ignore' });
+      } catch {
+        // never created or already deleted
+      }
+      rmSync(join('/etc/netns', name), { recursive: true, force: true });
+    }
+  }
+}
+
+export class NatTopology extends NamespaceGroup<HostName> {
   readonly family: 4 | 6;
   readonly addr: TopologyAddresses;
   private natPublic: string;
   private forwards: UdpForward[];
   /** A second public address the gateway's media leaves from (snatMediaTo), or null. */
   private mediaSnat: { address: string; sipPort: number } | null = null;
-  private destroyed = false;
-  private readonly children = new Set<ChildProcess>();
 
   constructor(options: TopologyOptions = {}) {
-    counter += 1;
-    this.id = `pl${process.pid}x${counter}`;
+    super(['wan', 'pbx', 'edge', 'natgw', 'gw', 'carrier']);
     this.family = options.family ?? 4;
     this.addr = FAMILY[this.family].addr;
     this.natPublic = this.addr.natPublic;
-    const names = ['wan', 'pbx', 'edge', 'natgw', 'gw', 'carrier'] as const;
-    this.ns = Object.freeze(Object.fromEntries(names.map((n) => [n, `${this.id}-${n}`])) as Record<HostName, string>);
     this.forwards = options.forwards ?? [{ port: 5060 }];
   }
 
@@ -144,15 +251,12 @@ export class NatTopology {
   }
 
   async create(): Promise<this> {
-    installExitHook();
-    live.add(this);
+    await this.addNamespaces();
     const { addr, publicPrefix, privatePrefix } = FAMILY[this.family];
     const ip = (...args: string[]) => run('ip', args);
     // IPv6 addresses skip duplicate address detection (RFC 4862 §5.4): usable at once, not tentative.
     const addAddress = (ns: string, cidr: string, dev: string) =>
       ip('-n', ns, 'addr', 'add', cidr, 'dev', dev, ...(this.family === 6 ? ['nodad'] : []));
-    for (const name of Object.values(this.ns)) await ip('netns', 'add', name);
-    for (const name of Object.values(this.ns)) await ip('-n', name, 'link', 'set', 'lo', 'up');
     const { wan, pbx, edge, natgw, gw, carrier } = this.ns;
     await ip('-n', wan, 'link', 'add', 'br0', 'type', 'bridge');
     await ip('-n', wan, 'link', 'set', 'br0', 'up');
@@ -254,90 +358,6 @@ table ${nft} filter {
     await this.loadRuleset();
   }
 
-  /**
-   * Gives one namespace its own /etc/hosts: `ip netns exec` bind-mounts /etc/netns/<ns>/* over
-   * /etc/*, so processes started afterwards see it, and the machine's /etc/hosts is untouched.
-   */
-  setHosts(host: HostName, entries: Record<string, string>): void {
-    const dir = join('/etc/netns', this.ns[host]);
-    mkdirSync(dir, { recursive: true });
-    const lines = ['127.0.0.1 localhost', '::1 localhost', ...Object.entries(entries).map(([name, a]) => `${a} ${name}`)];
-    writeFileSync(join(dir, 'hosts'), `${lines.join('\n')}\n`);
-  }
-
-  /**
-   * Gives one namespace its own /etc/resolv.conf (like setHosts): the DNS queries of processes
-   * started there afterwards go to `nameserver` (an address inside the namespace), never to the
-   * machine's resolver.
-   */
-  setResolvConf(host: HostName, nameserver: string): void {
-    const dir = join('/etc/netns', this.ns[host]);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'resolv.conf'), `nameserver ${nameserver}\noptions timeout:1 attempts:1\n`);
-  }
-
-  /** Runs a command to completion inside a namespace. */
-  exec(host: HostName, argv: string[], input?: string): Promise<ExecResult> {
-    return run('ip', ['netns', 'exec', this.ns[host], ...argv], input);
-  }
-
-  /**
-   * Starts a long-running process inside a namespace. `ip netns exec` execs the command, so the
-   * returned child's pid is the process itself; destroy() kills whatever is still running.
-   */
-  spawn(host: HostName, argv: string[], options: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.ns[host], ...argv], { stdio: 'pipe', ...options });
-    this.children.add(child);
-    child.once('exit', () => this.children.delete(child));
-    return child;
-  }
-
-  async destroy(): Promise<void> {
-    const exits = [...this.children].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          const timer = setTimeout(resolve, 3000);
-          child.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          if (child.pid) {
-            try {
-              process.kill(child.pid, 'SIGKILL');
-            } catch {
-              resolve();
-            }
-          }
-        }),
-    );
-    await Promise.all(exits);
-    this.destroySync();
-  }
-
-  /** Synchronous teardown (also used from the process 'exit' handler). Idempotent. */
-  destroySync(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    live.delete(this);
-    for (const child of this.children) {
-      if (child.pid && child.exitCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
-    for (const name of Object.values(this.ns)) {
-      try {
-        execFileSync('ip', ['netns', 'del', name], { timeout: COMMAND_TIMEOUT_MS, stdio: 'ignore' });
-      } catch {
-        // never created or already deleted
-      }
-      rmSync(join('/etc/netns', name), { recursive: true, force: true });
-    }
-  }
 }
 
 /** Builds the topology; on a failure half-way, tears down what was created and rethrows. */

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
-import type { HostName, NatTopology } from './netns.ts';
+import type { HostName, NamespaceGroup } from './netns.ts';
 
 export const SCENARIO_DIR = fileURLToPath(new URL('../e2e/scenarios/', import.meta.url));
 
-export interface SippOptions {
-  host: HostName;
+export interface SippOptions<H extends string = HostName> {
+  host: H;
   /** Scenario file name under test/e2e/scenarios/ (or an absolute path). */
   scenario: string;
   /** Local address sipp binds and writes into Via/Contact/SDP ([local_ip]). */
@@ -63,7 +63,7 @@ export class SippRun {
   private readonly child: ChildProcess;
   private readonly dir: string;
 
-  constructor(topo: NatTopology, options: SippOptions) {
+  constructor(topo: NamespaceGroup<string>, options: SippOptions<string>) {
     this.dir = mkdtempSync(join(tmpdir(), 'pinlatch-sipp-'));
     const scenario = options.scenario.startsWith('/') ? options.scenario : join(SCENARIO_DIR, options.scenario);
     const args = [
@@ -148,6 +148,6 @@ export class SippRun {
   }
 }
 
-export function startSipp(topo: NatTopology, options: SippOptions): SippRun {
+export function startSipp<H extends string>(topo: NamespaceGroup<H>, options: SippOptions<H>): SippRun {
   return new SippRun(topo, options);
 }
