@@ -30,36 +30,12 @@ export class MetricsServer {
   constructor(sources: MetricsSources) {
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: 'pinlatch_' });
-    new Gauge({
-      name: 'pinlatch_media_sessions',
-      help: 'Media sessions open in the relay',
-      registers: [registry],
-      collect() {
-        this.set(sources.media.size);
-      },
-    });
-    const faultCounter = (name: string, help: string, read: (f: ReturnType<MediaRelay['faultCounters']>) => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          this.reset();
-          this.inc(read(sources.media.faultCounters()));
-        },
-      });
-    faultCounter('pinlatch_media_shard_restarts_total', 'Media shard workers that died and were restarted', (f) => f.shardRestarts);
-    faultCounter('pinlatch_media_sessions_restored_total', 'Media sessions re-created on a restarted shard', (f) => f.sessionsRestored);
-    faultCounter('pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', (f) => f.sessionsLost);
-    new Counter({
-      name: 'pinlatch_media_refused_legs_total',
-      help: 'Media legs whose packets all came from sources their latching rule refuses (each logged once)',
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(sources.media.refusedLegs);
-      },
-    });
+    gaugeFrom(registry, 'pinlatch_media_sessions', 'Media sessions open in the relay', () => sources.media.size);
+    const faults = () => sources.media.faultCounters();
+    counterFrom(registry, 'pinlatch_media_shard_restarts_total', 'Media shard workers that died and were restarted', () => faults().shardRestarts);
+    counterFrom(registry, 'pinlatch_media_sessions_restored_total', 'Media sessions re-created on a restarted shard', () => faults().sessionsRestored);
+    counterFrom(registry, 'pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', () => faults().sessionsLost);
+    counterFrom(registry, 'pinlatch_media_refused_legs_total', 'Media legs whose packets all came from sources their latching rule refuses (each logged once)', () => sources.media.refusedLegs);
     const lag = this.#lag;
     lag.enable();
     new Gauge({
@@ -77,21 +53,11 @@ export class MetricsServer {
     });
     const ng = sources.ng;
     if (ng !== undefined) {
-      const ngCounter = (name: string, help: string, read: () => number) =>
-        new Counter({
-          name,
-          help,
-          registers: [registry],
-          collect() {
-            this.reset();
-            this.inc(read());
-          },
-        });
-      ngCounter('pinlatch_ng_requests_total', 'NG requests processed', () => ng.counters.requests);
-      ngCounter('pinlatch_ng_retransmissions_total', 'NG requests answered from the cookie cache', () => ng.counters.retransmissions);
-      ngCounter('pinlatch_ng_errors_total', 'NG requests answered with result: error', () => ng.counters.errors);
-      ngCounter('pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
-      ngCounter('pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
+      counterFrom(registry, 'pinlatch_ng_requests_total', 'NG requests processed', () => ng.counters.requests);
+      counterFrom(registry, 'pinlatch_ng_retransmissions_total', 'NG requests answered from the cookie cache', () => ng.counters.retransmissions);
+      counterFrom(registry, 'pinlatch_ng_errors_total', 'NG requests answered with result: error', () => ng.counters.errors);
+      counterFrom(registry, 'pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
+      counterFrom(registry, 'pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
     }
     if (sources.sip !== undefined) registerSipLimits(registry, sources.sip, () => this.#scrapes);
   }
@@ -125,6 +91,16 @@ export class MetricsServer {
   }
 }
 
+/** A counter whose value is a running total kept elsewhere, read when scraped. */
+function counterFrom(registry: Registry, name: string, help: string, read: () => number): Counter {
+  return new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+}
+
+/** A gauge whose value is read when scraped. */
+function gaugeFrom(registry: Registry, name: string, help: string, read: () => number): Gauge {
+  return new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+}
+
 /** The SIP edge limits: one stats() read per scrape feeds every metric of the scrape. */
 function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }, scrape: () => number): void {
   let scraped: { scrape: number; stats: ProxyStats } | undefined;
@@ -133,10 +109,8 @@ function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }, scr
     if (scraped === undefined || scraped.scrape !== current) scraped = { scrape: current, stats: sip.stats() };
     return scraped.stats;
   };
-  const counter = (name: string, help: string, value: (s: ProxyStats) => number) =>
-    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(value(read())); } });
-  const gauge = (name: string, help: string, value: (s: ProxyStats) => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(value(read())); } });
+  const counter = (name: string, help: string, value: (s: ProxyStats) => number) => counterFrom(registry, name, help, () => value(read()));
+  const gauge = (name: string, help: string, value: (s: ProxyStats) => number) => gaugeFrom(registry, name, help, () => value(read()));
   counter('pinlatch_sip_rate_limited_total', 'Requests answered 503 because their source went over limits.sourceRate (one per ban)', (s) => s.sourceRate.refused);
   counter('pinlatch_sip_banned_dropped_total', 'Requests of banned sources ignored', (s) => s.sourceRate.dropped);
   counter('pinlatch_sip_bans_total', 'Sources banned for going over limits.sourceRate', (s) => s.sourceRate.bans);

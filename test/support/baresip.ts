@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { NamespaceGroup } from './netns.ts';
+import { terminate } from './child.ts';
 
 export const BARESIP = '/usr/bin/baresip';
 export const BARESIP_MODULES = '/usr/lib/baresip/modules';
@@ -143,22 +144,7 @@ statmode_default	off
   async stop(): Promise<void> {
     const child = this.child;
     this.child = null;
-    if (child && child.pid && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          try {
-            process.kill(child.pid!, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }, 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        process.kill(child.pid!, 'SIGTERM');
-      });
-    }
+    if (child) await terminate(child);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { KAMAILIO_MODULES } from './kamailio.ts';
 import type { NamespaceGroup } from './netns.ts';
+import { terminate } from './child.ts';
 
 export const KAMAILIO = '/usr/sbin/kamailio';
 export const KAMCMD = '/usr/sbin/kamcmd';
@@ -351,22 +352,7 @@ export class KamailioRegistrar {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = null;
-    if (child && child.pid && child.exitCode === null && child.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          try {
-            process.kill(child.pid!, 'SIGKILL');
-          } catch {
-            // already gone
-          }
-        }, 5000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        process.kill(child.pid!, 'SIGTERM');
-      });
-    }
+    if (child) await terminate(child);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -132,7 +132,8 @@ export function sdp(address: string, port: number, version = 1, direction = 'sen
 export interface RequestSpec {
   method?: string;
   user: string;
-  peer: SipPeer;
+  /** Where the request comes from (Via, From, Contact). */
+  peer: Pick<SipPeer, 'address' | 'port' | 'transport'>;
   proxyPort: number;
   callId?: string;
   maxForwards?: number;

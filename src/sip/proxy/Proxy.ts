@@ -317,6 +317,7 @@ export class SipProxy {
     const transport = new SipTransport({
       listen: sip.listen,
       parseLimits: { maxMessageBytes: sip.maxMessageBytes },
+      answerStun: this.phones !== null,
       udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
       maxTcpConnections: tcp.connections,
       maxTcpConnectionsPerSource: tcp.connectionsPerSource,
@@ -599,7 +600,7 @@ export class SipProxy {
     const sourceClass = this.gate.classify(source.address);
     const refusal = this.checkLimits(request, source, size, sourceClass);
     if (refusal) {
-      if (refusal.kind === 'refuse' && request.method !== 'ACK') {
+      if (refusal.kind === 'refuse') {
         const response = createResponse(request, 503, {
           reason: refusal.reason,
           toTag: this.toTag(request),

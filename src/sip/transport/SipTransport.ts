@@ -83,6 +83,12 @@ export interface SipTransportOptions {
   /** Close a connection whose message begun is not complete after this long (default 30 s). */
   tcpMessageTimeoutMs?: number;
   /**
+   * Answer STUN Binding requests on the UDP listen sockets (RFC 5626 §4.4.2 keepalives of phones).
+   * Off, they are dropped: a Binding response is larger than its request, so a relay that serves
+   * no phones would only reflect spoofed requests.
+   */
+  answerStun?: boolean;
+  /**
    * SO_RCVBUF of the UDP listen sockets (default: the system's). A burst that outgrows the
    * buffer is dropped by the kernel, answers included; load shedding bounds the time a datagram
    * waits, so a large buffer costs no latency, only memory.
@@ -268,6 +274,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       }
       const address = normalizedIp(rinfo.address) ?? rinfo.address;
       if (isStun(data)) {
+        if (!this.#options.answerStun) return;
         const answer = bindingResponse(data, address, rinfo.port);
         this.#stats.keepalives++;
         if (answer) socket.send(answer, rinfo.port, rinfo.address);

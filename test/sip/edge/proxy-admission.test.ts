@@ -3,14 +3,16 @@
  * its own 127.0.0.x address (sources are what admission judges); a victim socket stands for "any
  * host" and must never receive a byte.
  */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import * as assert from 'uvu/assert';
 import { suite } from '../../support/suite.ts';
+import { bindingRequest } from '../../support/stun.ts';
 import { freePortRange } from '../../media/udp-peer.ts';
 import type { MediaRelay } from '../../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../../src/sip/proxy/Proxy.ts';
 import { createResponse, type SipMessage } from '../../../src/sip/wire/message.ts';
-import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, startProxy, stopProxy } from '../../support/sip-peer.ts';
+import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, startProxy, stopProxy, until } from '../../support/sip-peer.ts';
 
 const PBX = '127.0.0.30';
 const GATEWAY = '127.0.0.31';
@@ -143,6 +145,25 @@ test('OPTIONS to pinlatch itself is answered to a stranger (keepalives, monitori
     assert.is((await stranger.waitFor(isResponse('ping-1', 'OPTIONS'))).status, 200);
   } finally {
     stranger.close();
+  }
+});
+
+test('without phones, a STUN Binding request on the SIP port gets no answer: pinlatch reflects nothing', async (ctx) => {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, STRANGER, resolve));
+  const received: Buffer[] = [];
+  socket.on('message', (data) => received.push(data));
+  try {
+    socket.send(bindingRequest(), ctx.port, PROXY);
+    // An OPTIONS after it from the same socket: its 200 shows the proxy had read the Binding request.
+    const options = request({ method: 'OPTIONS', user: 'pinlatch', peer: { address: STRANGER, port: socket.address().port, transport: 'UDP' }, proxyPort: ctx.port, callId: 'stun-1', uri: `sip:${PROXY}:${ctx.port}` });
+    socket.send(Buffer.from(options, 'latin1'), ctx.port, PROXY);
+    await until(() => received.length > 0, 5000, 'no answer to the OPTIONS');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(received.length, 1, 'one datagram back: the 200 to the OPTIONS');
+    assert.ok(received[0]!.toString('latin1').startsWith('SIP/2.0 200'), received[0]!.toString('latin1').slice(0, 40));
+  } finally {
+    socket.close();
   }
 });
 

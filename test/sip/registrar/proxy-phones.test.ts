@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import * as assert from 'uvu/assert';
 import { suite } from '../../support/suite.ts';
+import { bindingRequest } from '../../support/stun.ts';
 import { freePortRange } from '../../media/udp-peer.ts';
 import type { MediaRelay } from '../../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../../src/sip/proxy/Proxy.ts';
@@ -279,10 +280,7 @@ test('a STUN Binding request on the SIP port gets its XOR-MAPPED-ADDRESS (RFC 53
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind(0, PHONE_A, resolve));
   try {
-    const request = Buffer.alloc(20);
-    request.writeUInt16BE(0x0001, 0);
-    request.writeUInt32BE(0x2112a442, 4);
-    randomBytes(12).copy(request, 8);
+    const request = bindingRequest();
     const answer = new Promise<Buffer>((resolve) => socket.once('message', resolve));
     socket.send(request, ctx.port, PROXY);
     const response = await answer;
