@@ -185,10 +185,9 @@ class PinlatchStack extends Stack {
       `  - { name: uas, host: ${UAS}, port: ${p.uas} }`,
       'routes:',
       '  - { trunk: uas }',
-      // All calls come from one sipp address: the per-source rate limit (meant for strangers) is
-      // out of the way, so that what is measured is the load shedding.
-      'limits:',
-      '  sourceRate: { requestsPerSec: 1000000, burst: 1000000 }',
+      // The calling sipp stands for the upstream PBX: only it may call the trunk, and the
+      // upstream is exempt from the per-source rate limit, so what is measured is the load shedding.
+      `admission: { upstreamNetworks: [${UAC}] }`,
       'log: { level: warn }',
       '',
     ].join('\n'));

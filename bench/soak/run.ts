@@ -101,7 +101,7 @@ export function validate(o: SoakOptions): void {
   if (!existsSync(SIPP)) throw new SoakUsageError(`${SIPP} is missing (Debian sip-tester)`);
 }
 
-function pinlatchYaml(o: SoakOptions, relay: string, uas: string): string {
+function pinlatchYaml(o: SoakOptions, relay: string, uac: string, uas: string): string {
   return [
     'sip:',
     `  listen: [{ transport: udp, address: ${relay}, port: ${PORTS.sip} }]`,
@@ -114,6 +114,8 @@ function pinlatchYaml(o: SoakOptions, relay: string, uas: string): string {
     `  - { name: callee, host: ${uas}, port: ${PORTS.uas} }`,
     'routes:',
     '  - { trunk: callee }',
+    // The calling sipp stands for the upstream PBX: only it may call the trunk.
+    `admission: { upstreamNetworks: [${uac}] }`,
     `metrics: { address: ${relay}, port: ${PORTS.metrics} }`,
     'log: { level: info }',
     '',
@@ -168,7 +170,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const scenario = { fifo, callerRtpPort: PORTS.callerRtp, calleeRtpPort: PORTS.calleeRtp, rtpMs };
     writeFileSync(join(dir, 'uac.xml'), uacScenario(scenario), 'latin1');
     writeFileSync(join(dir, 'uas.xml'), uasScenario(scenario), 'latin1');
-    writeFileSync(join(dir, 'pinlatch.yaml'), pinlatchYaml(o, relay, uas));
+    writeFileSync(join(dir, 'pinlatch.yaml'), pinlatchYaml(o, relay, uac, uas));
 
     const entry = o.cli === 'built' ? [join(REPO_DIR, 'dist/src/cli.js')] : ['--import', 'tsx', join(REPO_DIR, 'src/cli.ts')];
     if (o.cli === 'built' && !existsSync(entry[0]!)) throw new SoakUsageError(`${entry[0]} is missing: build with \`npm run build:ts\``);

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { terminate } from '../support/child.ts';
 
 export interface ChildResult {
   code: number | null;
@@ -41,22 +42,7 @@ export class Child {
 
   /** Stops the process by PID: SIGTERM, then SIGKILL after `graceMs`; resolves when it is gone. */
   async stop(graceMs = 2000): Promise<ChildResult> {
-    if (!this.exited) {
-      try {
-        process.kill(this.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(this.pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }, graceMs);
-      await this.done;
-      clearTimeout(timer);
-    }
+    if (!this.exited) await terminate(this.proc, graceMs);
     return this.done;
   }
 }

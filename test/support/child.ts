@@ -17,6 +17,10 @@ export async function terminate(child: ChildProcess, graceMs = 5000): Promise<vo
       clearTimeout(timer);
       resolve();
     });
-    process.kill(pid, 'SIGTERM');
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // exited meanwhile: its 'exit' event resolves
+    }
   });
 }
