@@ -317,7 +317,7 @@ export class SipProxy {
     const transport = new SipTransport({
       listen: sip.listen,
       parseLimits: { maxMessageBytes: sip.maxMessageBytes },
-      answerStun: this.phones !== null,
+      ...(this.phones === null ? {} : { answerStun: (address: string) => this.admitKeepalive(address) }),
       udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
       maxTcpConnections: tcp.connections,
       maxTcpConnectionsPerSource: tcp.connectionsPerSource,
@@ -530,12 +530,23 @@ export class SipProxy {
     }
   }
 
+  /**
+   * A phone's STUN keepalive counts toward its source's rate like a request: a spoofed flood of
+   * Binding requests starts the source's ban and is dropped instead of reflected.
+   */
+  private admitKeepalive(address: string): boolean {
+    if (this.rateExempt(this.gate.classify(address))) return true;
+    const verdict = this.rateLimiter.take(address, performance.now());
+    if (verdict === 'refuse') this.logBan(address, 'a STUN keepalive over it dropped');
+    return verdict === 'pass';
+  }
+
   /** A malformed request gets its 400 (or 505/513) back at the source; anything else is dropped. */
   private onParseError({ error, source, local }: InboundParseError): void {
     // Malformed requests count toward their source's rate like any other; over it, no answer.
     const verdict = this.rateExempt(this.gate.classify(source.address)) ? 'pass' : this.rateLimiter.take(source.address, performance.now());
     if (verdict !== 'pass') {
-      if (verdict === 'refuse') this.logBan(source);
+      if (verdict === 'refuse') this.logBan(source.address);
       return;
     }
     const response = responseForParseError(error, { toTag: randomBytes(6).toString('hex') });
@@ -700,7 +711,7 @@ export class SipProxy {
       const verdict = this.rateLimiter.take(source.address, now);
       if (verdict === 'drop') return { kind: 'drop' };
       if (verdict === 'refuse') {
-        this.logBan(source);
+        this.logBan(source.address);
         return { kind: 'refuse', reason: 'Rate Limited', retryAfterSec: Math.max(1, limits.sourceRate.banSec) };
       }
     }
@@ -742,9 +753,9 @@ export class SipProxy {
   }
 
   /** One line per ban: who, and why. */
-  private logBan(source: Endpoint): void {
+  private logBan(address: string, first = 'answered 503'): void {
     const { requestsPerSec, burst, banSec } = this.config.limits.sourceRate;
-    this.log?.warn({ source: source.address, requestsPerSec, burst, banSec }, 'source over its request rate: answered 503, then ignored for the ban');
+    this.log?.warn({ source: address, requestsPerSec, burst, banSec }, `source over its request rate: ${first}, then ignored for the ban`);
   }
 
   /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */

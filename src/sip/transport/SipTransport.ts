@@ -83,11 +83,11 @@ export interface SipTransportOptions {
   /** Close a connection whose message begun is not complete after this long (default 30 s). */
   tcpMessageTimeoutMs?: number;
   /**
-   * Answer STUN Binding requests on the UDP listen sockets (RFC 5626 §4.4.2 keepalives of phones).
-   * Off, they are dropped: a Binding response is larger than its request, so a relay that serves
-   * no phones would only reflect spoofed requests.
+   * Answer STUN Binding requests on the UDP listen sockets (RFC 5626 §4.4.2 keepalives of phones)
+   * from the sources this admits. Without it they are all dropped: a Binding response is larger
+   * than its request, so a relay that serves no phones would only reflect spoofed requests.
    */
-  answerStun?: boolean;
+  answerStun?: (source: string) => boolean;
   /**
    * SO_RCVBUF of the UDP listen sockets (default: the system's). A burst that outgrows the
    * buffer is dropped by the kernel, answers included; load shedding bounds the time a datagram
@@ -274,7 +274,7 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
       }
       const address = normalizedIp(rinfo.address) ?? rinfo.address;
       if (isStun(data)) {
-        if (!this.#options.answerStun) return;
+        if (this.#options.answerStun?.(address) !== true) return;
         const answer = bindingResponse(data, address, rinfo.port);
         this.#stats.keepalives++;
         if (answer) socket.send(answer, rinfo.port, rinfo.address);

@@ -294,4 +294,32 @@ test('a STUN Binding request on the SIP port gets its XOR-MAPPED-ADDRESS (RFC 53
   }
 });
 
+test('STUN keepalives count toward the source rate: a flood of Binding requests is cut at the burst and the source banned, others answered', async (ctx) => {
+  const flooder = dgram.createSocket('udp4');
+  const other = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => flooder.bind(0, '127.0.0.45', resolve));
+  await new Promise<void>((resolve) => other.bind(0, '127.0.0.46', resolve));
+  try {
+    let answers = 0;
+    flooder.on('message', () => answers++);
+    // limits.sourceRate defaults: burst 400, 200/s, ban 60 s.
+    for (let i = 0; i < 1000; i++) flooder.send(bindingRequest(), ctx.port, PROXY);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(answers >= 400 && answers < 1000, `${answers} of 1000 answered`);
+    const afterFlood = answers;
+    flooder.send(bindingRequest(), ctx.port, PROXY);
+    const answered = new Promise<boolean>((resolve) => {
+      other.once('message', () => resolve(true));
+      setTimeout(() => resolve(false), 2000);
+    });
+    other.send(bindingRequest(), ctx.port, PROXY);
+    assert.ok(await answered, 'another source is answered');
+    assert.is(answers, afterFlood, 'the banned source gets no answer');
+    assert.ok(ctx.proxy.stats().sourceRate.bans >= 1);
+  } finally {
+    flooder.close();
+    other.close();
+  }
+});
+
 test.run();
