@@ -17,6 +17,7 @@ import { NgServer } from '../../src/control/NgServer.ts';
 import { NgClient, replyText } from '../../src/control/NgClient.ts';
 import type { BencodeDict, BencodeValue } from '../../src/control/bencode.ts';
 import { Child, freeUdpPort } from './child.ts';
+import { freePortRange } from '../media/udp-peer.ts';
 import { RtpPeer, waitFor } from './rtp-peer.ts';
 
 const KAMAILIO = '/usr/sbin/kamailio';
@@ -74,13 +75,14 @@ test('a sipp call through Kamailio: media through pinlatch, latched, gone after 
     children.push(kamailio);
     assert.ok(await sipAlive(sipPort, 10_000), `kamailio did not answer OPTIONS:\n${kamailio.output.slice(-3000)}`);
 
+    // sipp binds its -mp port and the three above it (audio and video RTP/RTCP): a whole free range.
     const sippCommon = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-timeout', '30s', '-timeout_error'];
     const uas = new Child(SIPP, [...sippCommon, '-sf', join(SCENARIOS, 'ng-uas.xml'), '-p', String(uasPort),
-      '-mp', String(await freeUdpPort()), '-set', 'rtpPort', String(callee.port)], { cwd: dir });
+      '-mp', String((await freePortRange(4)).min), '-set', 'rtpPort', String(callee.port)], { cwd: dir });
     children.push(uas);
     await new Promise((r) => setTimeout(r, 300));
     const uac = new Child(SIPP, [...sippCommon, '-sf', join(SCENARIOS, 'ng-uac.xml'), '-p', String(uacPort),
-      '-mp', String(await freeUdpPort()), '-set', 'rtpPort', String(caller.port),
+      '-mp', String((await freePortRange(4)).min), '-set', 'rtpPort', String(caller.port),
       `127.0.0.1:${sipPort}`], { cwd: dir });
     children.push(uac);
 
