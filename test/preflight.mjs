@@ -57,7 +57,7 @@ export function installCommand(packages) {
 export function decide({ missing, isRoot, hasApt }) {
   if (!isRoot) {
     const also = missing.length > 0 ? `; also missing: ${missing.join(' ')} (as root: ${installCommand(missing)})` : '';
-    return { action: 'refuse', line: `preflight: the tests need root (network namespaces, nftables, raw peers): run npm test as root${also}` };
+    return { action: 'refuse', line: `preflight: the tests need root (network namespaces, veth links, nftables): run npm test as root${also}` };
   }
   if (missing.length === 0) return { action: 'run' };
   if (!hasApt) {
