@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
  * `pinlatch [--config FILE] [--check-config] [--log-level LEVEL]`
+ * `pinlatch doctor [--config FILE]` checks the host against the configuration (src/doctor/).
  *
  * With no --config the relay runs on the built-in loopback default (printed at start). SIGTERM and
  * SIGINT stop it cleanly: new calls are refused, running calls may finish until `sip.drainSec`,
@@ -12,8 +13,11 @@ import { pino } from 'pino';
 import { ConfigError, defaultConfig, loadConfigFile, openRelayWarnings, type PinlatchConfig } from './config/index.js';
 import { Pinlatch } from './app/Pinlatch.js';
 import { VERSION } from './version.js';
+import { doctor } from './doctor/command.js';
+import { readHost } from './doctor/read-host.js';
 
 const USAGE = `Usage: pinlatch [options]
+       pinlatch doctor [-c FILE]   check this host's limits and sysctls against the configuration
 
   -c, --config FILE     configuration file (YAML); default: built-in loopback configuration
       --check-config    validate the configuration and exit (0 = valid)
@@ -25,6 +29,13 @@ Examples: examples/pinlatch.yaml (SIP edge for a gateway behind NAT),
           examples/media-only.yaml (NG media relay, a drop-in for rtpengine).`;
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'doctor') {
+    return doctor(process.argv.slice(3), {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      readHost,
+    });
+  }
   let args;
   try {
     args = parseArgs({

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 // Runs every test file in its own Node process (tsx loader, so piscina workers inherit it),
-// with a wall-clock limit per file, and prints one closing line `N passed, N failed`.
+// with a wall-clock limit per file, and prints one closing line `N passed, N failed`. First the
+// preflight (test/preflight.mjs) installs the Debian packages the tests need, or stops the run
+// with one line saying which are missing and how to install them.
 // uvu prints Total/Passed but no failure count, and a throwing hook can still exit 0: a file
 // fails when its exit code is non-zero, when its summary is missing, or when Passed < Total.
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { preflight } from './preflight.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const testDir = join(root, 'test');
@@ -45,6 +48,8 @@ function runFile(file) {
     });
   });
 }
+
+if (!preflight()) process.exit(1);
 
 const files = collect(testDir).filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)));
 let passed = 0;

@@ -9,15 +9,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createSocket } from 'node:dgram';
 import { suite } from '../support/suite.ts';
-import { KAMAILIO_MODULES, kamailioProxyConfig } from '../support/kamailio.ts';
+import { KAMAILIO_MODULES, kamailioProxyConfig, sipAlive } from '../support/kamailio.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import { NgController } from '../../src/control/NgController.ts';
 import { NgServer } from '../../src/control/NgServer.ts';
 import { NgClient, replyText } from '../../src/control/NgClient.ts';
 import type { BencodeDict, BencodeValue } from '../../src/control/bencode.ts';
 import { Child, freeUdpPort } from './child.ts';
+import { freePortRange } from '../media/udp-peer.ts';
 import { RtpPeer, waitFor } from './rtp-peer.ts';
 
 const KAMAILIO = '/usr/sbin/kamailio';
@@ -34,39 +34,6 @@ const dict = (v: BencodeValue | undefined): BencodeDict => v as BencodeDict;
 function rtpStream(query: BencodeDict, tag: string): BencodeDict {
   const medias = dict(dict(query['tags'])[tag])['medias'] as BencodeValue[];
   return dict((dict(medias[0])['streams'] as BencodeValue[])[0]);
-}
-
-/** Sends OPTIONS to Kamailio until it answers (it is then past start-up) or the time is up. */
-async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  const local = socket.address().port;
-  let answered = false;
-  socket.on('message', (msg) => {
-    if (msg.toString('latin1').startsWith('SIP/2.0 200')) answered = true;
-  });
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (let i = 1; !answered && Date.now() < deadline; i++) {
-      const options = [
-        `OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKalive${i}`,
-        'Max-Forwards: 5',
-        `From: <sip:probe@127.0.0.1:${local}>;tag=probe${i}`,
-        `To: <sip:127.0.0.1:${port}>`,
-        `Call-ID: alive-${process.pid}-${i}`,
-        `CSeq: ${i} OPTIONS`,
-        'Content-Length: 0',
-        '',
-        '',
-      ].join('\r\n');
-      socket.send(options, port, '127.0.0.1');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    return answered;
-  } finally {
-    socket.close();
-  }
 }
 
 const tools = [KAMAILIO, `${KAMAILIO_MODULES}/rtpengine.so`, SIPP].filter((f) => !existsSync(f));
@@ -108,13 +75,14 @@ test('a sipp call through Kamailio: media through pinlatch, latched, gone after 
     children.push(kamailio);
     assert.ok(await sipAlive(sipPort, 10_000), `kamailio did not answer OPTIONS:\n${kamailio.output.slice(-3000)}`);
 
+    // sipp binds its -mp port and the three above it (audio and video RTP/RTCP): a whole free range.
     const sippCommon = ['-i', '127.0.0.1', '-m', '1', '-nostdin', '-timeout', '30s', '-timeout_error'];
     const uas = new Child(SIPP, [...sippCommon, '-sf', join(SCENARIOS, 'ng-uas.xml'), '-p', String(uasPort),
-      '-mp', String(await freeUdpPort()), '-set', 'rtpPort', String(callee.port)], { cwd: dir });
+      '-mp', String((await freePortRange(4)).min), '-set', 'rtpPort', String(callee.port)], { cwd: dir });
     children.push(uas);
     await new Promise((r) => setTimeout(r, 300));
     const uac = new Child(SIPP, [...sippCommon, '-sf', join(SCENARIOS, 'ng-uac.xml'), '-p', String(uacPort),
-      '-mp', String(await freeUdpPort()), '-set', 'rtpPort', String(caller.port),
+      '-mp', String((await freePortRange(4)).min), '-set', 'rtpPort', String(caller.port),
       `127.0.0.1:${sipPort}`], { cwd: dir });
     children.push(uac);
 

@@ -2,9 +2,11 @@
  * A Kamailio (Debian `kamailio` 5.6) configuration doing the job pinlatch's SIP side does, with
  * rtpengine's NG protocol for the media: record-route, anchor the SDP of offer and answer
  * (`trust-address replace-origin`), relay everything to one next hop, release the media on BYE or
- * failure. Used by the NG interop test (NG socket = pinlatch) and by bench/cps.ts (NG socket = a
- * real rtpengine, the reference).
+ * failure. Used by the NG interop test (NG socket = pinlatch), the scale-out test (a set of two
+ * pinlatch relays) and by bench/cps.ts (NG socket = a real rtpengine, the reference).
  */
+import { createSocket } from 'node:dgram';
+
 export const KAMAILIO_MODULES = '/usr/lib/x86_64-linux-gnu/kamailio/modules';
 
 export interface KamailioProxyOptions {
@@ -14,11 +16,35 @@ export interface KamailioProxyOptions {
   /** The NG control socket of the media relay. */
   ngAddress: string;
   ngPort: number;
+  /**
+   * Several relays as one rtpengine set instead (`udp:address:port=weight` each): the module
+   * spreads calls by Call-ID over them, weighted, and skips one that does not answer.
+   */
+  relaySet?: {
+    relays: Array<{ address: string; port: number; weight: number }>;
+    /** rtpengine_tout_ms: how long one NG command waits for an answer. */
+    timeoutMs: number;
+    /** rtpengine_retr: how often it is sent again before the relay counts as dead. */
+    retries: number;
+    /** rtpengine_disable_tout: how long a dead relay is left out before it is tried again. */
+    disableSec: number;
+  };
   /** Where every initial request goes. */
   nextHop: { address: string; port: number };
   children?: number;
   /** Log each request and reply (tests: for diagnosis); off in benchmarks. */
   logMessages?: boolean;
+}
+
+function rtpengineParams(o: KamailioProxyOptions): string {
+  const set = o.relaySet;
+  if (set === undefined) return `modparam("rtpengine", "rtpengine_sock", "udp:${o.ngAddress}:${o.ngPort}")`;
+  return [
+    `modparam("rtpengine", "rtpengine_sock", "${set.relays.map((r) => `udp:${r.address}:${r.port}=${r.weight}`).join(' ')}")`,
+    `modparam("rtpengine", "rtpengine_tout_ms", ${set.timeoutMs})`,
+    `modparam("rtpengine", "rtpengine_retr", ${set.retries})`,
+    `modparam("rtpengine", "rtpengine_disable_tout", ${set.disableSec})`,
+  ].join('\n');
 }
 
 export function kamailioProxyConfig(o: KamailioProxyOptions): string {
@@ -41,7 +67,7 @@ loadmodule "xlog.so"
 loadmodule "rtpengine.so"
 modparam("xlog", "prefix", "")
 modparam("rr", "append_fromtag", 1)
-modparam("rtpengine", "rtpengine_sock", "udp:${o.ngAddress}:${o.ngPort}")
+${rtpengineParams(o)}
 
 request_route {
 ${log('request $rm $ru from $si:$sp')}  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
@@ -75,4 +101,37 @@ failure_route[MANAGE_FAILURE] {
 ${log('failure route')}  rtpengine_delete();
 }
 `;
+}
+
+/** Sends OPTIONS to Kamailio until it answers (it is then past start-up) or the time is up. */
+export async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const local = socket.address().port;
+  let answered = false;
+  socket.on('message', (msg) => {
+    if (msg.toString('latin1').startsWith('SIP/2.0 200')) answered = true;
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (let i = 1; !answered && Date.now() < deadline; i++) {
+      const options = [
+        `OPTIONS sip:127.0.0.1:${port} SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${local};branch=z9hG4bKalive${i}`,
+        'Max-Forwards: 5',
+        `From: <sip:probe@127.0.0.1:${local}>;tag=probe${i}`,
+        `To: <sip:127.0.0.1:${port}>`,
+        `Call-ID: alive-${process.pid}-${i}`,
+        `CSeq: ${i} OPTIONS`,
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n');
+      socket.send(options, port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return answered;
+  } finally {
+    socket.close();
+  }
 }
