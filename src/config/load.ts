@@ -71,8 +71,9 @@ export async function loadConfigFile(path: string): Promise<PinlatchConfig> {
 
 /**
  * The configuration used when no file is given: everything on loopback, SIP on 5060 (UDP and
- * TCP), media on 40000..40999 (above most of rtpengine's default range 30000..40000, so both can
- * run on one host for comparison), NG on 127.0.0.1:2223 as in rtpengine's and Kamailio's examples.
+ * TCP), media on 20000..20999 (below rtpengine's default range 30000..40000, so both can run on
+ * one host for comparison, and below Linux's ephemeral ports 32768..60999, which outgoing
+ * connections and DNS queries take — `pinlatch doctor` checks that overlap), NG on 127.0.0.1:2223 as in rtpengine's and Kamailio's examples.
  */
 export function defaultConfig(): PinlatchConfig {
   return buildConfig(
@@ -84,7 +85,7 @@ export function defaultConfig(): PinlatchConfig {
         ],
         advertise: '127.0.0.1',
       },
-      media: { address: '127.0.0.1', advertise: '127.0.0.1', ports: { min: 40000, max: 40999 } },
+      media: { address: '127.0.0.1', advertise: '127.0.0.1', ports: { min: 20000, max: 20999 } },
       ng: { address: '127.0.0.1', port: 2223 },
     },
     '<default>',

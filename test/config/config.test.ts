@@ -58,7 +58,7 @@ shipped('examples/media-only.yaml is an NG relay with no SIP', async () => {
   const c = await loadConfigFile(`${examples}media-only.yaml`);
   assert.is(c.sip, null);
   assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false, allow: ['127.0.0.1/32'] });
-  assert.equal(c.media.ports, { min: 40000, max: 49999 });
+  assert.equal(c.media.ports, { min: 20000, max: 29999 });
   assert.equal(c.trunks, []);
 });
 
@@ -70,7 +70,7 @@ shipped('defaultConfig() is loopback only, with SIP, media and NG', () => {
     { transport: 'tcp', address: '127.0.0.1', port: 5060 },
   ]);
   assert.is(c.media.address, '127.0.0.1');
-  assert.equal(c.media.ports, { min: 40000, max: 40999 });
+  assert.equal(c.media.ports, { min: 20000, max: 20999 });
   assert.equal(c.ng, { address: '127.0.0.1', port: 2223, tcp: false, allow: ['127.0.0.0/8', '::1/128'] });
   assert.ok(Object.isFrozen(c) && Object.isFrozen(c.sip!.listen[0]) && Object.isFrozen(c.media.ports));
 });
