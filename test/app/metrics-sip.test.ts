@@ -1,12 +1,15 @@
 /**
  * The SIP gauges of the metrics endpoint (pinlatch_sip_server_transactions, pinlatch_sip_client_transactions, pinlatch_sip_dialogs): read
- * from the proxy when scraped, over a real HTTP socket, while one call is set up and torn down.
+ * from the proxy when scraped, over a real HTTP socket, while one call is set up and torn down;
+ * the ACK and BYE of that call go where the trunk's route pin says and are counted; calls the
+ * gateway refuses or never answers are counted by reason.
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
 import { freePortRange } from '../media/udp-peer.ts';
 import { MetricsServer } from '../../src/app/MetricsServer.ts';
 import { createResponse } from '../../src/sip/wire/message.ts';
+import { scrapeMetrics, valueOf } from '../support/scrape.ts';
 import {
   PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, startProxy, stopProxy, until, type ProxyUnderTest,
 } from '../support/sip-peer.ts';
@@ -37,7 +40,7 @@ media:
   ports: { min: ${ports.min}, max: ${ports.max} }
   shards: 1
 trunks:
-  - { name: gateway, host: ${GATEWAY}, port: ${ctx.gateway.port} }
+  - { name: gateway, host: ${GATEWAY}, port: ${ctx.gateway.port}, pinRoute: true }
 routes:
   - { trunk: gateway }
 admission: { upstreamNetworks: [${CALLER}] }
@@ -95,6 +98,39 @@ test('a call in progress counts its transactions and its dialog; after BYE and t
     // Non-INVITE transactions linger for Timer J/K (64·T1 = 2.56 s here), the dialog as long.
     await until(async () => (await scrape(ctx, SERVER)) + (await scrape(ctx, CLIENT)) + (await scrape(ctx, DIALOGS)) === 0, 10_000,
       'transactions and dialogs back to 0');
+    const m = await scrapeMetrics(`http://${PROXY}:${ctx.metricsPort}`);
+    assert.is(valueOf(m, 'pinlatch_sip_pinned_requests_total'), 2, 'the ACK and the BYE toward the pinned trunk');
+    assert.is(valueOf(m, 'pinlatch_sip_calls_started_total', { trunk: 'gateway' }), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_answered_total', { trunk: 'gateway' }), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_calls'), 0, 'no call held any more');
+  } finally {
+    caller.close();
+  }
+});
+
+test('calls the gateway refuses (486, 503) or never answers (Timer B: 408) are counted by reason', async (ctx) => {
+  const { port, gateway } = ctx;
+  const caller = await SipPeer.udp(CALLER);
+  try {
+    for (const [callId, status] of [['f486', 486], ['f503', 503]] as const) {
+      caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40010) }), port);
+      const invite = await gateway.waitFor(isRequest('INVITE', callId));
+      gateway.sendMessage(answer(invite, status, gateway), port);
+      const final = await caller.waitFor((m) => isResponse(callId)(m) && m.status >= 200);
+      assert.is(final.status, status === 503 ? 500 : status, 'a 503 from downstream goes upstream as 500 (RFC 3261 §16.7 step 6)');
+    }
+    caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: 'f408', body: sdp(CALLER, 40020) }), port);
+    await gateway.waitFor(isRequest('INVITE', 'f408'));
+    const timedOut = await caller.waitFor((m) => isResponse('f408')(m) && m.status >= 200, 15_000);
+    assert.is(timedOut.status, 408);
+    const m = await scrapeMetrics(`http://${PROXY}:${ctx.metricsPort}`);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: '4xx' }), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: '5xx' }), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: 'timeout' }), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_started_total', { trunk: 'gateway' }), 4);
+    assert.ok((valueOf(m, 'pinlatch_sip_responses_received_total', { class: '4xx' }) ?? 0) >= 1);
+    assert.ok((valueOf(m, 'pinlatch_sip_responses_sent_total', { class: '5xx' }) ?? 0) >= 1);
+    assert.ok((valueOf(m, 'pinlatch_sip_responses_sent_total', { class: '4xx' }) ?? 0) >= 2, 'the 486 and the 408');
   } finally {
     caller.close();
   }
