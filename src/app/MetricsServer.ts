@@ -44,16 +44,13 @@ export class MetricsServer {
   readonly registry = new Registry();
   #server: Server | undefined;
   readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  /** Counts scrapes, so that one read of a source serves every metric of one scrape. */
-  #scrapes = 0;
   readonly #sources: MetricsSources;
 
   constructor(sources: MetricsSources) {
     this.#sources = sources;
     const { registry } = this;
-    const scrape = () => this.#scrapes;
     collectDefaultMetrics({ register: registry, prefix: 'pinlatch_' });
-    registerMediaMetrics(registry, sources.media, scrape);
+    registerMediaMetrics(registry, sources.media);
     const lag = this.#lag;
     lag.enable();
     new Gauge({
@@ -83,7 +80,7 @@ export class MetricsServer {
         Object.entries(ngCommands()).map(([command, n]) => [{ command }, n] as const),
       );
     }
-    if (sources.sip !== undefined) registerSipMetrics(registry, sources.sip, scrape);
+    if (sources.sip !== undefined) registerSipMetrics(registry, sources.sip);
     if (sources.phones) registerPhonesMetrics(registry, sources.phones);
     const readiness = sources.readiness;
     if (readiness !== undefined) gaugeFrom(registry, 'pinlatch_ready', '1 while /readyz answers 200 (SIP and media listening, not draining)', () => (readiness().ready ? 1 : 0));
@@ -106,7 +103,6 @@ export class MetricsServer {
     }
     switch (path) {
       case '/metrics':
-        this.#scrapes++;
         this.registry.metrics().then(
           (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
           (err: unknown) => res.writeHead(500).end(String(err)),

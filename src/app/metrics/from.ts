@@ -47,14 +47,19 @@ export function byLabel<K extends string>(label: string, map: ReadonlyMap<K, num
 }
 
 /**
- * One read per scrape, shared by every metric that scrape collects: `read` runs again only when
- * `scrape()` has moved on (the HTTP handler counts scrapes).
+ * One read per scrape, shared by every metric that scrape collects: prom-client's
+ * Registry.metrics() calls every metric's collect() in one synchronous pass, so the value read by
+ * the first is kept until the pass is over (a microtask later) and the next scrape reads afresh.
  */
-export function perScrape<T>(scrape: () => number, read: () => T): () => T {
-  let last: { scrape: number; value: T } | undefined;
+export function perScrape<T>(read: () => T): () => T {
+  let cached: { value: T } | undefined;
   return () => {
-    const current = scrape();
-    if (last === undefined || last.scrape !== current) last = { scrape: current, value: read() };
-    return last.value;
+    if (cached === undefined) {
+      cached = { value: read() };
+      queueMicrotask(() => {
+        cached = undefined;
+      });
+    }
+    return cached.value;
   };
 }

@@ -16,7 +16,7 @@ const DROPS: ReadonlyArray<readonly [string, keyof RelayTotals]> = [
   ['send_error', 'dropSendError'],
 ];
 
-export function registerMediaMetrics(registry: Registry, media: MediaRelay, scrape: () => number): void {
+export function registerMediaMetrics(registry: Registry, media: MediaRelay): void {
   gaugeFrom(registry, 'pinlatch_media_sessions', 'Media sessions open in the relay', () => media.size);
   const faults = () => media.faultCounters();
   counterFrom(registry, 'pinlatch_media_shard_restarts_total', 'Media shard workers that died and were restarted', () => faults().shardRestarts);
@@ -24,7 +24,7 @@ export function registerMediaMetrics(registry: Registry, media: MediaRelay, scra
   counterFrom(registry, 'pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', () => faults().sessionsLost);
   counterFrom(registry, 'pinlatch_media_refused_legs_total', 'Media legs whose packets all came from sources their latching rule refuses (each logged once)', () => media.refusedLegs);
 
-  const ports = perScrape(scrape, () => media.portUsage());
+  const ports = perScrape(() => media.portUsage());
   gaugesFrom(registry, 'pinlatch_media_port_pairs', 'Media port pairs (RTP + RTCP) of media.ports, by state', ['state'], () => {
     const p = ports();
     return [
@@ -35,7 +35,7 @@ export function registerMediaMetrics(registry: Registry, media: MediaRelay, scra
     ];
   });
 
-  const totals = perScrape(scrape, () => media.shardTotals());
+  const totals = perScrape(() => media.shardTotals());
   gaugesFrom(registry, 'pinlatch_media_shard_up', '1 while the media shard answers, 0 while it is down or restarting', ['shard'], async () =>
     (await totals()).map((t, shard) => [{ shard: String(shard) }, t === null ? 0 : 1] as const),
   );

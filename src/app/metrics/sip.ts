@@ -18,8 +18,8 @@ export interface SipSource {
   readonly draining: boolean;
 }
 
-export function registerSipMetrics(registry: Registry, sip: SipSource, scrape: () => number): void {
-  registerSipLimits(registry, perScrape(scrape, () => sip.stats()));
+export function registerSipMetrics(registry: Registry, sip: SipSource): void {
+  registerSipLimits(registry, perScrape(() => sip.stats()));
   const c = sip.counters;
   countersFrom(registry, 'pinlatch_sip_requests_received_total', 'SIP requests received (retransmissions included), by method', ['method'], () => byLabel('method', c.requestsReceived));
   countersFrom(registry, 'pinlatch_sip_responses_received_total', 'SIP responses received (retransmissions included), by status class', ['class'], () => byLabel('class', c.responsesReceived));
@@ -29,7 +29,7 @@ export function registerSipMetrics(registry: Registry, sip: SipSource, scrape: (
   countersFrom(registry, 'pinlatch_sip_calls_answered_total', 'Calls whose 2xx went to the caller, by trunk (the answering trunk, else the calling one; none without)', ['trunk'], () => byLabel('trunk', c.callsAnswered));
   countersFrom(registry, 'pinlatch_sip_calls_failed_total', 'Calls that failed, by reason (final response class, timeout = 408, cancelled = 487, media_timeout, media_lost)', ['reason'], () => byLabel('reason', c.callsFailed));
   counterFrom(registry, 'pinlatch_sip_pinned_requests_total', 'In-dialog requests (ACK included) sent where a trunk\'s route pin said', () => c.pinnedRequests);
-  const calls = perScrape(scrape, () => sip.calls());
+  const calls = perScrape(() => sip.calls());
   gaugesFrom(registry, 'pinlatch_sip_calls', 'Calls held now, by state (ringing: INVITE not answered yet; answered: confirmed dialog)', ['state'], () => {
     const now = calls();
     const answered = now.filter((call) => call.state === 'answered').length;
