@@ -81,6 +81,7 @@ test('a call in progress counts its transactions and its dialog; after BYE and t
     caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: 'm1', body: sdp(CALLER, 40000) }), port);
     const invite = await gateway.waitFor(isRequest('INVITE', 'm1'));
     assert.is(await scrape(ctx, SERVER), 1, 'the INVITE server transaction');
+    assert.is(await scrape(ctx, 'pinlatch_sip_calls{state="ringing"}'), 1, 'the call rings');
     assert.is(await scrape(ctx, CLIENT), 1, 'the forwarded INVITE');
 
     gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
@@ -133,6 +134,28 @@ test('calls the gateway refuses (486, 503) or never answers (Timer B: 408) are c
     assert.ok((valueOf(m, 'pinlatch_sip_responses_sent_total', { class: '4xx' }) ?? 0) >= 2, 'the 486 and the 408');
   } finally {
     caller.close();
+  }
+});
+
+test('admission: a stranger refused, a scanner dropped, an in-dialog request of no known dialog refused', async (ctx) => {
+  const { port } = ctx;
+  const stranger = await SipPeer.udp('127.0.0.9');
+  try {
+    stranger.send(request({ user: '4930123', peer: stranger, proxyPort: port, callId: 'adm1' }), port);
+    assert.is((await stranger.waitFor(isResponse('adm1'))).status, 403);
+    const scanner = request({ method: 'OPTIONS', user: '100', peer: stranger, proxyPort: port, callId: 'adm2' })
+      .replace('Max-Forwards:', 'User-Agent: friendly-scanner\r\nMax-Forwards:');
+    stranger.send(scanner, port);
+    stranger.send(request({ method: 'BYE', user: '4930123', peer: stranger, proxyPort: port, callId: 'adm3', toTag: 'nobody' }), port);
+    const refused = await stranger.waitFor(isResponse('adm3', 'BYE'));
+    assert.ok(refused.status === 403 || refused.status === 481, `BYE answered ${refused.status}`);
+    const m = await scrapeMetrics(`http://${PROXY}:${ctx.metricsPort}`);
+    assert.is(valueOf(m, 'pinlatch_sip_admission_refused_total'), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_admission_scanners_total'), 1);
+    assert.is(valueOf(m, 'pinlatch_sip_in_dialog_refused_total'), 1);
+    assert.not.ok(stranger.received.some(isResponse('adm2', 'OPTIONS')), 'the scanner gets no answer');
+  } finally {
+    stranger.close();
   }
 });
 
