@@ -109,7 +109,7 @@ test('a call in progress counts its transactions and its dialog; after BYE and t
   }
 });
 
-test('calls the gateway refuses (486, 503) or never answers (Timer B: 408) are counted by reason', async (ctx) => {
+test('calls the gateway refuses (486, 503), never answers (Timer B: 408) or the caller cancels (487) are counted by reason', async (ctx) => {
   const { port, gateway } = ctx;
   const caller = await SipPeer.udp(CALLER);
   try {
@@ -124,11 +124,24 @@ test('calls the gateway refuses (486, 503) or never answers (Timer B: 408) are c
     await gateway.waitFor(isRequest('INVITE', 'f408'));
     const timedOut = await caller.waitFor((m) => isResponse('f408')(m) && m.status >= 200, 15_000);
     assert.is(timedOut.status, 408);
+    // The caller gives up while it rings: CANCEL (same branch as its INVITE, §9.1), 487 from the gateway.
+    const ringing = request({ user: '4930123', peer: caller, proxyPort: port, callId: 'f487', body: sdp(CALLER, 40030) });
+    caller.send(ringing, port);
+    const rung = await gateway.waitFor(isRequest('INVITE', 'f487'));
+    gateway.sendMessage(answer(rung, 180, gateway), port);
+    await caller.waitFor((m) => isResponse('f487', 'INVITE', false)(m) && m.status === 180);
+    const head = ringing.slice(0, ringing.indexOf('\r\n\r\n'));
+    caller.send(`${head.replace(/^INVITE /, 'CANCEL ').replace('CSeq: 1 INVITE', 'CSeq: 1 CANCEL').replace(/\r\nContent-Type: [^\r]*/, '').replace(/Content-Length: \d+/, 'Content-Length: 0')}\r\n\r\n`, port);
+    const cancel = await gateway.waitFor(isRequest('CANCEL', 'f487'));
+    gateway.sendMessage(createResponse(cancel, 200), port);
+    gateway.sendMessage(answer(rung, 487, gateway), port);
+    assert.is((await caller.waitFor((m) => isResponse('f487')(m) && m.status >= 200)).status, 487);
     const m = await scrapeMetrics(`http://${PROXY}:${ctx.metricsPort}`);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: 'cancelled' }), 1);
     assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: '4xx' }), 1);
     assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: '5xx' }), 1);
     assert.is(valueOf(m, 'pinlatch_sip_calls_failed_total', { reason: 'timeout' }), 1);
-    assert.is(valueOf(m, 'pinlatch_sip_calls_started_total', { trunk: 'gateway' }), 4);
+    assert.is(valueOf(m, 'pinlatch_sip_calls_started_total', { trunk: 'gateway' }), 5);
     assert.ok((valueOf(m, 'pinlatch_sip_responses_received_total', { class: '4xx' }) ?? 0) >= 1);
     assert.ok((valueOf(m, 'pinlatch_sip_responses_sent_total', { class: '5xx' }) ?? 0) >= 1);
     assert.ok((valueOf(m, 'pinlatch_sip_responses_sent_total', { class: '4xx' }) ?? 0) >= 2, 'the 486 and the 408');
