@@ -4,7 +4,9 @@
  * loopback, `--scrapes` scrapes in a row; prints the median and worst scrape time. The shard
  * totals are summed in C++ over the open streams, so the cost grows with the sessions.
  *
- *   node --import tsx bench/metrics-scrape.ts [--sessions 2000] [--shards 2] [--scrapes 30]
+ *   node --import tsx bench/metrics-scrape.ts [--sessions 2000] [--shards 2] [--scrapes 30] [--ports 40000]
+ * The relay takes 8 ports per session from --ports up (4 per session are used; the rest leaves
+ * room for ports other processes hold).
  */
 import { parseArgs } from 'node:util';
 import { MediaRelay } from '../src/media/MediaRelay.ts';
@@ -16,7 +18,7 @@ const { values } = parseArgs({
 const sessions = Number(values.sessions);
 const scrapes = Number(values.scrapes);
 const min = Number(values.ports);
-const relay = await MediaRelay.start({ address: '127.0.0.1', ports: { min, max: min + sessions * 4 + 100 }, shards: Number(values.shards) });
+const relay = await MediaRelay.start({ address: '127.0.0.1', ports: { min, max: min + sessions * 8 + 200 }, shards: Number(values.shards) });
 const metrics = new MetricsServer({ media: relay });
 try {
   for (let i = 0; i < sessions; i++) await relay.ensureSession(`bench-${i}`, 1);
