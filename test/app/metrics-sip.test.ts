@@ -44,6 +44,8 @@ trunks:
 routes:
   - { trunk: gateway }
 admission: { upstreamNetworks: [${CALLER}] }
+# Not a test of load shedding: a machine busy with other work must not shed these calls.
+limits: { overload: { maxQueueMs: 10000, maxLagMs: 10000 } }
 log: { level: silent }
 `));
   ctx.metrics = new MetricsServer({ media: ctx.relay!, sip: ctx.proxy! });
