@@ -139,6 +139,29 @@ export interface NativeError extends Error {
   syscall?: string;
 }
 
+/**
+ * What every stream of one relay has counted, the closed ones included (NativeRelay.totals): the
+ * per-leg counters of LegCounters summed over both legs of all streams.
+ */
+export interface RelayTotals {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  rtcpIn: number;
+  rtcpOut: number;
+  dropInvalid: number;
+  dropStranger: number;
+  dropNoPeer: number;
+  dropSendError: number;
+  dropRefused: number;
+  latchChanges: number;
+  /** Streams opened since the relay was created. */
+  streamsOpened: number;
+  /** Streams open now. */
+  streams: number;
+}
+
 /** One leg whose latched peers may have changed, as the relay reports it (see takeLatchChanges). */
 export interface LatchChange {
   id: number;
@@ -177,6 +200,11 @@ export interface NativeRelay {
   closeStream(id: number): void;
   /** Counters of the given streams (all streams when omitted). */
   stats(ids?: number[]): StreamCounters[];
+  /**
+   * The counters of every stream this relay has had, summed: those of closed streams are added up
+   * when each closes, the open ones at the call (one pass over the open streams, nothing per packet).
+   */
+  totals(): RelayTotals;
   /**
    * Ids of streams with no valid packet on either leg for `idleMs`, counted from the later of the
    * last valid packet and the last setLeg (or the opening).

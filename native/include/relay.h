@@ -11,6 +11,7 @@
 
 #include "batch_buffers.h"
 #include "env_loop.h"
+#include "relay_totals.h"
 #include "stream.h"
 #include "uring_engine.h"
 
@@ -32,6 +33,8 @@ class Relay : public Napi::ObjectWrap<Relay> {
   void SetLeg(const Napi::CallbackInfo& info);
   void CloseStream(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  // Counters of every stream this relay has had, summed (the metrics endpoint reads them per shard).
+  Napi::Value Totals(const Napi::CallbackInfo& info);
   Napi::Value Idle(const Napi::CallbackInfo& info);
   Napi::Value TakeLatchChanges(const Napi::CallbackInfo& info);
   Napi::Value RestoreLatch(const Napi::CallbackInfo& info);
@@ -51,6 +54,8 @@ class Relay : public Napi::ObjectWrap<Relay> {
   std::unique_ptr<UringEngine> uring_;
   std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
   uint32_t next_id_ = 1;
+  // What the streams closed so far counted (RelayTotals::Add when each closed).
+  RelayTotals closed_totals_;
   bool closed_ = false;
 };
 

@@ -242,6 +242,7 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceMethod<&Relay::SetLeg>("setLeg"),
                                             InstanceMethod<&Relay::CloseStream>("closeStream"),
                                             InstanceMethod<&Relay::Stats>("stats"),
+                                            InstanceMethod<&Relay::Totals>("totals"),
                                             InstanceMethod<&Relay::Idle>("idle"),
                                             InstanceMethod<&Relay::TakeLatchChanges>("takeLatchChanges"),
                                             InstanceMethod<&Relay::RestoreLatch>("restoreLatch"),
@@ -312,6 +313,7 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
     const uint32_t id = next_id_;
     streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), local, a_port, b_port));
     ++next_id_;
+    ++closed_totals_.streams_opened;
     return Napi::Number::New(env, id);
   });
 }
@@ -338,7 +340,10 @@ void Relay::CloseStream(const Napi::CallbackInfo& info) {
   EnsureOpen(env);
   Guard(env, [&] {
     if (info.Length() < 1) ArgError("closeStream(id) needs an id");
-    streams_.erase(StreamId(info[0]));
+    auto found = streams_.find(StreamId(info[0]));
+    if (found == streams_.end()) return;
+    closed_totals_.Add(*found->second);
+    streams_.erase(found);
   });
 }
 
@@ -368,6 +373,31 @@ Napi::Value Relay::Stats(const Napi::CallbackInfo& info) {
     }
     return result;
   });
+}
+
+Napi::Value Relay::Totals(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  RelayTotals totals = closed_totals_;
+  for (const auto& entry : streams_) totals.Add(*entry.second);
+  const LegCounters& c = totals.counters;
+  Napi::Object object = Napi::Object::New(env);
+  auto number = [&](const char* name, uint64_t value) { object.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
+  number("packetsIn", c.packets_in);
+  number("bytesIn", c.bytes_in);
+  number("packetsOut", c.packets_out);
+  number("bytesOut", c.bytes_out);
+  number("rtcpIn", c.rtcp_in);
+  number("rtcpOut", c.rtcp_out);
+  number("dropInvalid", c.drop_invalid);
+  number("dropStranger", c.drop_stranger);
+  number("dropNoPeer", c.drop_no_peer);
+  number("dropSendError", c.drop_send_error);
+  number("dropRefused", totals.drop_refused);
+  number("latchChanges", totals.latch_changes);
+  number("streamsOpened", totals.streams_opened);
+  number("streams", streams_.size());
+  return object;
 }
 
 Napi::Value Relay::Idle(const Napi::CallbackInfo& info) {

@@ -1,20 +1,40 @@
 /**
- * Prometheus endpoint (prom-client). Values are read when scraped — from the media session table
- * and the NG server's counters — so nothing is counted twice and the packet path is untouched.
+ * The management HTTP endpoint: Prometheus metrics (prom-client), health and readiness checks, and
+ * the phones' registrations. Metric values are read when scraped — from the counters the media
+ * shards, the SIP proxy, the NG server and the registrar keep — so nothing is counted twice and
+ * no JavaScript runs per packet. It serves state an operator needs and a stranger must not see
+ * (`/registrations` names every phone and where it is): bind `metrics.address` to a management
+ * address, never to a public one.
+ *
+ *   GET /metrics        Prometheus text exposition (docs/metrics.md)
+ *   GET /healthz        200 while the process runs
+ *   GET /readyz         200 when SIP and media listen and no drain runs, else 503 (JSON says why)
+ *   GET /registrations  JSON: every phone binding with its flow's state (404 without `phones`)
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MediaRelay } from '../media/MediaRelay.js';
 import type { NgServer } from '../control/NgServer.js';
-import type { ProxyStats } from '../sip/proxy/Proxy.js';
+import type { Phones } from '../sip/registrar/Phones.js';
+import { counterFrom, countersFrom, gaugeFrom } from './metrics/from.js';
+import { registerMediaMetrics } from './metrics/media.js';
+import { registerPhonesMetrics } from './metrics/phones.js';
+import { registerSipMetrics, type SipSource } from './metrics/sip.js';
+import type { Readiness } from './Readiness.js';
 
 export interface MetricsSources {
   media: MediaRelay;
   ng?: NgServer | undefined;
-  /** The SIP proxy's edge limits (SipProxy.stats), read at scrape time. */
-  sip?: { stats(): ProxyStats } | undefined;
+  /** NG commands handled, by name (NgController.commandCounts). */
+  ngCommands?: (() => Readonly<Record<string, number>>) | undefined;
+  /** The SIP proxy, read at scrape time. */
+  sip?: SipSource | undefined;
+  /** The phones the proxy registers (SipProxy.phones), when `phones` is configured. */
+  phones?: Phones | null | undefined;
+  /** What /readyz reports; without it /readyz answers as /healthz. */
+  readiness?: (() => Readiness) | undefined;
 }
 
 /** Sampling timer of the event-loop delay histogram; Node records each whole interval, this included. */
@@ -24,18 +44,13 @@ export class MetricsServer {
   readonly registry = new Registry();
   #server: Server | undefined;
   readonly #lag: IntervalHistogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  /** Counts scrapes, so that one stats() read of the SIP proxy serves every metric of one scrape. */
-  #scrapes = 0;
+  readonly #sources: MetricsSources;
 
   constructor(sources: MetricsSources) {
+    this.#sources = sources;
     const { registry } = this;
     collectDefaultMetrics({ register: registry, prefix: 'pinlatch_' });
-    gaugeFrom(registry, 'pinlatch_media_sessions', 'Media sessions open in the relay', () => sources.media.size);
-    const faults = () => sources.media.faultCounters();
-    counterFrom(registry, 'pinlatch_media_shard_restarts_total', 'Media shard workers that died and were restarted', () => faults().shardRestarts);
-    counterFrom(registry, 'pinlatch_media_sessions_restored_total', 'Media sessions re-created on a restarted shard', () => faults().sessionsRestored);
-    counterFrom(registry, 'pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', () => faults().sessionsLost);
-    counterFrom(registry, 'pinlatch_media_refused_legs_total', 'Media legs whose packets all came from sources their latching rule refuses (each logged once)', () => sources.media.refusedLegs);
+    registerMediaMetrics(registry, sources.media);
     const lag = this.#lag;
     lag.enable();
     new Gauge({
@@ -59,26 +74,57 @@ export class MetricsServer {
       counterFrom(registry, 'pinlatch_ng_dropped_total', 'NG datagrams without a usable cookie', () => ng.counters.dropped);
       counterFrom(registry, 'pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
     }
-    if (sources.sip !== undefined) registerSipLimits(registry, sources.sip, () => this.#scrapes);
+    const ngCommands = sources.ngCommands;
+    if (ngCommands !== undefined) {
+      countersFrom(registry, 'pinlatch_ng_commands_total', 'NG commands handled, by command', ['command'], () =>
+        Object.entries(ngCommands()).map(([command, n]) => [{ command }, n] as const),
+      );
+    }
+    if (sources.sip !== undefined) registerSipMetrics(registry, sources.sip);
+    if (sources.phones) registerPhonesMetrics(registry, sources.phones);
+    const readiness = sources.readiness;
+    if (readiness !== undefined) gaugeFrom(registry, 'pinlatch_ready', '1 while /readyz answers 200 (SIP and media listening, not draining)', () => (readiness().ready ? 1 : 0));
   }
 
   async listen(address: string, port: number): Promise<number> {
-    const server = createServer((req, res) => {
-      if (req.method !== 'GET' || req.url !== '/metrics') {
-        res.writeHead(404).end();
-        return;
-      }
-      this.#scrapes++;
-      this.registry.metrics().then(
-        (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    });
+    const server = createServer((req, res) => this.#route(req, res));
     server.listen(port, address);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err))]);
     this.#server = server;
     const bound = server.address();
     return typeof bound === 'object' && bound !== null ? bound.port : port;
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405, { allow: 'GET' }).end();
+      return;
+    }
+    switch (path) {
+      case '/metrics':
+        this.registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(body),
+          (err: unknown) => res.writeHead(500).end(String(err)),
+        );
+        return;
+      case '/healthz':
+        json(res, 200, { status: 'up' });
+        return;
+      case '/readyz': {
+        const state = this.#sources.readiness?.() ?? { ready: true };
+        json(res, state.ready ? 200 : 503, state);
+        return;
+      }
+      case '/registrations': {
+        const phones = this.#sources.phones;
+        if (!phones) json(res, 404, { error: 'phones is not configured' });
+        else json(res, 200, { registrations: phones.listing() });
+        return;
+      }
+      default:
+        res.writeHead(404).end();
+    }
   }
 
   async close(): Promise<void> {
@@ -91,64 +137,6 @@ export class MetricsServer {
   }
 }
 
-/** A counter whose value is a running total kept elsewhere, read when scraped. */
-function counterFrom(registry: Registry, name: string, help: string, read: () => number): Counter {
-  return new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
-}
-
-/** A gauge whose value is read when scraped. */
-function gaugeFrom(registry: Registry, name: string, help: string, read: () => number): Gauge {
-  return new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
-}
-
-/** The SIP edge limits: one stats() read per scrape feeds every metric of the scrape. */
-function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }, scrape: () => number): void {
-  let scraped: { scrape: number; stats: ProxyStats } | undefined;
-  const read = (): ProxyStats => {
-    const current = scrape();
-    if (scraped === undefined || scraped.scrape !== current) scraped = { scrape: current, stats: sip.stats() };
-    return scraped.stats;
-  };
-  const counter = (name: string, help: string, value: (s: ProxyStats) => number) => counterFrom(registry, name, help, () => value(read()));
-  const gauge = (name: string, help: string, value: (s: ProxyStats) => number) => gaugeFrom(registry, name, help, () => value(read()));
-  counter('pinlatch_sip_rate_limited_total', 'Requests answered 503 because their source went over limits.sourceRate (one per ban)', (s) => s.sourceRate.refused);
-  counter('pinlatch_sip_banned_dropped_total', 'Requests of banned sources ignored', (s) => s.sourceRate.dropped);
-  counter('pinlatch_sip_bans_total', 'Sources banned for going over limits.sourceRate', (s) => s.sourceRate.bans);
-  gauge('pinlatch_sip_banned_sources', 'Sources whose ban is running', (s) => s.sourceRate.banned);
-  gauge('pinlatch_sip_rate_sources', 'Sources in the rate table (bound: limits.sourceRate.sources)', (s) => s.sourceRate.sources);
-  counter('pinlatch_sip_shed_total', 'New requests answered 503 because the SIP thread was behind (limits.overload)', (s) => s.shed);
-  gauge('pinlatch_sip_shedding', '1 while new requests are shed', (s) => (s.shedding ? 1 : 0));
-  gauge('pinlatch_sip_queue_delay_seconds', 'Queueing time of the SIP UDP sockets, last measured by a probe', (s) => s.queueDelayMs / 1000);
-  gauge('pinlatch_sip_loop_lag_seconds', 'Event-loop lag of the SIP thread, last measured', (s) => s.loopLagMs / 1000);
-  new Counter({
-    name: 'pinlatch_sip_limit_reached_total',
-    help: 'Requests refused with 503 because a bound of `limits` was reached, by bound',
-    labelNames: ['limit'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [limit, n] of Object.entries(read().limitReached)) this.inc({ limit }, n);
-    },
-  });
-  gauge('pinlatch_sip_server_transactions', 'Open server transactions (bound: limits.serverTransactions)', (s) => s.serverTransactions);
-  gauge('pinlatch_sip_transaction_bytes', 'Bytes of the requests open server transactions hold (bound: limits.transactionBytes)', (s) => s.transactionBytes);
-  gauge('pinlatch_sip_client_transactions', 'Open client transactions', (s) => s.clientTransactions);
-  gauge('pinlatch_sip_dialogs', 'Dialogs kept (bound: limits.dialogs)', (s) => s.dialogs);
-  gauge('pinlatch_sip_dns_lookups', 'DNS lookups pending (bound: limits.dnsLookups)', (s) => s.dnsLookups);
-  gauge('pinlatch_sip_tcp_connections', 'Open SIP TCP connections (bound: limits.tcp.connections)', (s) => s.tcp.connections);
-  new Counter({
-    name: 'pinlatch_sip_tcp_closed_total',
-    help: 'SIP TCP connections closed by a bound of limits.tcp, by reason',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      const { tcp } = read();
-      this.inc({ reason: 'connections' }, tcp.refusedTotal);
-      this.inc({ reason: 'connectionsPerSource' }, tcp.refusedPerSource);
-      this.inc({ reason: 'bufferBytes' }, tcp.bufferOverflows);
-      this.inc({ reason: 'messageTimeout' }, tcp.messageTimeouts);
-      this.inc({ reason: 'idle' }, tcp.idleTimeouts);
-    },
-  });
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(`${JSON.stringify(body)}\n`);
 }

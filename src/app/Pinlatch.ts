@@ -10,6 +10,7 @@ import { NgServer } from '../control/NgServer.js';
 import { CidrSet } from '../net/cidr.js';
 import { SipProxy } from '../sip/proxy/Proxy.js';
 import { MetricsServer } from './MetricsServer.js';
+import { readinessOf, type Readiness } from './Readiness.js';
 
 export interface PinlatchOptions {
   config: PinlatchConfig;
@@ -45,6 +46,7 @@ export class Pinlatch {
   readonly #log: Logger;
   #media: MediaRelay | undefined;
   #ng: NgServer | undefined;
+  #ngController: NgController | undefined;
   #sip: SipProxy | undefined;
   #metrics: MetricsServer | undefined;
   #stopping: Promise<void> | undefined;
@@ -71,7 +73,9 @@ export class Pinlatch {
       if (config.ng !== null) {
         const ngLog = this.#log.child({ component: 'ng' });
         const allow = config.ng.allow;
-        const controller = new NgController(this.#media);
+        // The SIP proxy starts later: its calls are read when a command asks.
+        const controller = new NgController(this.#media, { sipCalls: () => this.#sip?.calls() ?? [] });
+        this.#ngController = controller;
         this.#ng = new NgServer(controller, {
           address: config.ng.address,
           port: config.ng.port,
@@ -93,7 +97,15 @@ export class Pinlatch {
       }
 
       if (config.metrics !== null) {
-        this.#metrics = new MetricsServer({ media: this.#media, ng: this.#ng, sip: this.#sip });
+        const controller = this.#ngController;
+        this.#metrics = new MetricsServer({
+          media: this.#media,
+          ng: this.#ng,
+          ngCommands: controller && (() => controller.commandCounts()),
+          sip: this.#sip,
+          phones: this.#sip?.phones,
+          readiness: () => this.readiness(),
+        });
         const port = await this.#metrics.listen(config.metrics.address, config.metrics.port);
         points.push({ service: 'metrics', transport: 'tcp', address: config.metrics.address, port });
       }
@@ -102,6 +114,17 @@ export class Pinlatch {
       await this.stop();
       throw err;
     }
+  }
+
+  /**
+   * Ready for new calls (/readyz): every media shard up, SIP listening when configured, no drain
+   * and not stopping.
+   */
+  readiness(): Readiness {
+    const media = this.#media;
+    const mediaUp = media !== undefined && this.#stopping === undefined && Array.from({ length: media.shards }, (_, s) => media.isShardUp(s)).every(Boolean);
+    const sip = this.config.sip === null ? undefined : this.#sip !== undefined && this.#stopping === undefined && this.#sip.listenPoints.length > 0;
+    return readinessOf({ media: mediaUp, sip, draining: this.draining });
   }
 
   /** True once a drain began (the SIP proxy refuses new calls); a readiness check reads it. */

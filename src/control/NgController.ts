@@ -41,7 +41,27 @@ export interface NgControllerOptions {
   listLimit?: number;
   /** Clock in ms (tests). */
   now?: () => number;
+  /**
+   * The calls the SIP proxy of the same process holds (SipProxy.calls): `list` and `query` show
+   * them beside the NG calls, so rtpengine tooling sees every call the relay carries.
+   */
+  sipCalls?: () => readonly SipCall[];
 }
+
+/** A call set up through pinlatch's own SIP side, as `list` and `query` show it. */
+export interface SipCall {
+  callId: string;
+  /** Media leg A faces the caller, leg B the callee (null before an answer). */
+  callerTag: string | null;
+  calleeTag: string | null;
+  /** Its media session, or null while no SDP was anchored. */
+  mediaKey: string | null;
+  /** Unix milliseconds when the INVITE was taken on. */
+  createdAt: number;
+}
+
+/** What a `query` reply is built from: an NG call, or a SIP call (whose m-lines it does not describe: null). */
+type QueriedCall = Pick<NgCall, 'key' | 'created' | 'lastSignal' | 'tags' | 'tagCreated'> & { media: ReadonlyArray<NgMediaState | null> };
 
 /** Session-wide counters behind the `statistics` command. */
 interface Totals {
@@ -89,6 +109,7 @@ export class NgController implements NgRequestHandler {
   private readonly listLimit: number;
   private readonly now: () => number;
   private readonly startedAt: number;
+  private readonly sipCalls: () => readonly SipCall[];
   private readonly totals: Totals = {
     managed: 0,
     rejected: 0,
@@ -107,10 +128,16 @@ export class NgController implements NgRequestHandler {
     this.deleteDelaySec = options.deleteDelaySec ?? 0;
     this.listLimit = options.listLimit ?? 32;
     this.now = options.now ?? Date.now;
+    this.sipCalls = options.sipCalls ?? (() => []);
     this.startedAt = this.now();
     // Sessions the media plane ends on its own: no media for the timeout, or a dead shard.
     media.on('timeout', (key) => this.onMediaGone(key, 'timeout'));
     media.on('lost', (key) => this.onMediaGone(key, 'lost'));
+  }
+
+  /** NG commands handled since start, by command name (the metrics endpoint reads them). */
+  commandCounts(): Readonly<Record<string, number>> {
+    return this.totals.commands;
   }
 
   private nowSec(): number {
@@ -478,12 +505,33 @@ export class NgController implements NgRequestHandler {
 
   private async query(request: NgRequest, callId: string): Promise<NgReply> {
     void request;
-    const call = this.calls.get(callId);
+    const call = this.calls.get(callId) ?? this.sipQueried(callId);
     if (call === undefined) throw new NgError('ERR_PINLATCH_NG_UNKNOWN_CALL', 'Unknown call-id');
     return this.queryReplyOf(call, await this.statsOf(call));
   }
 
-  private async statsOf(call: NgCall): Promise<StreamStats[] | undefined> {
+  /**
+   * A call of the SIP side in `query` form: its session's streams without m-line descriptions,
+   * created and last signal both the time its INVITE was taken on.
+   */
+  private sipQueried(callId: string): QueriedCall | undefined {
+    const calls = this.sipCalls().filter((c) => c.callId === callId);
+    const call = calls.find((c) => c.calleeTag !== null && c.mediaKey !== null) ?? calls.find((c) => c.mediaKey !== null) ?? calls[0];
+    if (call === undefined) return undefined;
+    const created = Math.floor(call.createdAt / 1000);
+    const session = call.mediaKey === null ? undefined : this.media.get(call.mediaKey);
+    return {
+      key: call.mediaKey ?? '',
+      created,
+      lastSignal: created,
+      tags: { a: call.callerTag, b: call.calleeTag },
+      tagCreated: { a: created, b: created },
+      media: (session?.streams ?? []).map(() => null),
+    };
+  }
+
+  private async statsOf(call: QueriedCall): Promise<StreamStats[] | undefined> {
+    if (call.key === '') return undefined;
     try {
       return await this.media.stats(call.key);
     } catch (err) {
@@ -492,7 +540,7 @@ export class NgController implements NgRequestHandler {
   }
 
   /** rtpengine's `query` reply: created, last signal, tags with medias and streams, totals. */
-  private queryReplyOf(call: NgCall, stats: StreamStats[] | undefined): NgReply {
+  private queryReplyOf(call: QueriedCall, stats: StreamStats[] | undefined): NgReply {
     const session = this.media.get(call.key);
     const totals = { RTP: { packets: 0, bytes: 0, errors: 0 }, RTCP: { packets: 0, bytes: 0, errors: 0 } };
     const tags: Record<string, BencodeInput> = {};
@@ -503,7 +551,7 @@ export class NgController implements NgRequestHandler {
       call.media.forEach((state, index) => {
         const counters = stats?.find((s) => s.index === index)?.[leg];
         const ports = session?.streams[index]?.[leg];
-        const adv = state.advertised[leg];
+        const adv = state?.advertised[leg] ?? null;
         const rtpPeer = splitPeer(counters?.rtpPeer ?? null);
         const rtcpPeer = splitPeer(counters?.rtcpPeer ?? null);
         // The native counters count RTCP inside packetsIn/bytesIn; rtcpIn says how many were RTCP.
@@ -527,8 +575,8 @@ export class NgController implements NgRequestHandler {
         if (adv?.mux) mediaFlags.push('rtcp-mux');
         medias.push({
           index: index + 1,
-          type: state.type,
-          protocol: state.proto,
+          type: state?.type,
+          protocol: state?.proto,
           flags: mediaFlags,
           streams: [
             {
@@ -574,12 +622,16 @@ export class NgController implements NgRequestHandler {
 
   private list(request: NgRequest): NgReply {
     const limit = request.limit ?? this.listLimit;
-    const calls: string[] = [];
+    const calls = new Set<string>();
     for (const id of this.calls.callIds()) {
-      if (calls.length >= limit) break;
-      calls.push(id);
+      if (calls.size >= limit) break;
+      calls.add(id);
     }
-    return { result: 'ok', calls };
+    for (const call of this.sipCalls()) {
+      if (calls.size >= limit) break;
+      calls.add(call.callId);
+    }
+    return { result: 'ok', calls: [...calls] };
   }
 
   private async statistics(): Promise<NgReply> {
@@ -597,13 +649,15 @@ export class NgController implements NgRequestHandler {
       }
     }
     const t = this.totals;
+    // The SIP side's calls with media are sessions of this relay as much as the NG ones.
+    const own = this.calls.size + this.sipCalls().filter((c) => c.mediaKey !== null).length;
     return {
       result: 'ok',
       statistics: {
         currentstatistics: {
-          sessionsown: this.calls.size,
+          sessionsown: own,
           sessionsforeign: 0,
-          sessionstotal: this.calls.size,
+          sessionstotal: own,
           transcodedmedia: 0,
         },
         totalstatistics: {

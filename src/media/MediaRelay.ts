@@ -29,7 +29,7 @@ import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
 import { ShardPool, toMediaError } from './ShardPool.js';
-import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, StreamSpec } from '../native.js';
+import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, RelayTotals, StreamSpec } from '../native.js';
 import type { LegRestore, LegSetting, OpenLegSetting, OpenResult, StreamRestore } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
@@ -253,6 +253,18 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   portUsage(): { size: number; inUse: number; available: number; quarantined: number; setAside: number } {
     const p = this.#ports;
     return { size: p.size, inUse: p.inUse, available: p.available, quarantined: p.quarantined, setAside: p.setAside };
+  }
+
+  /**
+   * Each shard's counters summed over every stream it has had (NativeRelay.totals), read with one
+   * request per shard; null for a shard that is down or does not answer. A restarted shard starts
+   * from zero: its counters reset, as a Prometheus counter of a restarted process does.
+   */
+  shardTotals(): Promise<Array<RelayTotals | null>> {
+    const pool = this.#shardPool;
+    return Promise.all(
+      Array.from({ length: pool.size }, (_, shard) => (pool.isUp(shard) ? pool.request(shard, 'totals', {}).catch(() => null) : Promise.resolve(null))),
+    );
   }
 
   /** Open (or opening) streams per shard. */

@@ -9,7 +9,7 @@
  * whose media so far comes only from sources their latching rule refuses (each leg once per policy).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LatchChange, LegPolicy, LegRefusal, StreamCounters, StreamSpec } from '../native.js';
+import type { LatchChange, LegPolicy, LegRefusal, RelayTotals, StreamCounters, StreamSpec } from '../native.js';
 
 export interface ShardOptions {
   /** Inactivity threshold for the idle check (ms); 0 disables the check. */
@@ -91,6 +91,8 @@ export interface ShardOps {
   setLegs: { args: { legs: LegSetting[] }; result: null };
   close: { args: { ids: number[] }; result: null };
   stats: { args: { ids?: number[] }; result: StreamCounters[] };
+  /** The shard's counters summed over every stream it has had (read by the metrics endpoint). */
+  totals: { args: Record<string, never>; result: RelayTotals };
   /**
    * Diagnostic: after replying, the shard throws an uncaught error, which ends its worker thread
    * the way any uncaught error in a shard (a native error escaping a timer callback) would.

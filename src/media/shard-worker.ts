@@ -141,6 +141,8 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
           return null;
         case 'stats':
           return relay.stats(request.args.ids);
+        case 'totals':
+          return relay.totals();
         case 'crash':
           setImmediate(() => {
             throw new Error(`shard ${shard}: crash requested (diagnostic)`);

@@ -40,6 +40,8 @@ export interface DialogPeer {
 
 export class Dialog {
   state: DialogState = 'early';
+  /** Unix milliseconds when the INVITE that created it was taken on (NG `query` reports it). */
+  readonly createdAt = Date.now();
   /** Media session key (Call-ID + caller tag), or null when the call carries no SDP yet. */
   mediaKey: string | null = null;
   /**

@@ -66,6 +66,8 @@ import { Phones } from '../registrar/Phones.js';
 import type { RegisterAction } from '../registrar/Registrar.js';
 import type { InitialDecision } from '../edge/Admission.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
+import { callViews, type SipCallView } from './CallView.js';
+import { callFailureOf, SipCounters } from './SipCounters.js';
 
 export interface SipProxyOptions {
   config: PinlatchConfig;
@@ -230,6 +232,8 @@ export class SipProxy {
   /** When each bound was last logged (ms), so a full table logs once a second at most. */
   private readonly limitLogged = new Map<LimitKind, number>();
   private drainer: Drain | null = null;
+  /** Messages, calls and pinned requests, counted where they happen (read by the metrics endpoint). */
+  readonly counters = new SipCounters();
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -302,6 +306,11 @@ export class SipProxy {
         idleTimeouts: tcp?.tcpIdleTimeouts ?? 0,
       },
     };
+  }
+
+  /** The calls held now, one entry per call (metrics, NG `list` and `query`). */
+  calls(): SipCallView[] {
+    return callViews(this.dialogs.live());
   }
 
   /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
@@ -435,6 +444,7 @@ export class SipProxy {
   private send(data: Buffer, to: Endpoint, local?: ListenPoint): Promise<void> {
     const transport = this.transport;
     if (!transport) return Promise.reject(new Error('proxy stopped'));
+    this.counters.sent(data);
     return transport.send(to, data, local ? { local } : {});
   }
 
@@ -561,6 +571,7 @@ export class SipProxy {
   }
 
   private receive(message: SipRequest | SipResponse, source: Endpoint, local: ListenPoint, size: number): void {
+    this.counters.received(message);
     try {
       if (message.kind === 'request') this.onRequest(message, source, local, size);
       else this.onResponse(message);
@@ -898,6 +909,7 @@ export class SipProxy {
         trunk: fromTrunk?.name ?? null,
         natted: !fromTrunk && contact ? natReason(hostOf(contact), source) !== null : false,
       };
+      this.counters.callStarted(fromTrunk?.name ?? targets[0]?.trunk?.name ?? null);
     }
     this.contexts.set(server.key, ctx);
     const first = fork === 'parallel' ? targets : targets.slice(0, 1);
@@ -941,6 +953,7 @@ export class SipProxy {
       const pinParam = own.pin;
       const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
       const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
+      if (target) this.counters.pinnedRequests += 1;
       destination = target
         ? await this.resolveHop(target)
         : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
@@ -1094,7 +1107,10 @@ export class SipProxy {
 
   /** Where a request toward `peer` goes: its pin, else its source when behind NAT, else RFC 3261. */
   private async destinationToward(peer: DialogPeer, forwarded: SipRequest): Promise<Endpoint> {
-    if (peer.pin) return this.resolveHop(nextHop(uriHop(forwarded.uri), [], peer.pin));
+    if (peer.pin) {
+      this.counters.pinnedRequests += 1;
+      return this.resolveHop(nextHop(uriHop(forwarded.uri), [], peer.pin));
+    }
     // Behind NAT and reached directly (no proxy record-routed in between): its packet source.
     if (peer.natted && !peer.trunk && peer.routeSet.length === 0) return peer.source;
     return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
@@ -1303,6 +1319,7 @@ export class SipProxy {
       ctx.answered = true;
       if (first && ctx.initial && dialog) {
         ctx.winner = b;
+        this.counters.callAnswered(dialog.callee.trunk ?? dialog.caller.trunk);
         this.adoptDialog(ctx, dialog);
         // §16.7 step 10: a 2xx ends the fork; the other branches are cancelled.
         this.cancelPending(ctx, b);
@@ -1385,7 +1402,10 @@ export class SipProxy {
     } else {
       out = createResponse(ctx.request, status, { reason: best.reason, toTag: this.toTag(ctx.request), headers: best.headers });
     }
-    if (ctx.initial) this.endFailedCall(ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null));
+    if (ctx.initial) {
+      this.counters.callFailed(callFailureOf(status));
+      this.endFailedCall(ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null));
+    }
     ctx.server.respond(status, out.serialize());
   }
 
@@ -1527,6 +1547,7 @@ export class SipProxy {
       return;
     }
     this.log?.info({ callId: dialog.callId }, 'media timeout: ending the call');
+    this.counters.callFailed('media_timeout');
     await this.endCall(dialog, 'SIP;cause=408;text="media timeout"');
   }
 
@@ -1535,6 +1556,7 @@ export class SipProxy {
     const dialog = this.dialogs.ownerOf(key);
     if (dialog?.state !== 'confirmed') return;
     this.log?.info({ callId: dialog.callId, reason }, 'media gone: ending the call');
+    this.counters.callFailed('media_lost');
     await this.endCall(dialog, reason);
   }
 

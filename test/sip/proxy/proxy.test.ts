@@ -365,8 +365,10 @@ test('late offer: INVITE without SDP, offer in the 200 and answer in the ACK are
   }
 });
 
-test('media inactivity: BYE toward both sides, session released', async (ctx) => {
+test('media inactivity: BYE toward both sides, session released, the call counted as failed by media_timeout', async (ctx) => {
   const caller = await SipPeer.udp(CALLER);
+  const timedOut = () => ctx.proxy.counters.callsFailed.get('media_timeout') ?? 0;
+  const before = timedOut();
   try {
     await establish(ctx, caller, 'idle1');
     const toCaller = await caller.waitFor(isRequest('BYE', 'idle1'), 8000);
@@ -376,6 +378,7 @@ test('media inactivity: BYE toward both sides, session released', async (ctx) =>
     caller.sendMessage(createResponse(toCaller, 200), ctx.port);
     ctx.gateway.sendMessage(createResponse(toGateway, 200), ctx.port);
     await until(() => ctx.relay.keys().length === 0, 3000, 'media session not released');
+    assert.is(timedOut(), before + 1);
   } finally {
     caller.close();
   }
