@@ -8,6 +8,8 @@
  * The caller (the upstream PBX) is 127.0.0.1; gateway A (trunk a) is 127.0.0.2, gateway B
  * (trunk b) 127.0.0.3: pinlatch tells them apart by source address.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,6 +239,27 @@ test('usage errors: reload without --pidfile, an unknown command, a bad --log-le
     const run = await runCli(args);
     assert.is(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
     assert.match(run.stderr, /^pinlatch: /);
+  }
+});
+
+test('a stale pidfile: another program holding the PID is not signalled, a PID that is gone is reported; exit 3', async () => {
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  try {
+    const pidfile = join(dir, 'stale.pid');
+    writeFileSync(pidfile, `${other.pid}\n`);
+    const refused = await runCli(['reload', '--pidfile', pidfile, '--timeout', '2']);
+    assert.is(refused.code, 3, refused.stderr);
+    assert.match(refused.stderr, `PID ${other.pid} from ${pidfile} is not a pinlatch started with --pidfile`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.is(other.exitCode, null, 'sleep got no SIGHUP');
+    assert.is(other.signalCode, null);
+    other.kill('SIGKILL');
+    await once(other, 'exit');
+    const gone = await runCli(['reload', '--pidfile', pidfile, '--timeout', '2']);
+    assert.is(gone.code, 3, gone.stderr);
+    assert.match(gone.stderr, 'a stale pidfile?');
+  } finally {
+    other.kill('SIGKILL');
   }
 });
 

@@ -68,3 +68,23 @@ export async function readReloadOutcome(pidfile: string): Promise<ReloadOutcome 
 export function answersSignal(outcome: ReloadOutcome | null, pid: number, sentAt: number): outcome is ReloadOutcome {
   return outcome !== null && outcome.pid === pid && outcome.startedAt >= sentAt;
 }
+
+/**
+ * Whether process `pid` may be a pinlatch started with --pidfile: false when its command line
+ * (Linux /proc) has no --pidfile, as when a stale pidfile names a PID reused by another program
+ * that SIGHUP would end. True where /proc cannot tell (another OS, a process of another user).
+ */
+export async function mayBePidfileOwner(pid: number): Promise<boolean> {
+  let cmdline: string;
+  try {
+    cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+    // With /proc there, the process is gone; without, there is nothing to tell by.
+    return readFile('/proc/self/cmdline').then(
+      () => false,
+      () => true,
+    );
+  }
+  return cmdline.split('\0').some((arg) => arg === '--pidfile' || arg.startsWith('--pidfile='));
+}

@@ -3,7 +3,7 @@
  * the reload it caused (ReloadStatus.ts). Exit codes: 0 reloaded, 1 refused (the running
  * configuration stays; the message names each key and line), 3 no instance or no answer in time.
  */
-import { answersSignal, readPid, readReloadOutcome } from './ReloadStatus.js';
+import { answersSignal, mayBePidfileOwner, readPid, readReloadOutcome } from './ReloadStatus.js';
 
 export interface ReloadCommandOptions {
   pidfile: string;
@@ -29,6 +29,9 @@ export async function reloadCommand(options: ReloadCommandOptions): Promise<Relo
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     return { code: RELOAD_NO_INSTANCE, message: `cannot read the pidfile ${pidfile} (${reason}): is pinlatch running with --pidfile ${pidfile}?` };
+  }
+  if (!(await mayBePidfileOwner(pid))) {
+    return { code: RELOAD_NO_INSTANCE, message: `PID ${pid} from ${pidfile} is not a pinlatch started with --pidfile (a stale pidfile?): not signalled` };
   }
   const sentAt = Date.now();
   try {
