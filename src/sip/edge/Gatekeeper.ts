@@ -34,6 +34,13 @@ export interface InitialFacts {
   strangerRoute: boolean;
 }
 
+/** Gatekeeper.prepare's result: what a reloaded configuration admits, not in force yet. */
+export interface PreparedAdmission {
+  readonly policy: AdmissionPolicy;
+  readonly upstream: UpstreamAddresses;
+  readonly classifier: SourceClassifier;
+}
+
 const UPSTREAM_RESOLVE_SEC = 60;
 const ANY = { has: () => true };
 
@@ -57,7 +64,7 @@ export class Gatekeeper {
   }
 
   /** The admission objects of one configuration (the route-token key is not one of them). */
-  private build(config: PinlatchConfig): { policy: AdmissionPolicy; upstream: UpstreamAddresses; classifier: SourceClassifier } {
+  private build(config: PinlatchConfig): PreparedAdmission {
     const { admission, phones } = config;
     const upstream = new UpstreamAddresses([config.upstream, phones?.registrar ?? null], admission.upstreamNetworks, this.lookup, this.onUpstreamError);
     const phoneNetworks = phones ? (phones.networks.length > 0 ? CidrSet.parse(phones.networks) : ANY) : null;
@@ -74,23 +81,24 @@ export class Gatekeeper {
   }
 
   /**
-   * A reloaded configuration's upstream, admission lists and policy: its upstream host names are
-   * resolved first, then the new objects replace the old ones at once for the next request. The
-   * counters go on.
+   * A reloaded configuration's upstream, admission lists and policy, its upstream host names
+   * resolved (when running), ready for `apply` — or `discard` when the reload does not go ahead.
    */
-  async reconfigure(config: PinlatchConfig): Promise<void> {
+  async prepare(config: PinlatchConfig): Promise<PreparedAdmission> {
     const next = this.build(config);
-    if (this.running) {
-      await next.upstream.start(UPSTREAM_RESOLVE_SEC);
-      // Stopped meanwhile: the new addresses must not keep resolving.
-      if (!this.running) {
-        next.upstream.stop();
-        return;
-      }
-    }
+    if (this.running) await next.upstream.start(UPSTREAM_RESOLVE_SEC);
+    return next;
+  }
+
+  /** Puts prepared admission objects in force for the next request; the counters go on. */
+  apply(next: PreparedAdmission): void {
     const old = this.upstream;
     ({ policy: this.policy, upstream: this.upstream, classifier: this.classifier } = next);
     old.stop();
+  }
+
+  discard(next: PreparedAdmission): void {
+    next.upstream.stop();
   }
 
   stop(): void {

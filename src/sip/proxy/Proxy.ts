@@ -389,12 +389,11 @@ export class SipProxy {
   async reconfigure(config: PinlatchConfig): Promise<void> {
     const resolver = this.trunkResolver(config.trunks);
     const running = this.transport !== null;
-    if (running) await Promise.all([resolver.start(), this.gate.reconfigure(config)]);
-    else await this.gate.reconfigure(config);
+    const [admission] = await Promise.all([this.gate.prepare(config), running ? resolver.start() : undefined]);
     if (running && this.transport === null) {
-      // Stopped meanwhile.
+      // Stopped meanwhile: nothing new may keep resolving.
       resolver.stop();
-      this.gate.stop();
+      this.gate.discard(admission);
       return;
     }
     const old = this.resolver;
@@ -402,6 +401,7 @@ export class SipProxy {
     this.routes = new RouteTable(config.routes, config.trunks);
     this.latchRestrictions = new LatchRestrictions(config);
     this.resolver = resolver;
+    this.gate.apply(admission);
     this.rateLimiter.reconfigure(config.limits.sourceRate, performance.now());
     old.stop();
   }
