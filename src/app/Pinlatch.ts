@@ -4,7 +4,7 @@
  * a new configuration when only keys that may change at run time differ (config/reload.ts).
  */
 import type { Logger } from 'pino';
-import { reloadRefusal, type LineLocator, type LogLevel, type MediaConfig, type PinlatchConfig } from '../config/index.js';
+import { changedKeys, reloadRefusal, type LineLocator, type LogLevel, type MediaConfig, type PinlatchConfig } from '../config/index.js';
 import { MediaRelay, type MediaRelayOptions } from '../media/MediaRelay.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
@@ -132,15 +132,17 @@ export class Pinlatch {
    * Puts `next` in force: throws the ConfigError naming each key that cannot change at run time
    * (at its line, by `locate`) and keeps the running configuration; else the SIP proxy takes the
    * new trunks, routes, admission and limits for new requests, and the log level changes on the
-   * root logger (its children follow it).
+   * root logger (its children follow it). Resolves with the keys that changed (changedKeys).
    */
-  async reload(next: PinlatchConfig, locate?: LineLocator): Promise<void> {
+  async reload(next: PinlatchConfig, locate?: LineLocator): Promise<string[]> {
     if (this.#stopping) throw new Error('pinlatch is stopping');
     const refusal = reloadRefusal(this.#config, next, locate);
     if (refusal) throw refusal;
+    const changed = changedKeys(this.#config, next);
     await this.#sip?.reconfigure(next);
     this.#config = next;
     this.#log.level = this.#logLevel ?? next.log.level;
+    return changed;
   }
 
   /** Stops clients first, then the media plane (closing every socket). Idempotent. */

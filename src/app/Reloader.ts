@@ -54,10 +54,10 @@ export class Reloader {
     } else {
       try {
         const { config, locate } = await loadLocatedConfigFile(configFile);
-        await app.reload(config, locate);
+        const changed = await app.reload(config, locate);
         ok = true;
-        message = `configuration ${configFile} reloaded`;
-        logger.info({ config: configFile, logLevel: logger.level }, 'configuration reloaded');
+        message = `configuration ${configFile} reloaded${changed.length === 0 ? ' (nothing changed)' : `: ${changed.join(', ')}`}`;
+        logger.info({ config: configFile, changed, logLevel: logger.level }, 'configuration reloaded');
       } catch (err) {
         if (err instanceof ConfigError) {
           message = `${err.message}\nthe running configuration stays`;

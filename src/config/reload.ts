@@ -50,15 +50,15 @@ function sameLeaf(a: unknown, b: unknown): boolean {
   return Object.is(a, b);
 }
 
-/** The deepest key paths where `a` and `b` differ, not descending into reloadable keys. */
-function fixedDifferences(a: unknown, b: unknown, path: KeyPath, out: KeyPath[]): void {
-  if (path.length > 0 && reloadable(path)) return;
+/** The deepest key paths where `a` and `b` differ, not descending into paths `skip` accepts. */
+function differences(a: unknown, b: unknown, path: KeyPath, skip: (path: KeyPath) => boolean, out: KeyPath[]): void {
+  if (path.length > 0 && skip(path)) return;
   if (isRecord(a) && isRecord(b)) {
-    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) fixedDifferences(a[key], b[key], [...path, key], out);
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) differences(a[key], b[key], [...path, key], skip, out);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
-    a.forEach((item, i) => fixedDifferences(item, b[i], [...path, i], out));
+    a.forEach((item, i) => differences(item, b[i], [...path, i], skip, out));
     return;
   }
   if (!sameLeaf(a, b)) out.push(path);
@@ -67,8 +67,19 @@ function fixedDifferences(a: unknown, b: unknown, path: KeyPath, out: KeyPath[])
 /** Key paths that differ between `current` and `next` and cannot change at run time. */
 export function fixedKeyChanges(current: PinlatchConfig, next: PinlatchConfig): KeyPath[] {
   const out: KeyPath[] = [];
-  fixedDifferences(current, next, [], out);
+  differences(current, next, [], reloadable, out);
   return out;
+}
+
+/**
+ * The keys a reload changes (the reload log names them), at most `max` of them: each top-level
+ * key that differs, with its second-level key where it has one (`routes`, `limits.dialogs`).
+ */
+export function changedKeys(current: PinlatchConfig, next: PinlatchConfig, max = 32): string[] {
+  const out: KeyPath[] = [];
+  differences(current, next, [], (path) => path[0] === 'source', out);
+  const keys = new Set(out.map((path) => formatPath(path.slice(0, typeof path[1] === 'string' ? 2 : 1))));
+  return [...keys].slice(0, max);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { ConfigError, fixedKeyChanges, parseConfig, parseLocatedConfig, reloadRefusal } from '../../src/config/index.ts';
+import { changedKeys, ConfigError, fixedKeyChanges, parseConfig, parseLocatedConfig, reloadRefusal } from '../../src/config/index.ts';
 
 const test = suite('config: reload');
 
@@ -78,6 +78,13 @@ test('reloadRefusal: a ConfigError naming each fixed key at its line of the new 
   );
   assert.match(refusal!.message, /^configuration pinlatch\.yaml not reloaded: 2 errors\n  media\.ports\.min: cannot change while pinlatch runs \(restart it to apply this change\) \(line 6\)/);
   assert.is(reloadRefusal(current, parseConfig(BASE.replace('dialogs: 1000', 'dialogs: 5'))), null);
+});
+
+test('changedKeys: each changed top-level key, with its second level where it has one', () => {
+  const current = parseConfig(BASE, 'old.yaml');
+  const next = parseConfig(BASE.replace('192.0.2.20', '192.0.2.21').replace('dialogs: 1000', 'dialogs: 5').concat('log: { level: warn }\n'), 'new.yaml');
+  assert.equal(changedKeys(current, next), ['trunks', 'log.level', 'limits.dialogs']);
+  assert.equal(changedKeys(current, parseConfig(BASE, 'other.yaml')), [], 'another file name is no change');
 });
 
 test.run();
