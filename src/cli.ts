@@ -72,6 +72,10 @@ async function main(): Promise<number> {
   const [command, ...extra] = parsed.positionals;
   if (command !== undefined && command !== 'reload') return usageError(`unknown command "${command}"`);
   if (extra.length > 0) return usageError(`unexpected argument "${extra[0]}"`);
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (command === 'reload') {
     if (args.pidfile === undefined) return usageError('reload needs --pidfile FILE (the one pinlatch was started with)');
     const others = (['config', 'check-config', 'log-level'] as const).filter((k) => args[k] !== undefined);
@@ -85,10 +89,6 @@ async function main(): Promise<number> {
   if (args.timeout !== undefined) return usageError('--timeout belongs to `pinlatch reload`');
   const logLevel = args['log-level'];
   if (logLevel !== undefined && !isLogLevel(logLevel)) return usageError(`--log-level: expected one of ${logLevels.join(', ')}`);
-  if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
   if (args.version) {
     process.stdout.write(`pinlatch ${VERSION}\n`);
     return 0;
