@@ -1,9 +1,10 @@
 /**
  * The running relay: builds every component from one validated configuration, starts them in
- * dependency order (media first, then its clients) and stops them in reverse.
+ * dependency order (media first, then its clients) and stops them in reverse. A reload swaps in
+ * a new configuration when only keys that may change at run time differ (config/reload.ts).
  */
 import type { Logger } from 'pino';
-import type { MediaConfig, PinlatchConfig } from '../config/index.js';
+import { changedKeys, reloadRefusal, type LineLocator, type LogLevel, type MediaConfig, type PinlatchConfig } from '../config/index.js';
 import { MediaRelay, type MediaRelayOptions } from '../media/MediaRelay.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
@@ -15,6 +16,8 @@ import { readinessOf, type Readiness } from './Readiness.js';
 export interface PinlatchOptions {
   config: PinlatchConfig;
   logger: Logger;
+  /** The log level in force whatever `log.level` says, start and reloads alike (`--log-level`). */
+  logLevel?: LogLevel;
 }
 
 export interface ListenPoint {
@@ -42,8 +45,9 @@ export function mediaRelayOptions(media: MediaConfig, logger?: Logger): MediaRel
 }
 
 export class Pinlatch {
-  readonly config: PinlatchConfig;
+  #config: PinlatchConfig;
   readonly #log: Logger;
+  readonly #logLevel: LogLevel | undefined;
   #media: MediaRelay | undefined;
   #ng: NgServer | undefined;
   #ngController: NgController | undefined;
@@ -52,8 +56,14 @@ export class Pinlatch {
   #stopping: Promise<void> | undefined;
 
   constructor(options: PinlatchOptions) {
-    this.config = options.config;
+    this.#config = options.config;
     this.#log = options.logger;
+    this.#logLevel = options.logLevel;
+  }
+
+  /** The configuration in force (the last one reloaded). */
+  get config(): PinlatchConfig {
+    return this.#config;
   }
 
   get media(): MediaRelay {
@@ -139,6 +149,23 @@ export class Pinlatch {
    */
   async drain(deadlineMs = (this.config.sip?.drainSec ?? 0) * 1000): Promise<void> {
     await this.#sip?.drain(deadlineMs);
+  }
+
+  /**
+   * Puts `next` in force: throws the ConfigError naming each key that cannot change at run time
+   * (at its line, by `locate`) and keeps the running configuration; else the SIP proxy takes the
+   * new trunks, routes, admission and limits for new requests, and the log level changes on the
+   * root logger (its children follow it). Resolves with the keys that changed (changedKeys).
+   */
+  async reload(next: PinlatchConfig, locate?: LineLocator): Promise<string[]> {
+    if (this.#stopping) throw new Error('pinlatch is stopping');
+    const refusal = reloadRefusal(this.#config, next, locate);
+    if (refusal) throw refusal;
+    const changed = changedKeys(this.#config, next);
+    await this.#sip?.reconfigure(next);
+    this.#config = next;
+    this.#log.level = this.#logLevel ?? next.log.level;
+    return changed;
   }
 
   /** Stops clients first, then the media plane (closing every socket). Idempotent. */

@@ -21,10 +21,11 @@ export class ConfigError extends Error {
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
-  constructor(source: string, issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
+  /** `heading` replaces the first line's `invalid configuration SOURCE` (e.g. for a refused reload). */
+  constructor(source: string, issues: readonly ConfigIssue[], options?: { cause?: unknown; heading?: string }) {
     const lines = issues.map((i) => `  ${formatIssue(i)}`).join('\n');
     const noun = issues.length === 1 ? 'error' : 'errors';
-    super(`invalid configuration ${source}: ${issues.length} ${noun}\n${lines}`, options);
+    super(`${options?.heading ?? `invalid configuration ${source}`}: ${issues.length} ${noun}\n${lines}`, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ConfigError';
     this.source = source;
     this.issues = Object.freeze([...issues]);

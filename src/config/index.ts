@@ -1,5 +1,6 @@
 /** Configuration: YAML validated once at start into typed, frozen objects. */
-export { parseConfig, loadConfigFile, defaultConfig } from './load.js';
+export { parseConfig, parseLocatedConfig, loadConfigFile, loadLocatedConfigFile, defaultConfig, type LocatedConfig } from './load.js';
+export { changedKeys, fixedKeyChanges, reloadRefusal, RELOADABLE_KEYS } from './reload.js';
 export { buildConfig, type LineLocator } from './build.js';
 export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
 export { isHostName, isUnspecifiedAddress } from './address.js';

@@ -1,14 +1,25 @@
 /** Entry points: a YAML file, YAML text, or the built-in defaults. */
 import { readFile } from 'node:fs/promises';
 import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { buildConfig } from './build.js';
+import { buildConfig, type LineLocator } from './build.js';
 import { ConfigError } from './errors.js';
 import { lineOf } from './locate.js';
 import { nestingIssue } from './nesting.js';
 import type { PinlatchConfig } from './types.js';
 
+/** A configuration with the way back from its key paths to the lines of its text. */
+export interface LocatedConfig {
+  readonly config: PinlatchConfig;
+  readonly locate: LineLocator;
+}
+
 /** Parses and validates YAML text; `sourceName` labels errors (usually the file path). */
 export function parseConfig(text: string, sourceName = '<text>'): PinlatchConfig {
+  return parseLocatedConfig(text, sourceName).config;
+}
+
+/** parseConfig, keeping the line locator (a reload names the lines of keys that cannot change). */
+export function parseLocatedConfig(text: string, sourceName = '<text>'): LocatedConfig {
   const tooDeep = nestingIssue(text);
   if (tooDeep) throw new ConfigError(sourceName, [tooDeep]);
   const lines = new LineCounter();
@@ -24,7 +35,8 @@ export function parseConfig(text: string, sourceName = '<text>'): PinlatchConfig
       })),
     );
   }
-  return buildConfig(toData(doc, lines, sourceName), sourceName, (path) => lineOf(doc, lines, path));
+  const locate: LineLocator = (path) => lineOf(doc, lines, path);
+  return { config: buildConfig(toData(doc, lines, sourceName), sourceName, locate), locate };
 }
 
 /**
@@ -59,6 +71,10 @@ function toData(doc: Document, lines: LineCounter, sourceName: string): unknown 
 }
 
 export async function loadConfigFile(path: string): Promise<PinlatchConfig> {
+  return (await loadLocatedConfigFile(path)).config;
+}
+
+export async function loadLocatedConfigFile(path: string): Promise<LocatedConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -66,7 +82,7 @@ export async function loadConfigFile(path: string): Promise<PinlatchConfig> {
     const reason = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new ConfigError(path, [{ path: '', message: `cannot read the file (${reason})`, line: null }], { cause: err });
   }
-  return parseConfig(text, path);
+  return parseLocatedConfig(text, path);
 }
 
 /**

@@ -24,9 +24,9 @@ export class PinlatchProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  /** Starts `pinlatch --config file` and resolves once it logged that it runs. */
-  static async start(configFile: string): Promise<PinlatchProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', configFile], {
+  /** Starts `pinlatch --config file [...extraArgs]` and resolves once it logged that it runs. */
+  static async start(configFile: string, extraArgs: string[] = []): Promise<PinlatchProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '--config', configFile, ...extraArgs], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -66,6 +66,19 @@ export class PinlatchProcess {
   kill(): void {
     this.signal('SIGKILL');
   }
+}
+
+/** Runs `pinlatch ...args` to its end (the CLI's short commands, e.g. `reload`), killed by PID after `timeoutMs`. */
+export async function runCli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, stdout, stderr };
 }
 
 /** Runs processes on this host: sipp on loopback instead of inside a namespace. */

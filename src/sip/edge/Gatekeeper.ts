@@ -34,36 +34,75 @@ export interface InitialFacts {
   strangerRoute: boolean;
 }
 
+/** Gatekeeper.prepare's result: what a reloaded configuration admits, not in force yet. */
+export interface PreparedAdmission {
+  readonly policy: AdmissionPolicy;
+  readonly upstream: UpstreamAddresses;
+  readonly classifier: SourceClassifier;
+}
+
 const UPSTREAM_RESOLVE_SEC = 60;
 const ANY = { has: () => true };
 
 export class Gatekeeper {
   readonly counters: AdmissionCounters = { refused: 0, dropped: 0, scanners: 0, inDialogRefused: 0 };
-  private readonly policy: AdmissionPolicy;
   private readonly tokens: RouteTokens;
-  private readonly upstream: UpstreamAddresses;
-  private readonly classifier: SourceClassifier;
+  private policy: AdmissionPolicy;
+  private upstream: UpstreamAddresses;
+  private classifier: SourceClassifier;
+  private running = false;
 
   constructor(
     config: PinlatchConfig,
     key: Buffer,
-    trunkOf: (address: string) => TrunkConfig | undefined,
-    lookup: LookupFunction,
-    onUpstreamError: (err: unknown) => void,
+    private readonly trunkOf: (address: string) => TrunkConfig | undefined,
+    private readonly lookup: LookupFunction,
+    private readonly onUpstreamError: (err: unknown) => void,
   ) {
-    const { admission, phones } = config;
-    this.policy = { strangers: admission.strangers, options: admission.options, scannerUserAgents: admission.scannerUserAgents };
     this.tokens = new RouteTokens(key);
-    this.upstream = new UpstreamAddresses([config.upstream, phones?.registrar ?? null], admission.upstreamNetworks, lookup, onUpstreamError);
+    ({ policy: this.policy, upstream: this.upstream, classifier: this.classifier } = this.build(config));
+  }
+
+  /** The admission objects of one configuration (the route-token key is not one of them). */
+  private build(config: PinlatchConfig): PreparedAdmission {
+    const { admission, phones } = config;
+    const upstream = new UpstreamAddresses([config.upstream, phones?.registrar ?? null], admission.upstreamNetworks, this.lookup, this.onUpstreamError);
     const phoneNetworks = phones ? (phones.networks.length > 0 ? CidrSet.parse(phones.networks) : ANY) : null;
-    this.classifier = new SourceClassifier(trunkOf, this.upstream, phoneNetworks);
+    return {
+      policy: { strangers: admission.strangers, options: admission.options, scannerUserAgents: admission.scannerUserAgents },
+      upstream,
+      classifier: new SourceClassifier(this.trunkOf, upstream, phoneNetworks),
+    };
   }
 
   start(): Promise<void> {
+    this.running = true;
     return this.upstream.start(UPSTREAM_RESOLVE_SEC);
   }
 
+  /**
+   * A reloaded configuration's upstream, admission lists and policy, its upstream host names
+   * resolved (when running), ready for `apply` — or `discard` when the reload does not go ahead.
+   */
+  async prepare(config: PinlatchConfig): Promise<PreparedAdmission> {
+    const next = this.build(config);
+    if (this.running) await next.upstream.start(UPSTREAM_RESOLVE_SEC);
+    return next;
+  }
+
+  /** Puts prepared admission objects in force for the next request; the counters go on. */
+  apply(next: PreparedAdmission): void {
+    const old = this.upstream;
+    ({ policy: this.policy, upstream: this.upstream, classifier: this.classifier } = next);
+    old.stop();
+  }
+
+  discard(next: PreparedAdmission): void {
+    next.upstream.stop();
+  }
+
   stop(): void {
+    this.running = false;
     this.upstream.stop();
   }
 

@@ -44,7 +44,7 @@ export interface SourceRateStats {
 }
 
 export class SourceRateLimiter {
-  readonly #options: SourceRateOptions;
+  #options: SourceRateOptions;
   readonly #table = new Map<string, SourceEntry>();
   /** Sources banned, by the time their ban ends (for `banned` without a scan). */
   readonly #bans = new Map<string, number>();
@@ -54,6 +54,16 @@ export class SourceRateLimiter {
   constructor(options: SourceRateOptions) {
     if (options.requestsPerSec <= 0 || options.burst <= 0 || options.sources <= 0) throw new RangeError('SourceRateLimiter: rate, burst and sources must be positive');
     this.#options = options;
+  }
+
+  /**
+   * New options (a configuration reload): the sources' buckets and bans stay, the new rate and
+   * burst apply from their next request; a smaller table sheds its oldest unbanned entries now.
+   */
+  reconfigure(options: SourceRateOptions, now: number): void {
+    if (options.requestsPerSec <= 0 || options.burst <= 0 || options.sources <= 0) throw new RangeError('SourceRateLimiter: rate, burst and sources must be positive');
+    this.#options = options;
+    while (this.#table.size > options.sources) this.#makeRoom(now);
   }
 
   /** Takes one request from `source` at time `now` (ms). */

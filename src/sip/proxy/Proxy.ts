@@ -193,13 +193,13 @@ const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 const PROXIED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
 
 export class SipProxy {
-  private readonly config: PinlatchConfig;
+  private config: PinlatchConfig;
   private readonly media: MediaRelayApi;
   private readonly log: Logger | undefined;
   private readonly timers: TransactionTimers;
-  private readonly routes: RouteTable;
-  readonly resolver: TrunkResolver;
-  private readonly latchRestrictions: LatchRestrictions;
+  private routes: RouteTable;
+  resolver: TrunkResolver;
+  private latchRestrictions: LatchRestrictions;
   private transport: SipTransport | null = null;
   private points: ListenPoint[] = [];
   /** Addresses and ports that name this proxy in Via, Route and Request-URI. */
@@ -234,6 +234,7 @@ export class SipProxy {
   private drainer: Drain | null = null;
   /** Messages, calls and pinned requests, counted where they happen (read by the metrics endpoint). */
   readonly counters = new SipCounters();
+  private readonly lookup: LookupFunction | undefined;
 
   constructor(options: SipProxyOptions) {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
@@ -251,11 +252,8 @@ export class SipProxy {
     };
     this.routes = new RouteTable(options.config.routes, options.config.trunks);
     this.latchRestrictions = new LatchRestrictions(options.config);
-    this.resolver = new TrunkResolver(options.config.trunks, {
-      lookup: options.lookup,
-      onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
-    });
-    this.resolver.on('change', (trunk, addresses) => this.log?.info({ trunk, addresses }, 'trunk address'));
+    this.lookup = options.lookup;
+    this.resolver = this.trunkResolver(options.config.trunks);
     // One key signs route tokens and flow tokens: set admission.routeSecret and both survive a restart.
     const key = options.config.admission.routeSecret === null ? randomBytes(32) : Buffer.from(options.config.admission.routeSecret);
     this.gate = new Gatekeeper(options.config, key, (address) => this.resolver.fromSource(address) ?? undefined, options.lookup ?? systemLookup, (err) =>
@@ -379,6 +377,42 @@ export class SipProxy {
     const transport = this.transport;
     this.transport = null;
     await transport?.close();
+  }
+
+  private trunkResolver(trunks: PinlatchConfig['trunks']): TrunkResolver {
+    const resolver = new TrunkResolver(trunks, {
+      lookup: this.lookup,
+      onError: (trunk, err) => this.log?.warn({ trunk: trunk.name, err }, 'trunk host did not resolve'),
+    });
+    resolver.on('change', (trunk, addresses) => this.log?.info({ trunk, addresses }, 'trunk address'));
+    return resolver;
+  }
+
+  /**
+   * A reloaded configuration (Pinlatch.reload let only the keys through that may change at run
+   * time): trunks, routes, upstream, admission and limits apply from the next new request on.
+   * The new trunks' host names are resolved first, then every object is replaced at once. A call
+   * in progress is not affected: its dialog holds its own trunk name and RoutePin, and in-dialog
+   * requests never consult the route table.
+   */
+  async reconfigure(config: PinlatchConfig): Promise<void> {
+    const resolver = this.trunkResolver(config.trunks);
+    const running = this.transport !== null;
+    const [admission] = await Promise.all([this.gate.prepare(config), running ? resolver.start() : undefined]);
+    if (running && this.transport === null) {
+      // Stopped meanwhile: nothing new may keep resolving.
+      resolver.stop();
+      this.gate.discard(admission);
+      return;
+    }
+    const old = this.resolver;
+    this.config = config;
+    this.routes = new RouteTable(config.routes, config.trunks);
+    this.latchRestrictions = new LatchRestrictions(config);
+    this.resolver = resolver;
+    this.gate.apply(admission);
+    this.rateLimiter.reconfigure(config.limits.sourceRate, performance.now());
+    old.stop();
   }
 
   /** True once drain() was called: new calls are refused. */

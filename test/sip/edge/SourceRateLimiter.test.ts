@@ -38,4 +38,18 @@ test('the table is bounded: idle sources go first, banned ones stay', () => {
   assert.is(limiter.take('bad', 200), 'drop');
 });
 
+test('reconfigure: bans and buckets stay, the new rate applies from the next request, a smaller table sheds at once', () => {
+  const limiter = new SourceRateLimiter({ requestsPerSec: 1, burst: 1, banSec: 60, sources: 64 });
+  limiter.take('bad', 0);
+  assert.is(limiter.take('bad', 0), 'refuse');
+  for (let i = 0; i < 40; i++) limiter.take(`s${i}`, 10);
+  limiter.reconfigure({ requestsPerSec: 1000, burst: 3, banSec: 60, sources: 16 }, 20);
+  assert.ok(limiter.snapshot(20).sources <= 16, 'the table fits the new bound');
+  assert.ok(limiter.isBanned('bad', 20), 'a running ban is kept');
+  assert.is(limiter.take('bad', 20), 'drop');
+  assert.equal(Array.from({ length: 4 }, () => limiter.take('new', 30)), ['pass', 'pass', 'pass', 'refuse'], 'burst 3');
+  assert.is(limiter.snapshot(30).refused, 2, 'the counters go on');
+  assert.throws(() => limiter.reconfigure({ requestsPerSec: 0, burst: 1, banSec: 0, sources: 16 }, 40), /positive/);
+});
+
 test.run();
