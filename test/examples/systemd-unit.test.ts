@@ -80,7 +80,10 @@ test('restart on failure, no root, only CAP_NET_BIND_SERVICE, read-only system',
   assert.is(one('Service.ProtectSystem'), 'strict');
   assert.is(unit.get('Service.ReadWritePaths'), undefined);
   assert.is(one('Service.KillSignal'), 'SIGTERM');
-  assert.match(one('Service.ExecStart'), /^\/usr\/bin\/node \/opt\/pinlatch\/dist\/src\/cli\.js --config \/etc\/pinlatch\/pinlatch\.yaml$/);
+  assert.match(one('Service.ExecStart'), /^\/usr\/bin\/node \/opt\/pinlatch\/dist\/src\/cli\.js --config \/etc\/pinlatch\/pinlatch\.yaml --pidfile \/run\/pinlatch\/pinlatch\.pid$/);
+  // systemctl reload goes through `pinlatch reload` on the same pidfile, in the unit's own runtime directory.
+  assert.is(one('Service.ExecReload'), '/usr/bin/node /opt/pinlatch/dist/src/cli.js reload --pidfile /run/pinlatch/pinlatch.pid');
+  assert.is(one('Service.RuntimeDirectory'), 'pinlatch');
 });
 
 test('LimitNOFILE fits the example configurations, the stop timeout outlasts their drain', async () => {
