@@ -36,6 +36,21 @@ export class MetricsServer {
     counterFrom(registry, 'pinlatch_media_sessions_restored_total', 'Media sessions re-created on a restarted shard', () => faults().sessionsRestored);
     counterFrom(registry, 'pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', () => faults().sessionsLost);
     counterFrom(registry, 'pinlatch_media_refused_legs_total', 'Media legs whose packets all came from sources their latching rule refuses (each logged once)', () => sources.media.refusedLegs);
+    const media = sources.media;
+    new Gauge({
+      name: 'pinlatch_media_socket_buffer_bytes',
+      help: 'Kernel buffer size of each media socket (direction: receive, send; size: requested by media.socketBuffers, granted by the kernel, capped at net.core.rmem_max / wmem_max)',
+      labelNames: ['direction', 'size'],
+      registers: [registry],
+      collect() {
+        const buffers = media.socketBuffers();
+        if (buffers === null) return;
+        this.set({ direction: 'receive', size: 'requested' }, buffers.receiveBytes);
+        this.set({ direction: 'receive', size: 'granted' }, buffers.grantedReceiveBytes);
+        this.set({ direction: 'send', size: 'requested' }, buffers.sendBytes);
+        this.set({ direction: 'send', size: 'granted' }, buffers.grantedSendBytes);
+      },
+    });
     const lag = this.#lag;
     lag.enable();
     new Gauge({
