@@ -286,7 +286,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
     ppsChartSvg({
       sweeps: results,
       title: `pps: ${targets.join(', ')} (${realtime === null ? 'normal scheduling' : `SCHED_FIFO ${realtime}`}, relay CPU ${relayCpus ?? 'any'})`,
-      subtitle: `${ncpu} x ${machine.model}, kernel ${machine.kernel} | ${command}`,
+      subtitle: `${ncpu} x ${machine.model}, kernel ${machine.kernel}, background busy ${backgroundBefore.toFixed(0)}% before the run\n${command}`,
     }),
   );
   process.stdout.write(`results: ${outFile}\nchart: ${chartFile}\n`);

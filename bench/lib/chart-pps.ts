@@ -14,7 +14,7 @@ const PANEL_H = 200;
 const LEFT = 70;
 const MIDDLE = 90;
 const ROW_GAP = 70;
-const TOP = 86;
+const TOP = 116;
 /** The tail-latency goal drawn on the latency panels (docs/benchmarks.md). */
 const GOAL_P99_US = 1000;
 /** The sink's latency histogram ends at 200 ms; its last bucket means "more". */
@@ -76,10 +76,11 @@ function panel(out: string[], left: number, top: number, spec: PanelSpec, lines:
   let ticks: number[];
   if (spec.log) {
     const lo = 10 ** Math.floor(Math.log10(Math.min(spec.goal ?? Infinity, ...values, 100)));
-    const hi = 10 ** Math.ceil(Math.log10(Math.max(spec.goal ?? 0, ...values, lo * 10)));
+    // Room above the goal, so that a line just under it does not run along the frame.
+    const hi = 10 ** Math.ceil(Math.log10(Math.max(2 * (spec.goal ?? 0), ...values, lo * 10)));
     y = (v) => bottom - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * PANEL_H;
     ticks = [];
-    for (let t = lo; t <= hi * 1.0001; t *= 10) ticks.push(t);
+    for (let decade = lo; decade <= hi * 1.0001; decade *= 10) ticks.push(...(decade < hi ? [decade, 3 * decade] : [decade]));
   } else {
     const yMax = niceMax(Math.max(0, ...values));
     y = (v) => bottom - (Math.max(0, v) / yMax) * PANEL_H;
@@ -133,10 +134,10 @@ export function ppsChartSvg({ sweeps, title, subtitle }: PpsChartInput): string 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${LEFT}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${LEFT}" y="38" fill="#444">${esc(subtitle)}</text>`,
+    ...subtitle.split('\n').map((line, i) => `<text x="${LEFT}" y="${38 + 14 * i}" fill="#444">${esc(line)}</text>`),
   ];
   const legend = targets.map((t) => `<tspan dx="14" fill="${colourOf(t)}" font-weight="bold">— ${esc(t)}</tspan>`).join('');
-  out.push(`<text x="${LEFT - 14}" y="58">${legend}<tspan dx="14" fill="#444">(filled: step passed; open: FAIL or harness-limited)</tspan></text>`);
+  out.push(`<text x="${LEFT - 14}" y="${TOP - 42}">${legend}<tspan dx="14" fill="#444">(filled: step passed; open: FAIL or harness-limited)</tspan></text>`);
   streamCounts.forEach((streams, row) => {
     const lines: Line[] = sweeps
       .filter((s) => s.streams === streams)
