@@ -1,9 +1,11 @@
 /**
  * The pps chart as hand-written SVG, pure: for each stream count a row of two panels against
  * the offered rate — relay CPU per delivered packet (µs, = s/Mpkt) and the p99 one-way latency
- * (µs, log scale, with the 1 ms tail-latency goal dashed) — one line per target. Every measured
- * step counts once (its last attempt: superseded attempts and the latching warm-up are left
- * out); a step that did not pass (FAIL, GEN- or SINK-LIMITED) is drawn as an open circle.
+ * (µs, log scale, with the 1 ms tail-latency goal dashed) — one line per target. The x axis is
+ * the rate the generator really sent, which is the offered rate unless the harness could not keep
+ * it up (GEN-LIMITED steps sit left of their nominal rate instead of pretending to reach it).
+ * Every measured step counts once (its last attempt: superseded attempts and the latching
+ * warm-up are left out); a step that did not pass (FAIL, GEN- or SINK-LIMITED) is an open circle.
  */
 import type { StepRecord } from './step-runner.ts';
 import type { SweepResult } from './sweep.ts';
@@ -24,18 +26,24 @@ const COLOURS = ['#1f5fa8', '#c26a00', '#2e7d32', '#b00020', '#6a3d9a', '#00838f
 
 const esc = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
-function niceMax(v: number): number {
-  if (v <= 0) return 1;
-  const step = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * step >= v) return m * step;
-  return 10 * step;
-}
-
 const rateLabel = (v: number): string => (v >= 1000 ? `${+(v / 1000).toFixed(1)}k` : String(v));
 const usLabel = (v: number): string => (v >= 1000 ? `${+(v / 1000).toFixed(1)} ms` : `${+v.toFixed(1)}`);
 
+/** A linear axis from 0: a 1/2/2.5/5 × 10^k step, about four of them up to at least `v`. */
+function linearTicks(v: number): number[] {
+  const raw = Math.max(v, 1e-9) / 4;
+  const decade = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * decade).find((s) => s >= raw)!;
+  const ticks: number[] = [];
+  for (let t = 0; t < v + step - 1e-9; t += step) ticks.push(+t.toPrecision(12));
+  return ticks.length < 2 ? [0, step] : ticks;
+}
+
 export interface PpsPoint {
+  /** The nominal rate of the step. */
   offeredPps: number;
+  /** What the generator sent per second (the x position). */
+  sentPps: number;
   usPerPacket: number | null;
   p99Us: number;
   passed: boolean;
@@ -49,6 +57,7 @@ export function sweepPoints(steps: readonly StepRecord[]): PpsPoint[] {
     .sort((a, b) => a.offeredPps - b.offeredPps)
     .map((step) => ({
       offeredPps: step.offeredPps,
+      sentPps: step.load.sent_pps,
       usPerPacket: step.sPerMpkt,
       p99Us: Math.min(step.load.lat_p99_us, LATENCY_CEILING_US),
       passed: step.status === 'ok',
@@ -82,9 +91,9 @@ function panel(out: string[], left: number, top: number, spec: PanelSpec, lines:
     ticks = [];
     for (let decade = lo; decade <= hi * 1.0001; decade *= 10) ticks.push(...(decade < hi ? [decade, 3 * decade] : [decade]));
   } else {
-    const yMax = niceMax(Math.max(0, ...values));
+    ticks = linearTicks(Math.max(0, ...values));
+    const yMax = ticks.at(-1)!;
     y = (v) => bottom - (Math.max(0, v) / yMax) * PANEL_H;
-    ticks = [0, yMax / 4, yMax / 2, (3 * yMax) / 4, yMax];
   }
   out.push(`<text x="${left}" y="${top - 8}" font-weight="bold">${esc(spec.title)}</text>`);
   out.push(`<rect x="${left}" y="${top}" width="${PANEL_W}" height="${PANEL_H}" fill="none" stroke="#999"/>`);
@@ -92,12 +101,11 @@ function panel(out: string[], left: number, top: number, spec: PanelSpec, lines:
     out.push(`<line x1="${left}" x2="${left + PANEL_W}" y1="${y(t).toFixed(1)}" y2="${y(t).toFixed(1)}" stroke="#e4e4e4"/>`);
     out.push(`<text x="${left - 6}" y="${(y(t) + 4).toFixed(1)}" text-anchor="end" fill="#444">${usLabel(t)}</text>`);
   }
-  const xStep = niceMax(xMax / 6);
-  for (let r = 0; r <= xMax + 1e-9; r += xStep) {
+  for (const r of linearTicks(xMax)) {
     out.push(`<line x1="${x(r).toFixed(1)}" x2="${x(r).toFixed(1)}" y1="${bottom}" y2="${bottom + 4}" stroke="#999"/>`);
     out.push(`<text x="${x(r).toFixed(1)}" y="${bottom + 16}" text-anchor="middle" fill="#444">${rateLabel(r)}</text>`);
   }
-  out.push(`<text x="${left + PANEL_W / 2}" y="${bottom + 32}" text-anchor="middle" fill="#444">offered packets/s</text>`);
+  out.push(`<text x="${left + PANEL_W / 2}" y="${bottom + 32}" text-anchor="middle" fill="#444">packets/s sent (the offered rate, as far as the generator kept it up)</text>`);
   if (spec.goal !== undefined) {
     const gy = y(spec.goal).toFixed(1);
     out.push(`<line x1="${left}" x2="${left + PANEL_W}" y1="${gy}" y2="${gy}" stroke="#b00020" stroke-dasharray="5,3"/>`);
@@ -109,11 +117,11 @@ function panel(out: string[], left: number, top: number, spec: PanelSpec, lines:
       .filter((e): e is { p: PpsPoint; v: number } => e.v !== null && Number.isFinite(e.v));
     if (pts.length === 0) continue;
     out.push(
-      `<polyline points="${pts.map((e) => `${x(e.p.offeredPps).toFixed(1)},${y(e.v).toFixed(1)}`).join(' ')}" fill="none" stroke="${line.colour}" stroke-width="1.5"/>`,
+      `<polyline points="${pts.map((e) => `${x(e.p.sentPps).toFixed(1)},${y(e.v).toFixed(1)}`).join(' ')}" fill="none" stroke="${line.colour}" stroke-width="1.5"/>`,
     );
     for (const e of pts) {
       out.push(
-        `<circle cx="${x(e.p.offeredPps).toFixed(1)}" cy="${y(e.v).toFixed(1)}" r="3" stroke="${line.colour}" fill="${e.p.passed ? line.colour : '#fff'}"/>`,
+        `<circle cx="${x(e.p.sentPps).toFixed(1)}" cy="${y(e.v).toFixed(1)}" r="3" stroke="${line.colour}" fill="${e.p.passed ? line.colour : '#fff'}"/>`,
       );
     }
   }
@@ -142,7 +150,7 @@ export function ppsChartSvg({ sweeps, title, subtitle }: PpsChartInput): string 
     const lines: Line[] = sweeps
       .filter((s) => s.streams === streams)
       .map((s) => ({ target: s.target, colour: colourOf(s.target), points: sweepPoints(s.steps) }));
-    const xMax = niceMax(Math.max(1, ...lines.flatMap((l) => l.points.map((p) => p.offeredPps))));
+    const xMax = linearTicks(Math.max(1, ...lines.flatMap((l) => l.points.map((p) => Math.max(p.offeredPps, p.sentPps))))).at(-1)!;
     const top = TOP + row * (PANEL_H + ROW_GAP);
     panel(out, LEFT, top, { title: `S = ${streams}: relay CPU per packet (µs)`, value: (p) => p.usPerPacket, log: false }, lines, xMax);
     panel(out, LEFT + PANEL_W + MIDDLE, top, { title: `S = ${streams}: p99 one-way latency (µs, log)`, value: (p) => p.p99Us, log: true, goal: GOAL_P99_US }, lines, xMax);

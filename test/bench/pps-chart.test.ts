@@ -12,7 +12,7 @@ function step(target: string, streams: number, kind: StepKind, offeredPps: numbe
   return {
     target, streams, kind, offeredPps, status, relayCpuS: 0.1, relayTickCpuS: 0.1, relayThreads: 1, sPerMpkt, loadCpuS: 0.1, windowS: 1,
     otherPct: 0, relayDrops: 0, sinkDrops: 0, ...(superseded ? { superseded: true as const } : {}),
-    load: { lat_p99_us: p99 } as LoadStep,
+    load: { lat_p99_us: p99, sent_pps: offeredPps * 0.99 } as LoadStep,
   };
 }
 
@@ -31,9 +31,9 @@ test('a rate counts once, by its last attempt; the warm-up and superseded attemp
     step('limit', 2, 'sweep', 200_000, 'FAIL', 250_000, 5),
   ]);
   assert.equal(points, [
-    { offeredPps: 20_000, usPerPacket: 12, p99Us: 80, passed: true },
-    { offeredPps: 100_000, usPerPacket: 6, p99Us: 300, passed: true },
-    { offeredPps: 200_000, usPerPacket: 5, p99Us: 200_000, passed: false },
+    { offeredPps: 20_000, sentPps: 19_800, usPerPacket: 12, p99Us: 80, passed: true },
+    { offeredPps: 100_000, sentPps: 99_000, usPerPacket: 6, p99Us: 300, passed: true },
+    { offeredPps: 200_000, sentPps: 198_000, usPerPacket: 5, p99Us: 200_000, passed: false },
   ]);
 });
 
