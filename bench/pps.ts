@@ -32,7 +32,7 @@ import { stepHeader, stepLine, summarize, summaryMarkdown, summaryTable } from '
 import { RateSweep, sweep, type SweepOptions, type SweepResult } from './lib/sweep.ts';
 import type { RelayInstance } from './lib/targets.ts';
 import { expandCpuList, RELAY_RCVBUF_BYTES, REPO_DIR, targetNamed, type TargetContext } from './lib/targets.ts';
-import { ppsChartSvg } from './lib/chart-pps.ts';
+import { ppsChartOfResults } from './lib/chart-pps.ts';
 import { isLoopback } from './relays/relay-handshake.ts';
 
 export class PpsUsageError extends Error {
@@ -260,35 +260,22 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   const outFile =
     values.out ?? join(BENCH_DIR, 'results', `pps-${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}.json`);
   mkdirSync(join(outFile, '..'), { recursive: true });
-  writeFileSync(
-    outFile,
-    `${JSON.stringify(
-      {
-        command,
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        machine,
-        options: {
-          targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, realtime, rcvbuf,
-          maxOtherPct, waitQuietMs, quietPct, interleave: values.interleave,
-        },
-        summary,
-        errors,
-        sweeps: results,
-      },
-      null,
-      1,
-    )}\n`,
-  );
-  const chartFile = outFile.replace(/\.json$/, '') + '.svg';
-  writeFileSync(
-    chartFile,
-    ppsChartSvg({
-      sweeps: results,
-      title: `pps: ${targets.join(', ')} (${realtime === null ? 'normal scheduling' : `SCHED_FIFO ${realtime}`}, relay CPU ${relayCpus ?? 'any'})`,
-      subtitle: `${ncpu} x ${machine.model}, kernel ${machine.kernel}, background busy ${backgroundBefore.toFixed(0)}% before the run\n${command}`,
-    }),
-  );
+  const output = {
+    command,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine,
+    options: {
+      targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, realtime, rcvbuf,
+      maxOtherPct, waitQuietMs, quietPct, interleave: values.interleave,
+    },
+    summary,
+    errors,
+    sweeps: results,
+  };
+  writeFileSync(outFile, `${JSON.stringify(output, null, 1)}\n`);
+  const chartFile = `${outFile.replace(/\.json$/, '')}.svg`;
+  writeFileSync(chartFile, ppsChartOfResults(output));
   process.stdout.write(`results: ${outFile}\nchart: ${chartFile}\n`);
 }
 

@@ -158,3 +158,24 @@ export function ppsChartSvg({ sweeps, title, subtitle }: PpsChartInput): string 
   out.push('</svg>', '');
   return out.join('\n');
 }
+
+/** The part of a pps results file (bench/pps.ts) the chart needs. */
+export interface PpsResultsFile {
+  command: string;
+  machine: { cpus: number; model: string; kernel: string; backgroundBusyPctBefore: number };
+  options: { targets: string[]; relayCpus: string | null; realtime?: number | null };
+  sweeps: SweepResult[];
+}
+
+/** The chart of a whole run, titled with its targets and scheduling, subtitled with machine and command. */
+export function ppsChartOfResults(results: PpsResultsFile): string {
+  const { machine, options } = results;
+  const realtime = options.realtime ?? null;
+  return ppsChartSvg({
+    sweeps: results.sweeps,
+    title: `pps: ${options.targets.join(', ')} (${realtime === null ? 'normal scheduling' : `SCHED_FIFO ${realtime}`}, relay CPU ${options.relayCpus ?? 'any'})`,
+    subtitle:
+      `${machine.cpus} x ${machine.model}, kernel ${machine.kernel}, background busy ${machine.backgroundBusyPctBefore.toFixed(0)}% before the run\n` +
+      results.command,
+  });
+}
