@@ -5,11 +5,12 @@
  *        [--rates 20k,50k,...] [--duration 2] [--drain 0.3] [--cost-rate 100k] [--quick]
  *        [--shards N] [--no-pin] [--max-minutes 25] [--wait-quiet 20] [--quiet-pct 15]
  *        [--max-other-pct 20] [--address 127.0.0.1] [--interleave] [--out FILE]
- *        [--realtime PRIO] [--rcvbuf BYTES] [--relay-cpus LIST] [--load-cpus LIST]
+ *        [--realtime PRIO] [--load-realtime PRIO] [--rcvbuf BYTES] [--relay-cpus LIST] [--load-cpus LIST]
  *
  * --realtime runs every relay's forwarding thread under SCHED_FIFO (barefwd and the JS relay by
  * chrt, pinlatch's shard threads by media.realtime; needs CAP_SYS_NICE), --rcvbuf sets every
- * relay's SO_RCVBUF. pinlatch's shards are pinned one per relay CPU (media.cpus). A target
+ * relay's SO_RCVBUF. --load-realtime does the same for rtpload (the harness), so that a busy
+ * machine does not keep the generator from offering its rate. pinlatch's shards are pinned one per relay CPU (media.cpus). A target
  * `pinlatch:N` is pinlatch with N shards: `--targets pinlatch:1,pinlatch:2 --relay-cpus 0-1`
  * measures how it scales across cores. The results go to a JSON file and an SVG chart beside it
  * (bench/lib/chart-pps.ts).
@@ -43,7 +44,7 @@ const USAGE = `usage: node --import tsx bench/pps.ts [options]   (or: npm run be
   --targets direct,limit,js,pinlatch   --streams 2,200,2000   --rates 20k,50k,...   --cost-rate 100k
   --duration S (2)   --drain S (0.3)   --quick   --shards N   --no-pin   --max-minutes M (25)
   --wait-quiet S (20)   --quiet-pct P (15)   --max-other-pct P (20)   --address 127.0.0.1|::1   --interleave   --out FILE
-  --realtime PRIO (SCHED_FIFO for every relay)   --rcvbuf BYTES (262144)   --relay-cpus LIST   --load-cpus LIST
+  --realtime PRIO (SCHED_FIFO for every relay)   --load-realtime PRIO (for rtpload)   --rcvbuf BYTES (262144)   --relay-cpus LIST   --load-cpus LIST
   targets: direct, limit, js, pinlatch, pinlatch:N (N shards)
 See docs/benchmarks.md.`;
 
@@ -97,6 +98,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
       out: { type: 'string' },
       interleave: { type: 'boolean', default: false },
       realtime: { type: 'string' },
+      'load-realtime': { type: 'string' },
       rcvbuf: { type: 'string' },
       'relay-cpus': { type: 'string' },
       'load-cpus': { type: 'string' },
@@ -148,10 +150,15 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   }
   const shards = Number(values.shards ?? (pin ? expandCpuList(relayCpus!).length : ncpu));
   if (!Number.isInteger(shards) || shards < 1) throw new PpsUsageError(`--shards must be a positive integer: ${values.shards}`);
-  const realtime = values.realtime === undefined ? null : Number(values.realtime);
-  if (realtime !== null && !(Number.isInteger(realtime) && realtime >= 1 && realtime <= 99)) {
-    throw new PpsUsageError(`--realtime must be a SCHED_FIFO priority 1..99: ${values.realtime}`);
-  }
+  const priority = (option: 'realtime' | 'load-realtime'): number | null => {
+    const text = values[option];
+    if (text === undefined) return null;
+    const value = Number(text);
+    if (!(Number.isInteger(value) && value >= 1 && value <= 99)) throw new PpsUsageError(`--${option} must be a SCHED_FIFO priority 1..99: ${text}`);
+    return value;
+  };
+  const realtime = priority('realtime');
+  const loadRealtime = priority('load-realtime');
   const rcvbuf = Number(values.rcvbuf ?? RELAY_RCVBUF_BYTES);
   if (!Number.isInteger(rcvbuf) || rcvbuf < 4096 || rcvbuf > 268_435_456) throw new PpsUsageError(`--rcvbuf must be 4096..268435456: ${values.rcvbuf}`);
   const tools = buildNativeTools();
@@ -172,7 +179,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   process.stdout.write(
     `pps: targets ${targets.join(',')} | streams ${streamCounts.join(',')} | rates ${rates.join(',')} | ` +
       `${durationMs / 1000}s/step | relay CPU ${relayCpus ?? 'any'}, load CPU ${loadCpus ?? 'any'} | ` +
-      `relay scheduling ${realtime === null ? 'normal' : `SCHED_FIFO ${realtime}`}, rcvbuf ${rcvbuf} | ` +
+      `relay scheduling ${realtime === null ? 'normal' : `SCHED_FIFO ${realtime}`}, load ${loadRealtime === null ? 'normal' : `SCHED_FIFO ${loadRealtime}`}, rcvbuf ${rcvbuf} | ` +
       `${ncpu} x ${machine.model} | background busy ${backgroundBefore.toFixed(1)}%\n\n${stepHeader()}\n`,
   );
 
@@ -199,7 +206,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
     }
   };
   for (const S of streamCounts) {
-    const load = await LoadProcess.start(tools.rtpload, S, values.address, loadCpus);
+    const load = await LoadProcess.start(tools.rtpload, S, values.address, loadCpus, loadRealtime);
     try {
       if (values.interleave) {
         const running: Array<{ relay: RelayInstance; run: RateSweep }> = [];
@@ -266,7 +273,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
     finishedAt: new Date().toISOString(),
     machine,
     options: {
-      targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, realtime, rcvbuf,
+      targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, realtime, loadRealtime, rcvbuf,
       maxOtherPct, waitQuietMs, quietPct, interleave: values.interleave,
     },
     summary,
