@@ -16,7 +16,8 @@ const PANEL_H = 200;
 const LEFT = 70;
 const MIDDLE = 90;
 const ROW_GAP = 70;
-const TOP = 116;
+/** Subtitle lines longer than this many characters are wrapped at a space (a long command line). */
+const SUBTITLE_CHARS = 150;
 /** The tail-latency goal drawn on the latency panels (docs/benchmarks.md). */
 const GOAL_P99_US = 1000;
 /** The sink's latency histogram ends at 200 ms; its last bucket means "more". */
@@ -27,6 +28,24 @@ const COLOURS = ['#1f5fa8', '#c26a00', '#2e7d32', '#b00020', '#6a3d9a', '#00838f
 const esc = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 const rateLabel = (v: number): string => (v >= 1000 ? `${+(v / 1000).toFixed(1)}k` : String(v));
+/** Splits `text` at newlines, then at spaces so that no line exceeds `width` characters (unless one word does). */
+export function wrapText(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (const word of paragraph.split(' ')) {
+      if (line !== '' && line.length + 1 + word.length > width) {
+        lines.push(line);
+        line = word;
+      } else {
+        line = line === '' ? word : `${line} ${word}`;
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
 const usLabel = (v: number): string => (v >= 1000 ? `${+(v / 1000).toFixed(1)} ms` : `${+v.toFixed(1)}`);
 
 /** A linear axis from 0: a 1/2/2.5/5 × 10^k step, about four of them up to at least `v`. */
@@ -137,15 +156,18 @@ export function ppsChartSvg({ sweeps, title, subtitle }: PpsChartInput): string 
   const targets = [...new Set(sweeps.map((s) => s.target))];
   const colourOf = (target: string): string => COLOURS[targets.indexOf(target) % COLOURS.length]!;
   const streamCounts = [...new Set(sweeps.map((s) => s.streams))].sort((a, b) => a - b);
+  const subtitleLines = wrapText(subtitle, SUBTITLE_CHARS);
+  const legendY = 38 + 14 * subtitleLines.length + 8;
+  const TOP = legendY + 42;
   const height = TOP + Math.max(1, streamCounts.length) * (PANEL_H + ROW_GAP) + 10;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="${LEFT}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    ...subtitle.split('\n').map((line, i) => `<text x="${LEFT}" y="${38 + 14 * i}" fill="#444">${esc(line)}</text>`),
+    ...subtitleLines.map((line, i) => `<text x="${LEFT}" y="${38 + 14 * i}" fill="#444">${esc(line)}</text>`),
   ];
   const legend = targets.map((t) => `<tspan dx="14" fill="${colourOf(t)}" font-weight="bold">— ${esc(t)}</tspan>`).join('');
-  out.push(`<text x="${LEFT - 14}" y="${TOP - 42}">${legend}<tspan dx="14" fill="#444">(filled: step passed; open: FAIL or harness-limited)</tspan></text>`);
+  out.push(`<text x="${LEFT - 14}" y="${legendY}">${legend}<tspan dx="14" fill="#444">(filled: step passed; open: FAIL or harness-limited)</tspan></text>`);
   streamCounts.forEach((streams, row) => {
     const lines: Line[] = sweeps
       .filter((s) => s.streams === streams)

@@ -1,7 +1,7 @@
 /** The pps chart (bench/lib/chart-pps.ts): CPU per packet and p99 against the offered rate, a line per target. */
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { ppsChartSvg, sweepPoints } from '../../bench/lib/chart-pps.ts';
+import { ppsChartSvg, sweepPoints, wrapText } from '../../bench/lib/chart-pps.ts';
 import type { LoadStep } from '../../bench/lib/load-process.ts';
 import type { StepKind, StepRecord, StepStatus } from '../../bench/lib/step-runner.ts';
 import type { SweepResult } from '../../bench/lib/sweep.ts';
@@ -54,6 +54,11 @@ test('two panels per stream count, a line per target in each, the 1 ms goal dash
   assert.is(count(svg, /stroke-dasharray="5,3"/g), 2, 'the goal on each latency panel');
   assert.is(count(svg, /<circle [^>]*fill="#fff"/g), 4, 'the FAIL step open on both panels of both rows');
   assert.ok(svg.includes('>command</text>'), 'the subtitle keeps its lines');
+});
+
+test('a long subtitle (the command line) wraps at spaces, keeping its own line breaks', () => {
+  assert.equal(wrapText('machine\nnpm run bench -- --targets limit,pinlatch --streams 2000', 20), ['machine', 'npm run bench --', '--targets', 'limit,pinlatch', '--streams 2000']);
+  assert.equal(wrapText('a-very-long-word-alone', 5), ['a-very-long-word-alone']);
 });
 
 test.run();
