@@ -66,6 +66,23 @@ test('media.cpus pins each shard thread to its CPU and leaves the other threads 
   }
 });
 
+test('a shard restarted after a fault is pinned and raised again in its new worker', async () => {
+  assert.ok(hasCapSysNice(), 'this test runs with CAP_SYS_NICE (as root)');
+  const relay = await MediaRelay.start({ address: '127.0.0.1', ports: await freePortRange(8), shards: 1, cpus: [1], realtimePriority: 9 });
+  try {
+    const before = relay.shardPlacement(0)!.tid;
+    await relay.terminateShard(0);
+    const deadline = Date.now() + 20_000;
+    while ((relay.shardPlacement(0)?.tid ?? before) === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const after = relay.shardPlacement(0)!;
+    assert.is.not(after.tid, before, 'a new worker thread');
+    assert.is(taskStatus(after.tid, 'Cpus_allowed_list'), '1');
+    assert.equal(taskScheduling(after.tid), { policy: SCHED_FIFO, rtPriority: 9 });
+  } finally {
+    await relay.close();
+  }
+});
+
 test('a CPU the process may not use is refused with ERR_PINLATCH_AFFINITY', async () => {
   const error = await expectMediaError(
     MediaRelay.start({ address: '127.0.0.1', ports: await freePortRange(8), shards: 1, cpus: [1023] }),
