@@ -5,10 +5,13 @@
  * the command, so the PID we read CPU time from is the relay itself.
  *
  * Every relay gets the same treatment: the same SO_RCVBUF, and with `realtime` its forwarding
- * thread under SCHED_FIFO — barefwd and the JS relay (one forwarding thread each) through
- * `chrt -f`, which execs as well; pinlatch through media.realtime, which raises its shard
- * threads only, and media.cpus, which pins shard i to the i-th relay CPU.
+ * thread under SCHED_FIFO — barefwd (one thread) through `chrt -f`, which execs as well; the JS
+ * relay by `chrt -f -p` on its main thread once it is ready (only that thread: under `chrt -f` of
+ * the whole process V8's helper threads run at the same real-time priority on the one relay CPU,
+ * and the relay stopped delivering within seconds); pinlatch through media.realtime, which raises
+ * its shard threads only, and media.cpus, which pins shard i to the i-th relay CPU.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { LineChild } from './line-child.ts';
 import { BENCH_DIR, type NativeTools } from './native-tools.ts';
@@ -73,15 +76,18 @@ export function expandCpuList(list: string): number[] {
   return cpus;
 }
 
+/** How a relay's forwarding thread gets SCHED_FIFO: exec'd under chrt, its main thread raised once ready, or by itself. */
+type RealtimeBy = 'exec' | 'main-thread' | 'self';
+
 async function startChild(
   name: string,
   argv: string[],
   address: string,
   endpointPorts: number[],
   ctx: TargetContext,
-  realtimeByChrt: boolean,
+  realtimeBy: RealtimeBy,
 ): Promise<RelayInstance> {
-  const scheduled = ctx.realtime !== null && realtimeByChrt ? ['chrt', '-f', String(ctx.realtime), ...argv] : argv;
+  const scheduled = ctx.realtime !== null && realtimeBy === 'exec' ? ['chrt', '-f', String(ctx.realtime), ...argv] : argv;
   const [command, ...args] = ctx.relayCpus ? ['taskset', '-c', ctx.relayCpus, ...scheduled] : scheduled;
   const child = new LineChild(name, command!, args, REPO_DIR);
   try {
@@ -90,6 +96,8 @@ async function startChild(
     if (!ready.ready || ready.ports.length !== endpointPorts.length) {
       throw new Error(`${name}: expected ${endpointPorts.length} ports, got ${JSON.stringify(ready).slice(0, 200)}`);
     }
+    // The main thread's tid is the process id; `chrt -p` changes that one thread only.
+    if (ctx.realtime !== null && realtimeBy === 'main-thread') execFileSync('chrt', ['-f', '-p', String(ctx.realtime), String(child.pid)]);
     const stop = async () => {
       await child.stop();
       return child.stderrTail;
@@ -120,13 +128,13 @@ export const TARGETS: Record<string, Target> = {
     name: 'limit',
     what: 'barefwd: C, 1 thread, epoll + recvmmsg/sendmmsg, no parsing, no latching (the physical limit)',
     start: (address, ports, ctx) =>
-      startChild('limit', [ctx.tools.barefwd, '--bind', address, '--rcvbuf', String(ctx.rcvbuf)], address, ports, ctx, true),
+      startChild('limit', [ctx.tools.barefwd, '--bind', address, '--rcvbuf', String(ctx.rcvbuf)], address, ports, ctx, 'exec'),
   },
   js: {
     name: 'js',
     what: 'dgram-relay.ts: node:dgram, one JS callback and one send() per packet, symmetric latching',
     start: (address, ports, ctx) =>
-      startChild('js', [...nodeTs('dgram-relay.ts'), '--rcvbuf', String(ctx.rcvbuf)], address, ports, ctx, true),
+      startChild('js', [...nodeTs('dgram-relay.ts'), '--rcvbuf', String(ctx.rcvbuf)], address, ports, ctx, 'main-thread'),
   },
   pinlatch: pinlatchTarget('pinlatch', null),
 };
@@ -150,7 +158,7 @@ function pinlatchTarget(name: string, shards: number | null): Target {
         ...(ctx.relayCpus === null ? [] : ['--cpus', expandCpuList(ctx.relayCpus).join(',')]),
         ...(ctx.realtime === null ? [] : ['--realtime', String(ctx.realtime)]),
       ];
-      return startChild(name, argv, address, ports, ctx, false);
+      return startChild(name, argv, address, ports, ctx, 'self');
     },
   };
 }
