@@ -7,8 +7,8 @@
  * Every relay gets the same treatment: the same SO_RCVBUF, and with `realtime` its forwarding
  * thread under SCHED_FIFO — barefwd (one thread) through `chrt -f`, which execs as well; the JS
  * relay by `chrt -f -p` on its main thread once it is ready (only that thread: under `chrt -f` of
- * the whole process V8's helper threads run at the same real-time priority on the one relay CPU,
- * and the relay stopped delivering within seconds); pinlatch through media.realtime, which raises
+ * the whole process every thread, V8's helpers included, ran at the same real-time priority on
+ * the one relay CPU, and the relay stopped delivering within seconds); pinlatch through media.realtime, which raises
  * its shard threads only, and media.cpus, which pins shard i to the i-th relay CPU.
  */
 import { execFileSync } from 'node:child_process';
