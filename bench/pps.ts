@@ -5,6 +5,15 @@
  *        [--rates 20k,50k,...] [--duration 2] [--drain 0.3] [--cost-rate 100k] [--quick]
  *        [--shards N] [--no-pin] [--max-minutes 25] [--wait-quiet 20] [--quiet-pct 15]
  *        [--max-other-pct 20] [--address 127.0.0.1] [--interleave] [--out FILE]
+ *        [--realtime PRIO] [--load-realtime PRIO] [--rcvbuf BYTES] [--relay-cpus LIST] [--load-cpus LIST]
+ *
+ * --realtime runs every relay's forwarding thread under SCHED_FIFO (barefwd and the JS relay by
+ * chrt, pinlatch's shard threads by media.realtime; needs CAP_SYS_NICE), --rcvbuf sets every
+ * relay's SO_RCVBUF. --load-realtime does the same for rtpload (the harness), so that a busy
+ * machine does not keep the generator from offering its rate. pinlatch's shards are pinned one per relay CPU (media.cpus). A target
+ * `pinlatch:N` is pinlatch with N shards: `--targets pinlatch:1,pinlatch:2 --relay-cpus 0-1`
+ * measures how it scales across cores. The results go to a JSON file and an SVG chart beside it
+ * (bench/lib/chart-pps.ts).
  *
  * --interleave keeps every target's relay running for a stream count and lets them take turns
  * step by step (rate 1 for each target, then rate 2...), so that a machine that is slower for a
@@ -23,7 +32,8 @@ import { buildNativeTools, BENCH_DIR } from './lib/native-tools.ts';
 import { stepHeader, stepLine, summarize, summaryMarkdown, summaryTable } from './lib/report.ts';
 import { RateSweep, sweep, type SweepOptions, type SweepResult } from './lib/sweep.ts';
 import type { RelayInstance } from './lib/targets.ts';
-import { REPO_DIR, TARGETS, type TargetContext } from './lib/targets.ts';
+import { expandCpuList, RELAY_RCVBUF_BYTES, REPO_DIR, targetNamed, type TargetContext } from './lib/targets.ts';
+import { ppsChartOfResults } from './lib/chart-pps.ts';
 import { isLoopback } from './relays/relay-handshake.ts';
 
 export class PpsUsageError extends Error {
@@ -34,6 +44,8 @@ const USAGE = `usage: node --import tsx bench/pps.ts [options]   (or: npm run be
   --targets direct,limit,js,pinlatch   --streams 2,200,2000   --rates 20k,50k,...   --cost-rate 100k
   --duration S (2)   --drain S (0.3)   --quick   --shards N   --no-pin   --max-minutes M (25)
   --wait-quiet S (20)   --quiet-pct P (15)   --max-other-pct P (20)   --address 127.0.0.1|::1   --interleave   --out FILE
+  --realtime PRIO (SCHED_FIFO for every relay)   --load-realtime PRIO (for rtpload)   --rcvbuf BYTES (262144)   --relay-cpus LIST   --load-cpus LIST
+  targets: direct, limit, js, pinlatch, pinlatch:N (N shards)
 See docs/benchmarks.md.`;
 
 const DEFAULT_RATES = '20k,50k,100k,150k,200k,300k,400k,600k,800k';
@@ -85,6 +97,11 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
       address: { type: 'string', default: '127.0.0.1' },
       out: { type: 'string' },
       interleave: { type: 'boolean', default: false },
+      realtime: { type: 'string' },
+      'load-realtime': { type: 'string' },
+      rcvbuf: { type: 'string' },
+      'relay-cpus': { type: 'string' },
+      'load-cpus': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -97,11 +114,12 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   if (!isLoopback(values.address)) throw new PpsUsageError(`refusing --address ${values.address}: loopback only (127.0.0.0/8, ::1)`);
   const requestedTargets = values.targets ? parseList(values.targets, (s) => s.trim()) : null;
   let targets = requestedTargets ?? ['direct', 'limit', 'js', 'pinlatch'];
-  for (const t of targets) if (!TARGETS[t]) throw new PpsUsageError(`unknown target ${t} (${Object.keys(TARGETS).join(', ')})`);
-  if (!pinlatchAvailable() && targets.includes('pinlatch')) {
+  for (const t of targets) if (!targetNamed(t)) throw new PpsUsageError(`unknown target ${t} (direct, limit, js, pinlatch, pinlatch:N)`);
+  const isPinlatch = (t: string) => t === 'pinlatch' || t.startsWith('pinlatch:');
+  if (!pinlatchAvailable() && targets.some(isPinlatch)) {
     if (requestedTargets) throw new PpsUsageError('pinlatch target needs src/media/MediaRelay.ts and build/Release/pinlatch.node (npm run build)');
     process.stdout.write('note: pinlatch not built yet (src/media/MediaRelay.ts or build/Release/pinlatch.node missing): skipped\n');
-    targets = targets.filter((t) => t !== 'pinlatch');
+    targets = targets.filter((t) => !isPinlatch(t));
   }
   const streamCounts = parseList(values.streams ?? (quick ? '2,200' : '2,200,2000'), (s) => {
     const n = Number(s);
@@ -120,12 +138,31 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
 
   const ncpu = availableParallelism();
   const pin = !values['no-pin'] && ncpu >= 2;
-  const relayCpus = pin ? String(ncpu - 1) : null;
-  const loadCpus = pin ? (ncpu === 2 ? '0' : `0-${ncpu - 2}`) : null;
-  const shards = Number(values.shards ?? (pin ? 1 : ncpu));
+  const relayCpus = pin ? (values['relay-cpus'] ?? String(ncpu - 1)) : null;
+  const loadCpus = pin ? (values['load-cpus'] ?? (ncpu === 2 ? '0' : `0-${ncpu - 2}`)) : null;
+  for (const list of [relayCpus, loadCpus]) {
+    if (list === null) continue;
+    try {
+      if (expandCpuList(list).some((cpu) => cpu >= ncpu)) throw new PpsUsageError(`CPU list ${list} names a CPU this machine lacks (0-${ncpu - 1})`);
+    } catch (err) {
+      throw err instanceof PpsUsageError ? err : new PpsUsageError((err as Error).message);
+    }
+  }
+  const shards = Number(values.shards ?? (pin ? expandCpuList(relayCpus!).length : ncpu));
   if (!Number.isInteger(shards) || shards < 1) throw new PpsUsageError(`--shards must be a positive integer: ${values.shards}`);
+  const priority = (option: 'realtime' | 'load-realtime'): number | null => {
+    const text = values[option];
+    if (text === undefined) return null;
+    const value = Number(text);
+    if (!(Number.isInteger(value) && value >= 1 && value <= 99)) throw new PpsUsageError(`--${option} must be a SCHED_FIFO priority 1..99: ${text}`);
+    return value;
+  };
+  const realtime = priority('realtime');
+  const loadRealtime = priority('load-realtime');
+  const rcvbuf = Number(values.rcvbuf ?? RELAY_RCVBUF_BYTES);
+  if (!Number.isInteger(rcvbuf) || rcvbuf < 4096 || rcvbuf > 268_435_456) throw new PpsUsageError(`--rcvbuf must be 4096..268435456: ${values.rcvbuf}`);
   const tools = buildNativeTools();
-  const ctx: TargetContext = { tools, relayCpus, shards };
+  const ctx: TargetContext = { tools, relayCpus, shards, realtime, rcvbuf };
 
   const startedAt = new Date();
   const deadline = performance.now() + maxMinutes * 60_000;
@@ -142,6 +179,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   process.stdout.write(
     `pps: targets ${targets.join(',')} | streams ${streamCounts.join(',')} | rates ${rates.join(',')} | ` +
       `${durationMs / 1000}s/step | relay CPU ${relayCpus ?? 'any'}, load CPU ${loadCpus ?? 'any'} | ` +
+      `relay scheduling ${realtime === null ? 'normal' : `SCHED_FIFO ${realtime}`}, load ${loadRealtime === null ? 'normal' : `SCHED_FIFO ${loadRealtime}`}, rcvbuf ${rcvbuf} | ` +
       `${ncpu} x ${machine.model} | background busy ${backgroundBefore.toFixed(1)}%\n\n${stepHeader()}\n`,
   );
 
@@ -160,7 +198,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   };
   const startRelay = async (name: string, S: number, load: LoadProcess): Promise<RelayInstance | null> => {
     try {
-      return await TARGETS[name]!.start(values.address, load.ports, ctx);
+      return await targetNamed(name)!.start(values.address, load.ports, ctx);
     } catch (err) {
       errors.push({ target: name, streams: S, error: String(err) });
       process.stdout.write(`${name} S=${S}: could not start: ${String(err).split('\n')[0]}\n`);
@@ -168,7 +206,7 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
     }
   };
   for (const S of streamCounts) {
-    const load = await LoadProcess.start(tools.rtpload, S, values.address, loadCpus);
+    const load = await LoadProcess.start(tools.rtpload, S, values.address, loadCpus, loadRealtime);
     try {
       if (values.interleave) {
         const running: Array<{ relay: RelayInstance; run: RateSweep }> = [];
@@ -229,24 +267,23 @@ export async function runPps(argv: string[], invokedAs = 'node --import tsx benc
   const outFile =
     values.out ?? join(BENCH_DIR, 'results', `pps-${startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19)}.json`);
   mkdirSync(join(outFile, '..'), { recursive: true });
-  writeFileSync(
-    outFile,
-    `${JSON.stringify(
-      {
-        command,
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        machine,
-        options: { targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, maxOtherPct, waitQuietMs, quietPct, interleave: values.interleave },
-        summary,
-        errors,
-        sweeps: results,
-      },
-      null,
-      1,
-    )}\n`,
-  );
-  process.stdout.write(`results: ${outFile}\n`);
+  const output = {
+    command,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine,
+    options: {
+      targets, streamCounts, rates, costRate, durationMs, drainMs, relayCpus, loadCpus, shards, realtime, loadRealtime, rcvbuf,
+      maxOtherPct, waitQuietMs, quietPct, interleave: values.interleave,
+    },
+    summary,
+    errors,
+    sweeps: results,
+  };
+  writeFileSync(outFile, `${JSON.stringify(output, null, 1)}\n`);
+  const chartFile = `${outFile.replace(/\.json$/, '')}.svg`;
+  writeFileSync(chartFile, ppsChartOfResults(output));
+  process.stdout.write(`results: ${outFile}\nchart: ${chartFile}\n`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

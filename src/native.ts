@@ -126,7 +126,9 @@ export type NativeErrorCode =
   | 'ERR_PINLATCH_BIND' // bind failed (err.errno / err.syscallCode says why, e.g. EADDRINUSE)
   | 'ERR_PINLATCH_SOCKET' // socket()/setsockopt() failed (e.g. EMFILE)
   | 'ERR_PINLATCH_ARG' // bad argument (address literal, port, unknown stream id)
-  | 'ERR_PINLATCH_CLOSED'; // the relay instance was closed
+  | 'ERR_PINLATCH_CLOSED' // the relay instance was closed
+  | 'ERR_PINLATCH_AFFINITY' // the thread could not be pinned to the CPU (EINVAL: offline or outside the cpuset)
+  | 'ERR_PINLATCH_REALTIME'; // SCHED_FIFO refused (EPERM: no CAP_SYS_NICE)
 
 /** What the addon throws: an Error with a stable code, plus the errno for system call failures. */
 export interface NativeError extends Error {
@@ -187,6 +189,39 @@ export interface LatchedPeers {
  */
 export type IoChoice = 'auto' | 'uring' | 'epoll';
 
+/**
+ * Kernel socket buffer sizes of a relay's stream sockets: what each socket asks for
+ * (SO_RCVBUF/SO_SNDBUF) and what the kernel grants. Linux caps a request silently at
+ * net.core.rmem_max / net.core.wmem_max; the granted sizes are read back (getsockopt, halved:
+ * the kernel reports its doubled bookkeeping size) from a probe socket when the relay is created.
+ */
+export interface SocketBuffers {
+  receiveBytes: number;
+  sendBytes: number;
+  grantedReceiveBytes: number;
+  grantedSendBytes: number;
+}
+
+/** Where the calling thread runs (NativeAddon.placeThread). */
+export interface ThreadPlacement {
+  /** Kernel thread id, as in /proc/self/task/<tid>. */
+  tid: number;
+  /** CPUs the thread may run on (its affinity mask), ascending. */
+  cpus: number[];
+  /** SCHED_FIFO priority, 0 for the normal scheduling class. */
+  realtimePriority: number;
+}
+
+export interface RelayOptions {
+  /** recvmmsg/sendmmsg batch size. */
+  batch?: number;
+  io?: IoChoice;
+  /** SO_RCVBUF requested for every stream socket, 4096..268435456 (default 262144). */
+  receiveBufferBytes?: number;
+  /** SO_SNDBUF requested for every stream socket, 4096..268435456 (default 262144). */
+  sendBufferBytes?: number;
+}
+
 /** One per worker environment: the data plane of one shard. */
 export interface NativeRelay {
   /** Opens the 4 sockets of one stream (A RTP/RTCP, B RTP/RTCP); returns its id. */
@@ -233,6 +268,8 @@ export interface NativeRelay {
   readonly size: number;
   /** The data path this relay runs on (see IoChoice). */
   readonly engine: 'uring' | 'epoll';
+  /** Requested and granted socket buffer sizes (see SocketBuffers). */
+  readonly socketBuffers: SocketBuffers;
   /** Closes every socket; idempotent. Later calls of the other methods throw ERR_PINLATCH_CLOSED. */
   close(): void;
 }
@@ -241,7 +278,15 @@ export interface NativeAddon {
   /** Addon build version string. */
   readonly version: string;
   /** Creates the relay of this environment (one per worker thread). */
-  createRelay(options?: { batch?: number; io?: IoChoice }): NativeRelay;
+  createRelay(options?: RelayOptions): NativeRelay;
+  /**
+   * Places the calling thread (a shard calls it from its own worker thread, which runs its
+   * sockets): `cpu` pins it to that one CPU (pthread_setaffinity_np), `realtimePriority` (1..99)
+   * moves it to SCHED_FIFO. Returns the placement read back. Throws ERR_PINLATCH_AFFINITY (errno
+   * EINVAL: CPU offline or outside the cpuset), ERR_PINLATCH_REALTIME (EPERM: the process lacks
+   * CAP_SYS_NICE), ERR_PINLATCH_ARG (out of range). Without options it only reads the placement.
+   */
+  placeThread(options?: { cpu?: number; realtimePriority?: number }): ThreadPlacement;
   /** Monotonic clock in ms, the one lastActivityMs uses. */
   nowMs(): number;
 }

@@ -62,10 +62,15 @@ export class LoadProcess {
     this.streams = streams;
   }
 
-  static async start(rtpload: string, streams: number, address: string, cpus: string | null): Promise<LoadProcess> {
+  /**
+   * `realtime`: SCHED_FIFO priority of rtpload's threads (its per-step generator thread inherits
+   * it), so that on a busy machine the harness can keep up the offered rate; null: normal.
+   */
+  static async start(rtpload: string, streams: number, address: string, cpus: string | null, realtime: number | null = null): Promise<LoadProcess> {
     const args = ['--streams', String(streams), '--bind', address];
     if (cpus) args.push('--cpus', cpus);
-    const child = new LineChild('rtpload', rtpload, args);
+    const child =
+      realtime === null ? new LineChild('rtpload', rtpload, args) : new LineChild('rtpload', 'chrt', ['-f', String(realtime), rtpload, ...args]);
     const load = new LoadProcess(child, address, streams);
     try {
       const ready = await child.next<Ready>(30_000);

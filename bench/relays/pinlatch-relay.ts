@@ -5,7 +5,10 @@
  * derived the normal way (127.0.0.1 is not routable: the signalling source may latch).
  *
  * Run: node --import tsx bench/relays/pinlatch-relay.ts [--shards N] [--ports 20000-31999]
- *      (handshake: see relay-handshake.ts). On exit it prints the summed leg counters to stderr.
+ *      [--cpus 1,2] [--realtime PRIO] [--rcvbuf BYTES]
+ *      (handshake: see relay-handshake.ts). --cpus, --realtime and --rcvbuf are media.cpus,
+ *      media.realtime and media.socketBuffers.receiveBytes. On exit it prints the summed leg
+ *      counters and where each shard thread ran to stderr.
  */
 import { parseArgs } from 'node:util';
 import type { LegCounters } from '../../src/native.ts';
@@ -16,6 +19,9 @@ const { values } = parseArgs({
   options: {
     shards: { type: 'string' },
     ports: { type: 'string', default: '20000-31999' },
+    cpus: { type: 'string' },
+    realtime: { type: 'string' },
+    rcvbuf: { type: 'string' },
   },
 });
 const [min, max] = values.ports.split('-').map(Number);
@@ -24,7 +30,11 @@ const relay = await MediaRelay.start({
   address: peers.address,
   ports: { min: min!, max: max! },
   ...(values.shards === undefined ? {} : { shards: Number(values.shards) }),
+  ...(values.cpus === undefined ? {} : { cpus: values.cpus.split(',').map(Number) }),
+  ...(values.realtime === undefined ? {} : { realtimePriority: Number(values.realtime) }),
+  ...(values.rcvbuf === undefined ? {} : { receiveBufferBytes: Number(values.rcvbuf) }),
 });
+const placements = Array.from({ length: relay.shards }, (_, shard) => relay.shardPlacement(shard));
 
 const calls = peers.ports.length / 2;
 const keys = Array.from({ length: calls }, (_, k) => `bench-${k}`);
@@ -55,4 +65,7 @@ for (const key of keys) for (const s of (await relay.stats(key)) ?? []) (add(s.a
 delete totals.lastActivityMs;
 delete totals.ssrc;
 await relay.close();
-process.stderr.write(`pinlatch-relay: shards ${relay.shards}, ${calls} sessions, ${JSON.stringify(totals)}\n`);
+process.stderr.write(
+  `pinlatch-relay: shards ${relay.shards}, ${calls} sessions, placements ${JSON.stringify(placements)}, ` +
+    `socket buffers ${JSON.stringify(relay.socketBuffers())}, ${JSON.stringify(totals)}\n`,
+);

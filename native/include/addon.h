@@ -20,6 +20,8 @@ class PinlatchAddon : public Napi::Addon<PinlatchAddon> {
  private:
   Napi::Value CreateRelay(const Napi::CallbackInfo& info);
   Napi::Value NowMs(const Napi::CallbackInfo& info);
+  // placeThread({cpu?, realtimePriority?}): pins / raises the calling thread, returns its placement.
+  Napi::Value PlaceThread(const Napi::CallbackInfo& info);
 
   std::shared_ptr<EnvLoop> env_loop_;
   Napi::FunctionReference relay_class_;

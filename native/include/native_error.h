@@ -28,5 +28,7 @@ inline constexpr const char* kErrBind = "ERR_PINLATCH_BIND";
 inline constexpr const char* kErrSocket = "ERR_PINLATCH_SOCKET";
 inline constexpr const char* kErrArg = "ERR_PINLATCH_ARG";
 inline constexpr const char* kErrClosed = "ERR_PINLATCH_CLOSED";
+inline constexpr const char* kErrAffinity = "ERR_PINLATCH_AFFINITY";
+inline constexpr const char* kErrRealtime = "ERR_PINLATCH_REALTIME";
 
 }  // namespace pinlatch

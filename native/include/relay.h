@@ -12,6 +12,7 @@
 #include "batch_buffers.h"
 #include "env_loop.h"
 #include "relay_totals.h"
+#include "socket_buffers.h"
 #include "stream.h"
 #include "uring_engine.h"
 
@@ -43,6 +44,8 @@ class Relay : public Napi::ObjectWrap<Relay> {
   Napi::Value Refusals(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
   Napi::Value Engine(const Napi::CallbackInfo& info);
+  // What every stream socket asks for and what the kernel grants (probed at creation).
+  Napi::Value SocketBuffers(const Napi::CallbackInfo& info);
   void Close(const Napi::CallbackInfo& info);
 
   void EnsureOpen(Napi::Env env) const;
@@ -50,6 +53,8 @@ class Relay : public Napi::ObjectWrap<Relay> {
 
   std::shared_ptr<EnvLoop> env_loop_;
   std::unique_ptr<BatchBuffers> buffers_;
+  SocketBufferSizes socket_buffers_;
+  SocketBufferSizes granted_buffers_;
   // The io_uring data path, or nullptr for the epoll (uv_poll per socket) path.
   std::unique_ptr<UringEngine> uring_;
   std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;

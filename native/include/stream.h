@@ -17,6 +17,7 @@
 #include "latch_state.h"
 #include "leg_counters.h"
 #include "socket_address.h"
+#include "socket_buffers.h"
 #include "udp_socket.h"
 #include "uring_engine.h"
 
@@ -58,7 +59,7 @@ class Stream {
   // Binds the four sockets and starts receiving on them: through `uring` when given, else with a
   // uv_poll per socket. Throws NativeError; on failure nothing stays open.
   Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring,
-         const SocketAddress& local, uint16_t a_port, uint16_t b_port);
+         const SocketAddress& local, uint16_t a_port, uint16_t b_port, const SocketBufferSizes& socket_buffers);
   ~Stream() { Close(); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

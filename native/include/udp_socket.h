@@ -4,6 +4,7 @@
 #pragma once
 
 #include "socket_address.h"
+#include "socket_buffers.h"
 
 namespace pinlatch {
 
@@ -18,17 +19,11 @@ class UdpSocket {
 
   // socket(SOCK_NONBLOCK|SOCK_CLOEXEC) + buffer sizes + bind. Throws NativeError:
   // ERR_PINLATCH_SOCKET (socket/setsockopt, e.g. EMFILE) or ERR_PINLATCH_BIND (e.g. EADDRINUSE).
-  static UdpSocket Bind(const SocketAddress& local);
+  static UdpSocket Bind(const SocketAddress& local, const SocketBufferSizes& buffers);
 
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
   void Close();
-
-  // Kernel buffer sizes requested per socket. 256 KiB absorbs ~170 full-size packets, i.e. a few
-  // milliseconds of a busy stream while the worker's loop is elsewhere; the kernel caps them at
-  // net.core.[rw]mem_max and memory is only used when packets actually queue.
-  static constexpr int kReceiveBufferBytes = 256 * 1024;
-  static constexpr int kSendBufferBytes = 256 * 1024;
 
  private:
   explicit UdpSocket(int fd) : fd_(fd) {}

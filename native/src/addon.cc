@@ -1,8 +1,12 @@
 #include "addon.h"
 
+#include <string>
+
 #include "monotonic_clock.h"
+#include "js_error.h"
 #include "native_error.h"
 #include "relay.h"
+#include "thread_placement.h"
 
 namespace pinlatch {
 
@@ -28,6 +32,7 @@ PinlatchAddon::PinlatchAddon(Napi::Env env, Napi::Object exports) : env_loop_(Cr
                            InstanceValue("version", Napi::String::New(env, kVersion), napi_enumerable),
                            InstanceMethod<&PinlatchAddon::CreateRelay>("createRelay", napi_enumerable),
                            InstanceMethod<&PinlatchAddon::NowMs>("nowMs", napi_enumerable),
+                           InstanceMethod<&PinlatchAddon::PlaceThread>("placeThread", napi_enumerable),
                        });
 }
 
@@ -38,6 +43,46 @@ Napi::Value PinlatchAddon::CreateRelay(const Napi::CallbackInfo& info) {
 
 Napi::Value PinlatchAddon::NowMs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(MonotonicMs()));
+}
+
+namespace {
+
+// An optional integer field of `options`; `fallback` when absent.
+int OptionalInteger(const Napi::Object& options, const char* name, int min, int max, int fallback) {
+  const Napi::Value value = options.Get(name);
+  if (value.IsUndefined()) return fallback;
+  const double number = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : -1.0;
+  if (!value.IsNumber() || number != static_cast<double>(static_cast<int>(number)) || number < min || number > max) {
+    throw NativeError(kErrArg, std::string("placeThread: ") + name + " must be an integer in " + std::to_string(min) +
+                                   ".." + std::to_string(max));
+  }
+  return static_cast<int>(number);
+}
+
+}  // namespace
+
+Napi::Value PinlatchAddon::PlaceThread(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    if (info.Length() > 0 && !info[0].IsUndefined()) {
+      if (!info[0].IsObject()) throw NativeError(kErrArg, "placeThread(options) needs an object");
+      const Napi::Object options = info[0].As<Napi::Object>();
+      const int cpu = OptionalInteger(options, "cpu", 0, kMaxCpu, -1);
+      const int priority = OptionalInteger(options, "realtimePriority", kMinRealtimePriority, kMaxRealtimePriority, 0);
+      if (cpu >= 0) PinCallingThread(cpu);
+      if (priority > 0) MakeCallingThreadRealtime(priority);
+    }
+    const ThreadPlacement placement = CallingThreadPlacement();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("tid", Napi::Number::New(env, placement.tid));
+    Napi::Array cpus = Napi::Array::New(env, placement.cpus.size());
+    for (uint32_t i = 0; i < placement.cpus.size(); ++i) cpus.Set(i, Napi::Number::New(env, placement.cpus[i]));
+    result.Set("cpus", cpus);
+    result.Set("realtimePriority", Napi::Number::New(env, placement.realtime_priority));
+    return result;
+  } catch (const NativeError& error) {
+    throw ToJsError(env, error);
+  }
 }
 
 }  // namespace pinlatch

@@ -1,40 +1,20 @@
 #include "relay.h"
 
-#include <uv.h>
 
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "addon.h"
+#include "js_error.h"
 #include "monotonic_clock.h"
 #include "native_error.h"
 
 namespace pinlatch {
 
 namespace {
-
-// The JS form of a NativeError: `.code` is the NativeErrorCode; for system call failures also
-// `.errno` (negative, as Node's own system errors), `.syscall` and `.syscallCode` (EADDRINUSE...).
-Napi::Error ToJsError(Napi::Env env, const NativeError& error) {
-  std::string message = error.what();
-  const char* errno_name = nullptr;
-  if (error.sys_errno() != 0) {
-    errno_name = uv_err_name(-error.sys_errno());
-    message += std::string(": ") + errno_name + " (" + std::strerror(error.sys_errno()) + ")";
-  }
-  Napi::Error js = Napi::Error::New(env, message);
-  js.Set("code", Napi::String::New(env, error.code()));
-  if (errno_name != nullptr) {
-    js.Set("errno", Napi::Number::New(env, -error.sys_errno()));
-    js.Set("syscallCode", Napi::String::New(env, errno_name));
-    if (error.syscall() != nullptr) js.Set("syscall", Napi::String::New(env, error.syscall()));
-  }
-  return js;
-}
 
 template <typename Fn>
 auto Guard(Napi::Env env, Fn&& fn) -> decltype(fn()) {
@@ -249,6 +229,7 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceMethod<&Relay::Refusals>("refusals"),
                                             InstanceAccessor<&Relay::Size>("size"),
                                             InstanceAccessor<&Relay::Engine>("engine"),
+                                            InstanceAccessor<&Relay::SocketBuffers>("socketBuffers"),
                                             InstanceMethod<&Relay::Close>("close"),
                                         });
 }
@@ -265,8 +246,17 @@ Relay::Relay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Relay>(info) {
       if (!options.Get("batch").IsUndefined()) {
         batch = static_cast<unsigned>(IntegerField(options, "batch", 1, BatchBuffers::kMaxBatch));
       }
+      if (!options.Get("receiveBufferBytes").IsUndefined()) {
+        socket_buffers_.receive_bytes = static_cast<int>(
+            IntegerField(options, "receiveBufferBytes", kMinSocketBufferBytes, kMaxSocketBufferBytes));
+      }
+      if (!options.Get("sendBufferBytes").IsUndefined()) {
+        socket_buffers_.send_bytes =
+            static_cast<int>(IntegerField(options, "sendBufferBytes", kMinSocketBufferBytes, kMaxSocketBufferBytes));
+      }
     }
     buffers_ = std::make_unique<BatchBuffers>(batch);
+    granted_buffers_ = ProbeSocketBuffers(socket_buffers_);
     const IoChoice io = ChooseIo(info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>().Get("io")
                                                                           : env.Undefined());
     if (io != IoChoice::kEpoll) {
@@ -311,7 +301,7 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
     const SocketAddress local = AddressField(spec, "address", 0);
     // The id is consumed only by a stream that opened.
     const uint32_t id = next_id_;
-    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), local, a_port, b_port));
+    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), local, a_port, b_port, socket_buffers_));
     ++next_id_;
     ++closed_totals_.streams_opened;
     return Napi::Number::New(env, id);
@@ -492,6 +482,16 @@ Napi::Value Relay::Size(const Napi::CallbackInfo& info) {
 
 Napi::Value Relay::Engine(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), uring_ ? "uring" : "epoll");
+}
+
+Napi::Value Relay::SocketBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object object = Napi::Object::New(env);
+  object.Set("receiveBytes", Napi::Number::New(env, socket_buffers_.receive_bytes));
+  object.Set("sendBytes", Napi::Number::New(env, socket_buffers_.send_bytes));
+  object.Set("grantedReceiveBytes", Napi::Number::New(env, granted_buffers_.receive_bytes));
+  object.Set("grantedSendBytes", Napi::Number::New(env, granted_buffers_.send_bytes));
+  return object;
 }
 
 void Relay::Close(const Napi::CallbackInfo&) { CloseAll(); }

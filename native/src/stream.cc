@@ -31,7 +31,7 @@ void ClosePoll(PollHandle* poll) {
 }  // namespace
 
 Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring,
-               const SocketAddress& local, uint16_t a_port, uint16_t b_port)
+               const SocketAddress& local, uint16_t a_port, uint16_t b_port, const SocketBufferSizes& socket_buffers)
     : id_(id),
       family_(local.family()),
       negotiated_ms_(MonotonicMs()),
@@ -44,7 +44,7 @@ Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers,
     for (int channel = 0; channel < 2; ++channel) {
       SocketAddress address = local;
       address.set_port(static_cast<uint16_t>(ports[leg] + channel));
-      legs_[leg].sockets[channel] = UdpSocket::Bind(address);
+      legs_[leg].sockets[channel] = UdpSocket::Bind(address, socket_buffers);
     }
   }
   if (uring_ != nullptr) {

@@ -27,20 +27,14 @@ void UdpSocket::Close() {
   }
 }
 
-UdpSocket UdpSocket::Bind(const SocketAddress& local) {
+UdpSocket UdpSocket::Bind(const SocketAddress& local, const SocketBufferSizes& buffers) {
   int fd = ::socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) {
     int err = errno;
     throw NativeError(kErrSocket, "socket() failed", err, "socket");
   }
   UdpSocket socket(fd);
-  int rcvbuf = kReceiveBufferBytes;
-  int sndbuf = kSendBufferBytes;
-  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) != 0 ||
-      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) != 0) {
-    int err = errno;
-    throw NativeError(kErrSocket, "setsockopt(SO_RCVBUF/SO_SNDBUF) failed", err, "setsockopt");
-  }
+  ApplySocketBuffers(fd, buffers);
   if (local.family() == AF_INET6) {
     // The stream serves exactly the family of its bind address; never accept v4-mapped peers on a
     // v6 socket (they would bypass the v4 address rule of the latch).

@@ -75,6 +75,18 @@ const media = z.strictObject({
     .strictObject({ min: port, max: port })
     .default({ min: 30000, max: 30999 }),
   shards: intIn(1, 256).default(() => availableParallelism()),
+  cpus: z
+    .array(intIn(0, 1023), { error: 'expected a list of CPU numbers' })
+    .min(1, { error: 'expected at least one CPU' })
+    .refine((cpus) => new Set(cpus).size === cpus.length, { error: 'expected each CPU once' })
+    .optional(),
+  realtime: intIn(1, 99).optional(),
+  socketBuffers: z
+    .strictObject({
+      receiveBytes: intIn(4096, 268_435_456).default(262_144),
+      sendBytes: intIn(4096, 268_435_456).default(262_144),
+    })
+    .default({ receiveBytes: 262_144, sendBytes: 262_144 }),
   timeoutSec: intIn(1, 86_400).default(60),
   quarantineMs: intIn(0, 600_000).default(2000),
   latchSyncMs: intIn(10, 60_000).default(250),

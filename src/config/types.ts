@@ -69,6 +69,12 @@ export interface MediaConfig {
   readonly ports: { readonly min: number; readonly max: number };
   /** Number of relay worker threads. */
   readonly shards: number;
+  /** CPUs the shard threads are pinned to (shard i on cpus[i mod length]); absent: not pinned. */
+  readonly cpus?: readonly number[];
+  /** SCHED_FIFO priority of the shard threads; absent: normal scheduling. */
+  readonly realtime?: number;
+  /** SO_RCVBUF / SO_SNDBUF requested for every media socket. */
+  readonly socketBuffers: { readonly receiveBytes: number; readonly sendBytes: number };
   /** A session with no media on any stream for this long is timed out. */
   readonly timeoutSec: number;
   /** Released ports stay unused this long, so late packets of an old call never reach a new one. */

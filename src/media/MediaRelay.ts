@@ -29,7 +29,7 @@ import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
 import { ShardPool, toMediaError } from './ShardPool.js';
-import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, RelayTotals, StreamSpec } from '../native.js';
+import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, RelayTotals, SocketBuffers, StreamSpec, ThreadPlacement } from '../native.js';
 import type { LegRestore, LegSetting, OpenLegSetting, OpenResult, StreamRestore } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
@@ -42,6 +42,13 @@ export interface MediaRelayOptions {
   ports: PortRange;
   /** Number of shards (worker threads); default os.availableParallelism(). */
   shards?: number;
+  /** CPUs to pin the shard threads to, shard i on cpus[i mod length] (ShardPoolOptions.cpus). */
+  cpus?: number[];
+  /** SCHED_FIFO priority (1..99) of the shard threads; needs CAP_SYS_NICE. Absent: normal scheduling. */
+  realtimePriority?: number;
+  /** SO_RCVBUF / SO_SNDBUF of every media socket (bytes, 4096..268435456); default 262144 each. */
+  receiveBufferBytes?: number;
+  sendBufferBytes?: number;
   /** Media inactivity timeout per session (ms); 0 disables it. Default 60 000 (rtpengine's --timeout). */
   timeoutMs?: number;
   /** How long released ports rest before reuse (ms). Default 5000. */
@@ -215,17 +222,32 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     const shardPool = await ShardPool.start({
       ...(options.shards === undefined ? {} : { shards: options.shards }),
       ...(options.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: options.rpcTimeoutMs }),
+      ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
       shard: {
         idleMs: timeoutMs,
         // Check a few times per timeout so the event is late by at most a quarter of it.
         idleCheckMs: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
         refusalCheckMs,
         ...(options.batch === undefined ? {} : { batch: options.batch }),
+        ...(options.realtimePriority === undefined ? {} : { realtimePriority: options.realtimePriority }),
+        ...(options.receiveBufferBytes === undefined ? {} : { receiveBufferBytes: options.receiveBufferBytes }),
+        ...(options.sendBufferBytes === undefined ? {} : { sendBufferBytes: options.sendBufferBytes }),
         ...(options.latchSyncMs === undefined ? {} : { latchSyncMs: options.latchSyncMs }),
       },
       logger: log,
     });
-    log.info({ address: bind.text, advertise: advertise.text, ports: options.ports, shards: shardPool.size }, 'media relay started');
+    log.info(
+      {
+        address: bind.text,
+        advertise: advertise.text,
+        ports: options.ports,
+        shards: shardPool.size,
+        cpus: Array.from({ length: shardPool.size }, (_, shard) => shardPool.placementOf(shard)?.cpus ?? null),
+        realtimePriority: options.realtimePriority ?? 0,
+        socketBuffers: shardPool.socketBuffers,
+      },
+      'media relay started',
+    );
     return new MediaRelay({ address: bind.text, advertise: advertise.text, timeoutMs, restoreTimeoutMs, log }, ports, rule, shardPool);
   }
 
@@ -237,6 +259,16 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   /** Number of shards. */
   get shards(): number {
     return this.#shardPool.size;
+  }
+
+  /** CPUs and scheduling of a shard's thread, read back from the kernel; null while it is down. */
+  shardPlacement(shard: number): ThreadPlacement | null {
+    return this.#shardPool.placementOf(shard);
+  }
+
+  /** Socket buffer sizes requested and granted by the kernel (null until a shard was up). */
+  socketBuffers(): SocketBuffers | null {
+    return this.#shardPool.socketBuffers;
   }
 
   /** Number of sessions. */

@@ -25,7 +25,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
-import type { LatchChange, LegRefusal } from '../native.js';
+import type { LatchChange, LegRefusal, SocketBuffers, ThreadPlacement } from '../native.js';
 import type {
   SerializedError,
   ShardExit,
@@ -40,6 +40,11 @@ import type {
 export interface ShardPoolOptions {
   /** Number of shards (worker threads); default os.availableParallelism(). */
   shards?: number;
+  /**
+   * CPUs to pin the shard threads to: shard i runs on cpus[i mod cpus.length] (one CPU per shard
+   * when the list is as long as the shard count). Absent: the kernel schedules them anywhere.
+   */
+  cpus?: number[];
   shard: ShardOptions;
   /** Deadline of one control request (ms); default 5000. */
   rpcTimeoutMs?: number;
@@ -70,6 +75,8 @@ const NATIVE_CODES: ReadonlySet<string> = new Set<MediaErrorCode>([
   'ERR_PINLATCH_SOCKET',
   'ERR_PINLATCH_ARG',
   'ERR_PINLATCH_CLOSED',
+  'ERR_PINLATCH_AFFINITY',
+  'ERR_PINLATCH_REALTIME',
 ]);
 
 export function toMediaError(error: SerializedError): MediaError {
@@ -88,6 +95,8 @@ interface ShardSlot {
   up: boolean;
   port: MessagePort | null;
   threadId: number | null;
+  /** Where the shard's thread runs, while it is up. */
+  placement: ThreadPlacement | null;
   /** Aborts the current task: dequeues it, or terminates its worker if it runs. */
   abort: AbortController | null;
   pending: Map<number, Pending>;
@@ -102,6 +111,8 @@ const MAX_BACKOFF_MS = 5000;
 export class ShardPool extends EventEmitter<ShardPoolEvents> {
   readonly size: number;
   readonly #options: ShardOptions;
+  readonly #cpus: readonly number[];
+  #socketBuffers: SocketBuffers | null = null;
   readonly #rpcTimeoutMs: number;
   readonly #startTimeoutMs: number;
   readonly #log: Logger | undefined;
@@ -122,6 +133,13 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       throw new MediaError('ERR_PINLATCH_CONFIG', `shards must be an integer in 1..1024, got ${shards}`);
     }
     this.size = shards;
+    const cpus = options.cpus ?? [];
+    for (const cpu of cpus) {
+      if (!Number.isInteger(cpu) || cpu < 0 || cpu > 1023) {
+        throw new MediaError('ERR_PINLATCH_CONFIG', `cpus entries must be integers in 0..1023, got ${cpu}`);
+      }
+    }
+    this.#cpus = [...cpus];
     this.#options = options.shard;
     this.#rpcTimeoutMs = options.rpcTimeoutMs ?? 5000;
     this.#startTimeoutMs = options.startTimeoutMs ?? 20_000;
@@ -151,6 +169,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         up: false,
         port: null,
         threadId: null,
+        placement: null,
         abort: null,
         pending: new Map(),
         failuresBeforeReady: 0,
@@ -175,6 +194,16 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   /** Thread id of the worker running `shard`, or null while it is down. */
   threadIdOf(shard: number): number | null {
     return this.#slots[shard]?.threadId ?? null;
+  }
+
+  /** CPUs and scheduling of the thread running `shard` (read back from the kernel), or null while it is down. */
+  placementOf(shard: number): ThreadPlacement | null {
+    return this.#slots[shard]?.placement ?? null;
+  }
+
+  /** Socket buffer sizes the shards' stream sockets ask for and get (null before a shard was up). */
+  get socketBuffers(): SocketBuffers | null {
+    return this.#socketBuffers;
   }
 
   /** Sends one control request to a running shard. */
@@ -279,9 +308,15 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       let reason: string;
       let failure: Error | null = null;
       try {
-        const task: ShardTask = { shard: slot.index, port: port2, options: this.#options };
+        const cpu = this.#cpus.length === 0 ? null : this.#cpus[slot.index % this.#cpus.length]!;
+        const task: ShardTask = { shard: slot.index, port: port2, options: this.#options, cpu };
         const exit = await this.#piscina.run(task, { transferList: [port2], signal: abort.signal });
-        reason = `shard task ended with ${exit.openStreams} streams open`;
+        if (exit.error) {
+          failure = toMediaError(exit.error);
+          reason = exit.error.message;
+        } else {
+          reason = `shard task ended with ${exit.openStreams} streams open`;
+        }
       } catch (err) {
         failure = err instanceof Error ? err : new Error(String(err));
         const abortReason = abort.signal.reason as unknown;
@@ -293,6 +328,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       slot.up = false;
       slot.port = null;
       slot.threadId = null;
+      slot.placement = null;
       slot.abort = null;
       this.#failPending(slot, this.#closing ? 'ERR_PINLATCH_CLOSED' : 'ERR_PINLATCH_SHARD_LOST', `shard ${slot.index}: ${reason}`);
       if (this.#closing) return;
@@ -327,8 +363,13 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       case 'ready':
         slot.up = true;
         slot.threadId = message.threadId;
+        slot.placement = message.placement;
         slot.failuresBeforeReady = 0;
-        this.#log?.debug({ shard: slot.index, threadId: message.threadId, addon: message.version }, 'media shard up');
+        this.#log?.debug(
+          { shard: slot.index, threadId: message.threadId, addon: message.version, tid: message.placement.tid, cpus: message.placement.cpus, realtimePriority: message.placement.realtimePriority },
+          'media shard up',
+        );
+        this.#noteSocketBuffers(message.socketBuffers);
         this.emit('up', slot.index);
         if (this.#starting && this.#slots.every((s) => s.up)) this.#finishStart(null);
         return;
@@ -350,6 +391,25 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       case 'refused':
         this.emit('refused', slot.index, message.legs);
         return;
+    }
+  }
+
+  /** Logs, once per pool, that the kernel granted smaller socket buffers than configured. */
+  #noteSocketBuffers(buffers: SocketBuffers): void {
+    if (this.#socketBuffers !== null) return;
+    this.#socketBuffers = buffers;
+    const short: string[] = [];
+    if (buffers.grantedReceiveBytes < buffers.receiveBytes) {
+      short.push(`receive ${buffers.grantedReceiveBytes} of ${buffers.receiveBytes} bytes (raise net.core.rmem_max)`);
+    }
+    if (buffers.grantedSendBytes < buffers.sendBytes) {
+      short.push(`send ${buffers.grantedSendBytes} of ${buffers.sendBytes} bytes (raise net.core.wmem_max)`);
+    }
+    if (short.length > 0) {
+      this.#log?.warn(
+        { socketBuffers: buffers },
+        `media socket buffers capped by the kernel: ${short.join(', ')}; e.g. sysctl -w net.core.rmem_max=${buffers.receiveBytes} net.core.wmem_max=${buffers.sendBytes}`,
+      );
     }
   }
 

@@ -7,6 +7,10 @@ export type MediaErrorCode =
   | 'ERR_PINLATCH_BIND'
   /** socket()/setsockopt() failed in the native relay (e.g. EMFILE: out of descriptors). */
   | 'ERR_PINLATCH_SOCKET'
+  /** A shard thread could not be pinned to its CPU (media.cpus names an absent or forbidden CPU). */
+  | 'ERR_PINLATCH_AFFINITY'
+  /** A shard thread could not get its SCHED_FIFO priority (media.realtime without CAP_SYS_NICE). */
+  | 'ERR_PINLATCH_REALTIME'
   /** Invalid options passed to the relay or the port pool. */
   | 'ERR_PINLATCH_CONFIG'
   /** Invalid argument to an API call (stream index, leg, hint, stream count). */

@@ -9,7 +9,7 @@
  * whose media so far comes only from sources their latching rule refuses (each leg once per policy).
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { LatchChange, LegPolicy, LegRefusal, RelayTotals, StreamCounters, StreamSpec } from '../native.js';
+import type { LatchChange, LegPolicy, LegRefusal, RelayTotals, SocketBuffers, StreamCounters, StreamSpec, ThreadPlacement } from '../native.js';
 
 export interface ShardOptions {
   /** Inactivity threshold for the idle check (ms); 0 disables the check. */
@@ -22,6 +22,11 @@ export interface ShardOptions {
   refusalCheckMs?: number;
   /** recvmmsg/sendmmsg batch size passed to the addon (addon default when omitted). */
   batch?: number;
+  /** SCHED_FIFO priority (1..99) of every shard thread; absent: normal scheduling. */
+  realtimePriority?: number;
+  /** SO_RCVBUF / SO_SNDBUF of every stream socket (addon default, 256 KiB, when omitted). */
+  receiveBufferBytes?: number;
+  sendBufferBytes?: number;
 }
 
 export const DEFAULT_LATCH_SYNC_MS = 250;
@@ -31,6 +36,8 @@ export interface ShardTask {
   shard: number;
   port: MessagePort;
   options: ShardOptions;
+  /** The CPU this shard's thread is pinned to, or null to leave it where the kernel puts it. */
+  cpu: number | null;
 }
 
 /** What the shard task resolves with once it was told to stop. */
@@ -38,6 +45,8 @@ export interface ShardExit {
   shard: number;
   /** Streams still open when the relay was closed. */
   openStreams: number;
+  /** Why the shard could not start (its thread placement or its relay failed), if it did not. */
+  error?: SerializedError;
 }
 
 /** An error as it crosses the port: the native code and errno name survive structured cloning. */
@@ -109,7 +118,7 @@ export type ShardRequest = {
 }[ShardOp];
 
 export type ShardMessage =
-  | { type: 'ready'; threadId: number; version: string }
+  | { type: 'ready'; threadId: number; version: string; placement: ThreadPlacement; socketBuffers: SocketBuffers }
   | { type: 'reply'; id: number; ok: true; result: unknown }
   | { type: 'reply'; id: number; ok: false; error: SerializedError }
   /** Streams that became idle, and streams that were idle and saw media again. */

@@ -13,13 +13,14 @@
  * reported there with a clear message instead of as a worker bootstrap failure.
  */
 import { threadId } from 'node:worker_threads';
-import { addon, type NativeRelay } from '../native.js';
+import { addon, type NativeRelay, type RelayOptions, type ThreadPlacement } from '../native.js';
 import {
   DEFAULT_LATCH_SYNC_MS,
   serializeError,
   type OpenResult,
   type ShardExit,
   type ShardMessage,
+  type ShardOptions,
   type ShardRequest,
   type ShardTask,
   type StreamRestore,
@@ -73,9 +74,38 @@ function restoreAll(relay: NativeRelay, streams: StreamRestore[]): OpenResult {
   return { ok: true, ids };
 }
 
+function relayOptions(options: ShardOptions): RelayOptions {
+  return {
+    ...(options.batch === undefined ? {} : { batch: options.batch }),
+    ...(options.receiveBufferBytes === undefined ? {} : { receiveBufferBytes: options.receiveBufferBytes }),
+    ...(options.sendBufferBytes === undefined ? {} : { sendBufferBytes: options.sendBufferBytes }),
+  };
+}
+
+/**
+ * Pins this worker's thread (the one whose libuv loop drives every socket of the shard) to its
+ * CPU and raises it to SCHED_FIFO when configured, then creates the relay.
+ */
+function startRelay(task: ShardTask): { relay: NativeRelay; placement: ThreadPlacement } {
+  const { options, cpu } = task;
+  const placement = addon.placeThread({
+    ...(cpu === null ? {} : { cpu }),
+    ...(options.realtimePriority === undefined ? {} : { realtimePriority: options.realtimePriority }),
+  });
+  return { relay: addon.createRelay(relayOptions(options)), placement };
+}
+
 export default async function runShard(task: ShardTask): Promise<ShardExit> {
   const { shard, port, options } = task;
-  const relay = addon.createRelay(options.batch === undefined ? {} : { batch: options.batch });
+  let started: { relay: NativeRelay; placement: ThreadPlacement };
+  try {
+    started = startRelay(task);
+  } catch (err) {
+    // Resolved, not thrown: the typed error (ERR_PINLATCH_REALTIME...) reaches the pool intact.
+    port.close();
+    return { shard, openStreams: 0, error: serializeError(err) };
+  }
+  const { relay, placement } = started;
   const post = (message: ShardMessage) => port.postMessage(message);
 
   return await new Promise<ShardExit>((resolve) => {
@@ -168,6 +198,6 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
     // The main side closed its end without a stop (its pool is going away): do not linger.
     port.on('close', () => resolve({ shard, openStreams: stop() }));
 
-    post({ type: 'ready', threadId, version: addon.version });
+    post({ type: 'ready', threadId, version: addon.version, placement, socketBuffers: relay.socketBuffers });
   });
 }

@@ -24,6 +24,23 @@ export function registerMediaMetrics(registry: Registry, media: MediaRelay): voi
   counterFrom(registry, 'pinlatch_media_sessions_lost_total', 'Media sessions of a dead shard that could not be restored', () => faults().sessionsLost);
   counterFrom(registry, 'pinlatch_media_refused_legs_total', 'Media legs whose packets all came from sources their latching rule refuses (each logged once)', () => media.refusedLegs);
 
+  gaugesFrom(
+    registry,
+    'pinlatch_media_socket_buffer_bytes',
+    'Kernel buffer size of each media socket (direction: receive, send; size: requested by media.socketBuffers, granted by the kernel, capped at net.core.rmem_max / wmem_max)',
+    ['direction', 'size'],
+    () => {
+      const b = media.socketBuffers();
+      if (b === null) return [];
+      return [
+        [{ direction: 'receive', size: 'requested' }, b.receiveBytes],
+        [{ direction: 'receive', size: 'granted' }, b.grantedReceiveBytes],
+        [{ direction: 'send', size: 'requested' }, b.sendBytes],
+        [{ direction: 'send', size: 'granted' }, b.grantedSendBytes],
+      ];
+    },
+  );
+
   const ports = perScrape(() => media.portUsage());
   gaugesFrom(registry, 'pinlatch_media_port_pairs', 'Media port pairs (RTP + RTCP) of media.ports, by state', ['state'], () => {
     const p = ports();

@@ -1,0 +1,4 @@
+/** test/native/thread-placement.test.ts with the ASan/UBSan build of the addon (see under-asan.ts). */
+import { underAsan } from './under-asan.ts';
+
+underAsan('thread-placement.test.ts');
