@@ -151,4 +151,17 @@ function registerSipLimits(registry: Registry, sip: { stats(): ProxyStats }, scr
       this.inc({ reason: 'idle' }, tcp.idleTimeouts);
     },
   });
+  if (sip.stats().phones === null) return;
+  // Phones (docs/phones.md): what the registrar side holds and how much of the phones' traffic
+  // it answered itself; a configured `phones` section gives them a value (0 before the first).
+  const phone = (s: ProxyStats) => s.phones!;
+  gauge('pinlatch_phone_bindings', 'Phone registrations held (bound: phones.maxBindings)', (s) => phone(s).bindings);
+  gauge('pinlatch_phone_flows', 'Phone flows (UDP NAT mappings, TCP connections) the bindings are on', (s) => phone(s).flows);
+  counter('pinlatch_phone_registers_total', 'REGISTER requests received from phones', (s) => phone(s).registers);
+  counter('pinlatch_phone_registers_answered_locally_total', 'Phone refreshes answered by pinlatch (phones.throttle), not sent to the registrar', (s) => phone(s).answeredLocally);
+  counter('pinlatch_phone_registers_refused_full_total', 'New phone registrations answered 503 (phones.maxBindings reached)', (s) => phone(s).refusedFull);
+  counter('pinlatch_phone_flow_failed_total', 'Requests for a phone whose flow is dead, answered 430', (s) => phone(s).flowFailed);
+  counter('pinlatch_phone_forged_tokens_total', 'Requests whose flow token is not one of pinlatch\'s, answered 403', (s) => phone(s).forgedTokens);
+  counter('pinlatch_phone_keepalives_sent_total', 'Keepalive OPTIONS sent to silent UDP phones', (s) => phone(s).keepalivesSent);
+  counter('pinlatch_phone_keepalives_missed_total', 'Keepalive OPTIONS left unanswered', (s) => phone(s).keepalivesMissed);
 }

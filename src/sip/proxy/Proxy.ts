@@ -60,10 +60,10 @@ import { Gatekeeper } from '../edge/Gatekeeper.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
 import { rewriteContacts } from '../registrar/contacts.js';
-import { flowKey, type Flow } from '../registrar/Flow.js';
+import type { Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
-import type { RegisterAction } from '../registrar/Registrar.js';
+import type { RegisterAction, RegistrarCounters } from '../registrar/Registrar.js';
 import type { InitialDecision } from '../edge/Admission.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 
@@ -191,6 +191,16 @@ export interface ProxyStats {
   dialogs: number;
   dnsLookups: number;
   tcp: { connections: number; refusedTotal: number; refusedPerSource: number; bufferOverflows: number; messageTimeouts: number; idleTimeouts: number };
+  /** Phone registrations (`phones`), null when phones are not configured. */
+  phones: PhoneStats | null;
+}
+
+export interface PhoneStats extends RegistrarCounters {
+  /** Bindings held (bound: phones.maxBindings) and the flows they are on. */
+  bindings: number;
+  flows: number;
+  keepalivesSent: number;
+  keepalivesMissed: number;
 }
 
 /** Why `checkLimits` turned a new request away: answered 503 (with Retry-After), or dropped unanswered. */
@@ -313,6 +323,13 @@ export class SipProxy {
         bufferOverflows: tcp?.tcpBufferOverflows ?? 0,
         messageTimeouts: tcp?.tcpMessageTimeouts ?? 0,
         idleTimeouts: tcp?.tcpIdleTimeouts ?? 0,
+      },
+      phones: this.phones && {
+        ...this.phones.registrar.counters,
+        bindings: this.phones.registrar.bindings.size,
+        flows: this.phones.registrar.flows.size,
+        keepalivesSent: this.phones.keepalives.sent,
+        keepalivesMissed: this.phones.keepalives.missed,
       },
     };
   }
@@ -872,12 +889,15 @@ export class SipProxy {
       const aliased = unalias(request.uri);
       if (aliased) request.uri = aliased.original;
       const token = own.flow ?? aliased?.token ?? null;
-      const found = token === null ? ({ kind: 'forged' } as const) : this.phones!.registrar.lookup(token);
+      const registrar = this.phones!.registrar;
+      const found = token === null ? registrar.forged() : registrar.lookup(token);
       if (found.kind === 'forged') return reply(403, 'Invalid Flow Token');
-      if (found.kind === 'dead' || (found.flow.transport === 'tcp' && !this.transport?.hasConnection(found.flow))) {
-        if (found.kind === 'flow') this.phones!.registrar.flows.markDead(flowKey(found.flow));
+      if (found.kind === 'flow' && found.flow.transport === 'tcp' && !this.transport?.hasConnection(found.flow)) {
+        // RFC 5923: pinlatch never opens a connection to a phone; a closed one is a dead flow.
+        registrar.connectionGone(found.flow);
         return reply(430, 'Flow Failed');
       }
+      if (found.kind === 'dead') return reply(430, 'Flow Failed');
       const { flow } = found;
       targets = [{ hop: { host: flow.address, port: flow.port, transport: flow.transport }, trunk: null, uriHost: null, uriPort: undefined }];
     } else if (decided === 'to-upstream') {
