@@ -4,7 +4,9 @@
 //   rtp-endpoint.mjs <localIp> <localPort> <remoteIp> <remotePort> <count> <delayMs> <outFile>
 // It sends <count> RTP packets (PCMU, 20 ms apart) from <localIp>:<localPort> — the address and
 // port its SDP advertised, so symmetric latching sees the right source — counts the distinct RTP
-// sequence numbers it receives, and writes {sent, received, sources} as JSON to <outFile>.
+// sequence numbers it receives, and writes {sent, received, sources, firstSeq} as JSON to <outFile>
+// (firstSeq: the lowest sequence number received, null when none came: behind NAT, what the peer
+// sent before this endpoint's own first packet opened its mapping cannot arrive).
 // IPv4 or IPv6, as <localIp> is; a source is written `address:port` (IPv6 without brackets).
 // sipp forks for <exec> without closing its sockets, so the forked sipp and its shell hold sipp's
 // SIP port until this process ends: tests wait for <outFile> before reusing that port.
@@ -56,7 +58,14 @@ socket.bind(Number(localPort), localIp, () => {
   setTimeout(() => {
     writeFileSync(
       outFile,
-      JSON.stringify({ sent, received: seen.size, sources: [...sources], remote: `${remoteIp}:${remotePort}`, sendError }),
+      JSON.stringify({
+        sent,
+        received: seen.size,
+        firstSeq: seen.size === 0 ? null : Math.min(...seen),
+        sources: [...sources],
+        remote: `${remoteIp}:${remotePort}`,
+        sendError,
+      }),
     );
     socket.close();
   }, delayMs + count * PTIME_MS + LISTEN_TAIL_MS);
