@@ -10,12 +10,14 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { suite } from '../support/suite.ts';
 import { createPhonesTopology, type PhoneIndex, type PhonesTopology } from '../support/phones-topology.ts';
 import { KamailioRegistrar } from '../support/kamailio-registrar.ts';
 import { answerPhone, callPhone, mediaShare, registerPhone, rtpResult, type PhoneRtpResult } from '../support/phone-sipp.ts';
-import { PinlatchEdge, phonesEdgeYaml } from '../support/pinlatch-edge.ts';
-import type { SippResult } from '../support/sipp.ts';
+import { PinlatchEdge } from '../support/pinlatch-edge.ts';
+import { probeInvite, startListener, TcpPhone } from '../support/phone-probe.ts';
+import { startSipp, type SippResult } from '../support/sipp.ts';
 
 interface Ctx {
   topo?: PhonesTopology;
@@ -32,6 +34,12 @@ const USERS = [
   { user: '1003', password: 'secret-1003' },
 ] as const;
 const EDGE = '203.0.113.10:5060';
+/** A trunk on the public side, next to the PBX: numbers starting 00 are routed to it. */
+const TRUNK = '203.0.113.40';
+const TRUNK_NUMBER = '0049301234567';
+/** Where the PBX side's own test requests come from (trusted by Kamailio: no 407). */
+const PBX_PROBE_PORT = 5071;
+const RTP_ENDPOINT = fileURLToPath(new URL('./rtp-endpoint.mjs', import.meta.url));
 /** RTP packets each side sends per call (20 ms apart), and the share that must arrive. */
 const RTP_PACKETS = 150;
 const MEDIA_SHARE = 0.95;
@@ -69,7 +77,7 @@ async function call(ctx: Ctx, from: PhoneIndex, to: PhoneIndex, label: string): 
     password: USERS[from - 1]!.password,
     callee: USERS[to - 1]!.user,
     remote: EDGE,
-    durationMs: 4500,
+    durationMs: 6000,
     // Both phones are behind NAT: each receives only after its own first packet opened its
     // mapping, so both start sending together (the callee 300 ms after the ACK arrives).
     rtpDelayMs: 300,
@@ -91,8 +99,10 @@ test.before(async (ctx) => {
     users: USERS,
     nat: false,
     minExpires: 5,
+    trusted: [ctx.topo.addr.pbx],
   });
-  ctx.edge = await PinlatchEdge.start(ctx.topo, phonesEdgeYaml(ctx.topo));
+  await ctx.topo.addPublicAddress('pbx', TRUNK);
+  ctx.edge = await PinlatchEdge.start(ctx.topo, { trunks: [{ name: 'carrier', host: TRUNK, user: '^00[0-9]+$' }] });
 });
 
 test.after(async (ctx) => {
@@ -138,6 +148,174 @@ test('phone 2 calls phone 1: the same both ways', async (ctx) => {
   assertMedia(r.callee, r.caller, 'caller -> callee');
   assert.match(r.caller.remote, /^203\.0\.113\.10:30\d{3}$/);
   assert.match(r.callee.remote, /^203\.0\.113\.10:30\d{3}$/);
+});
+
+/** The Path Kamailio stored for a user (the Route of every request it sends that user). */
+async function pathOf(ctx: Ctx, user: string): Promise<string> {
+  const contacts = (await ctx.pbx!.registrations()).filter((c) => c.aor === user);
+  assert.is(contacts.length, 1, JSON.stringify(contacts));
+  return contacts[0]!.path;
+}
+
+/** A request from the PBX's host straight to pinlatch, as Kamailio would send one for a phone. */
+function inviteFromPbxSide(ctx: Ctx, route: string, uri = `sip:1001@${ctx.topo!.addr.phone1}:5060`) {
+  const t = ctx.topo!;
+  return probeInvite(t, { host: 'pbx', localIp: t.addr.pbx, localPort: PBX_PROBE_PORT, remote: { address: t.addr.edge, port: 5060 }, uri, route });
+}
+
+/** A request for a user sent to Kamailio from the PBX's host (trusted: no 407). */
+function inviteThroughPbx(ctx: Ctx, user: string) {
+  const t = ctx.topo!;
+  return probeInvite(t, { host: 'pbx', localIp: t.addr.pbx, localPort: PBX_PROBE_PORT, remote: { address: t.addr.pbx, port: 5060 }, uri: `sip:${user}@pbx.test` });
+}
+
+const finalStatus = (lines: Array<Record<string, unknown>>) => lines.map((l) => Number(l['status'])).find((s) => s === 0 || s >= 200);
+
+test('a forged or altered flow token in the Route is refused 403 and nothing reaches the phone; the genuine one does', async (ctx) => {
+  const { topo, edge } = ctx as Required<Ctx>;
+  await register(ctx, 1);
+  const path = await pathOf(ctx, '1001');
+  const token = /^<sip:([A-Za-z0-9_-]+)@/.exec(path)![1]!;
+  const phone = await startListener(topo, 'phone1', topo.addr.phone1, 5060);
+  try {
+    const forgedBefore = await edge.metric('pinlatch_phone_forged_tokens_total');
+    // One character of the MAC changed; one character of the flow part changed; a token of pinlatch's form made up.
+    const at = (i: number) => (token[i] === 'A' ? 'B' : 'A');
+    const altered = [
+      `${token.slice(0, -3)}${at(token.length - 3)}${token.slice(-2)}`,
+      `${token.slice(0, 6)}${at(6)}${token.slice(7)}`,
+      'AQARywBxMxPEywBxChPEAAAAAAAAAAAAAAAAAAAA',
+    ];
+    for (const bad of altered) {
+      const lines = await inviteFromPbxSide(ctx, path.replace(token, bad));
+      assert.is(finalStatus(lines), 403, `${bad}: ${JSON.stringify(lines)}`);
+    }
+    assert.is(await edge.metric('pinlatch_phone_forged_tokens_total') - forgedBefore, altered.length);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(phone.lines.filter((l) => l['line']), [], 'nothing reached the phone');
+    // The same request with the genuine token reaches the phone through its NAT mapping.
+    const lines = await inviteFromPbxSide(ctx, path);
+    assert.is(finalStatus(lines), 486, JSON.stringify(lines));
+    const got = await phone.waitFor((l) => /^INVITE /.test(String(l['line'])), 5000, 'the genuine INVITE');
+    assert.is(got['from'], EDGE, 'sent by pinlatch');
+  } finally {
+    await phone.stop();
+  }
+});
+
+test("a phone dialling a trunk's number reaches the PBX only, never the trunk", async (ctx) => {
+  const { topo, pbx } = ctx as Required<Ctx>;
+  const trunk = await startListener(topo, 'pbx', TRUNK, 5060);
+  try {
+    const r = await callPhone(topo, {
+      phone: 1,
+      user: '1001',
+      password: USERS[0].password,
+      callee: TRUNK_NUMBER,
+      remote: EDGE,
+      timeoutMs: 6000,
+      rtp: { port: 20030, count: 1, out: join(ctx.dir!, 'trunk') },
+    }).done;
+    assert.is.not(r.code, 0, 'the PBX has no such user: 404');
+    assert.match(r.messages, /SIP\/2\.0 404/);
+    const invites = pbx.events('INVITE').filter((e) => e.fields['to'] === TRUNK_NUMBER);
+    assert.ok(invites.length >= 1 && invites.every((e) => e.fields['src'] === EDGE), JSON.stringify(invites));
+    assert.ok(pbx.events('NOTFOUND').some((e) => e.fields['to'] === TRUNK_NUMBER));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(trunk.lines.filter((l) => l['line']), [], 'the trunk received nothing');
+  } finally {
+    await trunk.stop();
+  }
+});
+
+test('NAT mapping change: the next REGISTER comes from a new public port, and the next call from the PBX reaches the phone there', async (ctx) => {
+  const { topo, pbx, edge } = ctx as Required<Ctx>;
+  const saved = pbx.savedRegistrations('1001').length;
+  const run = registerPhone(topo, { phone: 1, user: '1001', password: USERS[0].password, remote: EDGE, registrations: 2, refreshMs: 1500 });
+  await pbx.waitForEvents(() => pbx.savedRegistrations('1001').length > saved, 10_000, 'the first registration');
+  const before = await pathOf(ctx, '1001');
+  const oldMapping = (await topo.mappings(1)).find((m) => m.remoteAddress === topo.addr.edge && m.privatePort === 5060);
+  assert.is(oldMapping?.publicPort, 5060);
+  await topo.remap(1);
+  const r = await run.done;
+  assert.is(r.code, 0, failure('register', r, ctx));
+  const mapping = (await topo.mappings(1)).find((m) => m.remoteAddress === topo.addr.edge && m.privatePort === 5060);
+  assert.ok(mapping && mapping.publicPort >= 20000 && mapping.publicPort < 21000, `new public port: ${JSON.stringify(mapping)}`);
+  const after = await pathOf(ctx, '1001');
+  assert.is.not(after, before, 'the registrar was given the new flow');
+  assert.is(await edge.metric('pinlatch_phone_bindings'), 2, 'the binding moved to the new flow (1001, 1002)');
+  // The PBX calls the phone: Kamailio routes by the new Path, pinlatch sends to the new mapping.
+  const out = join(ctx.dir!, 'remap');
+  const callee = answerPhone(topo, { phone: 1, user: '1001', rtp: { port: 16010, count: 50, out } });
+  await new Promise((res) => setTimeout(res, 300));
+  const caller = startSipp(topo, {
+    host: 'pbx',
+    scenario: 'uac.xml',
+    localIp: topo.addr.pbx,
+    localPort: PBX_PROBE_PORT,
+    remote: `${topo.addr.pbx}:5060`,
+    service: '1001',
+    durationMs: 3000,
+    timeoutMs: 30_000,
+    vars: { rtpPort: 22000, rtpCount: 50, rtpCmd: `node ${RTP_ENDPOINT}`, rtpOut: out },
+  });
+  const [rc, re] = await Promise.all([caller.done, callee.done]);
+  assert.is(rc.code, 0, failure('PBX-side caller', rc, ctx));
+  assert.is(re.code, 0, failure('phone 1', re, ctx));
+  assert.is(pbx.events('LOOKUP').at(-1)!.fields['du'], after.slice(1, -1));
+  const media = await rtpResult(out, 'callee');
+  const { share } = mediaShare(media!, 50);
+  assert.ok(share >= MEDIA_SHARE, `PBX -> phone media: ${JSON.stringify(media)}`);
+});
+
+test('TCP phone: registers over TCP, the INVITE comes back over that connection; once it is closed, 430 Flow Failed', async (ctx) => {
+  const { topo, pbx, edge } = ctx as Required<Ctx>;
+  const phone = TcpPhone.start(topo, { host: 'phone2', localIp: topo.addr.phone2, remote: { address: topo.addr.edge, port: 5060 }, user: '1003', password: USERS[2].password });
+  try {
+    await phone.waitFor((l) => l['registered'] === true, 10_000, 'the TCP registration');
+    assert.ok(pbx.events('CHALLENGE').some((e) => e.fields['user'] === '1003' && e.fields['src'] === EDGE), 'the 401 came through pinlatch');
+    const path = await pathOf(ctx, '1003');
+    assert.match(path, /@203\.0\.113\.10:5060;lr;ob>$/);
+    const first = await inviteThroughPbx(ctx, '1003');
+    assert.is(finalStatus(first), 486, `the phone answered over its connection: ${JSON.stringify(first)}\n${phone.output}`);
+    const invite = phone.lines.find((l) => l['request'] === 'INVITE');
+    assert.match(String(invite?.['uri']), new RegExp(`^sip:1003@${topo.addr.phone2.replaceAll('.', '\\.')}:\\d+;transport=tcp$`), 'its own Contact, over its connection');
+    const failedBefore = await edge.metric('pinlatch_phone_flow_failed_total');
+    phone.close();
+    await phone.waitFor((l) => l['closed'] === true, 5000, 'the connection to close');
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await inviteThroughPbx(ctx, '1003');
+    assert.is(finalStatus(second), 430, JSON.stringify(second));
+    assert.ok(pbx.events('REPLY').some((e) => e.fields['status'] === '430' && e.fields['src'] === EDGE), 'pinlatch answered the PBX 430');
+    assert.is(phone.lines.filter((l) => l['request'] === 'INVITE').length, 1, 'only the first INVITE reached the phone');
+    assert.is(await edge.metric('pinlatch_phone_flow_failed_total') - failedBefore, 1);
+  } finally {
+    await phone.stop();
+  }
+});
+
+test('an expired registration is cleaned up: the binding leaves pinlatch, a call for it is answered 404 by the PBX', async (ctx) => {
+  const { topo, pbx, edge } = ctx as Required<Ctx>;
+  // 1001 and 1003 were registered seconds ago for 60 s: only 1002 can expire during this test.
+  await register(ctx, 2, 1, { expires: 6 });
+  const bindings = await edge.metric('pinlatch_phone_bindings');
+  assert.ok((await pbx.registrations()).some((c) => c.aor === '1002'));
+  // The phone's lease (6 s) plus pinlatch's 5 s sweep.
+  const deadline = Date.now() + 20_000;
+  while ((await edge.metric('pinlatch_phone_bindings')) !== bindings - 1) {
+    assert.ok(Date.now() < deadline, 'the binding of 1002 left pinlatch');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.not.ok((await pbx.registrations()).some((c) => c.aor === '1002'), 'the registrar expired it too');
+  const phone = await startListener(topo, 'phone2', topo.addr.phone2, 5060);
+  try {
+    const lines = await inviteThroughPbx(ctx, '1002');
+    assert.is(finalStatus(lines), 404, JSON.stringify(lines));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(phone.lines.filter((l) => l['line']), [], 'nothing reached the phone');
+  } finally {
+    await phone.stop();
+  }
 });
 
 test.run();

@@ -17,7 +17,12 @@ const [localIp, localPort, remoteIp, remotePort, countArg, delayArg, outFile] = 
 const count = Number(countArg);
 const delayMs = Number(delayArg);
 const PTIME_MS = 20;
+// After its own last packet it listens on until the peer has been silent for LISTEN_TAIL_MS (the
+// peer's endpoint may have started later: a process start apart on a loaded machine), at most
+// MAX_TAIL_MS.
 const LISTEN_TAIL_MS = count > 0 ? 1500 : 0;
+const MAX_TAIL_MS = count > 0 ? 6000 : 0;
+let lastHeard = 0;
 
 const socket = createSocket(localIp.includes(':') ? 'udp6' : 'udp4');
 const seen = new Set();
@@ -29,6 +34,7 @@ socket.on('message', (msg, rinfo) => {
   // RTP version 2 (RFC 3550 §5.1) and at least the 12-byte fixed header.
   if (msg.length < 12 || msg[0] >> 6 !== 2) return;
   seen.add(msg.readUInt16BE(2));
+  lastHeard = Date.now();
   sources.add(`${rinfo.address}:${rinfo.port}`);
 });
 
@@ -55,7 +61,13 @@ socket.bind(Number(localPort), localIp, () => {
       sent += 1;
     }, PTIME_MS);
   }, delayMs);
-  setTimeout(() => {
+  const ownEnd = Date.now() + delayMs + count * PTIME_MS;
+  const finish = () => {
+    const now = Date.now();
+    if (now < ownEnd + MAX_TAIL_MS && now - Math.max(lastHeard, ownEnd) < LISTEN_TAIL_MS) {
+      setTimeout(finish, 100);
+      return;
+    }
     writeFileSync(
       outFile,
       JSON.stringify({
@@ -68,5 +80,6 @@ socket.bind(Number(localPort), localIp, () => {
       }),
     );
     socket.close();
-  }, delayMs + count * PTIME_MS + LISTEN_TAIL_MS);
+  };
+  setTimeout(finish, delayMs + count * PTIME_MS + LISTEN_TAIL_MS);
 });

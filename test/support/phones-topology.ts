@@ -131,6 +131,14 @@ export class PhonesTopology extends NamespaceGroup<PhoneHost> {
     return this;
   }
 
+  /**
+   * One more address on a public host's WAN interface, e.g. a trunk next to the PBX: a process
+   * there binds it and the others reach it over the WAN bridge.
+   */
+  async addPublicAddress(host: 'pbx' | 'edge', address: string): Promise<void> {
+    await run('ip', ['-n', this.ns[host], 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
+  }
+
   /** The public address of a phone's router. */
   routerAddress(phone: PhoneIndex): string {
     return this.addr[`nat${phone}`];

@@ -17,7 +17,6 @@ import type { PhonesTopology } from './phones-topology.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** pino writes JSON lines to stdout; the CLI logs this once SIP and media listen. */
 const READY = '"msg":"pinlatch running"';
-export const EDGE_METRICS_PORT = 9090;
 
 export interface EdgeTrunk {
   name: string;
@@ -35,21 +34,27 @@ export interface PhonesEdgeOptions {
   /** Key of the flow tokens (admission.routeSecret). */
   routeSecret?: string;
   logLevel?: string;
+  /** SIP port (UDP and TCP, default 5060), media port range (default 30000-30999), metrics port (default 9090): two instances side by side need their own. */
+  sipPort?: number;
+  mediaPorts?: { min: number; max: number };
+  metricsPort?: number;
 }
 
 export function phonesEdgeYaml(topo: PhonesTopology, o: PhonesEdgeOptions = {}): string {
   const { edge, pbx } = topo.addr;
   const trunks = o.trunks ?? [];
+  const sipPort = o.sipPort ?? 5060;
+  const media = o.mediaPorts ?? { min: 30000, max: 30999 };
   return `sip:
   listen:
-    - { transport: udp, address: "${edge}", port: 5060 }
-    - { transport: tcp, address: "${edge}", port: 5060 }
+    - { transport: udp, address: "${edge}", port: ${sipPort} }
+    - { transport: tcp, address: "${edge}", port: ${sipPort} }
   advertise: "${edge}"
   timers: { t1Ms: 250, t2Ms: 2000, t4Ms: 2500, inviteTimeoutMs: 30000 }
 media:
   address: "${edge}"
   advertise: "${edge}"
-  ports: { min: 30000, max: 30999 }
+  ports: { min: ${media.min}, max: ${media.max} }
   shards: 1
   timeoutSec: 60
 trunks:
@@ -60,7 +65,7 @@ upstream: "sip:${pbx}:5060"
 phones: ${o.phones ?? '{}'}
 admission:
   routeSecret: "${o.routeSecret ?? 'phones-edge-test-secret-0123456789'}"
-metrics: { address: "${edge}", port: ${EDGE_METRICS_PORT} }
+metrics: { address: "${edge}", port: ${o.metricsPort ?? 9090} }
 log: { level: ${o.logLevel ?? process.env.PINLATCH_E2E_LOG ?? 'info'} }
 `;
 }
@@ -70,13 +75,16 @@ export class PinlatchEdge {
   log = '';
   private child: ChildProcess | null = null;
 
-  private constructor(readonly topo: PhonesTopology) {}
+  private constructor(
+    readonly topo: PhonesTopology,
+    readonly metricsPort: number,
+  ) {}
 
   /** Starts pinlatch in the `edge` namespace; resolves once it runs, throws with its log otherwise. */
-  static async start(topo: PhonesTopology, yaml: string): Promise<PinlatchEdge> {
-    const edge = new PinlatchEdge(topo);
+  static async start(topo: PhonesTopology, options: PhonesEdgeOptions = {}): Promise<PinlatchEdge> {
+    const edge = new PinlatchEdge(topo, options.metricsPort ?? 9090);
     const path = join(edge.dir, 'pinlatch.yaml');
-    writeFileSync(path, yaml);
+    writeFileSync(path, phonesEdgeYaml(topo, options));
     const child = topo.spawn('edge', [process.execPath, '--import', 'tsx', join(ROOT, 'src/cli.ts'), '--config', path], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -108,7 +116,7 @@ export class PinlatchEdge {
 
   /** Every sample of the metrics endpoint, `name{labels}` → value (read with curl in `edge`). */
   async metrics(): Promise<Map<string, number>> {
-    const url = `http://${this.topo.addr.edge}:${EDGE_METRICS_PORT}/metrics`;
+    const url = `http://${this.topo.addr.edge}:${this.metricsPort}/metrics`;
     const { stdout } = await this.topo.exec('edge', ['curl', '-sf', '--max-time', '5', url]);
     const out = new Map<string, number>();
     for (const line of stdout.split('\n')) {
