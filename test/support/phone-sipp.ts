@@ -69,6 +69,8 @@ export interface PhoneRtpResult {
   received: number;
   /** Lowest RTP sequence number received (null: none). */
   firstSeq: number | null;
+  /** Sequence numbers from the lowest to the highest received (across a wrap). */
+  span: number;
   sources: string[];
   remote: string;
   sendError: string | null;
