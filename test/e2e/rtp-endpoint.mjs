@@ -4,7 +4,11 @@
 //   rtp-endpoint.mjs <localIp> <localPort> <remoteIp> <remotePort> <count> <delayMs> <outFile>
 // It sends <count> RTP packets (PCMU, 20 ms apart) from <localIp>:<localPort> — the address and
 // port its SDP advertised, so symmetric latching sees the right source — counts the distinct RTP
-// sequence numbers it receives, and writes {sent, received, sources} as JSON to <outFile>.
+// sequence numbers it receives, and writes {sent, received, sources, firstSeq, span} as JSON to
+// <outFile> (firstSeq: the lowest sequence number received, null when none came: behind NAT, what
+// the peer sent before this endpoint's own first packet opened its mapping cannot arrive; span:
+// how many sequence numbers lie from the lowest to the highest received, across a wrap — the
+// packets a peer that starts at a random sequence number, a real phone, sent meanwhile).
 // IPv4 or IPv6, as <localIp> is; a source is written `address:port` (IPv6 without brackets).
 // sipp forks for <exec> without closing its sockets, so the forked sipp and its shell hold sipp's
 // SIP port until this process ends: tests wait for <outFile> before reusing that port.
@@ -15,7 +19,15 @@ const [localIp, localPort, remoteIp, remotePort, countArg, delayArg, outFile] = 
 const count = Number(countArg);
 const delayMs = Number(delayArg);
 const PTIME_MS = 20;
+// After its own last packet it listens on until the peer has been silent for LISTEN_TAIL_MS (the
+// peer's endpoint may have started later: a process start apart on a loaded machine), at most
+// MAX_TAIL_MS.
 const LISTEN_TAIL_MS = count > 0 ? 1500 : 0;
+const MAX_TAIL_MS = count > 0 ? 6000 : 0;
+let lastHeard = 0;
+let firstArrived = null;
+let lowRel = 0;
+let highRel = 0;
 
 const socket = createSocket(localIp.includes(':') ? 'udp6' : 'udp4');
 const seen = new Set();
@@ -26,7 +38,14 @@ let sendError = null;
 socket.on('message', (msg, rinfo) => {
   // RTP version 2 (RFC 3550 §5.1) and at least the 12-byte fixed header.
   if (msg.length < 12 || msg[0] >> 6 !== 2) return;
-  seen.add(msg.readUInt16BE(2));
+  const seq = msg.readUInt16BE(2);
+  seen.add(seq);
+  lastHeard = Date.now();
+  firstArrived ??= seq;
+  // Relative to the first arrival, within half the sequence space either way (RFC 3550 §A.1).
+  const rel = ((seq - firstArrived + 0x8000) & 0xffff) - 0x8000;
+  lowRel = Math.min(lowRel, rel);
+  highRel = Math.max(highRel, rel);
   sources.add(`${rinfo.address}:${rinfo.port}`);
 });
 
@@ -53,11 +72,26 @@ socket.bind(Number(localPort), localIp, () => {
       sent += 1;
     }, PTIME_MS);
   }, delayMs);
-  setTimeout(() => {
+  const ownEnd = Date.now() + delayMs + count * PTIME_MS;
+  const finish = () => {
+    const now = Date.now();
+    if (now < ownEnd + MAX_TAIL_MS && now - Math.max(lastHeard, ownEnd) < LISTEN_TAIL_MS) {
+      setTimeout(finish, 100);
+      return;
+    }
     writeFileSync(
       outFile,
-      JSON.stringify({ sent, received: seen.size, sources: [...sources], remote: `${remoteIp}:${remotePort}`, sendError }),
+      JSON.stringify({
+        sent,
+        received: seen.size,
+        firstSeq: seen.size === 0 ? null : Math.min(...seen),
+        span: seen.size === 0 ? 0 : highRel - lowRel + 1,
+        sources: [...sources],
+        remote: `${remoteIp}:${remotePort}`,
+        sendError,
+      }),
     );
     socket.close();
-  }, delayMs + count * PTIME_MS + LISTEN_TAIL_MS);
+  };
+  setTimeout(finish, delayMs + count * PTIME_MS + LISTEN_TAIL_MS);
 });

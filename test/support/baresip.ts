@@ -44,6 +44,10 @@ export interface BaresipOptions<H extends string> {
   dnsServer: string;
   /** Print every SIP message sent and received into the output (`baresip -s`). */
   sipTrace?: boolean;
+  /** Commands baresip runs once it has started (`-e`, e.g. `/dial 1001`). */
+  commands?: readonly string[];
+  /** Quit after this many seconds (`-t`): calls are hung up (BYE), the account unregisters. */
+  quitAfterSec?: number;
 }
 
 export class Baresip {
@@ -90,7 +94,8 @@ statmode_default	off
     writeFileSync(join(phone.dir, 'config'), config);
     writeFileSync(join(phone.dir, 'accounts'), accounts);
     writeFileSync(join(phone.dir, 'contacts'), '');
-    const args = ['stdbuf', '-oL', '-eL', BARESIP, '-f', phone.dir, ...(o.sipTrace ? ['-s'] : [])];
+    const commands = (o.commands ?? []).flatMap((c) => ['-e', c]);
+    const args = ['stdbuf', '-oL', '-eL', BARESIP, '-f', phone.dir, ...(o.sipTrace ? ['-s'] : []), ...commands, ...(o.quitAfterSec ? ['-t', String(o.quitAfterSec)] : [])];
     const child = topo.spawn(o.host, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -102,6 +107,13 @@ statmode_default	off
     child.stderr!.on('data', collect);
     await phone.waitFor(/baresip is ready/, 10_000, 'baresip to start');
     return phone;
+  }
+
+  /** Resolves when baresip has exited (at once if it is not running). */
+  async exited(timeoutMs: number): Promise<void> {
+    await this.waitFor(() => this.child === null || this.child.exitCode !== null || this.child.signalCode !== null, timeoutMs, 'baresip to exit').catch((err: Error) => {
+      if (!/exited while waiting/.test(err.message)) throw err;
+    });
   }
 
   get pid(): number | undefined {

@@ -59,12 +59,18 @@ export interface CallOptions extends PhoneIdentity {
   /** How long the call lasts before the caller's BYE, ms (default 2000). */
   durationMs?: number;
   rtp: RtpOptions;
+  /** From the ACK to the caller's first RTP packet, ms (default 1000: after the callee's 300). */
+  rtpDelayMs?: number;
   timeoutMs?: number;
 }
 
 export interface PhoneRtpResult {
   sent: number;
   received: number;
+  /** Lowest RTP sequence number received (null: none). */
+  firstSeq: number | null;
+  /** Sequence numbers from the lowest to the highest received (across a wrap). */
+  span: number;
   sources: string[];
   remote: string;
   sendError: string | null;
@@ -133,6 +139,7 @@ export function callPhone(topo: PhonesTopology, o: CallOptions): SippRun {
       user: o.user,
       domain: o.domain ?? 'pbx.test',
       callee: o.callee,
+      rtpDelay: o.rtpDelayMs ?? 1000,
       ...rtpVars(o.rtp),
     },
     extraArgs: credentials(o.user, o.password),
@@ -145,4 +152,15 @@ export async function rtpResult(out: string, role: 'caller' | 'callee', call = 1
   const deadline = Date.now() + waitMs;
   while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as PhoneRtpResult) : null;
+}
+
+/**
+ * The share of a peer's RTP packets an endpoint received, counted from the first one that arrived:
+ * a phone behind NAT can receive only once its own first packet has opened its mapping, and with
+ * both phones behind NAT what one sent before the other's RTP endpoint started (a Node process
+ * start apart, on a loaded machine) cannot arrive by any relay. `firstSeq` says how late that was.
+ */
+export function mediaShare(received: PhoneRtpResult, peerSent: number): { share: number; firstSeq: number } {
+  if (received.firstSeq === null) return { share: 0, firstSeq: peerSent };
+  return { share: received.received / Math.max(1, peerSent - received.firstSeq), firstSeq: received.firstSeq };
 }

@@ -131,6 +131,41 @@ export class PhonesTopology extends NamespaceGroup<PhoneHost> {
     return this;
   }
 
+  /**
+   * One more address on a public host's WAN interface, e.g. a trunk next to the PBX: a process
+   * there binds it and the others reach it over the WAN bridge.
+   */
+  async addPublicAddress(host: 'pbx' | 'edge', address: string): Promise<void> {
+    await run('ip', ['-n', this.ns[host], 'addr', 'add', `${address}/${PUBLIC_PREFIX}`, 'dev', 'wan0']);
+  }
+
+  /**
+   * Counts the UDP packets a router forwards to its phone on ports [min, max] (an nft counter in a
+   * table of its own, e.g. what reaches a real UA's RTP ports); read() gives the count since this
+   * call (a later call starts a new count).
+   * remap() reloads the router's ruleset and drops the counter.
+   */
+  async countToPhone(phone: PhoneIndex, ports: { min: number; max: number }): Promise<{ read(): Promise<number> }> {
+    const ns = this.ns[`nat${phone}`];
+    // Declaring the table before deleting it makes the delete succeed whether it existed or not: a new count starts at 0.
+    const rules = `table ip phonemeter
+delete table ip phonemeter
+table ip phonemeter {
+  chain forward {
+    type filter hook forward priority filter - 10; policy accept;
+    oifname "lan0" ip daddr ${this.addr[`phone${phone}`]} udp dport ${ports.min}-${ports.max} counter
+  }
+}
+`;
+    await run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], rules);
+    return {
+      read: async () => {
+        const { stdout } = await run('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'ip', 'phonemeter']);
+        return Number(/counter packets (\d+)/.exec(stdout)?.[1] ?? NaN);
+      },
+    };
+  }
+
   /** The public address of a phone's router. */
   routerAddress(phone: PhoneIndex): string {
     return this.addr[`nat${phone}`];

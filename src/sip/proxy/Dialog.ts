@@ -53,11 +53,23 @@ export class Dialog {
     callee: new SdpVersionState(),
   };
 
+  /**
+   * How many times this request had passed the proxy before (its own Vias in the initial request):
+   * a call between two phones behind pinlatch, through a PBX that proxies (no B2BUA), spirals
+   * through it twice with the same Call-ID and tags (RFC 3261 §16.3 step 4), and each pass is a
+   * dialog of its own, with a media session of its own.
+   */
   constructor(
     readonly callId: string,
     readonly caller: DialogPeer,
     readonly callee: DialogPeer,
+    readonly spiral = 0,
   ) {}
+
+  /** The media session key: Call-ID and caller tag, and the pass of a spiral after the first. */
+  get defaultMediaKey(): string {
+    return `${this.callId}|${this.caller.tag}${this.spiral === 0 ? '' : `|s${this.spiral}`}`;
+  }
 
   /** Which side sent a request carrying this From tag. */
   sideOfFromTag(tag: string | undefined): DialogSide {

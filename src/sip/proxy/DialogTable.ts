@@ -6,6 +6,9 @@
  * callee's once a response carries it. The early dialogs of a forked INVITE share the caller's
  * tag, so the caller-tag entry names one of them (the first, then the one whose 2xx won) and a
  * request from the caller is matched on the callee's tag in its To first.
+ *
+ * A spiral (Dialog.spiral) makes dialogs with the same Call-ID and tags: each pass is entered
+ * under its own number, which in-dialog requests carry in pinlatch's Record-Route (`sp`).
  */
 import type { Dialog } from './Dialog.js';
 
@@ -13,6 +16,10 @@ export interface DialogTags {
   callId?: string;
   from?: { tag?: string };
   to?: { tag?: string };
+}
+
+function tagKey(callId: string, spiral: number, tag: string | undefined): string {
+  return spiral === 0 ? `${callId}|${tag}` : `${callId}|${tag}|s${spiral}`;
 }
 
 export class DialogTable {
@@ -26,20 +33,20 @@ export class DialogTable {
     return this.entries.size;
   }
 
-  /** The dialog of an in-dialog request (or of an ACK), from its Call-ID and tags. */
-  find(request: DialogTags): Dialog | undefined {
+  /** The dialog of an in-dialog request (or of an ACK), from its Call-ID, tags and spiral pass. */
+  find(request: DialogTags, spiral = 0): Dialog | undefined {
     const callId = request.callId;
     if (!callId) return undefined;
     const fromTag = request.from?.tag;
     const toTag = request.to?.tag;
-    const byTo = this.byTag.get(`${callId}|${toTag}`);
+    const byTo = this.byTag.get(tagKey(callId, spiral, toTag));
     if (byTo && byTo.caller.tag === fromTag && byTo.callee.tag === toTag) return byTo;
-    return this.byTag.get(`${callId}|${fromTag}`) ?? byTo;
+    return this.byTag.get(tagKey(callId, spiral, fromTag)) ?? byTo;
   }
 
   /** Enters `dialog` under one of its tags (replacing what was there: the winner of a fork). */
   add(dialog: Dialog, tag: string | undefined): void {
-    const key = `${dialog.callId}|${tag}`;
+    const key = tagKey(dialog.callId, dialog.spiral, tag);
     const replaced = this.byTag.get(key);
     if (replaced === dialog) return;
     if (replaced) this.#release(replaced);
@@ -55,7 +62,7 @@ export class DialogTable {
 
   /** Removes the entry under `tag` if it is this dialog's. */
   remove(dialog: Dialog, tag: string | undefined): void {
-    const key = `${dialog.callId}|${tag}`;
+    const key = tagKey(dialog.callId, dialog.spiral, tag);
     if (this.byTag.get(key) === dialog) {
       this.byTag.delete(key);
       this.#release(dialog);

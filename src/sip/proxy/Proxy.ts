@@ -60,10 +60,10 @@ import { Gatekeeper } from '../edge/Gatekeeper.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
 import { rewriteContacts } from '../registrar/contacts.js';
-import { flowKey, type Flow } from '../registrar/Flow.js';
+import type { Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
-import type { RegisterAction } from '../registrar/Registrar.js';
+import type { RegisterAction, RegistrarCounters } from '../registrar/Registrar.js';
 import type { InitialDecision } from '../edge/Admission.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
@@ -87,6 +87,8 @@ interface ResponseContext {
   request: SipRequest;
   /** Loop-detection part of every branch's Via branch (§16.6 step 8). */
   loop: string;
+  /** The pass of a spiral the request is on (Dialog.spiral): 0 the first time through. */
+  spiral: number;
   /** Listen point the request came in on (responses leave from it). */
   local: ListenPoint;
   /** Side that sent the request ('caller' for an initial request). */
@@ -157,6 +159,17 @@ interface OwnRoute {
   token: 'valid' | 'invalid' | 'none';
   /** The user part of a Path URI of ours: a phone's flow token. */
   flow: string | null;
+  /** The spiral pass our Record-Route entry named (`sp`), 0 without one. */
+  spiral: number;
+}
+
+/** The Record-Route parameter naming the spiral pass of a dialog (Dialog.spiral) after the first. */
+const SPIRAL_PARAM = 'sp';
+
+function spiralOf(uri: Uri | undefined): number {
+  const value = uri?.kind === 'sip' ? uri.params.get(SPIRAL_PARAM) : undefined;
+  const n = typeof value === 'string' ? Number(value) : 0;
+  return Number.isInteger(n) && n > 0 && n < 70 ? n : 0;
 }
 
 type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
@@ -180,6 +193,16 @@ export interface ProxyStats {
   dialogs: number;
   dnsLookups: number;
   tcp: { connections: number; refusedTotal: number; refusedPerSource: number; bufferOverflows: number; messageTimeouts: number; idleTimeouts: number };
+  /** Phone registrations (`phones`), null when phones are not configured. */
+  phones: PhoneStats | null;
+}
+
+export interface PhoneStats extends RegistrarCounters {
+  /** Bindings held (bound: phones.maxBindings) and the flows they are on. */
+  bindings: number;
+  flows: number;
+  keepalivesSent: number;
+  keepalivesMissed: number;
 }
 
 /** Why `checkLimits` turned a new request away: answered 503 (with Retry-After), or dropped unanswered. */
@@ -302,6 +325,13 @@ export class SipProxy {
         bufferOverflows: tcp?.tcpBufferOverflows ?? 0,
         messageTimeouts: tcp?.tcpMessageTimeouts ?? 0,
         idleTimeouts: tcp?.tcpIdleTimeouts ?? 0,
+      },
+      phones: this.phones && {
+        ...this.phones.registrar.counters,
+        bindings: this.phones.registrar.bindings.size,
+        flows: this.phones.registrar.flows.size,
+        keepalivesSent: this.phones.keepalives.sent,
+        keepalivesMissed: this.phones.keepalives.missed,
       },
     };
   }
@@ -641,7 +671,7 @@ export class SipProxy {
       // carries the To tag the proxy chose (§17.1.1.3), and it ends here.
       if (!tx && request.to?.tag !== undefined && request.to.tag === this.toTag(request)) return;
       // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
-      if (!this.dialogs.find(request) && !this.rateExempt(this.gate.classify(source.address)) && this.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
+      if (!this.dialogs.find(request, this.spiralOfTopRoute(request)) && !this.rateExempt(this.gate.classify(source.address)) && this.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
       this.forwardAck(request, source).catch((err: unknown) =>
         this.log?.warn({ err, callId: request.callId }, 'ACK not forwarded'),
       );
@@ -748,7 +778,7 @@ export class SipProxy {
   private checkLimits(request: SipRequest, source: Endpoint, size: number, sourceClass: SourceClass): Refusal | null {
     // A request inside a known dialog (BYE, re-INVITE, ...) or the CANCEL of a known INVITE
     // belongs to a call already accepted: it always passes.
-    if (request.to?.tag !== undefined && this.dialogs.find(request)) return null;
+    if (request.to?.tag !== undefined && this.dialogs.find(request, this.spiralOfTopRoute(request))) return null;
     if (request.method === 'CANCEL' && this.serverTx.has(this.serverKey(request, 'INVITE'))) return null;
     const limits = this.config.limits;
     const now = performance.now();
@@ -808,9 +838,21 @@ export class SipProxy {
     return hash('sha1', `${request.callId}|${request.from?.tag}|${request.topVia?.branch}`, 'hex').slice(0, 12);
   }
 
-  /** The loop-detection part of the branch: fields that change in a spiral but not in a loop (§16.6 step 8). */
+  /**
+   * The loop-detection part of the branch: fields that change in a spiral but not in a loop
+   * (§16.6 step 8), the Route set as received among them (§16.3 step 4: a spiral is a request
+   * routed anew) — an in-dialog request spiralling back through the PBX keeps its Request-URI,
+   * only the Route entries it has used up tell the passes apart.
+   */
   private loopHash(request: SipRequest): string {
-    return hash('sha1', `${request.uriText}|${request.callId}|${request.from?.tag}|${request.to?.tag}|${request.cseq?.seq}`, 'hex').slice(0, 10);
+    const routes = request.getAll('route').join(',');
+    return hash('sha1', `${request.uriText}|${request.callId}|${request.from?.tag}|${request.to?.tag}|${request.cseq?.seq}|${routes}`, 'hex').slice(0, 10);
+  }
+
+  /** The spiral pass named by the topmost Route when it is ours (before popOwnRoutes). */
+  private spiralOfTopRoute(request: SipRequest): number {
+    const top = request.routes[0]?.uri;
+    return top && this.refersToUs(top) ? spiralOf(top) : 0;
   }
 
   private branchFor(request: SipRequest, loop = this.loopHash(request)): string {
@@ -868,6 +910,7 @@ export class SipProxy {
     const inDialog = request.to?.tag !== undefined;
     const ctx: ResponseContext = {
       server, request, loop, local, from: 'caller', initial: false, caller: null, offered: false, branches: [],
+      spiral: inDialog ? own.spiral : request.vias.filter((v) => this.isOwnVia(v)).length,
       untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false, starting: 0, register: null,
     };
 
@@ -902,12 +945,15 @@ export class SipProxy {
       const aliased = unalias(request.uri);
       if (aliased) request.uri = aliased.original;
       const token = own.flow ?? aliased?.token ?? null;
-      const found = token === null ? ({ kind: 'forged' } as const) : this.phones!.registrar.lookup(token);
+      const registrar = this.phones!.registrar;
+      const found = token === null ? registrar.forged() : registrar.lookup(token);
       if (found.kind === 'forged') return reply(403, 'Invalid Flow Token');
-      if (found.kind === 'dead' || (found.flow.transport === 'tcp' && !this.transport?.hasConnection(found.flow))) {
-        if (found.kind === 'flow') this.phones!.registrar.flows.markDead(flowKey(found.flow));
+      if (found.kind === 'flow' && found.flow.transport === 'tcp' && !this.transport?.hasConnection(found.flow)) {
+        // RFC 5923: pinlatch never opens a connection to a phone; a closed one is a dead flow.
+        registrar.connectionGone(found.flow);
         return reply(430, 'Flow Failed');
       }
+      if (found.kind === 'dead') return reply(430, 'Flow Failed');
       const { flow } = found;
       targets = [{ hop: { host: flow.address, port: flow.port, transport: flow.transport }, trunk: null, uriHost: null, uriPort: undefined }];
     } else if (decided === 'to-upstream') {
@@ -956,7 +1002,7 @@ export class SipProxy {
   private async forwardInDialog(ctx: ResponseContext, source: Endpoint, sourceClass: SourceClass, own: OwnRoute): Promise<void> {
     const { request } = ctx;
     const forwarded = request.clone();
-    const dialog = this.dialogs.find(request) ?? null;
+    const dialog = this.dialogs.find(request, own.spiral) ?? null;
     const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
     const verdict = this.gate.inDialog({
       token: own.token,
@@ -1027,7 +1073,7 @@ export class SipProxy {
           pin,
           trunk: target.trunk?.name ?? null,
           natted: false,
-        });
+        }, ctx.spiral);
         if (ctx.branches.length === 0) this.dialogs.add(dialog, ctx.caller.tag);
       }
       await this.launchBranch(ctx, forwarded, destination, dialog, pin ?? ctx.caller?.pin ?? null);
@@ -1070,6 +1116,7 @@ export class SipProxy {
     if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
       if (pin) params.push(['pin', pin.trunk]);
+      if (ctx.spiral > 0) params.push([SPIRAL_PARAM, String(ctx.spiral)]);
       params.push(this.gate.routeToken(request.callId!, pin?.trunk ?? null));
       // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
       const outbound = this.localFor(destination);
@@ -1108,16 +1155,17 @@ export class SipProxy {
     let pin: string | null = null;
     let token: OwnRoute['token'] = 'none';
     let flow: string | null = null;
+    const spiral = ours.reduce((n, uri) => Math.max(n, spiralOf(uri)), 0);
     for (const uri of ours) {
       if (uri.user !== undefined) flow ??= uri.user;
       const p = pinOf(uri);
       const t = this.gate.tokenOf(uri, request.callId, p);
       if (t === 'none') continue;
-      if (t === 'invalid') return { pin: null, token: 'invalid', flow };
+      if (t === 'invalid') return { pin: null, token: 'invalid', flow, spiral };
       token = 'valid';
       pin = p;
     }
-    return { pin, token, flow };
+    return { pin, token, flow, spiral };
   }
 
   /**
@@ -1238,13 +1286,13 @@ export class SipProxy {
 
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
   private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
-    const dialog = this.dialogs.find(request);
     const strict = undoStrictRouting(request, (uri) => this.refersToUs(uri));
     if (strict.kind === 'missing-route') {
       this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
       return;
     }
     const own = this.popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null);
+    const dialog = this.dialogs.find(request, own.spiral);
     const forwarded = request.clone();
     const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
     const verdict = this.gate.inDialog({
@@ -1526,7 +1574,7 @@ export class SipProxy {
     const sdp = parseSdp(message.body.toString('latin1'));
     const info: SdpInfo = describeParsed(sdp);
     checkMediaFamily(info, this.mediaFamily);
-    const key = dialog.mediaKey ?? `${dialog.callId}|${dialog.caller.tag}`;
+    const key = dialog.mediaKey ?? dialog.defaultMediaKey;
     const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
     const peer = dialog.peer(from);
     const legs: LegUpdate[] = [];

@@ -191,6 +191,18 @@ export class Registrar {
     return { kind: 'flow', flow };
   }
 
+  /** A request for a phone that names no flow at all (no token where one must be): forged. */
+  forged(): FlowLookup {
+    this.counters.forgedTokens += 1;
+    return { kind: 'forged' };
+  }
+
+  /** The TCP connection of a flow `lookup` found is gone: the flow is dead from now on. */
+  connectionGone(flow: Flow): void {
+    this.flows.markDead(flowKey(flow));
+    this.counters.flowFailed += 1;
+  }
+
   /** Ends the bindings whose lease ran out; returns how many. */
   expire(now: number): number {
     return this.bindings.expire(now);

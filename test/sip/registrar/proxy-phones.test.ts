@@ -14,7 +14,7 @@ import { freePortRange } from '../../media/udp-peer.ts';
 import type { MediaRelay } from '../../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../../src/sip/proxy/Proxy.ts';
 import { createResponse, type SipMessage, type SipRequest } from '../../../src/sip/wire/message.ts';
-import { PROXY, SipPeer, freeSipPort, isRequest, isResponse, request, startProxy, stopProxy } from '../../support/sip-peer.ts';
+import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, startProxy, stopProxy, until } from '../../support/sip-peer.ts';
 
 const PBX = '127.0.0.40';
 const PHONE_A = '127.0.0.41';
@@ -241,6 +241,68 @@ test("a phone's call goes to the PBX, never to the trunk its number would match"
     assert.not.ok(ctx.gateway.received.some((m) => m.callId === 'ph-out'));
   } finally {
     phone.close();
+  }
+});
+
+/**
+ * What a proxying PBX (Kamailio, no B2BUA) does with a request on its way to a phone registered
+ * through pinlatch: its own Via and Record-Route, the Contact as Request-URI, the Path as Route;
+ * the same Call-ID and tags, back to pinlatch.
+ */
+function pbxRelays(ctx: Context, req: SipRequest, uri: string | null, routes: string[] | null): void {
+  const out = req.clone();
+  if (uri) out.uri = uri;
+  if (routes) for (const r of [...routes].reverse()) out.prepend('Route', r);
+  else out.popRoute();
+  out.pushVia(`SIP/2.0/UDP ${PBX}:${ctx.pbx.port};branch=z9hG4bK${randomBytes(6).toString('hex')}`);
+  if (req.method === 'INVITE') out.prepend('Record-Route', `<sip:${PBX}:${ctx.pbx.port};lr>`);
+  ctx.pbx.sendMessage(out, ctx.port, PROXY);
+}
+
+/** The PBX passes a response on: its own Via off, to the next one (pinlatch's first pass). */
+function pbxRelaysResponse(ctx: Context, res: SipMessage): void {
+  const out = res.kind === 'response' ? res : null;
+  assert.ok(out);
+  out.popVia();
+  ctx.pbx.sendMessage(out, ctx.port, PROXY);
+}
+
+test('a call between two phones spirals through pinlatch via the PBX: each pass its own dialog and media session; ACK and BYE reach the callee', async (ctx) => {
+  const a = await SipPeer.udp(PHONE_A);
+  const b = await SipPeer.udp(PHONE_B);
+  const { relay } = ctx;
+  const sessions = relay.size;
+  try {
+    const path = await registerPhone(ctx, b, '2001', 'reg-sp');
+    a.send(request({ user: '2001', peer: a, proxyPort: ctx.port, callId: 'spiral', body: sdp('192.168.1.100', 4000) }), ctx.port);
+    const first = await ctx.pbx.waitFor(isRequest('INVITE', 'spiral'));
+    pbxRelays(ctx, first, 'sip:2001@192.168.1.100:5060', [path]);
+    const invite = await b.waitFor(isRequest('INVITE', 'spiral'));
+    assert.is(invite.vias.length, 4, 'pinlatch, the PBX, pinlatch, the phone');
+    assert.match(invite.body.toString('latin1'), `c=IN IP4 ${PROXY}`);
+    const ok = answer(invite, 200, b, sdp('192.168.1.100', 5000), 'b1');
+    b.sendMessage(ok, ctx.port, PROXY);
+    pbxRelaysResponse(ctx, await ctx.pbx.waitFor(isResponse('spiral')));
+    const answered = await a.waitFor(isResponse('spiral'));
+    assert.is(answered.status, 200);
+    assert.is(relay.size - sessions, 2, 'one media session per pass');
+    assert.ok(sdpPort(answered) !== sdpPort(invite), 'each phone sends to a port of its own pass');
+    const routes = answered.getAll('record-route').reverse();
+    assert.is(routes.length, 3);
+    for (const method of ['ACK', 'BYE']) {
+      a.send(request({ method, user: '2001', peer: a, proxyPort: ctx.port, callId: 'spiral', toTag: 'b1', cseq: method === 'ACK' ? 1 : 2, uri: 'sip:gw@192.168.1.100:5060', routes }), ctx.port);
+      const atPbx = await ctx.pbx.waitFor(isRequest(method, 'spiral'));
+      pbxRelays(ctx, atPbx, null, null);
+      await b.waitFor(isRequest(method, 'spiral'));
+    }
+    const bye = await b.waitFor(isRequest('BYE', 'spiral'));
+    b.sendMessage(createResponse(bye, 200), ctx.port, PROXY);
+    pbxRelaysResponse(ctx, await ctx.pbx.waitFor(isResponse('spiral', 'BYE')));
+    assert.is((await a.waitFor(isResponse('spiral', 'BYE'))).status, 200);
+    await until(() => relay.size === sessions, 5000, 'both media sessions released');
+  } finally {
+    a.close();
+    b.close();
   }
 });
 
