@@ -4,7 +4,7 @@
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
  *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
- *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1]
+ *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -25,8 +25,8 @@
  * scenario (INVITE with SDP, ACK, pause, BYE) is driven through each of them to a sipp built-in
  * `uas` (answers with SDP). pinlatch runs as its real CLI (dist/src/cli.js) with a sip section;
  * the reference is Kamailio (tm, rr, rtpengine module) with a real rtpengine on its NG socket, both
- * from Debian. Everything is on loopback: uac 127.0.0.2, relays 127.0.0.1, uas 127.0.0.3 (pinlatch
- * recognises trunks by source address, so each role has its own address).
+ * from Debian. Everything is on loopback: uac <subnet>.2, relays <subnet>.1, uas <subnet>.3 (pinlatch
+ * recognises trunks by source address, so each role has its own address; --subnet, default 127.0.0).
  *
  * CPU is read from /proc in clock ticks: pinlatch's main thread (/proc/PID/task/PID/stat, the
  * thread that does SIP) and its whole process; Kamailio's every process plus rtpengine's.
@@ -114,9 +114,16 @@ function writeScenarios(dir: string): { uac: string; uas: string } {
 
 /** The final response a relay refuses a call with when it sheds load or hits a bound. */
 const REFUSED_STATUS = 503;
-const RELAY = '127.0.0.1';
-const UAC = '127.0.0.2';
-const UAS = '127.0.0.3';
+/**
+ * The loopback addresses of the roles: <subnet>.1 the relays, .2 the caller, .3 the callee. The
+ * ports are fixed, so two runs at once (other worktrees) need different subnets (--subnet).
+ */
+const ADDR = { relay: '127.0.0.1', uac: '127.0.0.2', uas: '127.0.0.3' };
+
+function useSubnet(subnet: string): void {
+  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(subnet)) throw new CpsUsageError(`--subnet: three octets inside 127.0.0.0/8, got ${subnet}`);
+  Object.assign(ADDR, { relay: `${subnet}.1`, uac: `${subnet}.2`, uas: `${subnet}.3` });
+}
 const TICK_S = 0.01; // USER_HZ = 100 on Linux
 
 /**
@@ -202,18 +209,18 @@ class PinlatchStack extends Stack {
     const config = join(dir, 'pinlatch-cps.yaml');
     writeFileSync(config, [
       'sip:',
-      `  listen: [{ transport: udp, address: ${RELAY}, port: ${p.sip} }]`,
+      `  listen: [{ transport: udp, address: ${ADDR.relay}, port: ${p.sip} }]`,
       'media:',
-      `  address: ${RELAY}`,
+      `  address: ${ADDR.relay}`,
       `  ports: { min: ${p.media.min}, max: ${p.media.max} }`,
       '  shards: 1',
       'trunks:',
-      `  - { name: uas, host: ${UAS}, port: ${p.uas} }`,
+      `  - { name: uas, host: ${ADDR.uas}, port: ${p.uas} }`,
       'routes:',
       '  - { trunk: uas }',
       // The calling sipp stands for the upstream PBX: only it may call the trunk, and the
       // upstream is exempt from the per-source rate limit, so what is measured is the load shedding.
-      `admission: { upstreamNetworks: [${UAC}] }`,
+      `admission: { upstreamNetworks: [${ADDR.uac}] }`,
       'log: { level: warn }',
       '',
     ].join('\n'));
@@ -240,14 +247,14 @@ class KamailioStack extends Stack {
   async start(dir: string): Promise<void> {
     const p = PORTS.kamailio;
     const rtpengine = pinned(this.cpus, RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
-      '--table=-1', `--interface=${RELAY}`, `--listen-ng=${RELAY}:${p.ng}`, `--port-min=${p.media.min}`,
+      '--table=-1', `--interface=${ADDR.relay}`, `--listen-ng=${ADDR.relay}:${p.ng}`, `--port-min=${p.media.min}`,
       `--port-max=${p.media.max}`, '--delete-delay=0', '--num-threads=1']);
     this.children.push(rtpengine);
     this.rtpenginePid = rtpengine.pid;
     const cfg = join(dir, 'kamailio-cps.cfg');
     writeFileSync(cfg, kamailioProxyConfig({
-      address: RELAY, sipPort: p.sip, ngAddress: RELAY, ngPort: p.ng,
-      nextHop: { address: UAS, port: p.uas }, children: this.workers,
+      address: ADDR.relay, sipPort: p.sip, ngAddress: ADDR.relay, ngPort: p.ng,
+      nextHop: { address: ADDR.uas, port: p.uas }, children: this.workers,
     }));
     const kamailio = pinned(this.cpus, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
     this.children.push(kamailio);
@@ -274,7 +281,7 @@ class KamailioStack extends Stack {
 /** Sends OPTIONS from the uac's address until the relay answers anything (it is then up). */
 async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
   const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, UAC, () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, ADDR.uac, () => resolve()));
   const local = socket.address().port;
   let answered = false;
   socket.on('message', (msg) => {
@@ -284,18 +291,18 @@ async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
   try {
     for (let i = 1; !answered && Date.now() < deadline; i++) {
       socket.send([
-        `OPTIONS sip:${RELAY}:${port} SIP/2.0`,
-        `Via: SIP/2.0/UDP ${UAC}:${local};branch=z9hG4bKcpsalive${i}`,
+        `OPTIONS sip:${ADDR.relay}:${port} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${ADDR.uac}:${local};branch=z9hG4bKcpsalive${i}`,
         // Max-Forwards 0: the relay answers 483 itself (RFC 3261 §16.3 step 3), nothing is forwarded.
         'Max-Forwards: 0',
-        `From: <sip:probe@${UAC}:${local}>;tag=probe${i}`,
-        `To: <sip:${RELAY}:${port}>`,
+        `From: <sip:probe@${ADDR.uac}:${local}>;tag=probe${i}`,
+        `To: <sip:${ADDR.relay}:${port}>`,
         `Call-ID: cps-alive-${process.pid}-${i}`,
         `CSeq: ${i} OPTIONS`,
         'Content-Length: 0',
         '',
         '',
-      ].join('\r\n'), port, RELAY);
+      ].join('\r\n'), port, ADDR.relay);
       await new Promise((r) => setTimeout(r, 200));
     }
     return answered;
@@ -344,10 +351,10 @@ async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: stri
     pss = Math.max(pss, u.pssKiB);
   }, 250);
   const started = performance.now();
-  const uac = pinned(loadCpus, SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
+  const uac = pinned(loadCpus, SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', ADDR.uac, '-p', String(p.uac), '-mp', String(p.uacMedia),
     '-r', String(rate), '-m', String(calls), '-l', String(Math.max(100, rate * 10)), '-d', String(holdMs),
     '-nostdin', '-timeout', `${boundS}s`, '-timeout_error', '-recv_timeout', '10000',
-    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${RELAY}:${p.sip}`], { cwd: stepDir });
+    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${ADDR.relay}:${p.sip}`], { cwd: stepDir });
   const timer = setTimeout(() => void uac.stop(), (boundS + 10) * 1000);
   try {
     await uac.done;
@@ -389,9 +396,11 @@ export async function runCps(argv: string[]): Promise<void> {
       modes: { type: 'string', default: 'cold,warm' },
       'relay-cpu': { type: 'string', default: '0' },
       'load-cpu': { type: 'string', default: '1' },
+      subnet: { type: 'string', default: '127.0.0' },
     },
     strict: true,
   });
+  useSubnet(values.subnet);
   const rates = values.rates.split(',').map(Number);
   const calls = Number(values.calls);
   const holdMs = Number(values['hold-ms']);
@@ -435,7 +444,7 @@ export async function runCps(argv: string[]): Promise<void> {
     await stack.start(dir);
     running.add(stack);
     if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
-    uases.set(stack, pinned(pinning.load, SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
+    uases.set(stack, pinned(pinning.load, SIPP, ['-sf', scenarios.uas, '-i', ADDR.uas, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
       '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
     await new Promise((r) => setTimeout(r, 500));
   };

@@ -167,6 +167,8 @@ export interface ProxyStats {
   shed: number;
   /** True while new requests are being shed. */
   shedding: boolean;
+  /** Share of the new requests admitted now (1: none shed). */
+  admittedShare: number;
   /** The SIP UDP sockets' queueing time and the event-loop lag as last measured (ms). */
   queueDelayMs: number;
   loopLagMs: number;
@@ -285,6 +287,7 @@ export class SipProxy {
       sourceRate: this.rateLimiter.snapshot(now),
       shed: this.shed,
       shedding: this.shedder.shedding,
+      admittedShare: this.shedder.share,
       queueDelayMs: this.transport?.queueDelayMs(now) ?? 0,
       loopLagMs: this.shedder.lag(now),
       limitReached: { ...this.limitReached },
@@ -345,7 +348,9 @@ export class SipProxy {
     const probeLostMs = Math.max(1000, 8 * overload.maxQueueMs);
     this.shedder.tick(performance.now(), probeMs);
     this.overloadTimer = setInterval(() => {
-      this.shedder.tick(performance.now(), probeMs);
+      const now = performance.now();
+      this.shedder.tick(now, probeMs);
+      this.shedder.adjust(transport.queueDelayMs(now), now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
     this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
@@ -707,13 +712,15 @@ export class SipProxy {
     const retryAfterSec = limits.overload.retryAfterSec;
     const wasShedding = this.shedder.shedding;
     const queueMs = this.transport?.queueDelayMs(now) ?? 0;
-    const shedding = this.shedder.shouldShed(queueMs, now);
+    const admitted = this.shedder.admit(queueMs, now);
+    const shedding = this.shedder.shedding;
     if (shedding !== wasShedding) {
       const lagMs = this.shedder.lag(now);
-      if (shedding) this.log?.warn({ queueMs, lagMs, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs }, 'overloaded: new requests refused with 503');
+      const share = this.shedder.share;
+      if (shedding) this.log?.warn({ queueMs, lagMs, share, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs }, 'overloaded: a share of the new requests refused with 503');
       else this.log?.info({ queueMs, lagMs, shed: this.shed }, 'overload over: new requests accepted again');
     }
-    if (shedding) {
+    if (!admitted) {
       this.shed += 1;
       return { kind: 'refuse', reason: 'Overloaded', retryAfterSec };
     }
