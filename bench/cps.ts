@@ -42,6 +42,7 @@ import { fileURLToPath } from 'node:url';
 import { Child } from '../test/control/child.ts';
 import { KAMAILIO_MODULES, kamailioProxyConfig } from '../test/support/kamailio.ts';
 import { REPO_DIR } from './lib/targets.ts';
+import { udpDropsAt } from './lib/proc-stats.ts';
 import { callOutcomes, refusedFromCounts } from './lib/call-outcomes.ts';
 import { cpsChartSvg, STEP_HEADER, stepRow, summaryLines, type CpsMode, type CpsStep } from './lib/cps-report.ts';
 
@@ -343,6 +344,7 @@ async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: stri
   // Bound: the calls should take calls/rate + hold; three times that plus 30 s is a hung step.
   const boundS = Math.ceil((3 * calls) / rate + holdMs / 1000 + 30);
   const before = stack.usage();
+  const dropsBefore = udpDropsAt(ADDR.relay, p.sip);
   let rss = before.rssKiB;
   let pss = before.pssKiB;
   const sampler = setInterval(() => {
@@ -372,6 +374,7 @@ async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: stri
     target: stack.name, mode: plan.mode, rate, multiple: plan.multiple, ...outcomes,
     wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
     rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
+    sipDrops: udpDropsAt(ADDR.relay, p.sip) - dropsBefore,
   };
 }
 

@@ -26,11 +26,13 @@ export interface CpsStep extends CallOutcomes {
   mainS: number;
   rssKiB: number;
   pssKiB: number;
+  /** Datagrams the kernel dropped at the relay's SIP socket (receive buffer full) during the step. */
+  sipDrops: number;
 }
 
 export const STEP_HEADER = [
-  '| target | mode | cps | × | completed/calls | refused | lost | retrans | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| target | mode | cps | × | completed/calls | refused | lost | retrans | SIP drops | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ].join('\n');
 
 /** CPU ms per offered call (comparable with the runs before calls were refused). */
@@ -41,7 +43,7 @@ export function cpuMsPerCall(cpuS: number, step: CallOutcomes): number {
 export function stepRow(r: CpsStep): string {
   const pct = (s: number): string => ((100 * s) / r.wallS).toFixed(1);
   return `| ${[
-    r.target, r.mode, r.rate, r.multiple === null ? '' : `${r.multiple}×`, `${r.completed}/${r.calls}`, r.refused, r.lost, r.retransmissions,
+    r.target, r.mode, r.rate, r.multiple === null ? '' : `${r.multiple}×`, `${r.completed}/${r.calls}`, r.refused, r.lost, r.retransmissions, r.sipDrops,
     r.wallS.toFixed(1), pct(r.mainS), cpuMsPerCall(r.mainS, r).toFixed(2), pct(r.cpuS), cpuMsPerCall(r.cpuS, r).toFixed(2),
     (r.rssKiB / 1024).toFixed(1), (r.pssKiB / 1024).toFixed(1),
   ].join(' | ')} |`;
