@@ -5,6 +5,8 @@
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
  *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
  *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
+ *        [--warm-up-rounds N] (pinlatch's sip.warmUpRounds; its default when not given)
+ *        [--settle-ms 500] (from a target answering OPTIONS to its first step: a "cold" process is this young)
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -201,8 +203,11 @@ abstract class Stack {
 
 class PinlatchStack extends Stack {
   private pid = 0;
-  /** Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots). */
-  constructor(private readonly nodeArgs: string[]) {
+  /**
+   * Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots), and
+   * its sip.warmUpRounds (null: its default).
+   */
+  constructor(private readonly nodeArgs: string[], private readonly warmUpRounds: number | null) {
     super('pinlatch');
   }
   async start(dir: string): Promise<void> {
@@ -211,6 +216,7 @@ class PinlatchStack extends Stack {
     writeFileSync(config, [
       'sip:',
       `  listen: [{ transport: udp, address: ${ADDR.relay}, port: ${p.sip} }]`,
+      ...(this.warmUpRounds === null ? [] : [`  warmUpRounds: ${this.warmUpRounds}`]),
       'media:',
       `  address: ${ADDR.relay}`,
       `  ports: { min: ${p.media.min}, max: ${p.media.max} }`,
@@ -400,6 +406,8 @@ export async function runCps(argv: string[]): Promise<void> {
       'relay-cpu': { type: 'string', default: '0' },
       'load-cpu': { type: 'string', default: '1' },
       subnet: { type: 'string', default: '127.0.0' },
+      'warm-up-rounds': { type: 'string' },
+      'settle-ms': { type: 'string', default: '500' },
     },
     strict: true,
   });
@@ -419,6 +427,10 @@ export async function runCps(argv: string[]): Promise<void> {
   }
   const modes = values.modes.split(',') as CpsMode[];
   if (modes.length === 0 || modes.some((m) => m !== 'cold' && m !== 'warm')) throw new CpsUsageError(`--modes: cold, warm or both, got ${values.modes}`);
+  const warmUpRounds = values['warm-up-rounds'] === undefined ? null : Number(values['warm-up-rounds']);
+  if (warmUpRounds !== null && !(Number.isInteger(warmUpRounds) && warmUpRounds >= 0)) throw new CpsUsageError(`--warm-up-rounds: >= 0, got ${values['warm-up-rounds']}`);
+  const settleMs = Number(values['settle-ms']);
+  if (!Number.isInteger(settleMs) || settleMs < 0) throw new CpsUsageError(`--settle-ms: >= 0, got ${values['settle-ms']}`);
   const pinning: Pinning = { relay: values['relay-cpu'], load: values['load-cpu'] };
   for (const cpusArg of [pinning.relay, pinning.load]) {
     if (cpusArg !== '' && !/^\d+([-,]\d+)*$/.test(cpusArg)) throw new CpsUsageError(`--relay-cpu/--load-cpu: a CPU list for taskset -c, got ${cpusArg}`);
@@ -434,7 +446,7 @@ export async function runCps(argv: string[]): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
   const stacks = new Map<TargetName, Stack>(names.map((n) => {
-    const stack = n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean)) : new KamailioStack(workers);
+    const stack = n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean), warmUpRounds) : new KamailioStack(workers);
     stack.cpus = pinning.relay;
     return [n, stack];
   }));
@@ -449,7 +461,7 @@ export async function runCps(argv: string[]): Promise<void> {
     if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
     uases.set(stack, pinned(pinning.load, SIPP, ['-sf', scenarios.uas, '-i', ADDR.uas, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
       '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, settleMs));
   };
   const stopStack = async (stack: Stack): Promise<void> => {
     await uases.get(stack)?.stop();
