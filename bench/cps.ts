@@ -10,8 +10,8 @@
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
- * carry — given, or `auto`: the highest rate of --rates at which pinlatch (one process, warming
- * up as the rates go up) completed every call — through every target, `cold` (a fresh process
+ * carry — given, or `auto`: the highest rate of --rates at which pinlatch (one process, after a
+ * warm-up step at the first rate, the rates going up) completed every call — through every target, `cold` (a fresh process
  * per step) and `warm` (one process, after a warm-up of --calls calls at half the rate).
  * A line per step is printed as it ends; --out writes every step as JSON with the chart (SVG,
  * bench/lib/cps-report.ts) beside it. The relays run pinned to --relay-cpu, the sipps to
@@ -516,8 +516,12 @@ export async function runCps(argv: string[]): Promise<void> {
       await sweepRates([...stacks.values()], false);
     } else {
       if (overload === 'auto') {
-        await sweepRates([stacks.get('pinlatch')!], true);
-        const carried = steps.filter((s) => s.target === 'pinlatch' && s.completed === s.calls).map((s) => s.rate);
+        // The capacity is a warm process's: one process, warmed up at the first rate, then the rates.
+        const pinlatch = stacks.get('pinlatch')!;
+        await ready(pinlatch, true);
+        await step(pinlatch, { rate: rates[0]!, calls, holdMs, mode: 'warmup', multiple: null });
+        await sweepRates([pinlatch], true);
+        const carried = steps.filter((s) => s.target === 'pinlatch' && s.mode !== 'warmup' && s.completed === s.calls).map((s) => s.rate);
         if (carried.length === 0) throw new Error(`pinlatch completed every call at none of --rates ${values.rates}: no capacity to base the overload steps on`);
         capacity = Math.max(...carried);
         console.log(`capacity: pinlatch completed every call up to ${capacity} cps (the steps above); overload steps at ${OVERLOAD_MULTIPLES.map((m) => m * capacity!).join(', ')} cps`);

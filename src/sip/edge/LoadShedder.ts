@@ -25,8 +25,9 @@
  * steers its window by its round trip: over the target, the share shrinks by a quarter — at most
  * once per queueing time, since a cut shows in the queue only after what is already in it has
  * been read; under half the target it grows back by a step per control interval. Admissions are
- * spread evenly (a credit of `share` per request, one admits). Only past twice the target, or with
- * the loop lagging over its limit, is every new request refused: answers would then come near T1.
+ * spread evenly (a credit of `share` per request, one admits). Only past four times the target (T1
+ * by default), or with the loop lagging over its limit, is every new request refused: answers
+ * would then cross the senders' retransmissions.
  */
 
 export interface LoadShedderOptions {
@@ -79,8 +80,12 @@ const CUT = 0.75;
 const GROW = 0.05;
 /** The share never goes below this: some calls still get through and show what the process can do. */
 const MIN_SHARE = 0.05;
-/** Past this many times the target, every new request is refused. */
-const HARD = 2;
+/**
+ * Past this many times the target (T1 at the default target of T1/4), every new request is
+ * refused: an answer read that late crosses its sender's first retransmission. Below it a burst
+ * of waiting (a stall, a descheduled process) costs one cut of the share, not every call queued.
+ */
+const HARD = 4;
 
 export class LoadShedder {
   readonly #options: LoadShedderOptions;
@@ -137,7 +142,7 @@ export class LoadShedder {
     return true;
   }
 
-  /** Past twice the queue target or the lag limit: every new request is refused. */
+  /** Past four times the queue target or the lag limit: every new request is refused. */
   #overLimits(queueMs: number, now: number): boolean {
     return queueMs > HARD * this.#options.maxQueueMs || this.lag(now) > this.#options.maxLagMs;
   }

@@ -63,9 +63,10 @@ test('under half the target the share grows back by steps; it never falls below 
   assert.not.ok(shedder.shedding);
 });
 
-test('past twice the target, or with the loop lagging over its limit, every new request is refused', () => {
+test('past four times the target, or with the loop lagging over its limit, every new request is refused', () => {
   const shedder = new LoadShedder({ maxQueueMs: 100, maxLagMs: 50 });
-  assert.is(admitted(shedder, 50, 201, 0), 0);
+  assert.is(admitted(shedder, 50, 400, 0), 50, 'at four times the target the share (never cut yet) still admits');
+  assert.is(admitted(shedder, 50, 401, 0), 0);
   assert.is(shedder.share, 0);
   assert.ok(shedder.shedding);
   assert.is(admitted(shedder, 50, 10, 1), 50, 'the queue back under the target: admitted again (no cut was made)');

@@ -129,12 +129,12 @@ test('overload: INVITEs that waited in the socket past the threshold get 503 at 
       const invite = request({ user: '4930', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) });
       caller.send(invite, port);
       const atGateway = await gateway.waitFor(isRequest('INVITE', callId));
-      // The proxy's thread (this one) is busy for 400 ms while a retransmission of the accepted
-      // INVITE and three new ones wait in its socket.
+      // The proxy's thread (this one) is busy for 600 ms (over four times maxQueueMs: every new
+      // request is refused) while a retransmission of the accepted INVITE and three new ones wait in its socket.
       caller.send(invite, port);
       for (let i = 0; i < 3; i++) caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: `late${i}`, body: sdp(CALLER, 40000) }), port);
       await new Promise((r) => setImmediate(r));
-      const busyUntil = performance.now() + 400;
+      const busyUntil = performance.now() + 600;
       while (performance.now() < busyUntil);
       for (let i = 0; i < 3; i++) {
         const refused = await caller.waitFor(isResponse(`late${i}`));
@@ -188,9 +188,9 @@ test('a burst of calls while the proxy is behind: every call ends, completed or 
     try {
       const callIds = Array.from({ length: CALLS }, (_, i) => `burst${i}`);
       for (const callId of callIds) caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) }), port);
-      // The proxy's thread (this one) is busy for 300 ms with the whole burst waiting in its socket.
+      // The proxy's thread (this one) is busy for 600 ms with the whole burst waiting in its socket.
       await new Promise((r) => setImmediate(r));
-      const busyUntil = performance.now() + 300;
+      const busyUntil = performance.now() + 600;
       while (performance.now() < busyUntil);
       const outcomes = { completed: 0, refused: 0 };
       for (const callId of callIds) {
