@@ -3,7 +3,19 @@
  *
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
- *        [--out FILE] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
+ *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
+ *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
+ *        [--warm-up-rounds N] (pinlatch's sip.warmUpRounds; its default when not given)
+ *        [--settle-ms 500] (from a target answering OPTIONS to its first step: a "cold" process is this young)
+ *
+ * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
+ * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
+ * carry — given, or `auto`: the highest rate of --rates at which pinlatch (one process, after a
+ * warm-up step at the first rate, the rates going up) completed every call — through every target, `cold` (a fresh process
+ * per step) and `warm` (one process, after a warm-up of --calls calls at half the rate).
+ * A line per step is printed as it ends; --out writes every step as JSON with the chart (SVG,
+ * bench/lib/cps-report.ts) beside it. The relays run pinned to --relay-cpu, the sipps to
+ * --load-cpu (taskset; '' for no pinning), so a relay has one core as in the issue's measurement.
  *
  * Every call ends one of three ways: completed (answered, ACKed, ended with BYE), refused (the
  * relay answered the INVITE with a final error, e.g. 503 with Retry-After when it sheds load; the
@@ -15,8 +27,8 @@
  * scenario (INVITE with SDP, ACK, pause, BYE) is driven through each of them to a sipp built-in
  * `uas` (answers with SDP). pinlatch runs as its real CLI (dist/src/cli.js) with a sip section;
  * the reference is Kamailio (tm, rr, rtpengine module) with a real rtpengine on its NG socket, both
- * from Debian. Everything is on loopback: uac 127.0.0.2, relays 127.0.0.1, uas 127.0.0.3 (pinlatch
- * recognises trunks by source address, so each role has its own address).
+ * from Debian. Everything is on loopback: uac <subnet>.2, relays <subnet>.1, uas <subnet>.3 (pinlatch
+ * recognises trunks by source address, so each role has its own address; --subnet, default 127.0.0).
  *
  * CPU is read from /proc in clock ticks: pinlatch's main thread (/proc/PID/task/PID/stat, the
  * thread that does SIP) and its whole process; Kamailio's every process plus rtpengine's.
@@ -32,6 +44,9 @@ import { fileURLToPath } from 'node:url';
 import { Child } from '../test/control/child.ts';
 import { KAMAILIO_MODULES, kamailioProxyConfig } from '../test/support/kamailio.ts';
 import { REPO_DIR } from './lib/targets.ts';
+import { udpDropsAt } from './lib/proc-stats.ts';
+import { callOutcomes, refusedFromCounts } from './lib/call-outcomes.ts';
+import { cpsChartSvg, STEP_HEADER, stepRow, summaryLines, type CpsMode, type CpsStep } from './lib/cps-report.ts';
 
 export class CpsUsageError extends Error {
   readonly code = 'ERR_PINLATCH_BENCH_USAGE';
@@ -40,6 +55,18 @@ export class CpsUsageError extends Error {
 const KAMAILIO = '/usr/sbin/kamailio';
 const RTPENGINE = '/usr/bin/rtpengine';
 const SIPP = '/usr/bin/sipp';
+const TASKSET = '/usr/bin/taskset';
+
+/** CPU pinning: the relay under test on one set of CPUs, the sipps on another ('' = not pinned). */
+interface Pinning {
+  relay: string;
+  load: string;
+}
+
+/** `file args` as a Child, run through taskset (which execs it: the PID is the program's) when pinned. */
+function pinned(cpus: string, file: string, args: string[], options: { cwd?: string } = {}): Child {
+  return cpus === '' ? new Child(file, args, options) : new Child(TASKSET, ['-c', cpus, file, ...args], options);
+}
 const CLI = join(REPO_DIR, 'dist/src/cli.js');
 const SCENARIOS = fileURLToPath(new URL('../test/control/scenarios/', import.meta.url));
 
@@ -90,9 +117,16 @@ function writeScenarios(dir: string): { uac: string; uas: string } {
 
 /** The final response a relay refuses a call with when it sheds load or hits a bound. */
 const REFUSED_STATUS = 503;
-const RELAY = '127.0.0.1';
-const UAC = '127.0.0.2';
-const UAS = '127.0.0.3';
+/**
+ * The loopback addresses of the roles: <subnet>.1 the relays, .2 the caller, .3 the callee. The
+ * ports are fixed, so two runs at once (other worktrees) need different subnets (--subnet).
+ */
+const ADDR = { relay: '127.0.0.1', uac: '127.0.0.2', uas: '127.0.0.3' };
+
+function useSubnet(subnet: string): void {
+  if (!/^127\.\d{1,3}\.\d{1,3}$/.test(subnet)) throw new CpsUsageError(`--subnet: three octets inside 127.0.0.0/8, got ${subnet}`);
+  Object.assign(ADDR, { relay: `${subnet}.1`, uac: `${subnet}.2`, uas: `${subnet}.3` });
+}
 const TICK_S = 0.01; // USER_HZ = 100 on Linux
 
 /**
@@ -151,6 +185,8 @@ function childrenOf(pid: number): number[] {
 
 abstract class Stack {
   readonly children: Child[] = [];
+  /** CPUs the relay's processes run on (taskset -c), '' for any. */
+  cpus = '';
   constructor(readonly name: TargetName) {}
   abstract start(dir: string): Promise<void>;
   abstract usage(): Usage;
@@ -167,8 +203,11 @@ abstract class Stack {
 
 class PinlatchStack extends Stack {
   private pid = 0;
-  /** Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots). */
-  constructor(private readonly nodeArgs: string[]) {
+  /**
+   * Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots), and
+   * its sip.warmUpRounds (null: its default).
+   */
+  constructor(private readonly nodeArgs: string[], private readonly warmUpRounds: number | null) {
     super('pinlatch');
   }
   async start(dir: string): Promise<void> {
@@ -176,22 +215,23 @@ class PinlatchStack extends Stack {
     const config = join(dir, 'pinlatch-cps.yaml');
     writeFileSync(config, [
       'sip:',
-      `  listen: [{ transport: udp, address: ${RELAY}, port: ${p.sip} }]`,
+      `  listen: [{ transport: udp, address: ${ADDR.relay}, port: ${p.sip} }]`,
+      ...(this.warmUpRounds === null ? [] : [`  warmUpRounds: ${this.warmUpRounds}`]),
       'media:',
-      `  address: ${RELAY}`,
+      `  address: ${ADDR.relay}`,
       `  ports: { min: ${p.media.min}, max: ${p.media.max} }`,
       '  shards: 1',
       'trunks:',
-      `  - { name: uas, host: ${UAS}, port: ${p.uas} }`,
+      `  - { name: uas, host: ${ADDR.uas}, port: ${p.uas} }`,
       'routes:',
       '  - { trunk: uas }',
       // The calling sipp stands for the upstream PBX: only it may call the trunk, and the
       // upstream is exempt from the per-source rate limit, so what is measured is the load shedding.
-      `admission: { upstreamNetworks: [${UAC}] }`,
+      `admission: { upstreamNetworks: [${ADDR.uac}] }`,
       'log: { level: warn }',
       '',
     ].join('\n'));
-    const child = new Child(process.execPath, [...this.nodeArgs, CLI, '--config', config]);
+    const child = pinned(this.cpus, process.execPath, [...this.nodeArgs, CLI, '--config', config]);
     this.children.push(child);
     this.pid = child.pid;
   }
@@ -213,17 +253,17 @@ class KamailioStack extends Stack {
   }
   async start(dir: string): Promise<void> {
     const p = PORTS.kamailio;
-    const rtpengine = new Child(RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
-      '--table=-1', `--interface=${RELAY}`, `--listen-ng=${RELAY}:${p.ng}`, `--port-min=${p.media.min}`,
+    const rtpengine = pinned(this.cpus, RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
+      '--table=-1', `--interface=${ADDR.relay}`, `--listen-ng=${ADDR.relay}:${p.ng}`, `--port-min=${p.media.min}`,
       `--port-max=${p.media.max}`, '--delete-delay=0', '--num-threads=1']);
     this.children.push(rtpengine);
     this.rtpenginePid = rtpengine.pid;
     const cfg = join(dir, 'kamailio-cps.cfg');
     writeFileSync(cfg, kamailioProxyConfig({
-      address: RELAY, sipPort: p.sip, ngAddress: RELAY, ngPort: p.ng,
-      nextHop: { address: UAS, port: p.uas }, children: this.workers,
+      address: ADDR.relay, sipPort: p.sip, ngAddress: ADDR.relay, ngPort: p.ng,
+      nextHop: { address: ADDR.uas, port: p.uas }, children: this.workers,
     }));
-    const kamailio = new Child(KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
+    const kamailio = pinned(this.cpus, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
     this.children.push(kamailio);
     this.kamailioPid = kamailio.pid;
   }
@@ -248,7 +288,7 @@ class KamailioStack extends Stack {
 /** Sends OPTIONS from the uac's address until the relay answers anything (it is then up). */
 async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
   const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, UAC, () => resolve()));
+  await new Promise<void>((resolve) => socket.bind(0, ADDR.uac, () => resolve()));
   const local = socket.address().port;
   let answered = false;
   socket.on('message', (msg) => {
@@ -258,18 +298,18 @@ async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
   try {
     for (let i = 1; !answered && Date.now() < deadline; i++) {
       socket.send([
-        `OPTIONS sip:${RELAY}:${port} SIP/2.0`,
-        `Via: SIP/2.0/UDP ${UAC}:${local};branch=z9hG4bKcpsalive${i}`,
+        `OPTIONS sip:${ADDR.relay}:${port} SIP/2.0`,
+        `Via: SIP/2.0/UDP ${ADDR.uac}:${local};branch=z9hG4bKcpsalive${i}`,
         // Max-Forwards 0: the relay answers 483 itself (RFC 3261 §16.3 step 3), nothing is forwarded.
         'Max-Forwards: 0',
-        `From: <sip:probe@${UAC}:${local}>;tag=probe${i}`,
-        `To: <sip:${RELAY}:${port}>`,
+        `From: <sip:probe@${ADDR.uac}:${local}>;tag=probe${i}`,
+        `To: <sip:${ADDR.relay}:${port}>`,
         `Call-ID: cps-alive-${process.pid}-${i}`,
         `CSeq: ${i} OPTIONS`,
         'Content-Length: 0',
         '',
         '',
-      ].join('\r\n'), port, RELAY);
+      ].join('\r\n'), port, ADDR.relay);
       await new Promise((r) => setTimeout(r, 200));
     }
     return answered;
@@ -278,80 +318,39 @@ async function sipAlive(port: number, timeoutMs: number): Promise<boolean> {
   }
 }
 
-interface SippCounts {
-  successful: number;
-  failed: number;
-  retransmissions: number;
-}
-
-/**
- * Calls refused: the 503s the caller received, from sipp's -trace_counts CSV (one column per
- * scenario element and outcome; the refused path's 503 receptions are named `<n>_503_Recv`).
- */
-function sippRefused(dir: string): number {
-  const file = readdirSync(dir).find((f) => f.startsWith('cps-ng-uac_') && f.endsWith('_counts.csv'));
-  if (!file) return 0;
-  const lines = readFileSync(join(dir, file), 'utf8').trim().split('\n');
-  const header = lines[0]!.split(';');
-  const last = lines[lines.length - 1]!.split(';');
-  let refused = 0;
-  header.forEach((name, i) => {
-    if (new RegExp(`^\\d+_${REFUSED_STATUS}_Recv$`).test(name)) refused += Number(last[i] ?? 0);
-  });
-  return refused;
-}
-
-/** The cumulative counters of the last line of sipp's -trace_stat CSV. */
-function sippCounts(file: string): SippCounts {
-  const lines = readFileSync(file, 'utf8').trim().split('\n');
-  const header = lines[0]!.split(';');
-  const last = lines[lines.length - 1]!.split(';');
-  const col = (name: string): number => Number(last[header.indexOf(name)] ?? NaN);
-  return { successful: col('SuccessfulCall(C)'), failed: col('FailedCall(C)'), retransmissions: col('Retransmissions(C)') };
-}
-
 /** The kinds of sipp's -trace_err lines (timeouts, unexpected messages), counted. */
 function sippErrors(dir: string): string {
   const file = readdirSync(dir).find((f) => f.startsWith('cps-ng-uac_') && f.endsWith('_errors.log'));
   if (!file) return '(no error log)';
   const kinds = new Map<string, number>();
-  for (const line of readFileSync(join(dir, file), 'latin1').split('\n')) {
-    const m = /(Aborting call.*|.*timeout.*|Unexpected .*|.*unexpected.*)/i.exec(line);
+  // sipp starts every entry with a date and a tab, not always on a new line.
+  for (const entry of readFileSync(join(dir, file), 'latin1').split(/\n|(?=\d{4}-\d\d-\d\d\t)/)) {
+    const m = /(Aborting call.*|.*timeout.*|Unexpected .*|.*unexpected.*)/i.exec(entry);
     if (!m) continue;
     // Call-IDs and times vary; the scenario element ("caller:<index>") tells where a call stopped.
-    const kind = m[1]!.replace(/Call-Id: \S+/i, '').replace(/^[0-9: .\t-]+/, '').slice(0, 160);
+    const kind = m[1]!.replace(/Call-Id: \S+/i, '').replace(/^[0-9: .\t'-]+/, '').slice(0, 160).trim();
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   return [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => `  ${n} × ${k}`).join('\n');
 }
 
-interface StepResult {
-  target: TargetName;
+interface StepPlan {
   rate: number;
   calls: number;
-  successful: number;
-  failed: number;
-  /** Completed calls (successful in sipp's count minus the refused ones, which end cleanly too). */
-  completed: number;
-  /** Calls answered with a final 503. */
-  refused: number;
-  /** Calls neither completed nor refused. */
-  lost: number;
-  retransmissions: number;
-  wallS: number;
-  cpuS: number;
-  mainS: number;
-  rssKiB: number;
-  pssKiB: number;
+  holdMs: number;
+  mode: CpsMode;
+  multiple: number | null;
 }
 
-async function runStep(stack: Stack, dir: string, rate: number, calls: number, holdMs: number): Promise<StepResult> {
+async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: string): Promise<CpsStep> {
+  const { rate, calls, holdMs } = plan;
   const p = stack.ports;
   const stepDir = mkdtempSync(join(dir, `${stack.name}-${rate}-`));
-  const stf = join(dir, `${stack.name}-${rate}-${Date.now()}.csv`);
+  const stf = join(stepDir, `stat.csv`);
   // Bound: the calls should take calls/rate + hold; three times that plus 30 s is a hung step.
   const boundS = Math.ceil((3 * calls) / rate + holdMs / 1000 + 30);
   const before = stack.usage();
+  const dropsBefore = udpDropsAt(ADDR.relay, p.sip);
   let rss = before.rssKiB;
   let pss = before.pssKiB;
   const sampler = setInterval(() => {
@@ -360,10 +359,10 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
     pss = Math.max(pss, u.pssKiB);
   }, 250);
   const started = performance.now();
-  const uac = new Child(SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
+  const uac = pinned(loadCpus, SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', ADDR.uac, '-p', String(p.uac), '-mp', String(p.uacMedia),
     '-r', String(rate), '-m', String(calls), '-l', String(Math.max(100, rate * 10)), '-d', String(holdMs),
     '-nostdin', '-timeout', `${boundS}s`, '-timeout_error', '-recv_timeout', '10000',
-    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${RELAY}:${p.sip}`], { cwd: stepDir });
+    '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${ADDR.relay}:${p.sip}`], { cwd: stepDir });
   const timer = setTimeout(() => void uac.stop(), (boundS + 10) * 1000);
   try {
     await uac.done;
@@ -373,29 +372,20 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
   }
   const wallS = (performance.now() - started) / 1000;
   const after = stack.usage();
-  const counts = existsSync(stf) ? sippCounts(stf) : { successful: 0, failed: calls, retransmissions: NaN };
-  const refused = sippRefused(stepDir);
-  if (calls - counts.successful > 0) console.error(`${stack.name} ${rate} cps, what the caller's sipp logged about its failed calls:\n${sippErrors(stepDir)}`);
-  const completed = Math.max(0, counts.successful - refused);
+  const countsFile = readdirSync(stepDir).find((f) => f.startsWith('cps-ng-uac_') && f.endsWith('_counts.csv'));
+  const refused = countsFile ? refusedFromCounts(readFileSync(join(stepDir, countsFile), 'utf8'), [REFUSED_STATUS]) : 0;
+  const outcomes = callOutcomes(calls, existsSync(stf) ? readFileSync(stf, 'utf8') : null, refused);
+  if (outcomes.lost > 0) console.error(`${stack.name} ${rate} cps, what the caller's sipp logged about its lost calls:\n${sippErrors(stepDir)}`);
   return {
-    target: stack.name, rate, calls, ...counts,
-    failed: calls - completed, completed, refused, lost: calls - completed - refused,
+    target: stack.name, mode: plan.mode, rate, multiple: plan.multiple, ...outcomes,
     wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
     rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
+    sipDrops: udpDropsAt(ADDR.relay, p.sip) - dropsBefore,
   };
 }
 
-function line(r: StepResult): string {
-  const pct = (s: number): string => `${((100 * s) / r.wallS).toFixed(1)}`;
-  const perCall = (s: number): string => ((1000 * s) / Math.max(1, r.calls)).toFixed(2);
-  return `| ${r.target} | ${r.rate} | ${r.completed}/${r.calls} | ${r.refused} | ${r.lost} | ${r.retransmissions} | ${r.wallS.toFixed(1)} | ` +
-    `${pct(r.mainS)} | ${perCall(r.mainS)} | ${pct(r.cpuS)} | ${perCall(r.cpuS)} | ${(r.rssKiB / 1024).toFixed(1)} | ${(r.pssKiB / 1024).toFixed(1)} |`;
-}
-
-const HEADER = [
-  '| target | cps | completed/calls | refused | lost | retrans | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-];
+/** The overload multiples of the rate pinlatch can carry (issue 9: 1×, 2× and 4×). */
+const OVERLOAD_MULTIPLES = [1, 2, 4] as const;
 
 export async function runCps(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -411,9 +401,17 @@ export async function runCps(argv: string[]): Promise<void> {
       'node-args': { type: 'string', default: '' },
       fresh: { type: 'boolean', default: false },
       'all-rates': { type: 'boolean', default: false },
+      overload: { type: 'string' },
+      modes: { type: 'string', default: 'cold,warm' },
+      'relay-cpu': { type: 'string', default: '0' },
+      'load-cpu': { type: 'string', default: '1' },
+      subnet: { type: 'string', default: '127.0.0' },
+      'warm-up-rounds': { type: 'string' },
+      'settle-ms': { type: 'string', default: '500' },
     },
     strict: true,
   });
+  useSubnet(values.subnet);
   const rates = values.rates.split(',').map(Number);
   const calls = Number(values.calls);
   const holdMs = Number(values['hold-ms']);
@@ -423,80 +421,160 @@ export async function runCps(argv: string[]): Promise<void> {
   if (!Number.isInteger(calls) || calls <= 0 || calls > 100_000) throw new CpsUsageError(`--calls: 1..100000, got ${values.calls}`);
   if (!Number.isInteger(holdMs) || holdMs < 0) throw new CpsUsageError(`--hold-ms: >= 0, got ${values['hold-ms']}`);
   if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new CpsUsageError(`--kamailio-children: 1..16`);
+  const overload = values.overload === undefined ? null : values.overload === 'auto' ? 'auto' : Number(values.overload);
+  if (overload !== null && overload !== 'auto' && !(Number.isInteger(overload) && overload > 0)) {
+    throw new CpsUsageError(`--overload: auto or a positive integer (cps), got ${values.overload}`);
+  }
+  const modes = values.modes.split(',') as CpsMode[];
+  if (modes.length === 0 || modes.some((m) => m !== 'cold' && m !== 'warm')) throw new CpsUsageError(`--modes: cold, warm or both, got ${values.modes}`);
+  const warmUpRounds = values['warm-up-rounds'] === undefined ? null : Number(values['warm-up-rounds']);
+  if (warmUpRounds !== null && !(Number.isInteger(warmUpRounds) && warmUpRounds >= 0)) throw new CpsUsageError(`--warm-up-rounds: >= 0, got ${values['warm-up-rounds']}`);
+  const settleMs = Number(values['settle-ms']);
+  if (!Number.isInteger(settleMs) || settleMs < 0) throw new CpsUsageError(`--settle-ms: >= 0, got ${values['settle-ms']}`);
+  const pinning: Pinning = { relay: values['relay-cpu'], load: values['load-cpu'] };
+  for (const cpusArg of [pinning.relay, pinning.load]) {
+    if (cpusArg !== '' && !/^\d+([-,]\d+)*$/.test(cpusArg)) throw new CpsUsageError(`--relay-cpu/--load-cpu: a CPU list for taskset -c, got ${cpusArg}`);
+  }
+  if (values.out !== undefined && !values.out.endsWith('.json')) throw new CpsUsageError(`--out: a .json file (the chart goes beside it as .svg), got ${values.out}`);
   const names = values.targets.split(',') as TargetName[];
   for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (pinlatch, kamailio)`);
-  const missing = [SIPP, ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
+  if (overload === 'auto' && !names.includes('pinlatch')) throw new CpsUsageError('--overload auto measures pinlatch: add it to --targets, or give the rate');
+  const missing = [SIPP, ...(pinning.relay !== '' || pinning.load !== '' ? [TASKSET] : []),
+    ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
     ...(names.includes('pinlatch') ? [CLI] : [])].filter((f) => !existsSync(f));
-  if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine; npx tsc -p . for dist)`);
+  if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine, util-linux; npx tsc -p . for dist)`);
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
-  const stacks: Stack[] = names.map((n) => (n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean)) : new KamailioStack(workers)));
+  const stacks = new Map<TargetName, Stack>(names.map((n) => {
+    const stack = n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean), warmUpRounds) : new KamailioStack(workers);
+    stack.cpus = pinning.relay;
+    return [n, stack];
+  }));
   const uases = new Map<Stack, Child>();
-  const results: StepResult[] = [];
+  const steps: CpsStep[] = [];
   const deadline = Date.now() + maxMs;
   const scenarios = writeScenarios(dir);
+  const running = new Set<Stack>();
   const startStack = async (stack: Stack): Promise<void> => {
     await stack.start(dir);
+    running.add(stack);
     if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
-    uases.set(stack, new Child(SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
+    uases.set(stack, pinned(pinning.load, SIPP, ['-sf', scenarios.uas, '-i', ADDR.uas, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
       '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
+    await new Promise((r) => setTimeout(r, settleMs));
   };
   const stopStack = async (stack: Stack): Promise<void> => {
     await uases.get(stack)?.stop();
     uases.delete(stack);
     await stack.stop();
     stack.children.length = 0;
+    running.delete(stack);
   };
-  try {
-    for (const stack of stacks) await startStack(stack);
-    await new Promise((r) => setTimeout(r, 500));
-    console.log(HEADER.join('\n'));
-    const failedAt = new Set<TargetName>();
+  /** A fresh process for the step (cold), or the running one (started if it is not). */
+  const ready = async (stack: Stack, fresh: boolean): Promise<void> => {
+    if (fresh && running.has(stack)) await stopStack(stack);
+    if (!running.has(stack)) await startStack(stack);
+  };
+  const step = async (stack: Stack, plan: StepPlan): Promise<CpsStep | null> => {
+    if (Date.now() + (plan.calls / plan.rate + plan.holdMs / 1000 + 5) * 1000 > deadline) {
+      console.log(`(stopping: --max-minutes ${values['max-minutes']} reached before ${stack.name} ${plan.mode} at ${plan.rate} cps)`);
+      return null;
+    }
+    console.log(`… ${stack.name} ${plan.mode} ${plan.rate} cps${plan.multiple === null ? '' : ` (${plan.multiple}×)`}, ${plan.calls} calls`);
+    const r = await runStep(stack, dir, plan, pinning.load);
+    steps.push(r);
+    console.log(stepRow(r));
+    if (r.lost > 0) console.error(`${stack.name} output at ${plan.rate} cps (tail):\n${stack.output().slice(-1500)}`);
+    // Let the last calls' transactions and quarantined ports expire before the next step.
+    await new Promise((res) => setTimeout(res, 3000));
+    return r;
+  };
+  /**
+   * Every rate through every target, interleaved (both see the machine at the same time). A
+   * target's sweep ends at a step that lost calls (unless --all-rates), or, with `untilRefused`,
+   * at one that did not complete every call.
+   */
+  const sweepRates = async (targets: Stack[], untilRefused: boolean): Promise<void> => {
+    const done = new Set<Stack>();
     for (const rate of rates) {
-      for (const stack of stacks) {
-        if (failedAt.has(stack.name)) continue;
-        if (Date.now() + ((calls / rate) + holdMs / 1000 + 5) * 1000 > deadline) {
-          console.log(`(stopping: --max-minutes ${values['max-minutes']} reached before ${stack.name} at ${rate} cps)`);
-          continue;
+      for (const stack of targets) {
+        if (done.has(stack)) continue;
+        const cold = values.fresh || !running.has(stack);
+        await ready(stack, values.fresh);
+        const r = await step(stack, { rate, calls, holdMs, mode: cold ? 'cold' : 'warm', multiple: null });
+        if (r === null || (untilRefused ? r.completed < r.calls : r.lost > 0 && !values['all-rates'])) done.add(stack);
+      }
+    }
+    for (const stack of targets) await stopStack(stack);
+  };
+
+  console.log(`pinning: relay on CPU ${pinning.relay || 'any'}, sipp on CPU ${pinning.load || 'any'}`);
+  console.log(STEP_HEADER);
+  let capacity: number | null = null;
+  try {
+    if (overload === null) {
+      await sweepRates([...stacks.values()], false);
+    } else {
+      if (overload === 'auto') {
+        // The capacity is a warm process's: one process, warmed up at the first rate, then the rates.
+        const pinlatch = stacks.get('pinlatch')!;
+        await ready(pinlatch, true);
+        await step(pinlatch, { rate: rates[0]!, calls, holdMs, mode: 'warmup', multiple: null });
+        await sweepRates([pinlatch], true);
+        const carried = steps.filter((s) => s.target === 'pinlatch' && s.mode !== 'warmup' && s.completed === s.calls).map((s) => s.rate);
+        if (carried.length === 0) throw new Error(`pinlatch completed every call at none of --rates ${values.rates}: no capacity to base the overload steps on`);
+        capacity = Math.max(...carried);
+        console.log(`capacity: pinlatch completed every call up to ${capacity} cps (the steps above); overload steps at ${OVERLOAD_MULTIPLES.map((m) => m * capacity!).join(', ')} cps`);
+      } else {
+        capacity = overload;
+      }
+      const base = capacity;
+      for (const mode of modes) {
+        if (mode === 'warm') {
+          for (const stack of stacks.values()) {
+            await ready(stack, true);
+            await step(stack, { rate: Math.max(1, Math.round(base / 2)), calls, holdMs, mode: 'warmup', multiple: null });
+          }
         }
-        if (values.fresh && results.some((r) => r.target === stack.name)) {
-          await stopStack(stack);
-          await startStack(stack);
-          await new Promise((r) => setTimeout(r, 500));
+        for (const multiple of OVERLOAD_MULTIPLES) {
+          for (const stack of stacks.values()) {
+            await ready(stack, mode === 'cold');
+            await step(stack, { rate: multiple * base, calls, holdMs, mode, multiple });
+          }
         }
-        const r = await runStep(stack, dir, rate, calls, holdMs);
-        results.push(r);
-        console.log(line(r));
-        // A rate that loses calls ends that target's sweep (higher rates would only lose more),
-        // unless every rate is asked for.
-        if (r.lost > 0) {
-          if (!values['all-rates']) failedAt.add(stack.name);
-          console.error(`${stack.name} output at ${rate} cps (tail):\n${stack.output().slice(-1500)}`);
-        }
-        // Let the last calls' transactions and quarantined ports expire before the next step.
-        await new Promise((res) => setTimeout(res, 3000));
+        for (const stack of stacks.values()) await stopStack(stack);
       }
     }
   } catch (err) {
-    for (const stack of stacks) console.error(stack.output());
+    for (const stack of stacks.values()) console.error(stack.output());
     throw err;
   } finally {
-    for (const stack of stacks) await stopStack(stack);
+    for (const stack of running) await stopStack(stack);
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const best = (t: TargetName): string => {
-    const ok = results.filter((r) => r.target === t && r.lost === 0 && r.refused === 0).map((r) => r.rate);
-    return ok.length > 0 ? String(Math.max(...ok)) : 'none';
-  };
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`;
   const summary = [
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
+    `machine: ${machine}`,
     `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}`,
-    ...names.map((t) => `highest rate with every call completed, ${t}: ${best(t)} cps`),
-    ...names.map((t) => `steps with lost calls, ${t}: ${results.filter((r) => r.target === t && r.lost > 0).map((r) => `${r.rate} cps (${r.lost})`).join(', ') || 'none'}`),
-  ].join('\n');
-  console.log(summary);
-  if (values.out) writeFileSync(values.out, [...HEADER, ...results.map(line), '', summary, ''].join('\n'));
+    ...(capacity === null ? [] : [`overload base (1×): ${capacity} cps`]),
+    ...summaryLines(steps),
+  ];
+  console.log(summary.join('\n'));
+  if (values.out) {
+    const json = values.out;
+    const svg = json.replace(/\.json$/, '.svg');
+    const lost = steps.reduce((n, s) => n + (s.mode === 'warmup' ? 0 : s.lost), 0);
+    writeFileSync(json, `${JSON.stringify({ argv, machine, calls, holdMs, pinning, capacity, steps }, null, 2)}\n`);
+    writeFileSync(svg, cpsChartSvg({
+      steps,
+      title: capacity === null
+        ? `cps: ${calls} calls per step, ${lost} lost`
+        : `cps overload: 1×, 2×, 4× of ${capacity} cps, ${calls} calls per step — ${lost} calls lost in all`,
+      subtitle: `${[...stacks.keys()].join(' vs ')}; relay pinned to CPU ${pinning.relay || 'any'}, sipp to ${pinning.load || 'any'}; ${machine}`,
+    }));
+    console.log(`wrote ${json} and ${svg}`);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -49,6 +49,21 @@ export function machineCpu(): MachineCpu {
   return { busyTicks: total - idle, totalTicks: total };
 }
 
+/**
+ * Receive-buffer drops of the IPv4 UDP socket bound to `address:port` (the `drops` column of
+ * /proc/net/udp, whose local address is the IPv4 address in hex, in host byte order).
+ */
+export function udpDropsAt(address: string, port: number): number {
+  const hex = Buffer.from(address.split('.').map(Number)).readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
+  const local = `${hex}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let drops = 0;
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] === local) drops += Number(cols[cols.length - 1]) || 0;
+  }
+  return drops;
+}
+
 /** Receive-queue drops per local UDP port (the `drops` column of /proc/net/udp and udp6). */
 export function udpDropsByPort(): Map<number, number> {
   const drops = new Map<number, number>();

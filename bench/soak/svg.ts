@@ -1,17 +1,11 @@
 /**
- * The soak chart as hand-written SVG, pure: one panel per series stacked on a shared time axis
- * (minutes since the load started), the judged window shaded blue with its regression line
- * dashed red, the drain shaded grey.
+ * The soak chart, pure: one panel per series stacked on a shared time axis (minutes since the
+ * load started), the judged window shaded blue with its regression line dashed red, the drain
+ * shaded grey. Drawn with bench/lib/svg.ts.
  */
+import { COLOURS, niceMax, label, panelChartSvg, type Panel as ChartPanel } from '../lib/svg.ts';
 import type { Judgement } from './flatness.ts';
 import { SERIES, type Series, type SoakSample } from './samples.ts';
-
-const WIDTH = 960;
-const PANEL_H = 110;
-const GAP = 34;
-const LEFT = 70;
-const RIGHT = 20;
-const TOP = 50;
 
 interface Panel {
   series: Series[];
@@ -32,18 +26,7 @@ function rate(samples: readonly SoakSample[], read: (s: SoakSample) => number): 
   };
 }
 
-const esc = (text: string): string => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-
-function niceMax(v: number): number {
-  if (v <= 0) return 1;
-  const step = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * step >= v) return m * step;
-  return 10 * step;
-}
-
-const label = (v: number): string => (v >= 100 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1));
-
-const COLOURS = ['#1f5fa8', '#c26a00', '#2e7d32'];
+const colour = (k: number): string => COLOURS[k % 3]!;
 
 export interface ChartInput {
   samples: readonly SoakSample[];
@@ -82,61 +65,40 @@ export function soakSvg({ samples, judgement, title, subtitle }: ChartInput): st
       ],
     },
   ];
-  const height = TOP + panels.length * (PANEL_H + GAP) + 20;
-  const plotW = WIDTH - LEFT - RIGHT;
   const t0 = Math.min(0, ...samples.map((s) => s.t));
   const t1 = Math.max(t0 + 1, ...samples.map((s) => s.t));
-  const x = (t: number): number => LEFT + ((t - t0) / (t1 - t0)) * plotW;
-  const minutes = (t1 - t0) / 60;
-  const tickStepMin = niceMax(minutes / 8);
+  const tickStepMin = niceMax((t1 - t0) / 60 / 8);
+  const ticks: number[] = [];
+  for (let m = Math.ceil(t0 / 60 / tickStepMin) * tickStepMin; m <= t1 / 60 + 1e-9; m += tickStepMin) ticks.push(m * 60);
   const drainFrom = samples.find((s) => s.phase === 'drain')?.t;
+  const { window } = judgement;
 
-  const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ` +
-      `font-family="sans-serif" font-size="11">`,
-    `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    `<text x="${LEFT}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${LEFT}" y="38" fill="#444">${esc(subtitle)}</text>`,
-  ];
-  panels.forEach((panel, i) => {
-    const top = TOP + i * (PANEL_H + GAP) + 16;
-    const bottom = top + PANEL_H;
-    const values = samples.flatMap((s) => panel.series.map((se) => se.read(s))).filter(Number.isFinite);
-    const yMax = niceMax(Math.max(0, ...values));
-    const y = (v: number): number => bottom - (Math.max(0, v) / yMax) * PANEL_H;
+  const chartPanels = panels.map((panel): ChartPanel => {
     const verdict = panel.trendKey ? judgement.verdicts.find((v) => v.check === `flat ${panel.trendKey}`) : undefined;
-    const legend = (panel.legend ?? []).map((name, k) => `<tspan dx="10" fill="${COLOURS[k % COLOURS.length]}" font-weight="normal">— ${esc(name)}</tspan>`);
-    out.push(`<text x="${LEFT}" y="${top - 5}" font-weight="bold">${esc(panel.title)}${legend.join('')}</text>`);
-    if (verdict) {
-      out.push(`<text x="${WIDTH - RIGHT}" y="${top - 5}" text-anchor="end" fill="${verdict.ok ? '#2e7d32' : '#b00020'}">${esc(verdict.line)}</text>`);
-    }
-    out.push(`<rect x="${x(judgement.window.from).toFixed(1)}" y="${top}" width="${(x(judgement.window.to) - x(judgement.window.from)).toFixed(1)}" height="${PANEL_H}" fill="#e8f0fb"/>`);
-    if (drainFrom !== undefined) {
-      out.push(`<rect x="${x(drainFrom).toFixed(1)}" y="${top}" width="${(x(t1) - x(drainFrom)).toFixed(1)}" height="${PANEL_H}" fill="#eeeeee"/>`);
-    }
-    out.push(`<rect x="${LEFT}" y="${top}" width="${plotW}" height="${PANEL_H}" fill="none" stroke="#999"/>`);
-    for (const v of [0, yMax / 2, yMax]) {
-      out.push(`<text x="${LEFT - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#444">${label(v)}</text>`);
-      out.push(`<line x1="${LEFT}" x2="${LEFT + plotW}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`);
-    }
-    for (let m = Math.ceil(t0 / 60 / tickStepMin) * tickStepMin; m <= t1 / 60 + 1e-9; m += tickStepMin) {
-      const xm = x(m * 60).toFixed(1);
-      out.push(`<line x1="${xm}" x2="${xm}" y1="${bottom}" y2="${bottom + 4}" stroke="#999"/>`);
-      out.push(`<text x="${xm}" y="${bottom + 15}" text-anchor="middle" fill="#444">${label(m)}</text>`);
-    }
-    panel.series.forEach((se, k) => {
-      const points = samples.map((s) => `${x(s.t).toFixed(1)},${y(se.read(s)).toFixed(1)}`).join(' ');
-      out.push(`<polyline points="${points}" fill="none" stroke="${COLOURS[k % COLOURS.length]}" stroke-width="1.5"/>`);
-    });
     const tr = panel.trendKey ? judgement.trends[panel.trendKey] : undefined;
-    if (tr) {
-      const at = (t: number): number => tr.mean + tr.slope * (t - tr.meanT);
-      out.push(`<line x1="${x(judgement.window.from).toFixed(1)}" y1="${y(at(judgement.window.from)).toFixed(1)}" ` +
-        `x2="${x(judgement.window.to).toFixed(1)}" y2="${y(at(judgement.window.to)).toFixed(1)}" stroke="#b00020" stroke-width="1.5" stroke-dasharray="5,3"/>`);
-    }
+    const at = (t: number): number => (tr ? tr.mean + tr.slope * (t - tr.meanT) : 0);
+    return {
+      title: panel.title,
+      legend: (panel.legend ?? []).map((name, k) => ({ name, colour: colour(k) })),
+      ...(verdict ? { note: { text: verdict.line, colour: verdict.ok ? '#2e7d32' : '#b00020' } } : {}),
+      bands: [
+        { from: window.from, to: window.to, fill: '#e8f0fb' },
+        ...(drainFrom === undefined ? [] : [{ from: drainFrom, to: t1, fill: '#eeeeee' }]),
+      ],
+      lines: panel.series.map((se, k) => ({ colour: colour(k), points: samples.map((s) => ({ x: s.t, y: se.read(s) })) })),
+      segments: tr ? [{ from: { x: window.from, y: at(window.from) }, to: { x: window.to, y: at(window.to) }, colour: '#b00020', dash: '5,3' }] : [],
+    };
   });
-  out.push(`<text x="${LEFT + plotW / 2}" y="${height - 6}" text-anchor="middle" fill="#444">minutes since the load started ` +
-    `(blue: judged window, grey: drain after the load)</text>`);
-  out.push('</svg>', '');
-  return out.join('\n');
+  return panelChartSvg({
+    title,
+    subtitle,
+    panels: chartPanels,
+    x: {
+      from: t0,
+      to: t1,
+      ticks,
+      tickLabel: (t) => label(t / 60),
+      caption: 'minutes since the load started (blue: judged window, grey: drain after the load)',
+    },
+  });
 }

@@ -57,6 +57,7 @@ const sip = z.strictObject({
   timers: sipTimers.default({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000, inviteTimeoutMs: 180_000 }),
   maxMessageBytes: intIn(1024, 1_048_576).default(65_535),
   udpReceiveBufferBytes: intIn(65_536, 268_435_456).default(4_194_304),
+  warmUpRounds: intIn(0, 100_000).default(1000),
   drainSec: intIn(0, 86_400).default(30),
 });
 

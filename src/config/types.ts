@@ -34,6 +34,8 @@ export interface SipConfig {
   readonly maxMessageBytes: number;
   /** SO_RCVBUF asked for on the SIP UDP sockets (the kernel caps it at net.core.rmem_max). */
   readonly udpReceiveBufferBytes: number;
+  /** Calls' worth of messages run through the parser, SDP anchoring and responses after start (JIT warm-up). */
+  readonly warmUpRounds: number;
   /** On SIGTERM/SIGINT, running calls may finish this long before they are ended with BYE. */
   readonly drainSec: number;
 }

@@ -55,6 +55,7 @@ function registerSipLimits(registry: Registry, read: () => ProxyStats): void {
   gauge('pinlatch_sip_rate_sources', 'Sources in the rate table (bound: limits.sourceRate.sources)', (s) => s.sourceRate.sources);
   counter('pinlatch_sip_shed_total', 'New requests answered 503 because the SIP thread was behind (limits.overload)', (s) => s.shed);
   gauge('pinlatch_sip_shedding', '1 while new requests are shed', (s) => (s.shedding ? 1 : 0));
+  gauge('pinlatch_sip_admitted_share', 'Share of the new requests admitted while shedding steers the SIP queue (1: none shed)', (s) => s.admittedShare);
   gauge('pinlatch_sip_queue_delay_seconds', 'Queueing time of the SIP UDP sockets, last measured by a probe', (s) => s.queueDelayMs / 1000);
   gauge('pinlatch_sip_loop_lag_seconds', 'Event-loop lag of the SIP thread, last measured', (s) => s.loopLagMs / 1000);
   new Counter({

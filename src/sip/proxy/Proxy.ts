@@ -52,6 +52,7 @@ import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { LimitError, type LimitKind } from '../edge/LimitError.js';
 import { LoadShedder } from '../edge/LoadShedder.js';
+import { startJitWarmUp } from '../warmup/JitWarmUp.js';
 import { SourceRateLimiter, type SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
@@ -182,6 +183,8 @@ export interface ProxyStats {
   shed: number;
   /** True while new requests are being shed. */
   shedding: boolean;
+  /** Share of the new requests admitted now (1: none shed). */
+  admittedShare: number;
   /** The SIP UDP sockets' queueing time and the event-loop lag as last measured (ms). */
   queueDelayMs: number;
   loopLagMs: number;
@@ -245,6 +248,7 @@ export class SipProxy {
   private readonly rateLimiter: SourceRateLimiter;
   private readonly shedder: LoadShedder;
   private overloadTimer: NodeJS.Timeout | undefined;
+  private warmUp: { stop(): void } | null = null;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
   private dnsLookups = 0;
@@ -310,6 +314,7 @@ export class SipProxy {
       sourceRate: this.rateLimiter.snapshot(now),
       shed: this.shed,
       shedding: this.shedder.shedding,
+      admittedShare: this.shedder.share,
       queueDelayMs: this.transport?.queueDelayMs(now) ?? 0,
       loopLagMs: this.shedder.lag(now),
       limitReached: { ...this.limitReached },
@@ -382,9 +387,12 @@ export class SipProxy {
     const probeLostMs = Math.max(1000, 8 * overload.maxQueueMs);
     this.shedder.tick(performance.now(), probeMs);
     this.overloadTimer = setInterval(() => {
-      this.shedder.tick(performance.now(), probeMs);
+      const now = performance.now();
+      this.shedder.tick(now, probeMs);
+      this.shedder.adjust(transport.queueDelayMs(now), now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
+    this.warmUp = sip.warmUpRounds > 0 ? startJitWarmUp(sip.warmUpRounds) : null;
     this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
     for (const point of this.points) {
       this.ownHosts.add(normalizeIp(point.address) ?? point.address);
@@ -397,6 +405,7 @@ export class SipProxy {
     this.gate.stop();
     this.phones?.stop();
     clearInterval(this.overloadTimer);
+    this.warmUp?.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {
@@ -793,13 +802,15 @@ export class SipProxy {
     const retryAfterSec = limits.overload.retryAfterSec;
     const wasShedding = this.shedder.shedding;
     const queueMs = this.transport?.queueDelayMs(now) ?? 0;
-    const shedding = this.shedder.shouldShed(queueMs, now);
+    const admitted = this.shedder.admit(queueMs, now);
+    const shedding = this.shedder.shedding;
     if (shedding !== wasShedding) {
       const lagMs = this.shedder.lag(now);
-      if (shedding) this.log?.warn({ queueMs, lagMs, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs }, 'overloaded: new requests refused with 503');
+      const share = this.shedder.share;
+      if (shedding) this.log?.warn({ queueMs, lagMs, share, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs }, 'overloaded: a share of the new requests refused with 503');
       else this.log?.info({ queueMs, lagMs, shed: this.shed }, 'overload over: new requests accepted again');
     }
-    if (shedding) {
+    if (!admitted) {
       this.shed += 1;
       return { kind: 'refuse', reason: 'Overloaded', retryAfterSec };
     }

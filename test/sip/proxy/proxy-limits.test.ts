@@ -3,7 +3,7 @@
  * then ignored for its ban while another source's calls complete; a full transaction table answers
  * 503 with Retry-After and takes requests again once transactions end; while the SIP socket's queue
  * is behind, new INVITEs are refused at once but retransmissions and in-dialog requests of an
- * accepted call pass.
+ * accepted call pass; a burst larger than the proxy can take ends every call, completed or refused.
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../../support/suite.ts';
@@ -17,9 +17,9 @@ const CALLER = '127.0.0.1';
 
 const test = suite('sip/proxy limits', { timeoutMs: 30_000 });
 
-async function withProxy(limits: string, fn: (sut: ProxyUnderTest, port: number, gateway: SipPeer) => Promise<void>): Promise<void> {
+async function withProxy(limits: string, fn: (sut: ProxyUnderTest, port: number, gateway: SipPeer) => Promise<void>, mediaPorts = 40): Promise<void> {
   const port = await freeSipPort();
-  const ports = await freePortRange(40);
+  const ports = await freePortRange(mediaPorts);
   const gateway = await SipPeer.udp(GATEWAY);
   let sut: Partial<ProxyUnderTest> = {};
   try {
@@ -129,12 +129,12 @@ test('overload: INVITEs that waited in the socket past the threshold get 503 at 
       const invite = request({ user: '4930', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) });
       caller.send(invite, port);
       const atGateway = await gateway.waitFor(isRequest('INVITE', callId));
-      // The proxy's thread (this one) is busy for 400 ms while a retransmission of the accepted
-      // INVITE and three new ones wait in its socket.
+      // The proxy's thread (this one) is busy for 600 ms (over four times maxQueueMs: every new
+      // request is refused) while a retransmission of the accepted INVITE and three new ones wait in its socket.
       caller.send(invite, port);
       for (let i = 0; i < 3; i++) caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: `late${i}`, body: sdp(CALLER, 40000) }), port);
       await new Promise((r) => setImmediate(r));
-      const busyUntil = performance.now() + 400;
+      const busyUntil = performance.now() + 600;
       while (performance.now() < busyUntil);
       for (let i = 0; i < 3; i++) {
         const refused = await caller.waitFor(isResponse(`late${i}`));
@@ -168,6 +168,61 @@ test('overload: INVITEs that waited in the socket past the threshold get 503 at 
       caller.close();
     }
   });
+});
+
+test('a burst of calls while the proxy is behind: every call ends, completed or refused with 503, none lost', async () => {
+  const CALLS = 80;
+  await withProxy('  overload: { maxQueueMs: 100, maxLagMs: 200, retryAfterSec: 2 }', async ({ proxy }, port, gateway) => {
+    const caller = await SipPeer.udp(CALLER);
+    // The gateway answers every INVITE it gets with 200 at once, a retransmitted one with the same
+    // 200 (as a UA does, RFC 3261 §13.3.1.4), and every BYE with 200.
+    let seen = 0;
+    const answering = setInterval(() => {
+      for (; seen < gateway.received.length; seen++) {
+        const m = gateway.received[seen]!;
+        if (m.kind !== 'request') continue;
+        if (m.method === 'INVITE') gateway.sendMessage(answer(m, 200, gateway, sdp(GATEWAY, 42000)), port);
+        if (m.method === 'BYE') gateway.sendMessage(createResponse(m, 200), port);
+      }
+    }, 5);
+    try {
+      const callIds = Array.from({ length: CALLS }, (_, i) => `burst${i}`);
+      for (const callId of callIds) caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId, body: sdp(CALLER, 40000) }), port);
+      // The proxy's thread (this one) is busy for 600 ms with the whole burst waiting in its socket.
+      await new Promise((r) => setImmediate(r));
+      const busyUntil = performance.now() + 600;
+      while (performance.now() < busyUntil);
+      const outcomes = { completed: 0, refused: 0 };
+      for (const callId of callIds) {
+        const final = await caller.waitFor(isResponse(callId), 20_000);
+        if (final.status === 503) {
+          outcomes.refused++;
+          assert.is(final.get('retry-after'), '2');
+          caller.send(request({ method: 'ACK', user: '4930', peer: caller, proxyPort: port, callId, toTag: final.to!.tag }), port);
+          continue;
+        }
+        assert.is(final.status, 200, `${callId}: 200 or 503, got ${final.status}`);
+        const routes = final.getAll('record-route');
+        const toTag = final.to!.tag!;
+        caller.send(request({ method: 'ACK', user: 'gw', peer: caller, proxyPort: port, callId, toTag, routes, uri: `sip:gw@${GATEWAY}:${gateway.port}` }), port);
+        caller.send(request({ method: 'BYE', user: 'gw', peer: caller, proxyPort: port, callId, toTag, cseq: 2, routes, uri: `sip:gw@${GATEWAY}:${gateway.port}` }), port);
+        assert.is((await caller.waitFor(isResponse(callId, 'BYE'), 20_000)).status, 200, `${callId}: BYE answered`);
+        outcomes.completed++;
+      }
+      assert.is(outcomes.completed + outcomes.refused, CALLS);
+      // How many are taken once the loop runs again depends on the machine; none may be lost.
+      assert.ok(outcomes.refused > 0, 'the proxy was behind: calls refused');
+      assert.is(proxy.stats().shed, outcomes.refused);
+      for (const callId of callIds) {
+        const finals = caller.received.filter(isResponse(callId)).map((m) => m.status);
+        assert.is(new Set(finals).size, 1, `${callId}: one outcome only, got ${finals.join(', ')}`);
+        if (finals[0] === 503) assert.not.ok(gateway.received.some(isRequest('INVITE', callId)), `${callId}: refused, never forwarded`);
+      }
+    } finally {
+      clearInterval(answering);
+      caller.close();
+    }
+  }, 400);
 });
 
 test('an INVITE whose SDP cannot be anchored leaves no dialog and no media session behind', async () => {

@@ -1,0 +1,31 @@
+/** The JIT warm-up (src/sip/warmup/JitWarmUp.ts): a call's messages per round, in slices, stoppable. */
+import * as assert from 'uvu/assert';
+import { suite } from '../../support/suite.ts';
+import { startJitWarmUp, warmUpRound } from '../../../src/sip/warmup/JitWarmUp.ts';
+
+const test = suite('sip/warmup/JitWarmUp');
+
+test('a round parses, edits, anchors and answers a whole call without throwing', () => {
+  const a = warmUpRound(1);
+  const b = warmUpRound(2);
+  assert.ok(a > 1000, 'every message went through (the serialized lengths add up)');
+  assert.ok(Math.abs(a - b) < 50, 'rounds differ only in their numbers');
+});
+
+test('runs its rounds in slices, yielding to the event loop between them', async () => {
+  const warmUp = startJitWarmUp(40);
+  let turns = 0;
+  const counter = setInterval(() => turns++, 0);
+  await warmUp.done;
+  clearInterval(counter);
+  assert.ok(turns >= 1, 'timers ran while it worked');
+});
+
+test('stop() ends it before its rounds are done', async () => {
+  const warmUp = startJitWarmUp(1_000_000);
+  warmUp.stop();
+  const finished = await Promise.race([warmUp.done.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))]);
+  assert.ok(finished);
+});
+
+test.run();
