@@ -106,6 +106,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   let fieldStart = -1;
   let fieldEnd = -1;
   let colon = -1;
+  let fieldName = '';
   let folded = false;
   const flush = (): void => {
     if (fieldStart === -1) return;
@@ -113,15 +114,21 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       pendingError ??= { reason: 'Header field too long' };
       return;
     }
-    const name = trimWsp(head.slice(fieldStart, colon));
-    let value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
-    if (folded) value = value.replace(FOLD, ' ');
-    fields.push({
-      name,
-      key: headerKey(name),
-      value: trimWsp(value),
-      raw: data.subarray(start + fieldStart, start + fieldEnd),
-    });
+    const name = fieldName;
+    let value: string;
+    if (utf8 || folded) {
+      value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
+      if (folded) value = value.replace(FOLD, ' ');
+      value = trimWsp(value);
+    } else {
+      // The common case: one line of ASCII, trimmed in place and cut out once.
+      let from = colon + 1;
+      let to = fieldEnd;
+      while (from < to && isWspCode(head.charCodeAt(from))) from++;
+      while (to > from && isWspCode(head.charCodeAt(to - 1))) to--;
+      value = head.slice(from, to);
+    }
+    fields.push({ name, key: headerKey(name), value, source: data, start: start + fieldStart, end: start + fieldEnd });
   };
   let pos = lineEnd + 1;
   while (pos < head.length) {
@@ -139,7 +146,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     } else {
       flush();
       const c = head.indexOf(':', pos);
-      if (c === -1 || c > end || !isToken(trimWsp(head.slice(pos, c)))) {
+      fieldName = c === -1 || c > end ? '' : trimWsp(head.slice(pos, c));
+      if (fieldName.length === 0 || !isToken(fieldName)) {
         pendingError ??= { reason: 'Malformed header line', detail: head.slice(pos, Math.min(end, pos + 40)) };
         fieldStart = -1;
       } else {
@@ -209,12 +217,16 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   return message;
 }
 
+function isWspCode(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
 /** Removes leading and trailing SP / HTAB (not other whitespace: a value may end in e.g. NBSP). */
 function trimWsp(text: string): string {
   let start = 0;
   let end = text.length;
-  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  while (start < end && isWspCode(text.charCodeAt(start))) start++;
+  while (end > start && isWspCode(text.charCodeAt(end - 1))) end--;
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
@@ -269,16 +281,16 @@ function parseStartLine(line: string): ParsedStartLine {
 /** Headers every request and response must carry (RFC 3261 §8.1.1, §20). */
 const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 
-/** Reads a typed header, turning its SipHeaderError into a SipParseError naming the header. */
-function check(message: SipMessage, header: string, read: () => unknown): void {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof SipHeaderError) {
-      throw new SipParseError(`Invalid ${header} header`, { partial: message, detail: error.detail });
-    }
-    throw error;
+/** One bit per header validation counts: the single-instance headers, then the required ones. */
+const COUNTED_KEYS: readonly string[] = [...new Set([...SINGLE_INSTANCE_HEADERS, ...REQUIRED_HEADERS])];
+const COUNTED_BIT = new Map(COUNTED_KEYS.map((key, i) => [key, 1 << i]));
+
+/** Turns a typed header's SipHeaderError into a SipParseError naming the header. */
+function invalidHeader(message: SipMessage, header: string, error: unknown): never {
+  if (error instanceof SipHeaderError) {
+    throw new SipParseError(`Invalid ${header} header`, { partial: message, detail: error.detail });
   }
+  throw error;
 }
 
 /**
@@ -286,26 +298,52 @@ function check(message: SipMessage, header: string, read: () => unknown): void {
  * Throws SipParseError carrying the message as `partial`.
  */
 export function validateMessage(message: SipMessage): void {
-  // One pass over the fields (keys are already normalized) instead of a scan per header asked about.
-  const counts = new Map<string, number>();
-  for (const field of message.fields) counts.set(field.key, (counts.get(field.key) ?? 0) + 1);
-  for (const key of SINGLE_INSTANCE_HEADERS) {
-    if ((counts.get(key) ?? 0) > 1) {
-      throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
+  // One pass over the fields (keys are already normalized): which counted headers are present,
+  // which more than once. No allocation: a bit per header.
+  let present = 0;
+  let repeated = 0;
+  for (const field of message.fields) {
+    const bit = COUNTED_BIT.get(field.key);
+    if (bit === undefined) continue;
+    if (present & bit) repeated |= bit;
+    present |= bit;
+  }
+  if (repeated !== 0) {
+    for (const key of SINGLE_INSTANCE_HEADERS) {
+      if (repeated & COUNTED_BIT.get(key)!) {
+        throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
+      }
     }
   }
-  check(message, 'Via', () => message.vias);
-  for (const key of REQUIRED_HEADERS) {
-    if (!counts.has(key)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  try {
+    void message.vias;
+  } catch (error) {
+    invalidHeader(message, 'Via', error);
   }
-  check(message, 'From', () => message.from);
-  check(message, 'To', () => message.to);
-  check(message, 'Call-ID', () => message.callId);
-  check(message, 'CSeq', () => message.cseq);
-  check(message, 'Max-Forwards', () => message.maxForwards);
-  check(message, 'Contact', () => message.contact);
-  check(message, 'Route', () => message.routes);
-  check(message, 'Record-Route', () => message.recordRoutes);
+  for (const key of REQUIRED_HEADERS) {
+    if (!(present & COUNTED_BIT.get(key)!)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  }
+  // Read in this order: the first malformed one names the error.
+  let header = 'From';
+  try {
+    void message.from;
+    header = 'To';
+    void message.to;
+    header = 'Call-ID';
+    void message.callId;
+    header = 'CSeq';
+    void message.cseq;
+    header = 'Max-Forwards';
+    void message.maxForwards;
+    header = 'Contact';
+    void message.contact;
+    header = 'Route';
+    void message.routes;
+    header = 'Record-Route';
+    void message.recordRoutes;
+  } catch (error) {
+    invalidHeader(message, header, error);
+  }
   if (message.kind === 'request') {
     let uri;
     try {

@@ -127,7 +127,33 @@ const PASSWORD_CHARS = charSet(`${UNRESERVED}&=+$,`);
 const PARAM_CHARS = charSet(`${UNRESERVED}[]/:&+$`);
 const HEADER_CHARS = charSet(`${UNRESERVED}[]/?:+$`);
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
-const DOMAIN = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * Checks a hostname or IPv4address (§25.1): dot-separated labels of alphanumerics and inner
+ * hyphens, an optional final dot. 'numeric' when it is digits and dots only (then it must be a
+ * dotted quad). One pass without a pattern: every URI host goes through it.
+ */
+function hostnameKind(host: string): 'name' | 'numeric' | 'invalid' {
+  let numeric = true;
+  let labelStart = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const code = i === host.length ? 0x2e : host.charCodeAt(i);
+    if (code === 0x2e) {
+      if (i === labelStart) return i === host.length && i > 0 ? (numeric ? 'numeric' : 'name') : 'invalid';
+      if (host.charCodeAt(i - 1) === 0x2d) return 'invalid';
+      labelStart = i + 1;
+    } else if (code >= 0x30 && code <= 0x39) {
+      continue;
+    } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) {
+      numeric = false;
+    } else if (code === 0x2d && i !== labelStart) {
+      numeric = false;
+    } else {
+      return 'invalid';
+    }
+  }
+  return numeric ? 'numeric' : 'name';
+}
 
 function charSet(chars: string): Uint8Array {
   const set = new Uint8Array(128);
@@ -193,6 +219,8 @@ function hostKindOf(host: string): HostKind {
  * whitespace inside, §3.1.2.14 badaspec).
  */
 export function parseUri(text: string): Uri {
+  // Nearly every URI is `sip:` as written: read without the scheme pattern.
+  if (text.startsWith('sip:')) return parseSipUriBody(text, 'sip', 4);
   const scheme = SCHEME.exec(text);
   if (!scheme) throw new SipUriError(text, 'no scheme');
   const name = scheme[0].slice(0, -1).toLowerCase();
@@ -244,8 +272,9 @@ function parseSipUriBody(text: string, scheme: 'sip' | 'sips', start: number): S
     }
     host = rest.slice(0, i);
     if (host.length === 0) throw new SipUriError(text, 'empty host');
-    if (!DOMAIN.test(host)) throw new SipUriError(text, 'invalid host');
-    if (/^[0-9.]+$/.test(host) && !isDottedQuad(host)) throw new SipUriError(text, 'invalid IPv4 address');
+    const kind = hostnameKind(host);
+    if (kind === 'invalid') throw new SipUriError(text, 'invalid host');
+    if (kind === 'numeric' && !isDottedQuad(host)) throw new SipUriError(text, 'invalid IPv4 address');
   }
 
   let port: number | undefined;
