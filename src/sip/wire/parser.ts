@@ -24,7 +24,7 @@ import { SipHeaderError, SipUriError } from './errors.js';
 import { SipParseError } from './parseError.js';
 import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey } from './headers/names.js';
 import { isToken } from './headers/syntax.js';
-import { contentLengthOf, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
+import { contentLengthOf, SIP_VERSION, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 
 export interface ParseLimits {
   /** Largest message accepted, start line to end of body (default 65535, a UDP datagram's limit). */
@@ -80,7 +80,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   let blank = -1;
   let bodyStart = data.length;
   const crlf = data.indexOf('\n\r\n', start);
-  const lflf = data.indexOf('\n\n', start);
+  // A bare LF LF counts only before the CRLF CRLF: no need to search the body for one.
+  const lflf = crlf === -1 ? data.indexOf('\n\n', start) : indexOfLfLf(data, start, crlf);
   if (crlf !== -1 && (lflf === -1 || crlf < lflf)) {
     blank = crlf;
     bodyStart = crlf + 3;
@@ -217,6 +218,14 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   return message;
 }
 
+/** First `\n\n` in data[from, to] (it may end at `to + 1`), or -1. */
+function indexOfLfLf(data: Buffer, from: number, to: number): number {
+  for (let i = data.indexOf(0x0a, from); i !== -1 && i <= to; i = data.indexOf(0x0a, i + 1)) {
+    if (data[i + 1] === 0x0a) return i;
+  }
+  return -1;
+}
+
 function isWspCode(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
@@ -235,7 +244,37 @@ type ParsedStartLine = (
   | { kind: 'response'; status: number; reason: string; version: string }
 ) & { canonical: boolean; error?: Failure };
 
+/** True when `line[at..at+2]` are three digits, the first 1-6 (a Status-Code, §7.2). */
+function isStatusCodeAt(line: string, at: number): boolean {
+  const a = line.charCodeAt(at);
+  const b = line.charCodeAt(at + 1);
+  const c = line.charCodeAt(at + 2);
+  return a >= 0x31 && a <= 0x36 && b >= 0x30 && b <= 0x39 && c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * The start line every conforming element writes (`SIP/2.0 200 OK`, `INVITE sip:... SIP/2.0`:
+ * single SP, no HTAB), read with a few index lookups; anything else (or anything invalid) goes
+ * to the general reader, which also produces the errors.
+ */
+function parseCanonicalStartLine(line: string): ParsedStartLine | null {
+  if (line.startsWith('SIP/2.0 ')) {
+    if (!isStatusCodeAt(line, 8) || line.charCodeAt(11) !== 0x20) return null;
+    const status = (line.charCodeAt(8) - 0x30) * 100 + (line.charCodeAt(9) - 0x30) * 10 + (line.charCodeAt(10) - 0x30);
+    return { kind: 'response', status, reason: line.slice(12), version: SIP_VERSION, canonical: true };
+  }
+  if (!line.endsWith(' SIP/2.0') || line.includes('\t')) return null;
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.length - 8;
+  if (sp1 <= 0 || sp1 + 1 >= sp2 || line.indexOf(' ', sp1 + 1) !== sp2) return null;
+  const method = line.slice(0, sp1);
+  if (!isToken(method)) return null;
+  return { kind: 'request', method, uriText: line.slice(sp1 + 1, sp2), version: SIP_VERSION, canonical: true };
+}
+
 function parseStartLine(line: string): ParsedStartLine {
+  const common = parseCanonicalStartLine(line);
+  if (common) return common;
   if (/^SIP\//i.test(line)) {
     const sp1 = line.indexOf(' ');
     const version = sp1 === -1 ? line : line.slice(0, sp1);
