@@ -4,6 +4,7 @@
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
  *        [--out FILE] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
+ *        [--confine] [--idle-s 60]
  *
  * Every call ends one of three ways: completed (answered, ACKed, ended with BYE), refused (the
  * relay answered the INVITE with a final error, e.g. 503 with Retry-After when it sheds load; the
@@ -22,6 +23,12 @@
  * thread that does SIP) and its whole process; Kamailio's every process plus rtpengine's.
  * Memory is the highest RSS sampled during a step (summed over processes for the reference, which
  * counts Kamailio's shared memory once per process, so its PSS sum is given as well).
+ *
+ * `--confine` pins each relay with every thread and process it starts (pinlatch's main thread and
+ * media shards; Kamailio's workers and rtpengine) to CPU 0 with taskset, and every sipp to CPU 1:
+ * the relay then has one CPU, as a small edge box gives it, and does not compete with its load
+ * generator. `--idle-s N` waits N seconds after each step with no calls and reads the relay's RSS
+ * again: whether memory returns towards where the step started once the load stops.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
@@ -40,6 +47,18 @@ export class CpsUsageError extends Error {
 const KAMAILIO = '/usr/sbin/kamailio';
 const RTPENGINE = '/usr/bin/rtpengine';
 const SIPP = '/usr/bin/sipp';
+const TASKSET = '/usr/bin/taskset';
+/** CPU of the relays and CPU of the sipps under --confine. */
+const RELAY_CPU = '0';
+const SIPP_CPU = '1';
+
+/**
+ * `file args` as a Child, under `taskset -c cpu` when `cpu` is given. taskset execs the program
+ * in its own process, so the pid is the program's and the affinity covers every thread and child.
+ */
+function spawnOn(cpu: string | null, file: string, args: string[], options: { cwd?: string } = {}): Child {
+  return cpu === null ? new Child(file, args, options) : new Child(TASKSET, ['-c', cpu, file, ...args], options);
+}
 const CLI = join(REPO_DIR, 'dist/src/cli.js');
 const SCENARIOS = fileURLToPath(new URL('../test/control/scenarios/', import.meta.url));
 
@@ -168,7 +187,7 @@ abstract class Stack {
 class PinlatchStack extends Stack {
   private pid = 0;
   /** Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots). */
-  constructor(private readonly nodeArgs: string[]) {
+  constructor(private readonly nodeArgs: string[], private readonly cpu: string | null) {
     super('pinlatch');
   }
   async start(dir: string): Promise<void> {
@@ -191,7 +210,7 @@ class PinlatchStack extends Stack {
       'log: { level: warn }',
       '',
     ].join('\n'));
-    const child = new Child(process.execPath, [...this.nodeArgs, CLI, '--config', config]);
+    const child = spawnOn(this.cpu, process.execPath, [...this.nodeArgs, CLI, '--config', config]);
     this.children.push(child);
     this.pid = child.pid;
   }
@@ -208,12 +227,12 @@ class PinlatchStack extends Stack {
 class KamailioStack extends Stack {
   private kamailioPid = 0;
   private rtpenginePid = 0;
-  constructor(private readonly workers: number) {
+  constructor(private readonly workers: number, private readonly cpu: string | null) {
     super('kamailio');
   }
   async start(dir: string): Promise<void> {
     const p = PORTS.kamailio;
-    const rtpengine = new Child(RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
+    const rtpengine = spawnOn(this.cpu, RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
       '--table=-1', `--interface=${RELAY}`, `--listen-ng=${RELAY}:${p.ng}`, `--port-min=${p.media.min}`,
       `--port-max=${p.media.max}`, '--delete-delay=0', '--num-threads=1']);
     this.children.push(rtpengine);
@@ -223,7 +242,7 @@ class KamailioStack extends Stack {
       address: RELAY, sipPort: p.sip, ngAddress: RELAY, ngPort: p.ng,
       nextHop: { address: UAS, port: p.uas }, children: this.workers,
     }));
-    const kamailio = new Child(KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
+    const kamailio = spawnOn(this.cpu, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
     this.children.push(kamailio);
     this.kamailioPid = kamailio.pid;
   }
@@ -343,9 +362,11 @@ interface StepResult {
   mainS: number;
   rssKiB: number;
   pssKiB: number;
+  /** RSS when the step began. */
+  startRssKiB: number;
 }
 
-async function runStep(stack: Stack, dir: string, rate: number, calls: number, holdMs: number): Promise<StepResult> {
+async function runStep(stack: Stack, dir: string, rate: number, calls: number, holdMs: number, sippCpu: string | null): Promise<StepResult> {
   const p = stack.ports;
   const stepDir = mkdtempSync(join(dir, `${stack.name}-${rate}-`));
   const stf = join(dir, `${stack.name}-${rate}-${Date.now()}.csv`);
@@ -360,7 +381,7 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
     pss = Math.max(pss, u.pssKiB);
   }, 250);
   const started = performance.now();
-  const uac = new Child(SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
+  const uac = spawnOn(sippCpu, SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', UAC, '-p', String(p.uac), '-mp', String(p.uacMedia),
     '-r', String(rate), '-m', String(calls), '-l', String(Math.max(100, rate * 10)), '-d', String(holdMs),
     '-nostdin', '-timeout', `${boundS}s`, '-timeout_error', '-recv_timeout', '10000',
     '-trace_stat', '-stf', stf, '-fd', '1', '-trace_counts', '-trace_err', `${RELAY}:${p.sip}`], { cwd: stepDir });
@@ -381,7 +402,7 @@ async function runStep(stack: Stack, dir: string, rate: number, calls: number, h
     target: stack.name, rate, calls, ...counts,
     failed: calls - completed, completed, refused, lost: calls - completed - refused,
     wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
-    rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
+    rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB), startRssKiB: before.rssKiB,
   };
 }
 
@@ -411,6 +432,8 @@ export async function runCps(argv: string[]): Promise<void> {
       'node-args': { type: 'string', default: '' },
       fresh: { type: 'boolean', default: false },
       'all-rates': { type: 'boolean', default: false },
+      confine: { type: 'boolean', default: false },
+      'idle-s': { type: 'string', default: '0' },
     },
     strict: true,
   });
@@ -423,22 +446,29 @@ export async function runCps(argv: string[]): Promise<void> {
   if (!Number.isInteger(calls) || calls <= 0 || calls > 100_000) throw new CpsUsageError(`--calls: 1..100000, got ${values.calls}`);
   if (!Number.isInteger(holdMs) || holdMs < 0) throw new CpsUsageError(`--hold-ms: >= 0, got ${values['hold-ms']}`);
   if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new CpsUsageError(`--kamailio-children: 1..16`);
+  const idleS = Number(values['idle-s']);
+  if (!Number.isInteger(idleS) || idleS < 0 || idleS > 600) throw new CpsUsageError(`--idle-s: 0..600, got ${values['idle-s']}`);
+  const relayCpu = values.confine ? RELAY_CPU : null;
+  const sippCpu = values.confine ? SIPP_CPU : null;
+  if (values.confine && cpus().length < 2) throw new CpsUsageError('--confine needs two CPUs (relay on 0, sipp on 1)');
   const names = values.targets.split(',') as TargetName[];
   for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (pinlatch, kamailio)`);
-  const missing = [SIPP, ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
+  const missing = [SIPP, ...(values.confine ? [TASKSET] : []), ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
     ...(names.includes('pinlatch') ? [CLI] : [])].filter((f) => !existsSync(f));
   if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine; npx tsc -p . for dist)`);
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
-  const stacks: Stack[] = names.map((n) => (n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean)) : new KamailioStack(workers)));
+  const stacks: Stack[] = names.map((n) =>
+    n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean), relayCpu) : new KamailioStack(workers, relayCpu));
   const uases = new Map<Stack, Child>();
   const results: StepResult[] = [];
+  const idleLines: string[] = [];
   const deadline = Date.now() + maxMs;
   const scenarios = writeScenarios(dir);
   const startStack = async (stack: Stack): Promise<void> => {
     await stack.start(dir);
     if (!(await sipAlive(stack.ports.sip, 15_000))) throw new Error(`${stack.name} did not answer OPTIONS:\n${stack.output()}`);
-    uases.set(stack, new Child(SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
+    uases.set(stack, spawnOn(sippCpu, SIPP, ['-sf', scenarios.uas, '-i', UAS, '-p', String(stack.ports.uas), '-mp', String(stack.ports.uasMedia),
       '-nostdin', '-timeout', `${Math.ceil(maxMs / 1000) + 60}s`], { cwd: dir }));
   };
   const stopStack = async (stack: Stack): Promise<void> => {
@@ -464,9 +494,17 @@ export async function runCps(argv: string[]): Promise<void> {
           await startStack(stack);
           await new Promise((r) => setTimeout(r, 500));
         }
-        const r = await runStep(stack, dir, rate, calls, holdMs);
+        const r = await runStep(stack, dir, rate, calls, holdMs, sippCpu);
         results.push(r);
         console.log(line(r));
+        if (idleS > 0) {
+          await new Promise((res) => setTimeout(res, idleS * 1000));
+          const idle = stack.usage().rssKiB;
+          const mib = (kib: number): string => (kib / 1024).toFixed(1);
+          idleLines.push(`${stack.name} ${rate} cps: RSS ${mib(r.startRssKiB)} MiB at the start of the step, ` +
+            `${mib(r.rssKiB)} at its peak, ${mib(idle)} after ${idleS} s without calls`);
+          console.log(`(${idleLines.at(-1)})`);
+        }
         // A rate that loses calls ends that target's sweep (higher rates would only lose more),
         // unless every rate is asked for.
         if (r.lost > 0) {
@@ -491,7 +529,9 @@ export async function runCps(argv: string[]): Promise<void> {
   };
   const summary = [
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
-    `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}`,
+    `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}, ` +
+      (values.confine ? `relays on CPU ${RELAY_CPU} (taskset, every thread), sipp on CPU ${SIPP_CPU}` : 'unconfined'),
+    ...idleLines,
     ...names.map((t) => `highest rate with every call completed, ${t}: ${best(t)} cps`),
     ...names.map((t) => `steps with lost calls, ${t}: ${results.filter((r) => r.target === t && r.lost > 0).map((r) => `${r.rate} cps (${r.lost})`).join(', ') || 'none'}`),
   ].join('\n');
