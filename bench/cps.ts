@@ -4,7 +4,7 @@
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
  *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
  *        [--out FILE] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
- *        [--confine] [--idle-s 60]
+ *        [--confine] [--idle-s 60] [--no-shedding]
  *
  * Every call ends one of three ways: completed (answered, ACKed, ended with BYE), refused (the
  * relay answered the INVITE with a final error, e.g. 503 with Retry-After when it sheds load; the
@@ -29,6 +29,9 @@
  * the relay then has one CPU, as a small edge box gives it, and does not compete with its load
  * generator. `--idle-s N` waits N seconds after each step with no calls and reads the relay's RSS
  * again: whether memory returns towards where the step started once the load stops.
+ * `--no-shedding` raises pinlatch's load-shedding thresholds (limits.overload) to 60 s: on a
+ * machine shared with other work, a fresh pinlatch refuses calls while other processes hold its
+ * CPU, and the CPU per call of the calls it refused says nothing; this measures every call.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
@@ -187,7 +190,7 @@ abstract class Stack {
 class PinlatchStack extends Stack {
   private pid = 0;
   /** Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots). */
-  constructor(private readonly nodeArgs: string[], private readonly cpu: string | null) {
+  constructor(private readonly nodeArgs: string[], private readonly cpu: string | null, private readonly shedding: boolean) {
     super('pinlatch');
   }
   async start(dir: string): Promise<void> {
@@ -207,6 +210,7 @@ class PinlatchStack extends Stack {
       // The calling sipp stands for the upstream PBX: only it may call the trunk, and the
       // upstream is exempt from the per-source rate limit, so what is measured is the load shedding.
       `admission: { upstreamNetworks: [${UAC}] }`,
+      ...(this.shedding ? [] : ['limits: { overload: { maxQueueMs: 60000, maxLagMs: 60000 } }']),
       'log: { level: warn }',
       '',
     ].join('\n'));
@@ -434,6 +438,7 @@ export async function runCps(argv: string[]): Promise<void> {
       'all-rates': { type: 'boolean', default: false },
       confine: { type: 'boolean', default: false },
       'idle-s': { type: 'string', default: '0' },
+      'no-shedding': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -459,7 +464,7 @@ export async function runCps(argv: string[]): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
   const stacks: Stack[] = names.map((n) =>
-    n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean), relayCpu) : new KamailioStack(workers, relayCpu));
+    n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean), relayCpu, !values['no-shedding']) : new KamailioStack(workers, relayCpu));
   const uases = new Map<Stack, Child>();
   const results: StepResult[] = [];
   const idleLines: string[] = [];
@@ -530,7 +535,8 @@ export async function runCps(argv: string[]): Promise<void> {
   const summary = [
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
     `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}, ` +
-      (values.confine ? `relays on CPU ${RELAY_CPU} (taskset, every thread), sipp on CPU ${SIPP_CPU}` : 'unconfined'),
+      (values.confine ? `relays on CPU ${RELAY_CPU} (taskset, every thread), sipp on CPU ${SIPP_CPU}` : 'unconfined') +
+      (values['no-shedding'] ? ', pinlatch load shedding off' : ''),
     ...idleLines,
     ...names.map((t) => `highest rate with every call completed, ${t}: ${best(t)} cps`),
     ...names.map((t) => `steps with lost calls, ${t}: ${results.filter((r) => r.target === t && r.lost > 0).map((r) => `${r.rate} cps (${r.lost})`).join(', ') || 'none'}`),
