@@ -35,14 +35,21 @@ export interface HeaderField {
   readonly key: string;
   /** Value with folding replaced by SP and surrounding LWS removed (RFC 3261 §7.3.1). */
   readonly value: string;
-  /** The field's bytes as received (name through the last continuation line, no CRLF); null once created or changed here. */
-  readonly raw: Buffer | null;
+  /**
+   * The received message the field was read from, or null once created or changed here. With
+   * `start`/`end` it names the field's bytes (name through the last continuation line, no CRLF),
+   * which serialize() splices into the output instead of re-formatting the field.
+   */
+  readonly source: Buffer | null;
+  readonly start: number;
+  readonly end: number;
 }
 
-const CRLF = Buffer.from('\r\n');
+/** CR LF as one big-endian 16-bit word, written with writeUInt16BE. */
+const CRLF_WORD = 0x0d0a;
 
 function field(name: string, value: string): HeaderField {
-  return { name: canonicalHeaderName(name), key: headerKey(name), value, raw: null };
+  return { name: canonicalHeaderName(name), key: headerKey(name), value, source: null, start: 0, end: 0 };
 }
 
 function toBuffer(body: Buffer | Uint8Array | string): Buffer {
@@ -92,9 +99,11 @@ abstract class SipMessageBase {
     this.#cache.delete(key);
   }
 
-  #typed<T>(key: string, parse: () => T): T {
-    if (this.#cache.has(key)) return this.#cache.get(key) as T;
-    const value = parse();
+  /** The typed value of header `key`, read by `read` (a module-level function: no closure per access). */
+  #typed<T>(key: string, read: (fields: readonly HeaderField[]) => T): T {
+    const cached = this.#cache.get(key);
+    if (cached !== undefined || this.#cache.has(key)) return cached as T;
+    const value = read(this.#fields);
     this.#cache.set(key, value);
     return value;
   }
@@ -213,7 +222,7 @@ abstract class SipMessageBase {
     const elements = isListHeader(key) ? splitList(f.value) : [f.value];
     const first = elements.shift();
     if (elements.length === 0) this.#fields.splice(index, 1);
-    else this.#fields[index] = { name: f.name, key, value: elements.join(', '), raw: null };
+    else this.#fields[index] = { name: f.name, key, value: elements.join(', '), source: null, start: 0, end: 0 };
     this.#changed(key);
     return first;
   }
@@ -226,7 +235,7 @@ abstract class SipMessageBase {
     const f = this.#fields[index]!;
     const elements = isListHeader(key) ? splitList(f.value) : [f.value];
     elements[0] = value;
-    this.#fields[index] = { name: f.name, key, value: elements.join(', '), raw: null };
+    this.#fields[index] = { name: f.name, key, value: elements.join(', '), source: null, start: 0, end: 0 };
     this.#changed(key);
     return this;
   }
@@ -235,7 +244,7 @@ abstract class SipMessageBase {
 
   /** All Via values, topmost first (§20.42). Empty when there is none. */
   get vias(): readonly Via[] {
-    return this.#typed('via', () => this.#fields.filter((f) => f.key === 'via').flatMap((f) => parseViaList(f.value)));
+    return this.#typed('via', readVias);
   }
 
   get topVia(): Via | undefined {
@@ -260,7 +269,7 @@ abstract class SipMessageBase {
   }
 
   get from(): NameAddr | undefined {
-    return this.#typed('from', () => this.#single('from', 'From', (v) => parseNameAddr(v, 'From')));
+    return this.#typed('from', readFrom);
   }
 
   setFrom(value: NameAddr): this {
@@ -268,7 +277,7 @@ abstract class SipMessageBase {
   }
 
   get to(): NameAddr | undefined {
-    return this.#typed('to', () => this.#single('to', 'To', (v) => parseNameAddr(v, 'To')));
+    return this.#typed('to', readTo);
   }
 
   setTo(value: NameAddr): this {
@@ -276,27 +285,16 @@ abstract class SipMessageBase {
   }
 
   get callId(): string | undefined {
-    return this.#typed('call-id', () =>
-      this.#single('call-id', 'Call-ID', (v) => {
-        if (v.length === 0 || /[\s]/.test(v)) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
-        return v;
-      }),
-    );
+    return this.#typed('call-id', readCallId);
   }
 
   get cseq(): CSeq | undefined {
-    return this.#typed('cseq', () => this.#single('cseq', 'CSeq', parseCSeq));
+    return this.#typed('cseq', readCSeq);
   }
 
   /** Max-Forwards (0-255, §20.22), or undefined when absent. */
   get maxForwards(): number | undefined {
-    return this.#typed('max-forwards', () =>
-      this.#single('max-forwards', 'Max-Forwards', (v) => {
-        const n = parseUnsigned(v, 255);
-        if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
-        return n;
-      }),
-    );
+    return this.#typed('max-forwards', readMaxForwards);
   }
 
   /**
@@ -312,7 +310,7 @@ abstract class SipMessageBase {
 
   /** Route values in order (§20.34); empty when there is none. */
   get routes(): readonly NameAddr[] {
-    return this.#typed('route', () => this.#fields.filter((f) => f.key === 'route').flatMap((f) => parseNameAddrList(f.value, 'Route')));
+    return this.#typed('route', readRoutes);
   }
 
   /** Removes and returns the top Route (loose routing, §16.4). */
@@ -323,24 +321,12 @@ abstract class SipMessageBase {
   }
 
   get recordRoutes(): readonly NameAddr[] {
-    return this.#typed('record-route', () =>
-      this.#fields.filter((f) => f.key === 'record-route').flatMap((f) => parseNameAddrList(f.value, 'Record-Route')),
-    );
+    return this.#typed('record-route', readRecordRoutes);
   }
 
   /** Contact (§20.10): undefined when absent, `{ star: true }` for `*`, else the addresses in order. */
   get contact(): ContactValue | undefined {
-    return this.#typed('contact', () => {
-      const values = this.#fields.filter((f) => f.key === 'contact').map((f) => f.value);
-      if (values.length === 0) return undefined;
-      if (values.length === 1) return parseContactList(values[0]!);
-      const contacts = values.flatMap((v) => {
-        const parsed = parseContactList(v);
-        if (parsed.star) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
-        return parsed.contacts;
-      });
-      return { star: false, contacts };
-    });
+    return this.#typed('contact', readContact);
   }
 
   /** The Contact addresses (empty when absent or `*`). */
@@ -351,7 +337,7 @@ abstract class SipMessageBase {
 
   /** Content-Length as declared, or undefined when absent. */
   get contentLength(): number | undefined {
-    return this.#typed('content-length', () => contentLengthOf(this.#fields));
+    return this.#typed('content-length', contentLengthOf);
   }
 
   /** Content-Type media type, lowercased, without parameters (`application/sdp`). */
@@ -359,16 +345,6 @@ abstract class SipMessageBase {
     const value = this.get('content-type');
     if (value === undefined) return undefined;
     return value.split(';')[0]!.trim().toLowerCase();
-  }
-
-  #single<T>(key: string, header: string, parse: (value: string) => T): T | undefined {
-    let found: string | undefined;
-    for (const f of this.#fields) {
-      if (f.key !== key) continue;
-      if (found !== undefined) throw new SipHeaderError(header, 'appears more than once');
-      found = f.value;
-    }
-    return found === undefined ? undefined : parse(found);
   }
 
   // ---- body --------------------------------------------------------------------------------
@@ -400,15 +376,37 @@ abstract class SipMessageBase {
 
   protected abstract formatStartLine(): string;
 
-  /** The wire form. Fields not changed since parsing are copied byte for byte. */
+  /**
+   * The wire form. Fields not changed since parsing are copied byte for byte: the output is one
+   * buffer into which the received byte ranges are spliced, only changed fields are formatted.
+   */
   serialize(): Buffer {
     if (this.#wire) return this.#wire;
-    const parts: Buffer[] = [this.#startRaw ?? Buffer.from(this.formatStartLine(), 'utf8'), CRLF];
-    for (const f of this.#fields) {
-      parts.push(f.raw ?? Buffer.from(`${f.name}: ${f.value}`, 'utf8'), CRLF);
+    const startLine = this.#startRaw ?? Buffer.from(this.formatStartLine(), 'utf8');
+    const fields = this.#fields;
+    const formatted: Array<string | undefined> = new Array(fields.length);
+    let size = startLine.length + 4 + this.#body.length;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      if (f.source) {
+        size += f.end - f.start + 2;
+      } else {
+        const text = `${f.name}: ${f.value}`;
+        formatted[i] = text;
+        size += Buffer.byteLength(text, 'utf8') + 2;
+      }
     }
-    parts.push(CRLF, this.#body);
-    return Buffer.concat(parts);
+    const out = Buffer.allocUnsafe(size);
+    let at = startLine.copy(out, 0);
+    at = out.writeUInt16BE(CRLF_WORD, at);
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      at += f.source ? f.source.copy(out, at, f.start, f.end) : out.write(formatted[i]!, at, 'utf8');
+      at = out.writeUInt16BE(CRLF_WORD, at);
+    }
+    at = out.writeUInt16BE(CRLF_WORD, at);
+    this.#body.copy(out, at);
+    return out;
   }
 
   toString(): string {
@@ -563,6 +561,83 @@ export class SipResponse extends SipMessageBase {
 }
 
 export type SipMessage = SipRequest | SipResponse;
+
+// ---- readers of the typed headers (pure functions of the field list, cached by the message) ----
+
+/** The value of a header that may appear once, or undefined; a second field is an error (§7.3.1). */
+function singleValue(fields: readonly HeaderField[], key: string, header: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i]!;
+    if (f.key !== key) continue;
+    if (found !== undefined) throw new SipHeaderError(header, 'appears more than once');
+    found = f.value;
+  }
+  return found;
+}
+
+function readVias(fields: readonly HeaderField[]): Via[] {
+  const out: Via[] = [];
+  for (const f of fields) if (f.key === 'via') for (const via of parseViaList(f.value)) out.push(via);
+  return out;
+}
+
+function readNameAddrs(fields: readonly HeaderField[], key: string, header: string): NameAddr[] {
+  const out: NameAddr[] = [];
+  for (const f of fields) if (f.key === key) for (const element of parseNameAddrList(f.value, header)) out.push(element);
+  return out;
+}
+
+const readRoutes = (fields: readonly HeaderField[]): NameAddr[] => readNameAddrs(fields, 'route', 'Route');
+const readRecordRoutes = (fields: readonly HeaderField[]): NameAddr[] => readNameAddrs(fields, 'record-route', 'Record-Route');
+
+function readFrom(fields: readonly HeaderField[]): NameAddr | undefined {
+  const value = singleValue(fields, 'from', 'From');
+  return value === undefined ? undefined : parseNameAddr(value, 'From');
+}
+
+function readTo(fields: readonly HeaderField[]): NameAddr | undefined {
+  const value = singleValue(fields, 'to', 'To');
+  return value === undefined ? undefined : parseNameAddr(value, 'To');
+}
+
+/** Call-ID = word [ "@" word ] (§25.1): not empty, no whitespace. */
+function readCallId(fields: readonly HeaderField[]): string | undefined {
+  const value = singleValue(fields, 'call-id', 'Call-ID');
+  if (value === undefined) return undefined;
+  if (value.length === 0 || /\s/.test(value)) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
+  return value;
+}
+
+function readCSeq(fields: readonly HeaderField[]): CSeq | undefined {
+  const value = singleValue(fields, 'cseq', 'CSeq');
+  return value === undefined ? undefined : parseCSeq(value);
+}
+
+function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
+  const value = singleValue(fields, 'max-forwards', 'Max-Forwards');
+  if (value === undefined) return undefined;
+  const n = parseUnsigned(value, 255);
+  if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
+  return n;
+}
+
+function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
+  let first: ContactValue | undefined;
+  let contacts: NameAddr[] | undefined;
+  for (const f of fields) {
+    if (f.key !== 'contact') continue;
+    const parsed = parseContactList(f.value);
+    if (first === undefined) {
+      first = parsed;
+      continue;
+    }
+    if (first.star || parsed.star) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
+    contacts ??= [...first.contacts];
+    for (const c of parsed.contacts) contacts.push(c);
+  }
+  return contacts ? { star: false, contacts } : first;
+}
 
 /**
  * The Content-Length declared by these fields, or undefined when there is none. Repeated fields

@@ -24,7 +24,7 @@ import { SipHeaderError, SipUriError } from './errors.js';
 import { SipParseError } from './parseError.js';
 import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey } from './headers/names.js';
 import { isToken } from './headers/syntax.js';
-import { contentLengthOf, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
+import { contentLengthOf, SIP_VERSION, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 
 export interface ParseLimits {
   /** Largest message accepted, start line to end of body (default 65535, a UDP datagram's limit). */
@@ -80,7 +80,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   let blank = -1;
   let bodyStart = data.length;
   const crlf = data.indexOf('\n\r\n', start);
-  const lflf = data.indexOf('\n\n', start);
+  // A bare LF LF counts only before the CRLF CRLF: no need to search the body for one.
+  const lflf = crlf === -1 ? data.indexOf('\n\n', start) : indexOfLfLf(data, start, crlf);
   if (crlf !== -1 && (lflf === -1 || crlf < lflf)) {
     blank = crlf;
     bodyStart = crlf + 3;
@@ -106,6 +107,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   let fieldStart = -1;
   let fieldEnd = -1;
   let colon = -1;
+  let fieldName = '';
   let folded = false;
   const flush = (): void => {
     if (fieldStart === -1) return;
@@ -113,15 +115,21 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       pendingError ??= { reason: 'Header field too long' };
       return;
     }
-    const name = trimWsp(head.slice(fieldStart, colon));
-    let value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
-    if (folded) value = value.replace(FOLD, ' ');
-    fields.push({
-      name,
-      key: headerKey(name),
-      value: trimWsp(value),
-      raw: data.subarray(start + fieldStart, start + fieldEnd),
-    });
+    const name = fieldName;
+    let value: string;
+    if (utf8 || folded) {
+      value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
+      if (folded) value = value.replace(FOLD, ' ');
+      value = trimWsp(value);
+    } else {
+      // The common case: one line of ASCII, trimmed in place and cut out once.
+      let from = colon + 1;
+      let to = fieldEnd;
+      while (from < to && isWspCode(head.charCodeAt(from))) from++;
+      while (to > from && isWspCode(head.charCodeAt(to - 1))) to--;
+      value = head.slice(from, to);
+    }
+    fields.push({ name, key: headerKey(name), value, source: data, start: start + fieldStart, end: start + fieldEnd });
   };
   let pos = lineEnd + 1;
   while (pos < head.length) {
@@ -139,7 +147,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     } else {
       flush();
       const c = head.indexOf(':', pos);
-      if (c === -1 || c > end || !isToken(trimWsp(head.slice(pos, c)))) {
+      fieldName = c === -1 || c > end ? '' : trimWsp(head.slice(pos, c));
+      if (fieldName.length === 0 || !isToken(fieldName)) {
         pendingError ??= { reason: 'Malformed header line', detail: head.slice(pos, Math.min(end, pos + 40)) };
         fieldStart = -1;
       } else {
@@ -209,12 +218,24 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   return message;
 }
 
+/** First `\n\n` in data[from, to] (it may end at `to + 1`), or -1. */
+function indexOfLfLf(data: Buffer, from: number, to: number): number {
+  for (let i = data.indexOf(0x0a, from); i !== -1 && i <= to; i = data.indexOf(0x0a, i + 1)) {
+    if (data[i + 1] === 0x0a) return i;
+  }
+  return -1;
+}
+
+function isWspCode(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
 /** Removes leading and trailing SP / HTAB (not other whitespace: a value may end in e.g. NBSP). */
 function trimWsp(text: string): string {
   let start = 0;
   let end = text.length;
-  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
-  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  while (start < end && isWspCode(text.charCodeAt(start))) start++;
+  while (end > start && isWspCode(text.charCodeAt(end - 1))) end--;
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
@@ -223,7 +244,37 @@ type ParsedStartLine = (
   | { kind: 'response'; status: number; reason: string; version: string }
 ) & { canonical: boolean; error?: Failure };
 
+/** True when `line[at..at+2]` are three digits, the first 1-6 (a Status-Code, §7.2). */
+function isStatusCodeAt(line: string, at: number): boolean {
+  const a = line.charCodeAt(at);
+  const b = line.charCodeAt(at + 1);
+  const c = line.charCodeAt(at + 2);
+  return a >= 0x31 && a <= 0x36 && b >= 0x30 && b <= 0x39 && c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * The start line every conforming element writes (`SIP/2.0 200 OK`, `INVITE sip:... SIP/2.0`:
+ * single SP, no HTAB), read with a few index lookups; anything else (or anything invalid) goes
+ * to the general reader, which also produces the errors.
+ */
+function parseCanonicalStartLine(line: string): ParsedStartLine | null {
+  if (line.startsWith('SIP/2.0 ')) {
+    if (!isStatusCodeAt(line, 8) || line.charCodeAt(11) !== 0x20) return null;
+    const status = (line.charCodeAt(8) - 0x30) * 100 + (line.charCodeAt(9) - 0x30) * 10 + (line.charCodeAt(10) - 0x30);
+    return { kind: 'response', status, reason: line.slice(12), version: SIP_VERSION, canonical: true };
+  }
+  if (!line.endsWith(' SIP/2.0') || line.includes('\t')) return null;
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.length - 8;
+  if (sp1 <= 0 || sp1 + 1 >= sp2 || line.indexOf(' ', sp1 + 1) !== sp2) return null;
+  const method = line.slice(0, sp1);
+  if (!isToken(method)) return null;
+  return { kind: 'request', method, uriText: line.slice(sp1 + 1, sp2), version: SIP_VERSION, canonical: true };
+}
+
 function parseStartLine(line: string): ParsedStartLine {
+  const common = parseCanonicalStartLine(line);
+  if (common) return common;
   if (/^SIP\//i.test(line)) {
     const sp1 = line.indexOf(' ');
     const version = sp1 === -1 ? line : line.slice(0, sp1);
@@ -269,16 +320,16 @@ function parseStartLine(line: string): ParsedStartLine {
 /** Headers every request and response must carry (RFC 3261 §8.1.1, §20). */
 const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 
-/** Reads a typed header, turning its SipHeaderError into a SipParseError naming the header. */
-function check(message: SipMessage, header: string, read: () => unknown): void {
-  try {
-    read();
-  } catch (error) {
-    if (error instanceof SipHeaderError) {
-      throw new SipParseError(`Invalid ${header} header`, { partial: message, detail: error.detail });
-    }
-    throw error;
+/** One bit per header validation counts: the single-instance headers, then the required ones. */
+const COUNTED_KEYS: readonly string[] = [...new Set([...SINGLE_INSTANCE_HEADERS, ...REQUIRED_HEADERS])];
+const COUNTED_BIT = new Map(COUNTED_KEYS.map((key, i) => [key, 1 << i]));
+
+/** Turns a typed header's SipHeaderError into a SipParseError naming the header. */
+function invalidHeader(message: SipMessage, header: string, error: unknown): never {
+  if (error instanceof SipHeaderError) {
+    throw new SipParseError(`Invalid ${header} header`, { partial: message, detail: error.detail });
   }
+  throw error;
 }
 
 /**
@@ -286,26 +337,52 @@ function check(message: SipMessage, header: string, read: () => unknown): void {
  * Throws SipParseError carrying the message as `partial`.
  */
 export function validateMessage(message: SipMessage): void {
-  // One pass over the fields (keys are already normalized) instead of a scan per header asked about.
-  const counts = new Map<string, number>();
-  for (const field of message.fields) counts.set(field.key, (counts.get(field.key) ?? 0) + 1);
-  for (const key of SINGLE_INSTANCE_HEADERS) {
-    if ((counts.get(key) ?? 0) > 1) {
-      throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
+  // One pass over the fields (keys are already normalized): which counted headers are present,
+  // which more than once. No allocation: a bit per header.
+  let present = 0;
+  let repeated = 0;
+  for (const field of message.fields) {
+    const bit = COUNTED_BIT.get(field.key);
+    if (bit === undefined) continue;
+    if (present & bit) repeated |= bit;
+    present |= bit;
+  }
+  if (repeated !== 0) {
+    for (const key of SINGLE_INSTANCE_HEADERS) {
+      if (repeated & COUNTED_BIT.get(key)!) {
+        throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
+      }
     }
   }
-  check(message, 'Via', () => message.vias);
-  for (const key of REQUIRED_HEADERS) {
-    if (!counts.has(key)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  try {
+    void message.vias;
+  } catch (error) {
+    invalidHeader(message, 'Via', error);
   }
-  check(message, 'From', () => message.from);
-  check(message, 'To', () => message.to);
-  check(message, 'Call-ID', () => message.callId);
-  check(message, 'CSeq', () => message.cseq);
-  check(message, 'Max-Forwards', () => message.maxForwards);
-  check(message, 'Contact', () => message.contact);
-  check(message, 'Route', () => message.routes);
-  check(message, 'Record-Route', () => message.recordRoutes);
+  for (const key of REQUIRED_HEADERS) {
+    if (!(present & COUNTED_BIT.get(key)!)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  }
+  // Read in this order: the first malformed one names the error.
+  let header = 'From';
+  try {
+    void message.from;
+    header = 'To';
+    void message.to;
+    header = 'Call-ID';
+    void message.callId;
+    header = 'CSeq';
+    void message.cseq;
+    header = 'Max-Forwards';
+    void message.maxForwards;
+    header = 'Contact';
+    void message.contact;
+    header = 'Route';
+    void message.routes;
+    header = 'Record-Route';
+    void message.recordRoutes;
+  } catch (error) {
+    invalidHeader(message, header, error);
+  }
   if (message.kind === 'request') {
     let uri;
     try {

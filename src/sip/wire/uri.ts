@@ -37,13 +37,14 @@ export class SipUri {
     port?: number | undefined;
     params?: Params | Iterable<[string, string | null]>;
     headers?: Array<[string, string]>;
-  }) {
+  }, hostKind?: HostKind) {
     this.scheme = init.scheme ?? 'sip';
     this.user = init.user;
     this.password = init.password;
     const host = init.host.startsWith('[') && init.host.endsWith(']') ? init.host.slice(1, -1) : init.host;
     this.host = host;
-    this.hostKind = hostKindOf(host);
+    // The parser knows the kind already (it checked the host's grammar); built in code, it is read here.
+    this.hostKind = hostKind ?? hostKindOf(host);
     this.port = init.port;
     this.params = init.params instanceof Params ? init.params : new Params(init.params ?? []);
     this.headers = init.headers ?? [];
@@ -127,7 +128,33 @@ const PASSWORD_CHARS = charSet(`${UNRESERVED}&=+$,`);
 const PARAM_CHARS = charSet(`${UNRESERVED}[]/:&+$`);
 const HEADER_CHARS = charSet(`${UNRESERVED}[]/?:+$`);
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
-const DOMAIN = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * Checks a hostname or IPv4address (§25.1): dot-separated labels of alphanumerics and inner
+ * hyphens, an optional final dot. 'numeric' when it is digits and dots only (then it must be a
+ * dotted quad). One pass without a pattern: every URI host goes through it.
+ */
+function hostnameKind(host: string): 'name' | 'numeric' | 'invalid' {
+  let numeric = true;
+  let labelStart = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const code = i === host.length ? 0x2e : host.charCodeAt(i);
+    if (code === 0x2e) {
+      if (i === labelStart) return i === host.length && i > 0 ? (numeric ? 'numeric' : 'name') : 'invalid';
+      if (host.charCodeAt(i - 1) === 0x2d) return 'invalid';
+      labelStart = i + 1;
+    } else if (code >= 0x30 && code <= 0x39) {
+      continue;
+    } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) {
+      numeric = false;
+    } else if (code === 0x2d && i !== labelStart) {
+      numeric = false;
+    } else {
+      return 'invalid';
+    }
+  }
+  return numeric ? 'numeric' : 'name';
+}
 
 function charSet(chars: string): Uint8Array {
   const set = new Uint8Array(128);
@@ -193,6 +220,8 @@ function hostKindOf(host: string): HostKind {
  * whitespace inside, §3.1.2.14 badaspec).
  */
 export function parseUri(text: string): Uri {
+  // Nearly every URI is `sip:` as written: read without the scheme pattern.
+  if (text.startsWith('sip:')) return parseSipUriBody(text, 'sip', 4);
   const scheme = SCHEME.exec(text);
   if (!scheme) throw new SipUriError(text, 'no scheme');
   const name = scheme[0].slice(0, -1).toLowerCase();
@@ -209,63 +238,75 @@ export function parseSipUri(text: string): SipUri {
 }
 
 function parseSipUriBody(text: string, scheme: 'sip' | 'sips', start: number): SipUri {
-  let rest = text.slice(start);
+  // Read by index over `text` (no intermediate copies of the rest): every URI of every message
+  // the proxy validates goes through here.
+  const length = text.length;
   let user: string | undefined;
   let password: string | undefined;
-  const at = rest.indexOf('@');
+  let i = start;
+  const at = text.indexOf('@', start);
   if (at !== -1) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(':');
-    user = colon === -1 ? userinfo : userinfo.slice(0, colon);
-    if (colon !== -1) password = userinfo.slice(colon + 1);
+    const colon = text.indexOf(':', start);
+    const userEnd = colon !== -1 && colon < at ? colon : at;
+    user = text.slice(start, userEnd);
+    if (userEnd !== at) password = text.slice(userEnd + 1, at);
     if (user.length === 0 && password === undefined) throw new SipUriError(text, 'empty user part');
     if (!validChars(user, USER_CHARS)) throw new SipUriError(text, 'invalid character in user part');
     if (password !== undefined && !validChars(password, PASSWORD_CHARS)) {
       throw new SipUriError(text, 'invalid character in password');
     }
-    rest = rest.slice(at + 1);
+    i = at + 1;
   }
 
   let host: string;
-  let i: number;
-  if (rest.startsWith('[')) {
-    const close = rest.indexOf(']');
+  let hostKind: HostKind;
+  if (text.charCodeAt(i) === 0x5b) {
+    const close = text.indexOf(']', i);
     if (close === -1) throw new SipUriError(text, 'unterminated IPv6 reference');
-    host = rest.slice(1, close);
+    host = text.slice(i + 1, close);
     const ip = parseIp(host);
     if (!ip || ip.family !== 6 || ip.zone !== undefined) throw new SipUriError(text, 'invalid IPv6 reference');
+    hostKind = 'ipv6';
     i = close + 1;
   } else {
-    i = 0;
-    while (i < rest.length) {
-      const code = rest.charCodeAt(i);
+    const hostStart = i;
+    while (i < length) {
+      const code = text.charCodeAt(i);
       if (code === 0x3a || code === 0x3b || code === 0x3f) break;
       i++;
     }
-    host = rest.slice(0, i);
+    host = text.slice(hostStart, i);
     if (host.length === 0) throw new SipUriError(text, 'empty host');
-    if (!DOMAIN.test(host)) throw new SipUriError(text, 'invalid host');
-    if (/^[0-9.]+$/.test(host) && !isDottedQuad(host)) throw new SipUriError(text, 'invalid IPv4 address');
+    const kind = hostnameKind(host);
+    if (kind === 'invalid') throw new SipUriError(text, 'invalid host');
+    if (kind === 'numeric' && !isDottedQuad(host)) throw new SipUriError(text, 'invalid IPv4 address');
+    hostKind = kind === 'numeric' ? 'ipv4' : 'domain';
   }
 
   let port: number | undefined;
-  if (rest.charCodeAt(i) === 0x3a) {
+  if (text.charCodeAt(i) === 0x3a) {
     const portStart = i + 1;
     i = portStart;
-    while (i < rest.length && rest.charCodeAt(i) >= 0x30 && rest.charCodeAt(i) <= 0x39) i++;
-    const digits = rest.slice(portStart, i);
-    if (digits.length === 0 || digits.length > 5 || Number(digits) > 65535) throw new SipUriError(text, 'invalid port');
-    port = Number(digits);
+    let value = 0;
+    while (i < length && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) value = value * 10 + text.charCodeAt(i++) - 0x30;
+    const digits = i - portStart;
+    if (digits === 0 || digits > 5 || value > 65535) throw new SipUriError(text, 'invalid port');
+    port = value;
   }
 
   const params = new Params();
-  while (rest.charCodeAt(i) === 0x3b) {
-    let end = i + 1;
-    while (end < rest.length && rest.charCodeAt(end) !== 0x3b && rest.charCodeAt(end) !== 0x3f) end++;
-    const param = rest.slice(i + 1, end);
-    const eq = param.indexOf('=');
-    const pname = eq === -1 ? param : param.slice(0, eq);
-    const pvalue = eq === -1 ? null : param.slice(eq + 1);
+  while (text.charCodeAt(i) === 0x3b) {
+    const nameStart = i + 1;
+    let end = nameStart;
+    let eq = -1;
+    while (end < length) {
+      const code = text.charCodeAt(end);
+      if (code === 0x3b || code === 0x3f) break;
+      if (code === 0x3d && eq === -1) eq = end;
+      end++;
+    }
+    const pname = text.slice(nameStart, eq === -1 ? end : eq);
+    const pvalue = eq === -1 ? null : text.slice(eq + 1, end);
     if (pname.length === 0 || !validChars(pname, PARAM_CHARS)) throw new SipUriError(text, 'invalid URI parameter');
     if (pvalue !== null && (pvalue.length === 0 || !validChars(pvalue, PARAM_CHARS))) {
       throw new SipUriError(text, `invalid value of URI parameter ${pname}`);
@@ -275,8 +316,8 @@ function parseSipUriBody(text: string, scheme: 'sip' | 'sips', start: number): S
   }
 
   const headers: Array<[string, string]> = [];
-  if (rest.charCodeAt(i) === 0x3f) {
-    for (const pair of rest.slice(i + 1).split('&')) {
+  if (text.charCodeAt(i) === 0x3f) {
+    for (const pair of text.slice(i + 1).split('&')) {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new SipUriError(text, 'invalid URI header');
       const hname = pair.slice(0, eq);
@@ -286,10 +327,10 @@ function parseSipUriBody(text: string, scheme: 'sip' | 'sips', start: number): S
       }
       headers.push([hname, hvalue]);
     }
-    i = rest.length;
+    i = length;
   }
-  if (i !== rest.length) throw new SipUriError(text, `unexpected "${rest[i]}"`);
-  return new SipUri({ scheme, user, password, host, port, params, headers });
+  if (i !== length) throw new SipUriError(text, `unexpected "${text[i]}"`);
+  return new SipUri({ scheme, user, password, host, port, params, headers }, hostKind);
 }
 
 /** Decodes `%HH` escapes (RFC 3261 §19.1.2); invalid escapes are left as they are. */

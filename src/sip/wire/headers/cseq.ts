@@ -28,9 +28,14 @@ export function formatCSeq(cseq: CSeq): string {
 
 /** Decimal digits to a number no larger than `max`, or null (never a negative or NaN). */
 export function parseUnsigned(digits: string, max: number): number | null {
-  if (!/^[0-9]+$/.test(digits)) return null;
-  const trimmed = digits.replace(/^0+(?=.)/, '');
-  if (trimmed.length > 16) return null;
-  const value = Number(trimmed);
-  return value <= max ? value : null;
+  if (digits.length === 0) return null;
+  let value = 0;
+  for (let i = 0; i < digits.length; i++) {
+    const code = digits.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return null;
+    value = value * 10 + (code - 0x30);
+    // Past max there is no way back down: stop before the number loses precision.
+    if (value > max) return null;
+  }
+  return value;
 }

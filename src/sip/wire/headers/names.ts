@@ -145,8 +145,20 @@ export const SINGLE_INSTANCE_HEADERS: readonly string[] = [
   'content-type',
 ];
 
+/**
+ * The keys of the spellings seen on nearly every message (`Via`, `via`, `v`, `V`, ...), so that
+ * the parser finds a field's key without lowercasing its name. Filled once here and never from
+ * the wire, so it stays this size.
+ */
+const KNOWN_SPELLINGS: ReadonlyMap<string, string> = new Map([
+  ...Object.entries(CANONICAL_NAMES).flatMap(([key, name]) => [[key, key], [name, key]] as Array<[string, string]>),
+  ...Object.entries(COMPACT_FORMS).flatMap(([letter, key]) => [[letter, key], [letter.toUpperCase(), key]] as Array<[string, string]>),
+]);
+
 /** Key of a header name as written (`v`, `VIA`, ` Via `): compact forms expanded, lowercase. */
 export function headerKey(name: string): string {
+  const known = KNOWN_SPELLINGS.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
   return lower.length === 1 ? (COMPACT_FORMS[lower] ?? lower) : lower;
 }

@@ -13,16 +13,30 @@ import { isTokenCode, readQuotedString, skipWsp, tokenEnd } from './syntax.js';
 export type ParamValue = string | null;
 
 export class Params implements Iterable<[string, ParamValue]> {
-  readonly #entries: Array<[string, ParamValue]>;
+  readonly #entries: Array<[string, ParamValue]> = [];
 
+  /** Copies the entries (each pair too: `set` changes a pair in place). */
   constructor(entries: Iterable<[string, ParamValue]> = []) {
-    this.#entries = [...entries].map(([name, value]) => [name, value]);
+    for (const [name, value] of entries) this.#entries.push([name, value]);
+  }
+
+  /** Takes over freshly built pairs without copying them (the parameter readers' result). */
+  static adopt(entries: Array<[string, ParamValue]>): Params {
+    const params = new Params();
+    for (let i = 0; i < entries.length; i++) params.#entries.push(entries[i]!);
+    return params;
   }
 
   #indexOf(name: string): number {
-    const lower = name.toLowerCase();
+    // Only names of the same length are lowercased to compare: most lookups (`branch`, `tag`,
+    // `lr`) then compare a few strings and allocate nothing.
+    let lower: string | undefined;
     for (let i = 0; i < this.#entries.length; i++) {
-      if (this.#entries[i]![0].toLowerCase() === lower) return i;
+      const entry = this.#entries[i]![0];
+      if (entry === name) return i;
+      if (entry.length !== name.length) continue;
+      lower ??= name.toLowerCase();
+      if (entry.toLowerCase() === lower) return i;
     }
     return -1;
   }
@@ -86,7 +100,7 @@ export function readParams(text: string, start: number): { params: Params; end: 
   for (;;) {
     const beforeSemi = skipWsp(text, i);
     if (beforeSemi >= text.length || text.charCodeAt(beforeSemi) !== 0x3b) {
-      return { params: new Params(entries), end: beforeSemi };
+      return { params: Params.adopt(entries), end: beforeSemi };
     }
     i = skipWsp(text, beforeSemi + 1);
     const nameEnd = tokenEnd(text, i);
