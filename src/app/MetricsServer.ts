@@ -9,12 +9,15 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MediaRelay } from '../media/MediaRelay.js';
 import type { NgServer } from '../control/NgServer.js';
 import type { ProxyStats } from '../sip/proxy/Proxy.js';
+import type { Phones } from '../sip/registrar/Phones.js';
 
 export interface MetricsSources {
   media: MediaRelay;
   ng?: NgServer | undefined;
   /** The SIP proxy's edge limits (SipProxy.stats), read at scrape time. */
   sip?: { stats(): ProxyStats } | undefined;
+  /** Phones registering through pinlatch (the `phones` section), or null/undefined: none. */
+  phones?: Phones | null | undefined;
 }
 
 /** Sampling timer of the event-loop delay histogram; Node records each whole interval, this included. */
@@ -60,6 +63,7 @@ export class MetricsServer {
       counterFrom(registry, 'pinlatch_ng_refused_total', 'NG datagrams and TCP connections from sources outside ng.allow, dropped', () => ng.counters.refused);
     }
     if (sources.sip !== undefined) registerSipLimits(registry, sources.sip, () => this.#scrapes);
+    if (sources.phones) registerPhones(registry, sources.phones);
   }
 
   async listen(address: string, port: number): Promise<number> {
@@ -99,6 +103,18 @@ function counterFrom(registry: Registry, name: string, help: string, read: () =>
 /** A gauge whose value is read when scraped. */
 function gaugeFrom(registry: Registry, name: string, help: string, read: () => number): Gauge {
   return new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+}
+
+/** Registrations and keepalives of phones behind NAT (docs/phones.md). */
+function registerPhones(registry: Registry, phones: Phones): void {
+  const { registrar } = phones;
+  gaugeFrom(registry, 'pinlatch_phone_bindings', 'Registered bindings (address-of-record + Contact) held (bound: phones.maxBindings)', () => registrar.bindings.size);
+  gaugeFrom(registry, 'pinlatch_phone_flows', 'Flows (NAT mappings, TCP connections) phones registered over', () => registrar.flows.size);
+  counterFrom(registry, 'pinlatch_phone_registers_total', 'REGISTERs received from phones', () => registrar.counters.registers);
+  counterFrom(registry, 'pinlatch_phone_registers_answered_locally_total', 'Refreshes answered by pinlatch itself (phones.throttle)', () => registrar.counters.answeredLocally);
+  counterFrom(registry, 'pinlatch_phone_registers_refused_full_total', 'New registrations refused with 503 because phones.maxBindings was reached', () => registrar.counters.refusedFull);
+  counterFrom(registry, 'pinlatch_phone_keepalives_sent_total', 'Keepalive OPTIONS sent to silent UDP phones', () => phones.keepalives.sent);
+  counterFrom(registry, 'pinlatch_phone_keepalives_missed_total', 'Keepalive OPTIONS left unanswered', () => phones.keepalives.missed);
 }
 
 /** The SIP edge limits: one stats() read per scrape feeds every metric of the scrape. */

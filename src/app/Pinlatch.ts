@@ -93,7 +93,7 @@ export class Pinlatch {
       }
 
       if (config.metrics !== null) {
-        this.#metrics = new MetricsServer({ media: this.#media, ng: this.#ng, sip: this.#sip });
+        this.#metrics = new MetricsServer({ media: this.#media, ng: this.#ng, sip: this.#sip, phones: this.#sip?.phones });
         const port = await this.#metrics.listen(config.metrics.address, config.metrics.port);
         points.push({ service: 'metrics', transport: 'tcp', address: config.metrics.address, port });
       }
