@@ -108,3 +108,14 @@ export async function waitForQuiet(busyPct: number, maxWaitMs: number): Promise<
     if (pct < busyPct || performance.now() >= end) return pct;
   }
 }
+
+/** ns on CPU of one thread (the first field of its schedstat); the main thread's tid is the pid. */
+export function threadCpuNs(pid: number, tid = pid): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+}
+
+/** Resident set size of a process, KiB (VmRSS of /proc/PID/status). */
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}

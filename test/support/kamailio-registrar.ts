@@ -95,7 +95,9 @@ export function kamailioRegistrarConfig(o: KamailioRegistrarOptions, dbDir: stri
   const domain = o.domain ?? 'pbx.test';
   const nat = o.nat ?? false;
   const trusted = (o.trusted ?? []).map((a) => `$si == "${a}"`).join(' || ');
-  const event = (text: string) => (o.events === false ? '' : `xlog("L_NOTICE", "pbx-event ${text}\\n");`);
+  // Events off, the lines are logged at debug level, which debug=2 does not print (a route may
+  // not be empty, so they stay as statements).
+  const event = (text: string) => `xlog("${o.events === false ? 'L_DBG' : 'L_NOTICE'}", "pbx-event ${text}\\n");`;
   const auth = o.auth ?? true;
   return `#!KAMAILIO
 debug=2
