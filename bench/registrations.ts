@@ -5,7 +5,7 @@
  *   npm run bench:registrations -- [--phones 50000] [--rate 500] [--steady-sec 180] [--settle-sec 60]
  *        [--refresh-sec 50] [--expires-sec 60] [--keepalive-sec 30] [--registrar-expires-sec 3600]
  *        [--modes off,on] [--per-sipp 10000] [--pinlatch-cpu 1] [--load-cpus 0] [--sample-sec 10]
- *        [--out FILE.json] [--markdown] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
+ *        [--out FILE.json] [--markdown] [--keep] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
  *
  * Everything is on loopback: pinlatch 127.0.0.1 (its real CLI, dist/src/cli.js, pinned to one CPU
  * with taskset), Kamailio 127.0.0.31 (registrar, usrloc in memory, Path stored: test/support/
@@ -56,6 +56,8 @@ interface Options {
   loadCpus: string | null;
   sampleSec: number;
   nodeArgs: string[];
+  /** Keep each run's directory (configuration, sipp statistics and errors) instead of removing it. */
+  keep: boolean;
 }
 
 async function freeTcpPort(): Promise<number> {
@@ -263,7 +265,8 @@ async function runMode(o: Options, mode: 'off' | 'on'): Promise<RunFigures> {
   } finally {
     await fleet?.stop();
     await run.stop();
-    if (!process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+    if (o.keep) console.log(`  kept ${dir} (pinlatch config, sipp statistics and error logs)`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -294,6 +297,7 @@ export function parseOptions(argv: string[]): Options & { out: string | undefine
       'node-args': { type: 'string', default: '' },
       out: { type: 'string' },
       markdown: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -316,6 +320,7 @@ export function parseOptions(argv: string[]): Options & { out: string | undefine
     nodeArgs: values['node-args'].split(' ').filter(Boolean),
     out: values.out,
     markdown: values.markdown,
+    keep: values.keep,
   };
   if (!Number.isInteger(o.settleSec) || o.settleSec < 0) throw new RegistrationsUsageError(`--settle-sec: an integer >= 0, got ${values['settle-sec']}`);
   if (o.refreshSec >= o.expiresSec) throw new RegistrationsUsageError(`--refresh-sec (${o.refreshSec}) must be below --expires-sec (${o.expiresSec}): phones refresh before their registration ends`);

@@ -65,7 +65,7 @@ export class PhoneFleet {
         o.target, '-sf', SCENARIO, '-t', 'un', '-i', fleetAddress(i), '-aa', '-nostdin',
         '-max_socket', String(count + 64), '-m', String(count), '-l', String(count), '-r', String(rate), '-rp', '1000',
         '-d', String(o.refreshSec * 1000), '-set', 'user', `p${i}u`, '-set', 'domain', 'pbx.test', '-set', 'expires', String(o.expiresSec),
-        '-trace_stat', '-stf', stat, '-fd', '2', '-trace_err', '-error_file', join(o.dir, `err-${i}.log`),
+        '-trace_stat', '-stf', stat, '-fd', '2', '-trace_err', '-error_file', join(o.dir, `errors-${i}.log`), '-max_log_size', '5000000',
       ];
       const child = o.cpus ? new Child('taskset', ['-c', o.cpus, SIPP, ...args], { cwd: o.dir }) : new Child(SIPP, args, { cwd: o.dir });
       void child.done.then((r) => fleet.ended.push(`sipp ${fleetAddress(i)} exited ${r.code ?? r.signal}: ${r.output.slice(-1500)}`));
