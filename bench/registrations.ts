@@ -5,7 +5,7 @@
  *   npm run bench:registrations -- [--phones 50000] [--rate 500] [--steady-sec 180] [--settle-sec 60]
  *        [--refresh-sec 50] [--expires-sec 60] [--keepalive-sec 30] [--registrar-expires-sec 3600]
  *        [--modes off,on] [--per-sipp 10000] [--pinlatch-cpu 1] [--load-cpus 0] [--sample-sec 10]
- *        [--out FILE.json] [--markdown] [--keep] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
+ *        [--nice 0] [--out FILE.json] [--markdown] [--keep] [--node-args='--cpu-prof --cpu-prof-dir=DIR']
  *
  * Everything is on loopback: pinlatch 127.0.0.1 (its real CLI, dist/src/cli.js, pinned to one CPU
  * with taskset), Kamailio 127.0.0.31 (registrar, usrloc in memory, Path stored: test/support/
@@ -28,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { Child, freeUdpPort } from '../test/control/child.ts';
 import { KAMAILIO, KamailioRegistrar } from '../test/support/kamailio-registrar.ts';
-import { freeUdpPortBlock, processCpu, rssKiB, threadCpuNs } from './lib/proc-stats.ts';
+import { freeUdpPortBlock, processCpu, rssKiB, threadSched } from './lib/proc-stats.ts';
 import { REPO_DIR } from './lib/targets.ts';
 import { markdown, registrarReduction, runFigures, table, type RunFigures, type Sample } from './registrations/figures.ts';
 import { PhoneFleet, SIPP } from './registrations/phone-fleet.ts';
@@ -56,6 +56,8 @@ interface Options {
   loadCpus: string | null;
   sampleSec: number;
   nodeArgs: string[];
+  /** Scheduling priority (nice) of pinlatch, Kamailio and sipp; 0: as inherited. */
+  nice: number;
   /** Keep each run's directory (configuration, sipp statistics and errors) instead of removing it. */
   keep: boolean;
 }
@@ -71,6 +73,9 @@ async function freeTcpPort(): Promise<number> {
   if (typeof address !== 'object' || address === null) throw new Error('no TCP port');
   return address.port;
 }
+
+/** Stops of what the current run started, for a bench interrupted by a signal. */
+const stops = new Set<() => Promise<void>>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,6 +97,15 @@ async function registrarRegisters(pbx: KamailioRegistrar): Promise<number> {
   return Number(m[1]);
 }
 
+/**
+ * `argv` run on `cpus` (taskset -c) at priority `nice`. taskset and nice exec the command: the PID
+ * is the command's own (pinlatch's main thread's TID too).
+ */
+export function pinned(cpus: string | null, nice: number, argv: readonly string[]): string[] {
+  const niced = nice === 0 ? [...argv] : ['nice', '-n', String(nice), ...argv];
+  return cpus ? ['taskset', '-c', cpus, ...niced] : niced;
+}
+
 class Run {
   private constructor(
     readonly pinlatch: Child,
@@ -102,8 +116,10 @@ class Run {
   static async start(o: Options, mode: 'off' | 'on', dir: string): Promise<{ run: Run; sipPort: number }> {
     const registrarPort = await freeUdpPort();
     const spawner = {
-      spawn: (_host: string, argv: string[], options: SpawnOptions) =>
-        o.loadCpus ? spawn('taskset', ['-c', o.loadCpus, ...argv], options) : spawn(argv[0]!, argv.slice(1), options),
+      spawn: (_host: string, argv: string[], options: SpawnOptions) => {
+        const [file, ...args] = pinned(o.loadCpus, o.nice, argv);
+        return spawn(file!, args, options);
+      },
     };
     const pbx = await KamailioRegistrar.start(spawner, 'registrar', {
       address: REGISTRAR_ADDRESS,
@@ -133,9 +149,8 @@ class Run {
           throttle: mode === 'on' ? { phoneExpiresSec: o.expiresSec, registrarExpiresSec: o.registrarExpiresSec } : null,
         }),
       );
-      const argv = [process.execPath, ...o.nodeArgs, CLI, '--config', config];
-      // taskset execs the command: the PID is pinlatch's own, its main thread's TID too.
-      const pinlatch = o.pinlatchCpu ? new Child('taskset', ['-c', o.pinlatchCpu, ...argv], { cwd: dir }) : new Child(argv[0]!, argv.slice(1), { cwd: dir });
+      const [file, ...args] = pinned(o.pinlatchCpu, o.nice, [process.execPath, ...o.nodeArgs, CLI, '--config', config]);
+      const pinlatch = new Child(file!, args, { cwd: dir });
       const run = new Run(pinlatch, pbx, metricsPort);
       const deadline = Date.now() + 30_000;
       for (;;) {
@@ -160,14 +175,15 @@ class Run {
   async sample(): Promise<Sample> {
     const pid = this.pinlatch.pid;
     const at = performance.now();
-    const mainNs = threadCpuNs(pid);
+    const main = threadSched(pid);
     const processNs = processCpu(pid).schedNs;
     const rss = rssKiB(pid);
     const m = await scrape(this.metricsPort);
     const v = (name: string): number => m.get(name) ?? 0;
     return {
       at,
-      mainNs,
+      mainNs: main.runNs,
+      mainWaitNs: main.waitNs,
       processNs,
       rssKiB: rss,
       bindings: v('pinlatch_phone_bindings'),
@@ -201,6 +217,11 @@ async function runMode(o: Options, mode: 'off' | 'on'): Promise<RunFigures> {
   const dir = mkdtempSync(join(tmpdir(), `pinlatch-regbench-${mode}-`));
   const { run, sipPort } = await Run.start(o, mode, dir);
   let fleet: PhoneFleet | null = null;
+  const stop = async (): Promise<void> => {
+    await fleet?.stop();
+    await run.stop();
+  };
+  stops.add(stop);
   try {
     console.log(`throttling ${mode}: pinlatch pid ${run.pinlatch.pid}, kamailio pid ${run.pbx.pid}`);
     await sleep(2000);
@@ -215,7 +236,7 @@ async function runMode(o: Options, mode: 'off' | 'on'): Promise<RunFigures> {
       refreshSec: o.refreshSec,
       expiresSec: o.expiresSec,
       dir,
-      cpus: o.loadCpus,
+      command: (argv) => pinned(o.loadCpus, o.nice, argv),
     });
     const rampStart = await run.sample();
     // Bounded: three times the time the offered rate needs, and a minute more.
@@ -263,8 +284,8 @@ async function runMode(o: Options, mode: 'off' | 'on'): Promise<RunFigures> {
     console.error(`pinlatch output (tail):\n${run.pinlatch.output.slice(-3000)}`);
     throw err;
   } finally {
-    await fleet?.stop();
-    await run.stop();
+    stops.delete(stop);
+    await stop();
     if (o.keep) console.log(`  kept ${dir} (pinlatch config, sipp statistics and error logs)`);
     else rmSync(dir, { recursive: true, force: true });
   }
@@ -298,6 +319,7 @@ export function parseOptions(argv: string[]): Options & { out: string | undefine
       out: { type: 'string' },
       markdown: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      nice: { type: 'string', default: '0' },
     },
     strict: true,
   });
@@ -321,7 +343,9 @@ export function parseOptions(argv: string[]): Options & { out: string | undefine
     out: values.out,
     markdown: values.markdown,
     keep: values.keep,
+    nice: Number(values.nice),
   };
+  if (!Number.isInteger(o.nice) || o.nice < -20 || o.nice > 19) throw new RegistrationsUsageError(`--nice: an integer -20..19, got ${values.nice}`);
   if (!Number.isInteger(o.settleSec) || o.settleSec < 0) throw new RegistrationsUsageError(`--settle-sec: an integer >= 0, got ${values['settle-sec']}`);
   if (o.refreshSec >= o.expiresSec) throw new RegistrationsUsageError(`--refresh-sec (${o.refreshSec}) must be below --expires-sec (${o.expiresSec}): phones refresh before their registration ends`);
   return o;
@@ -337,7 +361,7 @@ export async function runRegistrations(argv: string[]): Promise<RunFigures[]> {
   const summary = [
     `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`,
     `phones ${o.phones} (sipp, ${o.perSipp} per process), offered ${o.rate} registrations/s, refresh every ${o.refreshSec} s (expires ${o.expiresSec}), ` +
-      `keepalive after ${o.keepaliveSec} s of silence, throttling: registrar asked ${o.registrarExpiresSec} s; pinlatch on CPU ${o.pinlatchCpu ?? 'any'}, load on ${o.loadCpus ?? 'any'}`,
+      `keepalive after ${o.keepaliveSec} s of silence, throttling: registrar asked ${o.registrarExpiresSec} s; pinlatch on CPU ${o.pinlatchCpu ?? 'any'}, load on ${o.loadCpus ?? 'any'}, nice ${o.nice}`,
     o.markdown ? markdown(runs) : table(runs),
     reduction === null ? '' : `registrar REGISTERs per minute, throttling off / on: ${reduction === Infinity ? 'none reached it with throttling on' : `${reduction.toFixed(1)}x fewer`}`,
   ].join('\n');
@@ -347,6 +371,12 @@ export async function runRegistrations(argv: string[]): Promise<RunFigures[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`${signal}: stopping the phones, pinlatch and Kamailio`);
+      void Promise.all([...stops].map((stop) => stop())).finally(() => process.exit(130));
+    });
+  }
   runRegistrations(process.argv.slice(2)).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exitCode = 1;

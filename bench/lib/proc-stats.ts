@@ -109,9 +109,13 @@ export async function waitForQuiet(busyPct: number, maxWaitMs: number): Promise<
   }
 }
 
-/** ns on CPU of one thread (the first field of its schedstat); the main thread's tid is the pid. */
-export function threadCpuNs(pid: number, tid = pid): number {
-  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+/**
+ * One thread's schedstat (the main thread's tid is the pid): ns on CPU, and ns it was runnable but
+ * waiting for a CPU (what other processes on its CPU cost it).
+ */
+export function threadSched(pid: number, tid = pid): { runNs: number; waitNs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+  return { runNs: Number(run), waitNs: Number(wait) };
 }
 
 /** Resident set size of a process, KiB (VmRSS of /proc/PID/status). */

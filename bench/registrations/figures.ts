@@ -10,6 +10,8 @@ export interface Sample {
   /** ns on CPU: pinlatch's main thread (SIP), and all its threads. */
   mainNs: number;
   processNs: number;
+  /** ns the main thread was runnable but waited for its CPU (taken by other processes). */
+  mainWaitNs: number;
   rssKiB: number;
   bindings: number;
   /** Cumulative counters. */
@@ -36,6 +38,8 @@ export interface RunFigures {
   /** Main thread's share of one core over the steady phase (mean, highest sample interval). */
   mainCpuPct: number;
   mainCpuPctMax: number;
+  /** Share of the steady phase the main thread waited for its CPU while it had work (a busy machine). */
+  mainWaitPct: number;
   /** Every other thread of pinlatch (media worker, libuv, V8 GC) over the steady phase. */
   otherCpuPct: number;
   /** Main thread's share of one core before the first phone (timers, probes, metrics scrapes). */
@@ -108,6 +112,7 @@ export function runFigures(r: RunInput): RunFigures {
     steadySec: steadyMs / 1000,
     mainCpuPct,
     mainCpuPctMax: maxPct,
+    mainWaitPct: pct(last.mainWaitNs - first.mainWaitNs, steadyMs),
     otherCpuPct: pct(last.processNs - first.processNs - (last.mainNs - first.mainNs), steadyMs),
     idleMainCpuPct,
     mainCpuMsPer1000PerMin,
@@ -139,6 +144,7 @@ function rows(runs: readonly RunFigures[]): [string, ...string[]][] {
     row('main-thread CPU % during the ramp', (r) => f(r.rampMainCpuPct, 1)),
     row('steady phase, s', (r) => f(r.steadySec)),
     row('main-thread CPU %, steady (mean / max)', (r) => `${f(r.mainCpuPct, 1)} / ${f(r.mainCpuPctMax, 1)}`),
+    row('main thread waiting for its CPU, % of steady', (r) => f(r.mainWaitPct, 1)),
     row('other threads CPU %, steady', (r) => f(r.otherCpuPct, 1)),
     row('main-thread CPU % idle (before the phones)', (r) => f(r.idleMainCpuPct, 1)),
     row('main-thread CPU ms per 1,000 phones per minute (above idle)', (r) => f(r.mainCpuMsPer1000PerMin, 1)),

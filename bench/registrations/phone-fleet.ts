@@ -27,8 +27,8 @@ export interface FleetOptions {
   expiresSec: number;
   /** Where sipp writes its statistics files. */
   dir: string;
-  /** CPU list for the sipp processes (taskset -c), or null. */
-  cpus: string | null;
+  /** The command line that runs sipp with `argv` (CPU pinning, priority). */
+  command: (argv: readonly string[]) => string[];
 }
 
 /** sipp's counters at the end (its -trace_stat file, cumulative columns). */
@@ -67,7 +67,8 @@ export class PhoneFleet {
         '-d', String(o.refreshSec * 1000), '-set', 'user', `p${i}u`, '-set', 'domain', 'pbx.test', '-set', 'expires', String(o.expiresSec),
         '-trace_stat', '-stf', stat, '-fd', '2', '-trace_err', '-error_file', join(o.dir, `errors-${i}.log`), '-max_log_size', '5000000',
       ];
-      const child = o.cpus ? new Child('taskset', ['-c', o.cpus, SIPP, ...args], { cwd: o.dir }) : new Child(SIPP, args, { cwd: o.dir });
+      const [file, ...rest] = o.command([SIPP, ...args]);
+      const child = new Child(file!, rest, { cwd: o.dir });
       void child.done.then((r) => fleet.ended.push(`sipp ${fleetAddress(i)} exited ${r.code ?? r.signal}: ${r.output.slice(-1500)}`));
       fleet.children.push(child);
     }
