@@ -3,7 +3,7 @@
  * its own loopback address, one UDP socket per phone (`-t un`), so every phone has a source port of
  * its own, as the NAT mapping of a phone in its own home would. Phones start at the given rate and
  * then refresh for ever; pinlatch's keepalive OPTIONS are answered by sipp's automatic answer
- * (`-aa`). A sipp process holds at most `perProcess` phones (each one a file descriptor, under
+ * (`-aa`), and a late duplicate answer does not end a phone (`-abortunexp` off). A sipp process holds at most `perProcess` phones (each one a file descriptor, under
  * RLIMIT_NOFILE).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -62,7 +62,7 @@ export class PhoneFleet {
       const stat = join(o.dir, `phones-${i}.csv`);
       fleet.statFiles.push(stat);
       const args = [
-        o.target, '-sf', SCENARIO, '-t', 'un', '-i', fleetAddress(i), '-aa', '-nostdin',
+        o.target, '-sf', SCENARIO, '-t', 'un', '-i', fleetAddress(i), '-aa', '-default_behaviors', 'all,-abortunexp', '-nostdin',
         '-max_socket', String(count + 64), '-m', String(count), '-l', String(count), '-r', String(rate), '-rp', '1000',
         '-d', String(o.refreshSec * 1000), '-set', 'user', `p${i}u`, '-set', 'domain', 'pbx.test', '-set', 'expires', String(o.expiresSec),
         '-trace_stat', '-stf', stat, '-fd', '2', '-trace_err', '-error_file', join(o.dir, `errors-${i}.log`), '-max_log_size', '5000000',
