@@ -20,13 +20,14 @@
  * metrics, and the REGISTERs Kamailio received (kamcmd stats). Throttling on, phones are told
  * --expires-sec and the registrar is asked --registrar-expires-sec.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawn, type SpawnOptions } from 'node:child_process';
-import { Child, freeUdpPort } from '../test/control/child.ts';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { freeUdpPort } from '../test/control/child.ts';
+import { terminate } from '../test/support/child.ts';
 import { KAMAILIO, KamailioRegistrar } from '../test/support/kamailio-registrar.ts';
 import { freeUdpPortBlock, processCpu, rssKiB, threadSched } from './lib/proc-stats.ts';
 import { REPO_DIR } from './lib/targets.ts';
@@ -106,9 +107,44 @@ export function pinned(cpus: string | null, nice: number, argv: readonly string[
   return cpus ? ['taskset', '-c', cpus, ...niced] : niced;
 }
 
+/**
+ * pinlatch's own process, its log in a file: a log written to a pipe the bench reads late (the
+ * machine is busy) would block pinlatch's main thread in write() and count as its CPU.
+ */
+class PinlatchProcess {
+  readonly pid: number;
+  readonly done: Promise<void>;
+
+  constructor(
+    private readonly child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    if (child.pid === undefined) throw new Error('pinlatch did not start');
+    this.pid = child.pid;
+    this.done = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  static start(argv: readonly string[], logFile: string, cwd: string): PinlatchProcess {
+    const fd = openSync(logFile, 'w');
+    try {
+      return new PinlatchProcess(spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['ignore', fd, fd] }), logFile);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  output(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').slice(-3000) : '';
+  }
+
+  stop(): Promise<void> {
+    return terminate(this.child);
+  }
+}
+
 class Run {
   private constructor(
-    readonly pinlatch: Child,
+    readonly pinlatch: PinlatchProcess,
     readonly pbx: KamailioRegistrar,
     readonly metricsPort: number,
   ) {}
@@ -149,8 +185,7 @@ class Run {
           throttle: mode === 'on' ? { phoneExpiresSec: o.expiresSec, registrarExpiresSec: o.registrarExpiresSec } : null,
         }),
       );
-      const [file, ...args] = pinned(o.pinlatchCpu, o.nice, [process.execPath, ...o.nodeArgs, CLI, '--config', config]);
-      const pinlatch = new Child(file!, args, { cwd: dir });
+      const pinlatch = PinlatchProcess.start(pinned(o.pinlatchCpu, o.nice, [process.execPath, ...o.nodeArgs, CLI, '--config', config]), join(dir, `pinlatch-${mode}.log`), dir);
       const run = new Run(pinlatch, pbx, metricsPort);
       const deadline = Date.now() + 30_000;
       for (;;) {
@@ -160,7 +195,7 @@ class Run {
         } catch {
           if (Date.now() > deadline) {
             await run.stop();
-            throw new Error(`pinlatch did not serve metrics:\n${pinlatch.output.slice(-3000)}`);
+            throw new Error(`pinlatch did not serve metrics:\n${pinlatch.output()}`);
           }
           await sleep(200);
         }
@@ -281,12 +316,12 @@ async function runMode(o: Options, mode: 'off' | 'on'): Promise<RunFigures> {
       retransmissions: counts.retransmissions,
     });
   } catch (err) {
-    console.error(`pinlatch output (tail):\n${run.pinlatch.output.slice(-3000)}`);
+    console.error(`pinlatch output (tail):\n${run.pinlatch.output()}`);
     throw err;
   } finally {
     stops.delete(stop);
     await stop();
-    if (o.keep) console.log(`  kept ${dir} (pinlatch config, sipp statistics and error logs)`);
+    if (o.keep) console.log(`  kept ${dir} (pinlatch config and log, sipp statistics and error logs)`);
     else rmSync(dir, { recursive: true, force: true });
   }
 }
