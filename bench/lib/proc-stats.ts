@@ -123,3 +123,18 @@ export async function waitForQuiet(busyPct: number, maxWaitMs: number): Promise<
     if (pct < busyPct || performance.now() >= end) return pct;
   }
 }
+
+/**
+ * One thread's schedstat (the main thread's tid is the pid): ns on CPU, and ns it was runnable but
+ * waiting for a CPU (what other processes on its CPU cost it).
+ */
+export function threadSched(pid: number, tid = pid): { runNs: number; waitNs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+  return { runNs: Number(run), waitNs: Number(wait) };
+}
+
+/** Resident set size of a process, KiB (VmRSS of /proc/PID/status). */
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
