@@ -240,6 +240,8 @@ export class SipProxy {
   readonly gate: Gatekeeper;
   /** Refused and dropped requests are logged once a second at most (the counters have them all). */
   private readonly refusalLog = new LogBudget();
+  /** Shedding's start and end lines. */
+  private readonly overloadLog = new LogBudget();
   /** Phones registering through the proxy, or null when `phones` is not configured. */
   readonly phones: Phones | null;
   private readonly v6ByAddress = new Map<string, boolean>();
@@ -804,11 +806,14 @@ export class SipProxy {
     const queueMs = this.transport?.queueDelayMs(now) ?? 0;
     const admitted = this.shedder.admit(queueMs, now);
     const shedding = this.shedder.shedding;
-    if (shedding !== wasShedding) {
+    // Shedding can start and stop many times a second at the edge of capacity: at most one line
+    // a second, counting the transitions left out, so that logging does not add to the overload.
+    const transitionsLeftOut = shedding !== wasShedding ? this.overloadLog.take(now) : null;
+    if (transitionsLeftOut !== null) {
       const lagMs = this.shedder.lag(now);
       const share = this.shedder.share;
-      if (shedding) this.log?.warn({ queueMs, lagMs, share, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs }, 'overloaded: a share of the new requests refused with 503');
-      else this.log?.info({ queueMs, lagMs, shed: this.shed }, 'overload over: new requests accepted again');
+      if (shedding) this.log?.warn({ queueMs, lagMs, share, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs, transitionsLeftOut }, 'overloaded: a share of the new requests refused with 503');
+      else this.log?.info({ queueMs, lagMs, shed: this.shed, transitionsLeftOut }, 'overload over: new requests accepted again');
     }
     if (!admitted) {
       this.shed += 1;
