@@ -145,24 +145,15 @@ export interface NativeError extends Error {
  * What every stream of one relay has counted, the closed ones included (NativeRelay.totals): the
  * per-leg counters of LegCounters summed over both legs of all streams.
  */
-export interface RelayTotals {
-  packetsIn: number;
-  bytesIn: number;
-  packetsOut: number;
-  bytesOut: number;
-  rtcpIn: number;
-  rtcpOut: number;
-  dropInvalid: number;
-  dropStranger: number;
-  dropNoPeer: number;
-  dropSendError: number;
-  dropRefused: number;
-  latchChanges: number;
+export type RelayTotals = Pick<
+  LegCounters,
+  'packetsIn' | 'bytesIn' | 'packetsOut' | 'bytesOut' | 'rtcpIn' | 'rtcpOut' | 'dropInvalid' | 'dropStranger' | 'dropNoPeer' | 'dropSendError' | 'dropRefused' | 'latchChanges'
+> & {
   /** Streams opened since the relay was created. */
   streamsOpened: number;
   /** Streams open now. */
   streams: number;
-}
+};
 
 /** One leg whose latched peers may have changed, as the relay reports it (see takeLatchChanges). */
 export interface LatchChange {

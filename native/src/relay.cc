@@ -167,20 +167,25 @@ Napi::Value PeerValue(Napi::Env env, const SocketAddress* peer) {
   return Napi::String::New(env, peer->ToString());
 }
 
+/** The packet and drop counters of LegCounters as the JS names of native.ts's LegCounters. */
+void SetCounters(Napi::Env env, Napi::Object object, const LegCounters& c) {
+  auto number = [&](const char* name, uint64_t value) { object.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
+  number("packetsIn", c.packets_in);
+  number("bytesIn", c.bytes_in);
+  number("packetsOut", c.packets_out);
+  number("bytesOut", c.bytes_out);
+  number("rtcpIn", c.rtcp_in);
+  number("rtcpOut", c.rtcp_out);
+  number("dropInvalid", c.drop_invalid);
+  number("dropStranger", c.drop_stranger);
+  number("dropNoPeer", c.drop_no_peer);
+  number("dropSendError", c.drop_send_error);
+}
+
 Napi::Object LegCountersObject(Napi::Env env, const Stream::Leg& leg) {
-  const LegCounters& c = leg.counters;
   Napi::Object object = Napi::Object::New(env);
+  SetCounters(env, object, leg.counters);
   auto number = [&](const char* name, double value) { object.Set(name, Napi::Number::New(env, value)); };
-  number("packetsIn", static_cast<double>(c.packets_in));
-  number("bytesIn", static_cast<double>(c.bytes_in));
-  number("packetsOut", static_cast<double>(c.packets_out));
-  number("bytesOut", static_cast<double>(c.bytes_out));
-  number("rtcpIn", static_cast<double>(c.rtcp_in));
-  number("rtcpOut", static_cast<double>(c.rtcp_out));
-  number("dropInvalid", static_cast<double>(c.drop_invalid));
-  number("dropStranger", static_cast<double>(c.drop_stranger));
-  number("dropNoPeer", static_cast<double>(c.drop_no_peer));
-  number("dropSendError", static_cast<double>(c.drop_send_error));
   number("dropRefused", static_cast<double>(leg.latch.refused()));
   object.Set("lastRefused", PeerValue(env, leg.latch.last_refused()));
   number("latchChanges", static_cast<double>(leg.latch.latch_changes()));
@@ -370,19 +375,9 @@ Napi::Value Relay::Totals(const Napi::CallbackInfo& info) {
   EnsureOpen(env);
   RelayTotals totals = closed_totals_;
   for (const auto& entry : streams_) totals.Add(*entry.second);
-  const LegCounters& c = totals.counters;
   Napi::Object object = Napi::Object::New(env);
+  SetCounters(env, object, totals.counters);
   auto number = [&](const char* name, uint64_t value) { object.Set(name, Napi::Number::New(env, static_cast<double>(value))); };
-  number("packetsIn", c.packets_in);
-  number("bytesIn", c.bytes_in);
-  number("packetsOut", c.packets_out);
-  number("bytesOut", c.bytes_out);
-  number("rtcpIn", c.rtcp_in);
-  number("rtcpOut", c.rtcp_out);
-  number("dropInvalid", c.drop_invalid);
-  number("dropStranger", c.drop_stranger);
-  number("dropNoPeer", c.drop_no_peer);
-  number("dropSendError", c.drop_send_error);
   number("dropRefused", totals.drop_refused);
   number("latchChanges", totals.latch_changes);
   number("streamsOpened", totals.streams_opened);
