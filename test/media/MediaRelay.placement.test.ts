@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pino from 'pino';
+import { SCHED_FIFO, hasCapSysNice, taskScheduling, taskStatus } from '../support/proc-task.ts';
 import { suite } from '../support/suite.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import { MediaError } from '../../src/media/errors.ts';
@@ -16,27 +17,6 @@ import { freePortRange } from './udp-peer.ts';
 
 const run = promisify(execFile);
 const test = suite('media/MediaRelay: shard placement and socket buffers', { timeoutMs: 40_000 });
-
-const SCHED_FIFO = 1;
-const CAP_SYS_NICE = 23;
-
-function taskStatus(tid: number, field: string): string {
-  const line = readFileSync(`/proc/self/task/${tid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return line!.slice(field.length + 1).trim();
-}
-
-/** policy and rt_priority of a thread (proc(5): fields 41 and 40 of stat). */
-function taskScheduling(tid: number): { policy: number; rtPriority: number } {
-  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state).
-  return { policy: Number(fields[38]), rtPriority: Number(fields[37]) };
-}
-
-function hasCapSysNice(): boolean {
-  const hex = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m)![1]!;
-  return (BigInt(`0x${hex}`) & (1n << BigInt(CAP_SYS_NICE))) !== 0n;
-}
 
 async function expectMediaError(promise: Promise<unknown>, code: string): Promise<MediaError> {
   try {

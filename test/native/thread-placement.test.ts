@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Worker } from 'node:worker_threads';
+import { SCHED_FIFO, hasCapSysNice, taskScheduling, taskStatus } from '../support/proc-task.ts';
 import { suite } from '../support/suite.ts';
 import { addon, type ThreadPlacement } from '../../src/native.ts';
 import { tsWorker } from './ts-worker.ts';
@@ -15,25 +16,6 @@ import { freePortRange } from '../media/udp-peer.ts';
 
 const run = promisify(execFile);
 const test = suite('native: thread placement and socket buffers', { timeoutMs: 30_000 });
-
-const SCHED_FIFO = 1;
-
-function taskStatus(tid: number, field: string): string {
-  const line = readFileSync(`/proc/self/task/${tid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
-  return line!.slice(field.length + 1).trim();
-}
-
-/** policy and rt_priority (proc(5): stat fields 41 and 40). */
-function taskScheduling(tid: number): { policy: number; rtPriority: number } {
-  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { policy: Number(fields[38]), rtPriority: Number(fields[37]) };
-}
-
-function hasCapSysNice(): boolean {
-  const hex = readFileSync('/proc/self/status', 'utf8').match(/^CapEff:\s*([0-9a-f]+)/m)![1]!;
-  return (BigInt(`0x${hex}`) & (1n << 23n)) !== 0n;
-}
 
 type Reply = { placement: ThreadPlacement } | { error: { code: string; syscallCode?: string; message: string } };
 
