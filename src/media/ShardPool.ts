@@ -21,10 +21,11 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
+import { ShardOutbox } from './ShardOutbox.js';
 import type { LatchChange, LegRefusal, SocketBuffers, ThreadPlacement } from '../native.js';
 import type {
   SerializedError,
@@ -33,6 +34,7 @@ import type {
   ShardOp,
   ShardOps,
   ShardOptions,
+  ShardReply,
   ShardRequest,
   ShardTask,
 } from './shard-protocol.js';
@@ -93,7 +95,8 @@ interface Pending {
 interface ShardSlot {
   index: number;
   up: boolean;
-  port: MessagePort | null;
+  /** Requests queued for the shard's port, posted once per event-loop turn. */
+  outbox: ShardOutbox | null;
   threadId: number | null;
   /** Where the shard's thread runs, while it is up. */
   placement: ThreadPlacement | null;
@@ -167,7 +170,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       const slot: ShardSlot = {
         index,
         up: false,
-        port: null,
+        outbox: null,
         threadId: null,
         placement: null,
         abort: null,
@@ -299,7 +302,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       const { port1, port2 } = new MessageChannel();
       const abort = new AbortController();
       slot.abort = abort;
-      slot.port = port1;
+      slot.outbox = new ShardOutbox(port1);
       port1.on('message', (message: ShardMessage) => this.#onMessage(slot, message));
       const readyDeadline = setTimeout(() => {
         if (!slot.up) abort.abort(new Error(`shard ${slot.index} not ready within ${this.#startTimeoutMs} ms`));
@@ -323,10 +326,11 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         reason = abort.signal.aborted && abortReason instanceof Error ? abortReason.message : failure.message;
       }
       clearTimeout(readyDeadline);
+      slot.outbox.discard();
+      slot.outbox = null;
       port1.close();
       const wasUp = slot.up;
       slot.up = false;
-      slot.port = null;
       slot.threadId = null;
       slot.placement = null;
       slot.abort = null;
@@ -373,15 +377,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         this.emit('up', slot.index);
         if (this.#starting && this.#slots.every((s) => s.up)) this.#finishStart(null);
         return;
-      case 'reply': {
-        const pending = slot.pending.get(message.id);
-        if (!pending) return; // timed out earlier
-        slot.pending.delete(message.id);
-        clearTimeout(pending.timer);
-        if (message.ok) pending.resolve(message.result);
-        else pending.reject(toMediaError(message.error));
+      case 'replies':
+        for (const reply of message.replies) this.#settle(slot, reply);
         return;
-      }
       case 'idle':
         this.emit('idle', slot.index, message.idle, message.active);
         return;
@@ -413,9 +411,18 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     }
   }
 
+  #settle(slot: ShardSlot, reply: ShardReply): void {
+    const pending = slot.pending.get(reply.id);
+    if (!pending) return; // timed out earlier
+    slot.pending.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.ok) pending.resolve(reply.result);
+    else pending.reject(toMediaError(reply.error));
+  }
+
   #send<K extends ShardOp>(slot: ShardSlot, op: K, args: ShardOps[K]['args'], timeoutMs: number): Promise<ShardOps[K]['result']> {
-    const port = slot.port;
-    if (!slot.up || !port) {
+    const outbox = slot.outbox;
+    if (!slot.up || !outbox) {
       return Promise.reject(new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${slot.index} is not running`));
     }
     const id = ++this.#requestId;
@@ -425,7 +432,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         reject(new MediaError('ERR_PINLATCH_RPC_TIMEOUT', `shard ${slot.index} did not answer '${op}' within ${timeoutMs} ms`));
       }, timeoutMs);
       slot.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      port.postMessage({ type: 'request', id, op, args } as ShardRequest);
+      outbox.push({ id, op, args } as ShardRequest);
     });
   }
 

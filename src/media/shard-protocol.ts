@@ -2,8 +2,12 @@
  * The control protocol between the main thread (ShardPool) and one shard worker, carried over the
  * MessagePort handed to the shard task. Control only: packets never cross it.
  *
- * main -> shard: `request` messages, each with an id; the shard answers every one with a `reply`
- * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists,
+ * main -> shard: `requests` messages, each a batch of requests with ids (every request made in one
+ * event-loop turn, see ShardOutbox); the shard handles them in order and answers the batch with one
+ * `replies` message, a reply per request with the same id, in order. One message per batch because
+ * each postMessage wakes the other thread: with the process confined to one CPU the woken shard
+ * preempts the main thread, so the number of messages, not their size, is what costs.
+ * shard -> main, unsolicited: `ready` once the relay exists,
  * `idle` whenever the set of inactive streams changes, `latch` with the legs whose latched peers
  * changed (so that the main thread can re-create them if the shard dies), and `refused` for legs
  * whose media so far comes only from sources their latching rule refuses (each leg once per policy).
@@ -113,14 +117,32 @@ export interface ShardOps {
 
 export type ShardOp = keyof ShardOps;
 
+/**
+ * Requests whose caller needs no prompt answer: they wait for the next batch (or DEFER_MAX_MS)
+ * instead of waking the shard themselves. Closing a released session's sockets a few ms late
+ * relays nothing that matters (rtpengine keeps a deleted call for its delete-delay, 30 s by
+ * default), and its ports are quarantined before reuse anyway.
+ */
+export const DEFERRABLE_OPS: ReadonlySet<ShardOp> = new Set<ShardOp>(['close']);
+
+/** Longest wait of a deferrable request for a batch to ride with (ms). */
+export const DEFER_MAX_MS = 20;
+
 export type ShardRequest = {
-  [K in ShardOp]: { type: 'request'; id: number; op: K; args: ShardOps[K]['args'] };
+  [K in ShardOp]: { id: number; op: K; args: ShardOps[K]['args'] };
 }[ShardOp];
+
+export type ShardReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
+
+/** What the main thread posts to a shard. */
+export interface ShardRequests {
+  type: 'requests';
+  requests: ShardRequest[];
+}
 
 export type ShardMessage =
   | { type: 'ready'; threadId: number; version: string; placement: ThreadPlacement; socketBuffers: SocketBuffers }
-  | { type: 'reply'; id: number; ok: true; result: unknown }
-  | { type: 'reply'; id: number; ok: false; error: SerializedError }
+  | { type: 'replies'; replies: ShardReply[] }
   /** Streams that became idle, and streams that were idle and saw media again. */
   | { type: 'idle'; idle: number[]; active: number[] }
   /** Legs whose latched peers changed since the last report (polled every latchSyncMs). */

@@ -21,7 +21,9 @@ import {
   type ShardExit,
   type ShardMessage,
   type ShardOptions,
+  type ShardReply,
   type ShardRequest,
+  type ShardRequests,
   type ShardTask,
   type StreamRestore,
 } from './shard-protocol.js';
@@ -183,14 +185,19 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       }
     };
 
-    port.on('message', (request: ShardRequest) => {
-      if (request?.type !== 'request') return;
-      try {
-        post({ type: 'reply', id: request.id, ok: true, result: handle(request) });
-      } catch (err) {
-        post({ type: 'reply', id: request.id, ok: false, error: serializeError(err) });
+    port.on('message', (message: ShardRequests) => {
+      if (message?.type !== 'requests') return;
+      const replies: ShardReply[] = [];
+      for (const request of message.requests) {
+        try {
+          replies.push({ id: request.id, ok: true, result: handle(request) });
+        } catch (err) {
+          replies.push({ id: request.id, ok: false, error: serializeError(err) });
+        }
       }
-      if (request.op === 'stop') {
+      // One answer per batch: each post wakes the main thread (see shard-protocol.ts).
+      post({ type: 'replies', replies });
+      if (stopped) {
         port.close();
         resolve({ shard, openStreams: openAtStop });
       }
