@@ -11,7 +11,7 @@
  * one, or go after DEFER_MAX_MS when no other request comes.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DEFER_MAX_MS, DEFERRABLE_OPS, type ShardRequest, type ShardRequests } from './shard-protocol.js';
+import { DEFER_MAX_MS, DEFERRABLE_OPS, encodeRequests, type ShardRequest } from './shard-protocol.js';
 
 export class ShardOutbox {
   readonly #port: MessagePort;
@@ -38,9 +38,9 @@ export class ShardOutbox {
   post(): void {
     this.#cancelPosts();
     if (this.#queued.length === 0) return;
-    const message: ShardRequests = { type: 'requests', requests: this.#queued };
+    const batch = encodeRequests(this.#queued);
     this.#queued = [];
-    this.#port.postMessage(message);
+    this.#port.postMessage(batch);
   }
 
   /** Drops the queue without posting it (the shard is gone; its pending requests were rejected). */

@@ -27,16 +27,17 @@ import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
 import { ShardOutbox } from './ShardOutbox.js';
 import type { LatchChange, LegRefusal, SocketBuffers, ThreadPlacement } from '../native.js';
-import type {
-  SerializedError,
-  ShardExit,
-  ShardMessage,
-  ShardOp,
-  ShardOps,
-  ShardOptions,
-  ShardReply,
-  ShardRequest,
-  ShardTask,
+import {
+  decodeReplies,
+  type SerializedError,
+  type ShardExit,
+  type ShardMessage,
+  type ShardOp,
+  type ShardOps,
+  type ShardOptions,
+  type ShardReply,
+  type ShardRequest,
+  type ShardTask,
 } from './shard-protocol.js';
 
 export interface ShardPoolOptions {
@@ -363,6 +364,10 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   }
 
   #onMessage(slot: ShardSlot, message: ShardMessage): void {
+    if (typeof message === 'string') {
+      for (const reply of decodeReplies(message)) this.#settle(slot, reply);
+      return;
+    }
     switch (message.type) {
       case 'ready':
         slot.up = true;
@@ -376,9 +381,6 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         this.#noteSocketBuffers(message.socketBuffers);
         this.emit('up', slot.index);
         if (this.#starting && this.#slots.every((s) => s.up)) this.#finishStart(null);
-        return;
-      case 'replies':
-        for (const reply of message.replies) this.#settle(slot, reply);
         return;
       case 'idle':
         this.emit('idle', slot.index, message.idle, message.active);

@@ -21,9 +21,11 @@ import {
   type ShardExit,
   type ShardMessage,
   type ShardOptions,
+  decodeRequests,
+  encodeReplies,
+  type EncodedRequests,
   type ShardReply,
   type ShardRequest,
-  type ShardRequests,
   type ShardTask,
   type StreamRestore,
 } from './shard-protocol.js';
@@ -185,10 +187,10 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       }
     };
 
-    port.on('message', (message: ShardRequests) => {
-      if (message?.type !== 'requests') return;
+    port.on('message', (batch: EncodedRequests) => {
+      if (typeof batch !== 'string') return;
       const replies: ShardReply[] = [];
-      for (const request of message.requests) {
+      for (const request of decodeRequests(batch)) {
         try {
           replies.push({ id: request.id, ok: true, result: handle(request) });
         } catch (err) {
@@ -196,7 +198,7 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
         }
       }
       // One answer per batch: each post wakes the main thread (see shard-protocol.ts).
-      post({ type: 'replies', replies });
+      post(encodeReplies(replies));
       if (stopped) {
         port.close();
         resolve({ shard, openStreams: openAtStop });

@@ -2,25 +2,25 @@ import * as assert from 'uvu/assert';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { suite } from '../support/suite.ts';
 import { ShardOutbox } from '../../src/media/ShardOutbox.ts';
-import { DEFER_MAX_MS, type ShardRequest, type ShardRequests } from '../../src/media/shard-protocol.ts';
+import { DEFER_MAX_MS, decodeRequests, type EncodedRequests, type ShardRequest } from '../../src/media/shard-protocol.ts';
 
 const test = suite('media/ShardOutbox');
 
 /** Every message the far end of the port receives, as it arrives. */
-function receiver(port: MessagePort): ShardRequests[] {
-  const received: ShardRequests[] = [];
-  port.on('message', (message: ShardRequests) => received.push(message));
+function receiver(port: MessagePort): ShardRequest[][] {
+  const received: ShardRequest[][] = [];
+  port.on('message', (batch: EncodedRequests) => received.push(decodeRequests(batch)));
   return received;
 }
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits (bounded) until `count` messages have arrived. */
-async function arrived(received: ShardRequests[], count: number): Promise<void> {
+async function arrived(received: ShardRequest[][], count: number): Promise<void> {
   const deadline = Date.now() + 2000;
   while (received.length < count && Date.now() < deadline) await settle(1);
 }
-const ids = (messages: ShardRequests[]) => messages.map((m) => m.requests.map((r) => r.id));
+const ids = (batches: ShardRequest[][]) => batches.map((batch) => batch.map((r) => r.id));
 const stats = (id: number): ShardRequest => ({ id, op: 'stats', args: {} });
 const close = (id: number): ShardRequest => ({ id, op: 'close', args: { ids: [id] } });
 
@@ -36,7 +36,7 @@ test('the requests of one event-loop turn arrive as one message, in order', asyn
     outbox.push(stats(4));
     await arrived(received, 2);
     assert.equal(ids(received), [[1, 2, 3], [4]]);
-    assert.equal(received[0]!.type, 'requests');
+    assert.equal(received[0]![1], close(2), 'a request arrives as it was pushed');
   } finally {
     port1.close();
   }
