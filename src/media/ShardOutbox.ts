@@ -1,12 +1,14 @@
 /**
- * The requests on their way to one shard, posted as one `requests` message per event-loop turn.
+ * The requests on their way to one shard, posted as one message (a batch) per event-loop turn.
  *
  * Every postMessage wakes the shard's thread. With the whole process confined to one CPU (how an
  * operator sizes a relay, how bench/cps.ts runs it) the woken shard preempts the main thread, and
- * the wake and the two context switches, not the few microseconds of work the shard does, are
- * most of a request's cost. So a request does not post itself: it is queued, and the queue is
- * posted from a setImmediate callback, which runs after the poll phase has handled every datagram
- * read in this turn of the loop (all the offers, answers and BYEs that arrived together).
+ * the wake, the context switches and the dispatch of each message on both threads cost more than
+ * the shard's own work (perf of the shard thread: ~60 % receiving, decoding and answering
+ * messages, ~35 % opening and closing sockets). So a request does not post itself: it is queued,
+ * and the queue is posted from a setImmediate callback, which runs after the poll phase has
+ * handled every datagram read in this turn of the loop (all the offers, answers and BYEs that
+ * arrived together).
  * Deferrable requests (DEFERRABLE_OPS) do not schedule a post at all: they ride with the next
  * one, or go after DEFER_MAX_MS when no other request comes.
  */
