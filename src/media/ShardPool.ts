@@ -96,7 +96,7 @@ interface Pending {
 interface ShardSlot {
   index: number;
   up: boolean;
-  /** Requests queued for the shard's port, posted once per event-loop turn. */
+  /** Requests queued for the shard's port, posted as one batch per task. */
   outbox: ShardOutbox | null;
   threadId: number | null;
   /** Where the shard's thread runs, while it is up. */

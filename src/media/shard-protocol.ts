@@ -2,8 +2,8 @@
  * The control protocol between the main thread (ShardPool) and one shard worker, carried over the
  * MessagePort handed to the shard task. Control only: packets never cross it.
  *
- * main -> shard: a batch of requests with ids (every request made in one event-loop turn, see
- * ShardOutbox); the shard handles them in order and answers the batch with one batch of replies, a
+ * main -> shard: a batch of requests with ids (every request made in one task, see ShardOutbox);
+ * the shard handles them in order and answers the batch with one batch of replies, a
  * reply per request with the same id, in order. One message per batch because each postMessage
  * wakes the other thread: with the process confined to one CPU the woken shard preempts the main
  * thread. A batch crosses as JSON text (a string message): structured cloning of the nested

@@ -24,7 +24,7 @@ const ids = (batches: ShardRequest[][]) => batches.map((batch) => batch.map((r) 
 const stats = (id: number): ShardRequest => ({ id, op: 'stats', args: {} });
 const close = (id: number): ShardRequest => ({ id, op: 'close', args: { ids: [id] } });
 
-test('the requests of one event-loop turn arrive as one message, in order', async () => {
+test('the requests of one task arrive as one message, in order', async () => {
   const { port1, port2 } = new MessageChannel();
   const received = receiver(port2);
   try {
