@@ -24,19 +24,18 @@
  * requests inside known dialogs always pass, so a call that was accepted is never refused later.
  */
 import { hash, randomBytes } from 'node:crypto';
-import { isIPv6 } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../../config/types.js';
 import type { LegName, LegUpdate, MediaRelayApi } from '../../media/api.js';
 import { LatchRestrictions } from './LatchRestrictions.js';
 import { MediaError } from '../../media/errors.js';
-import { isIp, normalizeIp } from '../../net/address.js';
+import { isIp } from '../../net/address.js';
 import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, relayFamilyOf, type SdpInfo } from '../../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
-import { Via, stampReceived } from '../wire/headers/via.js';
+import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
 import { ackOf2xx, byeOf, cancelOf, hopByHopAck, keepaliveOptions, routeSetTowardCallee } from './OwnRequests.js';
@@ -57,6 +56,7 @@ import { SourceRateLimiter, type SourceRateStats } from '../edge/SourceRateLimit
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { parseUri, SipUri, type Uri } from '../wire/uri.js';
+import { OwnAddresses } from './OwnAddresses.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
@@ -227,10 +227,7 @@ export class SipProxy {
   resolver: TrunkResolver;
   private latchRestrictions: LatchRestrictions;
   private transport: SipTransport | null = null;
-  private points: ListenPoint[] = [];
-  /** Addresses and ports that name this proxy in Via, Route and Request-URI. */
-  private readonly ownHosts = new Set<string>();
-  private readonly ownPorts = new Set<number>();
+  private readonly own: OwnAddresses;
   private readonly serverTx = new Map<string, ServerTransaction>();
   private readonly forwards = new Map<string, Branch>();
   /** Response contexts by the key of their server transaction (CANCEL finds its INVITE's here). */
@@ -244,7 +241,6 @@ export class SipProxy {
   private readonly overloadLog = new LogBudget();
   /** Phones registering through the proxy, or null when `phones` is not configured. */
   readonly phones: Phones | null;
-  private readonly v6ByAddress = new Map<string, boolean>();
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
   private readonly rateLimiter: SourceRateLimiter;
@@ -271,6 +267,7 @@ export class SipProxy {
     this.media = options.media;
     this.mediaFamily = relayFamilyOf(options.media.advertise);
     this.log = options.logger;
+    this.own = new OwnAddresses(options.config.sip.advertise);
     const { maxQueueMs } = options.config.limits.overload;
     this.timers = {
       ...transactionTimers(options.config.sip.timers),
@@ -350,7 +347,7 @@ export class SipProxy {
 
   /** The bound listen points, with actual ports (a configured port 0 picks a free one). */
   get listenPoints(): ListenPoint[] {
-    return [...this.points];
+    return this.own.listenPoints;
   }
 
   async start(): Promise<void> {
@@ -382,7 +379,7 @@ export class SipProxy {
     this.transport = transport;
     transport.on('connectionClosed', (remote) => this.phones?.connectionClosed(remote));
     this.phones?.start();
-    this.points = transport.listenPoints;
+    this.own.bind(transport.listenPoints);
     // A probe (and a lag sample) several times per threshold, so shedding starts in time; a probe
     // not back after many thresholds was dropped by a full socket buffer.
     const probeMs = Math.max(5, Math.floor(Math.min(overload.maxQueueMs, overload.maxLagMs) / 4));
@@ -395,11 +392,6 @@ export class SipProxy {
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
     this.warmUp = sip.warmUpRounds > 0 ? startJitWarmUp(sip.warmUpRounds) : null;
-    this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
-    for (const point of this.points) {
-      this.ownHosts.add(normalizeIp(point.address) ?? point.address);
-      this.ownPorts.add(point.port);
-    }
   }
 
   async stop(): Promise<void> {
@@ -523,67 +515,13 @@ export class SipProxy {
     return transport.send(to, data, local ? { local } : {});
   }
 
-  /** net.isIPv6 (a regular expression) remembered per address: a proxy talks to few peers, on every send. */
-  private isV6(address: string): boolean {
-    let v6 = this.v6ByAddress.get(address);
-    if (v6 === undefined) {
-      v6 = isIPv6(address);
-      if (this.v6ByAddress.size >= 4096) this.v6ByAddress.clear();
-      this.v6ByAddress.set(address, v6);
-    }
-    return v6;
-  }
-
-  /** The listen point a request toward `to` leaves from: same transport, same address family. */
-  private localFor(to: Endpoint): ListenPoint {
-    const v6 = this.isV6(to.address);
-    const point =
-      this.points.find((p) => p.transport === to.transport && this.isV6(p.address) === v6) ??
-      this.points.find((p) => p.transport === to.transport);
-    if (!point) throw new RangeError(`no ${to.transport.toUpperCase()} listen point toward ${to.address}`);
-    return point;
-  }
-
-  /** The host written into Via and Record-Route for a listen point: `advertise`, unless of another IP family. */
-  private advertisedHost(point: ListenPoint): string {
-    const advertise = this.config.sip!.advertise;
-    if (normalizedIp(advertise) === null || this.isV6(advertise) === this.isV6(point.address)) return advertise;
-    return point.address;
-  }
-
-  private viaFor(to: Endpoint, branch: string): Via {
-    const point = this.localFor(to);
-    return new Via({
-      transport: to.transport.toUpperCase(),
-      host: this.advertisedHost(point),
-      port: point.port,
-      params: [['branch', branch], ['rport', null]],
-    });
-  }
-
-  /** A Record-Route entry for one interface; `transport=tcp` when it is TCP (§19.1.1). */
-  private recordRoute(point: ListenPoint, params: Array<[string, string | null]>): string {
-    const all = point.transport === 'tcp' ? [...params, ['transport', 'tcp'] as [string, string]] : params;
-    return `<${new SipUri({ host: this.advertisedHost(point), port: point.port, params: all }).toString()}>`;
-  }
-
-  /**
-   * The Path entry of a phone's REGISTER (RFC 3327 §4): pinlatch's address facing the registrar,
-   * the flow token as user part (RFC 5626 §5.2), `ob` (§5.1: this hop keeps the flow).
-   */
-  private pathFor(token: string, point: ListenPoint): string {
-    const params: Array<[string, string | null]> = [['lr', null], ['ob', null]];
-    if (point.transport === 'tcp') params.push(['transport', 'tcp']);
-    return `<${new SipUri({ user: token, host: this.advertisedHost(point), port: point.port, params }).toString()}>`;
-  }
-
   /** Puts a phone's flow token where the registrar keeps it: a Path entry, or each Contact. */
   private carryFlow(register: SipRequest, token: string, point: ListenPoint): void {
     if (this.config.phones!.flowIn === 'path') {
-      register.prepend('Path', this.pathFor(token, point));
+      register.prepend('Path', this.own.pathFor(token, point));
       return;
     }
-    const at = { host: this.advertisedHost(point), port: point.port, transport: point.transport };
+    const at = { host: this.own.advertisedHost(point), port: point.port, transport: point.transport };
     rewriteContacts(register, (c) => {
       c.uri = aliasContact(c.uri, token, at);
       return true;
@@ -594,7 +532,7 @@ export class SipProxy {
   private ping(flow: Flow, contact: string): Promise<boolean> {
     const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
     const branch = `${BRANCH_PREFIX}ka.${randomBytes(8).toString('hex')}`;
-    const options = keepaliveOptions(contact, this.viaFor(destination, branch), this.advertisedHost(this.localFor(destination)));
+    const options = keepaliveOptions(contact, this.own.viaFor(destination, branch), this.own.advertisedHost(this.own.localFor(destination)));
     return new Promise((resolve) => this.sendOwnRequest(`${branch}|OPTIONS`, 'OPTIONS', options, destination, resolve));
   }
 
@@ -742,7 +680,7 @@ export class SipProxy {
 
   /** Admission of an initial request (src/sip/edge/Admission.ts), with the route it may take. */
   private admit(request: SipRequest, source: Endpoint, sourceClass: SourceClass): Admitted {
-    const optionsToUs = request.method === 'OPTIONS' && this.addressesUs(request.uri);
+    const optionsToUs = request.method === 'OPTIONS' && this.own.addressesUs(request.uri);
     let choice: RouteChoice | null = null;
     if (!optionsToUs && sourceClass.kind !== 'trunk') {
       const uri = request.uri;
@@ -754,8 +692,8 @@ export class SipProxy {
       method: request.method,
       flowRoute:
         this.phones !== null &&
-        ((top?.kind === 'sip' && top.user !== undefined && this.refersToUs(top)) ||
-          (request.uri.kind === 'sip' && request.uri.params.has(FLOW_PARAM) && this.refersToUs(request.uri))),
+        ((top?.kind === 'sip' && top.user !== undefined && this.own.refersToUs(top)) ||
+          (request.uri.kind === 'sip' && request.uri.params.has(FLOW_PARAM) && this.own.refersToUs(request.uri))),
       optionsToUs,
       userAgent: request.get('user-agent'),
       strangerRoute: sourceClass.kind === 'stranger' && choice !== null,
@@ -868,29 +806,12 @@ export class SipProxy {
   /** The spiral pass named by the topmost Route when it is ours (before popOwnRoutes). */
   private spiralOfTopRoute(request: SipRequest): number {
     const top = request.routes[0]?.uri;
-    return top && this.refersToUs(top) ? spiralOf(top) : 0;
+    return top && this.own.refersToUs(top) ? spiralOf(top) : 0;
   }
 
   private branchFor(request: SipRequest, loop = this.loopHash(request)): string {
     const tx = hash('sha1', `${request.topVia!.branch}|${request.topVia!.sentBy}`, 'hex').slice(0, 12);
     return `${BRANCH_PREFIX}${loop}.${tx}`;
-  }
-
-  private isOwn(host: string, port: number | undefined): boolean {
-    return this.ownPorts.has(port ?? 5060) && this.ownHosts.has(normalizedIp(host) ?? host.toLowerCase());
-  }
-
-  private isOwnVia(via: Via): boolean {
-    return this.isOwn(via.host, via.port);
-  }
-
-  /** A Request-URI for the proxy itself: one of its addresses and ports, without a user part. */
-  private addressesUs(uri: Uri): boolean {
-    return uri.kind === 'sip' && !uri.user && this.isOwn(uri.host, uri.port);
-  }
-
-  private refersToUs(uri: Uri): boolean {
-    return uri.kind === 'sip' && this.isOwn(uri.host, uri.port);
   }
 
   private async forwardRequest(
@@ -915,18 +836,18 @@ export class SipProxy {
     // §16.3 step 3/4: Max-Forwards and loops.
     if (request.maxForwards === 0) return reply(483);
     const loop = this.loopHash(request);
-    if (request.vias.some((v) => this.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
+    if (request.vias.some((v) => this.own.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
       return reply(482);
     }
     // §16.4: a strict router upstream put our Record-Route URI into the Request-URI.
-    const strict = undoStrictRouting(request, (uri) => this.refersToUs(uri));
+    const strict = undoStrictRouting(request, (uri) => this.own.refersToUs(uri));
     if (strict.kind === 'missing-route') return reply(400, 'No Route To Restore The Request-URI From');
     const own = this.popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null);
 
     const inDialog = request.to?.tag !== undefined;
     const ctx: ResponseContext = {
       server, request, loop, local, from: 'caller', initial: false, caller: null, offered: false, branches: [],
-      spiral: inDialog ? own.spiral : request.vias.filter((v) => this.isOwnVia(v)).length,
+      spiral: inDialog ? own.spiral : request.vias.filter((v) => this.own.isOwnVia(v)).length,
       untried: [], failoverAfterMs: null, best: null, winner: null, answered: false, stopped: false, starting: 0, register: null,
     };
 
@@ -954,7 +875,7 @@ export class SipProxy {
       const registrar = this.config.phones!.registrar;
       const hop = { host: registrar.host, port: registrar.port ?? 5060, transport: registrar.transport ?? 'udp' } as const;
       // A phone that registers with pinlatch's address is registering with the registrar behind it.
-      const uriHost = this.refersToUs(request.uri) ? registrar.host : null;
+      const uriHost = this.own.refersToUs(request.uri) ? registrar.host : null;
       targets = [{ hop, trunk: null, uriHost, uriPort: registrar.port ?? undefined }];
     } else if (decided === 'to-flow') {
       // The token is in our Path entry (Route), or in the Request-URI when the Contact carried it.
@@ -1128,18 +1049,18 @@ export class SipProxy {
     const index = ctx.branches.length;
     // Branch 0 keeps the form derived from the incoming branch alone (§16.6 step 8, §16.10).
     const branch = `${this.branchFor(request, ctx.loop)}${index === 0 ? '' : `.${index}`}`;
-    forwarded.pushVia(this.viaFor(destination, branch));
+    forwarded.pushVia(this.own.viaFor(destination, branch));
     if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
       if (pin) params.push(['pin', pin.trunk]);
       if (ctx.spiral > 0) params.push([SPIRAL_PARAM, String(ctx.spiral)]);
       params.push(this.gate.routeToken(request.callId!, pin?.trunk ?? null));
       // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
-      const outbound = this.localFor(destination);
-      if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.recordRoute(ctx.local, params));
-      forwarded.prepend('Record-Route', this.recordRoute(outbound, params));
+      const outbound = this.own.localFor(destination);
+      if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.own.recordRoute(ctx.local, params));
+      forwarded.prepend('Record-Route', this.own.recordRoute(outbound, params));
     }
-    if (ctx.register) this.carryFlow(forwarded, ctx.register.token, this.localFor(destination));
+    if (ctx.register) this.carryFlow(forwarded, ctx.register.token, this.own.localFor(destination));
     const offered = await this.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
@@ -1164,7 +1085,7 @@ export class SipProxy {
    */
   private popOwnRoutes(request: SipRequest, restored: SipUri | null): OwnRoute {
     const ours: SipUri[] = restored ? [restored] : [];
-    for (let first = request.routes[0]; first && this.refersToUs(first.uri); first = request.routes[0]) {
+    for (let first = request.routes[0]; first && this.own.refersToUs(first.uri); first = request.routes[0]) {
       ours.push(first.uri as SipUri);
       request.popRoute();
     }
@@ -1302,7 +1223,7 @@ export class SipProxy {
 
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
   private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
-    const strict = undoStrictRouting(request, (uri) => this.refersToUs(uri));
+    const strict = undoStrictRouting(request, (uri) => this.own.refersToUs(uri));
     if (strict.kind === 'missing-route') {
       this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
       return;
@@ -1334,7 +1255,7 @@ export class SipProxy {
     }
     routeToStrictRouter(forwarded);
     try {
-      forwarded.pushVia(this.viaFor(destination, this.branchFor(request)));
+      forwarded.pushVia(this.own.viaFor(destination, this.branchFor(request)));
     } catch (err) {
       this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered');
       return;
@@ -1349,7 +1270,7 @@ export class SipProxy {
   private onResponse(response: SipResponse): void {
     const via = response.topVia;
     const method = response.cseq?.method;
-    if (!via || !method || !this.isOwnVia(via)) {
+    if (!via || !method || !this.own.isOwnVia(via)) {
       this.log?.debug({ callId: response.callId }, 'response not for us dropped');
       return;
     }
@@ -1396,7 +1317,7 @@ export class SipProxy {
           peer.nameAddr = response.get('to') ?? peer.nameAddr;
           this.dialogs.add(dialog, tag);
         }
-        peer.routeSet = routeSetTowardCallee(response, (r) => this.refersToUs(r.uri));
+        peer.routeSet = routeSetTowardCallee(response, (r) => this.own.refersToUs(r.uri));
       }
       const contact = firstContact(response);
       if (contact) {
@@ -1468,7 +1389,7 @@ export class SipProxy {
    */
   private failureOutcome(err: unknown, local: ListenPoint): BranchOutcome<SipResponse> {
     if (err instanceof MediaFamilyError) {
-      const agent = new SipUri({ host: this.advertisedHost(local), port: local.port }).hostport;
+      const agent = new SipUri({ host: this.own.advertisedHost(local), port: local.port }).hostport;
       return { status: 488, response: null, headers: [['Warning', err.warning(agent)]] };
     }
     if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
@@ -1533,10 +1454,10 @@ export class SipProxy {
     dialog.callee.tag = tag;
     dialog.callee.nameAddr = response.get('to') ?? dialog.callee.nameAddr;
     dialog.callee.target = contact.toString();
-    dialog.callee.routeSet = routeSetTowardCallee(response, (r) => this.refersToUs(r.uri));
+    dialog.callee.routeSet = routeSetTowardCallee(response, (r) => this.own.refersToUs(r.uri));
     this.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
     const ack = ackOf2xx(ctx.request, response, contact.toString(), dialog.callee.routeSet);
-    ack.prepend('Via', this.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
+    ack.prepend('Via', this.own.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
     b.lateAck = ack.serialize();
     await this.send(b.lateAck, b.destination).catch((err: unknown) =>
       this.log?.info({ err, callId: dialog.callId }, 'ACK of a second 2xx not delivered'),
@@ -1681,7 +1602,7 @@ export class SipProxy {
       destination = to ?? (await this.destinationToward(target, bye));
       // §16.6 step 6 / §12.2.1.1: a strict router first in the route set gets the Request-URI form it needs.
       routeToStrictRouter(bye);
-      bye.prepend('Via', this.viaFor(destination, branch).toString());
+      bye.prepend('Via', this.own.viaFor(destination, branch).toString());
     } catch (err) {
       this.log?.info({ err, callId: dialog.callId, toward, reason }, 'BYE not sent');
       return;
