@@ -16,9 +16,9 @@
  * Malformed requests get responseForParseError's 400 (to the source); malformed responses are
  * dropped and logged.
  *
- * Edge limits (`limits` in the configuration) are checked before a new request gets a
- * transaction (`checkLimits`): a source over its request rate is answered 503 once and then ignored for
- * its ban; while the SIP socket's queue or the event loop is behind, new requests get 503 with
+ * Edge limits (`limits` in the configuration, src/sip/edge/EdgeLimits.ts) are checked before a new
+ * request gets a transaction: a source over its request rate is answered 503 once and then ignored
+ * for its ban; while the SIP socket's queue or the event loop is behind, new requests get 503 with
  * Retry-After at once instead of a late answer; a full table (transactions, their bytes, dialogs,
  * media sessions) answers 503 as well. Retransmissions, ACK/CANCEL of known transactions and
  * requests inside known dialogs always pass, so a call that was accepted is never refused later.
@@ -50,9 +50,9 @@ import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { LimitError, type LimitKind } from '../edge/LimitError.js';
-import { LoadShedder } from '../edge/LoadShedder.js';
 import { startJitWarmUp } from '../warmup/JitWarmUp.js';
-import { SourceRateLimiter, type SourceRateStats } from '../edge/SourceRateLimiter.js';
+import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
+import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { parseUri, SipUri, type Uri } from '../wire/uri.js';
@@ -208,9 +208,6 @@ export interface PhoneStats extends RegistrarCounters {
   keepalivesMissed: number;
 }
 
-/** Why `checkLimits` turned a new request away: answered 503 (with Retry-After), or dropped unanswered. */
-type Refusal = { kind: 'drop' } | { kind: 'refuse'; reason: string; retryAfterSec: number };
-
 const BRANCH_PREFIX = 'z9hG4bKpl';
 /** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
@@ -237,25 +234,16 @@ export class SipProxy {
   readonly gate: Gatekeeper;
   /** Refused and dropped requests are logged once a second at most (the counters have them all). */
   private readonly refusalLog = new LogBudget();
-  /** Shedding's start and end lines. */
-  private readonly overloadLog = new LogBudget();
   /** Phones registering through the proxy, or null when `phones` is not configured. */
   readonly phones: Phones | null;
   /** IP family of the media relay's advertised address: every anchored SDP must match it. */
   private readonly mediaFamily: 4 | 6;
-  private readonly rateLimiter: SourceRateLimiter;
-  private readonly shedder: LoadShedder;
+  private readonly limits: EdgeLimits;
   private overloadTimer: NodeJS.Timeout | undefined;
   private warmUp: { stop(): void } | null = null;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
   private dnsLookups = 0;
-  private shed = 0;
-  private readonly limitReached: Record<LimitKind, number> = {
-    serverTransactions: 0, transactionBytes: 0, dialogs: 0, mediaSessions: 0, dnsLookups: 0, 'tcp.connections': 0,
-  };
-  /** When each bound was last logged (ms), so a full table logs once a second at most. */
-  private readonly limitLogged = new Map<LimitKind, number>();
   private drainer: Drain | null = null;
   /** Messages, calls and pinned requests, counted where they happen (read by the metrics endpoint). */
   readonly counters = new SipCounters();
@@ -300,9 +288,15 @@ export class SipProxy {
     this.media.on('lost', (key) =>
       this.endCallOfMedia(key, 'SIP;cause=503;text="media lost"').catch((err: unknown) => this.log?.warn({ err, key }, 'media loss not handled')),
     );
-    const limits = options.config.limits;
-    this.rateLimiter = new SourceRateLimiter(limits.sourceRate);
-    this.shedder = new LoadShedder(limits.overload);
+    this.limits = new EdgeLimits({
+      limits: () => this.config.limits,
+      log: this.log,
+      queueDelayMs: (now) => this.transport?.queueDelayMs(now) ?? 0,
+      serverTransactions: () => this.serverTx.size,
+      transactionBytes: () => this.transactionBytes,
+      dialogs: () => this.dialogs.size,
+      mediaSessions: () => this.media.size,
+    });
   }
 
   /** Counters and current levels of the edge limits (metrics). */
@@ -310,13 +304,13 @@ export class SipProxy {
     const now = performance.now();
     const tcp = this.transport?.stats;
     return {
-      sourceRate: this.rateLimiter.snapshot(now),
-      shed: this.shed,
-      shedding: this.shedder.shedding,
-      admittedShare: this.shedder.share,
+      sourceRate: this.limits.rateLimiter.snapshot(now),
+      shed: this.limits.shed,
+      shedding: this.limits.shedder.shedding,
+      admittedShare: this.limits.shedder.share,
       queueDelayMs: this.transport?.queueDelayMs(now) ?? 0,
-      loopLagMs: this.shedder.lag(now),
-      limitReached: { ...this.limitReached },
+      loopLagMs: this.limits.shedder.lag(now),
+      limitReached: { ...this.limits.limitReached },
       serverTransactions: this.serverTx.size,
       transactionBytes: this.transactionBytes,
       clientTransactions: this.clientTx.size,
@@ -358,7 +352,7 @@ export class SipProxy {
     const transport = new SipTransport({
       listen: sip.listen,
       parseLimits: { maxMessageBytes: sip.maxMessageBytes },
-      ...(this.phones === null ? {} : { answerStun: (address: string) => this.admitKeepalive(address) }),
+      ...(this.phones === null ? {} : { answerStun: (address: string) => this.limits.admitKeepalive(address, this.gate.classify(address)) }),
       udpReceiveBufferBytes: sip.udpReceiveBufferBytes,
       maxTcpConnections: tcp.connections,
       maxTcpConnectionsPerSource: tcp.connectionsPerSource,
@@ -384,11 +378,11 @@ export class SipProxy {
     // not back after many thresholds was dropped by a full socket buffer.
     const probeMs = Math.max(5, Math.floor(Math.min(overload.maxQueueMs, overload.maxLagMs) / 4));
     const probeLostMs = Math.max(1000, 8 * overload.maxQueueMs);
-    this.shedder.tick(performance.now(), probeMs);
+    this.limits.shedder.tick(performance.now(), probeMs);
     this.overloadTimer = setInterval(() => {
       const now = performance.now();
-      this.shedder.tick(now, probeMs);
-      this.shedder.adjust(transport.queueDelayMs(now), now);
+      this.limits.shedder.tick(now, probeMs);
+      this.limits.shedder.adjust(transport.queueDelayMs(now), now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
     this.warmUp = sip.warmUpRounds > 0 ? startJitWarmUp(sip.warmUpRounds) : null;
@@ -444,7 +438,7 @@ export class SipProxy {
     this.latchRestrictions = new LatchRestrictions(config);
     this.resolver = resolver;
     this.gate.apply(admission);
-    this.rateLimiter.reconfigure(config.limits.sourceRate, performance.now());
+    this.limits.rateLimiter.reconfigure(config.limits.sourceRate, performance.now());
     old.stop();
   }
 
@@ -553,23 +547,12 @@ export class SipProxy {
     }
   }
 
-  /**
-   * A phone's STUN keepalive counts toward its source's rate like a request: a spoofed flood of
-   * Binding requests starts the source's ban and is dropped instead of reflected.
-   */
-  private admitKeepalive(address: string): boolean {
-    if (this.rateExempt(this.gate.classify(address))) return true;
-    const verdict = this.rateLimiter.take(address, performance.now());
-    if (verdict === 'refuse') this.logBan(address, 'a STUN keepalive over it dropped');
-    return verdict === 'pass';
-  }
-
   /** A malformed request gets its 400 (or 505/513) back at the source; anything else is dropped. */
   private onParseError({ error, source, local }: InboundParseError): void {
     // Malformed requests count toward their source's rate like any other; over it, no answer.
-    const verdict = this.rateExempt(this.gate.classify(source.address)) ? 'pass' : this.rateLimiter.take(source.address, performance.now());
+    const verdict = this.limits.rateExempt(this.gate.classify(source.address)) ? 'pass' : this.limits.rateLimiter.take(source.address, performance.now());
     if (verdict !== 'pass') {
-      if (verdict === 'refuse') this.logBan(source.address);
+      if (verdict === 'refuse') this.limits.logBan(source.address);
       return;
     }
     const response = responseForParseError(error, { toTag: randomBytes(6).toString('hex') });
@@ -616,11 +599,11 @@ export class SipProxy {
         tx.receiveAck();
         return;
       }
-      // The ACK of a non-2xx the proxy sent without a transaction (a refusal by `checkLimits`): it
+      // The ACK of a non-2xx the proxy sent without a transaction (a refusal by the edge limits): it
       // carries the To tag the proxy chose (§17.1.1.3), and it ends here.
       if (!tx && request.to?.tag !== undefined && request.to.tag === this.toTag(request)) return;
       // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
-      if (!this.dialogs.find(request, this.spiralOfTopRoute(request)) && !this.rateExempt(this.gate.classify(source.address)) && this.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
+      if (!this.dialogs.find(request, this.spiralOfTopRoute(request)) && !this.limits.rateExempt(this.gate.classify(source.address)) && this.limits.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
       this.forwardAck(request, source).catch((err: unknown) =>
         this.log?.warn({ err, callId: request.callId }, 'ACK not forwarded'),
       );
@@ -633,7 +616,7 @@ export class SipProxy {
       return;
     }
     const sourceClass = this.gate.classify(source.address);
-    const refusal = this.checkLimits(request, source, size, sourceClass);
+    const refusal = this.ofAcceptedCall(request) ? null : this.limits.check(request, source, size, sourceClass);
     if (refusal) {
       if (refusal.kind === 'refuse') {
         const response = createResponse(request, 503, {
@@ -678,6 +661,15 @@ export class SipProxy {
     });
   }
 
+  /**
+   * A request inside a known dialog (BYE, re-INVITE, ...) or the CANCEL of a known INVITE
+   * belongs to a call already accepted: the edge limits do not apply to it.
+   */
+  private ofAcceptedCall(request: SipRequest): boolean {
+    if (request.to?.tag !== undefined && this.dialogs.find(request, this.spiralOfTopRoute(request))) return true;
+    return request.method === 'CANCEL' && this.serverTx.has(this.serverKey(request, 'INVITE'));
+  }
+
   /** Admission of an initial request (src/sip/edge/Admission.ts), with the route it may take. */
   private admit(request: SipRequest, source: Endpoint, sourceClass: SourceClass): Admitted {
     const optionsToUs = request.method === 'OPTIONS' && this.own.addressesUs(request.uri);
@@ -717,74 +709,6 @@ export class SipProxy {
     if (request.method === 'ACK') return;
     const response = createResponse(request, decision.status, { reason: decision.reason, toTag: this.toTag(request) });
     void this.send(response.serialize(), source, local).catch(() => undefined);
-  }
-
-  /**
-   * The edge limits for a request that would open a new server transaction: null to go on, else
-   * how it is turned away (the order matters: a banned source costs nothing more, a shed request
-   * does not count toward the rate, the tables come last).
-   */
-  private checkLimits(request: SipRequest, source: Endpoint, size: number, sourceClass: SourceClass): Refusal | null {
-    // A request inside a known dialog (BYE, re-INVITE, ...) or the CANCEL of a known INVITE
-    // belongs to a call already accepted: it always passes.
-    if (request.to?.tag !== undefined && this.dialogs.find(request, this.spiralOfTopRoute(request))) return null;
-    if (request.method === 'CANCEL' && this.serverTx.has(this.serverKey(request, 'INVITE'))) return null;
-    const limits = this.config.limits;
-    const now = performance.now();
-    if (!this.rateExempt(sourceClass)) {
-      const verdict = this.rateLimiter.take(source.address, now);
-      if (verdict === 'drop') return { kind: 'drop' };
-      if (verdict === 'refuse') {
-        this.logBan(source.address);
-        return { kind: 'refuse', reason: 'Rate Limited', retryAfterSec: Math.max(1, limits.sourceRate.banSec) };
-      }
-    }
-    const retryAfterSec = limits.overload.retryAfterSec;
-    const wasShedding = this.shedder.shedding;
-    const queueMs = this.transport?.queueDelayMs(now) ?? 0;
-    const admitted = this.shedder.admit(queueMs, now);
-    const shedding = this.shedder.shedding;
-    // Shedding can start and stop many times a second at the edge of capacity: at most one line
-    // a second, counting the transitions left out, so that logging does not add to the overload.
-    const transitionsLeftOut = shedding !== wasShedding ? this.overloadLog.take(now) : null;
-    if (transitionsLeftOut !== null) {
-      const lagMs = this.shedder.lag(now);
-      const share = this.shedder.share;
-      if (shedding) this.log?.warn({ queueMs, lagMs, share, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs, transitionsLeftOut }, 'overloaded: a share of the new requests refused with 503');
-      else this.log?.info({ queueMs, lagMs, shed: this.shed, transitionsLeftOut }, 'overload over: new requests accepted again');
-    }
-    if (!admitted) {
-      this.shed += 1;
-      return { kind: 'refuse', reason: 'Overloaded', retryAfterSec };
-    }
-    const full = (kind: LimitKind, detail: Record<string, number>): Refusal => {
-      // One log line per bound and second at most: a full table under a flood must not flood the log.
-      if (this.limitReached[kind]++ === 0 || now - (this.limitLogged.get(kind) ?? 0) >= 1000) {
-        this.limitLogged.set(kind, now);
-        this.log?.warn({ limit: kind, source: source.address, method: request.method, ...detail, refused: this.limitReached[kind] }, 'limit reached: request refused with 503');
-      }
-      return { kind: 'refuse', reason: 'Limit Reached', retryAfterSec };
-    };
-    if (this.serverTx.size >= limits.serverTransactions) return full('serverTransactions', { open: this.serverTx.size, max: limits.serverTransactions });
-    if (this.transactionBytes + size > limits.transactionBytes) return full('transactionBytes', { held: this.transactionBytes, max: limits.transactionBytes });
-    if (request.method === 'INVITE' && request.to?.tag === undefined) {
-      if (this.dialogs.size >= limits.dialogs) return full('dialogs', { open: this.dialogs.size, max: limits.dialogs });
-      if (request.body.length > 0 && this.media.size >= limits.mediaSessions) {
-        return full('mediaSessions', { open: this.media.size, max: limits.mediaSessions });
-      }
-    }
-    return null;
-  }
-
-  /** The upstream and the trunks are not rate limited per source: all their calls come from one address. */
-  private rateExempt(sourceClass: SourceClass): boolean {
-    return sourceClass.kind === 'upstream' || sourceClass.kind === 'trunk';
-  }
-
-  /** One line per ban: who, and why. */
-  private logBan(address: string, first = 'answered 503'): void {
-    const { requestsPerSec, burst, banSec } = this.config.limits.sourceRate;
-    this.log?.warn({ source: address, requestsPerSec, burst, banSec }, `source over its request rate: ${first}, then ignored for the ban`);
   }
 
   /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */
@@ -1394,7 +1318,7 @@ export class SipProxy {
     }
     if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
     if (err instanceof LimitError) {
-      this.limitReached[err.kind] += 1;
+      this.limits.limitReached[err.kind] += 1;
       return { status: 503, response: null, reason: 'Limit Reached', headers: [['Retry-After', String(this.config.limits.overload.retryAfterSec)]] };
     }
     return { status: 500, response: null, reason: 'Server Internal Error' };
