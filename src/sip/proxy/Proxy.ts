@@ -27,17 +27,17 @@ import { hash, randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../../config/types.js';
-import type { LegName, LegUpdate, MediaRelayApi } from '../../media/api.js';
-import { LatchRestrictions } from './LatchRestrictions.js';
+import type { MediaRelayApi } from '../../media/api.js';
+import { MediaAnchor } from './MediaAnchor.js';
 import { MediaError } from '../../media/errors.js';
 import { isIp } from '../../net/address.js';
-import { anchorParsed, checkMediaFamily, describeParsed, MediaFamilyError, parseSdp, relayFamilyOf, type SdpInfo } from '../../sdp/index.js';
+import { MediaFamilyError } from '../../sdp/index.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
 import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
-import { isTrustworthyAddress, natReason } from './NatDetector.js';
+import { natReason } from './NatDetector.js';
 import { ackOf2xx, byeOf, cancelOf, hopByHopAck, keepaliveOptions, routeSetTowardCallee } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
@@ -222,7 +222,6 @@ export class SipProxy {
   private readonly timers: TransactionTimers;
   private routes: RouteTable;
   resolver: TrunkResolver;
-  private latchRestrictions: LatchRestrictions;
   private transport: SipTransport | null = null;
   private readonly own: OwnAddresses;
   private readonly serverTx = new Map<string, ServerTransaction>();
@@ -236,8 +235,7 @@ export class SipProxy {
   private readonly refusalLog = new LogBudget();
   /** Phones registering through the proxy, or null when `phones` is not configured. */
   readonly phones: Phones | null;
-  /** IP family of the media relay's advertised address: every anchored SDP must match it. */
-  private readonly mediaFamily: 4 | 6;
+  private readonly anchor: MediaAnchor;
   private readonly limits: EdgeLimits;
   private overloadTimer: NodeJS.Timeout | undefined;
   private warmUp: { stop(): void } | null = null;
@@ -253,7 +251,6 @@ export class SipProxy {
     if (!options.config.sip) throw new RangeError('SipProxy needs a `sip` section in the configuration');
     this.config = options.config;
     this.media = options.media;
-    this.mediaFamily = relayFamilyOf(options.media.advertise);
     this.log = options.logger;
     this.own = new OwnAddresses(options.config.sip.advertise);
     const { maxQueueMs } = options.config.limits.overload;
@@ -265,7 +262,6 @@ export class SipProxy {
       },
     };
     this.routes = new RouteTable(options.config.routes, options.config.trunks);
-    this.latchRestrictions = new LatchRestrictions(options.config);
     this.lookup = options.lookup;
     this.resolver = this.trunkResolver(options.config.trunks);
     // One key signs route tokens and flow tokens: set admission.routeSecret and both survive a restart.
@@ -281,12 +277,16 @@ export class SipProxy {
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
         })
       : null;
+    this.anchor = new MediaAnchor(
+      { media: this.media, dialogs: this.dialogs, counters: this.counters, log: this.log, endCall: (dialog, reason) => this.endCall(dialog, reason) },
+      options.config,
+    );
     this.media.on('timeout', (mediaKey) =>
-      this.onMediaTimeout(mediaKey).catch((err: unknown) => this.log?.warn({ err, key: mediaKey }, 'media timeout not handled')),
+      this.anchor.onMediaTimeout(mediaKey).catch((err: unknown) => this.log?.warn({ err, key: mediaKey }, 'media timeout not handled')),
     );
     // A session its shard's restart could not bring back: the answered call has no media left.
     this.media.on('lost', (key) =>
-      this.endCallOfMedia(key, 'SIP;cause=503;text="media lost"').catch((err: unknown) => this.log?.warn({ err, key }, 'media loss not handled')),
+      this.anchor.endCallOfMedia(key, 'SIP;cause=503;text="media lost"').catch((err: unknown) => this.log?.warn({ err, key }, 'media loss not handled')),
     );
     this.limits = new EdgeLimits({
       limits: () => this.config.limits,
@@ -435,7 +435,7 @@ export class SipProxy {
     const old = this.resolver;
     this.config = config;
     this.routes = new RouteTable(config.routes, config.trunks);
-    this.latchRestrictions = new LatchRestrictions(config);
+    this.anchor.reconfigure(config);
     this.resolver = resolver;
     this.gate.apply(admission);
     this.limits.rateLimiter.reconfigure(config.limits.sourceRate, performance.now());
@@ -985,7 +985,7 @@ export class SipProxy {
       forwarded.prepend('Record-Route', this.own.recordRoute(outbound, params));
     }
     if (ctx.register) this.carryFlow(forwarded, ctx.register.token, this.own.localFor(destination));
-    const offered = await this.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
+    const offered = await this.anchor.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
       ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, branch, dialog,
@@ -1172,7 +1172,7 @@ export class SipProxy {
     let destination: Endpoint;
     if (dialog) {
       dialog.peer(from).source = source;
-      await this.anchorBody(request, forwarded, dialog, from, 'answer');
+      await this.anchor.anchorBody(request, forwarded, dialog, from, 'answer');
       destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
     } else {
       destination = await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
@@ -1250,7 +1250,7 @@ export class SipProxy {
         if (!peer.trunk) peer.natted = natReason(hostOf(contact), peer.source) !== null;
       }
       if (ctx.initial && status >= 200) dialog.state = 'confirmed';
-      await this.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
+      await this.anchor.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
     }
     if (ctx.register && status >= 200) {
       restoreContacts(out);
@@ -1415,93 +1415,7 @@ export class SipProxy {
     }
   }
 
-  // ── media ────────────────────────────────────────────────────────────────
-
-  /**
-   * Anchors the SDP of `message` (sent by side `from` of the dialog) into `out`: the media session
-   * is created on the first SDP, the sender's leg gets its hint (SDP address, packet source), and
-   * the copy toward the other side carries the relay address and the other leg's ports.
-   * Returns true when there was an SDP.
-   */
-  private async anchorBody(
-    message: SipMessage,
-    out: SipMessage,
-    dialog: Dialog | null,
-    from: DialogSide,
-    role: 'offer' | 'answer',
-  ): Promise<boolean> {
-    if (!dialog || message.body.length === 0 || !/application\/sdp/i.test(message.contentType ?? '')) return false;
-    // Parsed once: described now, rewritten in place by anchorParsed below.
-    const sdp = parseSdp(message.body.toString('latin1'));
-    const info: SdpInfo = describeParsed(sdp);
-    checkMediaFamily(info, this.mediaFamily);
-    const key = dialog.mediaKey ?? dialog.defaultMediaKey;
-    const senderLeg: LegName = from === 'caller' ? 'a' : 'b';
-    const peer = dialog.peer(from);
-    const legs: LegUpdate[] = [];
-    for (const m of info.media) {
-      if (m.rejected) continue;
-      const hint = {
-        sdpAddress: m.peerAddress,
-        sdpPort: m.port,
-        sdpRtcpPort: m.rtcpPort ?? undefined,
-        rtcpMux: m.rtcpMux,
-        // A non-routable SDP address: only media from the signalling source may latch.
-        signalSource: isTrustworthyAddress(m.peerAddress) ? m.peerAddress : peer.source.address,
-        restriction: this.latchRestrictions.of(peer.trunk),
-      };
-      legs.push({ index: m.index, leg: senderLeg, hint });
-      if (this.log?.isLevelEnabled('debug')) this.log.debug({ callId: dialog.callId, leg: senderLeg, index: m.index, hint }, 'media leg');
-    }
-    // One shard round trip: the session's streams (on the offer) and the sender's legs together.
-    const session = await this.media.ensureSession(key, info.media.length, legs);
-    if (!dialog.mediaKey) {
-      dialog.mediaKey = key;
-      // The early dialogs of a forked INVITE share the call's session; the first live one holds it.
-      this.dialogs.own(key, dialog, true);
-    }
-    const towardLeg: LegName = senderLeg === 'a' ? 'b' : 'a';
-    const anchored = anchorParsed(sdp, {
-      address: this.media.advertise,
-      role,
-      version: dialog.sdpVersionToward[Dialog.other(from)],
-      streams: info.media.map((m) => {
-        const stream = session.streams.find((s) => s.index === m.index);
-        if (m.rejected || !stream) return 'rejected' as const;
-        const ports = stream[towardLeg];
-        return { rtpPort: ports.rtp, rtcpPort: ports.rtcp };
-      }),
-    });
-    out.setBody(Buffer.from(anchored, 'latin1'), 'application/sdp');
-    return true;
-  }
-
-  /**
-   * A session without media for the configured time: BYE toward both sides, then release. A call
-   * still ringing keeps its session: many calls have no early media, the answer's SDP starts the
-   * media clock again (MediaRelay counts from the last offer/answer), and Timer C bounds the ringing.
-   */
-  private async onMediaTimeout(key: string): Promise<void> {
-    const dialog = this.dialogs.ownerOf(key);
-    this.log?.debug({ key, state: dialog?.state }, 'media timeout event');
-    if (dialog?.state === 'early') return;
-    if (!dialog || dialog.state !== 'confirmed') {
-      await this.media.release(key).catch(() => undefined);
-      return;
-    }
-    this.log?.info({ callId: dialog.callId }, 'media timeout: ending the call');
-    this.counters.callFailed('media_timeout');
-    await this.endCall(dialog, 'SIP;cause=408;text="media timeout"');
-  }
-
-  /** The answered call that owns media session `key`, if any, is ended (endCall). */
-  private async endCallOfMedia(key: string, reason: string): Promise<void> {
-    const dialog = this.dialogs.ownerOf(key);
-    if (dialog?.state !== 'confirmed') return;
-    this.log?.info({ callId: dialog.callId, reason }, 'media gone: ending the call');
-    this.counters.callFailed('media_lost');
-    await this.endCall(dialog, reason);
-  }
+  // ── ending calls ─────────────────────────────────────────────────────────
 
   /** BYE toward both sides with `reason` (RFC 3326), then the dialog and its media end. */
   private async endCall(dialog: Dialog, reason: string): Promise<void> {
