@@ -23,7 +23,7 @@
  * media sessions) answers 503 as well. Retransmissions, ACK/CANCEL of known transactions and
  * requests inside known dialogs always pass, so a call that was accepted is never refused later.
  */
-import { hash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig, TrunkConfig } from '../../config/types.js';
@@ -36,15 +36,15 @@ import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
 import { stampReceived } from '../wire/headers/via.js';
-import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
+import { createResponse, SipRequest, SipResponse } from '../wire/message.js';
 import { natReason } from './NatDetector.js';
 import { ackOf2xx, byeOf, cancelOf, hopByHopAck, keepaliveOptions, routeSetTowardCallee } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
-import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
+import { RoutePin, nextHop, uriHop, type HopTarget } from './RoutePin.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
 import { RouteTable, type RouteChoice } from './RouteTable.js';
-import { pinOf, routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
+import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
 import { IoTimer } from '../transaction/IoTimer.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
@@ -55,12 +55,16 @@ import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
-import { parseUri, SipUri, type Uri } from '../wire/uri.js';
+import { parseUri, SipUri } from '../wire/uri.js';
 import { OwnAddresses } from './OwnAddresses.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
+import { routesTrusted } from '../edge/InDialogGuard.js';
+import { safe, firstContact, hostOf } from './contactOf.js';
+import { BRANCH_PREFIX, branchFor, loopHash, toTag } from './identifiers.js';
+import { popOwnRoutes, spiralOf, SPIRAL_PARAM, type OwnRoute } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
-import { rewriteContacts } from '../registrar/contacts.js';
+import { restoreContacts, rewriteContacts } from '../registrar/contacts.js';
 import type { Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
@@ -154,25 +158,6 @@ interface Admitted {
   choice: RouteChoice | null;
 }
 
-/** What pinlatch's own Route entries in a request said (popOwnRoutes). */
-interface OwnRoute {
-  pin: string | null;
-  token: 'valid' | 'invalid' | 'none';
-  /** The user part of a Path URI of ours: a phone's flow token. */
-  flow: string | null;
-  /** The spiral pass our Record-Route entry named (`sp`), 0 without one. */
-  spiral: number;
-}
-
-/** The Record-Route parameter naming the spiral pass of a dialog (Dialog.spiral) after the first. */
-const SPIRAL_PARAM = 'sp';
-
-function spiralOf(uri: Uri | undefined): number {
-  const value = uri?.kind === 'sip' ? uri.params.get(SPIRAL_PARAM) : undefined;
-  const n = typeof value === 'string' ? Number(value) : 0;
-  return Number.isInteger(n) && n > 0 && n < 70 ? n : 0;
-}
-
 type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
 
 /** What the proxy's edge limits have done and hold now, read by the metrics endpoint at scrape time. */
@@ -208,7 +193,6 @@ export interface PhoneStats extends RegistrarCounters {
   keepalivesMissed: number;
 }
 
-const BRANCH_PREFIX = 'z9hG4bKpl';
 /** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
@@ -601,7 +585,7 @@ export class SipProxy {
       }
       // The ACK of a non-2xx the proxy sent without a transaction (a refusal by the edge limits): it
       // carries the To tag the proxy chose (§17.1.1.3), and it ends here.
-      if (!tx && request.to?.tag !== undefined && request.to.tag === this.toTag(request)) return;
+      if (!tx && request.to?.tag !== undefined && request.to.tag === toTag(request)) return;
       // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
       if (!this.dialogs.find(request, this.spiralOfTopRoute(request)) && !this.limits.rateExempt(this.gate.classify(source.address)) && this.limits.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
       this.forwardAck(request, source).catch((err: unknown) =>
@@ -621,7 +605,7 @@ export class SipProxy {
       if (refusal.kind === 'refuse') {
         const response = createResponse(request, 503, {
           reason: refusal.reason,
-          toTag: this.toTag(request),
+          toTag: toTag(request),
           headers: [['Retry-After', String(refusal.retryAfterSec)]],
         });
         void this.send(response.serialize(), source, local).catch(() => undefined);
@@ -647,7 +631,7 @@ export class SipProxy {
     this.serverTx.set(key, server);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
     const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
-      server.respond(status, createResponse(request, status, { reason, toTag: status === 100 ? undefined : this.toTag(request), headers }).serialize());
+      server.respond(status, createResponse(request, status, { reason, toTag: status === 100 ? undefined : toTag(request), headers }).serialize());
 
     if (request.method === 'CANCEL') {
       this.onCancel(request, reply);
@@ -707,35 +691,14 @@ export class SipProxy {
     if (decision.kind !== 'refuse') return;
     if (skipped !== null) this.log?.info({ ...who(), status: decision.status }, 'request refused: source may not use this route');
     if (request.method === 'ACK') return;
-    const response = createResponse(request, decision.status, { reason: decision.reason, toTag: this.toTag(request) });
+    const response = createResponse(request, decision.status, { reason: decision.reason, toTag: toTag(request) });
     void this.send(response.serialize(), source, local).catch(() => undefined);
-  }
-
-  /** A stable To tag for the responses the proxy itself generates (§8.2.6.2). */
-  private toTag(request: SipRequest): string {
-    return hash('sha1', `${request.callId}|${request.from?.tag}|${request.topVia?.branch}`, 'hex').slice(0, 12);
-  }
-
-  /**
-   * The loop-detection part of the branch: fields that change in a spiral but not in a loop
-   * (§16.6 step 8), the Route set as received among them (§16.3 step 4: a spiral is a request
-   * routed anew) — an in-dialog request spiralling back through the PBX keeps its Request-URI,
-   * only the Route entries it has used up tell the passes apart.
-   */
-  private loopHash(request: SipRequest): string {
-    const routes = request.getAll('route').join(',');
-    return hash('sha1', `${request.uriText}|${request.callId}|${request.from?.tag}|${request.to?.tag}|${request.cseq?.seq}|${routes}`, 'hex').slice(0, 10);
   }
 
   /** The spiral pass named by the topmost Route when it is ours (before popOwnRoutes). */
   private spiralOfTopRoute(request: SipRequest): number {
     const top = request.routes[0]?.uri;
     return top && this.own.refersToUs(top) ? spiralOf(top) : 0;
-  }
-
-  private branchFor(request: SipRequest, loop = this.loopHash(request)): string {
-    const tx = hash('sha1', `${request.topVia!.branch}|${request.topVia!.sentBy}`, 'hex').slice(0, 12);
-    return `${BRANCH_PREFIX}${loop}.${tx}`;
   }
 
   private async forwardRequest(
@@ -759,14 +722,14 @@ export class SipProxy {
     }
     // §16.3 step 3/4: Max-Forwards and loops.
     if (request.maxForwards === 0) return reply(483);
-    const loop = this.loopHash(request);
+    const loop = loopHash(request);
     if (request.vias.some((v) => this.own.isOwnVia(v) && v.branch?.startsWith(`${BRANCH_PREFIX}${loop}.`))) {
       return reply(482);
     }
     // §16.4: a strict router upstream put our Record-Route URI into the Request-URI.
     const strict = undoStrictRouting(request, (uri) => this.own.refersToUs(uri));
     if (strict.kind === 'missing-route') return reply(400, 'No Route To Restore The Request-URI From');
-    const own = this.popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null);
+    const own = popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null, this.own, this.gate);
 
     const inDialog = request.to?.tag !== undefined;
     const ctx: ResponseContext = {
@@ -972,7 +935,7 @@ export class SipProxy {
     forwarded.decrementMaxForwards();
     const index = ctx.branches.length;
     // Branch 0 keeps the form derived from the incoming branch alone (§16.6 step 8, §16.10).
-    const branch = `${this.branchFor(request, ctx.loop)}${index === 0 ? '' : `.${index}`}`;
+    const branch = `${branchFor(request, ctx.loop)}${index === 0 ? '' : `.${index}`}`;
     forwarded.pushVia(this.own.viaFor(destination, branch));
     if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
@@ -1000,33 +963,6 @@ export class SipProxy {
       return;
     }
     this.startClient(b);
-  }
-
-  /**
-   * Removes the Route entries naming this proxy (§16.4; two when record-routed twice) and reads
-   * what pinlatch wrote into them: the pinned trunk and the route token. `restored`: our URI a
-   * strict router had put into the Request-URI.
-   */
-  private popOwnRoutes(request: SipRequest, restored: SipUri | null): OwnRoute {
-    const ours: SipUri[] = restored ? [restored] : [];
-    for (let first = request.routes[0]; first && this.own.refersToUs(first.uri); first = request.routes[0]) {
-      ours.push(first.uri as SipUri);
-      request.popRoute();
-    }
-    let pin: string | null = null;
-    let token: OwnRoute['token'] = 'none';
-    let flow: string | null = null;
-    const spiral = ours.reduce((n, uri) => Math.max(n, spiralOf(uri)), 0);
-    for (const uri of ours) {
-      if (uri.user !== undefined) flow ??= uri.user;
-      const p = pinOf(uri);
-      const t = this.gate.tokenOf(uri, request.callId, p);
-      if (t === 'none') continue;
-      if (t === 'invalid') return { pin: null, token: 'invalid', flow, spiral };
-      token = 'valid';
-      pin = p;
-    }
-    return { pin, token, flow, spiral };
   }
 
   /**
@@ -1152,7 +1088,7 @@ export class SipProxy {
       this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
       return;
     }
-    const own = this.popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null);
+    const own = popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null, this.own, this.gate);
     const dialog = this.dialogs.find(request, own.spiral);
     const forwarded = request.clone();
     const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
@@ -1179,7 +1115,7 @@ export class SipProxy {
     }
     routeToStrictRouter(forwarded);
     try {
-      forwarded.pushVia(this.own.viaFor(destination, this.branchFor(request)));
+      forwarded.pushVia(this.own.viaFor(destination, branchFor(request)));
     } catch (err) {
       this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered');
       return;
@@ -1343,7 +1279,7 @@ export class SipProxy {
         out.reason = 'Server Internal Error';
       }
     } else {
-      out = createResponse(ctx.request, status, { reason: best.reason, toTag: this.toTag(ctx.request), headers: best.headers });
+      out = createResponse(ctx.request, status, { reason: best.reason, toTag: toTag(ctx.request), headers: best.headers });
     }
     if (ctx.initial) {
       this.counters.callFailed(callFailureOf(status));
@@ -1468,50 +1404,9 @@ export class SipProxy {
   }
 }
 
-function safe<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The registrar's answer lists the aliased Contacts: the phone gets its own back. */
-function restoreContacts(response: SipResponse): void {
-  rewriteContacts(response, (c) => {
-    const original = unalias(c.uri)?.original;
-    if (original) c.uri = original;
-    return original !== undefined;
-  });
-}
-
-/**
- * The upstream PBX and the trunks may send a request of a dialog pinlatch no longer knows (a BYE
- * after a restart); a phone may not: its own Call-ID's token would let it name any next hop.
- */
-function routesTrusted(source: SourceClass): boolean {
-  return source.kind === 'upstream' || source.kind === 'trunk';
-}
-
 /** The flow a request came over: its source and the listen point it reached. */
 function flowOf(source: Endpoint, local: ListenPoint): Flow {
   return { transport: source.transport, address: source.address, port: source.port, localAddress: local.address, localPort: local.port };
-}
-
-function uriHop(uri: Uri): UriHop {
-  if (uri.kind !== 'sip') throw new RangeError(`cannot route to a ${uri.toString().split(':')[0]} URI`);
-  return { host: uri.maddr ?? uri.host, port: uri.port ?? null, transport: uri.transport ?? null };
-}
-
-function firstContact(message: SipMessage): SipUri | undefined {
-  const contact = safe(() => message.contact);
-  if (!contact || contact.star) return undefined;
-  const uri = contact.contacts[0]?.uri;
-  return uri?.kind === 'sip' ? uri : undefined;
-}
-
-function hostOf(uri: SipUri): { host: string; port: number | null } {
-  return { host: uri.host, port: uri.port ?? null };
 }
 
 /** The Request-URI of a request to a trunk or the upstream names that host (user part kept). */
