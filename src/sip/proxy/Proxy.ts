@@ -26,26 +26,22 @@
 import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import type { PinlatchConfig, TrunkConfig } from '../../config/types.js';
+import type { PinlatchConfig } from '../../config/types.js';
 import type { MediaRelayApi } from '../../media/api.js';
 import { MediaAnchor } from './MediaAnchor.js';
-import { MediaError } from '../../media/errors.js';
-import { isIp } from '../../net/address.js';
-import { MediaFamilyError } from '../../sdp/index.js';
+import { Forwarder, type BranchTarget, type ResponseContext } from './Forwarder.js';
 import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
 import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse } from '../wire/message.js';
 import { natReason } from './NatDetector.js';
-import { ackOf2xx, byeOf, cancelOf, hopByHopAck, keepaliveOptions, routeSetTowardCallee } from './OwnRequests.js';
+import { byeOf, keepaliveOptions } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, nextHop, uriHop, type HopTarget } from './RoutePin.js';
-import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
 import { RouteTable, type RouteChoice } from './RouteTable.js';
 import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
-import { IoTimer } from '../transaction/IoTimer.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
@@ -55,24 +51,24 @@ import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
-import { parseUri, SipUri } from '../wire/uri.js';
+import { parseUri } from '../wire/uri.js';
 import { OwnAddresses } from './OwnAddresses.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
 import { routesTrusted } from '../edge/InDialogGuard.js';
 import { safe, firstContact, hostOf } from './contactOf.js';
 import { BRANCH_PREFIX, branchFor, loopHash, toTag } from './identifiers.js';
-import { popOwnRoutes, spiralOf, SPIRAL_PARAM, type OwnRoute } from './OwnRoute.js';
+import { popOwnRoutes, spiralOf, type OwnRoute } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
-import { restoreContacts, rewriteContacts } from '../registrar/contacts.js';
+import { rewriteContacts } from '../registrar/contacts.js';
 import type { Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
-import type { RegisterAction, RegistrarCounters } from '../registrar/Registrar.js';
+import type { RegistrarCounters } from '../registrar/Registrar.js';
 import type { InitialDecision } from '../edge/Admission.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
-import { callFailureOf, SipCounters } from './SipCounters.js';
+import { SipCounters } from './SipCounters.js';
 
 export interface SipProxyOptions {
   config: PinlatchConfig;
@@ -82,83 +78,11 @@ export interface SipProxyOptions {
   lookup?: LookupFunction;
 }
 
-/**
- * §16.7's response context: one server transaction and the branches its request was forwarded
- * on (one for in-dialog and non-forked requests; one per trunk of a forking route).
- */
-interface ResponseContext {
-  server: ServerTransaction;
-  /** The request as received (own Route entries removed). */
-  request: SipRequest;
-  /** Loop-detection part of every branch's Via branch (§16.6 step 8). */
-  loop: string;
-  /** The pass of a spiral the request is on (Dialog.spiral): 0 the first time through. */
-  spiral: number;
-  /** Listen point the request came in on (responses leave from it). */
-  local: ListenPoint;
-  /** Side that sent the request ('caller' for an initial request). */
-  from: DialogSide;
-  /** Initial INVITE: each branch gets an early dialog; the first 2xx picks the call's one. */
-  initial: boolean;
-  /** The caller's side of the call, shared by every branch's early dialog (initial INVITE). */
-  caller: DialogPeer | null;
-  /** The request carried an SDP offer (else a response's SDP is a late offer). */
-  offered: boolean;
-  branches: Branch[];
-  /** Targets of a serial fork not tried yet. */
-  untried: BranchTarget[];
-  failoverAfterMs: number | null;
-  /** Best final non-2xx so far (§16.7 step 6). */
-  best: BranchOutcome<SipResponse> | null;
-  /** The branch whose 2xx was forwarded (initial INVITE). */
-  winner: Branch | null;
-  /** A 2xx went upstream: later provisional responses are not forwarded. */
-  answered: boolean;
-  /** The caller cancelled, or a 6xx came: no new branches. */
-  stopped: boolean;
-  /** Branches being prepared (resolving, anchoring): the context is not settled meanwhile. */
-  starting: number;
-  /** A phone's REGISTER on its way to the registrar (its Path and what the answer updates). */
-  register: ForwardedRegister | null;
-}
-
-/** Where one branch of an initial request goes. */
-interface BranchTarget {
-  hop: HopTarget;
-  /** The trunk it goes to (null: the upstream). */
-  trunk: TrunkConfig | null;
-  /** Request-URI host and port toward it (the user part is kept); null keeps the Request-URI. */
-  uriHost: string | null;
-  uriPort: number | undefined;
-}
-
-/** One forwarded copy of a request and its client transaction. */
-interface Branch {
-  ctx: ResponseContext;
-  key: string;
-  client: ClientTransaction<SipResponse> | null;
-  forwarded: SipRequest;
-  destination: Endpoint;
-  branch: string;
-  /** The dialog the request belongs to; for an initial INVITE this branch's early dialog. */
-  dialog: Dialog | null;
-  timerC?: NodeJS.Timeout;
-  failoverTimer?: IoTimer;
-  /** CANCEL of this branch: wanted waits for a provisional response (§9.1), then it is sent. */
-  cancel: 'none' | 'wanted' | 'sent';
-  /** Has its final response (or timed out, or could not be sent). */
-  done: boolean;
-  /** The ACK sent for a 2xx the proxy did not pass on (resent on its retransmissions). */
-  lateAck?: Buffer;
-}
-
 /** An initial request's admission and, for one that is routed, the rule it takes. */
 interface Admitted {
   decision: InitialDecision;
   choice: RouteChoice | null;
 }
-
-type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
 
 /** What the proxy's edge limits have done and hold now, read by the metrics endpoint at scrape time. */
 export interface ProxyStats {
@@ -195,7 +119,6 @@ export interface PhoneStats extends RegistrarCounters {
 
 /** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
 const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
-const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
 /** What the proxy carries end to end, for the Allow of its own answer to OPTIONS (§11.2). */
 const PROXIED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
 
@@ -209,9 +132,7 @@ export class SipProxy {
   private transport: SipTransport | null = null;
   private readonly own: OwnAddresses;
   private readonly serverTx = new Map<string, ServerTransaction>();
-  private readonly forwards = new Map<string, Branch>();
-  /** Response contexts by the key of their server transaction (CANCEL finds its INVITE's here). */
-  private readonly contexts = new Map<string, ResponseContext>();
+  private readonly forwarder: Forwarder;
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
@@ -280,6 +201,26 @@ export class SipProxy {
       transactionBytes: () => this.transactionBytes,
       dialogs: () => this.dialogs.size,
       mediaSessions: () => this.media.size,
+    });
+    this.forwarder = new Forwarder({
+      config: () => this.config,
+      log: this.log,
+      timers: this.timers,
+      counters: this.counters,
+      dialogs: this.dialogs,
+      media: this.media,
+      anchor: this.anchor,
+      own: this.own,
+      gate: this.gate,
+      limits: this.limits,
+      phones: this.phones,
+      clientTx: this.clientTx,
+      send: (data, to) => this.send(data, to),
+      resolveHop: (hop) => this.resolveHop(hop),
+      carryFlow: (register, token, point) => this.carryFlow(register, token, point),
+      sendOwnRequest: (key, method, request, destination) => this.sendOwnRequest(key, method, request, destination),
+      sendBye: (dialog, toward, reason, to) => this.sendBye(dialog, toward, reason, to),
+      endDialog: (dialog) => this.endDialog(dialog),
     });
   }
 
@@ -380,10 +321,7 @@ export class SipProxy {
     this.warmUp?.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
-    for (const branch of this.forwards.values()) {
-      clearTimeout(branch.timerC);
-      branch.failoverTimer?.stop();
-    }
+    this.forwarder.stopTimers();
     this.drainer?.shorten(0);
     const transport = this.transport;
     this.transport = null;
@@ -452,7 +390,7 @@ export class SipProxy {
           if (answered.length + ringing.length > 0) {
             this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
           }
-          for (const ctx of ringing) this.cancelPending(ctx);
+          for (const ctx of ringing) this.forwarder.cancelPending(ctx);
           await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
           return answered.length + ringing.length;
         },
@@ -480,7 +418,7 @@ export class SipProxy {
 
   /** Initial INVITEs without a final answer yet. */
   private ringingCalls(): ResponseContext[] {
-    return [...this.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
+    return [...this.forwarder.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
   }
 
   // ── transport ────────────────────────────────────────────────────────────
@@ -639,7 +577,7 @@ export class SipProxy {
     }
     if (request.method === 'INVITE') reply(100);
     void this.forwardRequest(request, source, local, server, reply, sourceClass, admitted).catch((err: unknown) => {
-      const outcome = this.failureOutcome(err, local);
+      const outcome = this.forwarder.failureOutcome(err, local);
       this.log?.[outcome.status === 500 ? 'warn' : 'info']({ err, callId: request.callId, status: outcome.status }, 'request not forwarded');
       reply(outcome.status, outcome.reason, outcome.headers);
     });
@@ -739,11 +677,11 @@ export class SipProxy {
     };
 
     if (inDialog) {
-      this.contexts.set(server.key, ctx);
+      this.forwarder.contexts.set(server.key, ctx);
       try {
         await this.forwardInDialog(ctx, source, sourceClass, own);
       } catch (err) {
-        this.contexts.delete(server.key);
+        this.forwarder.contexts.delete(server.key);
         throw err;
       }
       return;
@@ -815,11 +753,11 @@ export class SipProxy {
       };
       this.counters.callStarted(fromTrunk?.name ?? targets[0]?.trunk?.name ?? null);
     }
-    this.contexts.set(server.key, ctx);
+    this.forwarder.contexts.set(server.key, ctx);
     const first = fork === 'parallel' ? targets : targets.slice(0, 1);
     ctx.untried = fork === 'parallel' ? [] : targets.slice(1);
     ctx.starting = first.length;
-    for (const target of first) await this.startTarget(ctx, target);
+    for (const target of first) await this.forwarder.startTarget(ctx, target);
   }
 
   /** An in-dialog request: one branch, toward the other side of its dialog (or along its Route). */
@@ -839,7 +777,7 @@ export class SipProxy {
       if (skipped !== null) {
         this.log?.info({ source: `${source.address}:${source.port}`, method: request.method, callId: request.callId, status: verdict.status, reason: verdict.reason, skipped }, 'in-dialog request refused');
       }
-      this.contexts.delete(ctx.server.key);
+      this.forwarder.contexts.delete(ctx.server.key);
       ctx.server.respond(verdict.status, createResponse(request, verdict.status, { reason: verdict.reason, toTag: request.to?.tag }).serialize());
       return;
     }
@@ -864,105 +802,7 @@ export class SipProxy {
     }
     // §16.6 step 6: toward a strict router (the route set decided the destination, or pin/NAT did).
     routeToStrictRouter(forwarded);
-    await this.launchBranch(ctx, forwarded, destination, dialog, null);
-  }
-
-  /** Starts one branch of an initial (out-of-dialog) request toward one target (counted in ctx.starting). */
-  private async startTarget(ctx: ResponseContext, target: BranchTarget): Promise<void> {
-    try {
-      await this.launchTarget(ctx, target);
-    } finally {
-      ctx.starting -= 1;
-    }
-    this.settle(ctx);
-  }
-
-  private async launchTarget(ctx: ResponseContext, target: BranchTarget): Promise<void> {
-    const { request } = ctx;
-    const forwarded = request.clone();
-    if (target.uriHost !== null) rewriteRequestUri(forwarded, target.uriHost, target.uriPort);
-    let dialog: Dialog | null = null;
-    let pin: RoutePin | null = null;
-    try {
-      const destination = await this.resolveHop(target.hop);
-      if (ctx.caller) {
-        pin = target.trunk?.pinRoute ? new RoutePin(target.trunk.name, target.hop) : null;
-        dialog = new Dialog(request.callId!, ctx.caller, {
-          tag: undefined,
-          nameAddr: forwarded.get('to') ?? '',
-          target: undefined,
-          routeSet: [],
-          cseq: 0,
-          source: destination,
-          pin,
-          trunk: target.trunk?.name ?? null,
-          natted: false,
-        }, ctx.spiral);
-        if (ctx.branches.length === 0) this.dialogs.add(dialog, ctx.caller.tag);
-      }
-      await this.launchBranch(ctx, forwarded, destination, dialog, pin ?? ctx.caller?.pin ?? null);
-    } catch (err) {
-      // One target that cannot be reached or anchored fails its branch, not the whole fork.
-      this.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
-      if (dialog) this.dropUnlaunched(ctx, dialog);
-      this.branchFailed(ctx, null, this.failureOutcome(err, ctx.local));
-    }
-  }
-
-  /**
-   * The early dialog of a branch that never started (its SDP could not be anchored, its next hop
-   * not resolved): it has no Branch, so settle() will not end it — it leaves the dialog table here,
-   * and the media session it may have opened goes too unless another branch uses or is opening it.
-   */
-  private dropUnlaunched(ctx: ResponseContext, dialog: Dialog): void {
-    this.retire(dialog);
-    this.dialogs.remove(dialog, ctx.caller?.tag);
-    const key = dialog.mediaKey;
-    if (!key || this.dialogs.ownerOf(key) !== dialog || ctx.starting > 1 || ctx.branches.some((b) => b.dialog?.mediaKey === key)) return;
-    this.dialogs.disown(key);
-    void this.media.release(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media release failed'));
-  }
-
-  /** Via, Record-Route, SDP anchoring and the client transaction of one branch. */
-  private async launchBranch(
-    ctx: ResponseContext,
-    forwarded: SipRequest,
-    destination: Endpoint,
-    dialog: Dialog | null,
-    pin: RoutePin | null,
-  ): Promise<void> {
-    const { request } = ctx;
-    forwarded.decrementMaxForwards();
-    const index = ctx.branches.length;
-    // Branch 0 keeps the form derived from the incoming branch alone (§16.6 step 8, §16.10).
-    const branch = `${branchFor(request, ctx.loop)}${index === 0 ? '' : `.${index}`}`;
-    forwarded.pushVia(this.own.viaFor(destination, branch));
-    if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
-      const params: Array<[string, string | null]> = [['lr', null]];
-      if (pin) params.push(['pin', pin.trunk]);
-      if (ctx.spiral > 0) params.push([SPIRAL_PARAM, String(ctx.spiral)]);
-      params.push(this.gate.routeToken(request.callId!, pin?.trunk ?? null));
-      // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
-      const outbound = this.own.localFor(destination);
-      if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.own.recordRoute(ctx.local, params));
-      forwarded.prepend('Record-Route', this.own.recordRoute(outbound, params));
-    }
-    if (ctx.register) this.carryFlow(forwarded, ctx.register.token, this.own.localFor(destination));
-    const offered = await this.anchor.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
-    if (index === 0) ctx.offered = offered;
-    const b: Branch = {
-      ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, branch, dialog,
-      cancel: 'none', done: false,
-    };
-    ctx.branches.push(b);
-    if (ctx.stopped || ctx.answered) {
-      // The caller cancelled (or another branch answered) while this one was being prepared.
-      b.done = true;
-      if (dialog && ctx.initial) this.retire(dialog);
-      this.settle(ctx);
-      return;
-    }
-    this.startClient(b);
+    await this.forwarder.launchBranch(ctx, forwarded, destination, dialog, null);
   }
 
   /**
@@ -995,90 +835,12 @@ export class SipProxy {
     return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
   }
 
-  private startClient(b: Branch): void {
-    const method = b.forwarded.method;
-    const { ctx, key } = b;
-    const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, b.destination),
-      onResponse: (response, status) =>
-        this.relayResponse(b, response, status).catch((err: unknown) => {
-          // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
-          // process down: the branch fails with a response of the proxy's own (§16.7 lets it
-          // answer), and a 2xx it cannot carry is ACKed and ended so that the callee is not left up.
-          this.log?.warn({ err, callId: ctx.request.callId, status }, 'response not relayed');
-          if (status < 200) return;
-          if (status < 300 && ctx.initial && ctx.winner !== b && !b.lateAck) {
-            void this.refuseAnswer(b, response, 'SIP;cause=503;text="media unavailable"');
-          }
-          this.branchFailed(ctx, b, this.failureOutcome(err, ctx.local));
-        }),
-      onTimeout: () => this.branchFailed(ctx, b, { status: 408, response: null }),
-      onTransportError: (err) => {
-        this.log?.info({ err, callId: ctx.request.callId, to: b.destination }, 'next hop unreachable');
-        this.branchFailed(ctx, b, { status: 503, response: null });
-      },
-      buildAck: (response) => hopByHopAck(b.forwarded, response).serialize(),
-      onTerminated: () => this.clientTx.delete(key),
-    });
-    b.client = client;
-    this.clientTx.set(key, client);
-    this.forwards.set(key, b);
-    if (method === 'INVITE') {
-      // Timer C (§16.6 step 11): no final response for this long → CANCEL the branch.
-      b.timerC = setTimeout(() => this.cancelBranch(b), this.timers.timerC);
-    }
-    if (ctx.untried.length > 0 && ctx.failoverAfterMs !== null) {
-      // A trunk that does not even send 100 Trying is given up early so that the next one can
-      // take the call before the caller hangs up (Timer B would take 64 x T1).
-      b.failoverTimer = new IoTimer();
-      b.failoverTimer.start(ctx.failoverAfterMs, () => {
-        // Any response (even 100) moved the transaction on from Calling/Trying: the hop is alive.
-        if (b.done || (client.state !== 'calling' && client.state !== 'trying')) return;
-        this.log?.info({ callId: ctx.request.callId, to: b.destination }, 'no response: next trunk');
-        client.terminate();
-        this.branchFailed(ctx, b, { status: 408, response: null });
-      });
-    }
-    client.start();
-  }
-
-  /**
-   * CANCELs a pending INVITE branch (§9.1, §16.10). Before any provisional response the CANCEL
-   * must not be sent — the next hop may not have the INVITE yet: it goes out with the first one.
-   * Non-INVITE branches are not cancelled (§9.1: they end quickly on their own).
-   */
-  private cancelBranch(b: Branch): void {
-    if (b.done || b.cancel !== 'none' || !b.client || b.forwarded.method !== 'INVITE') return;
-    b.cancel = 'wanted';
-    if (b.client.state !== 'calling') this.sendCancel(b);
-  }
-
-  private sendCancel(b: Branch): void {
-    b.cancel = 'sent';
-    this.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination);
-    // §16.10 / §9.1: a branch that has no final response 64 × T1 after its CANCEL is given up
-    // (408): a callee that rings forever and ignores CANCEL must not hold the call's dialog,
-    // media session and transactions for ever.
-    clearTimeout(b.timerC);
-    b.timerC = setTimeout(() => {
-      if (b.done) return;
-      b.client?.terminate();
-      this.branchFailed(b.ctx, b, { status: 408, response: null });
-    }, this.timers.timeout);
-  }
-
-  /** Every pending branch of the context (except `keep`) is cancelled; no new one starts. */
-  private cancelPending(ctx: ResponseContext, keep?: Branch): void {
-    ctx.stopped = true;
-    for (const b of ctx.branches) if (b !== keep) this.cancelBranch(b);
-  }
-
   private onCancel(request: SipRequest, reply: (status: number, reason?: string) => void): void {
     const inviteKey = this.serverKey(request, 'INVITE');
     if (!this.serverTx.has(inviteKey)) return reply(481);
     reply(200);
-    const ctx = this.contexts.get(inviteKey);
-    if (ctx) this.cancelPending(ctx);
+    const ctx = this.forwarder.contexts.get(inviteKey);
+    if (ctx) this.forwarder.cancelPending(ctx);
   }
 
   /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
@@ -1140,203 +902,6 @@ export class SipProxy {
       return;
     }
     tx.receiveResponse(response, response.status);
-  }
-
-  private async relayResponse(b: Branch, response: SipResponse, status: number): Promise<void> {
-    if (status < 200 && b.cancel === 'wanted') this.sendCancel(b);
-    if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
-    if (b.lateAck) {
-      // A retransmission of a 2xx the proxy refused: the same ACK again (§13.2.2.4), nothing else.
-      if (status >= 200 && status < 300) await this.send(b.lateAck, b.destination).catch(() => undefined);
-      return;
-    }
-    const { ctx } = b;
-    if (status >= 300) {
-      this.branchFailed(ctx, b, { status, response });
-      return;
-    }
-    if (status >= 200 && ctx.initial && ctx.winner && ctx.winner !== b) {
-      // A second 2xx (the CANCEL crossed it). One call has one media session, anchored for the
-      // first answer, so pinlatch does not pass a second dialog to the caller: it ends this one.
-      this.closeBranch(b);
-      this.settle(ctx);
-      await this.refuseAnswer(b, response, 'SIP;cause=200;text="Call completed elsewhere"');
-      return;
-    }
-    if (status < 200 && ctx.answered) return;
-    const out = response.clone();
-    out.popVia();
-    const dialog = b.dialog;
-    const fromSide = Dialog.other(ctx.from);
-    if (dialog) {
-      const peer = dialog.peer(fromSide);
-      if (ctx.initial) {
-        const tag = response.to?.tag;
-        if (tag && !peer.tag) {
-          peer.tag = tag;
-          peer.nameAddr = response.get('to') ?? peer.nameAddr;
-          this.dialogs.add(dialog, tag);
-        }
-        peer.routeSet = routeSetTowardCallee(response, (r) => this.own.refersToUs(r.uri));
-      }
-      const contact = firstContact(response);
-      if (contact) {
-        peer.target = contact.toString();
-        // The trunk side's NAT is pinRoute's business (RFC 3261 behaviour without it).
-        if (!peer.trunk) peer.natted = natReason(hostOf(contact), peer.source) !== null;
-      }
-      if (ctx.initial && status >= 200) dialog.state = 'confirmed';
-      await this.anchor.anchorBody(response, out, dialog, fromSide, ctx.offered ? 'answer' : 'offer');
-    }
-    if (ctx.register && status >= 200) {
-      restoreContacts(out);
-      this.phones!.registrar.onRegistered(ctx.register, out, performance.now());
-    }
-    if (status >= 200) {
-      const first = !b.done;
-      this.closeBranch(b);
-      ctx.answered = true;
-      if (first && ctx.initial && dialog) {
-        ctx.winner = b;
-        this.counters.callAnswered(dialog.callee.trunk ?? dialog.caller.trunk);
-        this.adoptDialog(ctx, dialog);
-        // §16.7 step 10: a 2xx ends the fork; the other branches are cancelled.
-        this.cancelPending(ctx, b);
-      }
-      this.settle(ctx);
-    }
-    ctx.server.respond(status, out.serialize());
-  }
-
-  /** The branch has its final response: timers stop and the transaction is no longer a forward. */
-  private closeBranch(b: Branch): void {
-    b.done = true;
-    clearTimeout(b.timerC);
-    b.failoverTimer?.stop();
-    this.forwards.delete(b.key);
-  }
-
-  /**
-   * A branch ended without a 2xx (`b` null: a branch that could not even start). The outcome is
-   * kept if it is the best so far; a serial fork tries its next target; once every branch is
-   * done, the best outcome goes upstream.
-   */
-  private branchFailed(ctx: ResponseContext, b: Branch | null, outcome: BranchOutcome<SipResponse>): void {
-    if (b) {
-      if (b.done) return;
-      this.closeBranch(b);
-      if (b.dialog && ctx.initial && b.dialog !== ctx.winner?.dialog) this.retire(b.dialog);
-    }
-    if (betterOutcome(ctx.best, outcome)) ctx.best = outcome;
-    // §16.7 step 5 (6xx): the other branches are cancelled and no new ones started.
-    if (outcome.status >= 600) this.cancelPending(ctx);
-    const next = !ctx.stopped && !ctx.answered && failsOver(outcome.status) ? ctx.untried.shift() : undefined;
-    if (next) {
-      this.log?.info({ callId: ctx.request.callId, status: outcome.status, trunk: next.trunk?.name }, 'failover to the next trunk');
-      ctx.starting += 1;
-      void this.startTarget(ctx, next);
-      return;
-    }
-    // Not a failure to fail over on (or nothing left): the fork ends here.
-    ctx.untried = [];
-    this.settle(ctx);
-  }
-
-  /**
-   * What the caller hears when the proxy itself cannot carry a request or branch: 488 with a
-   * Warning 301 (§20.43) for media of the other IP family than the relay's, 503 when the media
-   * ports are used up, else 500.
-   */
-  private failureOutcome(err: unknown, local: ListenPoint): BranchOutcome<SipResponse> {
-    if (err instanceof MediaFamilyError) {
-      const agent = new SipUri({ host: this.own.advertisedHost(local), port: local.port }).hostport;
-      return { status: 488, response: null, headers: [['Warning', err.warning(agent)]] };
-    }
-    if (err instanceof MediaError && err.code === 'ERR_PINLATCH_PORTS_EXHAUSTED') return { status: 503, response: null, reason: 'Media Ports Exhausted' };
-    if (err instanceof LimitError) {
-      this.limits.limitReached[err.kind] += 1;
-      return { status: 503, response: null, reason: 'Limit Reached', headers: [['Retry-After', String(this.config.limits.overload.retryAfterSec)]] };
-    }
-    return { status: 500, response: null, reason: 'Server Internal Error' };
-  }
-
-  /** When every branch is done: the best final response upstream, unless a 2xx already went. */
-  private settle(ctx: ResponseContext): void {
-    if (ctx.starting > 0 || ctx.branches.some((b) => !b.done) || this.contexts.get(ctx.server.key) !== ctx) return;
-    this.contexts.delete(ctx.server.key);
-    // A BYE's final response, whatever it is, ends its dialog (§15.1.2).
-    const byeDialog = ctx.request.method === 'BYE' ? ctx.branches[0]?.dialog : null;
-    if (byeDialog) void this.endDialog(byeDialog);
-    if (ctx.answered) return;
-    const best = ctx.best ?? { status: 487, response: null };
-    const status = upstreamStatus(best);
-    let out: SipResponse;
-    if (best.response) {
-      out = best.response.clone();
-      out.popVia();
-      if (status !== best.status) {
-        out.status = status;
-        out.reason = 'Server Internal Error';
-      }
-    } else {
-      out = createResponse(ctx.request, status, { reason: best.reason, toTag: toTag(ctx.request), headers: best.headers });
-    }
-    if (ctx.initial) {
-      this.counters.callFailed(callFailureOf(status));
-      this.endFailedCall(ctx.branches.map((b) => b.dialog).filter((d): d is Dialog => d !== null));
-    }
-    ctx.server.respond(status, out.serialize());
-  }
-
-  /** The winning branch's dialog becomes the call's: found by the caller's tag, owner of the media. */
-  private adoptDialog(ctx: ResponseContext, dialog: Dialog): void {
-    this.dialogs.add(dialog, dialog.caller.tag);
-    if (dialog.mediaKey) this.dialogs.own(dialog.mediaKey, dialog);
-    for (const b of ctx.branches) if (b.dialog && b.dialog !== dialog) this.retire(b.dialog);
-  }
-
-  /** An early dialog of a branch that lost: gone from the table; the call's media is not its to release. */
-  private retire(dialog: Dialog): void {
-    dialog.state = 'terminated';
-    this.dialogs.remove(dialog, dialog.callee.tag);
-  }
-
-  /**
-   * A 2xx that will not reach the caller (another branch won, or its SDP could not be anchored):
-   * pinlatch ACKs that dialog and ends it with a BYE of its own, with `reason` (RFC 3326).
-   */
-  private async refuseAnswer(b: Branch, response: SipResponse, reason: string): Promise<void> {
-    const { ctx } = b;
-    const dialog = b.dialog;
-    const contact = firstContact(response);
-    const tag = response.to?.tag;
-    if (!dialog || !contact || !tag) return;
-    dialog.callee.tag = tag;
-    dialog.callee.nameAddr = response.get('to') ?? dialog.callee.nameAddr;
-    dialog.callee.target = contact.toString();
-    dialog.callee.routeSet = routeSetTowardCallee(response, (r) => this.own.refersToUs(r.uri));
-    this.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
-    const ack = ackOf2xx(ctx.request, response, contact.toString(), dialog.callee.routeSet);
-    ack.prepend('Via', this.own.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
-    b.lateAck = ack.serialize();
-    await this.send(b.lateAck, b.destination).catch((err: unknown) =>
-      this.log?.info({ err, callId: dialog.callId }, 'ACK of a second 2xx not delivered'),
-    );
-    await this.sendBye(dialog, 'callee', reason, b.destination);
-  }
-
-  /** A failed initial INVITE: every branch's early dialog goes, and the call's media session once. */
-  private endFailedCall(dialogs: readonly Dialog[]): void {
-    const keys = new Set<string>();
-    for (const dialog of dialogs) {
-      this.retire(dialog);
-      this.dialogs.remove(dialog, dialog.caller.tag);
-      if (dialog.mediaKey) keys.add(dialog.mediaKey);
-    }
-    for (const key of keys) {
-      this.dialogs.disown(key);
-      void this.media.release(key).catch((err: unknown) => this.log?.warn({ err, key }, 'media release failed'));
-    }
   }
 
   private async endDialog(dialog: Dialog): Promise<void> {
@@ -1409,13 +974,3 @@ function flowOf(source: Endpoint, local: ListenPoint): Flow {
   return { transport: source.transport, address: source.address, port: source.port, localAddress: local.address, localPort: local.port };
 }
 
-/** The Request-URI of a request to a trunk or the upstream names that host (user part kept). */
-function rewriteRequestUri(request: SipRequest, host: string, port: number | undefined): void {
-  const uri = request.uri;
-  if (uri.kind !== 'sip') return;
-  const next = uri.clone();
-  next.host = host;
-  next.hostKind = isIp(host) ? (host.includes(':') ? 'ipv6' : 'ipv4') : 'domain';
-  next.port = port;
-  request.uri = next;
-}
