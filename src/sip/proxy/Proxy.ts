@@ -30,7 +30,8 @@ import type { PinlatchConfig } from '../../config/types.js';
 import type { MediaRelayApi } from '../../media/api.js';
 import { MediaAnchor } from './MediaAnchor.js';
 import { Forwarder, type BranchTarget, type ResponseContext } from './Forwarder.js';
-import { Dialog, type DialogPeer, type DialogSide } from './Dialog.js';
+import { InDialogRouter } from './InDialogRouter.js';
+import { Dialog, type DialogSide } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
 import { stampReceived } from '../wire/headers/via.js';
@@ -39,7 +40,7 @@ import { natReason } from './NatDetector.js';
 import { byeOf, keepaliveOptions } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
-import { RoutePin, nextHop, uriHop, type HopTarget } from './RoutePin.js';
+import { RoutePin, type HopTarget } from './RoutePin.js';
 import { RouteTable, type RouteChoice } from './RouteTable.js';
 import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
@@ -51,13 +52,11 @@ import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
-import { parseUri } from '../wire/uri.js';
 import { OwnAddresses } from './OwnAddresses.js';
 import { Gatekeeper } from '../edge/Gatekeeper.js';
-import { routesTrusted } from '../edge/InDialogGuard.js';
 import { safe, firstContact, hostOf } from './contactOf.js';
-import { BRANCH_PREFIX, branchFor, loopHash, toTag } from './identifiers.js';
-import { popOwnRoutes, spiralOf, type OwnRoute } from './OwnRoute.js';
+import { BRANCH_PREFIX, loopHash, toTag } from './identifiers.js';
+import { popOwnRoutes, spiralOf } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
 import { rewriteContacts } from '../registrar/contacts.js';
@@ -117,8 +116,6 @@ export interface PhoneStats extends RegistrarCounters {
   keepalivesMissed: number;
 }
 
-/** Requests that may change their sender's remote target (§12.2: re-INVITE; RFC 3311 UPDATE). */
-const TARGET_REFRESH = new Set(['INVITE', 'UPDATE']);
 /** What the proxy carries end to end, for the Allow of its own answer to OPTIONS (§11.2). */
 const PROXIED_METHODS = 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, REFER, NOTIFY, SUBSCRIBE, MESSAGE';
 
@@ -133,6 +130,7 @@ export class SipProxy {
   private readonly own: OwnAddresses;
   private readonly serverTx = new Map<string, ServerTransaction>();
   private readonly forwarder: Forwarder;
+  private readonly inDialog: InDialogRouter;
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
@@ -221,6 +219,20 @@ export class SipProxy {
       sendOwnRequest: (key, method, request, destination) => this.sendOwnRequest(key, method, request, destination),
       sendBye: (dialog, toward, reason, to) => this.sendBye(dialog, toward, reason, to),
       endDialog: (dialog) => this.endDialog(dialog),
+    });
+    this.inDialog = new InDialogRouter({
+      log: this.log,
+      counters: this.counters,
+      dialogs: this.dialogs,
+      gate: this.gate,
+      own: this.own,
+      anchor: this.anchor,
+      forwarder: this.forwarder,
+      refusalLog: this.refusalLog,
+      routes: () => this.routes,
+      resolver: () => this.resolver,
+      resolveHop: (hop) => this.resolveHop(hop),
+      send: (data, to) => this.send(data, to),
     });
   }
 
@@ -526,7 +538,7 @@ export class SipProxy {
       if (!tx && request.to?.tag !== undefined && request.to.tag === toTag(request)) return;
       // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
       if (!this.dialogs.find(request, this.spiralOfTopRoute(request)) && !this.limits.rateExempt(this.gate.classify(source.address)) && this.limits.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
-      this.forwardAck(request, source).catch((err: unknown) =>
+      this.inDialog.forwardAck(request, source).catch((err: unknown) =>
         this.log?.warn({ err, callId: request.callId }, 'ACK not forwarded'),
       );
       return;
@@ -679,7 +691,7 @@ export class SipProxy {
     if (inDialog) {
       this.forwarder.contexts.set(server.key, ctx);
       try {
-        await this.forwardInDialog(ctx, source, sourceClass, own);
+        await this.inDialog.forwardInDialog(ctx, source, sourceClass, own);
       } catch (err) {
         this.forwarder.contexts.delete(server.key);
         throw err;
@@ -760,131 +772,12 @@ export class SipProxy {
     for (const target of first) await this.forwarder.startTarget(ctx, target);
   }
 
-  /** An in-dialog request: one branch, toward the other side of its dialog (or along its Route). */
-  private async forwardInDialog(ctx: ResponseContext, source: Endpoint, sourceClass: SourceClass, own: OwnRoute): Promise<void> {
-    const { request } = ctx;
-    const forwarded = request.clone();
-    const dialog = this.dialogs.find(request, own.spiral) ?? null;
-    const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
-    const verdict = this.gate.inDialog({
-      token: own.token,
-      dialogKnown: dialog !== null,
-      nextHopInDialog: dialog !== null && this.hopInDialog(dialog.peer(Dialog.other(from)), forwarded),
-      sourceTrusted: routesTrusted(sourceClass),
-    });
-    if (verdict.kind === 'refuse') {
-      const skipped = this.refusalLog.take(performance.now());
-      if (skipped !== null) {
-        this.log?.info({ source: `${source.address}:${source.port}`, method: request.method, callId: request.callId, status: verdict.status, reason: verdict.reason, skipped }, 'in-dialog request refused');
-      }
-      this.forwarder.contexts.delete(ctx.server.key);
-      ctx.server.respond(verdict.status, createResponse(request, verdict.status, { reason: verdict.reason, toTag: request.to?.tag }).serialize());
-      return;
-    }
-    let destination: Endpoint;
-    if (dialog) {
-      ctx.from = from;
-      const sender = dialog.peer(ctx.from);
-      sender.source = source;
-      sender.cseq = Math.max(sender.cseq, request.cseq?.seq ?? 0);
-      // §12.2.2: a re-INVITE or UPDATE may change its sender's remote target.
-      const contact = TARGET_REFRESH.has(request.method) ? firstContact(request) : undefined;
-      if (contact) sender.target = contact.toString();
-      destination = await this.destinationToward(dialog.peer(Dialog.other(ctx.from)), forwarded);
-    } else {
-      const pinParam = own.pin;
-      const trunk = pinParam ? this.routes.trunk(pinParam) : undefined;
-      const target = trunk && this.resolver.fromSource(source.address)?.name !== trunk.name ? this.resolver.target(trunk.name) : null;
-      if (target) this.counters.pinnedRequests += 1;
-      destination = target
-        ? await this.resolveHop(target)
-        : await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
-    }
-    // §16.6 step 6: toward a strict router (the route set decided the destination, or pin/NAT did).
-    routeToStrictRouter(forwarded);
-    await this.forwarder.launchBranch(ctx, forwarded, destination, dialog, null);
-  }
-
-  /**
-   * Whether the next hop of a request toward `peer` is one its dialog knows (InDialogGuard.ts):
-   * decided by the dialog (pin, NAT source), or the peer's source, remote target or first route.
-   */
-  private hopInDialog(peer: DialogPeer, forwarded: SipRequest): boolean {
-    if (peer.pin || (peer.natted && !peer.trunk && peer.routeSet.length === 0)) return true;
-    const hop = nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri)));
-    const host = normalizedIp(hop.host) ?? hop.host.toLowerCase();
-    if (host === peer.source.address && hop.port === peer.source.port) return true;
-    const known = [peer.target, peer.routeSet[0]];
-    return known.some((text) => {
-      if (text === undefined) return false;
-      const uri = safe(() => parseUri(text.startsWith('<') ? text.slice(1, text.indexOf('>')) : text));
-      if (!uri || uri.kind !== 'sip') return false;
-      const target = nextHop(uriHop(uri), []);
-      return (normalizedIp(target.host) ?? target.host.toLowerCase()) === host && target.port === hop.port;
-    });
-  }
-
-  /** Where a request toward `peer` goes: its pin, else its source when behind NAT, else RFC 3261. */
-  private async destinationToward(peer: DialogPeer, forwarded: SipRequest): Promise<Endpoint> {
-    if (peer.pin) {
-      this.counters.pinnedRequests += 1;
-      return this.resolveHop(nextHop(uriHop(forwarded.uri), [], peer.pin));
-    }
-    // Behind NAT and reached directly (no proxy record-routed in between): its packet source.
-    if (peer.natted && !peer.trunk && peer.routeSet.length === 0) return peer.source;
-    return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
-  }
-
   private onCancel(request: SipRequest, reply: (status: number, reason?: string) => void): void {
     const inviteKey = this.serverKey(request, 'INVITE');
     if (!this.serverTx.has(inviteKey)) return reply(481);
     reply(200);
     const ctx = this.forwarder.contexts.get(inviteKey);
     if (ctx) this.forwarder.cancelPending(ctx);
-  }
-
-  /** Forwards an ACK for a 2xx end to end (it has its own branch, no transaction, §16.6/§17.1.1.3). */
-  private async forwardAck(request: SipRequest, source: Endpoint): Promise<void> {
-    const strict = undoStrictRouting(request, (uri) => this.own.refersToUs(uri));
-    if (strict.kind === 'missing-route') {
-      this.log?.info({ callId: request.callId }, 'ACK with our Record-Route in the Request-URI and no Route dropped');
-      return;
-    }
-    const own = popOwnRoutes(request, strict.kind === 'restored' ? strict.ours : null, this.own, this.gate);
-    const dialog = this.dialogs.find(request, own.spiral);
-    const forwarded = request.clone();
-    const from = dialog?.sideOfFromTag(request.from?.tag) ?? 'caller';
-    const verdict = this.gate.inDialog({
-      token: own.token,
-      dialogKnown: dialog !== undefined,
-      nextHopInDialog: dialog !== undefined && this.hopInDialog(dialog.peer(Dialog.other(from)), forwarded),
-      sourceTrusted: routesTrusted(this.gate.classify(source.address)),
-    });
-    if (verdict.kind === 'refuse') {
-      const skipped = this.refusalLog.take(performance.now());
-      if (skipped !== null) this.log?.info({ source: `${source.address}:${source.port}`, callId: request.callId, reason: verdict.reason, skipped }, 'ACK dropped');
-      return;
-    }
-    if (request.maxForwards === 0) return;
-    forwarded.decrementMaxForwards();
-    let destination: Endpoint;
-    if (dialog) {
-      dialog.peer(from).source = source;
-      await this.anchor.anchorBody(request, forwarded, dialog, from, 'answer');
-      destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
-    } else {
-      destination = await this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
-    }
-    routeToStrictRouter(forwarded);
-    try {
-      forwarded.pushVia(this.own.viaFor(destination, branchFor(request)));
-    } catch (err) {
-      this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered');
-      return;
-    }
-    await this.send(forwarded.serialize(), destination).catch((err: unknown) =>
-      this.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered'),
-    );
   }
 
   // ── responses ────────────────────────────────────────────────────────────
@@ -938,7 +831,7 @@ export class SipProxy {
     const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
     let destination: Endpoint;
     try {
-      destination = to ?? (await this.destinationToward(target, bye));
+      destination = to ?? (await this.inDialog.destinationToward(target, bye));
       // §16.6 step 6 / §12.2.1.1: a strict router first in the route set gets the Request-URI form it needs.
       routeToStrictRouter(bye);
       bye.prepend('Via', this.own.viaFor(destination, branch).toString());
