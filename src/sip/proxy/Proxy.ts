@@ -31,18 +31,20 @@ import type { MediaRelayApi } from '../../media/api.js';
 import { MediaAnchor } from './MediaAnchor.js';
 import { Forwarder, type BranchTarget, type ResponseContext } from './Forwarder.js';
 import { InDialogRouter } from './InDialogRouter.js';
-import { Dialog, type DialogSide } from './Dialog.js';
+import { CallEnder } from './CallEnder.js';
+import { OwnRequestSender } from './OwnRequestSender.js';
+import type { Dialog } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
 import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse } from '../wire/message.js';
 import { natReason } from './NatDetector.js';
-import { byeOf, keepaliveOptions } from './OwnRequests.js';
+import { keepaliveOptions } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, type HopTarget } from './RoutePin.js';
 import { RouteTable, type RouteChoice } from './RouteTable.js';
-import { routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
+import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
@@ -131,6 +133,8 @@ export class SipProxy {
   private readonly serverTx = new Map<string, ServerTransaction>();
   private readonly forwarder: Forwarder;
   private readonly inDialog: InDialogRouter;
+  private readonly ownRequests: OwnRequestSender;
+  private readonly ender: CallEnder;
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
@@ -180,8 +184,9 @@ export class SipProxy {
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
         })
       : null;
+    this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to) => this.send(data, to) });
     this.anchor = new MediaAnchor(
-      { media: this.media, dialogs: this.dialogs, counters: this.counters, log: this.log, endCall: (dialog, reason) => this.endCall(dialog, reason) },
+      { media: this.media, dialogs: this.dialogs, counters: this.counters, log: this.log, endCall: (dialog, reason) => this.ender.endCall(dialog, reason) },
       options.config,
     );
     this.media.on('timeout', (mediaKey) =>
@@ -216,9 +221,9 @@ export class SipProxy {
       send: (data, to) => this.send(data, to),
       resolveHop: (hop) => this.resolveHop(hop),
       carryFlow: (register, token, point) => this.carryFlow(register, token, point),
-      sendOwnRequest: (key, method, request, destination) => this.sendOwnRequest(key, method, request, destination),
-      sendBye: (dialog, toward, reason, to) => this.sendBye(dialog, toward, reason, to),
-      endDialog: (dialog) => this.endDialog(dialog),
+      sendOwnRequest: (key, method, request, destination) => this.ownRequests.sendOwnRequest(key, method, request, destination),
+      sendBye: (dialog, toward, reason, to) => this.ender.sendBye(dialog, toward, reason, to),
+      endDialog: (dialog) => this.ender.endDialog(dialog),
     });
     this.inDialog = new InDialogRouter({
       log: this.log,
@@ -233,6 +238,15 @@ export class SipProxy {
       resolver: () => this.resolver,
       resolveHop: (hop) => this.resolveHop(hop),
       send: (data, to) => this.send(data, to),
+    });
+    this.ender = new CallEnder({
+      log: this.log,
+      timers: this.timers,
+      dialogs: this.dialogs,
+      media: this.media,
+      own: this.own,
+      inDialog: this.inDialog,
+      ownRequests: this.ownRequests,
     });
   }
 
@@ -403,7 +417,7 @@ export class SipProxy {
             this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
           }
           for (const ctx of ringing) this.forwarder.cancelPending(ctx);
-          await Promise.all(answered.map((dialog) => this.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
+          await Promise.all(answered.map((dialog) => this.ender.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
           return answered.length + ringing.length;
         },
         settling: () => this.ringingCalls().length > 0 || this.byesOrCancelsUnanswered(),
@@ -461,7 +475,7 @@ export class SipProxy {
     const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
     const branch = `${BRANCH_PREFIX}ka.${randomBytes(8).toString('hex')}`;
     const options = keepaliveOptions(contact, this.own.viaFor(destination, branch), this.own.advertisedHost(this.own.localFor(destination)));
-    return new Promise((resolve) => this.sendOwnRequest(`${branch}|OPTIONS`, 'OPTIONS', options, destination, resolve));
+    return new Promise((resolve) => this.ownRequests.sendOwnRequest(`${branch}|OPTIONS`, 'OPTIONS', options, destination, resolve));
   }
 
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
@@ -797,69 +811,8 @@ export class SipProxy {
     tx.receiveResponse(response, response.status);
   }
 
-  private async endDialog(dialog: Dialog): Promise<void> {
-    if (dialog.state === 'terminated') return;
-    dialog.state = 'terminated';
-    this.log?.debug({ callId: dialog.callId}, 'dialog ended');
-    // Keep the entries a little so that retransmitted BYE/ACK still find their way (Timer J).
-    setTimeout(() => this.dialogs.removeAll(dialog), this.timers.timeout).unref();
-    if (dialog.mediaKey) {
-      this.dialogs.disown(dialog.mediaKey);
-      await this.media.release(dialog.mediaKey).catch((err: unknown) => this.log?.warn({ err, callId: dialog.callId }, 'media release failed'));
-    }
-  }
-
   // ── ending calls ─────────────────────────────────────────────────────────
 
-  /** BYE toward both sides with `reason` (RFC 3326), then the dialog and its media end. */
-  private async endCall(dialog: Dialog, reason: string): Promise<void> {
-    await Promise.all((['caller', 'callee'] as const).map((side) => this.sendBye(dialog, side, reason)));
-    await this.endDialog(dialog);
-  }
-
-  /**
-   * A BYE of the proxy's own toward one side, as if the other side had sent it (§15.1.1), with a
-   * Reason (RFC 3326) saying why; `to` overrides the destination the dialog gives.
-   */
-  private async sendBye(dialog: Dialog, toward: DialogSide, reason: string, to?: Endpoint): Promise<void> {
-    const target = dialog.peer(toward);
-    const sender = dialog.peer(Dialog.other(toward));
-    if (!target.target) return;
-    sender.cseq += 1;
-    const bye = byeOf({ callId: dialog.callId, target: target.target, from: sender.nameAddr, to: target.nameAddr, cseq: sender.cseq, reason });
-    for (const route of target.routeSet) bye.append('Route', route);
-    const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
-    let destination: Endpoint;
-    try {
-      destination = to ?? (await this.inDialog.destinationToward(target, bye));
-      // §16.6 step 6 / §12.2.1.1: a strict router first in the route set gets the Request-URI form it needs.
-      routeToStrictRouter(bye);
-      bye.prepend('Via', this.own.viaFor(destination, branch).toString());
-    } catch (err) {
-      this.log?.info({ err, callId: dialog.callId, toward, reason }, 'BYE not sent');
-      return;
-    }
-    this.sendOwnRequest(`${branch}|BYE`, 'BYE', bye, destination);
-  }
-
-  /**
-   * A request the proxy originates itself (CANCEL §9.1, BYE on media timeout): a client
-   * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
-   */
-  /** Sends a request of the proxy's own; `answered` learns whether any final response came. */
-  private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint, answered?: (yes: boolean) => void): void {
-    const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, destination),
-      onResponse: (_response, status) => {
-        if (status >= 200) answered?.(true);
-      },
-      onTimeout: () => answered?.(false),
-      onTransportError: () => answered?.(false),
-      onTerminated: () => this.clientTx.delete(key),
-    });
-    this.clientTx.set(key, tx);
-    tx.start();
-  }
 }
 
 /** The flow a request came over: its source and the listen point it reached. */
