@@ -33,13 +33,13 @@ import { Forwarder, type BranchTarget, type ResponseContext } from './Forwarder.
 import { InDialogRouter } from './InDialogRouter.js';
 import { CallEnder } from './CallEnder.js';
 import { OwnRequestSender } from './OwnRequestSender.js';
+import { flowOf, PhoneFlows } from '../registrar/PhoneFlows.js';
 import type { Dialog } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
 import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse } from '../wire/message.js';
 import { natReason } from './NatDetector.js';
-import { keepaliveOptions } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, type HopTarget } from './RoutePin.js';
@@ -60,9 +60,7 @@ import { safe, firstContact, hostOf } from './contactOf.js';
 import { BRANCH_PREFIX, loopHash, toTag } from './identifiers.js';
 import { popOwnRoutes, spiralOf } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
-import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
-import { rewriteContacts } from '../registrar/contacts.js';
-import type { Flow } from '../registrar/Flow.js';
+import { FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
 import type { RegistrarCounters } from '../registrar/Registrar.js';
@@ -135,6 +133,7 @@ export class SipProxy {
   private readonly inDialog: InDialogRouter;
   private readonly ownRequests: OwnRequestSender;
   private readonly ender: CallEnder;
+  private readonly phoneFlows: PhoneFlows;
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
@@ -179,12 +178,13 @@ export class SipProxy {
     const phones = options.config.phones;
     this.phones = phones
       ? new Phones(phones, new FlowTokens(key), {
-          ping: (flow, contact) => this.ping(flow, contact),
+          ping: (flow, contact) => this.phoneFlows.ping(flow, contact),
           now: () => performance.now(),
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
         })
       : null;
     this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to) => this.send(data, to) });
+    this.phoneFlows = new PhoneFlows({ flowIn: () => this.config.phones!.flowIn, own: this.own, ownRequests: this.ownRequests });
     this.anchor = new MediaAnchor(
       { media: this.media, dialogs: this.dialogs, counters: this.counters, log: this.log, endCall: (dialog, reason) => this.ender.endCall(dialog, reason) },
       options.config,
@@ -220,7 +220,7 @@ export class SipProxy {
       clientTx: this.clientTx,
       send: (data, to) => this.send(data, to),
       resolveHop: (hop) => this.resolveHop(hop),
-      carryFlow: (register, token, point) => this.carryFlow(register, token, point),
+      carryFlow: (register, token, point) => this.phoneFlows.carryFlow(register, token, point),
       sendOwnRequest: (key, method, request, destination) => this.ownRequests.sendOwnRequest(key, method, request, destination),
       sendBye: (dialog, toward, reason, to) => this.ender.sendBye(dialog, toward, reason, to),
       endDialog: (dialog) => this.ender.endDialog(dialog),
@@ -455,27 +455,6 @@ export class SipProxy {
     if (!transport) return Promise.reject(new Error('proxy stopped'));
     this.counters.sent(data);
     return transport.send(to, data, local ? { local } : {});
-  }
-
-  /** Puts a phone's flow token where the registrar keeps it: a Path entry, or each Contact. */
-  private carryFlow(register: SipRequest, token: string, point: ListenPoint): void {
-    if (this.config.phones!.flowIn === 'path') {
-      register.prepend('Path', this.own.pathFor(token, point));
-      return;
-    }
-    const at = { host: this.own.advertisedHost(point), port: point.port, transport: point.transport };
-    rewriteContacts(register, (c) => {
-      c.uri = aliasContact(c.uri, token, at);
-      return true;
-    });
-  }
-
-  /** A keepalive OPTIONS to a phone over its flow (Phones.ts): true when anything answered. */
-  private ping(flow: Flow, contact: string): Promise<boolean> {
-    const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
-    const branch = `${BRANCH_PREFIX}ka.${randomBytes(8).toString('hex')}`;
-    const options = keepaliveOptions(contact, this.own.viaFor(destination, branch), this.own.advertisedHost(this.own.localFor(destination)));
-    return new Promise((resolve) => this.ownRequests.sendOwnRequest(`${branch}|OPTIONS`, 'OPTIONS', options, destination, resolve));
   }
 
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
@@ -813,10 +792,5 @@ export class SipProxy {
 
   // ── ending calls ─────────────────────────────────────────────────────────
 
-}
-
-/** The flow a request came over: its source and the listen point it reached. */
-function flowOf(source: Endpoint, local: ListenPoint): Flow {
-  return { transport: source.transport, address: source.address, port: source.port, localAddress: local.address, localPort: local.port };
 }
 
