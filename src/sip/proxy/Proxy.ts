@@ -43,7 +43,7 @@ import { natReason } from './NatDetector.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, type HopTarget } from './RoutePin.js';
-import { RouteTable, type RouteChoice } from './RouteTable.js';
+import { RouteTable } from './RouteTable.js';
 import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
@@ -52,6 +52,7 @@ import { LimitError, type LimitKind } from '../edge/LimitError.js';
 import { startJitWarmUp } from '../warmup/JitWarmUp.js';
 import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
+import { InitialAdmission, type Admitted } from '../edge/InitialAdmission.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
 import { OwnAddresses } from './OwnAddresses.js';
@@ -60,11 +61,10 @@ import { safe, firstContact, hostOf } from './contactOf.js';
 import { BRANCH_PREFIX, loopHash, toTag } from './identifiers.js';
 import { popOwnRoutes, spiralOf } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
-import { FLOW_PARAM, unalias } from '../registrar/ContactAlias.js';
+import { unalias } from '../registrar/ContactAlias.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
 import type { RegistrarCounters } from '../registrar/Registrar.js';
-import type { InitialDecision } from '../edge/Admission.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
 import { SipCounters } from './SipCounters.js';
@@ -75,12 +75,6 @@ export interface SipProxyOptions {
   logger?: Logger;
   /** Host-name resolution of trunks (default: the system resolver). */
   lookup?: LookupFunction;
-}
-
-/** An initial request's admission and, for one that is routed, the rule it takes. */
-interface Admitted {
-  decision: InitialDecision;
-  choice: RouteChoice | null;
 }
 
 /** What the proxy's edge limits have done and hold now, read by the metrics endpoint at scrape time. */
@@ -134,6 +128,7 @@ export class SipProxy {
   private readonly ownRequests: OwnRequestSender;
   private readonly ender: CallEnder;
   private readonly phoneFlows: PhoneFlows;
+  private readonly admission: InitialAdmission;
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
@@ -224,6 +219,15 @@ export class SipProxy {
       sendOwnRequest: (key, method, request, destination) => this.ownRequests.sendOwnRequest(key, method, request, destination),
       sendBye: (dialog, toward, reason, to) => this.ender.sendBye(dialog, toward, reason, to),
       endDialog: (dialog) => this.ender.endDialog(dialog),
+    });
+    this.admission = new InitialAdmission({
+      log: this.log,
+      gate: this.gate,
+      own: this.own,
+      routes: () => this.routes,
+      phones: () => this.phones !== null,
+      refusalLog: this.refusalLog,
+      send: (data, to, local) => this.send(data, to, local),
     });
     this.inDialog = new InDialogRouter({
       log: this.log,
@@ -557,9 +561,9 @@ export class SipProxy {
     }
     let admitted: Admitted | null = null;
     if (request.to?.tag === undefined && request.method !== 'CANCEL') {
-      admitted = this.admit(request, source, sourceClass);
+      admitted = this.admission.admit(request, source, sourceClass);
       if (admitted.decision.kind === 'drop' || admitted.decision.kind === 'refuse') {
-        this.refuseInitial(request, source, local, admitted.decision);
+        this.admission.refuseInitial(request, source, local, admitted.decision);
         return;
       }
     }
@@ -595,47 +599,6 @@ export class SipProxy {
   private ofAcceptedCall(request: SipRequest): boolean {
     if (request.to?.tag !== undefined && this.dialogs.find(request, this.spiralOfTopRoute(request))) return true;
     return request.method === 'CANCEL' && this.serverTx.has(this.serverKey(request, 'INVITE'));
-  }
-
-  /** Admission of an initial request (src/sip/edge/Admission.ts), with the route it may take. */
-  private admit(request: SipRequest, source: Endpoint, sourceClass: SourceClass): Admitted {
-    const optionsToUs = request.method === 'OPTIONS' && this.own.addressesUs(request.uri);
-    let choice: RouteChoice | null = null;
-    if (!optionsToUs && sourceClass.kind !== 'trunk') {
-      const uri = request.uri;
-      choice = uri.kind === 'sip' ? this.routes.select({ user: uri.user ?? null, host: uri.host }, sourceClass.kind === 'stranger' ? source.address : undefined) : null;
-    }
-    const top = request.routes[0]?.uri;
-    const decision = this.gate.admit({
-      source: sourceClass,
-      method: request.method,
-      flowRoute:
-        this.phones !== null &&
-        ((top?.kind === 'sip' && top.user !== undefined && this.own.refersToUs(top)) ||
-          (request.uri.kind === 'sip' && request.uri.params.has(FLOW_PARAM) && this.own.refersToUs(request.uri))),
-      optionsToUs,
-      userAgent: request.get('user-agent'),
-      strangerRoute: sourceClass.kind === 'stranger' && choice !== null,
-    });
-    return { decision, choice };
-  }
-
-  /**
-   * A refused initial request gets its 403 statelessly (§16.3 allows a proxy to answer without a
-   * transaction): a flood of them costs no state; a dropped one gets nothing.
-   */
-  private refuseInitial(request: SipRequest, source: Endpoint, local: ListenPoint, decision: InitialDecision): void {
-    const skipped = this.refusalLog.take(performance.now());
-    const who = () => ({ source: `${source.address}:${source.port}`, method: request.method, ruri: request.uriText, userAgent: request.get('user-agent'), skipped });
-    if (decision.kind === 'drop') {
-      if (skipped !== null) this.log?.info({ ...who(), reason: decision.reason }, 'request dropped');
-      return;
-    }
-    if (decision.kind !== 'refuse') return;
-    if (skipped !== null) this.log?.info({ ...who(), status: decision.status }, 'request refused: source may not use this route');
-    if (request.method === 'ACK') return;
-    const response = createResponse(request, decision.status, { reason: decision.reason, toTag: toTag(request) });
-    void this.send(response.serialize(), source, local).catch(() => undefined);
   }
 
   /** The spiral pass named by the topmost Route when it is ours (before popOwnRoutes). */
