@@ -24,7 +24,6 @@
  * requests inside known dialogs always pass, so a call that was accepted is never refused later.
  */
 import { randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { PinlatchConfig } from '../../config/types.js';
 import type { MediaRelayApi } from '../../media/api.js';
@@ -33,6 +32,7 @@ import { Forwarder, type BranchTarget, type ResponseContext } from './Forwarder.
 import { InDialogRouter } from './InDialogRouter.js';
 import { CallEnder } from './CallEnder.js';
 import { OwnRequestSender } from './OwnRequestSender.js';
+import { HopResolver } from './HopResolver.js';
 import { flowOf, PhoneFlows } from '../registrar/PhoneFlows.js';
 import type { Dialog } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
@@ -41,14 +41,13 @@ import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse } from '../wire/message.js';
 import { natReason } from './NatDetector.js';
 import { responseForParseError } from '../wire/parseError.js';
-import { normalizedIp } from '../wire/normalizedIp.js';
-import { RoutePin, type HopTarget } from './RoutePin.js';
+import { RoutePin } from './RoutePin.js';
 import { RouteTable } from './RouteTable.js';
 import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
-import { LimitError, type LimitKind } from '../edge/LimitError.js';
+import type { LimitKind } from '../edge/LimitError.js';
 import { startJitWarmUp } from '../warmup/JitWarmUp.js';
 import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
@@ -129,6 +128,7 @@ export class SipProxy {
   private readonly ender: CallEnder;
   private readonly phoneFlows: PhoneFlows;
   private readonly admission: InitialAdmission;
+  private readonly hops: HopResolver;
   private readonly clientTx = new Map<string, ClientTransaction<SipResponse>>();
   private readonly dialogs = new DialogTable();
   readonly gate: Gatekeeper;
@@ -142,7 +142,6 @@ export class SipProxy {
   private warmUp: { stop(): void } | null = null;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
-  private dnsLookups = 0;
   private drainer: Drain | null = null;
   /** Messages, calls and pinned requests, counted where they happen (read by the metrics endpoint). */
   readonly counters = new SipCounters();
@@ -178,6 +177,7 @@ export class SipProxy {
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
         })
       : null;
+    this.hops = new HopResolver(() => this.config.limits.dnsLookups);
     this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to) => this.send(data, to) });
     this.phoneFlows = new PhoneFlows({ flowIn: () => this.config.phones!.flowIn, own: this.own, ownRequests: this.ownRequests });
     this.anchor = new MediaAnchor(
@@ -214,7 +214,7 @@ export class SipProxy {
       phones: this.phones,
       clientTx: this.clientTx,
       send: (data, to) => this.send(data, to),
-      resolveHop: (hop) => this.resolveHop(hop),
+      resolveHop: (hop) => this.hops.resolveHop(hop),
       carryFlow: (register, token, point) => this.phoneFlows.carryFlow(register, token, point),
       sendOwnRequest: (key, method, request, destination) => this.ownRequests.sendOwnRequest(key, method, request, destination),
       sendBye: (dialog, toward, reason, to) => this.ender.sendBye(dialog, toward, reason, to),
@@ -240,7 +240,7 @@ export class SipProxy {
       refusalLog: this.refusalLog,
       routes: () => this.routes,
       resolver: () => this.resolver,
-      resolveHop: (hop) => this.resolveHop(hop),
+      resolveHop: (hop) => this.hops.resolveHop(hop),
       send: (data, to) => this.send(data, to),
     });
     this.ender = new CallEnder({
@@ -270,7 +270,7 @@ export class SipProxy {
       transactionBytes: this.transactionBytes,
       clientTransactions: this.clientTx.size,
       dialogs: this.dialogs.size,
-      dnsLookups: this.dnsLookups,
+      dnsLookups: this.hops.dnsLookups,
       tcp: {
         connections: tcp?.tcpConnectionsOpen ?? 0,
         refusedTotal: tcp?.tcpRefusedTotal ?? 0,
@@ -459,23 +459,6 @@ export class SipProxy {
     if (!transport) return Promise.reject(new Error('proxy stopped'));
     this.counters.sent(data);
     return transport.send(to, data, local ? { local } : {});
-  }
-
-  private async resolveHop(hop: HopTarget): Promise<Endpoint> {
-    const ip = normalizedIp(hop.host);
-    if (ip !== null) return { transport: hop.transport, address: ip, port: hop.port };
-    // Host names come from requests (Route, Request-URI, maddr): lookups run on libuv's small
-    // thread pool and a slow resolver queues them, so only so many may be waiting at once.
-    if (this.dnsLookups >= this.config.limits.dnsLookups) {
-      throw new LimitError('dnsLookups', `${this.dnsLookups} DNS lookups pending; ${hop.host} not looked up`);
-    }
-    this.dnsLookups += 1;
-    try {
-      const { address } = await lookup(hop.host);
-      return { transport: hop.transport, address, port: hop.port };
-    } finally {
-      this.dnsLookups -= 1;
-    }
   }
 
   /** A malformed request gets its 400 (or 505/513) back at the source; anything else is dropped. */
