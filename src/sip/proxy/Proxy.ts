@@ -34,9 +34,9 @@ import { CallEnder } from './CallEnder.js';
 import { OwnRequestSender } from './OwnRequestSender.js';
 import { HopResolver } from './HopResolver.js';
 import { flowOf, PhoneFlows } from '../registrar/PhoneFlows.js';
-import type { Dialog } from './Dialog.js';
 import { DialogTable } from './DialogTable.js';
 import { Drain } from './Drain.js';
+import { SipDrainCalls } from './SipDrainCalls.js';
 import { stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse } from '../wire/message.js';
 import { natReason } from './NatDetector.js';
@@ -412,43 +412,13 @@ export class SipProxy {
       return this.drainer.done.then(() => undefined);
     }
     const drainer = new Drain(
-      {
-        count: () => this.answeredCalls().length + this.ringingCalls().length,
-        endAll: async () => {
-          const answered = this.answeredCalls();
-          const ringing = this.ringingCalls();
-          if (answered.length + ringing.length > 0) {
-            this.log?.info({ answered: answered.length, ringing: ringing.length }, 'drain deadline: ending the calls still up');
-          }
-          for (const ctx of ringing) this.forwarder.cancelPending(ctx);
-          await Promise.all(answered.map((dialog) => this.ender.endCall(dialog, 'SIP;cause=503;text="shutting down"')));
-          return answered.length + ringing.length;
-        },
-        settling: () => this.ringingCalls().length > 0 || this.byesOrCancelsUnanswered(),
-      },
+      new SipDrainCalls({ log: this.log, dialogs: this.dialogs, forwarder: this.forwarder, ender: this.ender, clientTx: this.clientTx }),
       deadlineMs,
       { settleMs: this.timers.t4 },
     );
     this.drainer = drainer;
     this.log?.info({ calls: drainer.atStart, deadlineMs }, 'draining: new calls refused');
     return drainer.done.then(({ drained, ended }) => this.log?.info({ drained, ended }, 'drain finished'));
-  }
-
-  /** A BYE or CANCEL still waiting for its final response. */
-  private byesOrCancelsUnanswered(): boolean {
-    for (const [key, tx] of this.clientTx) {
-      if ((key.endsWith('|BYE') || key.endsWith('|CANCEL')) && (tx.state === 'trying' || tx.state === 'proceeding')) return true;
-    }
-    return false;
-  }
-
-  private answeredCalls(): Dialog[] {
-    return this.dialogs.live().filter((d) => d.state === 'confirmed');
-  }
-
-  /** Initial INVITEs without a final answer yet. */
-  private ringingCalls(): ResponseContext[] {
-    return [...this.forwarder.contexts.values()].filter((ctx) => ctx.initial && !ctx.answered);
   }
 
   // ── transport ────────────────────────────────────────────────────────────
