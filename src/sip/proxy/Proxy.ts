@@ -22,6 +22,12 @@
  * Retry-After at once instead of a late answer; a full table (transactions, their bytes, dialogs,
  * media sessions) answers 503 as well. Retransmissions, ACK/CANCEL of known transactions and
  * requests inside known dialogs always pass, so a call that was accepted is never refused later.
+ *
+ * This file wires the layers together and delegates: the edge (edge/EdgeLimits.ts,
+ * edge/InitialAdmission.ts), forwarding on branches and relaying responses (Forwarder.ts),
+ * in-dialog routing (InDialogRouter.ts), SDP anchoring (MediaAnchor.ts), ending calls
+ * (CallEnder.ts, OwnRequestSender.ts), phones' flows (registrar/PhoneFlows.ts), and the
+ * addresses naming the proxy in Via and Record-Route (OwnAddresses.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -47,9 +53,7 @@ import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
-import type { LimitKind } from '../edge/LimitError.js';
 import { startJitWarmUp } from '../warmup/JitWarmUp.js';
-import type { SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { InitialAdmission, type Admitted } from '../edge/InitialAdmission.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
@@ -63,10 +67,10 @@ import { LogBudget } from '../edge/LogBudget.js';
 import { unalias } from '../registrar/ContactAlias.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
 import { Phones } from '../registrar/Phones.js';
-import type { RegistrarCounters } from '../registrar/Registrar.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
 import { SipCounters } from './SipCounters.js';
+import type { ProxyStats } from './ProxyStats.js';
 
 export interface SipProxyOptions {
   config: PinlatchConfig;
@@ -74,39 +78,6 @@ export interface SipProxyOptions {
   logger?: Logger;
   /** Host-name resolution of trunks (default: the system resolver). */
   lookup?: LookupFunction;
-}
-
-/** What the proxy's edge limits have done and hold now, read by the metrics endpoint at scrape time. */
-export interface ProxyStats {
-  /** Per-source rate limiting (pike-like). */
-  sourceRate: SourceRateStats;
-  /** New requests refused with 503 because the SIP thread was behind. */
-  shed: number;
-  /** True while new requests are being shed. */
-  shedding: boolean;
-  /** Share of the new requests admitted now (1: none shed). */
-  admittedShare: number;
-  /** The SIP UDP sockets' queueing time and the event-loop lag as last measured (ms). */
-  queueDelayMs: number;
-  loopLagMs: number;
-  /** Requests refused (503) because a bound was reached, by bound. */
-  limitReached: Record<LimitKind, number>;
-  serverTransactions: number;
-  transactionBytes: number;
-  clientTransactions: number;
-  dialogs: number;
-  dnsLookups: number;
-  tcp: { connections: number; refusedTotal: number; refusedPerSource: number; bufferOverflows: number; messageTimeouts: number; idleTimeouts: number };
-  /** Phone registrations (`phones`), null when phones are not configured. */
-  phones: PhoneStats | null;
-}
-
-export interface PhoneStats extends RegistrarCounters {
-  /** Bindings held (bound: phones.maxBindings) and the flows they are on. */
-  bindings: number;
-  flows: number;
-  keepalivesSent: number;
-  keepalivesMissed: number;
 }
 
 /** What the proxy carries end to end, for the Allow of its own answer to OPTIONS (§11.2). */
