@@ -676,8 +676,5 @@ export class SipProxy {
     }
     tx.receiveResponse(response, response.status);
   }
-
-  // ── ending calls ─────────────────────────────────────────────────────────
-
 }
 
