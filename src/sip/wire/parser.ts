@@ -101,92 +101,56 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : head.slice(0, startLineEnd);
   const parsedStart = parseStartLine(startLine);
 
-  // Header fields.
+  // Header fields: one iteration per field, its continuation lines (§7.3.1 folding) included.
   const fields: HeaderField[] = [];
   let pendingError: Failure | undefined;
-  let fieldStart = -1;
-  let fieldEnd = -1;
-  let colon = -1;
-  let fieldName = '';
-  let folded = false;
-  const flush = (): void => {
-    if (fieldStart === -1) return;
-    if (fieldEnd - fieldStart > limits.maxFieldBytes) {
-      pendingError ??= { reason: 'Header field too long' };
-      return;
-    }
-    const name = fieldName;
-    let value: string;
-    if (utf8 || folded) {
-      value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
-      if (folded) value = value.replace(FOLD, ' ');
-      value = trimWsp(value);
-    } else {
-      // The common case: one line of ASCII, trimmed in place and cut out once.
-      let from = colon + 1;
-      let to = fieldEnd;
-      while (from < to && isWspCode(head.charCodeAt(from))) from++;
-      while (to > from && isWspCode(head.charCodeAt(to - 1))) to--;
-      value = head.slice(from, to);
-    }
-    fields.push({ name, key: headerKey(name), value, source: data, start: start + fieldStart, end: start + fieldEnd });
-  };
   let pos = lineEnd + 1;
   while (pos < head.length) {
     let next = head.indexOf('\n', pos);
     if (next === -1) next = head.length;
-    const end = next > pos && head.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
-    const first = head.charCodeAt(pos);
-    if (first === 0x20 || first === 0x09) {
-      if (fieldStart === -1) {
-        pendingError ??= { reason: 'Malformed header line', detail: 'continuation line without a header' };
-      } else {
-        fieldEnd = end;
-        folded = true;
-      }
-    } else {
-      flush();
-      const c = head.indexOf(':', pos);
-      fieldName = c === -1 || c > end ? '' : trimWsp(head.slice(pos, c));
-      if (fieldName.length === 0 || !isToken(fieldName)) {
-        pendingError ??= { reason: 'Malformed header line', detail: head.slice(pos, Math.min(end, pos + 40)) };
-        fieldStart = -1;
-      } else {
-        fieldStart = pos;
-        fieldEnd = end;
-        colon = c;
-        folded = false;
-        if (fields.length >= limits.maxHeaderCount) {
-          pendingError ??= { reason: 'Too many header fields' };
-          fieldStart = -1;
-          break;
-        }
-      }
+    const firstEnd = next > pos && head.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
+    if (isWspCode(head.charCodeAt(pos))) {
+      // Continuation lines of a field are consumed with it: this one follows no header.
+      pendingError ??= { reason: 'Malformed header line', detail: 'continuation line without a header' };
+      pos = next + 1;
+      continue;
     }
+    let end = firstEnd;
+    let folded = false;
+    while (next + 1 < head.length && isWspCode(head.charCodeAt(next + 1))) {
+      let after = head.indexOf('\n', next + 1);
+      if (after === -1) after = head.length;
+      end = after > next + 1 && head.charCodeAt(after - 1) === 0x0d ? after - 1 : after;
+      next = after;
+      folded = true;
+    }
+    const fieldStart = pos;
     pos = next + 1;
+    const colon = head.indexOf(':', fieldStart);
+    const name = colon === -1 || colon > firstEnd ? '' : trimWsp(head.slice(fieldStart, colon));
+    if (name.length === 0 || !isToken(name)) {
+      pendingError ??= { reason: 'Malformed header line', detail: head.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
+      continue;
+    }
+    if (fields.length >= limits.maxHeaderCount) {
+      pendingError ??= { reason: 'Too many header fields' };
+      break;
+    }
+    if (end - fieldStart > limits.maxFieldBytes) {
+      pendingError ??= { reason: 'Header field too long' };
+      continue;
+    }
+    const value = fieldValue(data, head, start, colon + 1, end, utf8, folded);
+    fields.push({ name, key: headerKey(name), value, source: data, start: start + fieldStart, end: start + end });
   }
-  flush();
 
   const startRaw = parsedStart.canonical ? data.subarray(start, start + startLineEnd) : null;
-  const build = (body: Buffer, wire: Buffer | null): SipMessage =>
-    parsedStart.kind === 'request'
-      ? SipRequest.fromParsed(
-          { method: parsedStart.method, uriText: parsedStart.uriText, version: parsedStart.version, fields, body },
-          wire,
-          startRaw,
-        )
-      : SipResponse.fromParsed(
-          { status: parsedStart.status, reason: parsedStart.reason, version: parsedStart.version, fields, body },
-          wire,
-          startRaw,
-        );
-
   const failure = parsedStart.error ?? pendingError;
   if (failure) {
-    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: build(Buffer.alloc(0), null) });
+    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw) });
   }
   if (blank === -1) {
-    throw new SipParseError('Incomplete header section', { partial: build(Buffer.alloc(0), null), detail: 'no empty line' });
+    throw new SipParseError('Incomplete header section', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw), detail: 'no empty line' });
   }
 
   // Body framing (RFC 3261 §18.3).
@@ -195,27 +159,60 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     declared = contentLengthOf(fields);
   } catch (error) {
     if (!(error instanceof SipHeaderError)) throw error;
-    throw new SipParseError('Invalid Content-Length', { partial: build(Buffer.alloc(0), null), detail: error.detail });
+    throw new SipParseError('Invalid Content-Length', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw), detail: error.detail });
   }
   const available = data.length - bodyStart;
   let bodyEnd: number;
   if (declared === undefined) {
     if (options.framing === 'stream') {
-      throw new SipParseError('Missing Content-Length', { partial: build(Buffer.alloc(0), null) });
+      throw new SipParseError('Missing Content-Length', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw) });
     }
     bodyEnd = data.length;
   } else if (declared > available) {
     throw new SipParseError('Content-Length exceeds message size', {
-      partial: build(Buffer.alloc(0), null),
+      partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw),
       detail: `declared ${declared}, ${available} available`,
     });
   } else {
     bodyEnd = bodyStart + declared;
   }
   // A start line normalized from liberal input must be rewritten on output, so no byte-exact fast path.
-  const message = build(data.subarray(bodyStart, bodyEnd), startRaw ? data.subarray(start, bodyEnd) : null);
+  const body = data.subarray(bodyStart, bodyEnd);
+  const message = buildMessage(parsedStart, fields, body, startRaw ? data.subarray(start, bodyEnd) : null, startRaw);
   if (options.validate !== false) validateMessage(message);
   return message;
+}
+
+/** The partial message of a failed parse has no body. */
+const EMPTY = Buffer.alloc(0);
+
+function buildMessage(
+  parsedStart: ParsedStartLine,
+  fields: HeaderField[],
+  body: Buffer,
+  wire: Buffer | null,
+  startRaw: Buffer | null,
+): SipMessage {
+  return parsedStart.kind === 'request'
+    ? SipRequest.fromParsed(parsedStart.method, parsedStart.uriText, parsedStart.version, fields, body, wire, startRaw)
+    : SipResponse.fromParsed(parsedStart.status, parsedStart.reason, parsedStart.version, fields, body, wire, startRaw);
+}
+
+/**
+ * A field's value: head[from, to) (offsets in the header section `head`, which starts at
+ * data[start]) with folding replaced by SP and surrounding SP / HTAB removed (§7.3.1). Non-ASCII
+ * values are decoded from the bytes as UTF-8 (`head` is latin1).
+ */
+function fieldValue(data: Buffer, head: string, start: number, from: number, to: number, utf8: boolean, folded: boolean): string {
+  if (utf8 || folded) {
+    let value = utf8 ? data.toString('utf8', start + from, start + to) : head.slice(from, to);
+    if (folded) value = value.replace(FOLD, ' ');
+    return trimWsp(value);
+  }
+  // The common case: one line of ASCII, trimmed in place and cut out once.
+  while (from < to && isWspCode(head.charCodeAt(from))) from++;
+  while (to > from && isWspCode(head.charCodeAt(to - 1))) to--;
+  return head.slice(from, to);
 }
 
 /** First `\n\n` in data[from, to] (it may end at `to + 1`), or -1. */
