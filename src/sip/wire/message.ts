@@ -18,10 +18,18 @@
  */
 import { SipHeaderError } from './errors.js';
 import { parseCSeq, parseUnsigned, type CSeq } from './headers/cseq.js';
-import { parseContactList, parseNameAddr, parseNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
+import {
+  checkNameAddr,
+  checkNameAddrList,
+  parseContactList,
+  parseNameAddr,
+  parseNameAddrList,
+  type ContactValue,
+  type NameAddr,
+} from './headers/nameAddr.js';
 import { canonicalHeaderName, headerKey, isListHeader } from './headers/names.js';
 import { splitList } from './headers/syntax.js';
-import { parseViaList, type Via } from './headers/via.js';
+import { checkViaList, parseViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
 import { parseUri, type Uri } from './uri.js';
 
@@ -715,6 +723,40 @@ function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
   const n = parseUnsigned(value, 255);
   if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
   return n;
+}
+
+/**
+ * Checks of the typed headers that build nothing: each throws the SipHeaderError its getter would
+ * throw (same reader, see checkViaList / checkNameAddr), so that validation of a received message
+ * does not allocate the values the proxy may never read; the getters build them on first use.
+ */
+export function checkVias(fields: readonly HeaderField[]): void {
+  for (const f of fields) if (f.key === 'via') checkViaList(f.value);
+}
+
+/** Checks From or To (`key`), a header that appears at most once. */
+export function checkNameAddrField(fields: readonly HeaderField[], key: 'from' | 'to', header: string): void {
+  const value = singleValue(fields, key, header);
+  if (value !== undefined) checkNameAddr(value, header);
+}
+
+/** Checks every field of a name-addr list header (Route, Record-Route). */
+export function checkNameAddrFields(fields: readonly HeaderField[], key: string, header: string): void {
+  for (const f of fields) if (f.key === key) checkNameAddrList(f.value, header);
+}
+
+/** Checks Contact as readContact reads it. */
+export function checkContact(fields: readonly HeaderField[]): void {
+  let seen = false;
+  let starSeen = false;
+  for (const f of fields) {
+    if (f.key !== 'contact') continue;
+    const star = f.value.trim() === '*';
+    if (!star) checkNameAddrList(f.value, 'Contact');
+    if (seen && (starSeen || star)) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
+    seen = true;
+    starSeen ||= star;
+  }
 }
 
 function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
