@@ -6,9 +6,11 @@
  * it validates what a proxy must be able to rely on: one of each of Call-ID, CSeq, From, To,
  * Max-Forwards, Content-Length and Content-Type at most; Via, From, To, Call-ID and CSeq present
  * and well formed; Contact, Route and Record-Route well formed; for requests a valid Request-URI
- * and a CSeq method equal to the request method. Those typed values stay cached in the message,
- * so validation costs nothing later. Other headers are only split, never interpreted (RFC 4475
- * §3.1.2.12 baddate: a non-GMT Date does not make a request invalid for a proxy).
+ * and a CSeq method equal to the request method. Validation runs the readers of the typed
+ * values without building them (no URI or parameter objects), so a message costs only what the
+ * proxy reads of it; the getters build a value on first access. Other headers are only split,
+ * never interpreted (RFC 4475 §3.1.2.12 baddate: a non-GMT Date does not make a request invalid
+ * for a proxy).
  *
  * Every failure is a SipParseError: `reason` fits a 400 Reason-Phrase, `status` is 400/505/513,
  * and `partial` carries the message as far as it was read, so the caller can answer a malformed
@@ -23,7 +25,7 @@
 import { isAscii } from 'node:buffer';
 import { SipHeaderError, SipUriError } from './errors.js';
 import { SipParseError } from './parseError.js';
-import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey } from './headers/names.js';
+import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey, knownHeaderAt, spellingAt } from './headers/names.js';
 import { isToken } from './headers/syntax.js';
 import {
   checkContact,
@@ -142,8 +144,12 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     const fieldStart = pos;
     pos = next + 1;
     const colon = head.indexOf(':', fieldStart);
-    const name = colon === -1 || colon > firstEnd ? '' : trimWsp(head.slice(fieldStart, colon));
-    if (name.length === 0 || !isToken(name)) {
+    // The name is what precedes ":" less trailing SP / HTAB (the line does not start with one).
+    let nameEnd = colon === -1 || colon > firstEnd ? fieldStart : colon;
+    while (nameEnd > fieldStart && isWspCode(head.charCodeAt(nameEnd - 1))) nameEnd--;
+    const known = nameEnd === fieldStart ? undefined : knownHeaderAt(head, fieldStart, nameEnd);
+    const name = known ? spellingAt(known, head, fieldStart, nameEnd) : head.slice(fieldStart, nameEnd);
+    if (!known && !isToken(name)) {
       pendingError ??= { reason: 'Malformed header line', detail: head.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
       continue;
     }
@@ -156,7 +162,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       continue;
     }
     const value = fieldValue(data, head, start, colon + 1, end, utf8, folded);
-    fields.push({ name, key: headerKey(name), value, source: data, start: start + fieldStart, end: start + end });
+    fields.push({ name, key: known ? known.key : headerKey(name), value, source: data, start: start + fieldStart, end: start + end });
   }
 
   const startRaw = parsedStart.canonical ? data.subarray(start, start + startLineEnd) : null;
