@@ -92,41 +92,32 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   while (start < data.length && (data[start] === 0x0d || data[start] === 0x0a)) start++;
   if (start === data.length) throw new SipParseError('Empty message');
 
-  // End of the header section: the first empty line (CRLF CRLF, or LF LF).
-  let blank = -1;
-  let bodyStart = data.length;
-  const crlf = data.indexOf('\n\r\n', start);
-  // A bare LF LF counts only before the CRLF CRLF: no need to search the body for one.
-  const lflf = crlf === -1 ? data.indexOf('\n\n', start) : indexOfLfLf(data, start, crlf);
-  if (crlf !== -1 && (lflf === -1 || crlf < lflf)) {
-    blank = crlf;
-    bodyStart = crlf + 3;
-  } else if (lflf !== -1) {
-    blank = lflf;
-    bodyStart = lflf + 2;
-  }
-  const headEnd = blank === -1 ? data.length : blank;
-  const head = data.toString('latin1', start, headEnd);
+  // The message from its start line as latin1 text: one string, so that every search below runs
+  // inside V8 (a Buffer search by string crosses into C++ and costs more than it saves).
+  const text = data.toString('latin1', start);
+  const blank = headerSectionEnd(text);
+  const headEnd = blank === -1 ? text.length : blank;
+  const bodyStart = blank === -1 ? data.length : start + blank + (text.charCodeAt(blank + 1) === 0x0a ? 2 : 3);
   // isAscii looks at the whole datagram with SIMD, faster than the pattern over the header section alone.
-  const utf8 = !isAscii(data) && HIGH_BYTES.test(head);
+  const utf8 = !isAscii(data) && HIGH_BYTES.test(blank === -1 ? text : text.slice(0, headEnd));
 
   // Start line.
-  let lineEnd = head.indexOf('\n');
-  if (lineEnd === -1) lineEnd = head.length;
-  const startLineEnd = lineEnd > 0 && head.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+  let lineEnd = text.indexOf('\n');
+  if (lineEnd === -1) lineEnd = headEnd;
+  const startLineEnd = lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
   if (startLineEnd > limits.maxFieldBytes) throw new SipParseError('Start line too long');
-  const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : head.slice(0, startLineEnd);
+  const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : text.slice(0, startLineEnd);
   const parsedStart = parseStartLine(startLine);
 
   // Header fields: one iteration per field, its continuation lines (§7.3.1 folding) included.
   const fields: HeaderField[] = [];
   let pendingError: Failure | undefined;
   let pos = lineEnd + 1;
-  while (pos < head.length) {
-    let next = head.indexOf('\n', pos);
-    if (next === -1) next = head.length;
-    const firstEnd = next > pos && head.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
-    if (isWspCode(head.charCodeAt(pos))) {
+  while (pos < headEnd) {
+    let next = text.indexOf('\n', pos);
+    if (next === -1) next = headEnd;
+    const firstEnd = next > pos && text.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
+    if (isWspCode(text.charCodeAt(pos))) {
       // Continuation lines of a field are consumed with it: this one follows no header.
       pendingError ??= { reason: 'Malformed header line', detail: 'continuation line without a header' };
       pos = next + 1;
@@ -134,23 +125,23 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     }
     let end = firstEnd;
     let folded = false;
-    while (next + 1 < head.length && isWspCode(head.charCodeAt(next + 1))) {
-      let after = head.indexOf('\n', next + 1);
-      if (after === -1) after = head.length;
-      end = after > next + 1 && head.charCodeAt(after - 1) === 0x0d ? after - 1 : after;
+    while (next + 1 < headEnd && isWspCode(text.charCodeAt(next + 1))) {
+      let after = text.indexOf('\n', next + 1);
+      if (after === -1) after = headEnd;
+      end = after > next + 1 && text.charCodeAt(after - 1) === 0x0d ? after - 1 : after;
       next = after;
       folded = true;
     }
     const fieldStart = pos;
     pos = next + 1;
-    const colon = head.indexOf(':', fieldStart);
+    const colon = text.indexOf(':', fieldStart);
     // The name is what precedes ":" less trailing SP / HTAB (the line does not start with one).
     let nameEnd = colon === -1 || colon > firstEnd ? fieldStart : colon;
-    while (nameEnd > fieldStart && isWspCode(head.charCodeAt(nameEnd - 1))) nameEnd--;
-    const known = nameEnd === fieldStart ? undefined : knownHeaderAt(head, fieldStart, nameEnd);
-    const name = known ? spellingAt(known, head, fieldStart, nameEnd) : head.slice(fieldStart, nameEnd);
+    while (nameEnd > fieldStart && isWspCode(text.charCodeAt(nameEnd - 1))) nameEnd--;
+    const known = nameEnd === fieldStart ? undefined : knownHeaderAt(text, fieldStart, nameEnd);
+    const name = known ? spellingAt(known, text, fieldStart, nameEnd) : text.slice(fieldStart, nameEnd);
     if (!known && !isToken(name)) {
-      pendingError ??= { reason: 'Malformed header line', detail: head.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
+      pendingError ??= { reason: 'Malformed header line', detail: text.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
       continue;
     }
     if (fields.length >= limits.maxHeaderCount) {
@@ -161,7 +152,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       pendingError ??= { reason: 'Header field too long' };
       continue;
     }
-    const value = fieldValue(data, head, start, colon + 1, end, utf8, folded);
+    const value = fieldValue(data, text, start, colon + 1, end, utf8, folded);
     fields.push({ name, key: known ? known.key : headerKey(name), value, source: data, start: start + fieldStart, end: start + end });
   }
 
@@ -220,26 +211,30 @@ function buildMessage(
 }
 
 /**
- * A field's value: head[from, to) (offsets in the header section `head`, which starts at
+ * A field's value: text[from, to) (offsets in the message text `text`, which starts at
  * data[start]) with folding replaced by SP and surrounding SP / HTAB removed (§7.3.1). Non-ASCII
- * values are decoded from the bytes as UTF-8 (`head` is latin1).
+ * values are decoded from the bytes as UTF-8 (`text` is latin1).
  */
-function fieldValue(data: Buffer, head: string, start: number, from: number, to: number, utf8: boolean, folded: boolean): string {
+function fieldValue(data: Buffer, text: string, start: number, from: number, to: number, utf8: boolean, folded: boolean): string {
   if (utf8 || folded) {
-    let value = utf8 ? data.toString('utf8', start + from, start + to) : head.slice(from, to);
+    let value = utf8 ? data.toString('utf8', start + from, start + to) : text.slice(from, to);
     if (folded) value = value.replace(FOLD, ' ');
     return trimWsp(value);
   }
   // The common case: one line of ASCII, trimmed in place and cut out once.
-  while (from < to && isWspCode(head.charCodeAt(from))) from++;
-  while (to > from && isWspCode(head.charCodeAt(to - 1))) to--;
-  return head.slice(from, to);
+  while (from < to && isWspCode(text.charCodeAt(from))) from++;
+  while (to > from && isWspCode(text.charCodeAt(to - 1))) to--;
+  return text.slice(from, to);
 }
 
-/** First `\n\n` in data[from, to] (it may end at `to + 1`), or -1. */
-function indexOfLfLf(data: Buffer, from: number, to: number): number {
-  for (let i = data.indexOf(0x0a, from); i !== -1 && i <= to; i = data.indexOf(0x0a, i + 1)) {
-    if (data[i + 1] === 0x0a) return i;
+/**
+ * Index in `text` of the LF that ends the header section, the one before its empty line (CRLF
+ * CRLF, or LF LF, RFC 3261 §7.5), or -1 when there is none.
+ */
+function headerSectionEnd(text: string): number {
+  for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
+    const next = text.charCodeAt(lf + 1);
+    if (next === 0x0a || (next === 0x0d && text.charCodeAt(lf + 2) === 0x0a)) return lf;
   }
   return -1;
 }
