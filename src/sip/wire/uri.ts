@@ -276,7 +276,9 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
   let user: string | undefined;
   let password: string | undefined;
   let i = body;
-  const at = indexWithin(text, 0x40, body, end);
+  // The first "@" ends the userinfo (user and password may not contain one, §25.1).
+  let at = text.indexOf('@', body);
+  if (at >= end) at = -1;
   if (at !== -1) {
     const colon = indexWithin(text, 0x3a, body, at);
     const userEnd = colon === -1 ? at : colon;
