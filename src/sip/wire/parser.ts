@@ -95,27 +95,31 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   // The message from its start line as latin1 text: one string, so that every search below runs
   // inside V8 (a Buffer search by string crosses into C++ and costs more than it saves).
   const text = data.toString('latin1', start);
-  const blank = headerSectionEnd(text);
-  const headEnd = blank === -1 ? text.length : blank;
-  const bodyStart = blank === -1 ? data.length : start + blank + (text.charCodeAt(blank + 1) === 0x0a ? 2 : 3);
-  // isAscii looks at the whole datagram with SIMD, faster than the pattern over the header section alone.
-  const utf8 = !isAscii(data) && HIGH_BYTES.test(blank === -1 ? text : text.slice(0, headEnd));
+  // Values are UTF-8 when the header section has a byte above 0x7f. isAscii looks at the whole
+  // datagram with SIMD; only when that fails is the header section's end looked for up front.
+  const utf8 = !isAscii(data) && HIGH_BYTES.test(headerSection(text));
 
   // Start line.
   let lineEnd = text.indexOf('\n');
-  if (lineEnd === -1) lineEnd = headEnd;
+  if (lineEnd === -1) lineEnd = text.length;
   const startLineEnd = lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
   if (startLineEnd > limits.maxFieldBytes) throw new SipParseError('Start line too long');
   const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : text.slice(0, startLineEnd);
   const parsedStart = parseStartLine(startLine);
 
-  // Header fields: one iteration per field, its continuation lines (§7.3.1 folding) included.
+  // Header fields: one iteration per field, its continuation lines (§7.3.1 folding) included,
+  // up to the empty line that ends the header section (`blank`: the LF before it).
   const fields: HeaderField[] = [];
   let pendingError: Failure | undefined;
+  let blank = -1;
   let pos = lineEnd + 1;
-  while (pos < headEnd) {
+  while (pos < text.length) {
+    if (isEmptyLineAt(text, pos)) {
+      blank = pos - 1;
+      break;
+    }
     let next = text.indexOf('\n', pos);
-    if (next === -1) next = headEnd;
+    if (next === -1) next = text.length;
     const firstEnd = next > pos && text.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
     if (isWspCode(text.charCodeAt(pos))) {
       // Continuation lines of a field are consumed with it: this one follows no header.
@@ -125,9 +129,9 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     }
     let end = firstEnd;
     let folded = false;
-    while (next + 1 < headEnd && isWspCode(text.charCodeAt(next + 1))) {
+    while (next + 1 < text.length && isWspCode(text.charCodeAt(next + 1))) {
       let after = text.indexOf('\n', next + 1);
-      if (after === -1) after = headEnd;
+      if (after === -1) after = text.length;
       end = after > next + 1 && text.charCodeAt(after - 1) === 0x0d ? after - 1 : after;
       next = after;
       folded = true;
@@ -166,6 +170,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   }
 
   // Body framing (RFC 3261 §18.3).
+  const bodyStart = start + blank + (text.charCodeAt(blank + 1) === 0x0a ? 2 : 3);
   let declared: number | undefined;
   try {
     declared = contentLengthOf(fields);
@@ -227,16 +232,18 @@ function fieldValue(data: Buffer, text: string, start: number, from: number, to:
   return text.slice(from, to);
 }
 
-/**
- * Index in `text` of the LF that ends the header section, the one before its empty line (CRLF
- * CRLF, or LF LF, RFC 3261 §7.5), or -1 when there is none.
- */
-function headerSectionEnd(text: string): number {
+/** True when the line starting at `pos` is empty (CRLF or a bare LF): it ends the header section (RFC 3261 §7.5). */
+function isEmptyLineAt(text: string, pos: number): boolean {
+  const code = text.charCodeAt(pos);
+  return code === 0x0a || (code === 0x0d && text.charCodeAt(pos + 1) === 0x0a);
+}
+
+/** The start line and header fields of `text`: up to the empty line, or all of it when there is none. */
+function headerSection(text: string): string {
   for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
-    const next = text.charCodeAt(lf + 1);
-    if (next === 0x0a || (next === 0x0d && text.charCodeAt(lf + 2) === 0x0a)) return lf;
+    if (isEmptyLineAt(text, lf + 1)) return text.slice(0, lf);
   }
-  return -1;
+  return text;
 }
 
 function isWspCode(code: number): boolean {
