@@ -129,33 +129,6 @@ const PARAM_CHARS = charSet(`${UNRESERVED}[]/:&+$`);
 const HEADER_CHARS = charSet(`${UNRESERVED}[]/?:+$`);
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
-/**
- * Checks the hostname or IPv4address text[from, to) (§25.1): dot-separated labels of
- * alphanumerics and inner hyphens, an optional final dot. 'numeric' when it is digits and dots
- * only (then it must be a dotted quad). One pass without a pattern: every URI host goes through it.
- */
-function hostnameKind(text: string, from: number, to: number): 'name' | 'numeric' | 'invalid' {
-  let numeric = true;
-  let labelStart = from;
-  for (let i = from; i <= to; i++) {
-    const code = i === to ? 0x2e : text.charCodeAt(i);
-    if (code === 0x2e) {
-      if (i === labelStart) return i === to && i > from ? (numeric ? 'numeric' : 'name') : 'invalid';
-      if (text.charCodeAt(i - 1) === 0x2d) return 'invalid';
-      labelStart = i + 1;
-    } else if (code >= 0x30 && code <= 0x39) {
-      continue;
-    } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) {
-      numeric = false;
-    } else if (code === 0x2d && i !== labelStart) {
-      numeric = false;
-    } else {
-      return 'invalid';
-    }
-  }
-  return numeric ? 'numeric' : 'name';
-}
-
 function charSet(chars: string): Uint8Array {
   const set = new Uint8Array(128);
   for (const c of chars) set[c.charCodeAt(0)] = 1;
@@ -305,17 +278,28 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
     hostKind = 'ipv6';
     i = close + 1;
   } else {
+    // hostname / IPv4address (§25.1) up to ":", ";", "?" or the end, checked in the one pass that
+    // finds its end: dot-separated labels of alphanumerics and inner hyphens, an optional final
+    // dot; digits and dots only must be a dotted quad.
     const hostStart = i;
-    while (i < end) {
+    let labelStart = i;
+    let numeric = true;
+    for (; i < end; i++) {
       const code = text.charCodeAt(i);
       if (code === 0x3a || code === 0x3b || code === 0x3f) break;
-      i++;
+      if (code === 0x2e) {
+        if (i === labelStart || text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
+        labelStart = i + 1;
+      } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code === 0x2d && i !== labelStart)) {
+        numeric = false;
+      } else if (code < 0x30 || code > 0x39) {
+        throw uriError(text, start, end, 'invalid host');
+      }
     }
     if (i === hostStart) throw uriError(text, start, end, 'empty host');
-    const kind = hostnameKind(text, hostStart, i);
-    if (kind === 'invalid') throw uriError(text, start, end, 'invalid host');
-    if (kind === 'numeric' && !isDottedQuad(text, hostStart, i)) throw uriError(text, start, end, 'invalid IPv4 address');
-    hostKind = kind === 'numeric' ? 'ipv4' : 'domain';
+    if (i !== labelStart && text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
+    if (numeric && !isDottedQuad(text, hostStart, i)) throw uriError(text, start, end, 'invalid IPv4 address');
+    hostKind = numeric ? 'ipv4' : 'domain';
     if (build) host = text.slice(hostStart, i);
   }
 
