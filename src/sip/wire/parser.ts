@@ -195,7 +195,9 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   }
   // A start line normalized from liberal input must be rewritten on output, so no byte-exact fast path.
   const body = data.subarray(bodyStart, bodyEnd);
-  const message = buildMessage(parsedStart, fields, body, startRaw ? data.subarray(start, bodyEnd) : null, startRaw);
+  // The wire bytes are the datagram itself when nothing precedes or follows the message (no copy of the view).
+  const wire = startRaw === null ? null : start === 0 && bodyEnd === data.length ? data : data.subarray(start, bodyEnd);
+  const message = buildMessage(parsedStart, fields, body, wire, startRaw);
   if (options.validate !== false) validateMessage(message);
   return message;
 }
