@@ -164,17 +164,17 @@ export interface KnownHeaderName {
   readonly usual: string;
 }
 
-/** Known names by shape (length * 128 + lowercase first character): a few candidates each. */
-const KNOWN_BY_SHAPE: ReadonlyMap<number, readonly KnownHeaderName[]> = (() => {
-  const byShape = new Map<number, KnownHeaderName[]>();
-  const add = (known: KnownHeaderName): void => {
-    const shape = known.lower.length * 128 + known.lower.charCodeAt(0);
-    const list = byShape.get(shape);
-    if (list) list.push(known);
-    else byShape.set(shape, [known]);
-  };
-  for (const [key, name] of Object.entries(CANONICAL_NAMES)) add({ key, lower: key, usual: name });
-  for (const [letter, key] of Object.entries(COMPACT_FORMS)) add({ key, lower: letter, usual: letter.toUpperCase() });
+/**
+ * Known names by shape, `length * 128 + lowercase first character` (a few candidates each), in
+ * an array indexed by shape: the lookup is one bounds check and one load.
+ */
+const KNOWN_BY_SHAPE: ReadonlyArray<readonly KnownHeaderName[] | undefined> = (() => {
+  const known: KnownHeaderName[] = [
+    ...Object.entries(CANONICAL_NAMES).map(([key, name]) => ({ key, lower: key, usual: name })),
+    ...Object.entries(COMPACT_FORMS).map(([letter, key]) => ({ key, lower: letter, usual: letter.toUpperCase() })),
+  ];
+  const byShape: Array<KnownHeaderName[] | undefined> = new Array(Math.max(...known.map((k) => k.lower.length + 1)) * 128).fill(undefined);
+  for (const k of known) (byShape[k.lower.length * 128 + k.lower.charCodeAt(0)] ??= []).push(k);
   return byShape;
 })();
 
@@ -188,7 +188,11 @@ function lowerCode(code: number): number {
  * every field, made on the received text without cutting the name out or hashing it.
  */
 export function knownHeaderAt(text: string, from: number, to: number): KnownHeaderName | undefined {
-  const candidates = KNOWN_BY_SHAPE.get((to - from) * 128 + lowerCode(text.charCodeAt(from)));
+  const first = lowerCode(text.charCodeAt(from));
+  const shape = (to - from) * 128 + first;
+  // Known names are ASCII: a first character past 127 would land in another length's slots.
+  if (first > 127 || shape >= KNOWN_BY_SHAPE.length) return undefined;
+  const candidates = KNOWN_BY_SHAPE[shape];
   if (candidates === undefined) return undefined;
   for (let c = 0; c < candidates.length; c++) {
     const lower = candidates[c]!.lower;
