@@ -83,6 +83,9 @@ const RECORD_ROUTES = 1 << 7;
 const CONTACT = 1 << 8;
 const CONTENT_LENGTH = 1 << 9;
 
+/** What a list-valued cache field holds before its bit is set (shared: never returned). */
+const NOT_READ: readonly never[] = Object.freeze([]);
+
 /** The cache bit of a header key, or 0 for headers without a typed value. */
 function typedBit(key: string): number {
   switch (key) {
@@ -130,14 +133,14 @@ abstract class SipMessageBase {
   #startRaw: Buffer | null = null;
   /** Which typed values below are cached (bits above); a value whose bit is clear is not read yet. */
   #read = 0;
-  #vias: readonly Via[] = [];
+  #vias: readonly Via[] = NOT_READ;
   #from: NameAddr | undefined = undefined;
   #to: NameAddr | undefined = undefined;
   #callId: string | undefined = undefined;
   #cseq: CSeq | undefined = undefined;
   #maxForwards: number | undefined = undefined;
-  #routes: readonly NameAddr[] = [];
-  #recordRoutes: readonly NameAddr[] = [];
+  #routes: readonly NameAddr[] = NOT_READ;
+  #recordRoutes: readonly NameAddr[] = NOT_READ;
   #contact: ContactValue | undefined = undefined;
   #contentLength: number | undefined = undefined;
 
