@@ -160,45 +160,44 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
   const name = plan.sessionName === undefined ? null : `s=${plan.sessionName === '' ? ' ' : plan.sessionName}${CRLF}`;
   const { lines, kinds, origin } = view;
 
-  // The session section, split around the o= version so that the version can be chosen from the rest.
+  // Written in two parts, split at the o= version, so that the version can be chosen from the rest.
   let head = '';
-  let tail = '';
+  let out = '';
   let named = false;
   const sessionEnd = view.media.length === 0 ? lines.length : view.media[0]!.line;
   for (let i = 0; i < sessionEnd; i += 1) {
     const line = lines[i]!;
     switch (kinds[i]) {
       case LineKind.origin:
-        head += `o=${origin.username} ${origin.sessionId} `;
-        tail += plan.replaceOrigin ? ` IN IP${v} ${plan.address}${CRLF}` : ` IN IP${origin.ipVersion} ${origin.address}${CRLF}`;
+        head = `${out}o=${origin.username} ${origin.sessionId} `;
+        out = plan.replaceOrigin ? ` IN IP${v} ${plan.address}${CRLF}` : ` IN IP${origin.ipVersion} ${origin.address}${CRLF}`;
         if (view.sessionName === null) {
-          tail += name ?? `s= ${CRLF}`;
+          out += name ?? `s= ${CRLF}`;
           named = true;
         }
         break;
       case LineKind.name:
-        if (name === null) tail += line + CRLF;
-        else if (!named) tail += name;
+        if (name === null) out += line + CRLF;
+        else if (!named) out += name;
         named = true;
         break;
       case LineKind.connection:
-        tail += connection;
+        out += connection;
         break;
       case LineKind.ice:
-        if (keepIce) tail += line + CRLF;
+        if (keepIce) out += line + CRLF;
         break;
       default:
-        if (i < origin.line) head += line + CRLF;
-        else tail += line + CRLF;
+        out += line + CRLF;
     }
   }
   view.media.forEach((m, i) => {
-    tail += writeMedia(view, m, rewrites[i]!, connection, keepIce);
+    out += writeMedia(view, m, rewrites[i]!, connection, keepIce);
   });
 
   const inputVersion = origin.sessionVersion;
-  const version = plan.version ? plan.version.next(`${head}*${tail}`, BigInt(inputVersion), plan.forceIncrement ?? false) : null;
+  const version = plan.version ? plan.version.next(`${head}*${out}`, BigInt(inputVersion), plan.forceIncrement ?? false) : null;
   let finalVersion: bigint | string = version ?? inputVersion;
   if (version === null && plan.forceIncrement) finalVersion = BigInt(inputVersion) + 1n;
-  return `${head}${finalVersion}${tail}`;
+  return `${head}${finalVersion}${out}`;
 }

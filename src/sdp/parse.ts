@@ -69,18 +69,18 @@ interface Section {
   ice: boolean;
 }
 
-function connectionOf(line: string, where: string): ConnectionView {
+function connectionOf(line: string, lineNumber: number): ConnectionView {
   const c = C_LINE.exec(line);
-  if (!c) throw new SdpError(`${where}: malformed c= line`);
+  if (!c) throw new SdpError(`line ${lineNumber}: malformed c= line`);
   return { ipVersion: c[1] === '4' ? 4 : 6, address: c[2]! };
 }
 
-function mediaOf(line: string, index: number, where: string): MutableMedia {
+function mediaOf(line: string, index: number, lineNumber: number): MutableMedia {
   const m = M_LINE.exec(line);
-  if (!m) throw new SdpError(`${where}: malformed m= line`);
+  if (!m) throw new SdpError(`line ${lineNumber}: malformed m= line`);
   const port = Number(m[2]);
-  if (port > 65535) throw new SdpError(`${where}: port ${m[2]} out of range`);
-  if (m[3] !== undefined) throw new SdpError(`${where}: a port count (${m[2]}${m[3]}) is not supported`);
+  if (port > 65535) throw new SdpError(`line ${lineNumber}: port ${m[2]} out of range`);
+  if (m[3] !== undefined) throw new SdpError(`line ${lineNumber}: a port count (${m[2]}${m[3]}) is not supported`);
   return {
     line: index,
     end: index + 1,
@@ -97,24 +97,26 @@ function mediaOf(line: string, index: number, where: string): MutableMedia {
   };
 }
 
-function originOf(line: string, index: number, where: string): OriginView {
+function originOf(line: string, index: number, lineNumber: number): OriginView {
   const o = O_LINE.exec(line);
-  if (!o) throw new SdpError(`${where}: malformed o= line`);
+  if (!o) throw new SdpError(`line ${lineNumber}: malformed o= line`);
   return { line: index, username: o[1]!, sessionId: o[2]!, sessionVersion: o[3]!, ipVersion: o[4] === '4' ? 4 : 6, address: o[5]! };
 }
 
-function rtcpOf(line: string, where: string): RtcpView {
+function rtcpOf(line: string, lineNumber: number): RtcpView {
   const r = RTCP_ATTR.exec(line);
-  if (!r || Number(r[1]) > 65535) throw new SdpError(`${where}: malformed a=rtcp attribute`);
+  if (!r || Number(r[1]) > 65535) throw new SdpError(`line ${lineNumber}: malformed a=rtcp attribute`);
   return { port: Number(r[1]), address: r[2] ?? null };
 }
 
 /** Kind of an a= line; records what describing needs in `section` and `media`. */
-function attributeKind(line: string, where: string, section: Section, media: MutableMedia | null): LineKind {
+function attributeKind(line: string, lineNumber: number, section: Section, media: MutableMedia | null): LineKind {
   const inMedia = media !== null;
   if (line.startsWith('a=rtcp:')) {
-    const rtcp = rtcpOf(line, where);
-    if (media) media.rtcp = rtcp;
+    const rtcp = rtcpOf(line, lineNumber);
+    // RFC 3605 has one a=rtcp per media description; a repeated short form keeps the address of an
+    // earlier long form, as the sdp-transform parser before this scan read it.
+    if (media) media.rtcp = rtcp.address === null && media.rtcp !== null ? { port: rtcp.port, address: media.rtcp.address } : rtcp;
     return LineKind.rtcp;
   }
   if (line === 'a=rtcp-mux' || line === 'a=rtcp-mux-only') {
@@ -160,23 +162,23 @@ export function parseSdp(text: string): SdpView {
   for (let i = 0; i < raw.length; i += 1) {
     const line = raw[i]!;
     if (line === '') continue;
-    const where = `line ${i + 1}`;
+    const lineNumber = i + 1;
     const index = lines.length;
     lines.push(line);
     if (index === 0) {
-      if (line !== 'v=0') throw new SdpError(`${where}: expected "v=0" first, got "${line.slice(0, 40)}"`);
+      if (line !== 'v=0') throw new SdpError(`line ${lineNumber}: expected "v=0" first, got "${line.slice(0, 40)}"`);
       continue;
     }
-    if (!LINE.test(line)) throw new SdpError(`${where}: not a "<type>=<value>" line: "${line.slice(0, 40)}"`);
+    if (!LINE.test(line)) throw new SdpError(`line ${lineNumber}: not a "<type>=<value>" line: "${line.slice(0, 40)}"`);
     let kind: LineKind = LineKind.other;
     switch (line.charCodeAt(0)) {
       case 0x76 /* v */:
-        throw new SdpError(`${where}: a second v= line`);
+        throw new SdpError(`line ${lineNumber}: a second v= line`);
       case 0x6f /* o */:
         // RFC 8866 §5: one o= line, in the session section.
-        if (current) throw new SdpError(`${where}: o= line inside a media description`);
-        if (origin) throw new SdpError(`${where}: a second o= line`);
-        origin = originOf(line, index, where);
+        if (current) throw new SdpError(`line ${lineNumber}: o= line inside a media description`);
+        if (origin) throw new SdpError(`line ${lineNumber}: a second o= line`);
+        origin = originOf(line, index, lineNumber);
         kind = LineKind.origin;
         break;
       case 0x73 /* s */:
@@ -187,17 +189,17 @@ export function parseSdp(text: string): SdpView {
         break;
       case 0x6d /* m */:
         if (current) current.end = index;
-        current = mediaOf(line, index, where);
+        current = mediaOf(line, index, lineNumber);
         media.push(current);
         section = current;
         kind = LineKind.media;
         break;
       case 0x63 /* c */:
-        section.connection = connectionOf(line, where);
+        section.connection = connectionOf(line, lineNumber);
         kind = LineKind.connection;
         break;
       case 0x61 /* a */:
-        kind = attributeKind(line, where, section, current);
+        kind = attributeKind(line, lineNumber, section, current);
         break;
     }
     kinds[index] = kind;
