@@ -16,14 +16,15 @@
  *     plain RTP toward c=), unless the plan keeps them;
  *   - the o= version follows SdpVersionState (RFC 3264 §8); an SDP without s= gets "s= " (§5.3
  *     makes the line mandatory).
- * An attribute written once per media description (a=rtcp, a=rtcp-mux, the direction) that the
- * input repeats is written once, where it first appeared; one the input lacks is added at the end
- * of its media description.
+ * A line written once per section (c=, s=, a=rtcp, a=rtcp-mux, the direction) that the input
+ * repeats is written once, where it first appeared (a repeated s= with the value of the last, as
+ * describeParsed reports it); an attribute the input lacks is added at the end of its media
+ * description.
  */
 import { isIP } from 'node:net';
 import { isZeroAddress, type MediaDirection } from './describe.js';
 import { SdpError } from './errors.js';
-import { parseSdp } from './parse.js';
+import { MAX_SDP_LENGTH, parseSdp } from './parse.js';
 import type { RtcpMuxAdvert } from './rtcp-mux.js';
 import type { SdpVersionState } from './version-state.js';
 import { LineKind, type MediaView, type SdpView } from './view.js';
@@ -104,6 +105,7 @@ function writeMedia(view: SdpView, media: MediaView, rewrite: MediaRewrite, conn
   const { lines, kinds } = view;
   const m = lines[media.line]!;
   let out = `m=${media.type} ${rewrite.port}${m.slice(media.portEnd)}${CRLF}`;
+  let connected = false;
   let direction = rewrite.direction === null;
   let rtcp = !rewrite.active;
   let rtcpMux = !rewrite.active;
@@ -111,7 +113,8 @@ function writeMedia(view: SdpView, media: MediaView, rewrite: MediaRewrite, conn
     const line = lines[i]!;
     switch (kinds[i]) {
       case LineKind.connection:
-        out += connection;
+        if (!connected) out += connection;
+        connected = true;
         break;
       case LineKind.ice:
         if (keepIce) out += line + CRLF;
@@ -164,6 +167,7 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
   let head = '';
   let out = '';
   let named = false;
+  let connected = false;
   const sessionEnd = view.media.length === 0 ? lines.length : view.media[0]!.line;
   for (let i = 0; i < sessionEnd; i += 1) {
     const line = lines[i]!;
@@ -177,12 +181,12 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
         }
         break;
       case LineKind.name:
-        if (name === null) out += line + CRLF;
-        else if (!named) out += name;
+        if (!named) out += name ?? `s=${view.sessionName}${CRLF}`;
         named = true;
         break;
       case LineKind.connection:
-        out += connection;
+        if (!connected) out += connection;
+        connected = true;
         break;
       case LineKind.ice:
         if (keepIce) out += line + CRLF;
@@ -199,5 +203,8 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
   const version = plan.version ? plan.version.next(`${head}*${out}`, BigInt(inputVersion), plan.forceIncrement ?? false) : null;
   let finalVersion: bigint | string = version ?? inputVersion;
   if (version === null && plan.forceIncrement) finalVersion = BigInt(inputVersion) + 1n;
-  return `${head}${finalVersion}${out}`;
+  const anchored = `${head}${finalVersion}${out}`;
+  // CRLF line ends and the relay's address can make the body longer than the one received.
+  if (anchored.length > MAX_SDP_LENGTH) throw new SdpError(`anchored body is larger than ${MAX_SDP_LENGTH} bytes`);
+  return anchored;
 }
