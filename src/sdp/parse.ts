@@ -16,7 +16,6 @@ export const MAX_SDP_LENGTH = 65_535;
 // RFC 8866 §5: a line ends with CRLF; a lone LF is accepted (§5, "parsers SHOULD"), and a lone CR
 // too, as sdp-transform read it: a line hidden behind a CR is checked like any other.
 const LINE_END = /\r\n|\r|\n/;
-const LINE = /^[a-z]=/;
 // RFC 8866 §5.14: m=<media> <port>[/<number of ports>] <proto> <fmt> ... — media and proto
 // limited to word characters (and `/` in proto), as the grammar of sdp-transform, which read the
 // bodies before, allowed: the corpus of accepted bodies stays what it was.
@@ -24,6 +23,12 @@ const M_LINE = /^m=(\w+) (\d{1,5})(\/\d+)? ([\w/]+)(?: (.*))?$/;
 const C_LINE = /^c=IN IP([46]) (\S+)$/;
 const O_LINE = /^o=(\S+) (\d+) (\d+) IN IP([46]) (\S+)$/;
 const RTCP_ATTR = /^a=rtcp:(\d{1,5})(?: IN IP[46] (\S+))?$/;
+
+/** `<type>=`, the type one lower-case letter (RFC 8866 §5). */
+function isTypedLine(line: string): boolean {
+  const type = line.charCodeAt(0);
+  return type >= 0x61 && type <= 0x7a && line.charCodeAt(1) === 0x3d;
+}
 
 /** Whether a= line `line` is attribute `name`, with or without a value (RFC 8866 §5.13). */
 function isAttribute(line: string, name: string): boolean {
@@ -169,7 +174,7 @@ export function parseSdp(text: string): SdpView {
       if (line !== 'v=0') throw new SdpError(`line ${lineNumber}: expected "v=0" first, got "${line.slice(0, 40)}"`);
       continue;
     }
-    if (!LINE.test(line)) throw new SdpError(`line ${lineNumber}: not a "<type>=<value>" line: "${line.slice(0, 40)}"`);
+    if (!isTypedLine(line)) throw new SdpError(`line ${lineNumber}: not a "<type>=<value>" line: "${line.slice(0, 40)}"`);
     let kind: LineKind = LineKind.other;
     switch (line.charCodeAt(0)) {
       case 0x76 /* v */:
