@@ -100,11 +100,11 @@ function rewriteOf(view: SdpView, media: MediaView, index: number, stream: Ancho
   return { port: stream.rtpPort, direction, active: true, rtcp, rtcpMux: mux !== 'none' };
 }
 
-/** Writes media description `media` (its m= line to its last line) onto `out`. */
-function writeMedia(view: SdpView, media: MediaView, rewrite: MediaRewrite, connection: string, keepIce: boolean): string {
+/** Appends the lines of media description `media` (its m= line to its last line) to `out`. */
+function writeMedia(view: SdpView, media: MediaView, rewrite: MediaRewrite, connection: string, keepIce: boolean, out: string[]): void {
   const { lines, kinds } = view;
   const m = lines[media.line]!;
-  let out = `m=${media.type} ${rewrite.port}${m.slice(media.portEnd)}${CRLF}`;
+  out.push(`m=${media.type} ${rewrite.port}${m.slice(media.portEnd)}`);
   let connected = false;
   let direction = rewrite.direction === null;
   let rtcp = !rewrite.active;
@@ -113,35 +113,34 @@ function writeMedia(view: SdpView, media: MediaView, rewrite: MediaRewrite, conn
     const line = lines[i]!;
     switch (kinds[i]) {
       case LineKind.connection:
-        if (!connected) out += connection;
+        if (!connected) out.push(connection);
         connected = true;
         break;
       case LineKind.ice:
-        if (keepIce) out += line + CRLF;
+        if (keepIce) out.push(line);
         break;
       case LineKind.direction:
-        if (rewrite.direction === null) out += line + CRLF;
-        else if (!direction) out += rewrite.direction + CRLF;
+        if (rewrite.direction === null) out.push(line);
+        else if (!direction) out.push(rewrite.direction);
         direction = true;
         break;
       case LineKind.rtcp:
-        if (!rewrite.active) out += line + CRLF;
-        else if (!rtcp && rewrite.rtcp !== null) out += rewrite.rtcp + CRLF;
+        if (!rewrite.active) out.push(line);
+        else if (!rtcp && rewrite.rtcp !== null) out.push(rewrite.rtcp);
         rtcp = true;
         break;
       case LineKind.rtcpMux:
-        if (!rewrite.active) out += line + CRLF;
-        else if (!rtcpMux && rewrite.rtcpMux) out += `a=rtcp-mux${CRLF}`;
+        if (!rewrite.active) out.push(line);
+        else if (!rtcpMux && rewrite.rtcpMux) out.push('a=rtcp-mux');
         rtcpMux = true;
         break;
       default:
-        out += line + CRLF;
+        out.push(line);
     }
   }
-  if (!direction) out += rewrite.direction + CRLF;
-  if (!rtcp && rewrite.rtcp !== null) out += rewrite.rtcp + CRLF;
-  if (!rtcpMux && rewrite.rtcpMux) out += `a=rtcp-mux${CRLF}`;
-  return out;
+  if (!direction) out.push(rewrite.direction!);
+  if (!rtcp && rewrite.rtcp !== null) out.push(rewrite.rtcp);
+  if (!rtcpMux && rewrite.rtcpMux) out.push('a=rtcp-mux');
 }
 
 /** Rewrites `text` to anchor its media at the relay as `plan` says; throws SdpError on malformed SDP or plan. */
@@ -158,14 +157,16 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
   }
   const v = ipVer as 4 | 6;
   const rewrites = view.media.map((m, i) => rewriteOf(view, m, i, plan.streams[i]!, plan, v));
-  const connection = `c=IN IP${v} ${plan.address}${CRLF}`;
+  const connection = `c=IN IP${v} ${plan.address}`;
   const keepIce = plan.ice === 'keep';
-  const name = plan.sessionName === undefined ? null : `s=${plan.sessionName === '' ? ' ' : plan.sessionName}${CRLF}`;
+  const name = plan.sessionName === undefined ? null : `s=${plan.sessionName === '' ? ' ' : plan.sessionName}`;
   const { lines, kinds, origin } = view;
 
-  // Written in two parts, split at the o= version, so that the version can be chosen from the rest.
-  let head = '';
-  let out = '';
+  // Written in two parts split at the o= version, so that the version can be chosen from the rest;
+  // each part is joined into one flat string, which holds no reference to the input's lines.
+  const before: string[] = [];
+  const after: string[] = [];
+  let out = before;
   let named = false;
   let connected = false;
   const sessionEnd = view.media.length === 0 ? lines.length : view.media[0]!.line;
@@ -173,37 +174,37 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
     const line = lines[i]!;
     switch (kinds[i]) {
       case LineKind.origin:
-        head = `${out}o=${origin.username} ${origin.sessionId} `;
-        out = plan.replaceOrigin ? ` IN IP${v} ${plan.address}${CRLF}` : ` IN IP${origin.ipVersion} ${origin.address}${CRLF}`;
+        out = after;
+        out.push(plan.replaceOrigin ? ` IN IP${v} ${plan.address}` : ` IN IP${origin.ipVersion} ${origin.address}`);
         if (view.sessionName === null) {
-          out += name ?? `s= ${CRLF}`;
+          out.push(name ?? 's= ');
           named = true;
         }
         break;
       case LineKind.name:
-        if (!named) out += name ?? `s=${view.sessionName}${CRLF}`;
+        if (!named) out.push(name ?? `s=${view.sessionName}`);
         named = true;
         break;
       case LineKind.connection:
-        if (!connected) out += connection;
+        if (!connected) out.push(connection);
         connected = true;
         break;
       case LineKind.ice:
-        if (keepIce) out += line + CRLF;
+        if (keepIce) out.push(line);
         break;
       default:
-        out += line + CRLF;
+        out.push(line);
     }
   }
-  view.media.forEach((m, i) => {
-    out += writeMedia(view, m, rewrites[i]!, connection, keepIce);
-  });
+  view.media.forEach((m, i) => writeMedia(view, m, rewrites[i]!, connection, keepIce, after));
+  const head = `${before.join(CRLF)}${CRLF}o=${origin.username} ${origin.sessionId} `;
+  const tail = after.join(CRLF) + CRLF;
 
   const inputVersion = origin.sessionVersion;
-  const version = plan.version ? plan.version.next(`${head}*${out}`, BigInt(inputVersion), plan.forceIncrement ?? false) : null;
+  const version = plan.version ? plan.version.next(`${head}*${tail}`, BigInt(inputVersion), plan.forceIncrement ?? false) : null;
   let finalVersion: bigint | string = version ?? inputVersion;
   if (version === null && plan.forceIncrement) finalVersion = BigInt(inputVersion) + 1n;
-  const anchored = `${head}${finalVersion}${out}`;
+  const anchored = `${head}${finalVersion}${tail}`;
   // CRLF line ends and the relay's address can make the body longer than the one received.
   if (anchored.length > MAX_SDP_LENGTH) throw new SdpError(`anchored body is larger than ${MAX_SDP_LENGTH} bytes`);
   return anchored;
