@@ -197,7 +197,8 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
     }
   }
   view.media.forEach((m, i) => writeMedia(view, m, rewrites[i]!, connection, keepIce, after));
-  const head = `${before.join(CRLF)}${CRLF}o=${origin.username} ${origin.sessionId} `;
+  before.push(`o=${origin.username} ${origin.sessionId} `);
+  const head = before.join(CRLF);
   const tail = after.join(CRLF) + CRLF;
 
   const inputVersion = origin.sessionVersion;
