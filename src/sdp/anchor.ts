@@ -69,15 +69,17 @@ function heldDirection(direction: MediaDirection): MediaDirection {
   return direction;
 }
 
-/** How one media description is written: null fields leave the input's lines as they are. */
+/** What changes in one media description. */
 interface MediaRewrite {
+  /** The m= port: the relay's, or 0 for a rejected stream. */
   readonly port: number;
-  /** The direction attribute that replaces the input's (a c=0.0.0.0 hold), or null. */
+  /** The direction attribute that replaces the input's (a c=0.0.0.0 hold), or null to keep the input's. */
   readonly direction: string | null;
-  /** false: the stream is rejected and its RTCP attributes are left alone. */
+  /** false: the stream is rejected, and its a=rtcp and a=rtcp-mux lines are kept as they are. */
   readonly active: boolean;
-  /** The a=rtcp line to write, or null for none. */
+  /** An active stream's a=rtcp line, or null for none. */
   readonly rtcp: string | null;
+  /** Whether an active stream carries a=rtcp-mux. */
   readonly rtcpMux: boolean;
 }
 
@@ -105,42 +107,43 @@ function writeMedia(view: SdpView, media: MediaView, rewrite: MediaRewrite, conn
   const { lines, kinds } = view;
   const m = lines[media.line]!;
   out.push(`m=${media.type} ${rewrite.port}${m.slice(media.portEnd)}`);
-  let connected = false;
-  let direction = rewrite.direction === null;
-  let rtcp = !rewrite.active;
-  let rtcpMux = !rewrite.active;
+  // Whether the line of each kind has been written (or is not to be written) in this description.
+  let connectionDone = false;
+  let directionDone = rewrite.direction === null;
+  let rtcpDone = !rewrite.active;
+  let rtcpMuxDone = !rewrite.active;
   for (let i = media.line + 1; i < media.end; i += 1) {
     const line = lines[i]!;
     switch (kinds[i]) {
       case LineKind.connection:
-        if (!connected) out.push(connection);
-        connected = true;
+        if (!connectionDone) out.push(connection);
+        connectionDone = true;
         break;
       case LineKind.ice:
         if (keepIce) out.push(line);
         break;
       case LineKind.direction:
         if (rewrite.direction === null) out.push(line);
-        else if (!direction) out.push(rewrite.direction);
-        direction = true;
+        else if (!directionDone) out.push(rewrite.direction);
+        directionDone = true;
         break;
       case LineKind.rtcp:
         if (!rewrite.active) out.push(line);
-        else if (!rtcp && rewrite.rtcp !== null) out.push(rewrite.rtcp);
-        rtcp = true;
+        else if (!rtcpDone && rewrite.rtcp !== null) out.push(rewrite.rtcp);
+        rtcpDone = true;
         break;
       case LineKind.rtcpMux:
         if (!rewrite.active) out.push(line);
-        else if (!rtcpMux && rewrite.rtcpMux) out.push('a=rtcp-mux');
-        rtcpMux = true;
+        else if (!rtcpMuxDone && rewrite.rtcpMux) out.push('a=rtcp-mux');
+        rtcpMuxDone = true;
         break;
       default:
         out.push(line);
     }
   }
-  if (!direction) out.push(rewrite.direction!);
-  if (!rtcp && rewrite.rtcp !== null) out.push(rewrite.rtcp);
-  if (!rtcpMux && rewrite.rtcpMux) out.push('a=rtcp-mux');
+  if (!directionDone) out.push(rewrite.direction!);
+  if (!rtcpDone && rewrite.rtcp !== null) out.push(rewrite.rtcp);
+  if (!rtcpMuxDone && rewrite.rtcpMux) out.push('a=rtcp-mux');
 }
 
 /** Rewrites `text` to anchor its media at the relay as `plan` says; throws SdpError on malformed SDP or plan. */
@@ -167,8 +170,8 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
   const before: string[] = [];
   const after: string[] = [];
   let out = before;
-  let named = false;
-  let connected = false;
+  let nameDone = false;
+  let connectionDone = false;
   const sessionEnd = view.media.length === 0 ? lines.length : view.media[0]!.line;
   for (let i = 0; i < sessionEnd; i += 1) {
     const line = lines[i]!;
@@ -178,16 +181,16 @@ export function anchorParsed(view: SdpView, plan: AnchorPlan): string {
         out.push(plan.replaceOrigin ? ` IN IP${v} ${plan.address}` : ` IN IP${origin.ipVersion} ${origin.address}`);
         if (view.sessionName === null) {
           out.push(name ?? 's= ');
-          named = true;
+          nameDone = true;
         }
         break;
       case LineKind.name:
-        if (!named) out.push(name ?? `s=${view.sessionName}`);
-        named = true;
+        if (!nameDone) out.push(name ?? `s=${view.sessionName}`);
+        nameDone = true;
         break;
       case LineKind.connection:
-        if (!connected) out.push(connection);
-        connected = true;
+        if (!connectionDone) out.push(connection);
+        connectionDone = true;
         break;
       case LineKind.ice:
         if (keepIce) out.push(line);
