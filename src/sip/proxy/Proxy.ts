@@ -52,7 +52,6 @@ import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { LimitError, type LimitKind } from '../edge/LimitError.js';
 import { LoadShedder } from '../edge/LoadShedder.js';
-import { startJitWarmUp } from '../warmup/JitWarmUp.js';
 import { SourceRateLimiter, type SourceRateStats } from '../edge/SourceRateLimiter.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
@@ -250,7 +249,6 @@ export class SipProxy {
   private readonly rateLimiter: SourceRateLimiter;
   private readonly shedder: LoadShedder;
   private overloadTimer: NodeJS.Timeout | undefined;
-  private warmUp: { stop(): void } | null = null;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
   private dnsLookups = 0;
@@ -394,7 +392,6 @@ export class SipProxy {
       this.shedder.adjust(transport.queueDelayMs(now), now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
-    this.warmUp = sip.warmUpRounds > 0 ? startJitWarmUp(sip.warmUpRounds) : null;
     this.ownHosts.add(normalizeIp(sip.advertise) ?? sip.advertise.toLowerCase());
     for (const point of this.points) {
       this.ownHosts.add(normalizeIp(point.address) ?? point.address);
@@ -407,7 +404,6 @@ export class SipProxy {
     this.gate.stop();
     this.phones?.stop();
     clearInterval(this.overloadTimer);
-    this.warmUp?.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     for (const branch of this.forwards.values()) {

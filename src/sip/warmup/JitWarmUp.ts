@@ -99,7 +99,7 @@ export function startJitWarmUp(rounds: number): { done: Promise<void>; stop(): v
         return;
       }
       for (let i = 0; i < ROUNDS_PER_SLICE && left > 0; i++, left--) warmUpRound(n++);
-      setImmediate(slice).unref();
+      setImmediate(slice);
     };
     slice();
   });

@@ -1,0 +1,64 @@
+/**
+ * The warm-up a relay runs at start, before its SIP sockets open: calls through a private proxy on
+ * loopback (SelfCalls.ts), then `sip.warmUpRounds` rounds of a call's messages through the parser,
+ * SDP and response builder (JitWarmUp.ts).
+ *
+ * Why before the SIP port opens: a relay restarted under load takes calls the moment it listens.
+ * Warmed in idle slices after opening (as before), a fresh process confined to one CPU at 400
+ * calls/s refused 830-910 of its first 4000 calls; its unoptimised code and V8's compiler threads
+ * competed with the calls for the one CPU. The cost is start-up time instead (docs/edge-limits.md
+ * has the figures): the SIP port opens later, /readyz says ready later.
+ */
+import type { Logger } from 'pino';
+import type { PinlatchConfig } from '../../config/index.js';
+import type { MediaRelayApi } from '../../media/api.js';
+import { startJitWarmUp } from './JitWarmUp.js';
+import { runSelfCalls } from './SelfCalls.js';
+
+/**
+ * Each warm-up call holds two port pairs, quarantined after it ends for `media.quarantineMs`: at
+ * most one pair in this many of the range goes to the warm-up, so that real calls find ports.
+ */
+const PAIRS_PER_WARM_UP_CALL = 8;
+/**
+ * Warm-up calls placed at most: each runs every function of a call's path once per message or
+ * more, and V8 optimises a function after some hundreds of runs with the same type feedback.
+ */
+const MAX_CALLS = 200;
+/** New warm-up calls stop after this long: a loaded host starts later, not much later. */
+const CALLS_BUDGET_MS = 2000;
+
+export interface WarmUpOptions {
+  config: PinlatchConfig;
+  media: MediaRelayApi & { portUsage(): { size: number } };
+  logger?: Logger;
+}
+
+export interface WarmUpResult {
+  calls: number;
+  /** Time the calls took, ms. */
+  callsMs: number;
+  rounds: number;
+  /** Time the whole warm-up took (calls, then rounds), ms. */
+  ms: number;
+}
+
+/**
+ * Runs the warm-up; resolves when it is over. A warm-up call that fails is logged and ends the
+ * calls (the rounds still run): a warm-up is worth a slower start, never a failed one.
+ */
+export async function warmUpBeforeListening({ config, media, logger }: WarmUpOptions): Promise<WarmUpResult> {
+  const rounds = config.sip?.warmUpRounds ?? 0;
+  const started = performance.now();
+  if (rounds === 0) return { calls: 0, callsMs: 0, rounds: 0, ms: 0 };
+  const wanted = Math.min(rounds, MAX_CALLS, Math.floor(media.portUsage().size / PAIRS_PER_WARM_UP_CALL));
+  let calls = 0;
+  try {
+    calls = await runSelfCalls({ config, media, calls: wanted, deadline: started + CALLS_BUDGET_MS, ...(logger ? { logger } : {}) });
+  } catch (err) {
+    logger?.warn({ err }, 'warm-up calls over loopback failed: the relay starts with the rest of its warm-up');
+  }
+  const callsMs = Math.round(performance.now() - started);
+  await startJitWarmUp(rounds).done;
+  return { calls, callsMs, rounds, ms: Math.round(performance.now() - started) };
+}
