@@ -1,8 +1,8 @@
 /**
- * JIT warm-up of the SIP signalling path: after the listen sockets are open, the messages of a
- * typical call (INVITE with SDP, 100, 180, 200 with SDP, ACK, BYE, its 200) are parsed, read,
- * edited as the proxy edits them, their SDP described and anchored, and answered (100 Trying,
- * 503 with Retry-After), over and over in short slices while the process is otherwise idle.
+ * JIT warm-up of the SIP message path: the messages of a typical call (INVITE with SDP, 100, 180,
+ * 200 with SDP, ACK, BYE, its 200) are parsed, read, edited as the proxy edits them, their SDP
+ * described and anchored, and answered (100 Trying, 503 with Retry-After), over and over in short
+ * slices; warmUpBeforeListening.ts runs it at start, after the calls over loopback.
  *
  * Why: until V8 has optimised this code, each message costs about ten times as much (measured:
  * parsing an INVITE and building its 503 took ~500 µs each over a fresh process's first thousand,
@@ -81,20 +81,19 @@ export function warmUpRound(n: number): number {
   return sink;
 }
 
-/** Rounds run back to back in one slice: a few ms at most warm, so requests are never held up long. */
+/**
+ * Rounds run back to back in one slice: a few ms at most warm, so what is already listening (the
+ * NG control socket, the media shards' messages) is never held up long.
+ */
 const ROUNDS_PER_SLICE = 4;
 
-/**
- * Runs `rounds` warm-up rounds in slices (one per event-loop turn, after the I/O waiting then),
- * starting now; `stop()` ends it early (the proxy stops).
- */
-export function startJitWarmUp(rounds: number): { done: Promise<void>; stop(): void } {
+/** Runs `rounds` warm-up rounds in slices (one per event-loop turn, after the I/O waiting then). */
+export function runJitWarmUp(rounds: number): Promise<void> {
   let left = rounds;
   let n = 0;
-  let stopped = false;
-  const done = new Promise<void>((resolve) => {
+  return new Promise<void>((resolve) => {
     const slice = (): void => {
-      if (stopped || left <= 0) {
+      if (left <= 0) {
         resolve();
         return;
       }
@@ -103,5 +102,4 @@ export function startJitWarmUp(rounds: number): { done: Promise<void>; stop(): v
     };
     slice();
   });
-  return { done, stop: () => void (stopped = true) };
 }

@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import type { PinlatchConfig } from '../../config/index.js';
 import type { MediaRelayApi } from '../../media/api.js';
-import { startJitWarmUp } from './JitWarmUp.js';
+import { runJitWarmUp } from './JitWarmUp.js';
 import { runSelfCalls } from './SelfCalls.js';
 
 /**
@@ -59,6 +59,6 @@ export async function warmUpBeforeListening({ config, media, logger }: WarmUpOpt
     logger?.warn({ err }, 'warm-up calls over loopback failed: the relay starts with the rest of its warm-up');
   }
   const callsMs = Math.round(performance.now() - started);
-  await startJitWarmUp(rounds).done;
+  await runJitWarmUp(rounds);
   return { calls, callsMs, rounds, ms: Math.round(performance.now() - started) };
 }
