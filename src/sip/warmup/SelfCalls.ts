@@ -78,6 +78,7 @@ class BorrowedMedia implements MediaRelayApi {
 /** A UDP socket that parses what it receives and hands each message to the call waiting for it. */
 class Peer {
   readonly #waiting = new Map<string, (m: SipMessage) => void>();
+  readonly #timers = new Set<NodeJS.Timeout>();
   private constructor(readonly socket: Socket, readonly address: string, readonly port: number) {
     socket.on('message', (data) => {
       const m = parseMessage(data, { framing: 'datagram' });
@@ -99,26 +100,39 @@ class Peer {
     return new Peer(socket, address, socket.address().port);
   }
 
-  /** The next `what` (a method, or `CSEQ-METHOD:final`) of call `callId`. */
+  /**
+   * The next `what` (a method, or `CSEQ-METHOD:final`) of call `callId`. Awaited later than it
+   * is asked for (the message it waits for answers a send that comes after), so its failure is
+   * marked handled here: a call that fails earlier never awaits it, and must not crash the process.
+   */
   next(callId: string, what: string): Promise<SipMessage> {
-    return new Promise((resolve, reject) => {
+    const waiting = new Promise<SipMessage>((resolve, reject) => {
       const key = `${callId}|${what}`;
       const timer = setTimeout(() => {
+        this.#timers.delete(timer);
         this.#waiting.delete(key);
         reject(new SelfCallError(`warm-up call ${callId}: no ${what} within ${ANSWER_TIMEOUT_MS} ms`));
       }, ANSWER_TIMEOUT_MS);
+      this.#timers.add(timer);
       this.#waiting.set(key, (m) => {
         clearTimeout(timer);
+        this.#timers.delete(timer);
         resolve(m);
       });
     });
+    waiting.catch(() => undefined);
+    return waiting;
   }
 
   send(data: Buffer, port: number, address = CALLEE_ADDRESS): void {
     this.socket.send(data, port, address);
   }
 
+  /** Closes the socket; what still waits is forgotten (its call has failed already). */
   close(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#waiting.clear();
     this.socket.close();
   }
 }
@@ -143,6 +157,8 @@ function selfCallConfig(config: PinlatchConfig, caller: Peer, callee: Peer): Pin
     trunks: [{ name: 'warmup', host: callee.address, port: callee.port }],
     routes: [{ trunk: 'warmup' }],
     upstream: `sip:${caller.address}:${caller.port}`,
+    // Four calls at a time are no overload; a host busy with other work must not shed them.
+    limits: { overload: { maxQueueMs: 60_000, maxLagMs: 60_000 } },
   }, '<warm-up>');
   // Port 0 (any free port), which a configuration file may not say: nothing else is to be disturbed.
   return { ...built, sip: { ...built.sip!, listen: [{ ...built.sip!.listen[0]!, port: 0 }] } };
@@ -159,7 +175,10 @@ async function placeCall(n: number, caller: Peer, callee: Peer, proxyPort: numbe
   const answered = caller.next(callId, 'INVITE:final');
   caller.send(message([`INVITE sip:callee@${callee.address}:${callee.port} SIP/2.0`, via('i'), 'Max-Forwards: 70', from, `To: <sip:callee@${callee.address}>`,
     `Call-ID: ${callId}`, 'CSeq: 1 INVITE', `Contact: <sip:caller@${caller.address}:${caller.port}>`], sdp(offerAddress, 40000 + 2 * (n % 1000), n)), proxyPort);
-  const invite = (await invited) as SipRequest;
+  // The proxy may refuse the call (a final response to the caller) instead of forwarding it.
+  const first = await Promise.race([invited, answered]);
+  if (first.kind === 'response') throw new SelfCallError(`warm-up call ${callId}: refused ${first.status} ${first.reason}`);
+  const invite = first as SipRequest;
   const toTag = `c${n}`;
   const contact = `<sip:callee@${callee.address}:${callee.port}>`;
   callee.send(createResponse(invite, 180, { toTag }).set('Contact', contact).serialize(), proxyPort);
@@ -186,8 +205,8 @@ async function placeCall(n: number, caller: Peer, callee: Peer, proxyPort: numbe
 
 /**
  * Places `calls` calls (fewer when the deadline comes first) through a private proxy on
- * loopback, CONCURRENCY at a time, then stops it.
- * Resolves with the calls completed; throws SelfCallError (after cleaning up) when one fails.
+ * loopback, CONCURRENCY at a time, then stops it. Resolves with the calls completed; when one
+ * fails, no further call begins, and once those in flight have ended it throws that failure.
  */
 export async function runSelfCalls(options: SelfCallsOptions): Promise<number> {
   const caller = await Peer.open(CALLER_ADDRESS);
@@ -199,13 +218,19 @@ export async function runSelfCalls(options: SelfCallsOptions): Promise<number> {
     await proxy.start();
     const proxyPort = Number(proxy.listenPoints[0]!.port);
     let next = 0;
+    let failure: unknown = null;
     const chain = async (): Promise<void> => {
-      while (next < options.calls && performance.now() < options.deadline) {
-        await placeCall(next++, caller, callee, proxyPort, options.media.advertise);
-        completed += 1;
+      while (failure === null && next < options.calls && performance.now() < options.deadline) {
+        try {
+          await placeCall(next++, caller, callee, proxyPort, options.media.advertise);
+          completed += 1;
+        } catch (err) {
+          failure ??= err;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(CONCURRENCY, options.calls) }, chain));
+    if (failure !== null) throw failure;
     return completed;
   } finally {
     await proxy.stop();

@@ -9,20 +9,20 @@ import { freePortRange } from '../../media/udp-peer.ts';
 import { parseConfig } from '../../../src/config/index.ts';
 import { MediaRelay } from '../../../src/media/MediaRelay.ts';
 import { mediaRelayOptions } from '../../../src/app/Pinlatch.ts';
-import { runSelfCalls } from '../../../src/sip/warmup/SelfCalls.ts';
+import { runSelfCalls, SelfCallError } from '../../../src/sip/warmup/SelfCalls.ts';
 import { warmUpBeforeListening } from '../../../src/sip/warmup/warmUpBeforeListening.ts';
 
 const test = suite('sip/warmup/SelfCalls', { timeoutMs: 30_000 });
 
-async function relayOf(warmUpRounds: number): Promise<{ relay: MediaRelay; config: ReturnType<typeof parseConfig> }> {
-  const ports = await freePortRange(200);
+async function relayOf(warmUpRounds: number, span = 200): Promise<{ relay: MediaRelay; config: ReturnType<typeof parseConfig> }> {
+  const ports = await freePortRange(span);
   const config = parseConfig(`
 sip:
   listen: [{ transport: udp, address: 127.0.0.1, port: 5060 }]
   warmUpRounds: ${warmUpRounds}
 media:
   address: 127.0.0.1
-  ports: { min: ${ports.min}, max: ${ports.max} }
+  ports: { min: ${ports.min}, max: ${ports.min + span - 1} }
   quarantineMs: 600000
   shards: 1
 trunks:
@@ -44,6 +44,20 @@ test('calls through the private proxy complete and leave nothing behind', async 
     // Ports come back once the shard has closed the sockets, shortly after the session is gone.
     for (let i = 0; i < 50 && relay.portUsage().quarantined < 24; i++) await new Promise((r) => setTimeout(r, 100));
     assert.is(relay.portUsage().quarantined, 24, 'two port pairs per call went through a real session');
+  } finally {
+    await relay.close();
+  }
+});
+
+test('a call the proxy refuses (its ports all quarantined by the first call) ends the calls with that failure, nothing left waiting', async () => {
+  const { relay, config } = await relayOf(1000, 4);
+  try {
+    const failed = await runSelfCalls({ config, media: relay, calls: 20, deadline: performance.now() + 20_000 }).then(() => null, (err: unknown) => err);
+    assert.instance(failed, SelfCallError);
+    assert.match((failed as Error).message, /refused 5\d\d/);
+    assert.is(relay.size, 0);
+    // Waits that outlived their call would reject now, unhandled, and end this process.
+    await new Promise((r) => setTimeout(r, 2500));
   } finally {
     await relay.close();
   }
