@@ -87,17 +87,19 @@ export function warmUpRound(n: number): number {
  */
 const ROUNDS_PER_SLICE = 4;
 
-/** Runs `rounds` warm-up rounds in slices (one per event-loop turn, after the I/O waiting then). */
-export function runJitWarmUp(rounds: number): Promise<void> {
-  let left = rounds;
+/**
+ * Runs `rounds` warm-up rounds in slices (one per event-loop turn, after the I/O waiting then),
+ * none begun after `deadline` (performance.now(), ms); resolves with the rounds run.
+ */
+export function runJitWarmUp(rounds: number, deadline = Infinity): Promise<number> {
   let n = 0;
-  return new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const slice = (): void => {
-      if (left <= 0) {
-        resolve();
+      if (n >= rounds || performance.now() >= deadline) {
+        resolve(n);
         return;
       }
-      for (let i = 0; i < ROUNDS_PER_SLICE && left > 0; i++, left--) warmUpRound(n++);
+      for (let i = 0; i < ROUNDS_PER_SLICE && n < rounds; i++) warmUpRound(n++);
       setImmediate(slice);
     };
     slice();

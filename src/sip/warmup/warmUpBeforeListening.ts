@@ -1,7 +1,7 @@
 /**
  * The warm-up a relay runs at start, before its SIP sockets open: calls through a private proxy on
- * loopback (SelfCalls.ts), then `sip.warmUpRounds` rounds of a call's messages through the parser,
- * SDP and response builder (JitWarmUp.ts).
+ * loopback (SelfCalls.ts), then up to `sip.warmUpRounds` rounds of a call's messages through the
+ * parser, SDP and response builder (JitWarmUp.ts), all within BUDGET_MS.
  *
  * Why before the SIP port opens: a relay restarted under load takes calls the moment it listens.
  * Warmed in idle slices after opening (as before), a fresh process confined to one CPU at 400
@@ -27,8 +27,12 @@ const PAIRS_PER_WARM_UP_CALL = 8;
  * refused none.
  */
 const MAX_CALLS = 1000;
-/** New warm-up calls stop after this long: a loaded host starts later, not much later. */
-const CALLS_BUDGET_MS = 5000;
+/**
+ * No warm-up call or round begins after this long: a loaded host starts later, not much later.
+ * Measured on a 2-CPU machine confined to one CPU (docs/edge-limits.md): 812 calls took 4.9 s;
+ * with other work on that CPU, 214 calls in the 5 s.
+ */
+const BUDGET_MS = 5000;
 
 export interface WarmUpOptions {
   config: PinlatchConfig;
@@ -40,6 +44,7 @@ export interface WarmUpResult {
   calls: number;
   /** Time the calls took, ms. */
   callsMs: number;
+  /** Rounds run (fewer than `sip.warmUpRounds` when the budget ran out). */
   rounds: number;
   /** Time the whole warm-up took (calls, then rounds), ms. */
   ms: number;
@@ -56,11 +61,11 @@ export async function warmUpBeforeListening({ config, media, logger }: WarmUpOpt
   const wanted = Math.min(rounds, MAX_CALLS, Math.floor(media.portUsage().size / PAIRS_PER_WARM_UP_CALL));
   let calls = 0;
   try {
-    calls = await runSelfCalls({ config, media, calls: wanted, deadline: started + CALLS_BUDGET_MS, ...(logger ? { logger } : {}) });
+    calls = await runSelfCalls({ config, media, calls: wanted, deadline: started + BUDGET_MS, ...(logger ? { logger } : {}) });
   } catch (err) {
     logger?.warn({ err }, 'warm-up calls over loopback failed: the relay starts with the rest of its warm-up');
   }
   const callsMs = Math.round(performance.now() - started);
-  await runJitWarmUp(rounds);
-  return { calls, callsMs, rounds, ms: Math.round(performance.now() - started) };
+  const roundsRun = await runJitWarmUp(rounds, started + BUDGET_MS);
+  return { calls, callsMs, rounds: roundsRun, ms: Math.round(performance.now() - started) };
 }

@@ -16,9 +16,13 @@ test('runs its rounds in slices, yielding to the event loop between them', async
   const warmUp = runJitWarmUp(40);
   let turns = 0;
   const counter = setInterval(() => turns++, 0);
-  await warmUp;
+  assert.is(await warmUp, 40);
   clearInterval(counter);
   assert.ok(turns >= 1, 'timers ran while it worked');
+});
+
+test('no round begins after the deadline', async () => {
+  assert.is(await runJitWarmUp(1_000_000, performance.now() - 1), 0);
 });
 
 test.run();
