@@ -10,6 +10,7 @@ import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
 import { CidrSet } from '../net/cidr.js';
 import { SipProxy } from '../sip/proxy/Proxy.js';
+import { warmUpBeforeListening } from '../sip/warmup/warmUpBeforeListening.js';
 import { MetricsServer } from './MetricsServer.js';
 import { readinessOf, type Readiness } from './Readiness.js';
 
@@ -105,7 +106,11 @@ export class Pinlatch {
       }
 
       if (config.sip !== null) {
-        this.#sip = new SipProxy({ config, media: this.#media, logger: this.#log.child({ component: 'sip' }) });
+        const sipLog = this.#log.child({ component: 'sip' });
+        // Warm before listening: a relay restarted under load takes calls the moment it listens.
+        const warmUp = await warmUpBeforeListening({ config, media: this.#media, logger: sipLog.child({ warmUp: true }) });
+        sipLog.info(warmUp, 'warm-up done');
+        this.#sip = new SipProxy({ config, media: this.#media, logger: sipLog });
         await this.#sip.start();
         for (const l of this.#sip.listenPoints) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });
       }

@@ -53,7 +53,6 @@ import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
-import { startJitWarmUp } from '../warmup/JitWarmUp.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { InitialAdmission, type Admitted } from '../edge/InitialAdmission.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
@@ -110,7 +109,6 @@ export class SipProxy {
   private readonly anchor: MediaAnchor;
   private readonly limits: EdgeLimits;
   private overloadTimer: NodeJS.Timeout | undefined;
-  private warmUp: { stop(): void } | null = null;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
   private drainer: Drain | null = null;
@@ -311,7 +309,6 @@ export class SipProxy {
       this.limits.shedder.adjust(transport.queueDelayMs(now), now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
-    this.warmUp = sip.warmUpRounds > 0 ? startJitWarmUp(sip.warmUpRounds) : null;
   }
 
   async stop(): Promise<void> {
@@ -319,7 +316,6 @@ export class SipProxy {
     this.gate.stop();
     this.phones?.stop();
     clearInterval(this.overloadTimer);
-    this.warmUp?.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     this.forwarder.stopTimers();
