@@ -4,8 +4,9 @@
  * Every postMessage wakes the shard's thread. With the whole process confined to one CPU (how an
  * operator sizes a relay, how bench/cps.ts runs it) the woken shard preempts the main thread, and
  * the wake, the context switches and the dispatch of each message on both threads cost more than
- * the shard's own work (perf of the shard thread: ~60 % receiving, decoding and answering
- * messages, ~35 % opening and closing sockets). So a request does not post itself: it is queued,
+ * the shard's own work (perf of the shard thread before batching: about half its CPU receiving,
+ * decoding and answering messages, a third opening and closing sockets). So a request does not
+ * post itself: it is queued,
  * and the queue is posted from a microtask, once the task that made it (and the promise
  * continuations it started) has run: the legs of all m-lines of an NG offer, set with one
  * Promise.all, go together. Not later than that: posting at the end of the event-loop turn
