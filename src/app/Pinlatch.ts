@@ -85,6 +85,13 @@ export class Pinlatch {
       this.#media = await MediaRelay.start(mediaRelayOptions(m, this.#log.child({ component: 'media' })));
       points.push({ service: 'media', transport: 'udp', address: m.address, port: `${m.ports.min}-${m.ports.max}` });
 
+      if (config.sip !== null) {
+        // Warm before any listener opens: a relay restarted under load takes calls the moment it
+        // listens, and no NG session can share the media relay with the warm-up's calls.
+        const warmUpLog = this.#log.child({ component: 'sip', warmUp: true });
+        warmUpLog.info(await warmUpBeforeListening({ config, media: this.#media, logger: warmUpLog }), 'warm-up done');
+      }
+
       if (config.ng !== null) {
         const ngLog = this.#log.child({ component: 'ng' });
         const allow = config.ng.allow;
@@ -107,9 +114,6 @@ export class Pinlatch {
 
       if (config.sip !== null) {
         const sipLog = this.#log.child({ component: 'sip' });
-        // Warm before listening: a relay restarted under load takes calls the moment it listens.
-        const warmUp = await warmUpBeforeListening({ config, media: this.#media, logger: sipLog.child({ warmUp: true }) });
-        sipLog.info(warmUp, 'warm-up done');
         this.#sip = new SipProxy({ config, media: this.#media, logger: sipLog });
         await this.#sip.start();
         for (const l of this.#sip.listenPoints) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });

@@ -16,10 +16,13 @@ import { runJitWarmUp } from './JitWarmUp.js';
 import { runSelfCalls } from './SelfCalls.js';
 
 /**
- * Each warm-up call holds two port pairs, quarantined after it ends for `media.quarantineMs`: at
- * most one pair in this many of the range goes to the warm-up, so that real calls find ports.
+ * Each warm-up call holds two port pairs, quarantined after it ends until the warm-up is over
+ * (then freed at once: they never had a peer whose late packets the quarantine guards against),
+ * so the range bounds the calls: a warm-up never runs out of ports.
  */
-const PAIRS_PER_WARM_UP_CALL = 8;
+const PAIRS_PER_WARM_UP_CALL = 2;
+/** How long the warm-up waits for the shards to close its calls' sockets before freeing their ports. */
+const CLOSE_WAIT_MS = 1000;
 /**
  * Warm-up calls placed at most. Measured (docs/edge-limits.md): after 50-76 calls a fresh process
  * confined to one CPU still refused 441-761 of 4000 calls at 400 calls/s, its process at 85-97 %
@@ -36,7 +39,7 @@ const BUDGET_MS = 5000;
 
 export interface WarmUpOptions {
   config: PinlatchConfig;
-  media: MediaRelayApi & { portUsage(): { size: number } };
+  media: MediaRelayApi & { portUsage(): { size: number; inUse: number }; endQuarantine(): number };
   logger?: Logger;
 }
 
@@ -65,7 +68,19 @@ export async function warmUpBeforeListening({ config, media, logger }: WarmUpOpt
   } catch (err) {
     logger?.warn({ err }, 'warm-up calls over loopback failed: the relay starts with the rest of its warm-up');
   }
+  await freeWarmUpPorts(media);
   const callsMs = Math.round(performance.now() - started);
   const roundsRun = await runJitWarmUp(rounds, started + BUDGET_MS);
   return { calls, callsMs, rounds: roundsRun, ms: Math.round(performance.now() - started) };
+}
+
+/**
+ * Frees the warm-up calls' port pairs once their sockets are closed, so that a range sized for the
+ * expected calls has all of them when SIP opens. Runs before any listener (NG, SIP) opens: every
+ * quarantined pair is the warm-up's.
+ */
+async function freeWarmUpPorts(media: WarmUpOptions['media']): Promise<void> {
+  const until = performance.now() + CLOSE_WAIT_MS;
+  while (media.portUsage().inUse > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+  media.endQuarantine();
 }

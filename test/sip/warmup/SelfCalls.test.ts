@@ -72,13 +72,15 @@ test('no call begins after the deadline', async () => {
   }
 });
 
-test('warmUpBeforeListening: calls bounded by the port range (one pair in 8), then the rounds; 0 rounds: nothing', async () => {
+test('warmUpBeforeListening: calls bounded by the port range (two pairs each), then the rounds, every pair free after; 0 rounds: nothing', async () => {
   const { relay, config } = await relayOf(30);
   try {
     const pairs = relay.portUsage().size;
     const result = await warmUpBeforeListening({ config, media: relay });
-    assert.is(result.calls, Math.min(30, Math.floor(pairs / 8)));
+    assert.is(result.calls, Math.min(30, Math.floor(pairs / 2)));
     assert.is(result.rounds, 30);
+    const usage = relay.portUsage();
+    assert.equal([usage.inUse, usage.quarantined, usage.available], [0, 0, pairs], 'the warm-up leaves the whole range to real calls');
     assert.ok(result.ms >= result.callsMs);
     const none = await warmUpBeforeListening({ config: { ...config, sip: { ...config.sip!, warmUpRounds: 0 } }, media: relay });
     assert.equal(none, { calls: 0, callsMs: 0, rounds: 0, ms: 0 });
