@@ -39,7 +39,7 @@ import { Drain } from './Drain.js';
 import { Via, stampReceived } from '../wire/headers/via.js';
 import { createResponse, SipRequest, SipResponse, type SipMessage } from '../wire/message.js';
 import { isTrustworthyAddress, natReason } from './NatDetector.js';
-import { ackOf2xx, byeOf, cancelOf, hopByHopAck, keepaliveOptions, routeSetTowardCallee } from './OwnRequests.js';
+import { ackOf2xx, byeOf, cancelOf, hopByHopAck, routeSetTowardCallee } from './OwnRequests.js';
 import { responseForParseError } from '../wire/parseError.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { RoutePin, nextHop, type HopTarget, type UriHop } from './RoutePin.js';
@@ -63,6 +63,7 @@ import { aliasContact, FLOW_PARAM, unalias } from '../registrar/ContactAlias.js'
 import { rewriteContacts } from '../registrar/contacts.js';
 import type { Flow } from '../registrar/Flow.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
+import { KeepalivePings, type Ping, type PingOrigin } from '../registrar/KeepalivePing.js';
 import { Phones } from '../registrar/Phones.js';
 import type { RegisterAction, RegistrarCounters } from '../registrar/Registrar.js';
 import type { InitialDecision } from '../edge/Admission.js';
@@ -291,10 +292,11 @@ export class SipProxy {
     const phones = options.config.phones;
     this.phones = phones
       ? new Phones(phones, new FlowTokens(key), {
-          ping: (flow, contact) => this.ping(flow, contact),
+          ping: (flow, ping) => this.ping(flow, ping),
+          origin: (flow) => this.pingOrigin(flow),
           now: () => performance.now(),
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
-        })
+        }, new KeepalivePings(BRANCH_PREFIX))
       : null;
     this.media.on('timeout', (mediaKey) =>
       this.onMediaTimeout(mediaKey).catch((err: unknown) => this.log?.warn({ err, key: mediaKey }, 'media timeout not handled')),
@@ -591,11 +593,14 @@ export class SipProxy {
   }
 
   /** A keepalive OPTIONS to a phone over its flow (Phones.ts): true when anything answered. */
-  private ping(flow: Flow, contact: string): Promise<boolean> {
+  private ping(flow: Flow, ping: Ping): Promise<boolean> {
     const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
-    const branch = `${BRANCH_PREFIX}ka.${randomBytes(8).toString('hex')}`;
-    const options = keepaliveOptions(contact, this.viaFor(destination, branch), this.advertisedHost(this.localFor(destination)));
-    return new Promise((resolve) => this.sendOwnRequest(`${branch}|OPTIONS`, 'OPTIONS', options, destination, resolve));
+    return new Promise((resolve) => this.sendOwnRequest(`${ping.branch}|OPTIONS`, 'OPTIONS', ping.bytes, destination, resolve));
+  }
+
+  private pingOrigin(flow: Flow): PingOrigin {
+    const point = this.localFor({ transport: flow.transport, address: flow.address, port: flow.port });
+    return { transport: flow.transport === 'tcp' ? 'TCP' : 'UDP', host: this.advertisedHost(point), port: point.port };
   }
 
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
@@ -1694,8 +1699,9 @@ export class SipProxy {
    * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
    */
   /** Sends a request of the proxy's own; `answered` learns whether any final response came. */
-  private sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint, answered?: (yes: boolean) => void): void {
-    const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.timers, {
+  private sendOwnRequest(key: string, method: string, request: SipRequest | Buffer, destination: Endpoint, answered?: (yes: boolean) => void): void {
+    const bytes = Buffer.isBuffer(request) ? request : request.serialize();
+    const tx = new ClientTransaction<SipResponse>(key, method, bytes, destination.transport === 'tcp', this.timers, {
       send: (d) => this.send(d, destination),
       onResponse: (_response, status) => {
         if (status >= 200) answered?.(true);

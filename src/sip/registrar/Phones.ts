@@ -10,13 +10,16 @@
 import type { PhonesConfig } from '../../config/types.js';
 import type { Flow } from './Flow.js';
 import type { FlowTokens } from './FlowToken.js';
+import { pingTemplate, type KeepalivePings, type Ping, type PingOrigin } from './KeepalivePing.js';
 import { Registrar } from './Registrar.js';
 
 const SWEEP_MS = 5000;
 
 export interface PhonesIo {
-  /** Sends an OPTIONS to `contact` over `flow`; resolves true when any response came back. */
-  ping(flow: Flow, contact: string): Promise<boolean>;
+  /** Sends the keepalive `ping` over `flow`; resolves true when any response came back. */
+  ping(flow: Flow, ping: Ping): Promise<boolean>;
+  /** pinlatch's address toward `flow`, for the Via and From of its pings. */
+  origin(flow: Flow): PingOrigin;
   now(): number;
   onDead?(flow: Flow): void;
 }
@@ -43,6 +46,7 @@ export class Phones {
     private readonly config: PhonesConfig,
     tokens: FlowTokens,
     private readonly io: PhonesIo,
+    private readonly pings: KeepalivePings,
   ) {
     this.registrar = new Registrar(tokens, { maxBindings: config.maxBindings, throttle: config.throttle });
   }
@@ -77,9 +81,10 @@ export class Phones {
       if (state.flow.transport !== 'udp' || !state.alive || state.lastSeen > silentSince || this.pinging.has(state.key)) continue;
       const contact = state.contact;
       if (contact === null) continue;
+      if (state.ping?.contact !== contact) state.ping = pingTemplate(contact, this.io.origin(state.flow));
       this.pinging.add(state.key);
       this.keepalives.sent += 1;
-      void this.io.ping(state.flow, contact).then(
+      void this.io.ping(state.flow, this.pings.next(state.ping)).then(
         (answered) => this.pinged(state.key, answered, now),
         () => this.pinged(state.key, false, now),
       );

@@ -1,0 +1,65 @@
+/**
+ * The keepalive OPTIONS pinlatch sends a silent UDP phone (Phones.ts; RFC 3261 §11), as bytes.
+ * Thousands of phones are pinged every interval, so each ping is a few string joins: the parts
+ * that stay the same for a flow (Request-URI, Via sent-by, From, To) are written once per flow and
+ * Contact, and only the branch and Call-ID change from ping to ping.
+ *
+ * Those two must be unique, not secret: a branch names a transaction (§17.1.1.3 asks only that it
+ * be unique across space and time), a Call-ID names a dialog or registration (§8.1.1.4 suggests
+ * a random string joined with a host name). One random value per process joined with a counter
+ * is unique across pinlatch processes and restarts, without a call to the random generator per
+ * ping. The From tag is that per-process value too: a keepalive creates no dialog, and the
+ * Call-ID already tells each one apart (§19.3 wants tags unique per dialog identifier).
+ */
+import { randomBytes } from 'node:crypto';
+
+/** pinlatch's own address in the ping: the Via sent-by and the From host. */
+export interface PingOrigin {
+  readonly transport: 'UDP' | 'TCP';
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A flow's ping with the branch and Call-ID left out. */
+export interface PingTemplate {
+  /** The Contact URI it was written for: a new Contact on the flow needs a new template. */
+  readonly contact: string;
+  readonly head: string;
+  readonly middle: string;
+  readonly tail: string;
+}
+
+export interface Ping {
+  /** The Via branch: the key of the client transaction that waits for the answer. */
+  readonly branch: string;
+  readonly bytes: Buffer;
+}
+
+const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+
+export function pingTemplate(contact: string, origin: PingOrigin): PingTemplate {
+  const host = hostText(origin.host);
+  return {
+    contact,
+    head: `OPTIONS ${contact} SIP/2.0\r\nVia: SIP/2.0/${origin.transport} ${host}:${origin.port};branch=`,
+    middle: `;rport\r\nFrom: <sip:pinlatch@${host}>;tag=`,
+    tail: `\r\nTo: <${contact}>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
+  };
+}
+
+export class KeepalivePings {
+  /** 64 random bits for the life of the process. */
+  private readonly processId = randomBytes(8).toString('hex');
+  private count = 0;
+
+  /** `branchPrefix`: the magic cookie and the proxy's own mark (its client transactions' branches). */
+  constructor(private readonly branchPrefix: string) {}
+
+  /** The next ping from `template`. */
+  next(template: PingTemplate): Ping {
+    const id = (this.count++).toString(36);
+    const branch = `${this.branchPrefix}ka.${this.processId}.${id}`;
+    const text = `${template.head}${branch}${template.middle}${this.processId}\r\nCall-ID: ka.${this.processId}.${id}${template.tail}`;
+    return { branch, bytes: Buffer.from(text) };
+  }
+}
