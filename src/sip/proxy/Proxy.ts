@@ -595,12 +595,21 @@ export class SipProxy {
   /** A keepalive OPTIONS to a phone over its flow (Phones.ts): true when anything answered. */
   private ping(flow: Flow, ping: Ping): Promise<boolean> {
     const destination: Endpoint = { transport: flow.transport, address: flow.address, port: flow.port };
-    return new Promise((resolve) => this.sendOwnRequest(`${ping.branch}|OPTIONS`, 'OPTIONS', ping.bytes, destination, resolve));
+    return new Promise((resolve) => this.sendOwnRequest(`${ping.branch}|OPTIONS`, 'OPTIONS', ping.bytes, destination, resolve, this.flowPoint(flow)));
   }
 
   private pingOrigin(flow: Flow): PingOrigin {
-    const point = this.localFor({ transport: flow.transport, address: flow.address, port: flow.port });
+    const point = this.flowPoint(flow);
     return { transport: flow.transport === 'tcp' ? 'TCP' : 'UDP', host: this.advertisedHost(point), port: point.port };
+  }
+
+  /**
+   * The listen point a flow came in on: a ping must leave from it to pass the phone's NAT, whose
+   * mapping admits only the address and port the phone sent to (RFC 5626 §3.1, §4.4).
+   */
+  private flowPoint(flow: Flow): ListenPoint {
+    const own = this.points.find((p) => p.transport === flow.transport && p.address === flow.localAddress && p.port === flow.localPort);
+    return own ?? this.localFor({ transport: flow.transport, address: flow.address, port: flow.port });
   }
 
   private async resolveHop(hop: HopTarget): Promise<Endpoint> {
@@ -1699,10 +1708,17 @@ export class SipProxy {
    * transaction gives it UDP retransmissions and absorbs the response; nothing waits for the outcome.
    */
   /** Sends a request of the proxy's own; `answered` learns whether any final response came. */
-  private sendOwnRequest(key: string, method: string, request: SipRequest | Buffer, destination: Endpoint, answered?: (yes: boolean) => void): void {
+  private sendOwnRequest(
+    key: string,
+    method: string,
+    request: SipRequest | Buffer,
+    destination: Endpoint,
+    answered?: (yes: boolean) => void,
+    local?: ListenPoint,
+  ): void {
     const bytes = Buffer.isBuffer(request) ? request : request.serialize();
     const tx = new ClientTransaction<SipResponse>(key, method, bytes, destination.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, destination),
+      send: (d) => this.send(d, destination, local),
       onResponse: (_response, status) => {
         if (status >= 200) answered?.(true);
       },
