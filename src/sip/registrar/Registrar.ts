@@ -59,6 +59,12 @@ function contactText(c: NameAddr): string {
   return c.uri.toString();
 }
 
+/** The Contact of a REGISTER that names exactly one. */
+function singleContact(request: SipRequest): NameAddr | undefined {
+  const contact = request.contact;
+  return contact && !contact.star && contact.contacts.length === 1 ? contact.contacts[0] : undefined;
+}
+
 function expiresOf(request: SipRequest | SipResponse, contact: NameAddr | undefined): number {
   const param = contact?.params.get('expires');
   const header = request.get('expires');
@@ -110,9 +116,8 @@ export class Registrar {
       this.counters.answeredLocally += 1;
       binding!.cseq = facts.cseq;
       binding!.phoneExpiresAt = now + decision.expiresSec * 1000;
-      // The one Contact (decideRegister answers no other kind) from the request as parsed.
-      const contact = request.contact;
-      const granted = (contact && !contact.star ? contact.contacts[0]! : undefined)!.clone();
+      // From the request as parsed: decideRegister answers only a REGISTER with one Contact.
+      const granted = singleContact(request)!.clone();
       granted.params.set('expires', String(decision.expiresSec));
       const response = createResponse(request, 200, { toTag: LOCAL_TO_TAG });
       response.set('Contact', granted.toString());
