@@ -10,7 +10,6 @@
  * table (one entry per flow, gone with it).
  */
 import { flowKey, type Flow } from './Flow.js';
-import type { PingTemplate } from './KeepalivePing.js';
 
 export interface FlowState {
   readonly flow: Flow;
@@ -26,8 +25,6 @@ export interface FlowState {
   bindings: number;
   /** The Contact of its latest binding: where a keepalive OPTIONS is addressed. */
   contact: string | null;
-  /** Its keepalive OPTIONS without branch and Call-ID, written once per Contact (KeepalivePing.ts). */
-  ping: PingTemplate | null;
 }
 
 export class FlowTable {
@@ -52,7 +49,7 @@ export class FlowTable {
     const key = flowKey(flow);
     let state = this.flows.get(key);
     if (!state) {
-      state = { flow, key, token, alive: true, missed: 0, lastSeen: now, bindings: 0, contact: null, ping: null };
+      state = { flow, key, token, alive: true, missed: 0, lastSeen: now, bindings: 0, contact: null };
       this.flows.set(key, state);
       this.byToken.set(token, state);
     }

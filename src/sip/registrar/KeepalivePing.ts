@@ -1,8 +1,9 @@
 /**
  * The keepalive OPTIONS pinlatch sends a silent UDP phone (Phones.ts; RFC 3261 §11), as bytes.
- * Thousands of phones are pinged every interval, so each ping is a few string joins: the parts
- * that stay the same for a flow (Request-URI, Via sent-by, From, To) are written once per flow and
- * Contact, and only the branch and Call-ID change from ping to ping.
+ * Thousands of phones are pinged every interval, so a ping is one string join, not a SipRequest
+ * built header by header and serialized. The text is written for each ping rather than kept per
+ * flow: keeping it would save ~1.5 µs a ping and cost ~330 bytes a flow (~16 MiB for 50,000 phones,
+ * a quarter more than their bindings).
  *
  * Those two must be unique, not secret: a branch names a transaction (§17.1.1.3 asks only that it
  * be unique across space and time), a Call-ID names a dialog or registration (§8.1.1.4 suggests
@@ -20,15 +21,6 @@ export interface PingOrigin {
   readonly port: number;
 }
 
-/** A flow's ping with the branch and Call-ID left out. */
-export interface PingTemplate {
-  /** The Contact URI it was written for: a new Contact on the flow needs a new template. */
-  readonly contact: string;
-  readonly head: string;
-  readonly middle: string;
-  readonly tail: string;
-}
-
 export interface Ping {
   /** The Via branch: the key of the client transaction that waits for the answer. */
   readonly branch: string;
@@ -36,16 +28,6 @@ export interface Ping {
 }
 
 const hostText = (host: string): string => (host.includes(':') ? `[${host}]` : host);
-
-export function pingTemplate(contact: string, origin: PingOrigin): PingTemplate {
-  const host = hostText(origin.host);
-  return {
-    contact,
-    head: `OPTIONS ${contact} SIP/2.0\r\nVia: SIP/2.0/${origin.transport} ${host}:${origin.port};branch=`,
-    middle: `;rport\r\nFrom: <sip:pinlatch@${host}>;tag=`,
-    tail: `\r\nTo: <${contact}>\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n`,
-  };
-}
 
 export class KeepalivePings {
   /** 64 random bits for the life of the process. */
@@ -55,11 +37,15 @@ export class KeepalivePings {
   /** `branchPrefix`: the magic cookie and the proxy's own mark (its client transactions' branches). */
   constructor(private readonly branchPrefix: string) {}
 
-  /** The next ping from `template`. */
-  next(template: PingTemplate): Ping {
+  /** The next ping to the registered Contact URI `contact`, from `origin`. */
+  next(contact: string, origin: PingOrigin): Ping {
     const id = (this.count++).toString(36);
     const branch = `${this.branchPrefix}ka.${this.processId}.${id}`;
-    const text = `${template.head}${branch}${template.middle}${this.processId}\r\nCall-ID: ka.${this.processId}.${id}${template.tail}`;
+    const host = hostText(origin.host);
+    const text =
+      `OPTIONS ${contact} SIP/2.0\r\nVia: SIP/2.0/${origin.transport} ${host}:${origin.port};branch=${branch};rport\r\n` +
+      `From: <sip:pinlatch@${host}>;tag=${this.processId}\r\nCall-ID: ka.${this.processId}.${id}\r\nTo: <${contact}>\r\n` +
+      'CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n';
     return { branch, bytes: Buffer.from(text) };
   }
 }

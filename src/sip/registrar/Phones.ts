@@ -10,7 +10,7 @@
 import type { PhonesConfig } from '../../config/types.js';
 import type { Flow } from './Flow.js';
 import type { FlowTokens } from './FlowToken.js';
-import { pingTemplate, type KeepalivePings, type Ping, type PingOrigin } from './KeepalivePing.js';
+import type { KeepalivePings, Ping, PingOrigin } from './KeepalivePing.js';
 import { Registrar } from './Registrar.js';
 
 const SWEEP_MS = 5000;
@@ -81,10 +81,9 @@ export class Phones {
       if (state.flow.transport !== 'udp' || !state.alive || state.lastSeen > silentSince || this.pinging.has(state.key)) continue;
       const contact = state.contact;
       if (contact === null) continue;
-      if (state.ping?.contact !== contact) state.ping = pingTemplate(contact, this.io.origin(state.flow));
       this.pinging.add(state.key);
       this.keepalives.sent += 1;
-      void this.io.ping(state.flow, this.pings.next(state.ping)).then(
+      void this.io.ping(state.flow, this.pings.next(contact, this.io.origin(state.flow))).then(
         (answered) => this.pinged(state.key, answered, now),
         () => this.pinged(state.key, false, now),
       );

@@ -5,7 +5,7 @@
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../../support/suite.ts';
-import { KeepalivePings, pingTemplate } from '../../../src/sip/registrar/KeepalivePing.ts';
+import { KeepalivePings } from '../../../src/sip/registrar/KeepalivePing.ts';
 import { parseMessage, validateMessage } from '../../../src/sip/wire/parser.ts';
 import type { SipRequest } from '../../../src/sip/wire/message.ts';
 
@@ -20,8 +20,7 @@ function parsed(bytes: Buffer): SipRequest {
 
 test('a ping is a valid OPTIONS to the Contact, from pinlatch, with the branch it reports', () => {
   const pings = new KeepalivePings('z9hG4bKpl');
-  const template = pingTemplate('sip:1001@192.168.1.2:5060', { transport: 'UDP', host: '203.0.113.10', port: 5060 });
-  const ping = pings.next(template);
+  const ping = pings.next('sip:1001@192.168.1.2:5060', { transport: 'UDP', host: '203.0.113.10', port: 5060 });
   const request = parsed(ping.bytes);
   assert.is(request.method, 'OPTIONS');
   assert.is(request.uriText, 'sip:1001@192.168.1.2:5060');
@@ -38,7 +37,7 @@ test('a ping is a valid OPTIONS to the Contact, from pinlatch, with the branch i
 });
 
 test('an IPv6 origin is bracketed in the Via and From', () => {
-  const ping = new KeepalivePings('z9hG4bKpl').next(pingTemplate('sip:1001@[2001:db8::2]:5060', { transport: 'UDP', host: '2001:db8::10', port: 5062 }));
+  const ping = new KeepalivePings('z9hG4bKpl').next('sip:1001@[2001:db8::2]:5060', { transport: 'UDP', host: '2001:db8::10', port: 5062 });
   const request = parsed(ping.bytes);
   assert.is(request.vias[0]!.host, '2001:db8::10');
   assert.is(request.vias[0]!.port, 5062);
@@ -46,12 +45,12 @@ test('an IPv6 origin is bracketed in the Via and From', () => {
 });
 
 test('branches and Call-IDs never repeat, within a process and between two', () => {
-  const template = pingTemplate('sip:1001@192.168.1.2:5060', { transport: 'UDP', host: '203.0.113.10', port: 5060 });
+  const origin = { transport: 'UDP', host: '203.0.113.10', port: 5060 } as const;
   const branches = new Set<string>();
   const callIds = new Set<string>();
   for (const pings of [new KeepalivePings('z9hG4bKpl'), new KeepalivePings('z9hG4bKpl')]) {
     for (let i = 0; i < 5000; i++) {
-      const ping = pings.next(template);
+      const ping = pings.next('sip:1001@192.168.1.2:5060', origin);
       branches.add(ping.branch);
       callIds.add(parsed(ping.bytes).callId!);
     }
