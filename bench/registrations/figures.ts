@@ -62,6 +62,12 @@ export interface RunFigures {
    */
   mainCpuMsPer1000PerMin: number;
   projected50kPct: number;
+  /**
+   * Main-thread CPU above idle per phone transaction of the steady phase (a REGISTER from a phone
+   * or a keepalive OPTIONS to one), µs: the cost per unit of work, which runs can compare when the
+   * phones' refreshes and pings came at somewhat different rates.
+   */
+  mainCpuUsPerTransaction: number;
   rssBaseMiB: number;
   rssMiB: number;
   rssKiBPer1000Bindings: number;
@@ -121,6 +127,7 @@ export function runFigures(r: RunInput): RunFigures {
   const idleMainCpuPct = pct(r.idle.mainNs - r.base.mainNs, r.idle.at - r.base.at);
   const thousands = last.bindings / 1000;
   const gcThousands = r.memorySteady.bindings / 1000;
+  const transactionsPerMin = perMin('phoneRegisters') + perMin('keepalivesSent');
   // % of a core = ms per minute / 600.
   const mainCpuMsPer1000PerMin = thousands > 0 ? Math.max(0, mainCpuPct - idleMainCpuPct) * 600 / thousands : 0;
   return {
@@ -140,6 +147,7 @@ export function runFigures(r: RunInput): RunFigures {
     idleMainCpuPct,
     mainCpuMsPer1000PerMin,
     projected50kPct: idleMainCpuPct + (mainCpuMsPer1000PerMin * 50) / 600,
+    mainCpuUsPerTransaction: transactionsPerMin > 0 ? (Math.max(0, mainCpuPct - idleMainCpuPct) * 600_000) / transactionsPerMin : 0,
     rssBaseMiB: r.base.rssKiB / 1024,
     rssMiB: last.rssKiB / 1024,
     rssKiBPer1000Bindings: thousands > 0 ? (last.rssKiB - r.base.rssKiB) / thousands : 0,
@@ -177,6 +185,7 @@ function rows(runs: readonly RunFigures[]): [string, ...string[]][] {
     row('main-thread CPU % idle (before the phones)', (r) => f(r.idleMainCpuPct, 1)),
     row('main-thread CPU ms per 1,000 phones per minute (above idle)', (r) => f(r.mainCpuMsPer1000PerMin, 1)),
     row('main-thread CPU % for 50,000 phones (scaled, idle included)', (r) => f(r.projected50kPct, 1)),
+    row('main-thread CPU µs per phone transaction (REGISTER or keepalive)', (r) => f(r.mainCpuUsPerTransaction, 1)),
     row('RSS MiB (before phones → steady)', (r) => `${f(r.rssBaseMiB)} → ${f(r.rssMiB)}`),
     row('RSS KiB per 1,000 bindings (no GC)', (r) => f(r.rssKiBPer1000Bindings)),
     row('after full GC: heap used MiB (before phones → steady)', (r) => `${f(r.memoryBase.heapKiB / 1024, 1)} → ${f(r.memorySteady.heapKiB / 1024, 1)}`),

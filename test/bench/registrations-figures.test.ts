@@ -52,6 +52,8 @@ test('CPU shares, cost per 1,000 phones above idle, per-minute rates, RSS per 1,
   // 10 % of a core above idle = 6000 ms a minute, for 2 thousand phones.
   assert.ok(Math.abs(f.mainCpuMsPer1000PerMin - 3000) < 1e-6);
   assert.ok(Math.abs(f.projected50kPct - (2 + 250)) < 1e-6);
+  // 10 % of a core above idle is 6 s a minute, over 2400 REGISTERs and 2400 keepalives a minute.
+  assert.ok(Math.abs(f.mainCpuUsPerTransaction - 1250) < 1e-6);
   assert.is(f.phoneRegistersPerMin, 2400);
   assert.is(f.registrarRegistersPerMin, 2400);
   assert.is(f.keepalivesPerMin, 2400);
