@@ -16,7 +16,8 @@
  * --builds compares pinlatch builds (each DIR a checkout with dist/ and build/ made): every mode
  * runs once per build, the builds one after the other within each mode, side by side in the table.
  *
- * Each run: pinlatch and Kamailio start fresh; the phones register at --rate (the ramp, until
+ * Each run: pinlatch and Kamailio start fresh; once pinlatch's main thread is quiet (its JIT
+ * warm-up over), its idle CPU is measured; the phones register at --rate (the ramp, until
  * pinlatch holds a binding for every phone); --settle-sec pass (every phone refreshes and is
  * pinged once); then the steady phase is sampled every --sample-sec: pinlatch's main-thread CPU
  * (/proc/PID/task/PID/schedstat) apart from its other threads, its RSS, its pinlatch_phones_*
