@@ -5,9 +5,9 @@
  * flow: keeping it would save ~1.5 µs a ping and cost ~330 bytes a flow (~16 MiB for 50,000 phones,
  * a quarter more than their bindings).
  *
- * Those two must be unique, not secret: a branch names a transaction (§17.1.1.3 asks only that it
- * be unique across space and time), a Call-ID names a dialog or registration (§8.1.1.4 suggests
- * a random string joined with a host name). One random value per process joined with a counter
+ * The branch and the Call-ID must be unique, not secret: a branch names a transaction
+ * (§17.1.1.3 asks only that it be unique across space and time), a Call-ID names a dialog or
+ * registration (§8.1.1.4 suggests a random string joined with a host name). One random value per process joined with a counter
  * is unique across pinlatch processes and restarts, without a call to the random generator per
  * ping. The From tag is that per-process value too: a keepalive creates no dialog, and the
  * Call-ID already tells each one apart (§19.3 wants tags unique per dialog identifier).
