@@ -65,6 +65,7 @@ import { popOwnRoutes, spiralOf } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { unalias } from '../registrar/ContactAlias.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
+import { KeepalivePings } from '../registrar/KeepalivePing.js';
 import { Phones } from '../registrar/Phones.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
@@ -141,13 +142,14 @@ export class SipProxy {
     const phones = options.config.phones;
     this.phones = phones
       ? new Phones(phones, new FlowTokens(key), {
-          ping: (flow, contact) => this.phoneFlows.ping(flow, contact),
+          ping: (flow, ping) => this.phoneFlows.ping(flow, ping),
+          origin: (flow) => this.phoneFlows.pingOrigin(flow),
           now: () => performance.now(),
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
-        })
+        }, new KeepalivePings(BRANCH_PREFIX))
       : null;
     this.hops = new HopResolver(() => this.config.limits.dnsLookups);
-    this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to) => this.send(data, to) });
+    this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to, local) => this.send(data, to, local) });
     this.phoneFlows = new PhoneFlows({ flowIn: () => this.config.phones!.flowIn, own: this.own, ownRequests: this.ownRequests });
     this.anchor = new MediaAnchor(
       { media: this.media, dialogs: this.dialogs, counters: this.counters, log: this.log, endCall: (dialog, reason) => this.ender.endCall(dialog, reason) },
