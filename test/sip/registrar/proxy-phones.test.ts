@@ -14,6 +14,7 @@ import { freePortRange } from '../../media/udp-peer.ts';
 import type { MediaRelay } from '../../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../../src/sip/proxy/Proxy.ts';
 import { createResponse, type SipMessage, type SipRequest } from '../../../src/sip/wire/message.ts';
+import { parseMessage } from '../../../src/sip/wire/parser.ts';
 import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, startProxy, stopProxy, until } from '../../support/sip-peer.ts';
 
 const PBX = '127.0.0.40';
@@ -22,6 +23,7 @@ const PHONE_B = '127.0.0.42';
 const PHONE_T = '127.0.0.43';
 const GATEWAY = '127.0.0.44';
 const PHONE_P = '127.0.0.45';
+const PHONE_Q = '127.0.0.48';
 
 interface Context {
   relay: MediaRelay;
@@ -238,6 +240,52 @@ test('a keepalive leaves from the listen point the phone registered through: the
     assert.is(ok?.port, ctx.port2, 'the 200 came from the second listen point');
     assert.is(ping.port, ctx.port2, `the ping came from the second listen point too, not from ${ctx.port}`);
     assert.match(ping.text, new RegExp(`^Via: SIP/2\\.0/UDP ${PROXY.replaceAll('.', '\\.')}:${ctx.port2};branch=`, 'm'));
+  } finally {
+    phone.close();
+  }
+});
+
+test("a PBX call to a phone registered through the second listen point leaves from it: INVITE, ACK, BYE, their Via and the Record-Route facing the phone", async (ctx) => {
+  const phone = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => phone.bind(0, PHONE_Q, resolve));
+  const got: Array<{ message: SipMessage; port: number }> = [];
+  phone.on('message', (data, from) => got.push({ message: parseMessage(data, { framing: 'datagram' }), port: from.port }));
+  const arrived = async (method: string): Promise<{ message: SipRequest; port: number }> => {
+    await until(() => got.some((m) => isRequest(method, 'call-q')(m.message)), 5000, `the ${method} at the phone`);
+    const found = got.find((m) => isRequest(method, 'call-q')(m.message))!;
+    return { message: found.message as SipRequest, port: found.port };
+  };
+  const toProxy = (message: SipMessage) => phone.send(message.ensureContentLength().serialize(), ctx.port2, PROXY);
+  const viaOfPort2 = new RegExp(`^SIP/2\\.0/UDP ${PROXY.replaceAll('.', '\\.')}:${ctx.port2};`);
+  try {
+    phone.send(register({ transport: 'UDP' }, ctx.port2, { user: '1010', callId: 'reg-q', cseq: 1 }), ctx.port2, PROXY);
+    const req = await ctx.pbx.waitFor(isRegister('reg-q', 1));
+    ctx.pbx.sendMessage(registered(req, 3600), ctx.port, PROXY);
+    await until(() => got.some((m) => m.message.kind === 'response' && m.message.callId === 'reg-q'), 5000, 'the 200 to the REGISTER');
+
+    ctx.pbx.send(inviteFromPbx(ctx, '1010', req.get('path')!, 'call-q'), ctx.port);
+    const invite = await arrived('INVITE');
+    assert.is(invite.port, ctx.port2, `the INVITE came from the second listen point, not from ${ctx.port}`);
+    assert.match(invite.message.get('via') ?? '', viaOfPort2);
+    const recordRoutes = invite.message.getAll('record-route');
+    assert.match(recordRoutes[0] ?? '', `<sip:${PROXY}:${ctx.port2};lr;`, 'the Record-Route the phone uses names the second listen point');
+    assert.match(recordRoutes[1] ?? '', `<sip:${PROXY}:${ctx.port};lr;`, 'the one the PBX uses names the first');
+
+    const ok = createResponse(invite.message, 200, { toTag: 'pq' });
+    for (const rr of recordRoutes) ok.append('Record-Route', rr);
+    ok.set('Contact', '<sip:1010@192.168.1.100:5060>');
+    toProxy(ok);
+    const answered = await ctx.pbx.waitFor(isResponse('call-q'));
+    assert.is(answered.status, 200);
+    const routes = answered.getAll('record-route').reverse();
+    for (const method of ['ACK', 'BYE']) {
+      ctx.pbx.send(request({ method, user: '1010', peer: ctx.pbx, proxyPort: ctx.port, callId: 'call-q', toTag: 'pq', cseq: method === 'ACK' ? 1 : 2, uri: 'sip:1010@192.168.1.100:5060', routes }), ctx.port);
+      const atPhone = await arrived(method);
+      assert.is(atPhone.port, ctx.port2, `the ${method} came from the second listen point, not from ${ctx.port}`);
+      assert.match(atPhone.message.get('via') ?? '', viaOfPort2);
+    }
+    toProxy(createResponse((await arrived('BYE')).message, 200));
+    assert.is((await ctx.pbx.waitFor(isResponse('call-q', 'BYE'))).status, 200);
   } finally {
     phone.close();
   }
