@@ -1,9 +1,9 @@
 /**
  * Phones behind NAT through the proxy, over real sockets on loopback: REGISTER with Path and a
  * signed flow token, throttled refreshes, requests from the PBX back over the phone's flow (UDP
- * mapping, from the listen point it came in on, or TCP connection), dead flows (430), forged tokens, STUN keepalives. The registrar
- * here is a plain socket that answers as a registrar would; test/e2e/phones*.test.ts runs the real
- * Kamailio behind real NATs.
+ * mapping, from the listen point it came in on, or TCP connection), dead flows (430), forged
+ * tokens, STUN keepalives. The registrar here is a plain socket that answers as a registrar
+ * would; test/e2e/phones*.test.ts runs the real Kamailio behind real NATs.
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
