@@ -68,6 +68,7 @@ export class OwnAddresses {
     return point.address;
   }
 
+  /** pinlatch's Via in a request toward `to`, naming the listen point localFor(to, flow) picks. */
   viaFor(to: Endpoint, branch: string, flow?: ListenPoint): Via {
     const point = this.localFor(to, flow);
     return new Via({
