@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MediaRelayApi } from '../../media/api.js';
 import type { TransactionTimers } from '../transaction/timers.js';
-import type { Endpoint } from '../transport/SipTransport.js';
+import type { Endpoint, ListenPoint } from '../transport/SipTransport.js';
 import { Dialog, type DialogSide } from './Dialog.js';
 import type { DialogTable } from './DialogTable.js';
 import { BRANCH_PREFIX } from './identifiers.js';
@@ -62,14 +62,16 @@ export class CallEnder {
     for (const route of target.routeSet) bye.append('Route', route);
     const branch = `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`;
     let destination: Endpoint;
+    let local: ListenPoint;
     try {
       destination = to ?? (await this.deps.inDialog.destinationToward(target, bye));
       // §16.6 step 6 / §12.2.1.1: a strict router first in the route set gets the Request-URI form it needs.
       routeToStrictRouter(bye);
-      bye.prepend('Via', this.deps.own.viaFor(destination, branch).toString());
+      local = this.deps.own.localFor(destination, target.local);
+      bye.prepend('Via', this.deps.own.viaFor(destination, branch, local).toString());
     } catch (err) {
       this.deps.log?.info({ err, callId: dialog.callId, toward, reason }, 'BYE not sent');
       return;
     }
-    this.deps.ownRequests.sendOwnRequest(`${branch}|BYE`, 'BYE', bye, destination);
+    this.deps.ownRequests.sendOwnRequest(`${branch}|BYE`, 'BYE', bye, destination, undefined, local);
   }}

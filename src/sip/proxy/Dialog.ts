@@ -9,6 +9,7 @@
  * destination toward it.
  */
 import { SdpVersionState } from '../../sdp/index.js';
+import type { ListenPoint } from '../transport/SipTransport.js';
 import type { RoutePin } from './RoutePin.js';
 
 export type DialogSide = 'caller' | 'callee';
@@ -36,6 +37,11 @@ export interface DialogPeer {
   trunk: string | null;
   /** Its Contact was not usable as a destination (behind NAT): send to `source` instead. */
   natted: boolean;
+  /**
+   * The listen point this side talks to: requests toward it leave from there, the only socket
+   * its NAT mapping admits (RFC 5626 §4.4). Unset: the first one toward its address.
+   */
+  local?: ListenPoint;
 }
 
 export class Dialog {

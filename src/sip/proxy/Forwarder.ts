@@ -90,6 +90,8 @@ export interface BranchTarget {
   /** Request-URI host and port toward it (the user part is kept); null keeps the Request-URI. */
   uriHost: string | null;
   uriPort: number | undefined;
+  /** A phone's flow: the listen point it came in on, which the branch leaves from (PhoneFlows.flowPoint). */
+  local?: ListenPoint;
 }
 
 /** One forwarded copy of a request and its client transaction. */
@@ -99,6 +101,8 @@ export interface Branch {
   client: ClientTransaction<SipResponse> | null;
   forwarded: SipRequest;
   destination: Endpoint;
+  /** The listen point the branch leaves from (its Via and Record-Route name it). */
+  local: ListenPoint;
   branch: string;
   /** The dialog the request belongs to; for an initial INVITE this branch's early dialog. */
   dialog: Dialog | null;
@@ -127,11 +131,11 @@ export interface ForwarderDeps {
   phones: Phones | null;
   /** Client transactions by key, the proxy's own requests' among them. */
   clientTx: Map<string, ClientTransaction<SipResponse>>;
-  send(data: Buffer, to: Endpoint): Promise<void>;
+  send(data: Buffer, to: Endpoint, local: ListenPoint): Promise<void>;
   resolveHop(hop: HopTarget): Promise<Endpoint>;
   /** Puts a phone's flow token where the registrar keeps it. */
   carryFlow(register: SipRequest, token: string, point: ListenPoint): void;
-  sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint): void;
+  sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint, local: ListenPoint): void;
   sendBye(dialog: Dialog, toward: DialogSide, reason: string, to?: Endpoint): Promise<void>;
   endDialog(dialog: Dialog): Promise<void>;
 }
@@ -182,10 +186,11 @@ export class Forwarder {
           pin,
           trunk: target.trunk?.name ?? null,
           natted: false,
+          local: target.local,
         }, ctx.spiral);
         if (ctx.branches.length === 0) this.deps.dialogs.add(dialog, ctx.caller.tag);
       }
-      await this.launchBranch(ctx, forwarded, destination, dialog, pin ?? ctx.caller?.pin ?? null);
+      await this.launchBranch(ctx, forwarded, destination, dialog, pin ?? ctx.caller?.pin ?? null, target.local);
     } catch (err) {
       // One target that cannot be reached or anchored fails its branch, not the whole fork.
       this.deps.log?.warn({ err, callId: request.callId, trunk: target.trunk?.name }, 'branch not started');
@@ -208,35 +213,39 @@ export class Forwarder {
     void this.deps.media.release(key).catch((err: unknown) => this.deps.log?.warn({ err, key }, 'media release failed'));
   }
 
-  /** Via, Record-Route, SDP anchoring and the client transaction of one branch. */
+  /**
+   * Via, Record-Route, SDP anchoring and the client transaction of one branch; `flow` is the
+   * listen point of the phone's flow it goes over, if it does.
+   */
   async launchBranch(
     ctx: ResponseContext,
     forwarded: SipRequest,
     destination: Endpoint,
     dialog: Dialog | null,
     pin: RoutePin | null,
+    flow: ListenPoint | undefined,
   ): Promise<void> {
     const { request } = ctx;
     forwarded.decrementMaxForwards();
     const index = ctx.branches.length;
     // Branch 0 keeps the form derived from the incoming branch alone (§16.6 step 8, §16.10).
     const branch = `${branchFor(request, ctx.loop)}${index === 0 ? '' : `.${index}`}`;
-    forwarded.pushVia(this.deps.own.viaFor(destination, branch));
+    const outbound = this.deps.own.localFor(destination, flow);
+    forwarded.pushVia(this.deps.own.viaFor(destination, branch, outbound));
     if (request.to?.tag === undefined && DIALOG_CREATING.has(request.method)) {
       const params: Array<[string, string | null]> = [['lr', null]];
       if (pin) params.push(['pin', pin.trunk]);
       if (ctx.spiral > 0) params.push([SPIRAL_PARAM, String(ctx.spiral)]);
       params.push(this.deps.gate.routeToken(request.callId!, pin?.trunk ?? null));
       // §16.6 step 4; the caller-facing entry first, so the one facing the callee ends on top.
-      const outbound = this.deps.own.localFor(destination);
       if (outbound !== ctx.local) forwarded.prepend('Record-Route', this.deps.own.recordRoute(ctx.local, params));
       forwarded.prepend('Record-Route', this.deps.own.recordRoute(outbound, params));
     }
-    if (ctx.register) this.deps.carryFlow(forwarded, ctx.register.token, this.deps.own.localFor(destination));
+    if (ctx.register) this.deps.carryFlow(forwarded, ctx.register.token, outbound);
     const offered = await this.deps.anchor.anchorBody(request, forwarded, dialog, ctx.from, 'offer');
     if (index === 0) ctx.offered = offered;
     const b: Branch = {
-      ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, branch, dialog,
+      ctx, key: `${branch}|${forwarded.method}`, client: null, forwarded, destination, local: outbound, branch, dialog,
       cancel: 'none', done: false,
     };
     ctx.branches.push(b);
@@ -254,7 +263,7 @@ export class Forwarder {
     const method = b.forwarded.method;
     const { ctx, key } = b;
     const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.deps.timers, {
-      send: (d) => this.deps.send(d, b.destination),
+      send: (d) => this.deps.send(d, b.destination, b.local),
       onResponse: (response, status) =>
         this.relayResponse(b, response, status).catch((err: unknown) => {
           // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
@@ -310,7 +319,7 @@ export class Forwarder {
 
   private sendCancel(b: Branch): void {
     b.cancel = 'sent';
-    this.deps.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination);
+    this.deps.sendOwnRequest(`${b.branch}|CANCEL`, 'CANCEL', cancelOf(b.forwarded), b.destination, b.local);
     // §16.10 / §9.1: a branch that has no final response 64 × T1 after its CANCEL is given up
     // (408): a callee that rings forever and ignores CANCEL must not hold the call's dialog,
     // media session and transactions for ever.
@@ -333,7 +342,7 @@ export class Forwarder {
     if (status === 100) return; // §16.7 step 5: 100 Trying is hop-by-hop.
     if (b.lateAck) {
       // A retransmission of a 2xx the proxy refused: the same ACK again (§13.2.2.4), nothing else.
-      if (status >= 200 && status < 300) await this.deps.send(b.lateAck, b.destination).catch(() => undefined);
+      if (status >= 200 && status < 300) await this.deps.send(b.lateAck, b.destination, b.local).catch(() => undefined);
       return;
     }
     const { ctx } = b;
@@ -503,9 +512,9 @@ export class Forwarder {
     dialog.callee.routeSet = routeSetTowardCallee(response, (r) => this.deps.own.refersToUs(r.uri));
     this.deps.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
     const ack = ackOf2xx(ctx.request, response, contact.toString(), dialog.callee.routeSet);
-    ack.prepend('Via', this.deps.own.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`).toString());
+    ack.prepend('Via', this.deps.own.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`, b.local).toString());
     b.lateAck = ack.serialize();
-    await this.deps.send(b.lateAck, b.destination).catch((err: unknown) =>
+    await this.deps.send(b.lateAck, b.destination, b.local).catch((err: unknown) =>
       this.deps.log?.info({ err, callId: dialog.callId }, 'ACK of a second 2xx not delivered'),
     );
     await this.deps.sendBye(dialog, 'callee', reason, b.destination);

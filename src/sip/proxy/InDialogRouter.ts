@@ -10,7 +10,7 @@ import type { Gatekeeper } from '../edge/Gatekeeper.js';
 import { routesTrusted } from '../edge/InDialogGuard.js';
 import type { LogBudget } from '../edge/LogBudget.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
-import type { Endpoint } from '../transport/SipTransport.js';
+import type { Endpoint, ListenPoint } from '../transport/SipTransport.js';
 import { createResponse, type SipRequest } from '../wire/message.js';
 import { normalizedIp } from '../wire/normalizedIp.js';
 import { parseUri } from '../wire/uri.js';
@@ -46,7 +46,7 @@ export interface InDialogRouterDeps {
   routes(): RouteTable;
   resolver(): TrunkResolver;
   resolveHop(hop: HopTarget): Promise<Endpoint>;
-  send(data: Buffer, to: Endpoint): Promise<void>;
+  send(data: Buffer, to: Endpoint, local: ListenPoint): Promise<void>;
 }
 
 export class InDialogRouter {
@@ -94,7 +94,7 @@ export class InDialogRouter {
     }
     // §16.6 step 6: toward a strict router (the route set decided the destination, or pin/NAT did).
     routeToStrictRouter(forwarded);
-    await this.deps.forwarder.launchBranch(ctx, forwarded, destination, dialog, null);
+    await this.deps.forwarder.launchBranch(ctx, forwarded, destination, dialog, null, dialog?.peer(Dialog.other(ctx.from)).local);
   }
 
   /**
@@ -152,21 +152,26 @@ export class InDialogRouter {
     if (request.maxForwards === 0) return;
     forwarded.decrementMaxForwards();
     let destination: Endpoint;
+    let flow: ListenPoint | undefined;
     if (dialog) {
       dialog.peer(from).source = source;
       await this.deps.anchor.anchorBody(request, forwarded, dialog, from, 'answer');
-      destination = await this.destinationToward(dialog.peer(Dialog.other(from)), forwarded);
+      const toward = dialog.peer(Dialog.other(from));
+      destination = await this.destinationToward(toward, forwarded);
+      flow = toward.local;
     } else {
       destination = await this.deps.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
     }
     routeToStrictRouter(forwarded);
+    let local: ListenPoint;
     try {
-      forwarded.pushVia(this.deps.own.viaFor(destination, branchFor(request)));
+      local = this.deps.own.localFor(destination, flow);
+      forwarded.pushVia(this.deps.own.viaFor(destination, branchFor(request), local));
     } catch (err) {
       this.deps.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered');
       return;
     }
-    await this.deps.send(forwarded.serialize(), destination).catch((err: unknown) =>
+    await this.deps.send(forwarded.serialize(), destination, local).catch((err: unknown) =>
       this.deps.log?.info({ err, callId: request.callId, to: destination }, 'ACK not delivered'),
     );
   }

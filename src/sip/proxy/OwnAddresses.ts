@@ -46,9 +46,14 @@ export class OwnAddresses {
     return v6;
   }
 
-  /** The listen point a request toward `to` leaves from: same transport, same address family. */
-  localFor(to: Endpoint): ListenPoint {
+  /**
+   * The listen point a request toward `to` leaves from: `flow` when it fits (the point a phone's
+   * flow came in on: its NAT admits nothing else, RFC 5626 §3.1, §4.4), else the first one of the
+   * same transport and address family.
+   */
+  localFor(to: Endpoint, flow?: ListenPoint): ListenPoint {
     const v6 = this.isV6(to.address);
+    if (flow && flow.transport === to.transport && this.isV6(flow.address) === v6) return flow;
     const point =
       this.points.find((p) => p.transport === to.transport && this.isV6(p.address) === v6) ??
       this.points.find((p) => p.transport === to.transport);
@@ -63,8 +68,9 @@ export class OwnAddresses {
     return point.address;
   }
 
-  viaFor(to: Endpoint, branch: string): Via {
-    const point = this.localFor(to);
+  /** pinlatch's Via in a request toward `to`, naming the listen point localFor(to, flow) picks. */
+  viaFor(to: Endpoint, branch: string, flow?: ListenPoint): Via {
+    const point = this.localFor(to, flow);
     return new Via({
       transport: to.transport.toUpperCase(),
       host: this.advertisedHost(point),

@@ -184,10 +184,10 @@ export class SipProxy {
       limits: this.limits,
       phones: this.phones,
       clientTx: this.clientTx,
-      send: (data, to) => this.send(data, to),
+      send: (data, to, local) => this.send(data, to, local),
       resolveHop: (hop) => this.hops.resolveHop(hop),
       carryFlow: (register, token, point) => this.phoneFlows.carryFlow(register, token, point),
-      sendOwnRequest: (key, method, request, destination) => this.ownRequests.sendOwnRequest(key, method, request, destination),
+      sendOwnRequest: (key, method, request, destination, local) => this.ownRequests.sendOwnRequest(key, method, request, destination, undefined, local),
       sendBye: (dialog, toward, reason, to) => this.ender.sendBye(dialog, toward, reason, to),
       endDialog: (dialog) => this.ender.endDialog(dialog),
     });
@@ -212,7 +212,7 @@ export class SipProxy {
       routes: () => this.routes,
       resolver: () => this.resolver,
       resolveHop: (hop) => this.hops.resolveHop(hop),
-      send: (data, to) => this.send(data, to),
+      send: (data, to, local) => this.send(data, to, local),
     });
     this.ender = new CallEnder({
       log: this.log,
@@ -392,7 +392,10 @@ export class SipProxy {
 
   // ── transport ────────────────────────────────────────────────────────────
 
-  /** Sends toward `to`; `local` (the listen point a request came in on) for responses. */
+  /**
+   * Sends toward `to` from `local`: for a response the listen point its request came in on, for a
+   * request OwnAddresses.localFor's choice (a phone's flow: the point the flow came in on).
+   */
   private send(data: Buffer, to: Endpoint, local?: ListenPoint): Promise<void> {
     const transport = this.transport;
     if (!transport) return Promise.reject(new Error('proxy stopped'));
@@ -607,7 +610,7 @@ export class SipProxy {
       }
       if (found.kind === 'dead') return reply(430, 'Flow Failed');
       const { flow } = found;
-      targets = [{ hop: { host: flow.address, port: flow.port, transport: flow.transport }, trunk: null, uriHost: null, uriPort: undefined }];
+      targets = [{ hop: { host: flow.address, port: flow.port, transport: flow.transport }, trunk: null, uriHost: null, uriPort: undefined, local: this.phoneFlows.flowPoint(flow) }];
     } else if (decided === 'to-upstream') {
       const upstream = this.config.upstream;
       if (!upstream) return reply(404, 'No Upstream');
@@ -640,6 +643,7 @@ export class SipProxy {
         pin: fromTrunk?.pinRoute ? new RoutePin(fromTrunk.name, { host: source.address, port: source.port, transport: source.transport }) : null,
         trunk: fromTrunk?.name ?? null,
         natted: !fromTrunk && contact ? natReason(hostOf(contact), source) !== null : false,
+        local,
       };
       this.counters.callStarted(fromTrunk?.name ?? targets[0]?.trunk?.name ?? null);
     }

@@ -56,10 +56,11 @@ export class PhoneFlows {
   }
 
   /**
-   * The listen point a flow came in on: a ping must leave from it to pass the phone's NAT, whose
-   * mapping admits only the address and port the phone sent to (RFC 5626 §3.1, §4.4).
+   * The listen point a flow came in on: a ping, or a request routed to the phone, must leave from
+   * it to pass the phone's NAT, whose mapping admits only the address and port the phone sent to
+   * (RFC 5626 §3.1, §4.4).
    */
-  private flowPoint(flow: Flow): ListenPoint {
+  flowPoint(flow: Flow): ListenPoint {
     const own = this.deps.own.listenPoints.find((p) => p.transport === flow.transport && p.address === flow.localAddress && p.port === flow.localPort);
     return own ?? this.deps.own.localFor({ transport: flow.transport, address: flow.address, port: flow.port });
   }

@@ -1,9 +1,9 @@
 /**
  * Phones behind NAT through the proxy, over real sockets on loopback: REGISTER with Path and a
  * signed flow token, throttled refreshes, requests from the PBX back over the phone's flow (UDP
- * mapping or TCP connection), dead flows (430), forged tokens, STUN keepalives. The registrar
- * here is a plain socket that answers as a registrar would; test/e2e/phones*.test.ts runs the real
- * Kamailio behind real NATs.
+ * mapping, from the listen point it came in on, or TCP connection), dead flows (430), forged
+ * tokens, STUN keepalives. The registrar here is a plain socket that answers as a registrar
+ * would; test/e2e/phones*.test.ts runs the real Kamailio behind real NATs.
  */
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import { freePortRange } from '../../media/udp-peer.ts';
 import type { MediaRelay } from '../../../src/media/MediaRelay.ts';
 import type { SipProxy } from '../../../src/sip/proxy/Proxy.ts';
 import { createResponse, type SipMessage, type SipRequest } from '../../../src/sip/wire/message.ts';
+import { parseMessage } from '../../../src/sip/wire/parser.ts';
 import { PROXY, SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, sdpPort, startProxy, stopProxy, until } from '../../support/sip-peer.ts';
 
 const PBX = '127.0.0.40';
@@ -22,6 +23,7 @@ const PHONE_B = '127.0.0.42';
 const PHONE_T = '127.0.0.43';
 const GATEWAY = '127.0.0.44';
 const PHONE_P = '127.0.0.45';
+const PHONE_Q = '127.0.0.48';
 
 interface Context {
   relay: MediaRelay;
@@ -240,6 +242,150 @@ test('a keepalive leaves from the listen point the phone registered through: the
     assert.match(ping.text, new RegExp(`^Via: SIP/2\\.0/UDP ${PROXY.replaceAll('.', '\\.')}:${ctx.port2};branch=`, 'm'));
   } finally {
     phone.close();
+  }
+});
+
+/** A phone behind NAT as a bare UDP socket: what it receives and from which proxy port. */
+class PortWatchingPhone {
+  readonly got: Array<{ message: SipMessage; port: number }> = [];
+
+  private constructor(readonly socket: dgram.Socket) {
+    socket.on('message', (data, from) => this.got.push({ message: parseMessage(data, { framing: 'datagram' }), port: from.port }));
+  }
+
+  static async bind(address: string): Promise<PortWatchingPhone> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+    return new PortWatchingPhone(socket);
+  }
+
+  /** The first `method` request of `callId` it received, and the proxy port it came from. */
+  async arrived(method: string, callId: string, ms = 5000): Promise<{ message: SipRequest; port: number }> {
+    await until(() => this.got.some((m) => isRequest(method, callId)(m.message)), ms, `the ${method} at the phone`);
+    const found = this.got.find((m) => isRequest(method, callId)(m.message))!;
+    return { message: found.message as SipRequest, port: found.port };
+  }
+
+  send(message: SipMessage | string, port: number): void {
+    this.socket.send(typeof message === 'string' ? Buffer.from(message, 'latin1') : message.ensureContentLength().serialize(), port, PROXY);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** pinlatch's Via toward the phone names the second listen point. */
+const viaOf = (port: number) => new RegExp(`^SIP/2\\.0/UDP ${PROXY.replaceAll('.', '\\.')}:${port};`);
+
+/**
+ * The phone registers through the second listen point, the PBX calls it (with `body` as offer) and
+ * it answers: the INVITE must reach it from that point, Via and the Record-Route it uses naming
+ * it. Returns the Record-Route the PBX got, in the PBX's Route order.
+ */
+async function answeredThroughPort2(sut: Pick<Context, 'port' | 'port2' | 'pbx'>, phone: PortWatchingPhone, user: string, callId: string, body?: string): Promise<string[]> {
+  phone.send(register({ transport: 'UDP' }, sut.port2, { user, callId: `reg-${callId}`, cseq: 1 }), sut.port2);
+  const req = await sut.pbx.waitFor(isRegister(`reg-${callId}`, 1));
+  sut.pbx.sendMessage(registered(req, 3600), sut.port, PROXY);
+  await until(() => phone.got.some((m) => m.message.kind === 'response' && m.message.callId === `reg-${callId}`), 5000, 'the 200 to the REGISTER');
+  sut.pbx.send(request({ user, peer: sut.pbx, proxyPort: sut.port, callId, uri: `sip:${user}@192.168.1.100:5060`, routes: [req.get('path')!], body }), sut.port);
+  const invite = await phone.arrived('INVITE', callId);
+  assert.is(invite.port, sut.port2, `the INVITE came from the second listen point, not from ${sut.port}`);
+  assert.match(invite.message.get('via') ?? '', viaOf(sut.port2));
+  const recordRoutes = invite.message.getAll('record-route');
+  assert.match(recordRoutes[0] ?? '', `<sip:${PROXY}:${sut.port2};lr;`, 'the Record-Route the phone uses names the second listen point');
+  assert.match(recordRoutes[1] ?? '', `<sip:${PROXY}:${sut.port};lr;`, 'the one the PBX uses names the first');
+  const ok = createResponse(invite.message, 200, { toTag: 'pq' });
+  for (const rr of recordRoutes) ok.append('Record-Route', rr);
+  ok.set('Contact', `<sip:${user}@192.168.1.100:5060>`);
+  if (body) ok.setBody(Buffer.from(sdp('192.168.1.100', 5000), 'latin1'), 'application/sdp');
+  phone.send(ok, sut.port2);
+  const answered = await sut.pbx.waitFor(isResponse(callId));
+  assert.is(answered.status, 200);
+  return answered.getAll('record-route').reverse();
+}
+
+test("a PBX call to a phone registered through the second listen point leaves from it: INVITE, ACK, BYE, their Via and the Record-Route facing the phone", async (ctx) => {
+  const phone = await PortWatchingPhone.bind(PHONE_Q);
+  try {
+    const routes = await answeredThroughPort2(ctx, phone, '1010', 'call-q');
+    for (const method of ['ACK', 'BYE']) {
+      ctx.pbx.send(request({ method, user: '1010', peer: ctx.pbx, proxyPort: ctx.port, callId: 'call-q', toTag: 'pq', cseq: method === 'ACK' ? 1 : 2, uri: 'sip:1010@192.168.1.100:5060', routes }), ctx.port);
+      const atPhone = await phone.arrived(method, 'call-q');
+      assert.is(atPhone.port, ctx.port2, `the ${method} came from the second listen point, not from ${ctx.port}`);
+      assert.match(atPhone.message.get('via') ?? '', viaOf(ctx.port2));
+    }
+    phone.send(createResponse((await phone.arrived('BYE', 'call-q')).message, 200), ctx.port2);
+    assert.is((await ctx.pbx.waitFor(isResponse('call-q', 'BYE'))).status, 200);
+  } finally {
+    phone.close();
+  }
+});
+
+test("a phone calling out through the second listen point: the PBX's BYE back to it leaves from that point", async (ctx) => {
+  const phone = await PortWatchingPhone.bind(PHONE_Q);
+  const port = phone.socket.address().port;
+  try {
+    phone.send(request({ user: '4930124', peer: { address: PHONE_Q, port, transport: 'UDP' }, proxyPort: ctx.port2, callId: 'out-q' }), ctx.port2);
+    const invite = await ctx.pbx.waitFor(isRequest('INVITE', 'out-q'));
+    ctx.pbx.sendMessage(answer(invite, 200, ctx.pbx, undefined, 'pb'), ctx.port, PROXY);
+    await until(() => phone.got.some((m) => m.message.kind === 'response' && m.message.callId === 'out-q'), 5000, 'the 200 at the phone');
+    const bye = [
+      `BYE sip:caller@${PHONE_Q}:${port} SIP/2.0`,
+      `Via: SIP/2.0/UDP ${PBX}:${ctx.pbx.port};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+      ...invite.getAll('record-route').map((r) => `Route: ${r}`),
+      'Max-Forwards: 70',
+      `From: ${invite.get('to')};tag=pb`,
+      `To: ${invite.get('from')}`,
+      'Call-ID: out-q',
+      'CSeq: 1 BYE',
+      'Content-Length: 0',
+      '',
+      '',
+    ].join('\r\n');
+    ctx.pbx.send(bye, ctx.port);
+    const atPhone = await phone.arrived('BYE', 'out-q');
+    assert.is(atPhone.port, ctx.port2, `the BYE came from the second listen point, not from ${ctx.port}`);
+    assert.match(atPhone.message.get('via') ?? '', viaOf(ctx.port2));
+    phone.send(createResponse(atPhone.message, 200), ctx.port2);
+    assert.is((await ctx.pbx.waitFor(isResponse('out-q', 'BYE'))).status, 200);
+  } finally {
+    phone.close();
+  }
+});
+
+test("pinlatch's own BYE (media timeout) toward a phone registered through the second listen point leaves from it", async (ctx) => {
+  const port = await freeSipPort();
+  const port2 = await freeSipPort();
+  const ports = await freePortRange(8);
+  // A proxy of its own: a 1 s media timeout would end the other tests' calls.
+  const sut = await startProxy(`
+sip:
+  listen:
+    - { transport: udp, address: ${PROXY}, port: ${port} }
+    - { transport: udp, address: ${PROXY}, port: ${port2} }
+  timers: { t1Ms: 20, t2Ms: 200, t4Ms: 200, inviteTimeoutMs: 10000 }
+media:
+  address: ${PROXY}
+  ports: { min: ${ports.min}, max: ${ports.max} }
+  shards: 1
+  timeoutSec: 1
+upstream: sip:${PBX}:${ctx.pbx.port}
+phones:
+  keepalive: { intervalSec: 30, maxMissed: 1 }
+log: { level: silent }
+`);
+  const phone = await PortWatchingPhone.bind(PHONE_Q);
+  try {
+    await answeredThroughPort2({ port, port2, pbx: ctx.pbx }, phone, '1011', 'call-mt', sdp(PBX, 4000));
+    const bye = await phone.arrived('BYE', 'call-mt', 8000);
+    assert.match(bye.message.get('reason') ?? '', 'media timeout');
+    assert.is(bye.port, port2, `the BYE came from the second listen point, not from ${port}`);
+    assert.match(bye.message.get('via') ?? '', viaOf(port2));
+    phone.send(createResponse(bye.message, 200), port2);
+  } finally {
+    phone.close();
+    await stopProxy(sut);
   }
 });
 
