@@ -47,8 +47,8 @@ import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './
 import { RouteTable, type RouteChoice } from './RouteTable.js';
 import { pinOf, routeToStrictRouter, undoStrictRouting } from './StrictRoute.js';
 import { IoTimer } from '../transaction/IoTimer.js';
-import { ClientTransaction } from '../transaction/ClientTransaction.js';
-import { ServerTransaction } from '../transaction/ServerTransaction.js';
+import { ClientTransaction, type ClientTransactionHandlers } from '../transaction/ClientTransaction.js';
+import { ServerTransaction, type ServerTransactionHandlers } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { LimitError, type LimitKind } from '../edge/LimitError.js';
 import { LoadShedder } from '../edge/LoadShedder.js';
@@ -716,13 +716,7 @@ export class SipProxy {
       }
     }
     this.transactionBytes += size;
-    const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, source, local),
-      onTerminated: () => {
-        this.serverTx.delete(key);
-        this.transactionBytes -= size;
-      },
-    });
+    const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, this.serverLink(key, source, local, size));
     this.serverTx.set(key, server);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
     const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
@@ -1214,11 +1208,30 @@ export class SipProxy {
     return this.resolveHop(nextHop(uriHop(forwarded.uri), forwarded.routes.map((r) => uriHop(r.uri))));
   }
 
+  /**
+   * The handlers a transaction keeps for its whole life, Timer J/K/L/M included (32 s): made here
+   * and not beside the others, because closures made in one function share its variables and
+   * these would keep the parsed request (and a branch its whole response context) alive.
+   */
+  private serverLink(key: string, source: Endpoint, local: ListenPoint, size: number): ServerTransactionHandlers {
+    return {
+      send: (d) => this.send(d, source, local),
+      onTerminated: () => {
+        this.serverTx.delete(key);
+        this.transactionBytes -= size;
+      },
+    };
+  }
+
+  private clientLink(key: string, destination: Endpoint): Pick<ClientTransactionHandlers<SipResponse>, 'send' | 'onTerminated'> {
+    return { send: (d) => this.send(d, destination), onTerminated: () => this.clientTx.delete(key) };
+  }
+
   private startClient(b: Branch): void {
     const method = b.forwarded.method;
     const { ctx, key } = b;
     const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, b.destination),
+      ...this.clientLink(key, b.destination),
       onResponse: (response, status) =>
         this.relayResponse(b, response, status).catch((err: unknown) => {
           // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
@@ -1237,7 +1250,6 @@ export class SipProxy {
         this.branchFailed(ctx, b, { status: 503, response: null });
       },
       buildAck: (response) => hopByHopAck(b.forwarded, response).serialize(),
-      onTerminated: () => this.clientTx.delete(key),
     });
     b.client = client;
     this.clientTx.set(key, client);
