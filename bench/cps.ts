@@ -263,7 +263,7 @@ class PinlatchStack extends Stack {
   }
   override async heapUsedBytes(): Promise<number | null> {
     if (!this.withMetrics) return null;
-    const body = await (await fetch(`http://${ADDR.relay}:${PINLATCH_METRICS_PORT}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const body = await (await fetch(`http://${ADDR.relay}:${PINLATCH_METRICS_PORT}/metrics`, { signal: AbortSignal.timeout(60_000) })).text();
     return metricValue(body, 'pinlatch_nodejs_heap_size_used_bytes');
   }
 }
