@@ -1437,6 +1437,20 @@ export class SipProxy {
       this.settle(ctx);
     }
     ctx.server.respond(status, out.serialize());
+    if (status >= 200 && status < 300 && b.client?.state === 'accepted') b.client.lingerWith(this.relayAgain2xx(ctx.server, response.to?.tag));
+  }
+
+  /**
+   * What a branch's client transaction keeps for Timer M (32 s) once its 2xx went upstream: the
+   * server transaction, which sends the same 2xx again for each retransmission (same content), not
+   * the branch and its response context with their parsed requests. A 2xx with another To tag
+   * would be a second dialog from a forking proxy downstream: one call has one media session, so
+   * it is not passed on.
+   */
+  private relayAgain2xx(server: ServerTransaction, tag: string | undefined): (response: SipResponse) => void {
+    return (response) => {
+      if (response.to?.tag === tag) server.resendAccepted();
+    };
   }
 
   /** The branch has its final response: timers stop and the transaction is no longer a forward. */

@@ -12,7 +12,9 @@
  * hundred calls per second tens of thousands of them linger at once. So it keeps only what each
  * state still needs: the request bytes until a final response stops the retransmissions, the
  * handlers that pass responses up until nothing more goes up (Completed passes nothing: only
- * `send` and `onTerminated` stay for the ACK), and the ACK in bytes of its own (ownedBytes).
+ * `send` and `onTerminated` stay for the ACK), and the ACK in bytes of its own (ownedBytes). In
+ * Accepted the TU may trade its handlers for a smaller one that relays the 2xx retransmissions
+ * (lingerWith).
  */
 import { IoTimer } from './IoTimer.js';
 import { ownedBytes } from './ownedBytes.js';
@@ -174,6 +176,21 @@ export class ClientTransaction<R> {
       case 'terminated':
         return;
     }
+  }
+
+  /**
+   * In Accepted (RFC 6026 §8.4), hands every further 2xx to `onRetransmission` instead of the
+   * handlers, which are let go: for Timer M (32 s) the transaction then keeps only what that
+   * function holds.
+   */
+  lingerWith(onRetransmission: (response: R, status: number) => void): void {
+    if (this.state !== 'accepted' || !this.handlers) return;
+    this.handlers = {
+      send: this.send,
+      onResponse: onRetransmission,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    };
   }
 
   /** Stops every timer; the transaction ends. Idempotent. */

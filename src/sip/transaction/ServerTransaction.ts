@@ -8,8 +8,8 @@
  *
  * Tens of thousands of transactions linger at once at a few hundred calls per second (Timer J
  * and L: 32 s on UDP), so a transaction keeps only the last response it may have to send again,
- * in bytes of its own (ownedBytes), and none in Accepted, where retransmitted INVITEs are absorbed
- * without an answer.
+ * in bytes of its own (ownedBytes): the final response in Completed, the 2xx in Accepted (the
+ * TU sends it again for each retransmission of the 2xx downstream, resendAccepted).
  */
 import { IoTimer } from './IoTimer.js';
 import { ownedBytes } from './ownedBytes.js';
@@ -69,6 +69,14 @@ export class ServerTransaction {
     if (this.lastResponse) this.transmit(this.lastResponse);
   }
 
+  /**
+   * The next hop retransmitted the 2xx this transaction passed on (RFC 6026 §8.4: a 2xx
+   * retransmission is forwarded too): the same bytes again, as its content is the same.
+   */
+  resendAccepted(): void {
+    if (this.state === 'accepted' && this.lastResponse) this.transmit(this.lastResponse);
+  }
+
   /** An ACK matched this INVITE transaction (non-2xx final response was sent). */
   receiveAck(): void {
     if (this.state !== 'completed' || !this.isInvite) return;
@@ -94,7 +102,7 @@ export class ServerTransaction {
     }
     if (this.isInvite && status < 300) {
       this.state = 'accepted';
-      this.lastResponse = undefined;
+      this.lastResponse = ownedBytes(data);
       this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
       return;
     }

@@ -88,7 +88,23 @@ test('an INVITE client transaction keeps its handlers in Accepted: 2xx retransmi
   assert.is(context.deref(), undefined, 'a terminated transaction holds nothing');
 });
 
-test('a server transaction answers a retransmission in Completed (Timer J) from bytes of its own, and keeps none in Accepted', async () => {
+test('in Accepted, lingerWith trades the handlers for the function that relays 2xx retransmissions', async () => {
+  const sent: Buffer[] = [];
+  const { tx, context } = clientOver('INVITE', sent);
+  const relayed: number[] = [];
+  tx.start();
+  tx.receiveResponse('200', 200);
+  tx.lingerWith((_r, status) => relayed.push(status));
+  await tick();
+  gc();
+  assert.is(context.deref(), undefined, 'the context is collected while Timer M runs');
+  tx.receiveResponse('200', 200);
+  tx.receiveResponse('180', 180);
+  assert.equal(relayed, [200], 'only the 2xx retransmission goes to it');
+  tx.terminate();
+});
+
+test('a server transaction answers a retransmission in Completed (Timer J) from bytes of its own, and its 2xx in Accepted', async () => {
   const sent: Buffer[] = [];
   const server = (method: string) => new ServerTransaction('k', method, false, timers, { send: (d) => void sent.push(d) });
   // Buffer.from of a short string is a slice of the shared 8 KiB pool: the case the copy is for.
@@ -108,7 +124,13 @@ test('a server transaction answers a retransmission in Completed (Timer J) from 
   invite.receiveRetransmission();
   assert.is(invite.state, 'accepted');
   assert.is(sent.length, 1, 'a retransmitted INVITE in Accepted is absorbed without an answer');
+  invite.resendAccepted();
+  assert.is(sent.length, 2, 'a retransmission of the 2xx from downstream: the same 2xx again');
+  assert.is(sent[1]!.toString(), sent[0]!.toString());
+  assert.is(sent[1]!.buffer.byteLength, sent[1]!.length, 'the 2xx kept for Timer L is its own block');
   invite.terminate();
+  invite.resendAccepted();
+  assert.is(sent.length, 2, 'nothing once terminated');
 });
 
 test.run();
