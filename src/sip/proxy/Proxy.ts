@@ -50,6 +50,7 @@ import { IoTimer } from '../transaction/IoTimer.js';
 import { ClientTransaction, type ClientTransactionHandlers } from '../transaction/ClientTransaction.js';
 import { ServerTransaction, type ServerTransactionHandlers } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
+import { ownedString } from '../transaction/owned.js';
 import { LimitError, type LimitKind } from '../edge/LimitError.js';
 import { LoadShedder } from '../edge/LoadShedder.js';
 import { startJitWarmUp } from '../warmup/JitWarmUp.js';
@@ -662,7 +663,8 @@ export class SipProxy {
 
   private serverKey(request: SipRequest, method = request.method): string {
     const via = request.topVia!;
-    return `${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`;
+    // Its own string: the key lives as long as the transaction (Timer J, 32 s), not the request's text.
+    return ownedString(`${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`);
   }
 
   private onRequest(request: SipRequest, source: Endpoint, local: ListenPoint, size: number): void {
@@ -1448,8 +1450,9 @@ export class SipProxy {
    * it is not passed on.
    */
   private relayAgain2xx(server: ServerTransaction, tag: string | undefined): (response: SipResponse) => void {
+    const own = tag === undefined ? undefined : ownedString(tag);
     return (response) => {
-      if (response.to?.tag === tag) server.resendAccepted();
+      if (response.to?.tag === own) server.resendAccepted();
     };
   }
 

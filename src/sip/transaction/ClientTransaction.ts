@@ -17,7 +17,7 @@
  * (lingerWith).
  */
 import { IoTimer } from './IoTimer.js';
-import { ownedBytes } from './ownedBytes.js';
+import { ownedBytes } from './owned.js';
 import type { TransactionTimers } from './timers.js';
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'accepted' | 'completed' | 'terminated';

@@ -12,7 +12,7 @@
  * TU sends it again for each retransmission of the 2xx downstream, resendAccepted).
  */
 import { IoTimer } from './IoTimer.js';
-import { ownedBytes } from './ownedBytes.js';
+import { ownedBytes } from './owned.js';
 import type { TransactionTimers } from './timers.js';
 
 export type ServerState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
