@@ -1,15 +1,23 @@
 /**
- * Micro benchmark of the SIP parser (src/sip/parser.ts) on the two messages every call carries:
+ * Micro benchmark of the SIP parser (src/sip/wire/parser.ts) on the two messages every call carries:
  * an INVITE with an SDP offer and a 200 OK with the answer. "parse" is what the transport does per
  * datagram (split + frame + validate the proxy's headers); "parse + proxy edits + serialize" adds a
  * forwarding hop's work (pop Route, decrement Max-Forwards, push Via, add Record-Route, write out).
  * `register(bench)` adds the tasks to a shared tinybench Bench; run this file directly
  * (`node --import tsx bench/micro/sip-parse.ts`) for a standalone table.
+ *
+ * A/B against another checkout (e.g. main exported with `git archive main src | tar -x -C DIR`):
+ * `node --import tsx bench/micro/sip-parse.ts --against DIR [--rounds 15] [--iterations 3000]`
+ * runs the operations with both parsers in interleaved rounds in this one process and prints the
+ * best round of each as CPU time per operation (process.cpuUsage: on a shared machine, time spent
+ * waiting for a CPU does not count, which wall-clock rounds would).
  */
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { parseMessage } from '../../src/sip/wire/parser.ts';
-import type { SipRequest } from '../../src/sip/wire/message.ts';
+import type { SipMessage, SipRequest } from '../../src/sip/wire/message.ts';
 
 const SDP = [
   'v=0',
@@ -65,40 +73,84 @@ const OK = message([
   `Content-Length: ${Buffer.byteLength(SDP)}`,
 ]);
 
-export function register(bench: Bench): void {
-  bench.add(`SIP parse INVITE+SDP (${INVITE.length} B)`, () => {
-    parseMessage(INVITE);
-  });
-  bench.add(`SIP parse 200 OK+SDP (${OK.length} B)`, () => {
-    parseMessage(OK);
-  });
-  bench.add('SIP parse INVITE + proxy edits + serialize', () => {
-    const request = parseMessage(INVITE) as SipRequest;
-    request.popRoute();
-    request.decrementMaxForwards();
-    request.prepend('Record-Route', '<sip:198.51.100.1;lr>');
-    request.pushVia('SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-pl-1');
-    request.serialize();
-  });
-  bench.add('SIP parse 200 OK + pop Via + serialize', () => {
-    const response = parseMessage(OK);
-    response.popVia();
-    response.serialize();
-  });
+type Parse = (data: Buffer) => SipMessage;
+
+/** The operations measured, each on a parser given as argument (so that two builds compare). */
+const OPERATIONS: ReadonlyArray<readonly [string, (parse: Parse) => void]> = [
+  [`parse INVITE+SDP (${INVITE.length} B)`, (parse) => void parse(INVITE)],
+  [`parse 200 OK+SDP (${OK.length} B)`, (parse) => void parse(OK)],
+  [
+    'parse INVITE + proxy edits + serialize',
+    (parse) => {
+      const request = parse(INVITE) as SipRequest;
+      request.popRoute();
+      request.decrementMaxForwards();
+      request.prepend('Record-Route', '<sip:198.51.100.1;lr>');
+      request.pushVia('SIP/2.0/UDP 198.51.100.1:5060;branch=z9hG4bK-pl-1');
+      request.serialize();
+    },
+  ],
+  [
+    'parse 200 OK + pop Via + serialize',
+    (parse) => {
+      const response = parse(OK);
+      response.popVia();
+      response.serialize();
+    },
+  ],
   // What the proxy does with a response it relays: the received copy stays with the transaction.
-  bench.add('SIP parse 200 OK + clone + read tags/CSeq + pop Via + serialize', () => {
-    const response = parseMessage(OK);
-    const out = response.clone();
-    void out.cseq;
-    void out.to?.tag;
-    out.popVia();
-    out.serialize();
-  });
+  [
+    'parse 200 OK + clone + read tags/CSeq + pop Via + serialize',
+    (parse) => {
+      const out = parse(OK).clone();
+      void out.cseq;
+      void out.to?.tag;
+      out.popVia();
+      out.serialize();
+    },
+  ],
+];
+
+/** Interleaved rounds of every operation with parser A and B (order alternating); best CPU µs per operation. */
+function compare(a: Parse, b: Parse, rounds: number, iterations: number): Array<{ operation: string; a: number; b: number }> {
+  const best = OPERATIONS.map(([operation]) => ({ operation, a: Infinity, b: Infinity }));
+  for (let round = 0; round < rounds; round++) {
+    OPERATIONS.forEach(([, run], i) => {
+      for (const side of round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
+        const parse = side === 'a' ? a : b;
+        const before = process.cpuUsage();
+        for (let n = 0; n < iterations; n++) run(parse);
+        const used = process.cpuUsage(before);
+        best[i]![side] = Math.min(best[i]![side], (used.user + used.system) / iterations);
+      }
+    });
+  }
+  return best;
+}
+
+export function register(bench: Bench): void {
+  for (const [operation, run] of OPERATIONS) bench.add(`SIP ${operation}`, () => run(parseMessage));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const bench = new Bench({ name: 'sip-parse', time: 500 });
-  register(bench);
-  await bench.run();
-  console.table(bench.table());
+  const { values } = parseArgs({
+    options: { against: { type: 'string' }, rounds: { type: 'string', default: '15' }, iterations: { type: 'string', default: '3000' } },
+  });
+  if (values.against === undefined) {
+    const bench = new Bench({ name: 'sip-parse', time: 500 });
+    register(bench);
+    await bench.run();
+    console.table(bench.table());
+  } else {
+    const other = (await import(resolve(values.against, 'src/sip/wire/parser.ts'))) as { parseMessage: Parse };
+    const rows = compare(other.parseMessage, parseMessage, Number(values.rounds), Number(values.iterations));
+    console.table(
+      rows.map((row) => ({
+        operation: row.operation,
+        [`${values.against} µs`]: row.a.toFixed(2),
+        'this checkout µs': row.b.toFixed(2),
+        ratio: `${(row.a / row.b).toFixed(2)}x`,
+      })),
+    );
+  }
 }

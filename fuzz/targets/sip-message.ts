@@ -3,8 +3,8 @@
  *
  * Allowed outcomes for any bytes: a message, or a SipError subclass. For a parsed message, every
  * typed accessor the proxy reads (vias, topVia, routes, recordRoutes, cseq, callId, from/to tags,
- * contact, maxForwards, contentLength, Request-URI) returns without throwing (validation already
- * read them), each typed value re-parses from its own text to the same text, and the message
+ * contact, maxForwards, contentLength, Request-URI) returns without throwing (validation ran
+ * their readers, checking without building), each typed value re-parses from its own text to the same text, and the message
  * serialises to bytes that parse back to the same values, both byte for byte (fast path) and
  * rebuilt from the fields. What the proxy does to a message (stamp received/rport, push a Via,
  * decrement Max-Forwards, pop a Route, build a response, pop a Via off a response) gives a
@@ -76,7 +76,7 @@ function mustParse(what: string, data: Buffer): SipMessage {
 }
 
 function exerciseParsed(m: SipMessage): void {
-  // Validation read these: from here on nothing may throw, not even a SipError.
+  // Validation ran the readers of these: from here on nothing may throw, not even a SipError.
   const view = onlyTypedErrors('a typed accessor of a validated message', () => typedView(m), () => false)!;
   onlyTypedErrors('responseDestination', () => m.topVia && responseDestination(m.topVia), () => false);
   reparses(m);

@@ -5,7 +5,7 @@
 import { Counter, type Registry } from 'prom-client';
 import type { AdmissionCounters } from '../../sip/edge/Gatekeeper.js';
 import { answeredByTrunk, type SipCallView } from '../../sip/proxy/CallView.js';
-import type { ProxyStats } from '../../sip/proxy/Proxy.js';
+import type { ProxyStats } from '../../sip/proxy/ProxyStats.js';
 import type { SipCounters } from '../../sip/proxy/SipCounters.js';
 import { byLabel, counterFrom, countersFrom, gaugeFrom, gaugesFrom, perScrape } from './from.js';
 

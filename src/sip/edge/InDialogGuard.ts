@@ -14,6 +14,7 @@
  *   the trunks — sources trusted to route — may still send one (a BYE after a restart); anyone
  *   else gets 481 (§12.2.2: no such dialog here).
  */
+import type { SourceClass } from './SourceClassifier.js';
 
 export interface InDialogFacts {
   /** The own Route's token: valid, invalid, or none (the request did not come through our Route). */
@@ -43,4 +44,12 @@ export function decideInDialog(facts: InDialogFacts): InDialogDecision {
     return facts.nextHopInDialog ? FORWARD : { kind: 'refuse', status: 403, reason: 'Next Hop Not In Dialog' };
   }
   return facts.sourceTrusted ? FORWARD : { kind: 'refuse', status: 481, reason: 'Call/Transaction Does Not Exist' };
+}
+
+/**
+ * The upstream PBX and the trunks may send a request of a dialog pinlatch no longer knows (a BYE
+ * after a restart); a phone may not: its own Call-ID's token would let it name any next hop.
+ */
+export function routesTrusted(source: SourceClass): boolean {
+  return source.kind === 'upstream' || source.kind === 'trunk';
 }

@@ -12,6 +12,8 @@
  * gateway still sees its own Contact. The pinned address is fixed for the life of the dialog
  * (a re-resolved host name only affects new calls).
  */
+import type { Uri } from '../wire/uri.js';
+
 export type HopTransport = 'udp' | 'tcp';
 
 export interface HopTarget {
@@ -67,4 +69,10 @@ export function nextHop(requestUri: UriHop, routeSet: readonly UriHop[], pin?: R
   if (pin) return { ...pin.target, pinned: true };
   const first = routeSet[0];
   return { ...fromUri(first ?? requestUri), pinned: false };
+}
+
+/** The next-hop view of a SIP URI (maddr before host, §16.5); other schemes cannot be routed to. */
+export function uriHop(uri: Uri): UriHop {
+  if (uri.kind !== 'sip') throw new RangeError(`cannot route to a ${uri.toString().split(':')[0]} URI`);
+  return { host: uri.maddr ?? uri.host, port: uri.port ?? null, transport: uri.transport ?? null };
 }

@@ -18,10 +18,18 @@
  */
 import { SipHeaderError } from './errors.js';
 import { parseCSeq, parseUnsigned, type CSeq } from './headers/cseq.js';
-import { parseContactList, parseNameAddr, parseNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
+import {
+  checkNameAddr,
+  checkNameAddrList,
+  parseContactList,
+  parseNameAddr,
+  parseNameAddrList,
+  type ContactValue,
+  type NameAddr,
+} from './headers/nameAddr.js';
 import { canonicalHeaderName, headerKey, isListHeader } from './headers/names.js';
 import { splitList } from './headers/syntax.js';
-import { parseViaList, type Via } from './headers/via.js';
+import { checkViaList, parseViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
 import { parseUri, type Uri } from './uri.js';
 
@@ -45,6 +53,9 @@ export interface HeaderField {
   readonly end: number;
 }
 
+/** The body of a message without one (never written to: a Buffer of length 0 has no bytes). */
+const EMPTY_BODY = Buffer.alloc(0);
+
 /** CR LF as one big-endian 16-bit word, written with writeUInt16BE. */
 const CRLF_WORD = 0x0d0a;
 
@@ -55,6 +66,52 @@ function field(name: string, value: string): HeaderField {
 function toBuffer(body: Buffer | Uint8Array | string): Buffer {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/**
+ * One bit per typed header, set once its value is read and cached in the message (a bitmask and
+ * one field per header instead of a Map: every message has the same shape and reads allocate nothing).
+ */
+const VIAS = 1 << 0;
+const FROM = 1 << 1;
+const TO = 1 << 2;
+const CALL_ID = 1 << 3;
+const CSEQ = 1 << 4;
+const MAX_FORWARDS = 1 << 5;
+const ROUTES = 1 << 6;
+const RECORD_ROUTES = 1 << 7;
+const CONTACT = 1 << 8;
+const CONTENT_LENGTH = 1 << 9;
+
+/** What a list-valued cache field holds before its bit is set (shared: never returned). */
+const NOT_READ: readonly never[] = Object.freeze([]);
+
+/** The cache bit of a header key, or 0 for headers without a typed value. */
+function typedBit(key: string): number {
+  switch (key) {
+    case 'via':
+      return VIAS;
+    case 'from':
+      return FROM;
+    case 'to':
+      return TO;
+    case 'call-id':
+      return CALL_ID;
+    case 'cseq':
+      return CSEQ;
+    case 'max-forwards':
+      return MAX_FORWARDS;
+    case 'route':
+      return ROUTES;
+    case 'record-route':
+      return RECORD_ROUTES;
+    case 'contact':
+      return CONTACT;
+    case 'content-length':
+      return CONTENT_LENGTH;
+    default:
+      return 0;
+  }
 }
 
 export interface MessageInit {
@@ -74,17 +131,33 @@ abstract class SipMessageBase {
   #wire: Buffer | null = null;
   /** Start line bytes as received, while the start line was not changed. */
   #startRaw: Buffer | null = null;
-  readonly #cache = new Map<string, unknown>();
+  /** Which typed values below are cached (bits above); a value whose bit is clear is not read yet. */
+  #read = 0;
+  #vias: readonly Via[] = NOT_READ;
+  #from: NameAddr | undefined = undefined;
+  #to: NameAddr | undefined = undefined;
+  #callId: string | undefined = undefined;
+  #cseq: CSeq | undefined = undefined;
+  #maxForwards: number | undefined = undefined;
+  #routes: readonly NameAddr[] = NOT_READ;
+  #recordRoutes: readonly NameAddr[] = NOT_READ;
+  #contact: ContactValue | undefined = undefined;
+  #contentLength: number | undefined = undefined;
 
   protected constructor(version: string, init: MessageInit) {
     this.#version = version;
-    this.#fields = [...(init.fields ?? [])];
-    for (const [name, value] of init.headers ?? []) this.#fields.push(field(name, value));
-    this.#body = toBuffer(init.body ?? Buffer.alloc(0));
+    this.#fields = init.fields ? [...init.fields] : [];
+    if (init.headers) for (const [name, value] of init.headers) this.#fields.push(field(name, value));
+    this.#body = init.body === undefined ? EMPTY_BODY : toBuffer(init.body);
   }
 
-  /** Called by the parser: attach the received bytes used for byte-exact serialization. */
-  protected adoptWire(wire: Buffer | null, startRaw: Buffer | null): void {
+  /**
+   * Called by the parser: take over its field list (not copied: the parser made it for this
+   * message) and the received bytes used for byte-exact serialization.
+   */
+  protected adoptParsed(fields: HeaderField[], body: Buffer, wire: Buffer | null, startRaw: Buffer | null): void {
+    this.#fields = fields;
+    this.#body = body;
     this.#wire = wire;
     this.#startRaw = startRaw;
   }
@@ -96,16 +169,7 @@ abstract class SipMessageBase {
 
   #changed(key: string): void {
     this.#wire = null;
-    this.#cache.delete(key);
-  }
-
-  /** The typed value of header `key`, read by `read` (a module-level function: no closure per access). */
-  #typed<T>(key: string, read: (fields: readonly HeaderField[]) => T): T {
-    const cached = this.#cache.get(key);
-    if (cached !== undefined || this.#cache.has(key)) return cached as T;
-    const value = read(this.#fields);
-    this.#cache.set(key, value);
-    return value;
+    this.#read &= ~typedBit(key);
   }
 
   get version(): string {
@@ -244,7 +308,11 @@ abstract class SipMessageBase {
 
   /** All Via values, topmost first (§20.42). Empty when there is none. */
   get vias(): readonly Via[] {
-    return this.#typed('via', readVias);
+    if (!(this.#read & VIAS)) {
+      this.#vias = readVias(this.#fields);
+      this.#read |= VIAS;
+    }
+    return this.#vias;
   }
 
   get topVia(): Via | undefined {
@@ -269,7 +337,11 @@ abstract class SipMessageBase {
   }
 
   get from(): NameAddr | undefined {
-    return this.#typed('from', readFrom);
+    if (!(this.#read & FROM)) {
+      this.#from = readFrom(this.#fields);
+      this.#read |= FROM;
+    }
+    return this.#from;
   }
 
   setFrom(value: NameAddr): this {
@@ -277,7 +349,11 @@ abstract class SipMessageBase {
   }
 
   get to(): NameAddr | undefined {
-    return this.#typed('to', readTo);
+    if (!(this.#read & TO)) {
+      this.#to = readTo(this.#fields);
+      this.#read |= TO;
+    }
+    return this.#to;
   }
 
   setTo(value: NameAddr): this {
@@ -285,16 +361,28 @@ abstract class SipMessageBase {
   }
 
   get callId(): string | undefined {
-    return this.#typed('call-id', readCallId);
+    if (!(this.#read & CALL_ID)) {
+      this.#callId = readCallId(this.#fields);
+      this.#read |= CALL_ID;
+    }
+    return this.#callId;
   }
 
   get cseq(): CSeq | undefined {
-    return this.#typed('cseq', readCSeq);
+    if (!(this.#read & CSEQ)) {
+      this.#cseq = readCSeq(this.#fields);
+      this.#read |= CSEQ;
+    }
+    return this.#cseq;
   }
 
   /** Max-Forwards (0-255, §20.22), or undefined when absent. */
   get maxForwards(): number | undefined {
-    return this.#typed('max-forwards', readMaxForwards);
+    if (!(this.#read & MAX_FORWARDS)) {
+      this.#maxForwards = readMaxForwards(this.#fields);
+      this.#read |= MAX_FORWARDS;
+    }
+    return this.#maxForwards;
   }
 
   /**
@@ -310,7 +398,11 @@ abstract class SipMessageBase {
 
   /** Route values in order (§20.34); empty when there is none. */
   get routes(): readonly NameAddr[] {
-    return this.#typed('route', readRoutes);
+    if (!(this.#read & ROUTES)) {
+      this.#routes = readNameAddrs(this.#fields, 'route', 'Route');
+      this.#read |= ROUTES;
+    }
+    return this.#routes;
   }
 
   /** Removes and returns the top Route (loose routing, §16.4). */
@@ -321,12 +413,20 @@ abstract class SipMessageBase {
   }
 
   get recordRoutes(): readonly NameAddr[] {
-    return this.#typed('record-route', readRecordRoutes);
+    if (!(this.#read & RECORD_ROUTES)) {
+      this.#recordRoutes = readNameAddrs(this.#fields, 'record-route', 'Record-Route');
+      this.#read |= RECORD_ROUTES;
+    }
+    return this.#recordRoutes;
   }
 
   /** Contact (§20.10): undefined when absent, `{ star: true }` for `*`, else the addresses in order. */
   get contact(): ContactValue | undefined {
-    return this.#typed('contact', readContact);
+    if (!(this.#read & CONTACT)) {
+      this.#contact = readContact(this.#fields);
+      this.#read |= CONTACT;
+    }
+    return this.#contact;
   }
 
   /** The Contact addresses (empty when absent or `*`). */
@@ -337,7 +437,11 @@ abstract class SipMessageBase {
 
   /** Content-Length as declared, or undefined when absent. */
   get contentLength(): number | undefined {
-    return this.#typed('content-length', contentLengthOf);
+    if (!(this.#read & CONTENT_LENGTH)) {
+      this.#contentLength = contentLengthOf(this.#fields);
+      this.#read |= CONTENT_LENGTH;
+    }
+    return this.#contentLength;
   }
 
   /** Content-Type media type, lowercased, without parameters (`application/sdp`). */
@@ -413,7 +517,6 @@ abstract class SipMessageBase {
     return this.serialize().toString('utf8');
   }
 
-  /** Carries the byte-exact fast path over to a copy that has the same start line, fields and body. */
   /**
    * What a clone takes over besides fields and body: the wire bytes and the typed headers already
    * parsed (shared, as the typed values are read-only; a change to the clone drops its own entry).
@@ -421,7 +524,17 @@ abstract class SipMessageBase {
   protected copyWireTo<T extends SipMessageBase>(target: T): T {
     target.#wire = this.#wire;
     target.#startRaw = this.#startRaw;
-    for (const [key, value] of this.#cache) target.#cache.set(key, value);
+    target.#read = this.#read;
+    target.#vias = this.#vias;
+    target.#from = this.#from;
+    target.#to = this.#to;
+    target.#callId = this.#callId;
+    target.#cseq = this.#cseq;
+    target.#maxForwards = this.#maxForwards;
+    target.#routes = this.#routes;
+    target.#recordRoutes = this.#recordRoutes;
+    target.#contact = this.#contact;
+    target.#contentLength = this.#contentLength;
     return target;
   }
 }
@@ -441,18 +554,16 @@ export class SipRequest extends SipMessageBase {
 
   /** Used by the parser to build a request from received fields without re-validating them. */
   static fromParsed(
-    parts: { method: string; uriText: string; version: string; fields: HeaderField[]; body: Buffer },
+    method: string,
+    uriText: string,
+    version: string,
+    fields: HeaderField[],
+    body: Buffer,
     wire: Buffer | null,
     startRaw: Buffer | null,
   ): SipRequest {
-    const request = new SipRequest({
-      method: parts.method,
-      uri: parts.uriText,
-      version: parts.version,
-      fields: parts.fields,
-      body: parts.body,
-    });
-    request.adoptWire(wire, startRaw);
+    const request = new SipRequest({ method, uri: uriText, version });
+    request.adoptParsed(fields, body, wire, startRaw);
     return request;
   }
 
@@ -511,18 +622,16 @@ export class SipResponse extends SipMessageBase {
   }
 
   static fromParsed(
-    parts: { status: number; reason: string; version: string; fields: HeaderField[]; body: Buffer },
+    status: number,
+    reason: string,
+    version: string,
+    fields: HeaderField[],
+    body: Buffer,
     wire: Buffer | null,
     startRaw: Buffer | null,
   ): SipResponse {
-    const response = new SipResponse({
-      status: parts.status,
-      reason: parts.reason,
-      version: parts.version,
-      fields: parts.fields,
-      body: parts.body,
-    });
-    response.adoptWire(wire, startRaw);
+    const response = new SipResponse({ status, reason, version });
+    response.adoptParsed(fields, body, wire, startRaw);
     return response;
   }
 
@@ -588,9 +697,6 @@ function readNameAddrs(fields: readonly HeaderField[], key: string, header: stri
   return out;
 }
 
-const readRoutes = (fields: readonly HeaderField[]): NameAddr[] => readNameAddrs(fields, 'route', 'Route');
-const readRecordRoutes = (fields: readonly HeaderField[]): NameAddr[] => readNameAddrs(fields, 'record-route', 'Record-Route');
-
 function readFrom(fields: readonly HeaderField[]): NameAddr | undefined {
   const value = singleValue(fields, 'from', 'From');
   return value === undefined ? undefined : parseNameAddr(value, 'From');
@@ -620,6 +726,40 @@ function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
   const n = parseUnsigned(value, 255);
   if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
   return n;
+}
+
+/**
+ * Checks of the typed headers that build nothing: each throws the SipHeaderError its getter would
+ * throw (same reader, see checkViaList / checkNameAddr), so that validation of a received message
+ * does not allocate the values the proxy may never read; the getters build them on first use.
+ */
+export function checkVias(fields: readonly HeaderField[]): void {
+  for (const f of fields) if (f.key === 'via') checkViaList(f.value);
+}
+
+/** Checks From or To (`key`), a header that appears at most once. */
+export function checkNameAddrField(fields: readonly HeaderField[], key: 'from' | 'to', header: string): void {
+  const value = singleValue(fields, key, header);
+  if (value !== undefined) checkNameAddr(value, header);
+}
+
+/** Checks every field of a name-addr list header (Route, Record-Route). */
+export function checkNameAddrFields(fields: readonly HeaderField[], key: string, header: string): void {
+  for (const f of fields) if (f.key === key) checkNameAddrList(f.value, header);
+}
+
+/** Checks Contact as readContact reads it. */
+export function checkContact(fields: readonly HeaderField[]): void {
+  let seen = false;
+  let starSeen = false;
+  for (const f of fields) {
+    if (f.key !== 'contact') continue;
+    const star = f.value.trim() === '*';
+    if (!star) checkNameAddrList(f.value, 'Contact');
+    if (seen && (starSeen || star)) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
+    seen = true;
+    starSeen ||= star;
+  }
 }
 
 function readContact(fields: readonly HeaderField[]): ContactValue | undefined {

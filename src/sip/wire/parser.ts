@@ -6,9 +6,11 @@
  * it validates what a proxy must be able to rely on: one of each of Call-ID, CSeq, From, To,
  * Max-Forwards, Content-Length and Content-Type at most; Via, From, To, Call-ID and CSeq present
  * and well formed; Contact, Route and Record-Route well formed; for requests a valid Request-URI
- * and a CSeq method equal to the request method. Those typed values stay cached in the message,
- * so validation costs nothing later. Other headers are only split, never interpreted (RFC 4475
- * §3.1.2.12 baddate: a non-GMT Date does not make a request invalid for a proxy).
+ * and a CSeq method equal to the request method. Validation runs the readers of the typed
+ * values without building them (no URI or parameter objects), so a message costs only what the
+ * proxy reads of it; the getters build a value on first access. Other headers are only split,
+ * never interpreted (RFC 4475 §3.1.2.12 baddate: a non-GMT Date does not make a request invalid
+ * for a proxy).
  *
  * Every failure is a SipParseError: `reason` fits a 400 Reason-Phrase, `status` is 400/505/513,
  * and `partial` carries the message as far as it was read, so the caller can answer a malformed
@@ -20,11 +22,24 @@
  * status code. Strict where it is not: LWS inside the Request-URI (§3.1.2.8), `<>` around it
  * (§3.1.2.7), escaped headers in it (§3.1.2.11).
  */
+import { isAscii } from 'node:buffer';
 import { SipHeaderError, SipUriError } from './errors.js';
 import { SipParseError } from './parseError.js';
-import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey } from './headers/names.js';
+import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey, knownHeaderAt, spellingAt } from './headers/names.js';
 import { isToken } from './headers/syntax.js';
-import { contentLengthOf, SIP_VERSION, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
+import {
+  checkContact,
+  checkNameAddrField,
+  checkNameAddrFields,
+  checkVias,
+  contentLengthOf,
+  SIP_VERSION,
+  SipRequest,
+  SipResponse,
+  type HeaderField,
+  type SipMessage,
+} from './message.js';
+import { readUri, sipUriHasHeaders } from './uri.js';
 
 export interface ParseLimits {
   /** Largest message accepted, start line to end of body (default 65535, a UDP datagram's limit). */
@@ -61,6 +76,7 @@ interface Failure {
 }
 
 const SIP_VERSION_PATTERN = /^SIP\/[0-9]+\.[0-9]+$/i;
+const SIP_SCHEME = /^sips?:/i;
 const HIGH_BYTES = /[\x80-\xff]/;
 const FOLD = /\r?\n[ \t]+/g;
 
@@ -76,154 +92,160 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   while (start < data.length && (data[start] === 0x0d || data[start] === 0x0a)) start++;
   if (start === data.length) throw new SipParseError('Empty message');
 
-  // End of the header section: the first empty line (CRLF CRLF, or LF LF).
-  let blank = -1;
-  let bodyStart = data.length;
-  const crlf = data.indexOf('\n\r\n', start);
-  // A bare LF LF counts only before the CRLF CRLF: no need to search the body for one.
-  const lflf = crlf === -1 ? data.indexOf('\n\n', start) : indexOfLfLf(data, start, crlf);
-  if (crlf !== -1 && (lflf === -1 || crlf < lflf)) {
-    blank = crlf;
-    bodyStart = crlf + 3;
-  } else if (lflf !== -1) {
-    blank = lflf;
-    bodyStart = lflf + 2;
-  }
-  const headEnd = blank === -1 ? data.length : blank;
-  const head = data.toString('latin1', start, headEnd);
-  const utf8 = HIGH_BYTES.test(head);
+  // The message from its start line as latin1 text: one string, so that every search below runs
+  // inside V8 (a Buffer search by string crosses into C++ and costs more than it saves).
+  const text = data.toString('latin1', start);
+  // Values are UTF-8 when the header section has a byte above 0x7f. isAscii looks at the whole
+  // datagram with SIMD; only when that fails is the header section's end looked for up front.
+  const utf8 = !isAscii(data) && HIGH_BYTES.test(headerSection(text));
 
   // Start line.
-  let lineEnd = head.indexOf('\n');
-  if (lineEnd === -1) lineEnd = head.length;
-  const startLineEnd = lineEnd > 0 && head.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+  let lineEnd = text.indexOf('\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  const startLineEnd = lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
   if (startLineEnd > limits.maxFieldBytes) throw new SipParseError('Start line too long');
-  const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : head.slice(0, startLineEnd);
+  const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : text.slice(0, startLineEnd);
   const parsedStart = parseStartLine(startLine);
 
-  // Header fields.
+  // Header fields: one iteration per field, its continuation lines (§7.3.1 folding) included,
+  // up to the empty line that ends the header section (`blank`: the LF before it).
   const fields: HeaderField[] = [];
   let pendingError: Failure | undefined;
-  let fieldStart = -1;
-  let fieldEnd = -1;
-  let colon = -1;
-  let fieldName = '';
-  let folded = false;
-  const flush = (): void => {
-    if (fieldStart === -1) return;
-    if (fieldEnd - fieldStart > limits.maxFieldBytes) {
-      pendingError ??= { reason: 'Header field too long' };
-      return;
-    }
-    const name = fieldName;
-    let value: string;
-    if (utf8 || folded) {
-      value = utf8 ? data.toString('utf8', start + colon + 1, start + fieldEnd) : head.slice(colon + 1, fieldEnd);
-      if (folded) value = value.replace(FOLD, ' ');
-      value = trimWsp(value);
-    } else {
-      // The common case: one line of ASCII, trimmed in place and cut out once.
-      let from = colon + 1;
-      let to = fieldEnd;
-      while (from < to && isWspCode(head.charCodeAt(from))) from++;
-      while (to > from && isWspCode(head.charCodeAt(to - 1))) to--;
-      value = head.slice(from, to);
-    }
-    fields.push({ name, key: headerKey(name), value, source: data, start: start + fieldStart, end: start + fieldEnd });
-  };
+  let blank = -1;
   let pos = lineEnd + 1;
-  while (pos < head.length) {
-    let next = head.indexOf('\n', pos);
-    if (next === -1) next = head.length;
-    const end = next > pos && head.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
-    const first = head.charCodeAt(pos);
-    if (first === 0x20 || first === 0x09) {
-      if (fieldStart === -1) {
-        pendingError ??= { reason: 'Malformed header line', detail: 'continuation line without a header' };
-      } else {
-        fieldEnd = end;
-        folded = true;
-      }
-    } else {
-      flush();
-      const c = head.indexOf(':', pos);
-      fieldName = c === -1 || c > end ? '' : trimWsp(head.slice(pos, c));
-      if (fieldName.length === 0 || !isToken(fieldName)) {
-        pendingError ??= { reason: 'Malformed header line', detail: head.slice(pos, Math.min(end, pos + 40)) };
-        fieldStart = -1;
-      } else {
-        fieldStart = pos;
-        fieldEnd = end;
-        colon = c;
-        folded = false;
-        if (fields.length >= limits.maxHeaderCount) {
-          pendingError ??= { reason: 'Too many header fields' };
-          fieldStart = -1;
-          break;
-        }
-      }
+  while (pos < text.length) {
+    if (isEmptyLineAt(text, pos)) {
+      blank = pos - 1;
+      break;
     }
+    let next = text.indexOf('\n', pos);
+    if (next === -1) next = text.length;
+    const firstEnd = next > pos && text.charCodeAt(next - 1) === 0x0d ? next - 1 : next;
+    if (isWspCode(text.charCodeAt(pos))) {
+      // Continuation lines of a field are consumed with it: this one follows no header.
+      pendingError ??= { reason: 'Malformed header line', detail: 'continuation line without a header' };
+      pos = next + 1;
+      continue;
+    }
+    let end = firstEnd;
+    let folded = false;
+    while (next + 1 < text.length && isWspCode(text.charCodeAt(next + 1))) {
+      let after = text.indexOf('\n', next + 1);
+      if (after === -1) after = text.length;
+      end = after > next + 1 && text.charCodeAt(after - 1) === 0x0d ? after - 1 : after;
+      next = after;
+      folded = true;
+    }
+    const fieldStart = pos;
     pos = next + 1;
+    const colon = text.indexOf(':', fieldStart);
+    // The name is what precedes ":" less trailing SP / HTAB (the line does not start with one).
+    let nameEnd = colon === -1 || colon > firstEnd ? fieldStart : colon;
+    while (nameEnd > fieldStart && isWspCode(text.charCodeAt(nameEnd - 1))) nameEnd--;
+    const known = nameEnd === fieldStart ? undefined : knownHeaderAt(text, fieldStart, nameEnd);
+    const name = known ? spellingAt(known, text, fieldStart, nameEnd) : text.slice(fieldStart, nameEnd);
+    if (!known && !isToken(name)) {
+      pendingError ??= { reason: 'Malformed header line', detail: text.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
+      continue;
+    }
+    if (fields.length >= limits.maxHeaderCount) {
+      pendingError ??= { reason: 'Too many header fields' };
+      break;
+    }
+    if (end - fieldStart > limits.maxFieldBytes) {
+      pendingError ??= { reason: 'Header field too long' };
+      continue;
+    }
+    const value = fieldValue(data, text, start, colon + 1, end, utf8, folded);
+    fields.push({ name, key: known ? known.key : headerKey(name), value, source: data, start: start + fieldStart, end: start + end });
   }
-  flush();
 
   const startRaw = parsedStart.canonical ? data.subarray(start, start + startLineEnd) : null;
-  const build = (body: Buffer, wire: Buffer | null): SipMessage =>
-    parsedStart.kind === 'request'
-      ? SipRequest.fromParsed(
-          { method: parsedStart.method, uriText: parsedStart.uriText, version: parsedStart.version, fields, body },
-          wire,
-          startRaw,
-        )
-      : SipResponse.fromParsed(
-          { status: parsedStart.status, reason: parsedStart.reason, version: parsedStart.version, fields, body },
-          wire,
-          startRaw,
-        );
-
   const failure = parsedStart.error ?? pendingError;
   if (failure) {
-    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: build(Buffer.alloc(0), null) });
+    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw) });
   }
   if (blank === -1) {
-    throw new SipParseError('Incomplete header section', { partial: build(Buffer.alloc(0), null), detail: 'no empty line' });
+    throw new SipParseError('Incomplete header section', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw), detail: 'no empty line' });
   }
 
   // Body framing (RFC 3261 §18.3).
+  const bodyStart = start + blank + (text.charCodeAt(blank + 1) === 0x0a ? 2 : 3);
   let declared: number | undefined;
   try {
     declared = contentLengthOf(fields);
   } catch (error) {
     if (!(error instanceof SipHeaderError)) throw error;
-    throw new SipParseError('Invalid Content-Length', { partial: build(Buffer.alloc(0), null), detail: error.detail });
+    throw new SipParseError('Invalid Content-Length', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw), detail: error.detail });
   }
   const available = data.length - bodyStart;
   let bodyEnd: number;
   if (declared === undefined) {
     if (options.framing === 'stream') {
-      throw new SipParseError('Missing Content-Length', { partial: build(Buffer.alloc(0), null) });
+      throw new SipParseError('Missing Content-Length', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw) });
     }
     bodyEnd = data.length;
   } else if (declared > available) {
     throw new SipParseError('Content-Length exceeds message size', {
-      partial: build(Buffer.alloc(0), null),
+      partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw),
       detail: `declared ${declared}, ${available} available`,
     });
   } else {
     bodyEnd = bodyStart + declared;
   }
   // A start line normalized from liberal input must be rewritten on output, so no byte-exact fast path.
-  const message = build(data.subarray(bodyStart, bodyEnd), startRaw ? data.subarray(start, bodyEnd) : null);
+  const body = data.subarray(bodyStart, bodyEnd);
+  // The wire bytes are the datagram itself when nothing precedes or follows the message (no copy of the view).
+  const wire = startRaw === null ? null : start === 0 && bodyEnd === data.length ? data : data.subarray(start, bodyEnd);
+  const message = buildMessage(parsedStart, fields, body, wire, startRaw);
   if (options.validate !== false) validateMessage(message);
   return message;
 }
 
-/** First `\n\n` in data[from, to] (it may end at `to + 1`), or -1. */
-function indexOfLfLf(data: Buffer, from: number, to: number): number {
-  for (let i = data.indexOf(0x0a, from); i !== -1 && i <= to; i = data.indexOf(0x0a, i + 1)) {
-    if (data[i + 1] === 0x0a) return i;
+/** The partial message of a failed parse has no body. */
+const EMPTY = Buffer.alloc(0);
+
+function buildMessage(
+  parsedStart: ParsedStartLine,
+  fields: HeaderField[],
+  body: Buffer,
+  wire: Buffer | null,
+  startRaw: Buffer | null,
+): SipMessage {
+  return parsedStart.kind === 'request'
+    ? SipRequest.fromParsed(parsedStart.method, parsedStart.uriText, parsedStart.version, fields, body, wire, startRaw)
+    : SipResponse.fromParsed(parsedStart.status, parsedStart.reason, parsedStart.version, fields, body, wire, startRaw);
+}
+
+/**
+ * A field's value: text[from, to) (offsets in the message text `text`, which starts at
+ * data[start]) with folding replaced by SP and surrounding SP / HTAB removed (§7.3.1). Non-ASCII
+ * values are decoded from the bytes as UTF-8 (`text` is latin1).
+ */
+function fieldValue(data: Buffer, text: string, start: number, from: number, to: number, utf8: boolean, folded: boolean): string {
+  if (utf8 || folded) {
+    let value = utf8 ? data.toString('utf8', start + from, start + to) : text.slice(from, to);
+    if (folded) value = value.replace(FOLD, ' ');
+    return trimWsp(value);
   }
-  return -1;
+  // The common case: one line of ASCII, trimmed in place and cut out once.
+  while (from < to && isWspCode(text.charCodeAt(from))) from++;
+  while (to > from && isWspCode(text.charCodeAt(to - 1))) to--;
+  return text.slice(from, to);
+}
+
+/** True when the line starting at `pos` is empty (CRLF or a bare LF): it ends the header section (RFC 3261 §7.5). */
+function isEmptyLineAt(text: string, pos: number): boolean {
+  const code = text.charCodeAt(pos);
+  return code === 0x0a || (code === 0x0d && text.charCodeAt(pos + 1) === 0x0a);
+}
+
+/** The start line and header fields of `text`: up to the empty line, or all of it when there is none. */
+function headerSection(text: string): string {
+  for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
+    if (isEmptyLineAt(text, lf + 1)) return text.slice(0, lf);
+  }
+  return text;
 }
 
 function isWspCode(code: number): boolean {
@@ -354,20 +376,22 @@ export function validateMessage(message: SipMessage): void {
       }
     }
   }
+  const fields = message.fields;
   try {
-    void message.vias;
+    checkVias(fields);
   } catch (error) {
     invalidHeader(message, 'Via', error);
   }
   for (const key of REQUIRED_HEADERS) {
     if (!(present & COUNTED_BIT.get(key)!)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
   }
-  // Read in this order: the first malformed one names the error.
+  // Read in this order: the first malformed one names the error. The values a check reads cost
+  // nothing more to keep (Call-ID, CSeq, Max-Forwards) are cached; the others are only checked.
   let header = 'From';
   try {
-    void message.from;
+    checkNameAddrField(fields, 'from', 'From');
     header = 'To';
-    void message.to;
+    checkNameAddrField(fields, 'to', 'To');
     header = 'Call-ID';
     void message.callId;
     header = 'CSeq';
@@ -375,24 +399,24 @@ export function validateMessage(message: SipMessage): void {
     header = 'Max-Forwards';
     void message.maxForwards;
     header = 'Contact';
-    void message.contact;
+    checkContact(fields);
     header = 'Route';
-    void message.routes;
+    checkNameAddrFields(fields, 'route', 'Route');
     header = 'Record-Route';
-    void message.recordRoutes;
+    checkNameAddrFields(fields, 'record-route', 'Record-Route');
   } catch (error) {
     invalidHeader(message, header, error);
   }
   if (message.kind === 'request') {
-    let uri;
+    const uriText = message.uriText;
     try {
-      uri = message.uri;
+      readUri(uriText, 0, uriText.length, false);
     } catch (error) {
       if (!(error instanceof SipUriError)) throw error;
       throw new SipParseError('Invalid Request-URI', { partial: message, detail: error.message });
     }
     // RFC 3261 §19.1.1 table: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11 escruri).
-    if (uri.kind === 'sip' && uri.headers.length > 0) {
+    if (uriText.includes('?') && SIP_SCHEME.test(uriText) && sipUriHasHeaders(uriText)) {
       throw new SipParseError('Request-URI must not contain headers', { partial: message });
     }
     if (message.cseq!.method !== message.method) {

@@ -129,45 +129,18 @@ const PARAM_CHARS = charSet(`${UNRESERVED}[]/:&+$`);
 const HEADER_CHARS = charSet(`${UNRESERVED}[]/?:+$`);
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
-/**
- * Checks a hostname or IPv4address (§25.1): dot-separated labels of alphanumerics and inner
- * hyphens, an optional final dot. 'numeric' when it is digits and dots only (then it must be a
- * dotted quad). One pass without a pattern: every URI host goes through it.
- */
-function hostnameKind(host: string): 'name' | 'numeric' | 'invalid' {
-  let numeric = true;
-  let labelStart = 0;
-  for (let i = 0; i <= host.length; i++) {
-    const code = i === host.length ? 0x2e : host.charCodeAt(i);
-    if (code === 0x2e) {
-      if (i === labelStart) return i === host.length && i > 0 ? (numeric ? 'numeric' : 'name') : 'invalid';
-      if (host.charCodeAt(i - 1) === 0x2d) return 'invalid';
-      labelStart = i + 1;
-    } else if (code >= 0x30 && code <= 0x39) {
-      continue;
-    } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)) {
-      numeric = false;
-    } else if (code === 0x2d && i !== labelStart) {
-      numeric = false;
-    } else {
-      return 'invalid';
-    }
-  }
-  return numeric ? 'numeric' : 'name';
-}
-
 function charSet(chars: string): Uint8Array {
   const set = new Uint8Array(128);
   for (const c of chars) set[c.charCodeAt(0)] = 1;
   return set;
 }
 
-/** True when every character is in `set` or part of a valid `%HH` escape. */
-function validChars(text: string, set: Uint8Array): boolean {
-  for (let i = 0; i < text.length; i++) {
+/** True when every character of text[from, to) is in `set` or part of a valid `%HH` escape. */
+function validChars(text: string, from: number, to: number, set: Uint8Array): boolean {
+  for (let i = from; i < to; i++) {
     const code = text.charCodeAt(i);
     if (code === 0x25) {
-      if (!isHex(text.charCodeAt(i + 1)) || !isHex(text.charCodeAt(i + 2))) return false;
+      if (i + 2 >= to || !isHex(text.charCodeAt(i + 1)) || !isHex(text.charCodeAt(i + 2))) return false;
       i += 2;
     } else if (code >= 128 || set[code] !== 1) {
       return false;
@@ -181,26 +154,27 @@ function isHex(code: number): boolean {
 }
 
 /**
- * True for a dotted-quad IPv4address (§25.1): four decimal octets 0-255 without leading zeros (as
- * parseIp accepts them). Read in place, without parseIp's allocations: every URI host goes through it.
+ * True for a dotted-quad IPv4address (§25.1) in text[from, to): four decimal octets 0-255 without
+ * leading zeros (as parseIp accepts them). Read in place, without parseIp's allocations: every URI
+ * host goes through it.
  */
-function isDottedQuad(host: string): boolean {
+function isDottedQuad(text: string, from: number, to: number): boolean {
   let octets = 0;
-  let i = 0;
-  while (i <= host.length) {
+  let i = from;
+  while (i <= to) {
     const start = i;
     let value = 0;
-    while (i < host.length) {
-      const code = host.charCodeAt(i);
+    while (i < to) {
+      const code = text.charCodeAt(i);
       if (code < 0x30 || code > 0x39) break;
       value = value * 10 + (code - 0x30);
       i++;
     }
     const digits = i - start;
-    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && host.charCodeAt(start) === 0x30)) return false;
+    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && text.charCodeAt(start) === 0x30)) return false;
     octets++;
-    if (i === host.length) return octets === 4;
-    if (host.charCodeAt(i) !== 0x2e || octets === 4) return false;
+    if (i === to) return octets === 4;
+    if (text.charCodeAt(i) !== 0x2e || octets === 4) return false;
     i++;
   }
   return false;
@@ -211,7 +185,13 @@ function hostKindOf(host: string): HostKind {
   const last = host.charCodeAt(host.length - 1);
   if (!(last >= 0x30 && last <= 0x39)) return 'domain'; // a top label never ends in a digit-only form
   // parseIp for what is not a plain dotted quad: it also trims and reads bracketed forms.
-  return isDottedQuad(host) || parseIp(host) ? 'ipv4' : 'domain';
+  return isDottedQuad(host, 0, host.length) || parseIp(host) ? 'ipv4' : 'domain';
+}
+
+/** Index of the character `code` in text[from, to), or -1. */
+function indexWithin(text: string, code: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === code) return i;
+  return -1;
 }
 
 /**
@@ -220,14 +200,7 @@ function hostKindOf(host: string): HostKind {
  * whitespace inside, §3.1.2.14 badaspec).
  */
 export function parseUri(text: string): Uri {
-  // Nearly every URI is `sip:` as written: read without the scheme pattern.
-  if (text.startsWith('sip:')) return parseSipUriBody(text, 'sip', 4);
-  const scheme = SCHEME.exec(text);
-  if (!scheme) throw new SipUriError(text, 'no scheme');
-  const name = scheme[0].slice(0, -1).toLowerCase();
-  if (name === 'sip' || name === 'sips') return parseSipUriBody(text, name, scheme[0].length);
-  if (text.length === scheme[0].length || /[\s<>"]/.test(text)) throw new SipUriError(text, 'not an absoluteURI');
-  return new OpaqueUri(text);
+  return readUri(text, 0, text.length, true)!;
 }
 
 /** Parses a URI that must be sip: or sips:. */
@@ -237,100 +210,159 @@ export function parseSipUri(text: string): SipUri {
   return uri;
 }
 
-function parseSipUriBody(text: string, scheme: 'sip' | 'sips', start: number): SipUri {
-  // Read by index over `text` (no intermediate copies of the rest): every URI of every message
-  // the proxy validates goes through here.
-  const length = text.length;
+/**
+ * Reads the URI text[start, end) by the grammar of parseUri, throwing the same SipUriError. With
+ * `build` it returns the Uri; without, it only checks and returns null, allocating nothing for a
+ * valid sip: URI (the validation of every received message reads five or six URIs; the proxy
+ * needs only some of them built).
+ */
+export function readUri(text: string, start: number, end: number, build: boolean): Uri | null {
+  // Nearly every URI is `sip:` as written: read in place, without the scheme pattern.
+  if (
+    end - start >= 4 &&
+    text.charCodeAt(start) === 0x73 &&
+    text.charCodeAt(start + 1) === 0x69 &&
+    text.charCodeAt(start + 2) === 0x70 &&
+    text.charCodeAt(start + 3) === 0x3a
+  ) {
+    return readSipUri(text, start, start + 4, end, 'sip', build);
+  }
+  const uriText = start === 0 && end === text.length ? text : text.slice(start, end);
+  const scheme = SCHEME.exec(uriText);
+  if (!scheme) throw new SipUriError(uriText, 'no scheme');
+  const name = scheme[0].slice(0, -1).toLowerCase();
+  if (name === 'sip' || name === 'sips') return readSipUri(uriText, 0, scheme[0].length, uriText.length, name, build);
+  if (uriText.length === scheme[0].length || /[\s<>"]/.test(uriText)) throw new SipUriError(uriText, 'not an absoluteURI');
+  return build ? new OpaqueUri(uriText) : null;
+}
+
+/** A SipUriError naming the URI text[start, end). */
+function uriError(text: string, start: number, end: number, detail: string): SipUriError {
+  return new SipUriError(text.slice(start, end), detail);
+}
+
+/**
+ * Reads the SIP URI text[start, end) whose part after the scheme begins at `body`, by index over
+ * `text` (no intermediate copies; strings are cut out only when building).
+ */
+function readSipUri(text: string, start: number, body: number, end: number, scheme: 'sip' | 'sips', build: boolean): SipUri | null {
   let user: string | undefined;
   let password: string | undefined;
-  let i = start;
-  const at = text.indexOf('@', start);
+  let i = body;
+  // The first "@" ends the userinfo (user and password may not contain one, §25.1).
+  let at = text.indexOf('@', body);
+  if (at >= end) at = -1;
   if (at !== -1) {
-    const colon = text.indexOf(':', start);
-    const userEnd = colon !== -1 && colon < at ? colon : at;
-    user = text.slice(start, userEnd);
-    if (userEnd !== at) password = text.slice(userEnd + 1, at);
-    if (user.length === 0 && password === undefined) throw new SipUriError(text, 'empty user part');
-    if (!validChars(user, USER_CHARS)) throw new SipUriError(text, 'invalid character in user part');
-    if (password !== undefined && !validChars(password, PASSWORD_CHARS)) {
-      throw new SipUriError(text, 'invalid character in password');
+    const colon = indexWithin(text, 0x3a, body, at);
+    const userEnd = colon === -1 ? at : colon;
+    if (userEnd === body && colon === -1) throw uriError(text, start, end, 'empty user part');
+    if (!validChars(text, body, userEnd, USER_CHARS)) throw uriError(text, start, end, 'invalid character in user part');
+    if (colon !== -1 && !validChars(text, colon + 1, at, PASSWORD_CHARS)) {
+      throw uriError(text, start, end, 'invalid character in password');
+    }
+    if (build) {
+      user = text.slice(body, userEnd);
+      if (colon !== -1) password = text.slice(colon + 1, at);
     }
     i = at + 1;
   }
 
-  let host: string;
+  let host = '';
   let hostKind: HostKind;
-  if (text.charCodeAt(i) === 0x5b) {
-    const close = text.indexOf(']', i);
-    if (close === -1) throw new SipUriError(text, 'unterminated IPv6 reference');
+  if (i < end && text.charCodeAt(i) === 0x5b) {
+    const close = indexWithin(text, 0x5d, i, end);
+    if (close === -1) throw uriError(text, start, end, 'unterminated IPv6 reference');
     host = text.slice(i + 1, close);
     const ip = parseIp(host);
-    if (!ip || ip.family !== 6 || ip.zone !== undefined) throw new SipUriError(text, 'invalid IPv6 reference');
+    if (!ip || ip.family !== 6 || ip.zone !== undefined) throw uriError(text, start, end, 'invalid IPv6 reference');
     hostKind = 'ipv6';
     i = close + 1;
   } else {
+    // hostname / IPv4address (§25.1) up to ":", ";", "?" or the end, checked in the one pass that
+    // finds its end: dot-separated labels of alphanumerics and inner hyphens, an optional final
+    // dot; digits and dots only must be a dotted quad.
     const hostStart = i;
-    while (i < length) {
+    let labelStart = i;
+    let numeric = true;
+    for (; i < end; i++) {
       const code = text.charCodeAt(i);
       if (code === 0x3a || code === 0x3b || code === 0x3f) break;
-      i++;
+      if (code === 0x2e) {
+        if (i === labelStart || text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
+        labelStart = i + 1;
+      } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code === 0x2d && i !== labelStart)) {
+        numeric = false;
+      } else if (code < 0x30 || code > 0x39) {
+        throw uriError(text, start, end, 'invalid host');
+      }
     }
-    host = text.slice(hostStart, i);
-    if (host.length === 0) throw new SipUriError(text, 'empty host');
-    const kind = hostnameKind(host);
-    if (kind === 'invalid') throw new SipUriError(text, 'invalid host');
-    if (kind === 'numeric' && !isDottedQuad(host)) throw new SipUriError(text, 'invalid IPv4 address');
-    hostKind = kind === 'numeric' ? 'ipv4' : 'domain';
+    if (i === hostStart) throw uriError(text, start, end, 'empty host');
+    if (i !== labelStart && text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
+    if (numeric && !isDottedQuad(text, hostStart, i)) throw uriError(text, start, end, 'invalid IPv4 address');
+    hostKind = numeric ? 'ipv4' : 'domain';
+    if (build) host = text.slice(hostStart, i);
   }
 
   let port: number | undefined;
-  if (text.charCodeAt(i) === 0x3a) {
+  if (i < end && text.charCodeAt(i) === 0x3a) {
     const portStart = i + 1;
     i = portStart;
     let value = 0;
-    while (i < length && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) value = value * 10 + text.charCodeAt(i++) - 0x30;
+    while (i < end && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) value = value * 10 + text.charCodeAt(i++) - 0x30;
     const digits = i - portStart;
-    if (digits === 0 || digits > 5 || value > 65535) throw new SipUriError(text, 'invalid port');
+    if (digits === 0 || digits > 5 || value > 65535) throw uriError(text, start, end, 'invalid port');
     port = value;
   }
 
-  const params = new Params();
-  while (text.charCodeAt(i) === 0x3b) {
+  const params = build ? new Params() : null;
+  while (i < end && text.charCodeAt(i) === 0x3b) {
     const nameStart = i + 1;
-    let end = nameStart;
+    let paramEnd = nameStart;
     let eq = -1;
-    while (end < length) {
-      const code = text.charCodeAt(end);
+    while (paramEnd < end) {
+      const code = text.charCodeAt(paramEnd);
       if (code === 0x3b || code === 0x3f) break;
-      if (code === 0x3d && eq === -1) eq = end;
-      end++;
+      if (code === 0x3d && eq === -1) eq = paramEnd;
+      paramEnd++;
     }
-    const pname = text.slice(nameStart, eq === -1 ? end : eq);
-    const pvalue = eq === -1 ? null : text.slice(eq + 1, end);
-    if (pname.length === 0 || !validChars(pname, PARAM_CHARS)) throw new SipUriError(text, 'invalid URI parameter');
-    if (pvalue !== null && (pvalue.length === 0 || !validChars(pvalue, PARAM_CHARS))) {
-      throw new SipUriError(text, `invalid value of URI parameter ${pname}`);
+    const nameEnd = eq === -1 ? paramEnd : eq;
+    if (nameEnd === nameStart || !validChars(text, nameStart, nameEnd, PARAM_CHARS)) {
+      throw uriError(text, start, end, 'invalid URI parameter');
     }
-    params.set(pname, pvalue);
-    i = end;
+    if (eq !== -1 && (paramEnd === eq + 1 || !validChars(text, eq + 1, paramEnd, PARAM_CHARS))) {
+      throw uriError(text, start, end, `invalid value of URI parameter ${text.slice(nameStart, nameEnd)}`);
+    }
+    params?.set(text.slice(nameStart, nameEnd), eq === -1 ? null : text.slice(eq + 1, paramEnd));
+    i = paramEnd;
   }
 
   const headers: Array<[string, string]> = [];
-  if (text.charCodeAt(i) === 0x3f) {
-    for (const pair of text.slice(i + 1).split('&')) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new SipUriError(text, 'invalid URI header');
-      const hname = pair.slice(0, eq);
-      const hvalue = pair.slice(eq + 1);
-      if (!validChars(hname, HEADER_CHARS) || !validChars(hvalue, HEADER_CHARS)) {
-        throw new SipUriError(text, 'invalid character in URI header');
+  if (i < end && text.charCodeAt(i) === 0x3f) {
+    let pair = i + 1;
+    for (;;) {
+      const amp = indexWithin(text, 0x26, pair, end);
+      const pairEnd = amp === -1 ? end : amp;
+      const eq = indexWithin(text, 0x3d, pair, pairEnd);
+      if (eq <= pair) throw uriError(text, start, end, 'invalid URI header');
+      if (!validChars(text, pair, eq, HEADER_CHARS) || !validChars(text, eq + 1, pairEnd, HEADER_CHARS)) {
+        throw uriError(text, start, end, 'invalid character in URI header');
       }
-      headers.push([hname, hvalue]);
+      if (build) headers.push([text.slice(pair, eq), text.slice(eq + 1, pairEnd)]);
+      if (amp === -1) break;
+      pair = amp + 1;
     }
-    i = length;
+    i = end;
   }
-  if (i !== length) throw new SipUriError(text, `unexpected "${text[i]}"`);
-  return new SipUri({ scheme, user, password, host, port, params, headers }, hostKind);
+  if (i !== end) throw uriError(text, start, end, `unexpected "${text[i]}"`);
+  return params ? new SipUri({ scheme, user, password, host, port, params, headers }, hostKind) : null;
+}
+
+/**
+ * True when the SIP URI `text`, already read without error, has `?headers`: a "?" after the
+ * userinfo (user may contain "?", but host, port and parameters may not, §25.1).
+ */
+export function sipUriHasHeaders(text: string): boolean {
+  return text.indexOf('?', text.indexOf('@') + 1) !== -1;
 }
 
 /** Decodes `%HH` escapes (RFC 3261 §19.1.2); invalid escapes are left as they are. */

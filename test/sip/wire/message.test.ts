@@ -164,6 +164,49 @@ test('limits: message size, header count, field length; garbage and empty input'
   assert.is(catchParse(crlf(['OPTIONS sip:a@b SIP/2.0', 'no colon here', '', ''])).reason, 'Malformed header line');
 });
 
+test('header names: any case of a known name gets its key, a control character in one fails the parse', () => {
+  const lines = (name: string): Buffer =>
+    crlf([
+      'OPTIONS sip:bob@example.com SIP/2.0',
+      'Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK-n1',
+      'From: <sip:alice@example.com>;tag=1',
+      'To: <sip:bob@example.com>',
+      `${name}: a84b4c76e66710`,
+      'CSeq: 1 OPTIONS',
+      'Content-Length: 0',
+      '',
+      '',
+    ]);
+  for (const name of ['Call-ID', 'call-id', 'CALL-ID', 'cAlL-iD', 'i', 'I', 'Call-ID ']) {
+    const m = parseMessage(lines(name));
+    assert.is(m.callId, 'a84b4c76e66710', name);
+    assert.is(m.fields[3]!.name, name.trim());
+    assert.is(m.fields[3]!.key, 'call-id');
+  }
+  // CR sets no bit that would turn it into "-": "Call\rID" is not a token, so not a header name.
+  assert.is(catchParse(lines('Call\rID')).reason, 'Malformed header line');
+  assert.is(catchParse(lines('Call ID')).reason, 'Malformed header line');
+});
+
+test('validation checks typed headers without building them; they are built once on first read', () => {
+  const m = parseMessage(INVITE) as SipRequest;
+  const routes = m.routes;
+  assert.is(routes.length, 2);
+  assert.ok(m.routes === routes, 'a second read returns the cached value');
+  assert.ok(m.topVia === m.vias[0]);
+  const copy = m.clone();
+  assert.ok(copy.routes === routes, 'a clone shares what was read before');
+  copy.popRoute();
+  assert.is(copy.routes.length, 1);
+  assert.is(m.routes.length, 2, 'a change to the clone leaves the original');
+  assert.is(m.uri.toString(), 'sip:bob@192.0.2.20:5060');
+  // Malformed in a header validation only checks: the parse fails as when it built the values.
+  const badContact = Buffer.from(INVITE.toString('latin1').replace('m: <sip:alice@192.0.2.10:5062>', 'm: <sip:alice@192.0.2.10:99999>'), 'latin1');
+  const error = catchParse(badContact);
+  assert.is(error.reason, 'Invalid Contact header');
+  assert.match(error.message, /invalid port/);
+});
+
 function catchParse(data: Buffer): SipParseError {
   try {
     parseMessage(data);

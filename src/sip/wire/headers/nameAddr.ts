@@ -13,9 +13,9 @@
  * (§3.1.2.15 baddn).
  */
 import { SipHeaderError, SipUriError } from '../errors.js';
-import { parseUri, type Uri } from '../uri.js';
-import { Params, readParams } from './params.js';
-import { isTokenCode, isWsp, quoteString, readQuotedString, skipWsp, splitList } from './syntax.js';
+import { readUri, type Uri } from '../uri.js';
+import { Params, readParams, type ParamValue } from './params.js';
+import { isTokenCode, isWsp, quotedStringEnd, quoteString, readQuotedString, skipWsp, splitList } from './syntax.js';
 
 export class NameAddr {
   /** Display name, unquoted and unescaped; undefined when absent. */
@@ -57,61 +57,113 @@ function formatDisplayName(name: string): string {
 
 /** Parses one element: name-addr or addr-spec with header parameters. */
 export function parseNameAddr(text: string, header: string): NameAddr {
-  const fail = (detail: string): never => {
-    throw new SipHeaderError(header, detail);
-  };
+  return readNameAddr(text, header, true)!;
+}
+
+/** True when every character of text[from, to) is a token character or SP / HTAB. */
+function tokensAndWsp(text: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) {
+    const code = text.charCodeAt(k);
+    if (!isTokenCode(code) && !isWsp(code)) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads one element by the grammar of parseNameAddr, throwing the same SipHeaderError. With
+ * `build` it returns the NameAddr; without, it only checks and returns null, allocating nothing
+ * for the common forms (validation of From, To, Contact, Route and Record-Route).
+ */
+function readNameAddr(text: string, header: string, build: boolean): NameAddr | null {
   let i = skipWsp(text, 0);
   let displayName: string | undefined;
-  let uriText: string;
+  let uriStart: number;
+  let uriEnd: number;
+  let end: number;
   if (text.charCodeAt(i) === 0x22) {
-    const quoted = readQuotedString(text, i);
-    if (!quoted) return fail('unterminated quoted display name');
-    displayName = quoted.value;
-    i = skipWsp(text, quoted.end);
-    if (text.charCodeAt(i) !== 0x3c) fail('display name not followed by <addr-spec>');
+    const quoteEnd = quotedStringEnd(text, i);
+    if (quoteEnd === -1) throw new SipHeaderError(header, 'unterminated quoted display name');
+    if (build) displayName = readQuotedString(text, i)!.value;
+    i = skipWsp(text, quoteEnd);
+    if (text.charCodeAt(i) !== 0x3c) throw new SipHeaderError(header, 'display name not followed by <addr-spec>');
   } else {
     const open = text.indexOf('<', i);
+    // A display name is the text before "<" trimmed (String.prototype.trim: any whitespace); it
+    // is cut out only when building or when it holds more than token characters and SP / HTAB.
     if (open !== -1) {
-      const name = text.slice(i, open).trim();
-      for (let k = 0; k < name.length; k++) {
-        const code = name.charCodeAt(k);
-        if (!isTokenCode(code) && !isWsp(code)) fail(`invalid character "${name[k]}" in unquoted display name`);
+      if (build || !tokensAndWsp(text, i, open)) {
+        const name = text.slice(i, open).trim();
+        for (let k = 0; k < name.length; k++) {
+          const code = name.charCodeAt(k);
+          if (!isTokenCode(code) && !isWsp(code)) throw new SipHeaderError(header, `invalid character "${name[k]}" in unquoted display name`);
+        }
+        if (name.length > 0) displayName = name.replace(/[ \t]+/g, ' ');
       }
-      if (name.length > 0) displayName = name.replace(/[ \t]+/g, ' ');
       i = open;
     }
   }
-  let end: number;
   if (text.charCodeAt(i) === 0x3c) {
     const close = text.indexOf('>', i);
-    if (close === -1) fail('missing ">"');
-    uriText = text.slice(i + 1, close);
+    if (close === -1) throw new SipHeaderError(header, 'missing ">"');
+    uriStart = i + 1;
+    uriEnd = close;
     end = close + 1;
   } else {
     end = i;
     while (end < text.length && text.charCodeAt(end) !== 0x3b && !isWsp(text.charCodeAt(end))) end++;
-    uriText = text.slice(i, end);
-    if (uriText.includes('?')) fail('a URI with headers must be enclosed in <>');
+    uriStart = i;
+    uriEnd = end;
+    if (text.lastIndexOf('?', end - 1) >= i) throw new SipHeaderError(header, 'a URI with headers must be enclosed in <>');
   }
-  let uri: Uri;
+  let uri: Uri | null;
   try {
-    uri = parseUri(uriText);
+    uri = readUri(text, uriStart, uriEnd, build);
   } catch (error) {
-    if (error instanceof SipUriError) return fail(error.message.replace(/^Invalid URI /, 'URI '));
+    if (error instanceof SipUriError) throw new SipHeaderError(header, error.message.replace(/^Invalid URI /, 'URI '));
     throw error;
   }
-  const params = readParams(text, end);
-  if ('error' in params) return fail(params.error);
-  if (params.end !== text.length) fail(`unexpected "${text[params.end]}"`);
-  return new NameAddr({ uri, displayName, params: params.params });
+  const entries: Array<[string, ParamValue]> | null = build ? [] : null;
+  const paramsEnd = readParams(text, end, entries);
+  if (typeof paramsEnd === 'string') throw new SipHeaderError(header, paramsEnd);
+  if (paramsEnd !== text.length) throw new SipHeaderError(header, `unexpected "${text[paramsEnd]}"`);
+  return uri && entries ? new NameAddr({ uri, displayName, params: Params.adopt(entries) }) : null;
+}
+
+/**
+ * Reads a list header value (Contact, Route, Record-Route, ...) element by element, adding each
+ * to `out` when given (null: only check).
+ */
+function readNameAddrList(value: string, header: string, out: NameAddr[] | null): void {
+  // A value without a comma is one element (splitList would return it trimmed): read in place.
+  if (value.indexOf(',') === -1) {
+    const element = value.trim();
+    if (element.length === 0) throw new SipHeaderError(header, 'empty element');
+    const nameAddr = readNameAddr(element, header, out !== null);
+    if (out && nameAddr) out.push(nameAddr);
+    return;
+  }
+  for (const element of splitList(value)) {
+    if (element.length === 0) throw new SipHeaderError(header, 'empty element');
+    const nameAddr = readNameAddr(element, header, out !== null);
+    if (out && nameAddr) out.push(nameAddr);
+  }
 }
 
 /** Parses a list header (Contact, Route, Record-Route, ...) into its elements. */
 export function parseNameAddrList(value: string, header: string): NameAddr[] {
-  return splitList(value).map((element) => {
-    if (element.length === 0) throw new SipHeaderError(header, 'empty element');
-    return parseNameAddr(element, header);
-  });
+  const out: NameAddr[] = [];
+  readNameAddrList(value, header, out);
+  return out;
+}
+
+/** Checks a list header value as parseNameAddrList reads it (same errors), building nothing. */
+export function checkNameAddrList(value: string, header: string): void {
+  readNameAddrList(value, header, null);
+}
+
+/** Checks one element as parseNameAddr reads it (same errors), building nothing. */
+export function checkNameAddr(text: string, header: string): void {
+  readNameAddr(text, header, false);
 }
 
 /** A Contact value: either `*` (REGISTER removal of all bindings, RFC 3261 §10.2.2) or addresses. */

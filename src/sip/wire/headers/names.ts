@@ -155,6 +155,66 @@ const KNOWN_SPELLINGS: ReadonlyMap<string, string> = new Map([
   ...Object.entries(COMPACT_FORMS).flatMap(([letter, key]) => [[letter, key], [letter.toUpperCase(), key]] as Array<[string, string]>),
 ]);
 
+/** A header name with a key of its own: the long names above and the compact forms. */
+export interface KnownHeaderName {
+  readonly key: string;
+  /** The name in lowercase (`via`, `v`). */
+  readonly lower: string;
+  /** The other common spelling: as pinlatch writes it (`Via`), uppercase for a compact form (`V`). */
+  readonly usual: string;
+}
+
+/**
+ * Known names by shape, `length * 128 + lowercase first character` (a few candidates each), in
+ * an array indexed by shape: the lookup is one bounds check and one load.
+ */
+const KNOWN_BY_SHAPE: ReadonlyArray<readonly KnownHeaderName[] | undefined> = (() => {
+  const known: KnownHeaderName[] = [
+    ...Object.entries(CANONICAL_NAMES).map(([key, name]) => ({ key, lower: key, usual: name })),
+    ...Object.entries(COMPACT_FORMS).map(([letter, key]) => ({ key, lower: letter, usual: letter.toUpperCase() })),
+  ];
+  const byShape: Array<KnownHeaderName[] | undefined> = new Array(Math.max(...known.map((k) => k.lower.length + 1)) * 128).fill(undefined);
+  for (const k of known) (byShape[k.lower.length * 128 + k.lower.charCodeAt(0)] ??= []).push(k);
+  return byShape;
+})();
+
+/** An ASCII letter's lowercase code; any other code unchanged. */
+function lowerCode(code: number): number {
+  return code >= 0x41 && code <= 0x5a ? code | 0x20 : code;
+}
+
+/**
+ * The known header named by text[from, to) in any case, or undefined: the parser's lookup for
+ * every field, made on the received text without cutting the name out or hashing it.
+ */
+export function knownHeaderAt(text: string, from: number, to: number): KnownHeaderName | undefined {
+  const first = lowerCode(text.charCodeAt(from));
+  const shape = (to - from) * 128 + first;
+  // Known names are ASCII: a first character past 127 would land in another length's slots.
+  if (first > 127 || shape >= KNOWN_BY_SHAPE.length) return undefined;
+  const candidates = KNOWN_BY_SHAPE[shape];
+  if (candidates === undefined) return undefined;
+  for (let c = 0; c < candidates.length; c++) {
+    const lower = candidates[c]!.lower;
+    let i = 1;
+    while (i < lower.length && lowerCode(text.charCodeAt(from + i)) === lower.charCodeAt(i)) i++;
+    if (i === lower.length) return candidates[c];
+  }
+  return undefined;
+}
+
+/** The name of a known header as written in text[from, to): the table's string for the two common spellings. */
+export function spellingAt(known: KnownHeaderName, text: string, from: number, to: number): string {
+  if (sameAt(known.usual, text, from)) return known.usual;
+  if (sameAt(known.lower, text, from)) return known.lower;
+  return text.slice(from, to);
+}
+
+function sameAt(name: string, text: string, from: number): boolean {
+  for (let i = 0; i < name.length; i++) if (text.charCodeAt(from + i) !== name.charCodeAt(i)) return false;
+  return true;
+}
+
 /** Key of a header name as written (`v`, `VIA`, ` Via `): compact forms expanded, lowercase. */
 export function headerKey(name: string): string {
   const known = KNOWN_SPELLINGS.get(name);

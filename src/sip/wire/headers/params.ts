@@ -7,7 +7,7 @@
  * written (a quoted value keeps its quotes), so formatting a parsed list reproduces its meaning
  * exactly. Parameter lists with an empty element (`;;`) are invalid (RFC 4475 §3.1.2.1).
  */
-import { isTokenCode, readQuotedString, skipWsp, tokenEnd } from './syntax.js';
+import { isTokenCode, quotedStringEnd, skipWsp, tokenEnd } from './syntax.js';
 
 /** A parameter value: a string, or null for a parameter without `=value` (`;lr`, `;rport`). */
 export type ParamValue = string | null;
@@ -90,42 +90,38 @@ export class Params implements Iterable<[string, ParamValue]> {
 }
 
 /**
- * Reads `*( SEMI generic-param )` starting at `start` (LWS before the first `;` allowed).
- * Stops before the first character that cannot continue the list (`,` or the end); returns
- * `{ error }` with a detail string when the list is malformed.
+ * Reads `*( SEMI generic-param )` starting at `start` (LWS before the first `;` allowed), adding
+ * each parameter to `entries` when given (null: only check the grammar, allocating nothing).
+ * Stops before the first character that cannot continue the list (`,` or the end) and returns
+ * its index; returns a detail string instead when the list is malformed.
  */
-export function readParams(text: string, start: number): { params: Params; end: number } | { error: string } {
-  const entries: Array<[string, ParamValue]> = [];
+export function readParams(text: string, start: number, entries: Array<[string, ParamValue]> | null): number | string {
   let i = start;
   for (;;) {
     const beforeSemi = skipWsp(text, i);
-    if (beforeSemi >= text.length || text.charCodeAt(beforeSemi) !== 0x3b) {
-      return { params: Params.adopt(entries), end: beforeSemi };
-    }
+    if (beforeSemi >= text.length || text.charCodeAt(beforeSemi) !== 0x3b) return beforeSemi;
     i = skipWsp(text, beforeSemi + 1);
     const nameEnd = tokenEnd(text, i);
-    if (nameEnd === i) return { error: i >= text.length || text.charCodeAt(i) === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters` };
-    const name = text.slice(i, nameEnd);
+    if (nameEnd === i) return i >= text.length || text.charCodeAt(i) === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters`;
+    const nameStart = i;
     i = skipWsp(text, nameEnd);
     if (i < text.length && text.charCodeAt(i) === 0x3d) {
       i = skipWsp(text, i + 1);
+      const valueStart = i;
       if (i < text.length && text.charCodeAt(i) === 0x22) {
-        const quoted = readQuotedString(text, i);
-        if (!quoted) return { error: `unterminated quoted value of parameter ${name}` };
-        entries.push([name, text.slice(i, quoted.end)]);
-        i = quoted.end;
+        i = quotedStringEnd(text, i);
+        if (i === -1) return `unterminated quoted value of parameter ${text.slice(nameStart, nameEnd)}`;
       } else {
-        const valueEnd = genValueEnd(text, i);
-        if (valueEnd === i) return { error: `parameter ${name} has an empty value` };
-        entries.push([name, text.slice(i, valueEnd)]);
-        i = valueEnd;
+        i = genValueEnd(text, i);
+        if (i === valueStart) return `parameter ${text.slice(nameStart, nameEnd)} has an empty value`;
       }
+      entries?.push([text.slice(nameStart, nameEnd), text.slice(valueStart, i)]);
     } else {
-      entries.push([name, null]);
+      entries?.push([text.slice(nameStart, nameEnd), null]);
     }
     const next = skipWsp(text, i);
     if (next < text.length && text.charCodeAt(next) !== 0x3b && text.charCodeAt(next) !== 0x2c) {
-      return { error: `unexpected "${text[next]}" after parameter ${name}` };
+      return `unexpected "${text[next]}" after parameter ${text.slice(nameStart, nameEnd)}`;
     }
   }
 }

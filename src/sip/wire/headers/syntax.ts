@@ -40,28 +40,44 @@ export function tokenEnd(text: string, i: number): number {
 }
 
 /**
- * Reads a quoted-string whose opening `"` is at `start`. Returns the unescaped content and the
- * index after the closing quote, or null when the quote is not closed (RFC 4475 §3.1.2.6 quotbal).
- * quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): the escaped octet is kept, the backslash dropped.
+ * End (the index after the closing quote) of the quoted-string whose opening `"` is at `start`,
+ * or -1 when the quote is not closed (RFC 4475 §3.1.2.6 quotbal).
+ * quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): the octet after a backslash never closes it.
  */
-export function readQuotedString(text: string, start: number): { value: string; end: number } | null {
-  let value = '';
-  let runStart = start + 1;
+export function quotedStringEnd(text: string, start: number): number {
   for (let i = start + 1; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code === 0x5c) {
-      if (i + 1 >= text.length) return null;
+      if (i + 1 >= text.length) return -1;
       const next = text.charCodeAt(i + 1);
-      if (next === 0x0a || next === 0x0d) return null;
+      if (next === 0x0a || next === 0x0d) return -1;
+      i++;
+    } else if (code === 0x22) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Reads a quoted-string whose opening `"` is at `start`. Returns the unescaped content and the
+ * index after the closing quote, or null when the quote is not closed (see quotedStringEnd).
+ * The escaped octet of a quoted-pair is kept, the backslash dropped.
+ */
+export function readQuotedString(text: string, start: number): { value: string; end: number } | null {
+  const end = quotedStringEnd(text, start);
+  if (end === -1) return null;
+  let value = '';
+  let runStart = start + 1;
+  for (let i = start + 1; i < end - 1; i++) {
+    if (text.charCodeAt(i) === 0x5c) {
       value += text.slice(runStart, i);
       runStart = i + 1;
       i++;
-    } else if (code === 0x22) {
-      value += text.slice(runStart, i);
-      return { value, end: i + 1 };
     }
   }
-  return null;
+  value += text.slice(runStart, end - 1);
+  return { value, end };
 }
 
 /** Encloses `value` in quotes, escaping `"` and `\` (the inverse of readQuotedString). */

@@ -8,7 +8,7 @@
 import { parseIp } from '../../../net/address.js';
 import { normalizedIp } from '../normalizedIp.js';
 import { SipHeaderError } from '../errors.js';
-import { Params, readParams } from './params.js';
+import { Params, readParams, type ParamValue } from './params.js';
 import { skipWsp, splitList, tokenEnd } from './syntax.js';
 
 /** The RFC 3261 branch prefix (§8.1.1.7). */
@@ -110,36 +110,42 @@ function isHostCode(code: number): boolean {
 
 /** Parses one via-parm (one comma-separated element of a Via header value). */
 export function parseVia(text: string): Via {
-  const fail = (detail: string): never => {
-    throw new SipHeaderError('Via', detail);
-  };
-  const parts: string[] = [];
+  return readVia(text, true)!;
+}
+
+/**
+ * Reads one via-parm by the grammar of parseVia, throwing the same SipHeaderError. With `build`
+ * it returns the Via; without, it only checks and returns null, allocating nothing for an IPv4 or
+ * host name sent-by (the validation of every received message).
+ */
+function readVia(text: string, build: boolean): Via | null {
   let i = skipWsp(text, 0);
+  const protocol: string[] | null = build ? [] : null;
   for (let n = 0; n < 3; n++) {
     const end = tokenEnd(text, i);
-    if (end === i) fail('malformed sent-protocol');
-    parts.push(text.slice(i, end));
+    if (end === i) throw new SipHeaderError('Via', 'malformed sent-protocol');
+    protocol?.push(text.slice(i, end));
     i = skipWsp(text, end);
     if (n < 2) {
-      if (text.charCodeAt(i) !== 0x2f) fail('malformed sent-protocol');
+      if (text.charCodeAt(i) !== 0x2f) throw new SipHeaderError('Via', 'malformed sent-protocol');
       i = skipWsp(text, i + 1);
     } else if (i === end) {
-      fail('missing LWS between sent-protocol and sent-by');
+      throw new SipHeaderError('Via', 'missing LWS between sent-protocol and sent-by');
     }
   }
-  let host: string;
+  let host = '';
   if (text.charCodeAt(i) === 0x5b) {
     const close = text.indexOf(']', i);
-    if (close === -1) fail('unterminated IPv6 reference');
+    if (close === -1) throw new SipHeaderError('Via', 'unterminated IPv6 reference');
     host = text.slice(i + 1, close);
     const ip = parseIp(host);
-    if (!ip || ip.family !== 6) fail('invalid IPv6 reference in sent-by');
+    if (!ip || ip.family !== 6) throw new SipHeaderError('Via', 'invalid IPv6 reference in sent-by');
     i = close + 1;
   } else {
     let end = i;
     while (end < text.length && isHostCode(text.charCodeAt(end))) end++;
-    host = text.slice(i, end);
-    if (host.length === 0) fail('missing sent-by host');
+    if (end === i) throw new SipHeaderError('Via', 'missing sent-by host');
+    if (build) host = text.slice(i, end);
     i = end;
   }
   let port: number | undefined;
@@ -147,25 +153,51 @@ export function parseVia(text: string): Via {
   if (text.charCodeAt(colon) === 0x3a) {
     const start = skipWsp(text, colon + 1);
     let end = start;
-    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) end++;
-    const digits = text.slice(start, end);
-    if (digits.length === 0 || digits.length > 5 || Number(digits) > 65535) fail('invalid sent-by port');
-    port = Number(digits);
+    let value = 0;
+    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) {
+      value = value * 10 + text.charCodeAt(end) - 0x30;
+      end++;
+    }
+    if (end === start || end - start > 5 || value > 65535) throw new SipHeaderError('Via', 'invalid sent-by port');
+    port = value;
     i = end;
   }
-  const params = readParams(text, i);
-  if ('error' in params) return fail(params.error);
-  if (params.end !== text.length) fail(`unexpected "${text[params.end]}"`);
-  const [protocolName, protocolVersion, transport] = parts as [string, string, string];
-  return new Via({ protocolName, protocolVersion, transport, host, port, params: params.params });
+  const entries: Array<[string, ParamValue]> | null = build ? [] : null;
+  const paramsEnd = readParams(text, i, entries);
+  if (typeof paramsEnd === 'string') throw new SipHeaderError('Via', paramsEnd);
+  if (paramsEnd !== text.length) throw new SipHeaderError('Via', `unexpected "${text[paramsEnd]}"`);
+  if (!entries || !protocol) return null;
+  const [protocolName, protocolVersion, transport] = protocol as [string, string, string];
+  return new Via({ protocolName, protocolVersion, transport, host, port, params: Params.adopt(entries) });
+}
+
+/** Reads a whole Via header value (one or more comma-separated via-parms), adding each to `out` when given. */
+function readViaList(value: string, out: Via[] | null): void {
+  // A value without a comma is one element (splitList would return it trimmed): read in place.
+  if (value.indexOf(',') === -1) {
+    const element = value.trim();
+    if (element.length === 0) throw new SipHeaderError('Via', 'empty element');
+    const via = readVia(element, out !== null);
+    if (out && via) out.push(via);
+    return;
+  }
+  for (const element of splitList(value)) {
+    if (element.length === 0) throw new SipHeaderError('Via', 'empty element');
+    const via = readVia(element, out !== null);
+    if (out && via) out.push(via);
+  }
 }
 
 /** Parses a whole Via header value (one or more comma-separated via-parms). */
 export function parseViaList(value: string): Via[] {
-  return splitList(value).map((element) => {
-    if (element.length === 0) throw new SipHeaderError('Via', 'empty element');
-    return parseVia(element);
-  });
+  const out: Via[] = [];
+  readViaList(value, out);
+  return out;
+}
+
+/** Checks a whole Via header value as parseViaList reads it (same errors), building nothing. */
+export function checkViaList(value: string): void {
+  readViaList(value, null);
 }
 
 /** Source of a received request, as the transport reports it. */

@@ -1,0 +1,39 @@
+/**
+ * Requests the proxy sends on its own behalf (CANCEL, BYE, keepalive OPTIONS): each gets a
+ * client transaction of its own (§17.1), kept with the forwarded requests' so that its responses
+ * find it.
+ */
+import { ClientTransaction } from '../transaction/ClientTransaction.js';
+import type { TransactionTimers } from '../transaction/timers.js';
+import type { Endpoint } from '../transport/SipTransport.js';
+import type { SipRequest, SipResponse } from '../wire/message.js';
+
+export interface OwnRequestSenderDeps {
+  timers: TransactionTimers;
+  /** Client transactions by key (responses are matched to them there). */
+  clientTx: Map<string, ClientTransaction<SipResponse>>;
+  send(data: Buffer, to: Endpoint): Promise<void>;
+}
+
+export class OwnRequestSender {
+  constructor(private readonly deps: OwnRequestSenderDeps) {}
+
+  /**
+   * A request the proxy originates itself (CANCEL §9.1, BYE on media timeout, keepalive OPTIONS):
+   * a client transaction gives it UDP retransmissions and absorbs the response; `answered`
+   * learns whether any final response came.
+   */
+  sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint, answered?: (yes: boolean) => void): void {
+    const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.deps.timers, {
+      send: (d) => this.deps.send(d, destination),
+      onResponse: (_response, status) => {
+        if (status >= 200) answered?.(true);
+      },
+      onTimeout: () => answered?.(false),
+      onTransportError: () => answered?.(false),
+      onTerminated: () => this.deps.clientTx.delete(key),
+    });
+    this.deps.clientTx.set(key, tx);
+    tx.start();
+  }
+}
