@@ -172,9 +172,6 @@ export class ClientTransaction<R> {
         // RFC 6026 §8.4: 2xx retransmissions go up (the proxy forwards them); others are dropped.
         if (status >= 200 && status < 300) handlers.onResponse(response, status);
         return;
-      case 'completed':
-      case 'terminated':
-        return;
     }
   }
 
