@@ -25,8 +25,20 @@ export interface Sample {
   registrarRegisters: number;
 }
 
+/** What pinlatch holds after a forced full garbage collection, and the state it holds then. */
+export interface MemoryReading {
+  /** The main thread's V8 heap used, and the process's RSS. */
+  heapKiB: number;
+  rssKiB: number;
+  bindings: number;
+  serverTransactions: number;
+  clientTransactions: number;
+}
+
 export interface RunFigures {
   mode: 'off' | 'on';
+  /** The pinlatch build (--builds NAME). */
+  build: string;
   phones: number;
   /** Bindings pinlatch held at the end of the ramp. */
   registered: number;
@@ -50,9 +62,21 @@ export interface RunFigures {
    */
   mainCpuMsPer1000PerMin: number;
   projected50kPct: number;
+  /**
+   * Main-thread CPU above idle per phone transaction of the steady phase (a REGISTER from a phone
+   * or a keepalive OPTIONS to one), µs: the cost per unit of work, which runs can compare when the
+   * phones' refreshes and pings came at somewhat different rates.
+   */
+  mainCpuUsPerTransaction: number;
   rssBaseMiB: number;
   rssMiB: number;
   rssKiBPer1000Bindings: number;
+  /** After a full GC, before the phones and at the end of the steady phase. */
+  memoryBase: MemoryReading;
+  memorySteady: MemoryReading;
+  /** Growth after GC from before the phones to the steady phase, per 1,000 bindings held then. */
+  heapKiBPer1000BindingsAfterGc: number;
+  rssKiBPer1000BindingsAfterGc: number;
   /** Per minute of the steady phase. */
   phoneRegistersPerMin: number;
   answeredLocallyPerMin: number;
@@ -69,6 +93,9 @@ export interface RunFigures {
 
 export interface RunInput {
   mode: 'off' | 'on';
+  build: string;
+  memoryBase: MemoryReading;
+  memorySteady: MemoryReading;
   phones: number;
   offeredRate: number;
   /** Before the first phone (idle: `base` and `idle` a few seconds apart), when the ramp ended, and the steady-phase samples (first to last). */
@@ -99,10 +126,13 @@ export function runFigures(r: RunInput): RunFigures {
   const mainCpuPct = pct(last.mainNs - first.mainNs, steadyMs);
   const idleMainCpuPct = pct(r.idle.mainNs - r.base.mainNs, r.idle.at - r.base.at);
   const thousands = last.bindings / 1000;
+  const gcThousands = r.memorySteady.bindings / 1000;
+  const transactionsPerMin = perMin('phoneRegisters') + perMin('keepalivesSent');
   // % of a core = ms per minute / 600.
   const mainCpuMsPer1000PerMin = thousands > 0 ? Math.max(0, mainCpuPct - idleMainCpuPct) * 600 / thousands : 0;
   return {
     mode: r.mode,
+    build: r.build,
     phones: r.phones,
     registered: r.rampEnd.bindings,
     rampSec: rampMs / 1000,
@@ -117,9 +147,14 @@ export function runFigures(r: RunInput): RunFigures {
     idleMainCpuPct,
     mainCpuMsPer1000PerMin,
     projected50kPct: idleMainCpuPct + (mainCpuMsPer1000PerMin * 50) / 600,
+    mainCpuUsPerTransaction: transactionsPerMin > 0 ? (Math.max(0, mainCpuPct - idleMainCpuPct) * 600_000) / transactionsPerMin : 0,
     rssBaseMiB: r.base.rssKiB / 1024,
     rssMiB: last.rssKiB / 1024,
     rssKiBPer1000Bindings: thousands > 0 ? (last.rssKiB - r.base.rssKiB) / thousands : 0,
+    memoryBase: r.memoryBase,
+    memorySteady: r.memorySteady,
+    heapKiBPer1000BindingsAfterGc: gcThousands > 0 ? (r.memorySteady.heapKiB - r.memoryBase.heapKiB) / gcThousands : 0,
+    rssKiBPer1000BindingsAfterGc: gcThousands > 0 ? (r.memorySteady.rssKiB - r.memoryBase.rssKiB) / gcThousands : 0,
     phoneRegistersPerMin: perMin('phoneRegisters'),
     answeredLocallyPerMin: perMin('answeredLocally'),
     registrarRegistersPerMin: perMin('registrarRegisters'),
@@ -139,6 +174,7 @@ function rows(runs: readonly RunFigures[]): [string, ...string[]][] {
   const row = (label: string, value: (r: RunFigures) => string): [string, ...string[]] => [label, ...runs.map(value)];
   return [
     row('throttling', (r) => r.mode),
+    row('build', (r) => r.build),
     row('phones registered / asked', (r) => `${r.registered} / ${r.phones}`),
     row('registrations/s (ramp; offered)', (r) => `${f(r.registrationsPerSec)} (${f(r.offeredRate)})`),
     row('main-thread CPU % during the ramp', (r) => f(r.rampMainCpuPct, 1)),
@@ -149,8 +185,13 @@ function rows(runs: readonly RunFigures[]): [string, ...string[]][] {
     row('main-thread CPU % idle (before the phones)', (r) => f(r.idleMainCpuPct, 1)),
     row('main-thread CPU ms per 1,000 phones per minute (above idle)', (r) => f(r.mainCpuMsPer1000PerMin, 1)),
     row('main-thread CPU % for 50,000 phones (scaled, idle included)', (r) => f(r.projected50kPct, 1)),
+    row('main-thread CPU µs per phone transaction (REGISTER or keepalive)', (r) => f(r.mainCpuUsPerTransaction, 1)),
     row('RSS MiB (before phones → steady)', (r) => `${f(r.rssBaseMiB)} → ${f(r.rssMiB)}`),
-    row('RSS KiB per 1,000 bindings', (r) => f(r.rssKiBPer1000Bindings)),
+    row('RSS KiB per 1,000 bindings (no GC)', (r) => f(r.rssKiBPer1000Bindings)),
+    row('after full GC: heap used MiB (before phones → steady)', (r) => `${f(r.memoryBase.heapKiB / 1024, 1)} → ${f(r.memorySteady.heapKiB / 1024, 1)}`),
+    row('after full GC: RSS MiB (before phones → steady)', (r) => `${f(r.memoryBase.rssKiB / 1024)} → ${f(r.memorySteady.rssKiB / 1024)}`),
+    row('after full GC: bindings / server tx / client tx held', (r) => `${r.memorySteady.bindings} / ${r.memorySteady.serverTransactions} / ${r.memorySteady.clientTransactions}`),
+    row('after full GC: heap / RSS KiB per 1,000 bindings', (r) => `${f(r.heapKiBPer1000BindingsAfterGc)} / ${f(r.rssKiBPer1000BindingsAfterGc)}`),
     row('REGISTERs/min from phones', (r) => f(r.phoneRegistersPerMin)),
     row('REGISTERs/min answered by pinlatch', (r) => f(r.answeredLocallyPerMin)),
     row('REGISTERs/min seen by the registrar', (r) => f(r.registrarRegistersPerMin)),

@@ -21,6 +21,8 @@ export interface FleetOptions {
   rate: number;
   /** pinlatch's SIP address and port. */
   target: string;
+  /** First three octets of the phones' loopback addresses (fleetAddress). */
+  subnet: string;
   /** Seconds between a phone's 200 and its next REGISTER. */
   refreshSec: number;
   /** The expiry the phones ask for. */
@@ -43,8 +45,8 @@ export interface FleetCounts {
   outOfCall: number;
 }
 
-/** Loopback address of sipp process i: 127.0.0.100, .101, ... */
-export const fleetAddress = (i: number): string => `127.0.0.${100 + i}`;
+/** Loopback address of sipp process i: <subnet>.100, .101, ... */
+export const fleetAddress = (subnet: string, i: number): string => `${subnet}.${100 + i}`;
 
 export class PhoneFleet {
   private readonly children: Child[] = [];
@@ -62,14 +64,14 @@ export class PhoneFleet {
       const stat = join(o.dir, `phones-${i}.csv`);
       fleet.statFiles.push(stat);
       const args = [
-        o.target, '-sf', SCENARIO, '-t', 'un', '-i', fleetAddress(i), '-aa', '-default_behaviors', 'all,-abortunexp', '-nostdin',
+        o.target, '-sf', SCENARIO, '-t', 'un', '-i', fleetAddress(o.subnet, i), '-aa', '-default_behaviors', 'all,-abortunexp', '-nostdin',
         '-max_socket', String(count + 64), '-m', String(count), '-l', String(count), '-r', String(rate), '-rp', '1000',
         '-d', String(o.refreshSec * 1000), '-set', 'user', `p${i}u`, '-set', 'domain', 'pbx.test', '-set', 'expires', String(o.expiresSec),
         '-trace_stat', '-stf', stat, '-fd', '2', '-trace_err', '-error_file', join(o.dir, `errors-${i}.log`), '-max_log_size', '5000000',
       ];
       const [file, ...rest] = o.command([SIPP, ...args]);
       const child = new Child(file!, rest, { cwd: o.dir });
-      void child.done.then((r) => fleet.ended.push(`sipp ${fleetAddress(i)} exited ${r.code ?? r.signal}: ${r.output.slice(-1500)}`));
+      void child.done.then((r) => fleet.ended.push(`sipp ${fleetAddress(o.subnet, i)} exited ${r.code ?? r.signal}: ${r.output.slice(-1500)}`));
       fleet.children.push(child);
     }
     return fleet;

@@ -9,6 +9,8 @@
  *   answer (RFC 3261 §17.2.2, Timer J), so N phones refreshing every R s hold about 32·N/R of them.
  */
 export interface RunConfig {
+  /** pinlatch's loopback address (SIP, media, metrics). */
+  address: string;
   sipPort: number;
   metricsPort: number;
   media: { min: number; max: number };
@@ -22,9 +24,9 @@ export interface RunConfig {
 export function pinlatchConfig(c: RunConfig): string {
   const throttle = c.throttle ? `\n  throttle: { phoneExpiresSec: ${c.throttle.phoneExpiresSec}, registrarExpiresSec: ${c.throttle.registrarExpiresSec} }` : '';
   return `sip:
-  listen: [{ transport: udp, address: 127.0.0.1, port: ${c.sipPort} }]
-  advertise: 127.0.0.1
-media: { address: 127.0.0.1, shards: 1, ports: { min: ${c.media.min}, max: ${c.media.max} } }
+  listen: [{ transport: udp, address: ${c.address}, port: ${c.sipPort} }]
+  advertise: ${c.address}
+media: { address: ${c.address}, shards: 1, ports: { min: ${c.media.min}, max: ${c.media.max} } }
 upstream: sip:${c.registrar.address}:${c.registrar.port}
 phones:
   maxBindings: ${Math.max(1000, 2 * c.phones)}
@@ -34,6 +36,6 @@ limits:
   sourceRate: { requestsPerSec: 1000000, burst: 10000000 }
   serverTransactions: ${Math.max(20_000, 2 * c.phones)}
 log: { level: warn }
-metrics: { address: 127.0.0.1, port: ${c.metricsPort} }
+metrics: { address: ${c.address}, port: ${c.metricsPort} }
 `;
 }

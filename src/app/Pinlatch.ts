@@ -10,6 +10,7 @@ import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
 import { CidrSet } from '../net/cidr.js';
 import { SipProxy } from '../sip/proxy/Proxy.js';
+import { warmUpBeforeListening } from '../sip/warmup/warmUpBeforeListening.js';
 import { MetricsServer } from './MetricsServer.js';
 import { readinessOf, type Readiness } from './Readiness.js';
 
@@ -84,6 +85,13 @@ export class Pinlatch {
       this.#media = await MediaRelay.start(mediaRelayOptions(m, this.#log.child({ component: 'media' })));
       points.push({ service: 'media', transport: 'udp', address: m.address, port: `${m.ports.min}-${m.ports.max}` });
 
+      if (config.sip !== null) {
+        // Warm before any listener opens: a relay restarted under load takes calls the moment it
+        // listens, and no NG session can share the media relay with the warm-up's calls.
+        const warmUpLog = this.#log.child({ component: 'sip', warmUp: true });
+        warmUpLog.info(await warmUpBeforeListening({ config, media: this.#media, logger: warmUpLog }), 'warm-up done');
+      }
+
       if (config.ng !== null) {
         const ngLog = this.#log.child({ component: 'ng' });
         const allow = config.ng.allow;
@@ -105,7 +113,8 @@ export class Pinlatch {
       }
 
       if (config.sip !== null) {
-        this.#sip = new SipProxy({ config, media: this.#media, logger: this.#log.child({ component: 'sip' }) });
+        const sipLog = this.#log.child({ component: 'sip' });
+        this.#sip = new SipProxy({ config, media: this.#media, logger: sipLog });
         await this.#sip.start();
         for (const l of this.#sip.listenPoints) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });
       }

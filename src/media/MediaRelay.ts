@@ -281,6 +281,11 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
     return this.#refusedLegs;
   }
 
+  /** Frees the quarantined port pairs at once (PortPool.endQuarantine: the start-up warm-up's only). */
+  endQuarantine(): number {
+    return this.#ports.endQuarantine();
+  }
+
   /** Port pool occupancy (pairs). */
   portUsage(): { size: number; inUse: number; available: number; quarantined: number; setAside: number } {
     const p = this.#ports;

@@ -174,6 +174,17 @@ export class PortPool {
     this.#free.push(pair, 0);
   }
 
+  /**
+   * Frees every quarantined pair at once. Only for pairs that carried the relay's own loopback
+   * traffic (the start-up warm-up, before any listener opens): the quarantine guards a new call
+   * against a previous peer's late packets, and these pairs never had a peer.
+   */
+  endQuarantine(): number {
+    const ended = this.#quarantine.length;
+    this.#drainRing(this.#quarantine, Number.POSITIVE_INFINITY);
+    return ended;
+  }
+
   /** Returns an allocated pair that could not be bound; it is retried only after setAsideMs. */
   setAsideFailed(port: number): void {
     const pair = this.#inUsePair(port, 'set aside');

@@ -21,20 +21,23 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
+import { ShardOutbox } from './ShardOutbox.js';
 import type { LatchChange, LegRefusal, SocketBuffers, ThreadPlacement } from '../native.js';
-import type {
-  SerializedError,
-  ShardExit,
-  ShardMessage,
-  ShardOp,
-  ShardOps,
-  ShardOptions,
-  ShardRequest,
-  ShardTask,
+import {
+  decodeReplies,
+  type SerializedError,
+  type ShardExit,
+  type ShardMessage,
+  type ShardOp,
+  type ShardOps,
+  type ShardOptions,
+  type ShardReply,
+  type ShardRequest,
+  type ShardTask,
 } from './shard-protocol.js';
 
 export interface ShardPoolOptions {
@@ -93,7 +96,8 @@ interface Pending {
 interface ShardSlot {
   index: number;
   up: boolean;
-  port: MessagePort | null;
+  /** Requests queued for the shard's port, posted as one batch per task. */
+  outbox: ShardOutbox | null;
   threadId: number | null;
   /** Where the shard's thread runs, while it is up. */
   placement: ThreadPlacement | null;
@@ -167,7 +171,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       const slot: ShardSlot = {
         index,
         up: false,
-        port: null,
+        outbox: null,
         threadId: null,
         placement: null,
         abort: null,
@@ -299,7 +303,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       const { port1, port2 } = new MessageChannel();
       const abort = new AbortController();
       slot.abort = abort;
-      slot.port = port1;
+      slot.outbox = new ShardOutbox(port1);
       port1.on('message', (message: ShardMessage) => this.#onMessage(slot, message));
       const readyDeadline = setTimeout(() => {
         if (!slot.up) abort.abort(new Error(`shard ${slot.index} not ready within ${this.#startTimeoutMs} ms`));
@@ -323,10 +327,11 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         reason = abort.signal.aborted && abortReason instanceof Error ? abortReason.message : failure.message;
       }
       clearTimeout(readyDeadline);
+      slot.outbox.discard();
+      slot.outbox = null;
       port1.close();
       const wasUp = slot.up;
       slot.up = false;
-      slot.port = null;
       slot.threadId = null;
       slot.placement = null;
       slot.abort = null;
@@ -359,6 +364,10 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   }
 
   #onMessage(slot: ShardSlot, message: ShardMessage): void {
+    if (typeof message === 'string') {
+      for (const reply of decodeReplies(message)) this.#settle(slot, reply);
+      return;
+    }
     switch (message.type) {
       case 'ready':
         slot.up = true;
@@ -373,15 +382,6 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         this.emit('up', slot.index);
         if (this.#starting && this.#slots.every((s) => s.up)) this.#finishStart(null);
         return;
-      case 'reply': {
-        const pending = slot.pending.get(message.id);
-        if (!pending) return; // timed out earlier
-        slot.pending.delete(message.id);
-        clearTimeout(pending.timer);
-        if (message.ok) pending.resolve(message.result);
-        else pending.reject(toMediaError(message.error));
-        return;
-      }
       case 'idle':
         this.emit('idle', slot.index, message.idle, message.active);
         return;
@@ -413,9 +413,18 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     }
   }
 
+  #settle(slot: ShardSlot, reply: ShardReply): void {
+    const pending = slot.pending.get(reply.id);
+    if (!pending) return; // timed out earlier
+    slot.pending.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.ok) pending.resolve(reply.result);
+    else pending.reject(toMediaError(reply.error));
+  }
+
   #send<K extends ShardOp>(slot: ShardSlot, op: K, args: ShardOps[K]['args'], timeoutMs: number): Promise<ShardOps[K]['result']> {
-    const port = slot.port;
-    if (!slot.up || !port) {
+    const outbox = slot.outbox;
+    if (!slot.up || !outbox) {
       return Promise.reject(new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${slot.index} is not running`));
     }
     const id = ++this.#requestId;
@@ -425,7 +434,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         reject(new MediaError('ERR_PINLATCH_RPC_TIMEOUT', `shard ${slot.index} did not answer '${op}' within ${timeoutMs} ms`));
       }, timeoutMs);
       slot.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, timer });
-      port.postMessage({ type: 'request', id, op, args } as ShardRequest);
+      outbox.push({ id, op, args } as ShardRequest);
     });
   }
 

@@ -2,8 +2,15 @@
  * The control protocol between the main thread (ShardPool) and one shard worker, carried over the
  * MessagePort handed to the shard task. Control only: packets never cross it.
  *
- * main -> shard: `request` messages, each with an id; the shard answers every one with a `reply`
- * carrying the same id, in order. shard -> main, unsolicited: `ready` once the relay exists,
+ * main -> shard: a batch of requests with ids (every request made in one task, see ShardOutbox);
+ * the shard handles them in order and answers the batch with one batch of replies, a
+ * reply per request with the same id, in order. One message per batch because each postMessage
+ * wakes the other thread: with the process confined to one CPU the woken shard preempts the main
+ * thread. A batch crosses as JSON text (a string message): structured cloning of the nested
+ * request objects costs about twice a JSON.stringify plus JSON.parse of them, and a string is
+ * copied as one block. Requests and replies hold only JSON values (strings, numbers, booleans,
+ * null, arrays, plain objects; an optional field is absent, never undefined).
+ * shard -> main, unsolicited (structured-cloned objects, a few a second): `ready` once the relay exists,
  * `idle` whenever the set of inactive streams changes, `latch` with the legs whose latched peers
  * changed (so that the main thread can re-create them if the shard dies), and `refused` for legs
  * whose media so far comes only from sources their latching rule refuses (each leg once per policy).
@@ -113,14 +120,41 @@ export interface ShardOps {
 
 export type ShardOp = keyof ShardOps;
 
+/**
+ * Requests whose caller needs no prompt answer: they wait for the next batch (or DEFER_MAX_MS)
+ * instead of waking the shard themselves. Closing a released session's sockets a few ms late
+ * relays nothing that matters (rtpengine keeps a deleted call for its delete-delay, 30 s by
+ * default), and its ports are quarantined before reuse anyway.
+ */
+export const DEFERRABLE_OPS: ReadonlySet<ShardOp> = new Set<ShardOp>(['close']);
+
+/**
+ * Longest wait of a deferrable request for a batch to ride with (ms). At 100 calls/s and more
+ * another request (an offer or answer) comes within it; it is also what an idle relay adds to a
+ * release (an NG delete waits for its close).
+ */
+export const DEFER_MAX_MS = 5;
+
 export type ShardRequest = {
-  [K in ShardOp]: { type: 'request'; id: number; op: K; args: ShardOps[K]['args'] };
+  [K in ShardOp]: { id: number; op: K; args: ShardOps[K]['args'] };
 }[ShardOp];
 
+export type ShardReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };
+
+/** A batch of requests as the main thread posts it to a shard: JSON text of ShardRequest[]. */
+export type EncodedRequests = string & { readonly __batch: 'requests' };
+
+/** A batch of replies as a shard posts it to the main thread: JSON text of ShardReply[]. */
+export type EncodedReplies = string & { readonly __batch: 'replies' };
+
+export const encodeRequests = (requests: ShardRequest[]): EncodedRequests => JSON.stringify(requests) as EncodedRequests;
+export const decodeRequests = (batch: EncodedRequests): ShardRequest[] => JSON.parse(batch) as ShardRequest[];
+export const encodeReplies = (replies: ShardReply[]): EncodedReplies => JSON.stringify(replies) as EncodedReplies;
+export const decodeReplies = (batch: EncodedReplies): ShardReply[] => JSON.parse(batch) as ShardReply[];
+
 export type ShardMessage =
+  | EncodedReplies
   | { type: 'ready'; threadId: number; version: string; placement: ThreadPlacement; socketBuffers: SocketBuffers }
-  | { type: 'reply'; id: number; ok: true; result: unknown }
-  | { type: 'reply'; id: number; ok: false; error: SerializedError }
   /** Streams that became idle, and streams that were idle and saw media again. */
   | { type: 'idle'; idle: number[]; active: number[] }
   /** Legs whose latched peers changed since the last report (polled every latchSyncMs). */

@@ -21,6 +21,10 @@ import {
   type ShardExit,
   type ShardMessage,
   type ShardOptions,
+  decodeRequests,
+  encodeReplies,
+  type EncodedRequests,
+  type ShardReply,
   type ShardRequest,
   type ShardTask,
   type StreamRestore,
@@ -183,14 +187,19 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
       }
     };
 
-    port.on('message', (request: ShardRequest) => {
-      if (request?.type !== 'request') return;
-      try {
-        post({ type: 'reply', id: request.id, ok: true, result: handle(request) });
-      } catch (err) {
-        post({ type: 'reply', id: request.id, ok: false, error: serializeError(err) });
+    port.on('message', (batch: EncodedRequests) => {
+      if (typeof batch !== 'string') return;
+      const replies: ShardReply[] = [];
+      for (const request of decodeRequests(batch)) {
+        try {
+          replies.push({ id: request.id, ok: true, result: handle(request) });
+        } catch (err) {
+          replies.push({ id: request.id, ok: false, error: serializeError(err) });
+        }
       }
-      if (request.op === 'stop') {
+      // One answer per batch: each post wakes the main thread (see shard-protocol.ts).
+      post(encodeReplies(replies));
+      if (stopped) {
         port.close();
         resolve({ shard, openStreams: openAtStop });
       }

@@ -50,19 +50,41 @@ export interface IpAddress {
   zone?: string;
 }
 
-const IPV4_OCTET = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/**
+ * A dotted quad's bytes, read character by character: this runs for several addresses of every
+ * SIP message and every media leg, where a split and a regular expression per octet showed in
+ * the main thread's profile (1-2 %).
+ */
 function parseIpv4Bytes(text: string): Uint8Array | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
   const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    // Leading zeros are rejected: inet_aton reads "010" as octal 8, so such a literal is ambiguous.
-    if (!IPV4_OCTET.test(part)) return null;
-    bytes[i] = Number(part);
+  let index = 0;
+  let octet = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === DOT) {
+      if (digits === 0 || index === 3) return null;
+      bytes[index++] = octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= ZERO && c <= NINE) {
+      // Leading zeros are rejected: inet_aton reads "010" as octal 8, so such a literal is ambiguous.
+      if (digits === 1 && octet === 0) return null;
+      octet = octet * 10 + (c - ZERO);
+      digits += 1;
+      if (octet > 255) return null;
+    } else {
+      return null;
+    }
   }
+  if (digits === 0 || index !== 3) return null;
+  bytes[3] = octet;
   return bytes;
 }
 
@@ -161,7 +183,8 @@ export function parseIp(input: string): IpAddress | null {
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
   if (!text.includes(':')) {
     const bytes = parseIpv4Bytes(text);
-    return bytes ? { family: 4, bytes, text: formatIpv4(bytes) } : null;
+    // A dotted quad without leading zeros is its own canonical text.
+    return bytes ? { family: 4, bytes, text } : null;
   }
   let zone: string | undefined;
   const percent = text.indexOf('%');

@@ -1,7 +1,7 @@
 /** What signalling needs to know about each stream of an SDP, without changing it. */
 import { isIP } from 'node:net';
-import type { MediaDescription, SessionDescription } from 'sdp-transform';
-import { connectionOf, parseSdp } from './parse.js';
+import { parseSdp } from './parse.js';
+import type { MediaView, SdpView } from './view.js';
 
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -54,64 +54,41 @@ export interface SdpInfo {
   readonly media: readonly SdpMediaInfo[];
 }
 
-const DIRECTIONS = new Set<string>(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
-
 export function isZeroAddress(address: string): boolean {
   return address === '0.0.0.0' || (isIP(address) === 6 && /^[0:]+$/.test(address));
 }
 
-function directionOf(session: SessionDescription, media: MediaDescription): MediaDirection {
-  const d = media.direction ?? session.direction;
-  return d !== undefined && DIRECTIONS.has(d) ? d : 'sendrecv';
-}
-
-function hasIce(session: SessionDescription, media: MediaDescription): boolean {
-  return (
-    (media.candidates?.length ?? 0) > 0 ||
-    media.iceUfrag !== undefined ||
-    media.icePwd !== undefined ||
-    session.iceUfrag !== undefined ||
-    session.icePwd !== undefined ||
-    session.icelite !== undefined
-  );
-}
-
-export function describeParsed(session: SessionDescription): SdpInfo {
-  const media = session.media.map((m, index): SdpMediaInfo => {
-    const c = connectionOf(session, m);
-    const address = c === undefined ? null : String(c.ip);
-    const zeroAddress = address !== null && isZeroAddress(address);
-    const direction = directionOf(session, m);
-    return {
-      index,
-      type: m.type,
-      port: m.port,
-      rejected: m.port === 0,
-      proto: m.protocol,
-      formats: m.payloads === undefined ? '' : String(m.payloads),
-      address,
-      ipVersion: c === undefined ? null : (c.version as 4 | 6),
-      peerAddress: address !== null && !zeroAddress && isIP(address) !== 0 ? address : null,
-      rtcpPort: m.rtcp === undefined ? null : m.rtcp.port,
-      rtcpAddress: m.rtcp?.address ?? null,
-      rtcpMux: m.rtcpMux !== undefined,
-      direction,
-      zeroAddress,
-      hold: zeroAddress || direction === 'sendonly' || direction === 'inactive',
-      ice: hasIce(session, m),
-    };
-  });
-  const o = session.origin;
+function describeMedia(view: SdpView, m: MediaView, index: number): SdpMediaInfo {
+  const c = m.connection ?? view.connection;
+  const address = c === null ? null : c.address;
+  const zeroAddress = address !== null && isZeroAddress(address);
+  const direction = m.direction ?? view.direction ?? 'sendrecv';
   return {
-    origin: {
-      username: String(o.username),
-      sessionId: String(o.sessionId),
-      sessionVersion: String(o.sessionVersion),
-      address: String(o.address),
-      ipVersion: o.ipVer as 4 | 6,
-    },
-    sessionName: session.name === undefined ? '' : String(session.name),
-    media,
+    index,
+    type: m.type,
+    port: m.port,
+    rejected: m.port === 0,
+    proto: m.proto,
+    formats: m.formats,
+    address,
+    ipVersion: c === null ? null : c.ipVersion,
+    peerAddress: address !== null && !zeroAddress && isIP(address) !== 0 ? address : null,
+    rtcpPort: m.rtcp === null ? null : m.rtcp.port,
+    rtcpAddress: m.rtcp === null ? null : m.rtcp.address,
+    rtcpMux: m.rtcpMux,
+    direction,
+    zeroAddress,
+    hold: zeroAddress || direction === 'sendonly' || direction === 'inactive',
+    ice: m.ice || view.ice,
+  };
+}
+
+export function describeParsed(view: SdpView): SdpInfo {
+  const o = view.origin;
+  return {
+    origin: { username: o.username, sessionId: o.sessionId, sessionVersion: o.sessionVersion, address: o.address, ipVersion: o.ipVersion },
+    sessionName: view.sessionName ?? '',
+    media: view.media.map((m, i) => describeMedia(view, m, i)),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The figures of bench/registrations.ts from known samples: CPU shares and the per-1,000-phone
  * cost above idle, per-minute rates over the steady phase, the RSS rise per 1,000 bindings, and
- * the registrar reduction between the two runs.
+ * the heap and RSS growth after GC per 1,000 bindings, and the registrar reduction between the two runs.
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
@@ -33,7 +33,12 @@ test('CPU shares, cost per 1,000 phones above idle, per-minute rates, RSS per 1,
       answeredLocally: 0, registrarRegisters: 4400, keepalivesSent: 2500, keepalivesMissed: 1, rssKiB: 160_000,
     }),
   ];
-  const f = runFigures({ mode: 'off', phones: 2000, offeredRate: 250, base, idle, rampStart, rampEnd, steady, phonesFailed: 0, retransmissions: 3 });
+  // After GC: the heap grows 8 MiB and RSS 12 MiB for the 2,000 bindings held then.
+  const memoryBase = { heapKiB: 20_000, rssKiB: 90_000, bindings: 0, serverTransactions: 0, clientTransactions: 0 };
+  const memorySteady = { heapKiB: 20_000 + 8 * 2048, rssKiB: 90_000 + 12 * 2048, bindings: 2000, serverTransactions: 1300, clientTransactions: 10 };
+  const f = runFigures({
+    mode: 'off', build: 'this', phones: 2000, offeredRate: 250, base, idle, rampStart, rampEnd, steady, memoryBase, memorySteady, phonesFailed: 0, retransmissions: 3,
+  });
   assert.is(f.registered, 2000);
   assert.is(f.rampSec, 10);
   assert.is(f.registrationsPerSec, 200);
@@ -47,11 +52,15 @@ test('CPU shares, cost per 1,000 phones above idle, per-minute rates, RSS per 1,
   // 10 % of a core above idle = 6000 ms a minute, for 2 thousand phones.
   assert.ok(Math.abs(f.mainCpuMsPer1000PerMin - 3000) < 1e-6);
   assert.ok(Math.abs(f.projected50kPct - (2 + 250)) < 1e-6);
+  // 10 % of a core above idle is 6 s a minute, over 2400 REGISTERs and 2400 keepalives a minute.
+  assert.ok(Math.abs(f.mainCpuUsPerTransaction - 1250) < 1e-6);
   assert.is(f.phoneRegistersPerMin, 2400);
   assert.is(f.registrarRegistersPerMin, 2400);
   assert.is(f.keepalivesPerMin, 2400);
   assert.is(f.keepalivesMissed, 1);
   assert.is(f.rssKiBPer1000Bindings, 30_000);
+  assert.is(f.heapKiBPer1000BindingsAfterGc, 8192);
+  assert.is(f.rssKiBPer1000BindingsAfterGc, 12_288);
   assert.is(f.registrarRegistersTotal, 4400);
   const on = { ...f, mode: 'on' as const, registrarRegistersPerMin: 0 };
   assert.is(registrarReduction([f, on]), Infinity);

@@ -96,7 +96,7 @@ for (const [address, cls] of CLASSES) {
 }
 
 classification('non-literals are not routable and have no class', () => {
-  for (const bad of ['', 'example.com', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.-1', ':::', '1::2::3', 'g::1', '12345::1', '1:2:3:4:5:6:7:8:9', '::ffff:1.2.3.256', ' ']) {
+  for (const bad of ['', 'example.com', '1.2.3', '1.2.3.4.5', '256.1.1.1', '01.2.3.4', '1.2.3.-1', '1.2.3.4.', '.1.2.3', '1..2.3', '1.2.3.00', '1.2.3.1000', '1.2.3.4a', '1.2.3.+4', '1.2.3.4/8', ':::', '1::2::3', 'g::1', '12345::1', '1:2:3:4:5:6:7:8:9', '::ffff:1.2.3.256', ' ']) {
     assert.is(classifyAddress(bad), null, bad);
     assert.is(isRoutable(bad), false, bad);
     assert.is(isIp(bad), false, bad);

@@ -269,6 +269,17 @@ bad('non-string input', () => {
   assert.throws(() => describeSdp(Buffer.from('v=0') as unknown as string), (e: unknown) => e instanceof SdpError);
 });
 
+// Found by fuzzing (fuzz/corpus/sdp-anchor/regress-anchored-body-grows): thousands of short c= lines
+// after LF line ends, each rewritten to the relay's longer address with CRLF, made an anchored body
+// that parseSdp refused as too large.
+bad('repeated c= and s= lines are written once; an anchored body over the size limit is an SdpError', () => {
+  const repeated = fx.asteriskOffer.replace('c=IN IP4 192.168.1.10', 'c=IN IP4 1\r\ns=x\r\nc=IN IP4 192.168.1.10\r\ns=Asterisk');
+  assert.equal(lines(anchorSdp(repeated, plan1())).filter((l) => /^[cs]=/.test(l)), ['s=Asterisk', `c=IN IP4 ${RELAY}`]);
+  const padded = fx.asteriskOffer.replace(/\r\n/g, '\n') + 'a=x\n'.repeat(16_000);
+  assert.ok(padded.length <= 65_535);
+  assert.throws(() => anchorSdp(padded, plan1()), (e: unknown) => e instanceof SdpError && /anchored body is larger than 65535 bytes/.test(e.reason));
+});
+
 bad('bad plans: address, port, too few streams', () => {
   const cases: Array<[AnchorPlan, RegExp]> = [
     [{ address: 'relay.example.com', streams: [{ rtpPort: 30000 }] }, /not an advertisable IP/],

@@ -38,6 +38,8 @@ export interface PhonesEdgeOptions {
   sipPort?: number;
   mediaPorts?: { min: number; max: number };
   metricsPort?: number;
+  /** SIP transaction timers as YAML flow text (default T1 250 ms: Timer B/F 16 s). */
+  sipTimers?: string;
 }
 
 export function phonesEdgeYaml(topo: PhonesTopology, o: PhonesEdgeOptions = {}): string {
@@ -50,7 +52,7 @@ export function phonesEdgeYaml(topo: PhonesTopology, o: PhonesEdgeOptions = {}):
     - { transport: udp, address: "${edge}", port: ${sipPort} }
     - { transport: tcp, address: "${edge}", port: ${sipPort} }
   advertise: "${edge}"
-  timers: { t1Ms: 250, t2Ms: 2000, t4Ms: 2500, inviteTimeoutMs: 30000 }
+  timers: ${o.sipTimers ?? '{ t1Ms: 250, t2Ms: 2000, t4Ms: 2500, inviteTimeoutMs: 30000 }'}
 media:
   address: "${edge}"
   advertise: "${edge}"

@@ -10,31 +10,58 @@
  * HMAC-SHA256, truncated to 96 bits (base64url, 16 characters): long enough that guessing is
  * hopeless at any packet rate, short enough for the URI. The key comes from the configuration
  * (so dialogs survive a restart) or is drawn at start.
+ *
+ * Each HMAC costs some microseconds of the main thread (a new Hmac object and key schedule per
+ * call of node:crypto), and a call needs one to sign its Record-Route and one per in-dialog
+ * request (ACK, BYE, ...). So the tokens signed or verified lately are remembered with the
+ * Call-ID and pin they are valid for, and a request presenting one of them for the same Call-ID
+ * and pin is valid without computing the HMAC again: the same answer the HMAC would give, since
+ * only a token this proxy made or accepted is remembered. A hit reveals nothing an attacker can
+ * use (it needs the exact valid token); any other token goes through the HMAC and a
+ * constant-time comparison as before. The memory is bounded (RECENT_TOKENS, the oldest
+ * forgotten first): a long call's BYE usually finds its token forgotten and pays one HMAC.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const ROUTE_TOKEN_PARAM = 'plt';
 const TOKEN_BYTES = 12;
+/** Tokens remembered: some seconds of calls at hundreds per second (about 100 bytes each). */
+const RECENT_TOKENS = 4096;
 
 export class RouteTokens {
   private readonly key: Buffer;
+  /** Recently signed or verified tokens → the `callId\0pin` they are valid for, oldest first. */
+  private readonly recent = new Map<string, string>();
 
   constructor(key?: string | Buffer) {
     this.key = key === undefined ? randomBytes(32) : Buffer.from(key);
   }
 
-  private mac(callId: string, pin: string | null): Buffer {
-    return createHmac('sha256', this.key).update(`${callId}\0${pin ?? ''}`).digest().subarray(0, TOKEN_BYTES);
+  private mac(signed: string): Buffer {
+    return createHmac('sha256', this.key).update(signed).digest().subarray(0, TOKEN_BYTES);
+  }
+
+  private remember(token: string, signed: string): void {
+    this.recent.delete(token);
+    this.recent.set(token, signed);
+    if (this.recent.size > RECENT_TOKENS) this.recent.delete(this.recent.keys().next().value!);
   }
 
   /** The token for a Record-Route written into the dialog `callId`, with pin parameter `pin`. */
   sign(callId: string, pin: string | null): string {
-    return this.mac(callId, pin).toString('base64url');
+    const signed = `${callId}\0${pin ?? ''}`;
+    const token = this.mac(signed).toString('base64url');
+    this.remember(token, signed);
+    return token;
   }
 
   /** True when `token` is what sign(callId, pin) gives; constant time in the token's bytes. */
   verify(token: string, callId: string, pin: string | null): boolean {
+    const signed = `${callId}\0${pin ?? ''}`;
+    if (this.recent.get(token) === signed) return true;
     const given = Buffer.from(token, 'base64url');
-    return given.length === TOKEN_BYTES && timingSafeEqual(given, this.mac(callId, pin));
+    if (given.length !== TOKEN_BYTES || !timingSafeEqual(given, this.mac(signed))) return false;
+    this.remember(token, signed);
+    return true;
   }
 }

@@ -54,7 +54,7 @@ export class MediaAnchor {
     role: 'offer' | 'answer',
   ): Promise<boolean> {
     if (!dialog || message.body.length === 0 || !/application\/sdp/i.test(message.contentType ?? '')) return false;
-    // Parsed once: described now, rewritten in place by anchorParsed below.
+    // Scanned once: described now, rewritten by anchorParsed below.
     const sdp = parseSdp(message.body.toString('latin1'));
     const info: SdpInfo = describeParsed(sdp);
     checkMediaFamily(info, this.mediaFamily);

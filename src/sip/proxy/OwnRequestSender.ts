@@ -5,14 +5,14 @@
  */
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import type { TransactionTimers } from '../transaction/timers.js';
-import type { Endpoint } from '../transport/SipTransport.js';
+import type { Endpoint, ListenPoint } from '../transport/SipTransport.js';
 import type { SipRequest, SipResponse } from '../wire/message.js';
 
 export interface OwnRequestSenderDeps {
   timers: TransactionTimers;
   /** Client transactions by key (responses are matched to them there). */
   clientTx: Map<string, ClientTransaction<SipResponse>>;
-  send(data: Buffer, to: Endpoint): Promise<void>;
+  send(data: Buffer, to: Endpoint, local?: ListenPoint): Promise<void>;
 }
 
 export class OwnRequestSender {
@@ -21,11 +21,20 @@ export class OwnRequestSender {
   /**
    * A request the proxy originates itself (CANCEL §9.1, BYE on media timeout, keepalive OPTIONS):
    * a client transaction gives it UDP retransmissions and absorbs the response; `answered`
-   * learns whether any final response came.
+   * learns whether any final response came. `request` may come as its bytes already; `local`
+   * names the listen point it leaves from (default: the transport's choice toward `destination`).
    */
-  sendOwnRequest(key: string, method: string, request: SipRequest, destination: Endpoint, answered?: (yes: boolean) => void): void {
-    const tx = new ClientTransaction<SipResponse>(key, method, request.serialize(), destination.transport === 'tcp', this.deps.timers, {
-      send: (d) => this.deps.send(d, destination),
+  sendOwnRequest(
+    key: string,
+    method: string,
+    request: SipRequest | Buffer,
+    destination: Endpoint,
+    answered?: (yes: boolean) => void,
+    local?: ListenPoint,
+  ): void {
+    const bytes = Buffer.isBuffer(request) ? request : request.serialize();
+    const tx = new ClientTransaction<SipResponse>(key, method, bytes, destination.transport === 'tcp', this.deps.timers, {
+      send: (d) => this.deps.send(d, destination, local),
       onResponse: (_response, status) => {
         if (status >= 200) answered?.(true);
       },

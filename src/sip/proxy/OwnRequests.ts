@@ -5,10 +5,9 @@
  * - the CANCEL of a forwarded INVITE's branch (§9.1),
  * - the ACK of a 2xx the proxy does not pass on (§13.2.2.4 with the route set of §12.1.2, which
  *   routeSetTowardCallee works out),
- * - a BYE on behalf of one side of a dialog (§15.1.1), with a Reason (RFC 3326),
- * - the OPTIONS keepalive to a phone behind NAT (§11; src/sip/registrar/Phones.ts).
+ * - a BYE on behalf of one side of a dialog (§15.1.1), with a Reason (RFC 3326).
+ * (The OPTIONS keepalive to a phone behind NAT is src/sip/registrar/KeepalivePing.ts.)
  */
-import { randomBytes } from 'node:crypto';
 import type { NameAddr } from '../wire/headers/nameAddr.js';
 import { SipRequest, type SipResponse } from '../wire/message.js';
 
@@ -83,18 +82,4 @@ export function byeOf(parties: ByeParties): SipRequest {
   bye.set('CSeq', `${parties.cseq} BYE`);
   bye.set('Reason', parties.reason);
   return finish(bye);
-}
-
-/**
- * An out-of-dialog OPTIONS to a registered Contact (§11.1), from the proxy itself. Unlike the
- * others this builder adds the Via: the keepalive is the proxy's own transaction, not a copy.
- */
-export function keepaliveOptions(contact: string, via: { toString(): string }, host: string): SipRequest {
-  const options = new SipRequest({ method: 'OPTIONS', uri: contact.replace(/^.*<|>.*$/g, ''), fields: [] });
-  options.set('Via', via.toString());
-  options.set('From', `<sip:pinlatch@${host}>;tag=${randomBytes(6).toString('hex')}`);
-  options.set('To', `<${contact.replace(/^.*<|>.*$/g, '')}>`);
-  options.set('Call-ID', randomBytes(12).toString('hex'));
-  options.set('CSeq', '1 OPTIONS');
-  return finish(options);
 }

@@ -54,7 +54,6 @@ import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import { ServerTransaction, type ServerTransactionHandlers } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { ownedString } from '../transaction/owned.js';
-import { startJitWarmUp } from '../warmup/JitWarmUp.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { InitialAdmission, type Admitted } from '../edge/InitialAdmission.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
@@ -67,6 +66,7 @@ import { popOwnRoutes, spiralOf } from './OwnRoute.js';
 import { LogBudget } from '../edge/LogBudget.js';
 import { unalias } from '../registrar/ContactAlias.js';
 import { FlowTokens } from '../registrar/FlowToken.js';
+import { KeepalivePings } from '../registrar/KeepalivePing.js';
 import { Phones } from '../registrar/Phones.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
@@ -111,7 +111,6 @@ export class SipProxy {
   private readonly anchor: MediaAnchor;
   private readonly limits: EdgeLimits;
   private overloadTimer: NodeJS.Timeout | undefined;
-  private warmUp: { stop(): void } | null = null;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
   private drainer: Drain | null = null;
@@ -144,13 +143,14 @@ export class SipProxy {
     const phones = options.config.phones;
     this.phones = phones
       ? new Phones(phones, new FlowTokens(key), {
-          ping: (flow, contact) => this.phoneFlows.ping(flow, contact),
+          ping: (flow, ping) => this.phoneFlows.ping(flow, ping),
+          origin: (flow) => this.phoneFlows.pingOrigin(flow),
           now: () => performance.now(),
           onDead: (flow) => this.log?.info({ flow }, 'phone flow dead: keepalives unanswered'),
-        })
+        }, new KeepalivePings(BRANCH_PREFIX))
       : null;
     this.hops = new HopResolver(() => this.config.limits.dnsLookups);
-    this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to) => this.send(data, to) });
+    this.ownRequests = new OwnRequestSender({ timers: this.timers, clientTx: this.clientTx, send: (data, to, local) => this.send(data, to, local) });
     this.phoneFlows = new PhoneFlows({ flowIn: () => this.config.phones!.flowIn, own: this.own, ownRequests: this.ownRequests });
     this.anchor = new MediaAnchor(
       { media: this.media, dialogs: this.dialogs, counters: this.counters, log: this.log, endCall: (dialog, reason) => this.ender.endCall(dialog, reason) },
@@ -312,7 +312,6 @@ export class SipProxy {
       this.limits.shedder.adjust(transport.queueDelayMs(now), now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
-    this.warmUp = sip.warmUpRounds > 0 ? startJitWarmUp(sip.warmUpRounds) : null;
   }
 
   async stop(): Promise<void> {
@@ -320,7 +319,6 @@ export class SipProxy {
     this.gate.stop();
     this.phones?.stop();
     clearInterval(this.overloadTimer);
-    this.warmUp?.stop();
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     this.forwarder.stopTimers();

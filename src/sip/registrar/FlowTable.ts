@@ -3,12 +3,19 @@
  * its TCP connection closed or its phone stopped answering keepalives; a request for a dead flow
  * fails at once (430 Flow Failed, RFC 5626 §5.3) so the registrar can try the phone's other
  * registrations instead of waiting for a timeout.
+ *
+ * Each flow keeps the token pinlatch gave the registrar for it: a flow's token is computed (HMAC)
+ * once, not for every REGISTER, and a request for a phone whose Route carries that exact token
+ * is known to be genuine without checking its HMAC again. The token index is as bounded as the
+ * table (one entry per flow, gone with it).
  */
 import { flowKey, type Flow } from './Flow.js';
 
 export interface FlowState {
   readonly flow: Flow;
   readonly key: string;
+  /** The flow token the registrar holds for it (FlowToken.ts). */
+  readonly token: string;
   alive: boolean;
   /** Keepalives sent without an answer since the last one answered. */
   missed: number;
@@ -22,6 +29,7 @@ export interface FlowState {
 
 export class FlowTable {
   private readonly flows = new Map<string, FlowState>();
+  private readonly byToken = new Map<string, FlowState>();
 
   get size(): number {
     return this.flows.size;
@@ -31,13 +39,19 @@ export class FlowTable {
     return this.flows.get(key);
   }
 
-  /** The flow's state, created alive; a known flow heard again is alive again. */
-  touch(flow: Flow, now: number): FlowState {
+  /** The flow whose token is `token`, if the table holds it. */
+  withToken(token: string): FlowState | undefined {
+    return this.byToken.get(token);
+  }
+
+  /** The flow's state (`token` its flow token), created alive; a known flow heard again is alive again. */
+  touch(flow: Flow, token: string, now: number): FlowState {
     const key = flowKey(flow);
     let state = this.flows.get(key);
     if (!state) {
-      state = { flow, key, alive: true, missed: 0, lastSeen: now, bindings: 0, contact: null };
+      state = { flow, key, token, alive: true, missed: 0, lastSeen: now, bindings: 0, contact: null };
       this.flows.set(key, state);
+      this.byToken.set(token, state);
     }
     this.heard(key, now);
     return state;
@@ -60,7 +74,10 @@ export class FlowTable {
   /** Forgets a flow no binding uses any more. */
   release(key: string): void {
     const state = this.flows.get(key);
-    if (state && state.bindings <= 0) this.flows.delete(key);
+    if (state && state.bindings <= 0) {
+      this.flows.delete(key);
+      this.byToken.delete(state.token);
+    }
   }
 
   values(): IterableIterator<FlowState> {

@@ -10,13 +10,16 @@
 import type { PhonesConfig } from '../../config/types.js';
 import type { Flow } from './Flow.js';
 import type { FlowTokens } from './FlowToken.js';
+import type { KeepalivePings, Ping, PingOrigin } from './KeepalivePing.js';
 import { Registrar } from './Registrar.js';
 
 const SWEEP_MS = 5000;
 
 export interface PhonesIo {
-  /** Sends an OPTIONS to `contact` over `flow`; resolves true when any response came back. */
-  ping(flow: Flow, contact: string): Promise<boolean>;
+  /** Sends the keepalive `ping` over `flow`; resolves true when any response came back. */
+  ping(flow: Flow, ping: Ping): Promise<boolean>;
+  /** pinlatch's address toward `flow`, for the Via and From of its pings. */
+  origin(flow: Flow): PingOrigin;
   now(): number;
   onDead?(flow: Flow): void;
 }
@@ -43,6 +46,7 @@ export class Phones {
     private readonly config: PhonesConfig,
     tokens: FlowTokens,
     private readonly io: PhonesIo,
+    private readonly pings: KeepalivePings,
   ) {
     this.registrar = new Registrar(tokens, { maxBindings: config.maxBindings, throttle: config.throttle });
   }
@@ -79,7 +83,7 @@ export class Phones {
       if (contact === null) continue;
       this.pinging.add(state.key);
       this.keepalives.sent += 1;
-      void this.io.ping(state.flow, contact).then(
+      void this.io.ping(state.flow, this.pings.next(contact, this.io.origin(state.flow))).then(
         (answered) => this.pinged(state.key, answered, now),
         () => this.pinged(state.key, false, now),
       );

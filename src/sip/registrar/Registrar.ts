@@ -59,6 +59,12 @@ function contactText(c: NameAddr): string {
   return c.uri.toString();
 }
 
+/** The Contact of a REGISTER that names exactly one. */
+function singleContact(request: SipRequest): NameAddr | undefined {
+  const contact = request.contact;
+  return contact && !contact.star && contact.contacts.length === 1 ? contact.contacts[0] : undefined;
+}
+
 function expiresOf(request: SipRequest | SipResponse, contact: NameAddr | undefined): number {
   const param = contact?.params.get('expires');
   const header = request.get('expires');
@@ -110,12 +116,11 @@ export class Registrar {
       this.counters.answeredLocally += 1;
       binding!.cseq = facts.cseq;
       binding!.phoneExpiresAt = now + decision.expiresSec * 1000;
+      // From the request as parsed: decideRegister answers only a REGISTER with one Contact.
+      const granted = singleContact(request)!.clone();
+      granted.params.set('expires', String(decision.expiresSec));
       const response = createResponse(request, 200, { toTag: LOCAL_TO_TAG });
-      response.set('Contact', request.get('contact')!);
-      rewriteContacts(response, (c) => {
-        c.params.set('expires', String(decision.expiresSec));
-        return true;
-      });
+      response.set('Contact', granted.toString());
       return { kind: 'answer', response };
     }
     if (decision.expiresSec !== null) {
@@ -126,7 +131,8 @@ export class Registrar {
         return true;
       });
     }
-    return { kind: 'forward', facts, flow, token: this.tokens.encode(flow) };
+    const token = this.flows.get(facts.flowKey)?.token ?? this.tokens.encode(flow);
+    return { kind: 'forward', facts, flow, token };
   }
 
   /**
@@ -150,7 +156,7 @@ export class Registrar {
         continue;
       }
       const phoneSec = this.policy.throttle ? Math.min(this.policy.throttle.phoneExpiresSec, registrarSec) : registrarSec;
-      this.flows.touch(action.flow, now);
+      this.flows.touch(action.flow, action.token, now);
       this.bindings.set({
         aor: facts.aor,
         contact,
@@ -177,6 +183,13 @@ export class Registrar {
 
   /** Where a request whose Route carried flow token `token` goes. */
   lookup(token: string): FlowLookup {
+    // A token the table holds is one pinlatch computed itself: no HMAC to check again.
+    const known = this.flows.withToken(token);
+    if (known && !known.alive) {
+      this.counters.flowFailed += 1;
+      return { kind: 'dead', flow: known.flow };
+    }
+    if (known) return { kind: 'flow', flow: known.flow };
     const flow = this.tokens.decode(token);
     if (!flow) {
       this.counters.forgedTokens += 1;

@@ -1,8 +1,8 @@
 /**
- * JIT warm-up of the SIP signalling path: after the listen sockets are open, the messages of a
- * typical call (INVITE with SDP, 100, 180, 200 with SDP, ACK, BYE, its 200) are parsed, read,
- * edited as the proxy edits them, their SDP described and anchored, and answered (100 Trying,
- * 503 with Retry-After), over and over in short slices while the process is otherwise idle.
+ * JIT warm-up of the SIP message path: the messages of a typical call (INVITE with SDP, 100, 180,
+ * 200 with SDP, ACK, BYE, its 200) are parsed, read, edited as the proxy edits them, their SDP
+ * described and anchored, and answered (100 Trying, 503 with Retry-After), over and over in short
+ * slices; warmUpBeforeListening.ts runs it at start, after the calls over loopback.
  *
  * Why: until V8 has optimised this code, each message costs about ten times as much (measured:
  * parsing an INVITE and building its 503 took ~500 µs each over a fresh process's first thousand,
@@ -81,27 +81,27 @@ export function warmUpRound(n: number): number {
   return sink;
 }
 
-/** Rounds run back to back in one slice: a few ms at most warm, so requests are never held up long. */
+/**
+ * Rounds run back to back in one slice: a few ms at most warm, so what is already listening (the
+ * NG control socket, the media shards' messages) is never held up long.
+ */
 const ROUNDS_PER_SLICE = 4;
 
 /**
  * Runs `rounds` warm-up rounds in slices (one per event-loop turn, after the I/O waiting then),
- * starting now; `stop()` ends it early (the proxy stops).
+ * none begun after `deadline` (performance.now(), ms); resolves with the rounds run.
  */
-export function startJitWarmUp(rounds: number): { done: Promise<void>; stop(): void } {
-  let left = rounds;
+export function runJitWarmUp(rounds: number, deadline = Infinity): Promise<number> {
   let n = 0;
-  let stopped = false;
-  const done = new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const slice = (): void => {
-      if (stopped || left <= 0) {
-        resolve();
+      if (n >= rounds || performance.now() >= deadline) {
+        resolve(n);
         return;
       }
-      for (let i = 0; i < ROUNDS_PER_SLICE && left > 0; i++, left--) warmUpRound(n++);
-      setImmediate(slice).unref();
+      for (let i = 0; i < ROUNDS_PER_SLICE && n < rounds; i++) warmUpRound(n++);
+      setImmediate(slice);
     };
     slice();
   });
-  return { done, stop: () => void (stopped = true) };
 }

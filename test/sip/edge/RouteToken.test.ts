@@ -28,4 +28,18 @@ test('the same secret gives the same tokens (dialogs survive a restart); a drawn
   assert.is.not(new RouteTokens().sign('c', null), new RouteTokens().sign('c', null));
 });
 
+test('remembered or not, a token gets the same answer: another instance with the secret, a token long forgotten', () => {
+  const signer = new RouteTokens('a secret of sixteen+ chars');
+  const token = signer.sign('call-1@host', 'gateway');
+  const restarted = new RouteTokens('a secret of sixteen+ chars');
+  for (let i = 0; i < 2; i++) {
+    assert.ok(restarted.verify(token, 'call-1@host', 'gateway'), `pass ${i}: computed, then remembered`);
+    assert.not.ok(restarted.verify(token, 'call-1@host', 'backup'), `pass ${i}: pin swapped`);
+    assert.not.ok(restarted.verify(token, 'call-2@host', 'gateway'), `pass ${i}: another dialog`);
+  }
+  for (let i = 0; i < 10_000; i++) signer.sign(`other-${i}`, null);
+  assert.ok(signer.verify(token, 'call-1@host', 'gateway'), 'forgotten, computed again');
+  assert.not.ok(signer.verify(token, 'call-1@host', null));
+});
+
 test.run();

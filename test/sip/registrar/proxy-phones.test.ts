@@ -21,11 +21,14 @@ const PHONE_A = '127.0.0.41';
 const PHONE_B = '127.0.0.42';
 const PHONE_T = '127.0.0.43';
 const GATEWAY = '127.0.0.44';
+const PHONE_P = '127.0.0.45';
 
 interface Context {
   relay: MediaRelay;
   proxy: SipProxy;
   port: number;
+  /** A second UDP listen point of the proxy. */
+  port2: number;
   pbx: SipPeer;
   gateway: SipPeer;
 }
@@ -34,12 +37,16 @@ const test = suite<Context>('sip/registrar/proxy-phones', { timeoutMs: 20_000 })
 
 test.before(async (ctx) => {
   ctx.port = await freeSipPort();
+  ctx.port2 = await freeSipPort();
   const ports = await freePortRange(16);
   ctx.pbx = await SipPeer.udp(PBX);
   ctx.gateway = await SipPeer.udp(GATEWAY);
   Object.assign(ctx, await startProxy(`
 sip:
-  listen: [{ transport: udp, address: ${PROXY}, port: ${ctx.port} }, { transport: tcp, address: ${PROXY}, port: ${ctx.port} }]
+  listen:
+    - { transport: udp, address: ${PROXY}, port: ${ctx.port} }
+    - { transport: tcp, address: ${PROXY}, port: ${ctx.port} }
+    - { transport: udp, address: ${PROXY}, port: ${ctx.port2} }
   timers: { t1Ms: 20, t2Ms: 200, t4Ms: 200, inviteTimeoutMs: 10000 }
 media:
   address: ${PROXY}
@@ -64,7 +71,7 @@ test.after(async (ctx) => {
 });
 
 /** A REGISTER as a phone behind NAT writes it: its private Contact, its own Call-ID and CSeq. */
-function register(phone: SipPeer, port: number, o: { user: string; callId: string; cseq: number; expires?: number; contactHost?: string }): string {
+function register(phone: Pick<SipPeer, 'transport'>, port: number, o: { user: string; callId: string; cseq: number; expires?: number; contactHost?: string }): string {
   const branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
   const transport = phone.transport;
   return [
@@ -211,6 +218,26 @@ test('a phone that stops answering keepalives has a dead flow: the next INVITE f
     phone.send(register(phone, ctx.port, { user: '1005', callId: 'reg-k', cseq: 2 }), ctx.port);
     await phone.waitFor((m) => isResponse('reg-k', 'REGISTER')(m) && m.cseq?.seq === 2);
     assert.is(ctx.proxy.phones!.listing().find((b) => b.aor === 'sip:1005@pbx.example')?.alive, true);
+  } finally {
+    phone.close();
+  }
+});
+
+test('a keepalive leaves from the listen point the phone registered through: the only one its NAT mapping admits', async (ctx) => {
+  const phone = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => phone.bind(0, PHONE_P, resolve));
+  const got: Array<{ text: string; port: number }> = [];
+  phone.on('message', (data, from) => got.push({ text: data.toString('latin1'), port: from.port }));
+  try {
+    phone.send(register({ transport: 'UDP' }, ctx.port2, { user: '1009', callId: 'reg-p', cseq: 1 }), ctx.port2, PROXY);
+    const req = await ctx.pbx.waitFor(isRegister('reg-p', 1));
+    ctx.pbx.sendMessage(registered(req, 3600), ctx.port, PROXY);
+    await until(() => got.some((m) => m.text.startsWith('OPTIONS ')), 8000, 'a keepalive OPTIONS');
+    const ok = got.find((m) => m.text.startsWith('SIP/2.0 200'));
+    const ping = got.find((m) => m.text.startsWith('OPTIONS '))!;
+    assert.is(ok?.port, ctx.port2, 'the 200 came from the second listen point');
+    assert.is(ping.port, ctx.port2, `the ping came from the second listen point too, not from ${ctx.port}`);
+    assert.match(ping.text, new RegExp(`^Via: SIP/2\\.0/UDP ${PROXY.replaceAll('.', '\\.')}:${ctx.port2};branch=`, 'm'));
   } finally {
     phone.close();
   }
