@@ -2,11 +2,14 @@
  * cps: SIP calls per second with media anchored, pinlatch against Kamailio + rtpengine, in one run.
  *
  *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
- *        [--hold-ms 500] [--targets pinlatch,kamailio] [--kamailio-children 1] [--max-minutes 15]
+ *        [--hold-ms 500] [--targets pinlatch,kamailio,kamailio-alone] [--kamailio-children 1] [--max-minutes 15]
  *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
  *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
  *        [--warm-up-rounds N] (pinlatch's sip.warmUpRounds; its default when not given)
  *        [--settle-ms 500] (from a target answering OPTIONS to its first step: a "cold" process is this young)
+ *        [--idle-s 0] (after every step the relay idles this long; its RSS and, for pinlatch, V8 heap
+ *        are reported at the end of the step and then; pinlatch runs with its metrics endpoint for it)
+ *        [--pinlatch-dir DIR] (the checkout whose dist/src/cli.js is run as pinlatch: an A/B against another build)
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -27,13 +30,14 @@
  * scenario (INVITE with SDP, ACK, pause, BYE) is driven through each of them to a sipp built-in
  * `uas` (answers with SDP). pinlatch runs as its real CLI (dist/src/cli.js) with a sip section;
  * the reference is Kamailio (tm, rr, rtpengine module) with a real rtpengine on its NG socket, both
- * from Debian. Everything is on loopback: uac <subnet>.2, relays <subnet>.1, uas <subnet>.3 (pinlatch
+ * from Debian; `kamailio-alone` is the same Kamailio without the rtpengine module (no media). Everything is on loopback: uac <subnet>.2, relays <subnet>.1, uas <subnet>.3 (pinlatch
  * recognises trunks by source address, so each role has its own address; --subnet, default 127.0.0).
  *
  * CPU is read from /proc in clock ticks: pinlatch's main thread (/proc/PID/task/PID/stat, the
  * thread that does SIP) and its whole process; Kamailio's every process plus rtpengine's.
  * Memory is the highest RSS sampled during a step (summed over processes for the reference, which
- * counts Kamailio's shared memory once per process, so its PSS sum is given as well).
+ * counts Kamailio's shared memory once per process, so its PSS sum is given as well), the RSS per
+ * 1,000 calls in progress (bench/lib/cps-memory.ts), and with --idle-s what is left after the load.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
@@ -46,6 +50,7 @@ import { KAMAILIO_MODULES, kamailioProxyConfig } from '../test/support/kamailio.
 import { REPO_DIR } from './lib/targets.ts';
 import { udpDropsAt } from './lib/proc-stats.ts';
 import { callOutcomes, refusedFromCounts } from './lib/call-outcomes.ts';
+import { callsInProgress, metricValue, PeakCalls, type StepMemory } from './lib/cps-memory.ts';
 import { cpsChartSvg, STEP_HEADER, stepRow, summaryLines, type CpsMode, type CpsStep } from './lib/cps-report.ts';
 
 export class CpsUsageError extends Error {
@@ -67,7 +72,7 @@ interface Pinning {
 function pinned(cpus: string, file: string, args: string[], options: { cwd?: string } = {}): Child {
   return cpus === '' ? new Child(file, args, options) : new Child(TASKSET, ['-c', cpus, file, ...args], options);
 }
-const CLI = join(REPO_DIR, 'dist/src/cli.js');
+const CLI_IN_CHECKOUT = 'dist/src/cli.js';
 const SCENARIOS = fileURLToPath(new URL('../test/control/scenarios/', import.meta.url));
 
 /**
@@ -143,7 +148,10 @@ const TICK_S = 0.01; // USER_HZ = 100 on Linux
 const PORTS = {
   pinlatch: { sip: 15060, uas: 15062, uasMedia: 16000, uac: 15064, uacMedia: 16100, media: { min: 2000, max: 14999 } },
   kamailio: { sip: 15160, uas: 15162, uasMedia: 16200, uac: 15164, uacMedia: 16300, ng: 15170, media: { min: 61000, max: 65534 } },
+  'kamailio-alone': { sip: 15260, uas: 15262, uasMedia: 16400, uac: 15264, uacMedia: 16500 },
 } as const;
+/** pinlatch's metrics endpoint (on the relay's address), read for its heap when --idle-s is given. */
+const PINLATCH_METRICS_PORT = 15090;
 
 type TargetName = keyof typeof PORTS;
 
@@ -190,6 +198,10 @@ abstract class Stack {
   constructor(readonly name: TargetName) {}
   abstract start(dir: string): Promise<void>;
   abstract usage(): Usage;
+  /** V8 heap used in bytes, for a target that reports one. */
+  async heapUsedBytes(): Promise<number | null> {
+    return null;
+  }
   get ports() {
     return PORTS[this.name];
   }
@@ -207,7 +219,12 @@ class PinlatchStack extends Stack {
    * Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots), and
    * its sip.warmUpRounds (null: its default).
    */
-  constructor(private readonly nodeArgs: string[], private readonly warmUpRounds: number | null) {
+  constructor(
+    private readonly cli: string,
+    private readonly nodeArgs: string[],
+    private readonly warmUpRounds: number | null,
+    private readonly withMetrics: boolean,
+  ) {
     super('pinlatch');
   }
   async start(dir: string): Promise<void> {
@@ -229,9 +246,10 @@ class PinlatchStack extends Stack {
       // upstream is exempt from the per-source rate limit, so what is measured is the load shedding.
       `admission: { upstreamNetworks: [${ADDR.uac}] }`,
       'log: { level: warn }',
+      ...(this.withMetrics ? [`metrics: { address: ${ADDR.relay}, port: ${PINLATCH_METRICS_PORT} }`] : []),
       '',
     ].join('\n'));
-    const child = pinned(this.cpus, process.execPath, [...this.nodeArgs, CLI, '--config', config]);
+    const child = pinned(this.cpus, process.execPath, [...this.nodeArgs, this.cli, '--config', config]);
     this.children.push(child);
     this.pid = child.pid;
   }
@@ -243,27 +261,53 @@ class PinlatchStack extends Stack {
       pssKiB: statusKiB(this.pid, 'Pss', 'smaps_rollup'),
     };
   }
+  override async heapUsedBytes(): Promise<number | null> {
+    if (!this.withMetrics) return null;
+    const body = await (await fetch(`http://${ADDR.relay}:${PINLATCH_METRICS_PORT}/metrics`, { signal: AbortSignal.timeout(60_000) })).text();
+    return metricValue(body, 'pinlatch_nodejs_heap_size_used_bytes');
+  }
+}
+
+/**
+ * The reference's configuration without its media: every line that loads, configures or calls the
+ * rtpengine module is left out (each such call stands on a line of its own in
+ * test/support/kamailio.ts), then the reply and failure routes, which only held such calls, and
+ * the lines that armed them (Kamailio refuses an empty route block). Kamailio relays the SDP untouched.
+ */
+function withoutMedia(cfg: string): string {
+  const kept = cfg.split('\n').filter((line) => !/rtpengine|t_on_reply|t_on_failure/.test(line)).join('\n')
+    .replace(/^(onreply_route|failure_route)\[\w+\] \{\n\}\n?/gm, '');
+  if (!kept.includes('record_route();') || !kept.includes('t_relay();') || /route\[\w+\] \{\n\}/.test(kept)) {
+    throw new Error('kamailioProxyConfig changed: its media lines could not be left out');
+  }
+  return kept;
 }
 
 class KamailioStack extends Stack {
   private kamailioPid = 0;
-  private rtpenginePid = 0;
-  constructor(private readonly workers: number) {
-    super('kamailio');
+  private rtpenginePid: number | null = null;
+  /** `withMedia` false: Kamailio alone, no rtpengine (target kamailio-alone). */
+  constructor(private readonly workers: number, private readonly withMedia: boolean) {
+    super(withMedia ? 'kamailio' : 'kamailio-alone');
   }
   async start(dir: string): Promise<void> {
     const p = PORTS.kamailio;
-    const rtpengine = pinned(this.cpus, RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
-      '--table=-1', `--interface=${ADDR.relay}`, `--listen-ng=${ADDR.relay}:${p.ng}`, `--port-min=${p.media.min}`,
-      `--port-max=${p.media.max}`, '--delete-delay=0', '--num-threads=1']);
-    this.children.push(rtpengine);
-    this.rtpenginePid = rtpengine.pid;
-    const cfg = join(dir, 'kamailio-cps.cfg');
-    writeFileSync(cfg, kamailioProxyConfig({
-      address: ADDR.relay, sipPort: p.sip, ngAddress: ADDR.relay, ngPort: p.ng,
-      nextHop: { address: ADDR.uas, port: p.uas }, children: this.workers,
-    }));
-    const kamailio = pinned(this.cpus, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', dir, '-w', dir]);
+    const own = this.ports;
+    if (this.withMedia) {
+      const rtpengine = pinned(this.cpus, RTPENGINE, ['--config-file=none', '--foreground', '--log-stderr', '--log-level=4',
+        '--table=-1', `--interface=${ADDR.relay}`, `--listen-ng=${ADDR.relay}:${p.ng}`, `--port-min=${p.media.min}`,
+        `--port-max=${p.media.max}`, '--delete-delay=0', '--num-threads=1']);
+      this.children.push(rtpengine);
+      this.rtpenginePid = rtpengine.pid;
+    }
+    const cfg = join(dir, `${this.name}-cps.cfg`);
+    const text = kamailioProxyConfig({
+      address: ADDR.relay, sipPort: own.sip, ngAddress: ADDR.relay, ngPort: p.ng,
+      nextHop: { address: ADDR.uas, port: own.uas }, children: this.workers,
+    });
+    writeFileSync(cfg, this.withMedia ? text : withoutMedia(text));
+    const runDir = mkdtempSync(join(dir, `${this.name}-run-`));
+    const kamailio = pinned(this.cpus, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', runDir, '-w', runDir]);
     this.children.push(kamailio);
     this.kamailioPid = kamailio.pid;
   }
@@ -271,7 +315,7 @@ class KamailioStack extends Stack {
     let ticks = 0;
     let rss = 0;
     let pss = 0;
-    for (const pid of [this.kamailioPid, ...childrenOf(this.kamailioPid), this.rtpenginePid]) {
+    for (const pid of [this.kamailioPid, ...childrenOf(this.kamailioPid), ...(this.rtpenginePid === null ? [] : [this.rtpenginePid])]) {
       try {
         ticks += statTicks(`/proc/${pid}/stat`);
         rss += statusKiB(pid, 'VmRSS');
@@ -353,10 +397,12 @@ async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: stri
   const dropsBefore = udpDropsAt(ADDR.relay, p.sip);
   let rss = before.rssKiB;
   let pss = before.pssKiB;
+  const peak = new PeakCalls();
   const sampler = setInterval(() => {
     const u = stack.usage();
     rss = Math.max(rss, u.rssKiB);
     pss = Math.max(pss, u.pssKiB);
+    if (existsSync(stf)) peak.observe(callsInProgress(readFileSync(stf, 'utf8')), u.rssKiB);
   }, 250);
   const started = performance.now();
   const uac = pinned(loadCpus, SIPP, ['-sf', join(dir, 'cps-ng-uac.xml'), '-i', ADDR.uac, '-p', String(p.uac), '-mp', String(p.uacMedia),
@@ -381,7 +427,23 @@ async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: stri
     wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
     rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
     sipDrops: udpDropsAt(ADDR.relay, p.sip) - dropsBefore,
+    memory: {
+      rssStartKiB: before.rssKiB, peakCalls: peak.calls, rssAtPeakKiB: peak.rssKiB,
+      idleS: 0, rssEndKiB: null, rssIdleKiB: null, heapEndBytes: null, heapIdleBytes: null,
+    },
   };
+}
+
+/**
+ * What the relay holds right after its last call and after `idleS` seconds without calls. The
+ * idle wait replaces the pause between steps; no garbage collection is forced (what V8 does by
+ * itself once the allocation stops is part of what is measured).
+ */
+async function idleAfter(stack: Stack, idleS: number): Promise<Pick<StepMemory, 'idleS' | 'rssEndKiB' | 'rssIdleKiB' | 'heapEndBytes' | 'heapIdleBytes'>> {
+  const rssEndKiB = stack.usage().rssKiB;
+  const heapEndBytes = await stack.heapUsedBytes();
+  await new Promise((res) => setTimeout(res, idleS * 1000));
+  return { idleS, rssEndKiB, heapEndBytes, rssIdleKiB: stack.usage().rssKiB, heapIdleBytes: await stack.heapUsedBytes() };
 }
 
 /** The overload multiples of the rate pinlatch can carry (issue 9: 1×, 2× and 4×). */
@@ -408,6 +470,8 @@ export async function runCps(argv: string[]): Promise<void> {
       subnet: { type: 'string', default: '127.0.0' },
       'warm-up-rounds': { type: 'string' },
       'settle-ms': { type: 'string', default: '500' },
+      'idle-s': { type: 'string', default: '0' },
+      'pinlatch-dir': { type: 'string', default: REPO_DIR },
     },
     strict: true,
   });
@@ -431,22 +495,28 @@ export async function runCps(argv: string[]): Promise<void> {
   if (warmUpRounds !== null && !(Number.isInteger(warmUpRounds) && warmUpRounds >= 0)) throw new CpsUsageError(`--warm-up-rounds: >= 0, got ${values['warm-up-rounds']}`);
   const settleMs = Number(values['settle-ms']);
   if (!Number.isInteger(settleMs) || settleMs < 0) throw new CpsUsageError(`--settle-ms: >= 0, got ${values['settle-ms']}`);
+  const idleS = Number(values['idle-s']);
+  if (!Number.isInteger(idleS) || idleS < 0 || idleS > 600) throw new CpsUsageError(`--idle-s: 0..600, got ${values['idle-s']}`);
+  const cli = join(values['pinlatch-dir'], CLI_IN_CHECKOUT);
   const pinning: Pinning = { relay: values['relay-cpu'], load: values['load-cpu'] };
   for (const cpusArg of [pinning.relay, pinning.load]) {
     if (cpusArg !== '' && !/^\d+([-,]\d+)*$/.test(cpusArg)) throw new CpsUsageError(`--relay-cpu/--load-cpu: a CPU list for taskset -c, got ${cpusArg}`);
   }
   if (values.out !== undefined && !values.out.endsWith('.json')) throw new CpsUsageError(`--out: a .json file (the chart goes beside it as .svg), got ${values.out}`);
   const names = values.targets.split(',') as TargetName[];
-  for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (pinlatch, kamailio)`);
+  for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (${Object.keys(PORTS).join(', ')})`);
   if (overload === 'auto' && !names.includes('pinlatch')) throw new CpsUsageError('--overload auto measures pinlatch: add it to --targets, or give the rate');
   const missing = [SIPP, ...(pinning.relay !== '' || pinning.load !== '' ? [TASKSET] : []),
     ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
-    ...(names.includes('pinlatch') ? [CLI] : [])].filter((f) => !existsSync(f));
+    ...(names.includes('kamailio-alone') ? [KAMAILIO] : []),
+    ...(names.includes('pinlatch') ? [cli] : [])].filter((f) => !existsSync(f));
   if (missing.length > 0) throw new CpsUsageError(`missing: ${missing.join(', ')} (Debian sip-tester, kamailio, rtpengine, util-linux; npx tsc -p . for dist)`);
 
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
   const stacks = new Map<TargetName, Stack>(names.map((n) => {
-    const stack = n === 'pinlatch' ? new PinlatchStack(values['node-args'].split(' ').filter(Boolean), warmUpRounds) : new KamailioStack(workers);
+    const stack = n === 'pinlatch'
+      ? new PinlatchStack(cli, values['node-args'].split(' ').filter(Boolean), warmUpRounds, idleS > 0)
+      : new KamailioStack(workers, n === 'kamailio');
     stack.cpus = pinning.relay;
     return [n, stack];
   }));
@@ -482,11 +552,12 @@ export async function runCps(argv: string[]): Promise<void> {
     }
     console.log(`… ${stack.name} ${plan.mode} ${plan.rate} cps${plan.multiple === null ? '' : ` (${plan.multiple}×)`}, ${plan.calls} calls`);
     const r = await runStep(stack, dir, plan, pinning.load);
-    steps.push(r);
-    console.log(stepRow(r));
     if (r.lost > 0) console.error(`${stack.name} output at ${plan.rate} cps (tail):\n${stack.output().slice(-1500)}`);
     // Let the last calls' transactions and quarantined ports expire before the next step.
-    await new Promise((res) => setTimeout(res, 3000));
+    if (idleS > 0) Object.assign(r.memory, await idleAfter(stack, Math.max(3, idleS)));
+    else await new Promise((res) => setTimeout(res, 3000));
+    steps.push(r);
+    console.log(stepRow(r));
     return r;
   };
   /**
@@ -556,7 +627,8 @@ export async function runCps(argv: string[]): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`;
   const summary = [
     `machine: ${machine}`,
-    `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}`,
+    `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}${idleS > 0 ? `, idle after each step: ${Math.max(3, idleS)} s` : ''}`,
+    `pinlatch: ${cli}`,
     ...(capacity === null ? [] : [`overload base (1×): ${capacity} cps`]),
     ...summaryLines(steps),
   ];

@@ -4,6 +4,7 @@
  * offered rate; one line per target and mode).
  */
 import type { CallOutcomes } from './call-outcomes.ts';
+import { rssPer1000Calls, type StepMemory } from './cps-memory.ts';
 import { COLOURS, panelChartSvg, type Line, type Panel } from './svg.ts';
 
 /**
@@ -28,11 +29,12 @@ export interface CpsStep extends CallOutcomes {
   pssKiB: number;
   /** Datagrams the kernel dropped at the relay's SIP socket (receive buffer full) during the step. */
   sipDrops: number;
+  memory: StepMemory;
 }
 
 export const STEP_HEADER = [
-  '| target | mode | cps | × | completed/calls | refused | lost | retrans | SIP drops | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| target | mode | cps | × | completed/calls | refused | lost | retrans | SIP drops | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB | calls up (peak) | RSS MiB per 1000 calls up | RSS MiB end → idle | heap MiB end → idle |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ].join('\n');
 
 /** CPU ms per offered call (comparable with the runs before calls were refused). */
@@ -40,12 +42,22 @@ export function cpuMsPerCall(cpuS: number, step: CallOutcomes): number {
   return (1000 * cpuS) / Math.max(1, step.calls);
 }
 
+const mib = (kib: number | null): string => (kib === null ? '–' : (kib / 1024).toFixed(1));
+
+/** `end → idle (after N s)`, or a dash when the step was not followed by an idle wait. */
+function endToIdle(end: number | null, idle: number | null, idleS: number): string {
+  return end === null || idle === null ? '–' : `${mib(end)} → ${mib(idle)} (${idleS} s)`;
+}
+
 export function stepRow(r: CpsStep): string {
   const pct = (s: number): string => ((100 * s) / r.wallS).toFixed(1);
+  const m = r.memory;
+  const heapKiB = (bytes: number | null): number | null => (bytes === null ? null : bytes / 1024);
   return `| ${[
     r.target, r.mode, r.rate, r.multiple === null ? '' : `${r.multiple}×`, `${r.completed}/${r.calls}`, r.refused, r.lost, r.retransmissions, r.sipDrops,
     r.wallS.toFixed(1), pct(r.mainS), cpuMsPerCall(r.mainS, r).toFixed(2), pct(r.cpuS), cpuMsPerCall(r.cpuS, r).toFixed(2),
-    (r.rssKiB / 1024).toFixed(1), (r.pssKiB / 1024).toFixed(1),
+    mib(r.rssKiB), mib(r.pssKiB), m.peakCalls, mib(rssPer1000Calls(m)),
+    endToIdle(m.rssEndKiB, m.rssIdleKiB, m.idleS), endToIdle(heapKiB(m.heapEndBytes), heapKiB(m.heapIdleBytes), m.idleS),
   ].join(' | ')} |`;
 }
 

@@ -34,6 +34,7 @@ test('without sipp\'s statistics every call is lost; counts never go negative or
 const step = (target: string, mode: CpsStep['mode'], rate: number, multiple: number | null, lost: number, refused: number): CpsStep => ({
   target, mode, rate, multiple, calls: 1000, completed: 1000 - lost - refused, refused, lost, retransmissions: 0,
   wallS: 2, cpuS: 2.4, mainS: 1.2, rssKiB: 102_400, pssKiB: 81_920, sipDrops: 0,
+  memory: { rssStartKiB: 51_200, peakCalls: 0, rssAtPeakKiB: 0, idleS: 0, rssEndKiB: null, rssIdleKiB: null, heapEndBytes: null, heapIdleBytes: null },
 });
 
 test('a row per step, a summary per target, and a chart of the overload steps only', () => {
@@ -44,7 +45,7 @@ test('a row per step, a summary per target, and a chart of the overload steps on
     step('pinlatch', 'warmup', 200, null, 0, 0),
     step('pinlatch', 'warm', 1600, 4, 0, 700),
   ];
-  assert.is(stepRow(steps[3]!), '| pinlatch | cold | 800 | 2× | 620/1000 | 380 | 0 | 0 | 0 | 2.0 | 60.0 | 1.20 | 120.0 | 2.40 | 100.0 | 80.0 |');
+  assert.is(stepRow(steps[3]!), '| pinlatch | cold | 800 | 2× | 620/1000 | 380 | 0 | 0 | 0 | 2.0 | 60.0 | 1.20 | 120.0 | 2.40 | 100.0 | 80.0 | 0 | – | – | – |');
   assert.equal(summaryLines(steps), [
     'highest rate with every call completed, pinlatch: 400 cps',
     'steps with lost calls, pinlatch: none',

@@ -9,6 +9,7 @@
  * destination toward it.
  */
 import { SdpVersionState } from '../../sdp/index.js';
+import { ownedString } from '../transaction/owned.js';
 import type { ListenPoint } from '../transport/SipTransport.js';
 import type { RoutePin } from './RoutePin.js';
 
@@ -48,8 +49,8 @@ export class Dialog {
   state: DialogState = 'early';
   /** Unix milliseconds when the INVITE that created it was taken on (NG `query` reports it). */
   readonly createdAt = Date.now();
-  /** Media session key (Call-ID + caller tag), or null when the call carries no SDP yet. */
-  mediaKey: string | null = null;
+  #mediaKey: string | null = null;
+  readonly callId: string;
   /**
    * o= version of the SDPs the proxy sends toward each side, kept per direction across the
    * dialog's offers and answers (RFC 3264 §8: +1 only when what that side receives changed).
@@ -66,11 +67,36 @@ export class Dialog {
    * dialog of its own, with a media session of its own.
    */
   constructor(
-    readonly callId: string,
+    callId: string,
     readonly caller: DialogPeer,
     readonly callee: DialogPeer,
     readonly spiral = 0,
-  ) {}
+  ) {
+    this.callId = ownedString(callId);
+  }
+
+  /** Media session key (Call-ID + caller tag), or null when the call carries no SDP yet. */
+  get mediaKey(): string | null {
+    return this.#mediaKey;
+  }
+
+  set mediaKey(key: string | null) {
+    this.#mediaKey = key === null ? null : ownedString(key);
+  }
+
+  /**
+   * Replaces the strings both sides keep for the dialog's life with copies of their own (see
+   * ownedString): read from the INVITE and its responses, they would keep those whole messages
+   * alive as long as the dialog (DialogTable calls it as it enters the dialog).
+   */
+  ownStrings(): void {
+    for (const peer of [this.caller, this.callee]) {
+      if (peer.tag !== undefined) peer.tag = ownedString(peer.tag);
+      peer.nameAddr = ownedString(peer.nameAddr);
+      if (peer.target !== undefined) peer.target = ownedString(peer.target);
+      peer.routeSet = peer.routeSet.map(ownedString);
+    }
+  }
 
   /** The media session key: Call-ID and caller tag, and the pass of a spiral after the first. */
   get defaultMediaKey(): string {

@@ -10,6 +10,7 @@
  * A spiral (Dialog.spiral) makes dialogs with the same Call-ID and tags: each pass is entered
  * under its own number, which in-dialog requests carry in pinlatch's Record-Route (`sp`).
  */
+import { ownedString } from '../transaction/owned.js';
 import type { Dialog } from './Dialog.js';
 
 export interface DialogTags {
@@ -46,7 +47,8 @@ export class DialogTable {
 
   /** Enters `dialog` under one of its tags (replacing what was there: the winner of a fork). */
   add(dialog: Dialog, tag: string | undefined): void {
-    const key = tagKey(dialog.callId, dialog.spiral, tag);
+    dialog.ownStrings();
+    const key = ownedString(tagKey(dialog.callId, dialog.spiral, tag));
     const replaced = this.byTag.get(key);
     if (replaced === dialog) return;
     if (replaced) this.#release(replaced);
@@ -93,7 +95,8 @@ export class DialogTable {
    */
   own(mediaKey: string, dialog: Dialog, unlessOwned = false): void {
     if (unlessOwned && (this.byMedia.get(mediaKey)?.state ?? 'terminated') !== 'terminated') return;
-    this.byMedia.set(mediaKey, dialog);
+    dialog.ownStrings();
+    this.byMedia.set(dialog.mediaKey === mediaKey ? dialog.mediaKey : ownedString(mediaKey), dialog);
   }
 
   disown(mediaKey: string): void {

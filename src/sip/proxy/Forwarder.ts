@@ -18,8 +18,9 @@ import { LimitError } from '../edge/LimitError.js';
 import type { Phones } from '../registrar/Phones.js';
 import type { RegisterAction } from '../registrar/Registrar.js';
 import { restoreContacts } from '../registrar/contacts.js';
-import { ClientTransaction } from '../transaction/ClientTransaction.js';
+import { ClientTransaction, type ClientTransactionHandlers } from '../transaction/ClientTransaction.js';
 import { IoTimer } from '../transaction/IoTimer.js';
+import { ownedString } from '../transaction/owned.js';
 import type { ServerTransaction } from '../transaction/ServerTransaction.js';
 import type { TransactionTimers } from '../transaction/timers.js';
 import type { Endpoint, ListenPoint } from '../transport/SipTransport.js';
@@ -259,11 +260,20 @@ export class Forwarder {
     this.startClient(b);
   }
 
+  /**
+   * The handlers a client transaction keeps for its whole life, Timer K/M included (32 s): made
+   * here and not beside the others, because closures made in one function share its variables and
+   * these would keep the branch, its response context and their parsed requests alive.
+   */
+  private clientLink(key: string, destination: Endpoint, local: ListenPoint): Pick<ClientTransactionHandlers<SipResponse>, 'send' | 'onTerminated'> {
+    return { send: (d) => this.deps.send(d, destination, local), onTerminated: () => this.deps.clientTx.delete(key) };
+  }
+
   private startClient(b: Branch): void {
     const method = b.forwarded.method;
     const { ctx, key } = b;
     const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.deps.timers, {
-      send: (d) => this.deps.send(d, b.destination, b.local),
+      ...this.clientLink(key, b.destination, b.local),
       onResponse: (response, status) =>
         this.relayResponse(b, response, status).catch((err: unknown) => {
           // A response that cannot be anchored (e.g. relay ports exhausted) must not take the
@@ -282,7 +292,6 @@ export class Forwarder {
         this.branchFailed(ctx, b, { status: 503, response: null });
       },
       buildAck: (response) => hopByHopAck(b.forwarded, response).serialize(),
-      onTerminated: () => this.deps.clientTx.delete(key),
     });
     b.client = client;
     this.deps.clientTx.set(key, client);
@@ -401,6 +410,21 @@ export class Forwarder {
       this.settle(ctx);
     }
     ctx.server.respond(status, out.serialize());
+    if (status >= 200 && status < 300 && b.client?.state === 'accepted') b.client.lingerWith(this.relayAgain2xx(ctx.server, response.to?.tag));
+  }
+
+  /**
+   * What a branch's client transaction keeps for Timer M (32 s) once its 2xx went upstream: the
+   * server transaction, which sends the same 2xx again for each retransmission (same content), not
+   * the branch and its response context with their parsed requests. A 2xx with another To tag
+   * would be a second dialog from a forking proxy downstream: one call has one media session, so
+   * it is not passed on.
+   */
+  private relayAgain2xx(server: ServerTransaction, tag: string | undefined): (response: SipResponse) => void {
+    const own = tag === undefined ? undefined : ownedString(tag);
+    return (response) => {
+      if (response.to?.tag === own) server.resendAccepted();
+    };
   }
 
   /** The branch has its final response: timers stop and the transaction is no longer a forward. */

@@ -51,8 +51,9 @@ import { RoutePin } from './RoutePin.js';
 import { RouteTable } from './RouteTable.js';
 import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
-import { ServerTransaction } from '../transaction/ServerTransaction.js';
+import { ServerTransaction, type ServerTransactionHandlers } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
+import { ownedString } from '../transaction/owned.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
 import { InitialAdmission, type Admitted } from '../edge/InitialAdmission.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
@@ -439,7 +440,8 @@ export class SipProxy {
 
   private serverKey(request: SipRequest, method = request.method): string {
     const via = request.topVia!;
-    return `${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`;
+    // Its own string: the key lives as long as the transaction (Timer J, 32 s), not the request's text.
+    return ownedString(`${via.branch}|${via.sentBy}|${method === 'ACK' ? 'INVITE' : method}`);
   }
 
   private onRequest(request: SipRequest, source: Endpoint, local: ListenPoint, size: number): void {
@@ -493,13 +495,7 @@ export class SipProxy {
       }
     }
     this.transactionBytes += size;
-    const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, {
-      send: (d) => this.send(d, source, local),
-      onTerminated: () => {
-        this.serverTx.delete(key);
-        this.transactionBytes -= size;
-      },
-    });
+    const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, this.serverLink(key, source, local, size));
     this.serverTx.set(key, server);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
     const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
@@ -515,6 +511,21 @@ export class SipProxy {
       this.log?.[outcome.status === 500 ? 'warn' : 'info']({ err, callId: request.callId, status: outcome.status }, 'request not forwarded');
       reply(outcome.status, outcome.reason, outcome.headers);
     });
+  }
+
+  /**
+   * A server transaction's handlers for its whole life, Timer J/L included (32 s): made here and
+   * not in onRequest, because closures made in one function share its variables and these would
+   * keep the parsed request alive.
+   */
+  private serverLink(key: string, source: Endpoint, local: ListenPoint, size: number): ServerTransactionHandlers {
+    return {
+      send: (d) => this.send(d, source, local),
+      onTerminated: () => {
+        this.serverTx.delete(key);
+        this.transactionBytes -= size;
+      },
+    };
   }
 
   /**

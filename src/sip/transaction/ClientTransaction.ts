@@ -7,8 +7,17 @@
  *
  * The transaction works on serialized bytes and a `send` callback, so it knows nothing of the
  * parser: the proxy builds the request and, for a non-2xx, the ACK.
+ *
+ * A transaction outlives its final response by Timer D (32 s on UDP), K or M (32 s), and at a few
+ * hundred calls per second tens of thousands of them linger at once. So it keeps only what each
+ * state still needs: the request bytes until a final response stops the retransmissions, the
+ * handlers that pass responses up until nothing more goes up (Completed passes nothing: only
+ * `send` and `onTerminated` stay for the ACK), and the ACK in bytes of its own (ownedBytes). In
+ * Accepted the TU may trade its handlers for a smaller one that relays the 2xx retransmissions
+ * (lingerWith).
  */
 import { IoTimer } from './IoTimer.js';
+import { ownedBytes } from './owned.js';
 import type { TransactionTimers } from './timers.js';
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'accepted' | 'completed' | 'terminated';
@@ -34,17 +43,27 @@ export class ClientTransaction<R> {
   private endTimer: NodeJS.Timeout | undefined;
   private interval: number;
   private ack: Buffer | undefined;
+  /** The request's bytes while they may be sent again; null once a final response came. */
+  private request: Buffer | null;
+  /** The handlers while responses or failures may still go up; null from Completed on. */
+  private handlers: ClientTransactionHandlers<R> | null;
+  private readonly send: ClientTransactionHandlers<R>['send'];
+  private readonly onTerminated: (() => void) | undefined;
 
   constructor(
     readonly key: string,
     readonly method: string,
-    private readonly request: Buffer,
+    request: Buffer,
     private readonly reliable: boolean,
     private readonly timers: TransactionTimers,
-    private readonly handlers: ClientTransactionHandlers<R>,
+    handlers: ClientTransactionHandlers<R>,
   ) {
     this.state = method === 'INVITE' ? 'calling' : 'trying';
     this.interval = timers.t1;
+    this.request = request;
+    this.handlers = handlers;
+    this.send = handlers.send;
+    this.onTerminated = handlers.onTerminated;
   }
 
   get isInvite(): boolean {
@@ -52,14 +71,14 @@ export class ClientTransaction<R> {
   }
 
   start(): void {
-    this.transmit(this.request);
+    if (this.request) this.transmit(this.request);
     if (!this.reliable) this.armRetransmit();
     this.timeoutTimer.start(this.timers.timeout, () => this.fireTimeout());
   }
 
   private transmit(data: Buffer): void {
     try {
-      const pending = this.handlers.send(data);
+      const pending = this.send(data);
       if (pending) pending.catch((err: unknown) => this.transportError(err));
     } catch (err) {
       this.transportError(err);
@@ -68,8 +87,9 @@ export class ClientTransaction<R> {
 
   private transportError(err: unknown): void {
     if (this.state === 'terminated' || this.state === 'completed' || this.state === 'accepted') return;
+    const handlers = this.handlers;
     this.terminate();
-    this.handlers.onTransportError(err);
+    handlers?.onTransportError(err);
   }
 
   /**
@@ -89,7 +109,7 @@ export class ClientTransaction<R> {
         this.retransmitTimer.start(wait, fire);
         return;
       }
-      this.transmit(this.request);
+      if (this.request) this.transmit(this.request);
       this.interval = this.isInvite ? this.interval * 2 : Math.min(this.interval * 2, this.timers.t2);
       if (this.state === 'proceeding') this.interval = this.timers.t2;
       this.armRetransmit();
@@ -99,12 +119,19 @@ export class ClientTransaction<R> {
 
   private fireTimeout(): void {
     if (this.state === 'calling' || this.state === 'trying' || this.state === 'proceeding') {
+      const handlers = this.handlers;
       this.terminate();
-      this.handlers.onTimeout();
+      handlers?.onTimeout();
     }
   }
 
   receiveResponse(response: R, status: number): void {
+    const handlers = this.handlers;
+    if (!handlers) {
+      // Completed: §17.1.1.2, a retransmitted final response gets the same ACK again.
+      if (this.state === 'completed' && this.ack && status >= 300) this.transmit(this.ack);
+      return;
+    }
     switch (this.state) {
       case 'calling':
       case 'trying':
@@ -119,45 +146,60 @@ export class ClientTransaction<R> {
             this.interval = this.timers.t2;
           }
           this.state = 'proceeding';
-          this.handlers.onResponse(response, status);
+          handlers.onResponse(response, status);
           return;
         }
         this.retransmitTimer.stop();
         this.timeoutTimer.stop();
+        this.request = null;
         if (this.isInvite && status < 300) {
           this.state = 'accepted';
           this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
         } else {
           this.state = 'completed';
+          this.handlers = null;
           if (this.isInvite) {
-            this.ack = this.handlers.buildAck?.(response);
+            const ack = handlers.buildAck?.(response);
+            this.ack = ack && ownedBytes(ack);
             if (this.ack) this.transmit(this.ack);
           }
           const linger = this.reliable ? 0 : this.isInvite ? this.timers.timerD : this.timers.t4;
           this.endTimer = setTimeout(() => this.terminate(), linger);
         }
-        this.handlers.onResponse(response, status);
+        handlers.onResponse(response, status);
         return;
       case 'accepted':
         // RFC 6026 §8.4: 2xx retransmissions go up (the proxy forwards them); others are dropped.
-        if (status >= 200 && status < 300) this.handlers.onResponse(response, status);
-        return;
-      case 'completed':
-        // §17.1.1.2: a retransmitted final response gets the same ACK again.
-        if (this.ack && status >= 300) this.transmit(this.ack);
-        return;
-      case 'terminated':
+        if (status >= 200 && status < 300) handlers.onResponse(response, status);
         return;
     }
+  }
+
+  /**
+   * In Accepted (RFC 6026 §8.4), hands every further 2xx to `onRetransmission` instead of the
+   * handlers, which are let go: for Timer M (32 s) the transaction then keeps only what that
+   * function holds.
+   */
+  lingerWith(onRetransmission: (response: R, status: number) => void): void {
+    if (this.state !== 'accepted' || !this.handlers) return;
+    this.handlers = {
+      send: this.send,
+      onResponse: onRetransmission,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    };
   }
 
   /** Stops every timer; the transaction ends. Idempotent. */
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
+    this.request = null;
+    this.handlers = null;
+    this.ack = undefined;
     this.retransmitTimer.stop();
     this.timeoutTimer.stop();
     clearTimeout(this.endTimer);
-    this.handlers.onTerminated?.();
+    this.onTerminated?.();
   }
 }

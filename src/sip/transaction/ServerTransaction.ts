@@ -5,8 +5,14 @@
  * bounds the wait, Timer I absorbs ACK retransmissions); non-INVITE transactions linger for
  * Timer J. After a 2xx to INVITE the transaction stays "accepted" for Timer L so that
  * retransmitted INVITEs are absorbed while the 2xx retransmissions come end-to-end.
+ *
+ * Tens of thousands of transactions linger at once at a few hundred calls per second (Timer J
+ * and L: 32 s on UDP), so a transaction keeps only the last response it may have to send again,
+ * in bytes of its own (ownedBytes): the final response in Completed, the 2xx in Accepted (the
+ * TU sends it again for each retransmission of the 2xx downstream, resendAccepted).
  */
 import { IoTimer } from './IoTimer.js';
+import { ownedBytes } from './owned.js';
 import type { TransactionTimers } from './timers.js';
 
 export type ServerState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
@@ -24,6 +30,7 @@ export class ServerTransaction {
   /** Status of the last response sent, 0 when none. */
   lastStatus = 0;
   private lastResponse: Buffer | undefined;
+  private handlers: ServerTransactionHandlers | null;
   private readonly retransmitTimer = new IoTimer();
   private endTimer: NodeJS.Timeout | undefined;
   private readonly ackTimer = new IoTimer();
@@ -34,8 +41,9 @@ export class ServerTransaction {
     readonly method: string,
     private readonly reliable: boolean,
     private readonly timers: TransactionTimers,
-    private readonly handlers: ServerTransactionHandlers,
+    handlers: ServerTransactionHandlers,
   ) {
+    this.handlers = handlers;
     this.state = method === 'INVITE' ? 'proceeding' : 'trying';
     this.interval = timers.t1;
   }
@@ -45,6 +53,7 @@ export class ServerTransaction {
   }
 
   private transmit(data: Buffer): void {
+    if (!this.handlers) return;
     try {
       const pending = this.handlers.send(data);
       if (pending) pending.catch(() => this.terminate());
@@ -58,6 +67,14 @@ export class ServerTransaction {
   receiveRetransmission(): void {
     if (this.state === 'terminated' || this.state === 'confirmed' || this.state === 'accepted') return;
     if (this.lastResponse) this.transmit(this.lastResponse);
+  }
+
+  /**
+   * The next hop retransmitted the 2xx this transaction passed on (RFC 6026 §8.4: a 2xx
+   * retransmission is forwarded too): the same bytes again, as its content is the same.
+   */
+  resendAccepted(): void {
+    if (this.state === 'accepted' && this.lastResponse) this.transmit(this.lastResponse);
   }
 
   /** An ACK matched this INVITE transaction (non-2xx final response was sent). */
@@ -85,15 +102,18 @@ export class ServerTransaction {
     }
     if (this.isInvite && status < 300) {
       this.state = 'accepted';
+      this.lastResponse = ownedBytes(data);
       this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
       return;
     }
     this.state = 'completed';
+    this.lastResponse = ownedBytes(data);
     if (this.isInvite) {
       if (!this.reliable) this.armRetransmit();
       this.ackTimer.start(this.timers.timeout, () => {
+        const handlers = this.handlers;
         this.terminate();
-        this.handlers.onAckTimeout?.();
+        handlers?.onAckTimeout?.();
       });
     } else {
       this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.timeout);
@@ -116,6 +136,9 @@ export class ServerTransaction {
     this.retransmitTimer.stop();
     clearTimeout(this.endTimer);
     this.ackTimer.stop();
-    this.handlers.onTerminated?.();
+    this.lastResponse = undefined;
+    const handlers = this.handlers;
+    this.handlers = null;
+    handlers?.onTerminated?.();
   }
 }
