@@ -17,32 +17,28 @@
  * `setBody` which fixes Content-Length). `serialize()` returns the wire bytes.
  */
 import { SipHeaderError } from './errors.js';
-import { parseCSeq, parseUnsigned, type CSeq } from './headers/cseq.js';
-import {
-  checkNameAddr,
-  checkNameAddrList,
-  parseContactList,
-  parseNameAddr,
-  parseNameAddrList,
-  type ContactValue,
-  type NameAddr,
-} from './headers/nameAddr.js';
+import { readCSeq, readUnsigned, type CSeq } from './headers/cseq.js';
+import { isStarAt, readContactList, readNameAddr, readNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
 import { canonicalHeaderName, headerKey, isListHeader } from './headers/names.js';
-import { splitList } from './headers/syntax.js';
-import { checkViaList, parseViaList, type Via } from './headers/via.js';
+import { isJsWhitespace, splitList } from './headers/syntax.js';
+import { readViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
 import { parseUri, type Uri } from './uri.js';
 
 export const SIP_VERSION = 'SIP/2.0';
 
-/** One header field line (with its folded continuation lines). */
-export interface HeaderField {
-  /** Name as written: `v`, `Via`, `VIA`. */
-  readonly name: string;
+/**
+ * One header field line (with its folded continuation lines).
+ *
+ * A received field is a range of its message: the parser finds its key and where its name and
+ * value lie, and cuts nothing out. The typed readers and validation read the value in place
+ * (`valueText` from `valueStart` to `valueEnd`); `name` and `value` are cut out of the message text
+ * on first read, so a header the proxy never reads costs no string of its own and is copied to the
+ * output as its received bytes. A field created here holds its name and value as strings.
+ */
+export class HeaderField {
   /** Lowercase long name, compact form expanded: `via`. */
   readonly key: string;
-  /** Value with folding replaced by SP and surrounding LWS removed (RFC 3261 §7.3.1). */
-  readonly value: string;
   /**
    * The received message the field was read from, or null once created or changed here. With
    * `start`/`end` it names the field's bytes (name through the last continuation line, no CRLF),
@@ -51,6 +47,82 @@ export interface HeaderField {
   readonly source: Buffer | null;
   readonly start: number;
   readonly end: number;
+  /**
+   * The text holding the value at [valueStart, valueEnd): the received message as latin1 text
+   * when the value is one line of ASCII, else the value itself (unfolded, decoded, or created here).
+   */
+  readonly valueText: string;
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  #name: string | undefined;
+  /** Where the name lies in valueText while #name is not cut out yet. */
+  #nameStart: number;
+  #nameEnd: number;
+  #value: string | undefined;
+
+  private constructor(
+    key: string,
+    name: string | undefined,
+    nameStart: number,
+    nameEnd: number,
+    value: string | undefined,
+    valueText: string,
+    valueStart: number,
+    valueEnd: number,
+    source: Buffer | null,
+    start: number,
+    end: number,
+  ) {
+    this.key = key;
+    this.source = source;
+    this.start = start;
+    this.end = end;
+    this.valueText = valueText;
+    this.valueStart = valueStart;
+    this.valueEnd = valueEnd;
+    this.#name = name;
+    this.#nameStart = nameStart;
+    this.#nameEnd = nameEnd;
+    this.#value = value;
+  }
+
+  /** A field written by pinlatch (no received bytes). */
+  static created(name: string, key: string, value: string): HeaderField {
+    return new HeaderField(key, name, 0, 0, value, value, 0, value.length, null, 0, 0);
+  }
+
+  /**
+   * A received field read in place: name text[nameStart, nameEnd), value text[valueStart,
+   * valueEnd) (already trimmed of SP / HTAB), bytes source[start, end).
+   */
+  static received(
+    key: string,
+    text: string,
+    nameStart: number,
+    nameEnd: number,
+    valueStart: number,
+    valueEnd: number,
+    source: Buffer,
+    start: number,
+    end: number,
+  ): HeaderField {
+    return new HeaderField(key, undefined, nameStart, nameEnd, undefined, text, valueStart, valueEnd, source, start, end);
+  }
+
+  /** A received field whose value had to be unfolded or decoded from UTF-8 (RFC 3261 §7.3.1). */
+  static decoded(key: string, name: string, value: string, source: Buffer, start: number, end: number): HeaderField {
+    return new HeaderField(key, name, 0, 0, value, value, 0, value.length, source, start, end);
+  }
+
+  /** Name as written: `v`, `Via`, `VIA`. */
+  get name(): string {
+    return (this.#name ??= this.valueText.slice(this.#nameStart, this.#nameEnd));
+  }
+
+  /** Value with folding replaced by SP and surrounding LWS removed (RFC 3261 §7.3.1). */
+  get value(): string {
+    return (this.#value ??= this.valueText.slice(this.valueStart, this.valueEnd));
+  }
 }
 
 /** The body of a message without one (never written to: a Buffer of length 0 has no bytes). */
@@ -60,7 +132,7 @@ const EMPTY_BODY = Buffer.alloc(0);
 const CRLF_WORD = 0x0d0a;
 
 function field(name: string, value: string): HeaderField {
-  return { name: canonicalHeaderName(name), key: headerKey(name), value, source: null, start: 0, end: 0 };
+  return HeaderField.created(canonicalHeaderName(name), headerKey(name), value);
 }
 
 function toBuffer(body: Buffer | Uint8Array | string): Buffer {
@@ -286,7 +358,7 @@ abstract class SipMessageBase {
     const elements = isListHeader(key) ? splitList(f.value) : [f.value];
     const first = elements.shift();
     if (elements.length === 0) this.#fields.splice(index, 1);
-    else this.#fields[index] = { name: f.name, key, value: elements.join(', '), source: null, start: 0, end: 0 };
+    else this.#fields[index] = HeaderField.created(f.name, key, elements.join(', '));
     this.#changed(key);
     return first;
   }
@@ -299,7 +371,7 @@ abstract class SipMessageBase {
     const f = this.#fields[index]!;
     const elements = isListHeader(key) ? splitList(f.value) : [f.value];
     elements[0] = value;
-    this.#fields[index] = { name: f.name, key, value: elements.join(', '), source: null, start: 0, end: 0 };
+    this.#fields[index] = HeaderField.created(f.name, key, elements.join(', '));
     this.#changed(key);
     return this;
   }
@@ -370,7 +442,7 @@ abstract class SipMessageBase {
 
   get cseq(): CSeq | undefined {
     if (!(this.#read & CSEQ)) {
-      this.#cseq = readCSeq(this.#fields);
+      this.#cseq = readCSeqField(this.#fields);
       this.#read |= CSEQ;
     }
     return this.#cseq;
@@ -673,79 +745,82 @@ export type SipMessage = SipRequest | SipResponse;
 
 // ---- readers of the typed headers (pure functions of the field list, cached by the message) ----
 
-/** The value of a header that may appear once, or undefined; a second field is an error (§7.3.1). */
-function singleValue(fields: readonly HeaderField[], key: string, header: string): string | undefined {
-  let found: string | undefined;
+/** The field of a header that may appear once, or undefined; a second field is an error (§7.3.1). */
+function singleField(fields: readonly HeaderField[], key: string, header: string): HeaderField | undefined {
+  let found: HeaderField | undefined;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
     if (f.key !== key) continue;
     if (found !== undefined) throw new SipHeaderError(header, 'appears more than once');
-    found = f.value;
+    found = f;
   }
   return found;
 }
 
 function readVias(fields: readonly HeaderField[]): Via[] {
   const out: Via[] = [];
-  for (const f of fields) if (f.key === 'via') for (const via of parseViaList(f.value)) out.push(via);
+  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, out);
   return out;
 }
 
 function readNameAddrs(fields: readonly HeaderField[], key: string, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  for (const f of fields) if (f.key === key) for (const element of parseNameAddrList(f.value, header)) out.push(element);
+  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, header, out);
   return out;
 }
 
 function readFrom(fields: readonly HeaderField[]): NameAddr | undefined {
-  const value = singleValue(fields, 'from', 'From');
-  return value === undefined ? undefined : parseNameAddr(value, 'From');
+  const f = singleField(fields, 'from', 'From');
+  return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'From', true)!;
 }
 
 function readTo(fields: readonly HeaderField[]): NameAddr | undefined {
-  const value = singleValue(fields, 'to', 'To');
-  return value === undefined ? undefined : parseNameAddr(value, 'To');
+  const f = singleField(fields, 'to', 'To');
+  return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'To', true)!;
 }
 
-/** Call-ID = word [ "@" word ] (§25.1): not empty, no whitespace. */
+/** Call-ID = word [ "@" word ] (§25.1): not empty, no whitespace (the pattern class \s). */
 function readCallId(fields: readonly HeaderField[]): string | undefined {
-  const value = singleValue(fields, 'call-id', 'Call-ID');
-  if (value === undefined) return undefined;
-  if (value.length === 0 || /\s/.test(value)) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
-  return value;
+  const f = singleField(fields, 'call-id', 'Call-ID');
+  if (f === undefined) return undefined;
+  const text = f.valueText;
+  let bad = f.valueStart === f.valueEnd;
+  for (let i = f.valueStart; i < f.valueEnd && !bad; i++) bad = isJsWhitespace(text.charCodeAt(i));
+  if (bad) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
+  return f.value;
 }
 
-function readCSeq(fields: readonly HeaderField[]): CSeq | undefined {
-  const value = singleValue(fields, 'cseq', 'CSeq');
-  return value === undefined ? undefined : parseCSeq(value);
+function readCSeqField(fields: readonly HeaderField[]): CSeq | undefined {
+  const f = singleField(fields, 'cseq', 'CSeq');
+  return f === undefined ? undefined : readCSeq(f.valueText, f.valueStart, f.valueEnd);
 }
 
 function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
-  const value = singleValue(fields, 'max-forwards', 'Max-Forwards');
-  if (value === undefined) return undefined;
-  const n = parseUnsigned(value, 255);
+  const f = singleField(fields, 'max-forwards', 'Max-Forwards');
+  if (f === undefined) return undefined;
+  const n = readUnsigned(f.valueText, f.valueStart, f.valueEnd, 255);
   if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
   return n;
 }
 
 /**
  * Checks of the typed headers that build nothing: each throws the SipHeaderError its getter would
- * throw (same reader, see checkViaList / checkNameAddr), so that validation of a received message
- * does not allocate the values the proxy may never read; the getters build them on first use.
+ * throw (same reader, with `build` false or no output list), so that validation of a received
+ * message does not allocate the values the proxy may never read; the getters build them on first use.
  */
 export function checkVias(fields: readonly HeaderField[]): void {
-  for (const f of fields) if (f.key === 'via') checkViaList(f.value);
+  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, null);
 }
 
 /** Checks From or To (`key`), a header that appears at most once. */
 export function checkNameAddrField(fields: readonly HeaderField[], key: 'from' | 'to', header: string): void {
-  const value = singleValue(fields, key, header);
-  if (value !== undefined) checkNameAddr(value, header);
+  const f = singleField(fields, key, header);
+  if (f !== undefined) readNameAddr(f.valueText, f.valueStart, f.valueEnd, header, false);
 }
 
 /** Checks every field of a name-addr list header (Route, Record-Route). */
 export function checkNameAddrFields(fields: readonly HeaderField[], key: string, header: string): void {
-  for (const f of fields) if (f.key === key) checkNameAddrList(f.value, header);
+  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, header, null);
 }
 
 /** Checks Contact as readContact reads it. */
@@ -754,8 +829,8 @@ export function checkContact(fields: readonly HeaderField[]): void {
   let starSeen = false;
   for (const f of fields) {
     if (f.key !== 'contact') continue;
-    const star = f.value.trim() === '*';
-    if (!star) checkNameAddrList(f.value, 'Contact');
+    const star = isStarAt(f.valueText, f.valueStart, f.valueEnd);
+    if (!star) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, 'Contact', null);
     if (seen && (starSeen || star)) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
     seen = true;
     starSeen ||= star;
@@ -767,7 +842,7 @@ function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
   let contacts: NameAddr[] | undefined;
   for (const f of fields) {
     if (f.key !== 'contact') continue;
-    const parsed = parseContactList(f.value);
+    const parsed = readContactList(f.valueText, f.valueStart, f.valueEnd);
     if (first === undefined) {
       first = parsed;
       continue;
@@ -788,7 +863,7 @@ export function contentLengthOf(fields: readonly HeaderField[]): number | undefi
   let length: number | undefined;
   for (const f of fields) {
     if (f.key !== 'content-length') continue;
-    const n = parseUnsigned(f.value, 0x7fffffff);
+    const n = readUnsigned(f.valueText, f.valueStart, f.valueEnd, 0x7fffffff);
     if (n === null) throw new SipHeaderError('Content-Length', 'expected a non-negative integer');
     if (length !== undefined && n !== length) throw new SipHeaderError('Content-Length', 'conflicting values');
     length = n;

@@ -25,18 +25,18 @@
 import { isAscii } from 'node:buffer';
 import { SipHeaderError, SipUriError } from './errors.js';
 import { SipParseError } from './parseError.js';
-import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey, knownHeaderAt, spellingAt } from './headers/names.js';
-import { isToken } from './headers/syntax.js';
+import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey, knownHeaderAt } from './headers/names.js';
+import { isToken, isTokenAt } from './headers/syntax.js';
 import {
   checkContact,
   checkNameAddrField,
   checkNameAddrFields,
   checkVias,
   contentLengthOf,
+  HeaderField,
   SIP_VERSION,
   SipRequest,
   SipResponse,
-  type HeaderField,
   type SipMessage,
 } from './message.js';
 import { readUri, sipUriHasHeaders } from './uri.js';
@@ -143,8 +143,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     let nameEnd = colon === -1 || colon > firstEnd ? fieldStart : colon;
     while (nameEnd > fieldStart && isWspCode(text.charCodeAt(nameEnd - 1))) nameEnd--;
     const known = nameEnd === fieldStart ? undefined : knownHeaderAt(text, fieldStart, nameEnd);
-    const name = known ? spellingAt(known, text, fieldStart, nameEnd) : text.slice(fieldStart, nameEnd);
-    if (!known && !isToken(name)) {
+    if (!known && !isTokenAt(text, fieldStart, nameEnd)) {
       pendingError ??= { reason: 'Malformed header line', detail: text.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
       continue;
     }
@@ -156,8 +155,18 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       pendingError ??= { reason: 'Header field too long' };
       continue;
     }
-    const value = fieldValue(data, text, start, colon + 1, end, utf8, folded);
-    fields.push({ name, key: known ? known.key : headerKey(name), value, source: data, start: start + fieldStart, end: start + end });
+    const key = known ? known.key : headerKey(text.slice(fieldStart, nameEnd));
+    if (utf8 || folded) {
+      const name = text.slice(fieldStart, nameEnd);
+      fields.push(HeaderField.decoded(key, name, fieldValue(data, text, start, colon + 1, end, utf8, folded), data, start + fieldStart, start + end));
+    } else {
+      // The common case: one line of ASCII, trimmed and kept in place (nothing cut out).
+      let from = colon + 1;
+      let to = end;
+      while (from < to && isWspCode(text.charCodeAt(from))) from++;
+      while (to > from && isWspCode(text.charCodeAt(to - 1))) to--;
+      fields.push(HeaderField.received(key, text, fieldStart, nameEnd, from, to, data, start + fieldStart, start + end));
+    }
   }
 
   const startRaw = parsedStart.canonical ? data.subarray(start, start + startLineEnd) : null;
@@ -218,20 +227,14 @@ function buildMessage(
 }
 
 /**
- * A field's value: text[from, to) (offsets in the message text `text`, which starts at
- * data[start]) with folding replaced by SP and surrounding SP / HTAB removed (§7.3.1). Non-ASCII
- * values are decoded from the bytes as UTF-8 (`text` is latin1).
+ * A folded or non-ASCII field's value: text[from, to) (offsets in the message text `text`, which
+ * starts at data[start]) with folding replaced by SP and surrounding SP / HTAB removed (§7.3.1).
+ * Non-ASCII values are decoded from the bytes as UTF-8 (`text` is latin1).
  */
 function fieldValue(data: Buffer, text: string, start: number, from: number, to: number, utf8: boolean, folded: boolean): string {
-  if (utf8 || folded) {
-    let value = utf8 ? data.toString('utf8', start + from, start + to) : text.slice(from, to);
-    if (folded) value = value.replace(FOLD, ' ');
-    return trimWsp(value);
-  }
-  // The common case: one line of ASCII, trimmed in place and cut out once.
-  while (from < to && isWspCode(text.charCodeAt(from))) from++;
-  while (to > from && isWspCode(text.charCodeAt(to - 1))) to--;
-  return text.slice(from, to);
+  let value = utf8 ? data.toString('utf8', start + from, start + to) : text.slice(from, to);
+  if (folded) value = value.replace(FOLD, ' ');
+  return trimWsp(value);
 }
 
 /** True when the line starting at `pos` is empty (CRLF or a bare LF): it ends the header section (RFC 3261 §7.5). */

@@ -12,6 +12,7 @@
 import { normalizeIp, parseIp } from '../../net/address.js';
 import { SipUriError } from './errors.js';
 import { Params } from './headers/params.js';
+import { indexWithin } from './headers/syntax.js';
 
 export type HostKind = 'ipv4' | 'ipv6' | 'domain';
 
@@ -188,12 +189,6 @@ function hostKindOf(host: string): HostKind {
   return isDottedQuad(host, 0, host.length) || parseIp(host) ? 'ipv4' : 'domain';
 }
 
-/** Index of the character `code` in text[from, to), or -1. */
-function indexWithin(text: string, code: number, from: number, to: number): number {
-  for (let i = from; i < to; i++) if (text.charCodeAt(i) === code) return i;
-  return -1;
-}
-
 /**
  * Parses a URI: sip:/sips: into SipUri, any other valid scheme into OpaqueUri.
  * Throws SipUriError for text that is not a URI at all (e.g. `<sip:...>`, RFC 4475 §3.1.2.7, or
@@ -250,8 +245,7 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
   let password: string | undefined;
   let i = body;
   // The first "@" ends the userinfo (user and password may not contain one, §25.1).
-  let at = text.indexOf('@', body);
-  if (at >= end) at = -1;
+  const at = indexWithin(text, 0x40, body, end);
   if (at !== -1) {
     const colon = indexWithin(text, 0x3a, body, at);
     const userEnd = colon === -1 ? at : colon;

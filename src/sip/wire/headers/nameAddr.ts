@@ -15,7 +15,18 @@
 import { SipHeaderError, SipUriError } from '../errors.js';
 import { readUri, type Uri } from '../uri.js';
 import { Params, readParams, type ParamValue } from './params.js';
-import { isTokenCode, isWsp, quotedStringEnd, quoteString, readQuotedString, skipWsp, splitList } from './syntax.js';
+import {
+  indexWithin,
+  isTokenCode,
+  isWsp,
+  listElementEnd,
+  quotedStringEnd,
+  quoteString,
+  readQuotedString,
+  skipWsp,
+  trimEnd,
+  trimStart,
+} from './syntax.js';
 
 export class NameAddr {
   /** Display name, unquoted and unescaped; undefined when absent. */
@@ -57,7 +68,7 @@ function formatDisplayName(name: string): string {
 
 /** Parses one element: name-addr or addr-spec with header parameters. */
 export function parseNameAddr(text: string, header: string): NameAddr {
-  return readNameAddr(text, header, true)!;
+  return readNameAddr(text, 0, text.length, header, true)!;
 }
 
 /** True when every character of text[from, to) is a token character or SP / HTAB. */
@@ -70,24 +81,24 @@ function tokensAndWsp(text: string, from: number, to: number): boolean {
 }
 
 /**
- * Reads one element by the grammar of parseNameAddr, throwing the same SipHeaderError. With
- * `build` it returns the NameAddr; without, it only checks and returns null, allocating nothing
- * for the common forms (validation of From, To, Contact, Route and Record-Route).
+ * Reads one element, text[from, to), by the grammar of parseNameAddr, throwing the same
+ * SipHeaderError. With `build` it returns the NameAddr; without, it only checks and returns null,
+ * allocating nothing for the common forms (validation of From, To, Contact, Route and Record-Route).
  */
-function readNameAddr(text: string, header: string, build: boolean): NameAddr | null {
-  let i = skipWsp(text, 0);
+export function readNameAddr(text: string, from: number, to: number, header: string, build: boolean): NameAddr | null {
+  let i = skipWsp(text, from, to);
   let displayName: string | undefined;
   let uriStart: number;
   let uriEnd: number;
   let end: number;
-  if (text.charCodeAt(i) === 0x22) {
-    const quoteEnd = quotedStringEnd(text, i);
+  if (i < to && text.charCodeAt(i) === 0x22) {
+    const quoteEnd = quotedStringEnd(text, i, to);
     if (quoteEnd === -1) throw new SipHeaderError(header, 'unterminated quoted display name');
-    if (build) displayName = readQuotedString(text, i)!.value;
-    i = skipWsp(text, quoteEnd);
-    if (text.charCodeAt(i) !== 0x3c) throw new SipHeaderError(header, 'display name not followed by <addr-spec>');
+    if (build) displayName = readQuotedString(text, i, to)!.value;
+    i = skipWsp(text, quoteEnd, to);
+    if (i >= to || text.charCodeAt(i) !== 0x3c) throw new SipHeaderError(header, 'display name not followed by <addr-spec>');
   } else {
-    const open = text.indexOf('<', i);
+    const open = indexWithin(text, 0x3c, i, to);
     // A display name is the text before "<" trimmed (String.prototype.trim: any whitespace); it
     // is cut out only when building or when it holds more than token characters and SP / HTAB.
     if (open !== -1) {
@@ -102,18 +113,18 @@ function readNameAddr(text: string, header: string, build: boolean): NameAddr | 
       i = open;
     }
   }
-  if (text.charCodeAt(i) === 0x3c) {
-    const close = text.indexOf('>', i);
+  if (i < to && text.charCodeAt(i) === 0x3c) {
+    const close = indexWithin(text, 0x3e, i, to);
     if (close === -1) throw new SipHeaderError(header, 'missing ">"');
     uriStart = i + 1;
     uriEnd = close;
     end = close + 1;
   } else {
     end = i;
-    while (end < text.length && text.charCodeAt(end) !== 0x3b && !isWsp(text.charCodeAt(end))) end++;
+    while (end < to && text.charCodeAt(end) !== 0x3b && !isWsp(text.charCodeAt(end))) end++;
     uriStart = i;
     uriEnd = end;
-    if (text.lastIndexOf('?', end - 1) >= i) throw new SipHeaderError(header, 'a URI with headers must be enclosed in <>');
+    if (indexWithin(text, 0x3f, i, end) !== -1) throw new SipHeaderError(header, 'a URI with headers must be enclosed in <>');
   }
   let uri: Uri | null;
   try {
@@ -123,53 +134,53 @@ function readNameAddr(text: string, header: string, build: boolean): NameAddr | 
     throw error;
   }
   const entries: Array<[string, ParamValue]> | null = build ? [] : null;
-  const paramsEnd = readParams(text, end, entries);
+  const paramsEnd = readParams(text, end, to, entries);
   if (typeof paramsEnd === 'string') throw new SipHeaderError(header, paramsEnd);
-  if (paramsEnd !== text.length) throw new SipHeaderError(header, `unexpected "${text[paramsEnd]}"`);
+  if (paramsEnd !== to) throw new SipHeaderError(header, `unexpected "${text[paramsEnd]}"`);
   return uri && entries ? new NameAddr({ uri, displayName, params: Params.adopt(entries) }) : null;
 }
 
 /**
- * Reads a list header value (Contact, Route, Record-Route, ...) element by element, adding each
- * to `out` when given (null: only check).
+ * Reads a list header value (Contact, Route, Record-Route, ...), text[from, to), element by
+ * element (each trimmed as splitList trims it), adding each to `out` when given (null: only check).
  */
-function readNameAddrList(value: string, header: string, out: NameAddr[] | null): void {
-  // A value without a comma is one element (splitList would return it trimmed): read in place.
-  if (value.indexOf(',') === -1) {
-    const element = value.trim();
-    if (element.length === 0) throw new SipHeaderError(header, 'empty element');
-    const nameAddr = readNameAddr(element, header, out !== null);
+export function readNameAddrList(text: string, from: number, to: number, header: string, out: NameAddr[] | null): void {
+  for (;;) {
+    const comma = listElementEnd(text, from, to);
+    const start = trimStart(text, from, comma);
+    const end = trimEnd(text, start, comma);
+    if (start === end) throw new SipHeaderError(header, 'empty element');
+    const nameAddr = readNameAddr(text, start, end, header, out !== null);
     if (out && nameAddr) out.push(nameAddr);
-    return;
-  }
-  for (const element of splitList(value)) {
-    if (element.length === 0) throw new SipHeaderError(header, 'empty element');
-    const nameAddr = readNameAddr(element, header, out !== null);
-    if (out && nameAddr) out.push(nameAddr);
+    if (comma === to) return;
+    from = comma + 1;
   }
 }
 
 /** Parses a list header (Contact, Route, Record-Route, ...) into its elements. */
 export function parseNameAddrList(value: string, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  readNameAddrList(value, header, out);
+  readNameAddrList(value, 0, value.length, header, out);
   return out;
-}
-
-/** Checks a list header value as parseNameAddrList reads it (same errors), building nothing. */
-export function checkNameAddrList(value: string, header: string): void {
-  readNameAddrList(value, header, null);
-}
-
-/** Checks one element as parseNameAddr reads it (same errors), building nothing. */
-export function checkNameAddr(text: string, header: string): void {
-  readNameAddr(text, header, false);
 }
 
 /** A Contact value: either `*` (REGISTER removal of all bindings, RFC 3261 §10.2.2) or addresses. */
 export type ContactValue = { star: true } | { star: false; contacts: NameAddr[] };
 
+/** True when text[from, to), trimmed as String.prototype.trim trims, is `*` (Contact: *). */
+export function isStarAt(text: string, from: number, to: number): boolean {
+  const start = trimStart(text, from, to);
+  return trimEnd(text, start, to) === start + 1 && text.charCodeAt(start) === 0x2a;
+}
+
+/** Reads a Contact value, text[from, to). */
+export function readContactList(text: string, from: number, to: number): ContactValue {
+  if (isStarAt(text, from, to)) return { star: true };
+  const contacts: NameAddr[] = [];
+  readNameAddrList(text, from, to, 'Contact', contacts);
+  return { star: false, contacts };
+}
+
 export function parseContactList(value: string): ContactValue {
-  if (value.trim() === '*') return { star: true };
-  return { star: false, contacts: parseNameAddrList(value, 'Contact') };
+  return readContactList(value, 0, value.length);
 }

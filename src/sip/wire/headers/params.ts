@@ -90,45 +90,45 @@ export class Params implements Iterable<[string, ParamValue]> {
 }
 
 /**
- * Reads `*( SEMI generic-param )` starting at `start` (LWS before the first `;` allowed), adding
+ * Reads `*( SEMI generic-param )` in text[start, end) (LWS before the first `;` allowed), adding
  * each parameter to `entries` when given (null: only check the grammar, allocating nothing).
- * Stops before the first character that cannot continue the list (`,` or the end) and returns
+ * Stops before the first character that cannot continue the list (`,` or `end`) and returns
  * its index; returns a detail string instead when the list is malformed.
  */
-export function readParams(text: string, start: number, entries: Array<[string, ParamValue]> | null): number | string {
+export function readParams(text: string, start: number, end: number, entries: Array<[string, ParamValue]> | null): number | string {
   let i = start;
   for (;;) {
-    const beforeSemi = skipWsp(text, i);
-    if (beforeSemi >= text.length || text.charCodeAt(beforeSemi) !== 0x3b) return beforeSemi;
-    i = skipWsp(text, beforeSemi + 1);
-    const nameEnd = tokenEnd(text, i);
-    if (nameEnd === i) return i >= text.length || text.charCodeAt(i) === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters`;
+    const beforeSemi = skipWsp(text, i, end);
+    if (beforeSemi >= end || text.charCodeAt(beforeSemi) !== 0x3b) return beforeSemi;
+    i = skipWsp(text, beforeSemi + 1, end);
+    const nameEnd = tokenEnd(text, i, end);
+    if (nameEnd === i) return i >= end || text.charCodeAt(i) === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters`;
     const nameStart = i;
-    i = skipWsp(text, nameEnd);
-    if (i < text.length && text.charCodeAt(i) === 0x3d) {
-      i = skipWsp(text, i + 1);
+    i = skipWsp(text, nameEnd, end);
+    if (i < end && text.charCodeAt(i) === 0x3d) {
+      i = skipWsp(text, i + 1, end);
       const valueStart = i;
-      if (i < text.length && text.charCodeAt(i) === 0x22) {
-        i = quotedStringEnd(text, i);
+      if (i < end && text.charCodeAt(i) === 0x22) {
+        i = quotedStringEnd(text, i, end);
         if (i === -1) return `unterminated quoted value of parameter ${text.slice(nameStart, nameEnd)}`;
       } else {
-        i = genValueEnd(text, i);
+        i = genValueEnd(text, i, end);
         if (i === valueStart) return `parameter ${text.slice(nameStart, nameEnd)} has an empty value`;
       }
       entries?.push([text.slice(nameStart, nameEnd), text.slice(valueStart, i)]);
     } else {
       entries?.push([text.slice(nameStart, nameEnd), null]);
     }
-    const next = skipWsp(text, i);
-    if (next < text.length && text.charCodeAt(next) !== 0x3b && text.charCodeAt(next) !== 0x2c) {
+    const next = skipWsp(text, i, end);
+    if (next < end && text.charCodeAt(next) !== 0x3b && text.charCodeAt(next) !== 0x2c) {
       return `unexpected "${text[next]}" after parameter ${text.slice(nameStart, nameEnd)}`;
     }
   }
 }
 
 /** End of a token / host value: token characters plus ":" "[" "]" for IPv6 references. */
-function genValueEnd(text: string, i: number): number {
-  while (i < text.length) {
+function genValueEnd(text: string, i: number, end: number): number {
+  while (i < end) {
     const code = text.charCodeAt(i);
     if (!isTokenCode(code) && code !== 0x3a && code !== 0x5b && code !== 0x5d) break;
     i++;

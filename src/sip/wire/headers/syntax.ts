@@ -4,7 +4,9 @@
  * angle brackets.
  *
  * Header values reach these functions already unfolded (the parser replaces CRLF + WSP by SP,
- * §7.3.1), so LWS here is just runs of SP / HTAB.
+ * §7.3.1), so LWS here is just runs of SP / HTAB. The readers take a range of a string, `text[i, end)`:
+ * a received value is read in place in the text of its whole message (see HeaderField), so nothing
+ * here may look at or past `end`.
  */
 
 // token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
@@ -27,28 +29,62 @@ export function isWsp(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
-/** Index of the first non-SP/HTAB character at or after `i`. */
-export function skipWsp(text: string, i: number): number {
-  while (i < text.length && isWsp(text.charCodeAt(i))) i++;
+/**
+ * True for the characters String.prototype.trim removes and the pattern class \s matches
+ * (ECMAScript WhiteSpace and LineTerminator): list elements are trimmed of these, as before the
+ * values were read in place.
+ */
+export function isJsWhitespace(code: number): boolean {
+  if (code <= 0x20) return code === 0x20 || (code >= 0x09 && code <= 0x0d);
+  if (code < 0xa0) return false;
+  return (
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
+}
+
+/** Index of the first non-SP/HTAB character of text[i, end), or `end`. */
+export function skipWsp(text: string, i: number, end: number): number {
+  while (i < end && isWsp(text.charCodeAt(i))) i++;
   return i;
 }
 
-/** End index (exclusive) of the token starting at `i` (== i when there is none). */
-export function tokenEnd(text: string, i: number): number {
-  while (i < text.length && isTokenCode(text.charCodeAt(i))) i++;
+/** End index (exclusive) of the token starting at `i` (== i when there is none), at most `end`. */
+export function tokenEnd(text: string, i: number, end: number): number {
+  while (i < end && isTokenCode(text.charCodeAt(i))) i++;
   return i;
+}
+
+/** True when text[from, to) is a token (non-empty, token characters only). */
+export function isTokenAt(text: string, from: number, to: number): boolean {
+  if (from >= to) return false;
+  for (let i = from; i < to; i++) if (!isTokenCode(text.charCodeAt(i))) return false;
+  return true;
+}
+
+/** Index of the character `code` in text[from, to), or -1 (indexOf would search past `to`). */
+export function indexWithin(text: string, code: number, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (text.charCodeAt(i) === code) return i;
+  return -1;
 }
 
 /**
  * End (the index after the closing quote) of the quoted-string whose opening `"` is at `start`,
- * or -1 when the quote is not closed (RFC 4475 §3.1.2.6 quotbal).
+ * or -1 when the quote is not closed before `end` (RFC 4475 §3.1.2.6 quotbal).
  * quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): the octet after a backslash never closes it.
  */
-export function quotedStringEnd(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
+export function quotedStringEnd(text: string, start: number, end: number): number {
+  for (let i = start + 1; i < end; i++) {
     const code = text.charCodeAt(i);
     if (code === 0x5c) {
-      if (i + 1 >= text.length) return -1;
+      if (i + 1 >= end) return -1;
       const next = text.charCodeAt(i + 1);
       if (next === 0x0a || next === 0x0d) return -1;
       i++;
@@ -64,8 +100,8 @@ export function quotedStringEnd(text: string, start: number): number {
  * index after the closing quote, or null when the quote is not closed (see quotedStringEnd).
  * The escaped octet of a quoted-pair is kept, the backslash dropped.
  */
-export function readQuotedString(text: string, start: number): { value: string; end: number } | null {
-  const end = quotedStringEnd(text, start);
+export function readQuotedString(text: string, start: number, limit: number): { value: string; end: number } | null {
+  const end = quotedStringEnd(text, start, limit);
   if (end === -1) return null;
   let value = '';
   let runStart = start + 1;
@@ -88,7 +124,7 @@ export function quoteString(value: string): string {
 /** Removes the quotes of a quoted-string value; other values are returned unchanged. */
 export function unquote(value: string): string {
   if (value.length >= 2 && value.charCodeAt(0) === 0x22) {
-    const quoted = readQuotedString(value, 0);
+    const quoted = readQuotedString(value, 0, value.length);
     if (quoted && quoted.end === value.length) return quoted.value;
   }
   return value;
@@ -104,10 +140,24 @@ export function unquote(value: string): string {
 export function splitList(value: string): string[] {
   const out: string[] = [];
   let start = 0;
+  for (;;) {
+    const comma = listElementEnd(value, start, value.length);
+    out.push(value.slice(start, comma).trim());
+    if (comma === value.length) return out;
+    start = comma + 1;
+  }
+}
+
+/**
+ * The end of the list element starting at `from` (see splitList): the index of the comma that
+ * ends it, or `to`. Each element starts outside quotes and brackets, so the scan of one does not
+ * depend on the one before.
+ */
+export function listElementEnd(text: string, from: number, to: number): number {
   let inQuotes = false;
   let inAngle = false;
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
+  for (let i = from; i < to; i++) {
+    const code = text.charCodeAt(i);
     if (inQuotes) {
       if (code === 0x5c) i++;
       else if (code === 0x22) inQuotes = false;
@@ -118,10 +168,20 @@ export function splitList(value: string): string[] {
     } else if (code === 0x3c) {
       inAngle = true;
     } else if (code === 0x2c) {
-      out.push(value.slice(start, i).trim());
-      start = i + 1;
+      return i;
     }
   }
-  out.push(value.slice(start).trim());
-  return out;
+  return to;
+}
+
+/** The start of text[from, to) trimmed as String.prototype.trim trims (see isJsWhitespace). */
+export function trimStart(text: string, from: number, to: number): number {
+  while (from < to && isJsWhitespace(text.charCodeAt(from))) from++;
+  return from;
+}
+
+/** The end of text[from, to) trimmed as String.prototype.trim trims. */
+export function trimEnd(text: string, from: number, to: number): number {
+  while (to > from && isJsWhitespace(text.charCodeAt(to - 1))) to--;
+  return to;
 }

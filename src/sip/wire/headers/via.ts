@@ -9,7 +9,7 @@ import { parseIp } from '../../../net/address.js';
 import { normalizedIp } from '../normalizedIp.js';
 import { SipHeaderError } from '../errors.js';
 import { Params, readParams, type ParamValue } from './params.js';
-import { skipWsp, splitList, tokenEnd } from './syntax.js';
+import { indexWithin, listElementEnd, skipWsp, tokenEnd, trimEnd, trimStart } from './syntax.js';
 
 /** The RFC 3261 branch prefix (§8.1.1.7). */
 export const BRANCH_MAGIC_COOKIE = 'z9hG4bK';
@@ -110,32 +110,32 @@ function isHostCode(code: number): boolean {
 
 /** Parses one via-parm (one comma-separated element of a Via header value). */
 export function parseVia(text: string): Via {
-  return readVia(text, true)!;
+  return readVia(text, 0, text.length, true)!;
 }
 
 /**
- * Reads one via-parm by the grammar of parseVia, throwing the same SipHeaderError. With `build`
- * it returns the Via; without, it only checks and returns null, allocating nothing for an IPv4 or
- * host name sent-by (the validation of every received message).
+ * Reads one via-parm, text[from, to), by the grammar of parseVia, throwing the same
+ * SipHeaderError. With `build` it returns the Via; without, it only checks and returns null,
+ * allocating nothing for an IPv4 or host name sent-by (the validation of every received message).
  */
-function readVia(text: string, build: boolean): Via | null {
-  let i = skipWsp(text, 0);
+function readVia(text: string, from: number, to: number, build: boolean): Via | null {
+  let i = skipWsp(text, from, to);
   const protocol: string[] | null = build ? [] : null;
   for (let n = 0; n < 3; n++) {
-    const end = tokenEnd(text, i);
+    const end = tokenEnd(text, i, to);
     if (end === i) throw new SipHeaderError('Via', 'malformed sent-protocol');
     protocol?.push(text.slice(i, end));
-    i = skipWsp(text, end);
+    i = skipWsp(text, end, to);
     if (n < 2) {
-      if (text.charCodeAt(i) !== 0x2f) throw new SipHeaderError('Via', 'malformed sent-protocol');
-      i = skipWsp(text, i + 1);
+      if (i >= to || text.charCodeAt(i) !== 0x2f) throw new SipHeaderError('Via', 'malformed sent-protocol');
+      i = skipWsp(text, i + 1, to);
     } else if (i === end) {
       throw new SipHeaderError('Via', 'missing LWS between sent-protocol and sent-by');
     }
   }
   let host = '';
-  if (text.charCodeAt(i) === 0x5b) {
-    const close = text.indexOf(']', i);
+  if (i < to && text.charCodeAt(i) === 0x5b) {
+    const close = indexWithin(text, 0x5d, i, to);
     if (close === -1) throw new SipHeaderError('Via', 'unterminated IPv6 reference');
     host = text.slice(i + 1, close);
     const ip = parseIp(host);
@@ -143,18 +143,18 @@ function readVia(text: string, build: boolean): Via | null {
     i = close + 1;
   } else {
     let end = i;
-    while (end < text.length && isHostCode(text.charCodeAt(end))) end++;
+    while (end < to && isHostCode(text.charCodeAt(end))) end++;
     if (end === i) throw new SipHeaderError('Via', 'missing sent-by host');
     if (build) host = text.slice(i, end);
     i = end;
   }
   let port: number | undefined;
-  const colon = skipWsp(text, i);
-  if (text.charCodeAt(colon) === 0x3a) {
-    const start = skipWsp(text, colon + 1);
+  const colon = skipWsp(text, i, to);
+  if (colon < to && text.charCodeAt(colon) === 0x3a) {
+    const start = skipWsp(text, colon + 1, to);
     let end = start;
     let value = 0;
-    while (end < text.length && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) {
+    while (end < to && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) {
       value = value * 10 + text.charCodeAt(end) - 0x30;
       end++;
     }
@@ -163,41 +163,36 @@ function readVia(text: string, build: boolean): Via | null {
     i = end;
   }
   const entries: Array<[string, ParamValue]> | null = build ? [] : null;
-  const paramsEnd = readParams(text, i, entries);
+  const paramsEnd = readParams(text, i, to, entries);
   if (typeof paramsEnd === 'string') throw new SipHeaderError('Via', paramsEnd);
-  if (paramsEnd !== text.length) throw new SipHeaderError('Via', `unexpected "${text[paramsEnd]}"`);
+  if (paramsEnd !== to) throw new SipHeaderError('Via', `unexpected "${text[paramsEnd]}"`);
   if (!entries || !protocol) return null;
   const [protocolName, protocolVersion, transport] = protocol as [string, string, string];
   return new Via({ protocolName, protocolVersion, transport, host, port, params: Params.adopt(entries) });
 }
 
-/** Reads a whole Via header value (one or more comma-separated via-parms), adding each to `out` when given. */
-function readViaList(value: string, out: Via[] | null): void {
-  // A value without a comma is one element (splitList would return it trimmed): read in place.
-  if (value.indexOf(',') === -1) {
-    const element = value.trim();
-    if (element.length === 0) throw new SipHeaderError('Via', 'empty element');
-    const via = readVia(element, out !== null);
+/**
+ * Reads a whole Via header value, text[from, to) (one or more comma-separated via-parms, each
+ * trimmed as splitList trims it), adding each to `out` when given.
+ */
+export function readViaList(text: string, from: number, to: number, out: Via[] | null): void {
+  for (;;) {
+    const comma = listElementEnd(text, from, to);
+    const start = trimStart(text, from, comma);
+    const end = trimEnd(text, start, comma);
+    if (start === end) throw new SipHeaderError('Via', 'empty element');
+    const via = readVia(text, start, end, out !== null);
     if (out && via) out.push(via);
-    return;
-  }
-  for (const element of splitList(value)) {
-    if (element.length === 0) throw new SipHeaderError('Via', 'empty element');
-    const via = readVia(element, out !== null);
-    if (out && via) out.push(via);
+    if (comma === to) return;
+    from = comma + 1;
   }
 }
 
 /** Parses a whole Via header value (one or more comma-separated via-parms). */
 export function parseViaList(value: string): Via[] {
   const out: Via[] = [];
-  readViaList(value, out);
+  readViaList(value, 0, value.length, out);
   return out;
-}
-
-/** Checks a whole Via header value as parseViaList reads it (same errors), building nothing. */
-export function checkViaList(value: string): void {
-  readViaList(value, null);
 }
 
 /** Source of a received request, as the transport reports it. */
