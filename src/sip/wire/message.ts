@@ -19,7 +19,7 @@
 import { SipHeaderError } from './errors.js';
 import { readCSeq, readUnsigned, type CSeq } from './headers/cseq.js';
 import { isStarAt, readContactList, readNameAddr, readNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
-import { canonicalHeaderName, headerKey, isListHeader } from './headers/names.js';
+import { canonicalHeaderName, headerId, headerKey, isListHeader } from './headers/names.js';
 import { isJsWhitespace, splitList } from './headers/syntax.js';
 import { readViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
@@ -39,6 +39,8 @@ export const SIP_VERSION = 'SIP/2.0';
 export class HeaderField {
   /** Lowercase long name, compact form expanded: `via`. */
   readonly key: string;
+  /** headerId(key): a small number for the known headers, -1 for the others. */
+  readonly id: number;
   /**
    * The received message the field was read from, or null once created or changed here. With
    * `start`/`end` it names the field's bytes (name through the last continuation line, no CRLF),
@@ -54,6 +56,11 @@ export class HeaderField {
   readonly valueText: string;
   readonly valueStart: number;
   readonly valueEnd: number;
+  /**
+   * False when the value holds no comma, so that a list header's value is one element: the
+   * parser knows it from one scan of the message, the readers then skip splitting.
+   */
+  readonly hasComma: boolean;
   #name: string | undefined;
   /** Where the name lies in valueText while #name is not cut out yet. */
   #nameStart: number;
@@ -62,6 +69,7 @@ export class HeaderField {
 
   private constructor(
     key: string,
+    id: number,
     name: string | undefined,
     nameStart: number,
     nameEnd: number,
@@ -69,11 +77,14 @@ export class HeaderField {
     valueText: string,
     valueStart: number,
     valueEnd: number,
+    hasComma: boolean,
     source: Buffer | null,
     start: number,
     end: number,
   ) {
     this.key = key;
+    this.id = id;
+    this.hasComma = hasComma;
     this.source = source;
     this.start = start;
     this.end = end;
@@ -88,7 +99,7 @@ export class HeaderField {
 
   /** A field written by pinlatch (no received bytes). */
   static created(name: string, key: string, value: string): HeaderField {
-    return new HeaderField(key, name, 0, 0, value, value, 0, value.length, null, 0, 0);
+    return new HeaderField(key, headerId(key), name, 0, 0, value, value, 0, value.length, value.includes(','), null, 0, 0);
   }
 
   /**
@@ -97,21 +108,23 @@ export class HeaderField {
    */
   static received(
     key: string,
+    id: number,
     text: string,
     nameStart: number,
     nameEnd: number,
     valueStart: number,
     valueEnd: number,
+    hasComma: boolean,
     source: Buffer,
     start: number,
     end: number,
   ): HeaderField {
-    return new HeaderField(key, undefined, nameStart, nameEnd, undefined, text, valueStart, valueEnd, source, start, end);
+    return new HeaderField(key, id, undefined, nameStart, nameEnd, undefined, text, valueStart, valueEnd, hasComma, source, start, end);
   }
 
   /** A received field whose value had to be unfolded or decoded from UTF-8 (RFC 3261 §7.3.1). */
   static decoded(key: string, name: string, value: string, source: Buffer, start: number, end: number): HeaderField {
-    return new HeaderField(key, name, 0, 0, value, value, 0, value.length, source, start, end);
+    return new HeaderField(key, headerId(key), name, 0, 0, value, value, 0, value.length, value.includes(','), source, start, end);
   }
 
   /** Name as written: `v`, `Via`, `VIA`. */
@@ -759,13 +772,13 @@ function singleField(fields: readonly HeaderField[], key: string, header: string
 
 function readVias(fields: readonly HeaderField[]): Via[] {
   const out: Via[] = [];
-  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, out);
+  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, out);
   return out;
 }
 
 function readNameAddrs(fields: readonly HeaderField[], key: string, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, header, out);
+  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, out);
   return out;
 }
 
@@ -809,7 +822,7 @@ function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
  * message does not allocate the values the proxy may never read; the getters build them on first use.
  */
 export function checkVias(fields: readonly HeaderField[]): void {
-  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, null);
+  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, null);
 }
 
 /** Checks From or To (`key`), a header that appears at most once. */
@@ -820,7 +833,7 @@ export function checkNameAddrField(fields: readonly HeaderField[], key: 'from' |
 
 /** Checks every field of a name-addr list header (Route, Record-Route). */
 export function checkNameAddrFields(fields: readonly HeaderField[], key: string, header: string): void {
-  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, header, null);
+  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, null);
 }
 
 /** Checks Contact as readContact reads it. */
@@ -830,7 +843,7 @@ export function checkContact(fields: readonly HeaderField[]): void {
   for (const f of fields) {
     if (f.key !== 'contact') continue;
     const star = isStarAt(f.valueText, f.valueStart, f.valueEnd);
-    if (!star) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, 'Contact', null);
+    if (!star) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, 'Contact', null);
     if (seen && (starSeen || star)) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
     seen = true;
     starSeen ||= star;
@@ -842,7 +855,7 @@ function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
   let contacts: NameAddr[] | undefined;
   for (const f of fields) {
     if (f.key !== 'contact') continue;
-    const parsed = readContactList(f.valueText, f.valueStart, f.valueEnd);
+    const parsed = readContactList(f.valueText, f.valueStart, f.valueEnd, f.hasComma);
     if (first === undefined) {
       first = parsed;
       continue;

@@ -25,7 +25,7 @@
 import { isAscii } from 'node:buffer';
 import { SipHeaderError, SipUriError } from './errors.js';
 import { SipParseError } from './parseError.js';
-import { SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerKey, knownHeaderAt } from './headers/names.js';
+import { HEADER_IDS, SINGLE_INSTANCE_HEADERS, canonicalHeaderName, headerId, headerKey, knownHeaderAt } from './headers/names.js';
 import { isToken, isTokenAt } from './headers/syntax.js';
 import {
   checkContact,
@@ -113,6 +113,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   let pendingError: Failure | undefined;
   let blank = -1;
   let pos = lineEnd + 1;
+  let comma = 0;
   while (pos < text.length) {
     if (isEmptyLineAt(text, pos)) {
       blank = pos - 1;
@@ -165,7 +166,11 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       let to = end;
       while (from < to && isWspCode(text.charCodeAt(from))) from++;
       while (to > from && isWspCode(text.charCodeAt(to - 1))) to--;
-      fields.push(HeaderField.received(key, text, fieldStart, nameEnd, from, to, data, start + fieldStart, start + end));
+      // The first comma at or after the value, searched again only once the fields pass it: one
+      // scan of the message in all, however many fields.
+      if (comma !== -1 && comma < from) comma = text.indexOf(',', from);
+      const id = known ? known.id : headerId(key);
+      fields.push(HeaderField.received(key, id, text, fieldStart, nameEnd, from, to, comma !== -1 && comma < to, data, start + fieldStart, start + end));
     }
   }
 
@@ -348,6 +353,14 @@ const REQUIRED_HEADERS = ['via', 'from', 'to', 'call-id', 'cseq'] as const;
 /** One bit per header validation counts: the single-instance headers, then the required ones. */
 const COUNTED_KEYS: readonly string[] = [...new Set([...SINGLE_INSTANCE_HEADERS, ...REQUIRED_HEADERS])];
 const COUNTED_BIT = new Map(COUNTED_KEYS.map((key, i) => [key, 1 << i]));
+/** The bit of each header id (HeaderField.id), 0 for headers not counted. */
+const COUNTED_BIT_BY_ID = (() => {
+  const bits = new Int32Array(HEADER_IDS);
+  for (const [key, bit] of COUNTED_BIT) bits[headerId(key)] = bit;
+  return bits;
+})();
+const SINGLE_INSTANCE_MASK = SINGLE_INSTANCE_HEADERS.reduce((mask, key) => mask | COUNTED_BIT.get(key)!, 0);
+const REQUIRED_MASK = REQUIRED_HEADERS.reduce((mask, key) => mask | COUNTED_BIT.get(key)!, 0);
 
 /** Turns a typed header's SipHeaderError into a SipParseError naming the header. */
 function invalidHeader(message: SipMessage, header: string, error: unknown): never {
@@ -366,27 +379,30 @@ export function validateMessage(message: SipMessage): void {
   // which more than once. No allocation: a bit per header.
   let present = 0;
   let repeated = 0;
-  for (const field of message.fields) {
-    const bit = COUNTED_BIT.get(field.key);
-    if (bit === undefined) continue;
+  const fields = message.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const id = fields[i]!.id;
+    if (id === -1) continue;
+    const bit = COUNTED_BIT_BY_ID[id]!;
     if (present & bit) repeated |= bit;
     present |= bit;
   }
-  if (repeated !== 0) {
+  if ((repeated & SINGLE_INSTANCE_MASK) !== 0) {
     for (const key of SINGLE_INSTANCE_HEADERS) {
       if (repeated & COUNTED_BIT.get(key)!) {
         throw new SipParseError(`Multiple ${canonicalHeaderName(key)} headers`, { partial: message });
       }
     }
   }
-  const fields = message.fields;
   try {
     checkVias(fields);
   } catch (error) {
     invalidHeader(message, 'Via', error);
   }
-  for (const key of REQUIRED_HEADERS) {
-    if (!(present & COUNTED_BIT.get(key)!)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+  if ((present & REQUIRED_MASK) !== REQUIRED_MASK) {
+    for (const key of REQUIRED_HEADERS) {
+      if (!(present & COUNTED_BIT.get(key)!)) throw new SipParseError(`Missing ${canonicalHeaderName(key)} header`, { partial: message });
+    }
   }
   // Read in this order: the first malformed one names the error. The values a check reads cost
   // nothing more to keep (Call-ID, CSeq, Max-Forwards) are cached; the others are only checked.

@@ -143,10 +143,11 @@ export function readNameAddr(text: string, from: number, to: number, header: str
 /**
  * Reads a list header value (Contact, Route, Record-Route, ...), text[from, to), element by
  * element (each trimmed as splitList trims it), adding each to `out` when given (null: only check).
+ * Without a comma in the range (`hasComma` false) the value is one element and is not scanned for one.
  */
-export function readNameAddrList(text: string, from: number, to: number, header: string, out: NameAddr[] | null): void {
+export function readNameAddrList(text: string, from: number, to: number, hasComma: boolean, header: string, out: NameAddr[] | null): void {
   for (;;) {
-    const comma = listElementEnd(text, from, to);
+    const comma = hasComma ? listElementEnd(text, from, to) : to;
     const start = trimStart(text, from, comma);
     const end = trimEnd(text, start, comma);
     if (start === end) throw new SipHeaderError(header, 'empty element');
@@ -160,7 +161,7 @@ export function readNameAddrList(text: string, from: number, to: number, header:
 /** Parses a list header (Contact, Route, Record-Route, ...) into its elements. */
 export function parseNameAddrList(value: string, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  readNameAddrList(value, 0, value.length, header, out);
+  readNameAddrList(value, 0, value.length, value.includes(','), header, out);
   return out;
 }
 
@@ -173,14 +174,14 @@ export function isStarAt(text: string, from: number, to: number): boolean {
   return trimEnd(text, start, to) === start + 1 && text.charCodeAt(start) === 0x2a;
 }
 
-/** Reads a Contact value, text[from, to). */
-export function readContactList(text: string, from: number, to: number): ContactValue {
+/** Reads a Contact value, text[from, to) (`hasComma` as for readNameAddrList). */
+export function readContactList(text: string, from: number, to: number, hasComma: boolean): ContactValue {
   if (isStarAt(text, from, to)) return { star: true };
   const contacts: NameAddr[] = [];
-  readNameAddrList(text, from, to, 'Contact', contacts);
+  readNameAddrList(text, from, to, hasComma, 'Contact', contacts);
   return { star: false, contacts };
 }
 
 export function parseContactList(value: string): ContactValue {
-  return readContactList(value, 0, value.length);
+  return readContactList(value, 0, value.length, value.includes(','));
 }

@@ -155,13 +155,29 @@ const KNOWN_SPELLINGS: ReadonlyMap<string, string> = new Map([
   ...Object.entries(COMPACT_FORMS).flatMap(([letter, key]) => [[letter, key], [letter.toUpperCase(), key]] as Array<[string, string]>),
 ]);
 
+/**
+ * A small number per known key (its index here), -1 for every other header: what the parser
+ * records per field so that validation and the message find a header by an array index instead
+ * of comparing or hashing key strings.
+ */
+const KNOWN_KEYS: readonly string[] = Object.keys(CANONICAL_NAMES);
+const KEY_IDS: ReadonlyMap<string, number> = new Map(KNOWN_KEYS.map((key, id) => [key, id]));
+
+/** How many ids headerId hands out (0 to HEADER_IDS - 1). */
+export const HEADER_IDS = KNOWN_KEYS.length;
+
+/** The id of a header key (lowercase long name), or -1 when it is not a known header. */
+export function headerId(key: string): number {
+  return KEY_IDS.get(key) ?? -1;
+}
+
 /** A header name with a key of its own: the long names above and the compact forms. */
 export interface KnownHeaderName {
   readonly key: string;
+  /** headerId(key). */
+  readonly id: number;
   /** The name in lowercase (`via`, `v`). */
   readonly lower: string;
-  /** The other common spelling: as pinlatch writes it (`Via`), uppercase for a compact form (`V`). */
-  readonly usual: string;
 }
 
 /**
@@ -170,8 +186,8 @@ export interface KnownHeaderName {
  */
 const KNOWN_BY_SHAPE: ReadonlyArray<readonly KnownHeaderName[] | undefined> = (() => {
   const known: KnownHeaderName[] = [
-    ...Object.entries(CANONICAL_NAMES).map(([key, name]) => ({ key, lower: key, usual: name })),
-    ...Object.entries(COMPACT_FORMS).map(([letter, key]) => ({ key, lower: letter, usual: letter.toUpperCase() })),
+    ...KNOWN_KEYS.map((key) => ({ key, id: headerId(key), lower: key })),
+    ...Object.entries(COMPACT_FORMS).map(([letter, key]) => ({ key, id: headerId(key), lower: letter })),
   ];
   const byShape: Array<KnownHeaderName[] | undefined> = new Array(Math.max(...known.map((k) => k.lower.length + 1)) * 128).fill(undefined);
   for (const k of known) (byShape[k.lower.length * 128 + k.lower.charCodeAt(0)] ??= []).push(k);
@@ -201,18 +217,6 @@ export function knownHeaderAt(text: string, from: number, to: number): KnownHead
     if (i === lower.length) return candidates[c];
   }
   return undefined;
-}
-
-/** The name of a known header as written in text[from, to): the table's string for the two common spellings. */
-export function spellingAt(known: KnownHeaderName, text: string, from: number, to: number): string {
-  if (sameAt(known.usual, text, from)) return known.usual;
-  if (sameAt(known.lower, text, from)) return known.lower;
-  return text.slice(from, to);
-}
-
-function sameAt(name: string, text: string, from: number): boolean {
-  for (let i = 0; i < name.length; i++) if (text.charCodeAt(from + i) !== name.charCodeAt(i)) return false;
-  return true;
 }
 
 /** Key of a header name as written (`v`, `VIA`, ` Via `): compact forms expanded, lowercase. */

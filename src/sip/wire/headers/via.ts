@@ -173,11 +173,12 @@ function readVia(text: string, from: number, to: number, build: boolean): Via | 
 
 /**
  * Reads a whole Via header value, text[from, to) (one or more comma-separated via-parms, each
- * trimmed as splitList trims it), adding each to `out` when given.
+ * trimmed as splitList trims it), adding each to `out` when given. Without a comma in the range
+ * (`hasComma` false) the value is one element and is not scanned for one.
  */
-export function readViaList(text: string, from: number, to: number, out: Via[] | null): void {
+export function readViaList(text: string, from: number, to: number, hasComma: boolean, out: Via[] | null): void {
   for (;;) {
-    const comma = listElementEnd(text, from, to);
+    const comma = hasComma ? listElementEnd(text, from, to) : to;
     const start = trimStart(text, from, comma);
     const end = trimEnd(text, start, comma);
     if (start === end) throw new SipHeaderError('Via', 'empty element');
@@ -191,7 +192,7 @@ export function readViaList(text: string, from: number, to: number, out: Via[] |
 /** Parses a whole Via header value (one or more comma-separated via-parms). */
 export function parseViaList(value: string): Via[] {
   const out: Via[] = [];
-  readViaList(value, 0, value.length, out);
+  readViaList(value, 0, value.length, value.includes(','), out);
   return out;
 }
 
