@@ -211,11 +211,17 @@ abstract class SipMessageBase {
   abstract readonly kind: 'request' | 'response';
   #version: string;
   #fields: HeaderField[];
-  #body: Buffer;
+  /** The body; null while it is still source[#bodyFrom, #bodyTo) and was not asked for. */
+  #body: Buffer | null;
+  /** The received message (for a parsed one), from which the body and start line are read lazily. */
+  #source: Buffer | null = null;
+  #bodyFrom = 0;
+  #bodyTo = 0;
   /** Exact wire bytes while nothing was changed since parsing (serialize fast path). */
   #wire: Buffer | null = null;
-  /** Start line bytes as received, while the start line was not changed. */
-  #startRaw: Buffer | null = null;
+  /** The start line as received, source[#startFrom, #startTo), while it was not changed (else #startTo is -1). */
+  #startFrom = 0;
+  #startTo = -1;
   /** Which typed values below are cached (bits above); a value whose bit is clear is not read yet. */
   #read = 0;
   #vias: readonly Via[] = NOT_READ;
@@ -238,18 +244,31 @@ abstract class SipMessageBase {
 
   /**
    * Called by the parser: take over its field list (not copied: the parser made it for this
-   * message) and the received bytes used for byte-exact serialization.
+   * message) and the received bytes: the body is source[bodyFrom, bodyTo) and the start line
+   * source[startFrom, startTo) (startTo -1 when it must be formatted), both cut out only when used.
    */
-  protected adoptParsed(fields: HeaderField[], body: Buffer, wire: Buffer | null, startRaw: Buffer | null): void {
+  protected adoptParsed(
+    fields: HeaderField[],
+    source: Buffer,
+    bodyFrom: number,
+    bodyTo: number,
+    wire: Buffer | null,
+    startFrom: number,
+    startTo: number,
+  ): void {
     this.#fields = fields;
-    this.#body = body;
+    this.#source = source;
+    this.#body = null;
+    this.#bodyFrom = bodyFrom;
+    this.#bodyTo = bodyTo;
     this.#wire = wire;
-    this.#startRaw = startRaw;
+    this.#startFrom = startFrom;
+    this.#startTo = startTo;
   }
 
   protected startLineChanged(): void {
     this.#wire = null;
-    this.#startRaw = null;
+    this.#startTo = -1;
   }
 
   #changed(key: string): void {
@@ -539,7 +558,7 @@ abstract class SipMessageBase {
   // ---- body --------------------------------------------------------------------------------
 
   get body(): Buffer {
-    return this.#body;
+    return (this.#body ??= this.#source!.subarray(this.#bodyFrom, this.#bodyTo));
   }
 
   /**
@@ -557,7 +576,7 @@ abstract class SipMessageBase {
 
   /** Adds Content-Length when it is absent (mandatory on stream transports, §18.3 / §20.14). */
   ensureContentLength(): this {
-    if (!this.has('content-length')) this.append('Content-Length', String(this.#body.length));
+    if (!this.has('content-length')) this.append('Content-Length', String(this.body.length));
     return this;
   }
 
@@ -571,10 +590,14 @@ abstract class SipMessageBase {
    */
   serialize(): Buffer {
     if (this.#wire) return this.#wire;
-    const startLine = this.#startRaw ?? Buffer.from(this.formatStartLine(), 'utf8');
+    const raw = this.#startTo !== -1;
+    const startLine = raw ? this.#source! : Buffer.from(this.formatStartLine(), 'utf8');
+    const startFrom = raw ? this.#startFrom : 0;
+    const startTo = raw ? this.#startTo : startLine.length;
+    const body = this.body;
     const fields = this.#fields;
     const formatted: Array<string | undefined> = new Array(fields.length);
-    let size = startLine.length + 4 + this.#body.length;
+    let size = startTo - startFrom + 4 + body.length;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
       if (f.source) {
@@ -586,7 +609,7 @@ abstract class SipMessageBase {
       }
     }
     const out = Buffer.allocUnsafe(size);
-    let at = startLine.copy(out, 0);
+    let at = startLine.copy(out, 0, startFrom, startTo);
     at = out.writeUInt16BE(CRLF_WORD, at);
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
@@ -594,7 +617,7 @@ abstract class SipMessageBase {
       at = out.writeUInt16BE(CRLF_WORD, at);
     }
     at = out.writeUInt16BE(CRLF_WORD, at);
-    this.#body.copy(out, at);
+    body.copy(out, at);
     return out;
   }
 
@@ -608,7 +631,9 @@ abstract class SipMessageBase {
    */
   protected copyWireTo<T extends SipMessageBase>(target: T): T {
     target.#wire = this.#wire;
-    target.#startRaw = this.#startRaw;
+    target.#source = this.#source;
+    target.#startFrom = this.#startFrom;
+    target.#startTo = this.#startTo;
     target.#read = this.#read;
     target.#vias = this.#vias;
     target.#from = this.#from;
@@ -643,12 +668,15 @@ export class SipRequest extends SipMessageBase {
     uriText: string,
     version: string,
     fields: HeaderField[],
-    body: Buffer,
+    source: Buffer,
+    bodyFrom: number,
+    bodyTo: number,
     wire: Buffer | null,
-    startRaw: Buffer | null,
+    startFrom: number,
+    startTo: number,
   ): SipRequest {
     const request = new SipRequest({ method, uri: uriText, version });
-    request.adoptParsed(fields, body, wire, startRaw);
+    request.adoptParsed(fields, source, bodyFrom, bodyTo, wire, startFrom, startTo);
     return request;
   }
 
@@ -711,12 +739,15 @@ export class SipResponse extends SipMessageBase {
     reason: string,
     version: string,
     fields: HeaderField[],
-    body: Buffer,
+    source: Buffer,
+    bodyFrom: number,
+    bodyTo: number,
     wire: Buffer | null,
-    startRaw: Buffer | null,
+    startFrom: number,
+    startTo: number,
   ): SipResponse {
     const response = new SipResponse({ status, reason, version });
-    response.adoptParsed(fields, body, wire, startRaw);
+    response.adoptParsed(fields, source, bodyFrom, bodyTo, wire, startFrom, startTo);
     return response;
   }
 

@@ -174,13 +174,13 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     }
   }
 
-  const startRaw = parsedStart.canonical ? data.subarray(start, start + startLineEnd) : null;
+  const startTo = parsedStart.canonical ? start + startLineEnd : -1;
   const failure = parsedStart.error ?? pendingError;
   if (failure) {
-    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw) });
+    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo) });
   }
   if (blank === -1) {
-    throw new SipParseError('Incomplete header section', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw), detail: 'no empty line' });
+    throw new SipParseError('Incomplete header section', { partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo), detail: 'no empty line' });
   }
 
   // Body framing (RFC 3261 §18.3).
@@ -190,45 +190,48 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     declared = contentLengthOf(fields);
   } catch (error) {
     if (!(error instanceof SipHeaderError)) throw error;
-    throw new SipParseError('Invalid Content-Length', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw), detail: error.detail });
+    throw new SipParseError('Invalid Content-Length', { partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo), detail: error.detail });
   }
   const available = data.length - bodyStart;
   let bodyEnd: number;
   if (declared === undefined) {
     if (options.framing === 'stream') {
-      throw new SipParseError('Missing Content-Length', { partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw) });
+      throw new SipParseError('Missing Content-Length', { partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo) });
     }
     bodyEnd = data.length;
   } else if (declared > available) {
     throw new SipParseError('Content-Length exceeds message size', {
-      partial: buildMessage(parsedStart, fields, EMPTY, null, startRaw),
+      partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo),
       detail: `declared ${declared}, ${available} available`,
     });
   } else {
     bodyEnd = bodyStart + declared;
   }
   // A start line normalized from liberal input must be rewritten on output, so no byte-exact fast path.
-  const body = data.subarray(bodyStart, bodyEnd);
   // The wire bytes are the datagram itself when nothing precedes or follows the message (no copy of the view).
-  const wire = startRaw === null ? null : start === 0 && bodyEnd === data.length ? data : data.subarray(start, bodyEnd);
-  const message = buildMessage(parsedStart, fields, body, wire, startRaw);
+  const wire = startTo === -1 ? null : start === 0 && bodyEnd === data.length ? data : data.subarray(start, bodyEnd);
+  const message = buildMessage(parsedStart, fields, data, bodyStart, bodyEnd, wire, start, startTo);
   if (options.validate !== false) validateMessage(message);
   return message;
 }
 
-/** The partial message of a failed parse has no body. */
-const EMPTY = Buffer.alloc(0);
-
+/**
+ * The message over `data`: body data[bodyFrom, bodyTo) (empty for the partial message of a
+ * failed parse), start line data[startFrom, startTo) as received when it is canonical.
+ */
 function buildMessage(
   parsedStart: ParsedStartLine,
   fields: HeaderField[],
-  body: Buffer,
+  data: Buffer,
+  bodyFrom: number,
+  bodyTo: number,
   wire: Buffer | null,
-  startRaw: Buffer | null,
+  startFrom: number,
+  startTo: number,
 ): SipMessage {
   return parsedStart.kind === 'request'
-    ? SipRequest.fromParsed(parsedStart.method, parsedStart.uriText, parsedStart.version, fields, body, wire, startRaw)
-    : SipResponse.fromParsed(parsedStart.status, parsedStart.reason, parsedStart.version, fields, body, wire, startRaw);
+    ? SipRequest.fromParsed(parsedStart.method, parsedStart.uriText, parsedStart.version, fields, data, bodyFrom, bodyTo, wire, startFrom, startTo)
+    : SipResponse.fromParsed(parsedStart.status, parsedStart.reason, parsedStart.version, fields, data, bodyFrom, bodyTo, wire, startFrom, startTo);
 }
 
 /**
