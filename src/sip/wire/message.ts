@@ -503,7 +503,7 @@ abstract class SipMessageBase {
   /** Route values in order (§20.34); empty when there is none. */
   get routes(): readonly NameAddr[] {
     if (!(this.#read & ROUTES)) {
-      this.#routes = readNameAddrs(this.#fields, 'route', 'Route');
+      this.#routes = readNameAddrs(this.#fields, ROUTE_ID, 'Route');
       this.#read |= ROUTES;
     }
     return this.#routes;
@@ -518,7 +518,7 @@ abstract class SipMessageBase {
 
   get recordRoutes(): readonly NameAddr[] {
     if (!(this.#read & RECORD_ROUTES)) {
-      this.#recordRoutes = readNameAddrs(this.#fields, 'record-route', 'Record-Route');
+      this.#recordRoutes = readNameAddrs(this.#fields, RECORD_ROUTE_ID, 'Record-Route');
       this.#read |= RECORD_ROUTES;
     }
     return this.#recordRoutes;
@@ -789,12 +789,24 @@ export type SipMessage = SipRequest | SipResponse;
 
 // ---- readers of the typed headers (pure functions of the field list, cached by the message) ----
 
+// Fields are matched by id (HeaderField.id), a number compare instead of a string compare per field.
+const VIA_ID = headerId('via');
+const FROM_ID = headerId('from');
+const TO_ID = headerId('to');
+const CALL_ID_ID = headerId('call-id');
+const CSEQ_ID = headerId('cseq');
+const MAX_FORWARDS_ID = headerId('max-forwards');
+const CONTACT_ID = headerId('contact');
+const CONTENT_LENGTH_ID = headerId('content-length');
+const ROUTE_ID = headerId('route');
+const RECORD_ROUTE_ID = headerId('record-route');
+
 /** The field of a header that may appear once, or undefined; a second field is an error (§7.3.1). */
-function singleField(fields: readonly HeaderField[], key: string, header: string): HeaderField | undefined {
+function singleField(fields: readonly HeaderField[], id: number, header: string): HeaderField | undefined {
   let found: HeaderField | undefined;
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i]!;
-    if (f.key !== key) continue;
+    if (f.id !== id) continue;
     if (found !== undefined) throw new SipHeaderError(header, 'appears more than once');
     found = f;
   }
@@ -803,29 +815,29 @@ function singleField(fields: readonly HeaderField[], key: string, header: string
 
 function readVias(fields: readonly HeaderField[]): Via[] {
   const out: Via[] = [];
-  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, out);
+  for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, out);
   return out;
 }
 
-function readNameAddrs(fields: readonly HeaderField[], key: string, header: string): NameAddr[] {
+function readNameAddrs(fields: readonly HeaderField[], id: number, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, out);
+  for (const f of fields) if (f.id === id) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, out);
   return out;
 }
 
 function readFrom(fields: readonly HeaderField[]): NameAddr | undefined {
-  const f = singleField(fields, 'from', 'From');
+  const f = singleField(fields, FROM_ID, 'From');
   return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'From', true)!;
 }
 
 function readTo(fields: readonly HeaderField[]): NameAddr | undefined {
-  const f = singleField(fields, 'to', 'To');
+  const f = singleField(fields, TO_ID, 'To');
   return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'To', true)!;
 }
 
 /** Call-ID = word [ "@" word ] (§25.1): not empty, no whitespace (the pattern class \s). */
 function readCallId(fields: readonly HeaderField[]): string | undefined {
-  const f = singleField(fields, 'call-id', 'Call-ID');
+  const f = singleField(fields, CALL_ID_ID, 'Call-ID');
   if (f === undefined) return undefined;
   const text = f.valueText;
   let bad = f.valueStart === f.valueEnd;
@@ -835,12 +847,12 @@ function readCallId(fields: readonly HeaderField[]): string | undefined {
 }
 
 function readCSeqField(fields: readonly HeaderField[]): CSeq | undefined {
-  const f = singleField(fields, 'cseq', 'CSeq');
+  const f = singleField(fields, CSEQ_ID, 'CSeq');
   return f === undefined ? undefined : readCSeq(f.valueText, f.valueStart, f.valueEnd);
 }
 
 function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
-  const f = singleField(fields, 'max-forwards', 'Max-Forwards');
+  const f = singleField(fields, MAX_FORWARDS_ID, 'Max-Forwards');
   if (f === undefined) return undefined;
   const n = readUnsigned(f.valueText, f.valueStart, f.valueEnd, 255);
   if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
@@ -853,18 +865,19 @@ function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
  * message does not allocate the values the proxy may never read; the getters build them on first use.
  */
 export function checkVias(fields: readonly HeaderField[]): void {
-  for (const f of fields) if (f.key === 'via') readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, null);
+  for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, null);
 }
 
 /** Checks From or To (`key`), a header that appears at most once. */
 export function checkNameAddrField(fields: readonly HeaderField[], key: 'from' | 'to', header: string): void {
-  const f = singleField(fields, key, header);
+  const f = singleField(fields, key === 'from' ? FROM_ID : TO_ID, header);
   if (f !== undefined) readNameAddr(f.valueText, f.valueStart, f.valueEnd, header, false);
 }
 
 /** Checks every field of a name-addr list header (Route, Record-Route). */
 export function checkNameAddrFields(fields: readonly HeaderField[], key: string, header: string): void {
-  for (const f of fields) if (f.key === key) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, null);
+  const id = headerId(key);
+  for (const f of fields) if (id === -1 ? f.key === key : f.id === id) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, null);
 }
 
 /** Checks Contact as readContact reads it. */
@@ -872,7 +885,7 @@ export function checkContact(fields: readonly HeaderField[]): void {
   let seen = false;
   let starSeen = false;
   for (const f of fields) {
-    if (f.key !== 'contact') continue;
+    if (f.id !== CONTACT_ID) continue;
     const star = isStarAt(f.valueText, f.valueStart, f.valueEnd);
     if (!star) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, 'Contact', null);
     if (seen && (starSeen || star)) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
@@ -885,7 +898,7 @@ function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
   let first: ContactValue | undefined;
   let contacts: NameAddr[] | undefined;
   for (const f of fields) {
-    if (f.key !== 'contact') continue;
+    if (f.id !== CONTACT_ID) continue;
     const parsed = readContactList(f.valueText, f.valueStart, f.valueEnd, f.hasComma);
     if (first === undefined) {
       first = parsed;
@@ -906,7 +919,7 @@ function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
 export function contentLengthOf(fields: readonly HeaderField[]): number | undefined {
   let length: number | undefined;
   for (const f of fields) {
-    if (f.key !== 'content-length') continue;
+    if (f.id !== CONTENT_LENGTH_ID) continue;
     const n = readUnsigned(f.valueText, f.valueStart, f.valueEnd, 0x7fffffff);
     if (n === null) throw new SipHeaderError('Content-Length', 'expected a non-negative integer');
     if (length !== undefined && n !== length) throw new SipHeaderError('Content-Length', 'conflicting values');
