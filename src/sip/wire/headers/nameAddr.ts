@@ -114,8 +114,10 @@ export function readNameAddr(text: string, from: number, to: number, header: str
     }
   }
   if (i < to && text.charCodeAt(i) === 0x3c) {
-    const close = indexWithin(text, 0x3e, i, to);
-    if (close === -1) throw new SipHeaderError(header, 'missing ">"');
+    // indexOf may look past `to` (into the rest of the message), but only when the range has no
+    // ">", and then the element is refused: one such search per failed read, never a repeated one.
+    const close = text.indexOf('>', i);
+    if (close === -1 || close >= to) throw new SipHeaderError(header, 'missing ">"');
     uriStart = i + 1;
     uriEnd = close;
     end = close + 1;
