@@ -20,7 +20,7 @@ import { SipHeaderError } from './errors.js';
 import { readCSeq, readUnsigned, type CSeq } from './headers/cseq.js';
 import { isStarAt, readContactList, readNameAddr, readNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
 import { canonicalHeaderName, headerId, headerKey, isListHeader } from './headers/names.js';
-import { isJsWhitespace, splitList } from './headers/syntax.js';
+import { splitList } from './headers/syntax.js';
 import { readViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
 import { parseUri, type Uri } from './uri.js';
@@ -835,15 +835,16 @@ function readTo(fields: readonly HeaderField[]): NameAddr | undefined {
   return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'To', true)!;
 }
 
-/** Call-ID = word [ "@" word ] (§25.1): not empty, no whitespace (the pattern class \s). */
+/**
+ * Call-ID = word [ "@" word ] (§25.1): not empty, no whitespace. The value is cut out anyway (it
+ * is what this returns), and the pattern scans it faster than a loop of charCodeAt.
+ */
 function readCallId(fields: readonly HeaderField[]): string | undefined {
   const f = singleField(fields, CALL_ID_ID, 'Call-ID');
   if (f === undefined) return undefined;
-  const text = f.valueText;
-  let bad = f.valueStart === f.valueEnd;
-  for (let i = f.valueStart; i < f.valueEnd && !bad; i++) bad = isJsWhitespace(text.charCodeAt(i));
-  if (bad) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
-  return f.value;
+  const value = f.value;
+  if (value.length === 0 || /\s/.test(value)) throw new SipHeaderError('Call-ID', 'expected word ["@" word]');
+  return value;
 }
 
 function readCSeqField(fields: readonly HeaderField[]): CSeq | undefined {
