@@ -1,10 +1,10 @@
 /**
  * The SIP message model, built for a proxy: it keeps every header field as it arrived (name as
- * written, unfolded value, and the original bytes), parses the headers a proxy reasons about only
- * when asked (and caches the result), and serializes untouched fields byte for byte, so that a
- * forwarded message differs from the received one only where pinlatch changed it (RFC 3261 §16.6:
- * a proxy must not reorder or reformat what it does not own; header signatures such as RFC 8224
- * Identity depend on it).
+ * written, unfolded value and the original bytes, all ranges of the received message until read),
+ * parses the headers a proxy reasons about only when asked (and caches the result), and
+ * serializes untouched fields byte for byte, so that a forwarded message differs from the
+ * received one only where pinlatch changed it (RFC 3261 §16.6: a proxy must not reorder or
+ * reformat what it does not own; header signatures such as RFC 8224 Identity depend on it).
  *
  * Reading: `get`/`getAll`/`has` give strings; the typed getters (`vias`, `topVia`, `from`, `to`,
  * `callId`, `cseq`, `maxForwards`, `routes`, `recordRoutes`, `contact`, `contentLength`) parse on

@@ -1,16 +1,20 @@
 /**
  * SIP message parser over Buffers (RFC 3261 §7, §18.3, grammar §25).
  *
- * One pass splits the start line and header fields (byte offsets kept for byte-exact output),
- * unfolds continuation lines, and frames the body by Content-Length. Then, unless told not to,
- * it validates what a proxy must be able to rely on: one of each of Call-ID, CSeq, From, To,
- * Max-Forwards, Content-Length and Content-Type at most; Via, From, To, Call-ID and CSeq present
- * and well formed; Contact, Route and Record-Route well formed; for requests a valid Request-URI
- * and a CSeq method equal to the request method. Validation runs the readers of the typed
- * values without building them (no URI or parameter objects), so a message costs only what the
+ * One pass over the message, decoded once as latin1 text, splits the start line and header
+ * fields and frames the body by Content-Length. A field is recorded as ranges of that text (name,
+ * value trimmed of SP / HTAB) and of the datagram (its bytes, for byte-exact output), with the id
+ * of its name (looked up in place, any case, compact forms included) and whether its value holds
+ * a comma; no name or value string is cut out (see HeaderField). Only a folded or non-ASCII value
+ * is unfolded or decoded from UTF-8 up front. Then, unless told not to, it validates what a proxy
+ * must be able to rely on: one of each of Call-ID, CSeq, From, To, Max-Forwards, Content-Length
+ * and Content-Type at most; Via, From, To, Call-ID and CSeq present and well formed; Contact,
+ * Route and Record-Route well formed; for requests a valid Request-URI and a CSeq method equal
+ * to the request method. Validation runs the readers of the typed values in place on those
+ * ranges without building them (no URI or parameter objects), so a message costs only what the
  * proxy reads of it; the getters build a value on first access. Other headers are only split,
  * never interpreted (RFC 4475 §3.1.2.12 baddate: a non-GMT Date does not make a request invalid
- * for a proxy).
+ * for a proxy), and are written out as their received bytes.
  *
  * Every failure is a SipParseError: `reason` fits a 400 Reason-Phrase, `status` is 400/505/513,
  * and `partial` carries the message as far as it was read, so the caller can answer a malformed
