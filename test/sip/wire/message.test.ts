@@ -207,6 +207,33 @@ test('validation checks typed headers without building them; they are built once
   assert.match(error.message, /invalid port/);
 });
 
+test('values are read in place: a reader stops at its own field, whatever the next line holds', () => {
+  const text = INVITE.toString('latin1');
+  const edit = (from: string, to: string): Buffer => Buffer.from(text.replace(from, to), 'latin1');
+  // The ">", quote or parameter value a malformed field lacks is on the next line: still refused.
+  let error = catchParse(edit('t: <sip:bob@example.com>', 't: <sip:bob@example.com\r\nX-A: x>'));
+  assert.is(error.reason, 'Invalid To header');
+  assert.match(error.message, /missing ">"/);
+  error = catchParse(edit('f: "Alice, A." <sip:alice@example.com>;tag=1928', 'f: "Alice <sip:alice@example.com>;tag=1928\r\nX-B: "'));
+  assert.is(error.reason, 'Invalid From header');
+  assert.match(error.message, /unterminated quoted display name/);
+  error = catchParse(edit('Route: <sip:192.0.2.1;lr>, <sip:192.0.2.2;lr;transport=tcp>', 'Route: <sip:192.0.2.1;lr>;x=\r\nX-C: y'));
+  assert.is(error.reason, 'Invalid Route header');
+  assert.match(error.message, /has an empty value/);
+  // A comma on a later line does not split a field without one.
+  const m = parseMessage(edit('m: <sip:alice@192.0.2.10:5062>', 'm: sip:alice@192.0.2.10:5062\r\nX-D: ?a=b, <sip:x@y>')) as SipRequest;
+  assert.equal(m.contacts.map(String), ['<sip:alice@192.0.2.10:5062>']);
+  assert.is(m.get('x-d'), '?a=b, <sip:x@y>');
+  // Names and values are cut out on request, as written; untouched fields leave as their bytes.
+  assert.equal(m.fields.map((f) => f.name).slice(0, 3), ['Via', 'v', 'Route']);
+  assert.is(m.get('x-custom'), 'keep   this  exact');
+  m.decrementMaxForwards();
+  const out = m.serialize().toString('latin1');
+  assert.ok(out.includes('\r\nX-Custom:  keep   this  exact \r\n'));
+  assert.ok(out.includes('\r\nv: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-a0 ,SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK-zz\r\n'));
+  assert.ok(out.includes('\r\nMax-Forwards: 69\r\n'));
+});
+
 function catchParse(data: Buffer): SipParseError {
   try {
     parseMessage(data);
