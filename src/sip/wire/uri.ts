@@ -181,6 +181,12 @@ function isDottedQuad(text: string, from: number, to: number): boolean {
   return false;
 }
 
+/** True when the digits text[from, to), whose value is `value`, are an IPv4 octet (as isDottedQuad reads one). */
+function isOctet(text: string, from: number, to: number, value: number): boolean {
+  const digits = to - from;
+  return digits >= 1 && digits <= 3 && value <= 255 && (digits === 1 || text.charCodeAt(from) !== 0x30);
+}
+
 function hostKindOf(host: string): HostKind {
   if (host.includes(':')) return parseIp(host) ? 'ipv6' : 'domain';
   const last = host.charCodeAt(host.length - 1);
@@ -244,16 +250,42 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
   let user: string | undefined;
   let password: string | undefined;
   let i = body;
-  // The first "@" ends the userinfo (user and password may not contain one, §25.1).
-  const at = indexWithin(text, 0x40, body, end);
+  // The first "@" ends the userinfo (user and password may not contain one, §25.1), the first ":"
+  // before it the user. The search for "@" checks the characters it passes on the way (as
+  // validChars would, each segment with its own set), so a userinfo is read once; what it found
+  // counts only when there is an "@". An escape's two hex digits are never ":" or "@": one that
+  // would run past a segment's end is invalid there too.
+  let at = -1;
+  let colon = -1;
+  let userValid = true;
+  let passwordValid = true;
+  for (let k = body; k < end; k++) {
+    const code = text.charCodeAt(k);
+    if (code === 0x40) {
+      at = k;
+      break;
+    }
+    if (code === 0x3a && colon === -1) {
+      colon = k;
+      continue;
+    }
+    let valid: boolean;
+    if (code === 0x25) {
+      valid = k + 2 < end && isHex(text.charCodeAt(k + 1)) && isHex(text.charCodeAt(k + 2));
+      if (valid) k += 2;
+    } else {
+      valid = code < 128 && (colon === -1 ? USER_CHARS : PASSWORD_CHARS)[code] === 1;
+    }
+    if (!valid) {
+      if (colon === -1) userValid = false;
+      else passwordValid = false;
+    }
+  }
   if (at !== -1) {
-    const colon = indexWithin(text, 0x3a, body, at);
     const userEnd = colon === -1 ? at : colon;
     if (userEnd === body && colon === -1) throw uriError(text, start, end, 'empty user part');
-    if (!validChars(text, body, userEnd, USER_CHARS)) throw uriError(text, start, end, 'invalid character in user part');
-    if (colon !== -1 && !validChars(text, colon + 1, at, PASSWORD_CHARS)) {
-      throw uriError(text, start, end, 'invalid character in password');
-    }
+    if (!userValid) throw uriError(text, start, end, 'invalid character in user part');
+    if (colon !== -1 && !passwordValid) throw uriError(text, start, end, 'invalid character in password');
     if (build) {
       user = text.slice(body, userEnd);
       if (colon !== -1) password = text.slice(colon + 1, at);
@@ -275,24 +307,35 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
     // hostname / IPv4address (§25.1) up to ":", ";", "?" or the end, checked in the one pass that
     // finds its end: dot-separated labels of alphanumerics and inner hyphens, an optional final
     // dot; digits and dots only must be a dotted quad.
+    // While the host is digits and dots, the same pass checks it as isDottedQuad does: labels
+    // of 1-3 digits, 0-255, no leading zero, exactly four.
     const hostStart = i;
     let labelStart = i;
     let numeric = true;
+    let quad = true;
+    let octets = 0;
+    let octet = 0;
     for (; i < end; i++) {
       const code = text.charCodeAt(i);
+      if (code >= 0x30 && code <= 0x39) {
+        octet = octet * 10 + (code - 0x30);
+        continue;
+      }
       if (code === 0x3a || code === 0x3b || code === 0x3f) break;
       if (code === 0x2e) {
         if (i === labelStart || text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
+        quad &&= isOctet(text, labelStart, i, octet) && ++octets < 4;
+        octet = 0;
         labelStart = i + 1;
       } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code === 0x2d && i !== labelStart)) {
         numeric = false;
-      } else if (code < 0x30 || code > 0x39) {
+      } else {
         throw uriError(text, start, end, 'invalid host');
       }
     }
     if (i === hostStart) throw uriError(text, start, end, 'empty host');
     if (i !== labelStart && text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
-    if (numeric && !isDottedQuad(text, hostStart, i)) throw uriError(text, start, end, 'invalid IPv4 address');
+    if (numeric && !(quad && octets === 3 && isOctet(text, labelStart, i, octet))) throw uriError(text, start, end, 'invalid IPv4 address');
     hostKind = numeric ? 'ipv4' : 'domain';
     if (build) host = text.slice(hostStart, i);
   }
