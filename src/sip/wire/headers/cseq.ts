@@ -4,7 +4,7 @@
  * allowed (§3.1.1.1 wsinv: `0009`).
  */
 import { SipHeaderError } from '../errors.js';
-import { isJsWhitespace, isTokenAt } from './syntax.js';
+import { isJsWhitespace, isTokenCode } from './syntax.js';
 
 export interface CSeq {
   seq: number;
@@ -13,11 +13,6 @@ export interface CSeq {
 
 function isSpOrHtab(code: number): boolean {
   return code === 0x20 || code === 0x09;
-}
-
-/** Parses a CSeq value (see readCSeq). */
-export function parseCSeq(value: string): CSeq {
-  return readCSeq(value, 0, value.length);
 }
 
 /**
@@ -30,29 +25,29 @@ export function readCSeq(text: string, from: number, to: number): CSeq {
   let i = from;
   while (i < to && isSpOrHtab(text.charCodeAt(i))) i++;
   const digitsStart = i;
-  while (i < to && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) i++;
+  // The number and whether the method is a token are taken in the passes that find their ends.
+  let seq = 0;
+  for (let code = text.charCodeAt(i); i < to && code >= 0x30 && code <= 0x39; code = text.charCodeAt(++i)) {
+    // Past 2^32 - 1 there is no way back down: stop counting before the number loses precision.
+    if (seq <= 0xffffffff) seq = seq * 10 + (code - 0x30);
+  }
   const digitsEnd = i;
   while (i < to && isSpOrHtab(text.charCodeAt(i))) i++;
   const methodStart = i;
-  while (i < to && !isJsWhitespace(text.charCodeAt(i))) i++;
+  let token = true;
+  for (let code = text.charCodeAt(i); i < to && !isJsWhitespace(code); code = text.charCodeAt(++i)) token &&= isTokenCode(code);
   const methodEnd = i;
   while (i < to && isSpOrHtab(text.charCodeAt(i))) i++;
   if (digitsEnd === digitsStart || methodStart === digitsEnd || methodEnd === methodStart || i !== to) {
     throw new SipHeaderError('CSeq', 'expected "<number> <method>"');
   }
-  const seq = readUnsigned(text, digitsStart, digitsEnd, 0xffffffff);
-  if (seq === null) throw new SipHeaderError('CSeq', 'sequence number out of range');
-  if (!isTokenAt(text, methodStart, methodEnd)) throw new SipHeaderError('CSeq', 'invalid method');
+  if (seq > 0xffffffff) throw new SipHeaderError('CSeq', 'sequence number out of range');
+  if (!token) throw new SipHeaderError('CSeq', 'invalid method');
   return { seq, method: text.slice(methodStart, methodEnd) };
 }
 
 export function formatCSeq(cseq: CSeq): string {
   return `${cseq.seq} ${cseq.method}`;
-}
-
-/** Decimal digits to a number no larger than `max`, or null (never a negative or NaN). */
-export function parseUnsigned(digits: string, max: number): number | null {
-  return readUnsigned(digits, 0, digits.length, max);
 }
 
 /** The decimal digits text[from, to) as a number no larger than `max`, or null. */

@@ -183,7 +183,3 @@ export function readContactList(text: string, from: number, to: number, hasComma
   readNameAddrList(text, from, to, hasComma, 'Contact', contacts);
   return { star: false, contacts };
 }
-
-export function parseContactList(value: string): ContactValue {
-  return readContactList(value, 0, value.length, value.includes(','));
-}
