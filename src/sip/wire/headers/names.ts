@@ -146,9 +146,9 @@ export const SINGLE_INSTANCE_HEADERS: readonly string[] = [
 ];
 
 /**
- * The keys of the spellings seen on nearly every message (`Via`, `via`, `v`, `V`, ...), so that
- * the parser finds a field's key without lowercasing its name. Filled once here and never from
- * the wire, so it stays this size.
+ * The keys of the usual spellings (`Via`, `via`, `v`, `V`, ...), so that headerKey finds the key
+ * of a name given in code (`get('Via')`) without lowercasing it; the parser looks names up in
+ * place with knownHeaderAt. Filled once here and never from the wire, so it stays this size.
  */
 const KNOWN_SPELLINGS: ReadonlyMap<string, string> = new Map([
   ...Object.entries(CANONICAL_NAMES).flatMap(([key, name]) => [[key, key], [name, key]] as Array<[string, string]>),
