@@ -3,9 +3,12 @@
  * after the load stops"). V8 collects when allocation asks it to: once the relay goes quiet,
  * nothing allocates and the garbage of the load stays counted in the heap (and its pages in RSS)
  * for as long as the quiet lasts. glibc likewise keeps the buffers freed by every thread in its
- * arenas. So when the relay has been quiet for `quietSec` — few signalling messages, and calls in
- * progress at most a quarter of the peak since the last collection — and the heap grew since
- * then, one full collection runs, then malloc_trim gives the C library's free pages back.
+ * arenas. So when the relay has been quiet for `quietSec` — signalling at most `maxMessagesPerSec`
+ * or a twentieth of its peak rate, and calls in progress at most a quarter of their peak (peaks
+ * since the last collection) — and the heap grew since then, one full collection runs, then
+ * malloc_trim gives the C library's free pages back. The peak-relative rate lets the tail of a
+ * load count as quiet: the retransmissions of its last unanswered transactions (up to 64 × T1
+ * after it, RFC 3261 §17) would otherwise hold the collection off past the minute.
  *
  * A full collection stops the main thread (tens of milliseconds for a heap of a few hundred MiB),
  * which is why it only runs when the relay is quiet, at most once per `minIntervalSec`. The media
@@ -49,6 +52,8 @@ export interface IdleCollectorCounters {
 export const CHECK_INTERVAL_MS = 1000;
 /** Calls in progress at most peak / this count as well below the peak. */
 export const BELOW_PEAK_DIVISOR = 4;
+/** A message rate at most the peak rate / this counts as quiet (whatever maxMessagesPerSec says). */
+export const RATE_BELOW_PEAK_DIVISOR = 20;
 /** A heap grown by less than this since the last collection is not worth a pause. */
 export const MIN_GROWTH_BYTES = 8 * 1024 * 1024;
 
@@ -97,6 +102,8 @@ export class IdleCollector {
   #lastMessages: number;
   #lastCheckAt: number;
   #peakCalls = 0;
+  /** The highest message rate (per second, between two checks) since the last collection. */
+  #peakRate = 0;
   #quietSince: number | null = null;
   #lastCollectionAt: number | null = null;
   /** Heap after the last collection (at the start: the heap then). */
@@ -128,7 +135,11 @@ export class IdleCollector {
     this.#lastMessages = load.messages;
     this.#lastCheckAt = now;
     this.#peakCalls = Math.max(this.#peakCalls, load.calls);
-    const quiet = config.quietSec > 0 && rate <= config.maxMessagesPerSec && load.calls * BELOW_PEAK_DIVISOR <= this.#peakCalls;
+    this.#peakRate = Math.max(this.#peakRate, rate);
+    const quiet =
+      config.quietSec > 0 &&
+      rate <= Math.max(config.maxMessagesPerSec, this.#peakRate / RATE_BELOW_PEAK_DIVISOR) &&
+      load.calls * BELOW_PEAK_DIVISOR <= this.#peakCalls;
     if (!quiet) {
       this.#quietSince = null;
       return false;
@@ -138,11 +149,11 @@ export class IdleCollector {
     if (this.#lastCollectionAt !== null && now - this.#lastCollectionAt < config.minIntervalSec * 1000) return false;
     const before = this.#memory();
     if (before.heapBytes - this.#heapBase < MIN_GROWTH_BYTES) return false;
-    this.#collect(before, load.calls, now);
+    this.#collect(before, load.calls, rate, now);
     return true;
   }
 
-  #collect(before: MemoryReading, calls: number, now: number): void {
+  #collect(before: MemoryReading, calls: number, rate: number, now: number): void {
     const started = performance.now();
     this.#opts.reclaimer.collect();
     const trimmed = this.#opts.reclaimer.trim();
@@ -156,6 +167,7 @@ export class IdleCollector {
     this.#heapBase = after.heapBytes;
     this.#lastCollectionAt = now;
     this.#peakCalls = calls;
+    this.#peakRate = rate;
     this.#opts.log?.info(
       { heapBefore: before.heapBytes, heapAfter: after.heapBytes, rssBefore: before.rssBytes, rssAfter: after.rssBytes, trimmed, pauseMs: Math.round(pauseMs), calls },
       'idle: full collection',

@@ -182,7 +182,7 @@ export interface IdleCollectionConfig {
   readonly quietSec: number;
   /** At most one collection in this many seconds. */
   readonly minIntervalSec: number;
-  /** Quiet means at most this many signalling messages (SIP and NG) per second. */
+  /** Quiet means at most this many signalling messages (SIP and NG) per second, or a twentieth of the peak rate. */
   readonly maxMessagesPerSec: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * Idle collection (src/app/IdleCollector.ts): when it runs — only once the relay has been quiet
- * for quietSec (few messages, calls in progress well below the peak), at most once per
+ * for quietSec (few messages or a twentieth of the peak rate, calls in progress well below the peak), at most once per
  * minIntervalSec, and only when the heap grew — then the real thing: V8's gc() taken without
  * --expose-gc frees a heap full of garbage, the native malloc trim answers, and a running
  * pinlatch collects by itself once quiet and counts it on its metrics endpoint.
@@ -86,6 +86,23 @@ test('a burst of messages starts the quiet period again; a trickle below maxMess
   assert.is(r.state.collected, 0);
   r.run(11, 5);
   assert.is(r.state.collected, 1);
+});
+
+test('the tail of a load (retransmissions at a twentieth of its peak rate or less) is quiet; a steady rate is not', () => {
+  const r = rig();
+  r.memory.heapBytes = 200 * MiB;
+  r.run(60, 2000);
+  r.run(31, 100);
+  assert.is(r.state.collected, 1, '100/s after a 2000/s peak');
+  const steady = rig();
+  steady.memory.heapBytes = 200 * MiB;
+  steady.run(300, 100);
+  assert.is(steady.state.collected, 0, 'a steady 100/s is load');
+  const dip = rig();
+  dip.memory.heapBytes = 200 * MiB;
+  dip.run(60, 2000);
+  dip.run(60, 101);
+  assert.is(dip.state.collected, 0, 'just above a twentieth of the peak');
 });
 
 test('calls in progress: collected when at most a quarter of the peak since the last collection', () => {
