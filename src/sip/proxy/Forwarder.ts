@@ -32,7 +32,7 @@ import type { DialogTable } from './DialogTable.js';
 import { BRANCH_PREFIX, branchFor, toTag } from './identifiers.js';
 import type { MediaAnchor } from './MediaAnchor.js';
 import { natReason } from './NatDetector.js';
-import { ackOf2xx, cancelOf, hopByHopAck, inviteIdentity, routeSetTowardCallee, type InviteIdentity } from './OwnRequests.js';
+import { ackOf2xx, cancelOf, hopByHopAck, inviteIdentity, routeSetTowardCallee } from './OwnRequests.js';
 import type { OwnAddresses } from './OwnAddresses.js';
 import { SPIRAL_PARAM } from './OwnRoute.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
@@ -51,16 +51,17 @@ const MAX_EXTRA_DIALOGS = 16;
 /**
  * What the winning branch keeps for Timer M (32 s) to end the further dialogs a forking proxy
  * downstream may create with more 2xx (other To tags, RFC 3261 §13.2.2.4, §16.7 step 5): the
- * INVITE's From, Call-ID and CSeq, where the branch went and from where, and the ACK sent to each
- * such dialog (resent on its 2xx retransmissions) — not the INVITE, the branch or its context.
+ * call's dialog (kept that long anyway: its Call-ID and the caller's From), the INVITE's CSeq,
+ * where the branch went and from where, and the ACK sent to each such dialog (resent on its 2xx
+ * retransmissions) — not the INVITE, the branch or its context.
  */
 interface ExtraDialogs {
-  invite: InviteIdentity;
-  callerTag: string | undefined;
+  call: Dialog;
+  inviteCseq: number;
   destination: Endpoint;
   local: ListenPoint;
-  /** ACK bytes by To tag, at most MAX_EXTRA_DIALOGS. */
-  acks: Map<string, Buffer>;
+  /** ACK bytes by To tag, at most MAX_EXTRA_DIALOGS; null until the first such dialog (most calls have none). */
+  acks: Map<string, Buffer> | null;
 }
 
 /**
@@ -136,7 +137,7 @@ export interface Branch {
   /** The ACK sent for a 2xx the proxy did not pass on (resent on its retransmissions). */
   lateAck?: Buffer;
   /** The winning branch: what ends further dialogs its INVITE created (extraDialogsOf). */
-  extra?: ExtraDialogs;
+  extra?: ExtraDialogs | null;
 }
 
 /** What the forwarder uses of the proxy around it. */
@@ -389,9 +390,10 @@ export class Forwarder {
       await this.refuseAnswer(b, response, ANSWERED_ELSEWHERE);
       return;
     }
-    if (status >= 200 && ctx.winner === b && response.to?.tag !== b.dialog?.callee.tag) {
+    const extra = status >= 200 && ctx.winner === b && response.to?.tag !== b.dialog?.callee.tag ? this.extraDialogsOf(b) : null;
+    if (extra) {
       // Another dialog on the winning branch (its 2xx came while the first was being relayed).
-      await this.endExtraDialog(this.extraDialogsOf(b), response);
+      await this.endExtraDialog(extra, response);
       return;
     }
     if (status < 200 && ctx.answered) return;
@@ -449,22 +451,18 @@ export class Forwarder {
    * a second dialog from a forking proxy downstream: one call has one media session, so it is not
    * passed on, and the caller never learns of it — pinlatch ACKs it and ends it with a BYE.
    */
-  private relayAgain2xx(server: ServerTransaction, tag: string | undefined, extra: ExtraDialogs): (response: SipResponse) => void {
+  private relayAgain2xx(server: ServerTransaction, tag: string | undefined, extra: ExtraDialogs | null): (response: SipResponse) => void {
     const own = tag === undefined ? undefined : ownedString(tag);
     return (response) => {
       if (response.to?.tag === own) server.resendAccepted();
-      else void this.endExtraDialog(extra, response);
+      else if (extra) void this.endExtraDialog(extra, response);
     };
   }
 
-  private extraDialogsOf(b: Branch): ExtraDialogs {
-    b.extra ??= {
-      invite: { from: ownedString(b.ctx.request.get('from') ?? ''), callId: ownedString(b.ctx.request.callId ?? ''), cseq: b.ctx.request.cseq?.seq ?? 1 },
-      callerTag: b.ctx.caller?.tag,
-      destination: b.destination,
-      local: b.local,
-      acks: new Map(),
-    };
+  /** The winning branch of an initial INVITE: what ends further dialogs on it; null for any other. */
+  private extraDialogsOf(b: Branch): ExtraDialogs | null {
+    if (!b.ctx.initial || !b.dialog) return null;
+    b.extra ??= { call: b.dialog, inviteCseq: b.ctx.request.cseq?.seq ?? 1, destination: b.destination, local: b.local, acks: null };
     return b.extra;
   }
 
@@ -478,24 +476,26 @@ export class Forwarder {
     const tag = response.to?.tag;
     const contact = firstContact(response);
     if (!tag || !contact) return;
-    const sent = extra.acks.get(tag);
+    const acks = (extra.acks ??= new Map());
+    const sent = acks.get(tag);
     if (sent) {
       await this.deps.send(sent, extra.destination, extra.local).catch(() => undefined);
       return;
     }
-    if (extra.acks.size >= MAX_EXTRA_DIALOGS) return;
-    const { invite, destination, local } = extra;
+    if (acks.size >= MAX_EXTRA_DIALOGS) return;
+    const { call, destination, local } = extra;
+    const invite = { from: call.caller.nameAddr, callId: call.callId, cseq: extra.inviteCseq };
     const routeSet = routeSetTowardCallee(response, (r) => this.deps.own.refersToUs(r.uri)).map(ownedString);
     const ack = ackOf2xx(invite, response, contact.toString(), routeSet);
     ack.prepend('Via', this.deps.own.viaFor(destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`, local).toString());
     const bytes = ownedBytes(ack.serialize());
-    extra.acks.set(ownedString(tag), bytes);
+    acks.set(ownedString(tag), bytes);
     this.deps.log?.info({ callId: invite.callId, to: destination }, 'second dialog on the answered branch: ACK and BYE');
     await this.deps.send(bytes, destination, local).catch((err: unknown) =>
       this.deps.log?.info({ err, callId: invite.callId }, 'ACK of a second dialog\'s 2xx not delivered'),
     );
     const dialog = new Dialog(invite.callId, {
-      tag: extra.callerTag, nameAddr: invite.from, target: undefined, routeSet: [], cseq: invite.cseq,
+      tag: call.caller.tag, nameAddr: invite.from, target: undefined, routeSet: [], cseq: invite.cseq,
       source: destination, pin: null, trunk: null, natted: false,
     }, {
       tag, nameAddr: response.get('to') ?? '', target: contact.toString(), routeSet, cseq: 0,
