@@ -4,8 +4,9 @@
  * nothing allocates and the garbage of the load stays counted in the heap (and its pages in RSS)
  * for as long as the quiet lasts. glibc likewise keeps the buffers freed by every thread in its
  * arenas. So when the relay has been quiet for `quietSec` — signalling at most `maxMessagesPerSec`
- * or a twentieth of its peak rate, and calls in progress at most a quarter of their peak (peaks
- * since the last collection) — and the heap grew since then, one full collection runs, then
+ * or a twentieth of its peak rate, and calls in progress at most a quarter of their peak or no
+ * more than when the quiet began (peaks since the last collection) — and the heap grew since
+ * then, one full collection runs, then
  * malloc_trim gives the C library's free pages back. The peak-relative rate lets the tail of a
  * load count as quiet: the retransmissions of its last unanswered transactions (up to 64 × T1
  * after it, RFC 3261 §17) would otherwise hold the collection off past the minute.
@@ -105,6 +106,8 @@ export class IdleCollector {
   /** The highest message rate (per second, between two checks) since the last collection. */
   #peakRate = 0;
   #quietSince: number | null = null;
+  /** Calls in progress when the quiet began. */
+  #quietCalls = 0;
   #lastCollectionAt: number | null = null;
   /** Heap after the last collection (at the start: the heap then). */
   #heapBase: number;
@@ -136,15 +139,18 @@ export class IdleCollector {
     this.#lastCheckAt = now;
     this.#peakCalls = Math.max(this.#peakCalls, load.calls);
     this.#peakRate = Math.max(this.#peakRate, rate);
-    const quiet =
-      config.quietSec > 0 &&
-      rate <= Math.max(config.maxMessagesPerSec, this.#peakRate / RATE_BELOW_PEAK_DIVISOR) &&
-      load.calls * BELOW_PEAK_DIVISOR <= this.#peakCalls;
-    if (!quiet) {
+    const fewMessages = config.quietSec > 0 && rate <= Math.max(config.maxMessagesPerSec, this.#peakRate / RATE_BELOW_PEAK_DIVISOR);
+    // Calls well below their peak, or none added since the quiet began: calls that stay up
+    // without signalling (and media sessions left to their media timeout) are no load.
+    const fewCalls = load.calls * BELOW_PEAK_DIVISOR <= this.#peakCalls || (this.#quietSince !== null && load.calls <= this.#quietCalls);
+    if (!fewMessages || (this.#quietSince !== null && !fewCalls)) {
       this.#quietSince = null;
       return false;
     }
-    this.#quietSince ??= now;
+    if (this.#quietSince === null) {
+      this.#quietSince = now;
+      this.#quietCalls = load.calls;
+    }
     if (now - this.#quietSince < config.quietSec * 1000) return false;
     if (this.#lastCollectionAt !== null && now - this.#lastCollectionAt < config.minIntervalSec * 1000) return false;
     const before = this.#memory();
