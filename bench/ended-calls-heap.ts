@@ -6,17 +6,28 @@
  * used after a full collection before and after them, over the calls. The default T1 (500 ms)
  * keeps all of them within Timer J.
  *
- *   node --import tsx bench/ended-calls-heap.ts [calls=1000] [subnet=127.0.93]
+ *   node --import tsx bench/ended-calls-heap.ts [calls=1000] [subnet=127.0.93] [snapshot.heapsnapshot]
  *
- * For an A/B, copy this file into the other checkout's bench/ and run it there the same way.
+ * With a third argument, a heap snapshot is written there after the calls (for DevTools' Memory tab).
+ *
+ * The proxy is the compiled one (dist/, `npx tsc -p .` first), as the CLI runs it: under tsx,
+ * esbuild's keepNames gives every closure an own `name` property (a property array of its own,
+ * about 250 bytes), which would count several KiB a call that production does not hold. The
+ * caller and gateway are the tests' SIP peers. For an A/B, copy this file into the other
+ * checkout's bench/ and run it there the same way.
  */
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createResponse } from '../src/sip/wire/message.ts';
-import { SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp, startProxy, stopProxy } from '../test/support/sip-peer.ts';
+import { SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp } from '../test/support/sip-peer.ts';
+import { parseConfig } from '../dist/src/config/index.js';
+import { mediaRelayOptions } from '../dist/src/app/Pinlatch.js';
+import { MediaRelay } from '../dist/src/media/MediaRelay.js';
+import { SipProxy } from '../dist/src/sip/proxy/Proxy.js';
 
 const calls = Number(process.argv[2] ?? 1000);
 const subnet = process.argv[3] ?? '127.0.93';
+const snapshot = process.argv[4];
 const PROXY = `${subnet}.1`;
 const CALLER = `${subnet}.2`;
 const GATEWAY = `${subnet}.3`;
@@ -34,7 +45,7 @@ function heapAfterGc(): number {
 const port = await freeSipPort();
 const gateway = await SipPeer.udp(GATEWAY, PROXY);
 const caller = await SipPeer.udp(CALLER, PROXY);
-const sut = await startProxy(`
+const config = parseConfig(`
 sip:
   listen: [{ transport: udp, address: ${PROXY}, port: ${port} }]
   advertise: ${PROXY}
@@ -50,6 +61,9 @@ admission: { upstreamNetworks: [${CALLER}] }
 limits: { overload: { maxQueueMs: 10000, maxLagMs: 10000 }, sourceRate: { requestsPerSec: 1000000, burst: 1000000 } }
 log: { level: silent }
 `);
+const relay = await MediaRelay.start(mediaRelayOptions(config.media));
+const proxy = new SipProxy({ config, media: relay });
+await proxy.start();
 
 async function call(id: string): Promise<void> {
   caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: id, body: sdp(CALLER, 40000) }), port);
@@ -78,16 +92,18 @@ async function run(prefix: string, n: number): Promise<void> {
 try {
   await run('warm', 100);
   const before = heapAfterGc();
-  const dialogsBefore = sut.proxy.stats().dialogs;
+  const dialogsBefore = proxy.stats().dialogs;
   const started = performance.now();
   await run('call', calls);
   const seconds = (performance.now() - started) / 1000;
   const after = heapAfterGc();
-  const dialogs = sut.proxy.stats().dialogs - dialogsBefore;
+  const dialogs = proxy.stats().dialogs - dialogsBefore;
   console.log(`${calls} calls in ${seconds.toFixed(1)} s; dialogs held after them: ${dialogs}`);
+  if (snapshot) writeHeapSnapshot(snapshot);
   console.log(`heap used after gc: ${(before / 2 ** 20).toFixed(1)} -> ${(after / 2 ** 20).toFixed(1)} MiB; per 1,000 ended calls: ${(((after - before) / calls) * 1000 / 2 ** 20).toFixed(2)} MiB (${((after - before) / calls / 1024).toFixed(2)} KiB a call)`);
 } finally {
   caller.close();
   gateway.close();
-  await stopProxy(sut);
+  await proxy.stop();
+  await relay.close();
 }
