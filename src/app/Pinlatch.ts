@@ -125,11 +125,11 @@ export class Pinlatch {
       const media = this.#media;
       const sip = this.#sip;
       const ng = this.#ng;
-      const gc = fullCollection();
       this.#idle = new IdleCollector({
         config: () => this.config.memory.idleCollection,
         load: () => ({ messages: (sip?.counters.messagesReceived ?? 0) + (ng?.counters.requests ?? 0), calls: media.size }),
-        reclaimer: { collect: gc, trim: () => addon.trimMemory() },
+        // gc() is taken at the first collection: with idle collection off, V8's flags stay untouched.
+        reclaimer: { collect: () => fullCollection()(), trim: () => addon.trimMemory() },
         log: this.#log.child({ component: 'memory' }),
       });
       this.#idle.start();
