@@ -280,6 +280,12 @@ export interface NativeAddon {
   placeThread(options?: { cpu?: number; realtimePriority?: number }): ThreadPlacement;
   /** Monotonic clock in ms, the one lastActivityMs uses. */
   nowMs(): number;
+  /**
+   * Gives the C library's free memory back to the kernel (glibc malloc_trim(0), every thread's
+   * arena): true when some was released; false when none was, or on a C library without it.
+   * It walks every arena under its lock: a pause, for a quiet process only (app/IdleCollector).
+   */
+  trimMemory(): boolean;
 }
 
 const require = createRequire(import.meta.url);

@@ -22,6 +22,9 @@ class PinlatchAddon : public Napi::Addon<PinlatchAddon> {
   Napi::Value NowMs(const Napi::CallbackInfo& info);
   // placeThread({cpu?, realtimePriority?}): pins / raises the calling thread, returns its placement.
   Napi::Value PlaceThread(const Napi::CallbackInfo& info);
+  // trimMemory(): gives the C library's free memory back to the kernel (glibc malloc_trim); true
+  // when some was released, false when none was or the C library cannot.
+  Napi::Value TrimMemory(const Napi::CallbackInfo& info);
 
   std::shared_ptr<EnvLoop> env_loop_;
   Napi::FunctionReference relay_class_;

@@ -2,6 +2,10 @@
 
 #include <string>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "monotonic_clock.h"
 #include "js_error.h"
 #include "native_error.h"
@@ -33,6 +37,7 @@ PinlatchAddon::PinlatchAddon(Napi::Env env, Napi::Object exports) : env_loop_(Cr
                            InstanceMethod<&PinlatchAddon::CreateRelay>("createRelay", napi_enumerable),
                            InstanceMethod<&PinlatchAddon::NowMs>("nowMs", napi_enumerable),
                            InstanceMethod<&PinlatchAddon::PlaceThread>("placeThread", napi_enumerable),
+                           InstanceMethod<&PinlatchAddon::TrimMemory>("trimMemory", napi_enumerable),
                        });
 }
 
@@ -43,6 +48,18 @@ Napi::Value PinlatchAddon::CreateRelay(const Napi::CallbackInfo& info) {
 
 Napi::Value PinlatchAddon::NowMs(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(MonotonicMs()));
+}
+
+// glibc keeps the memory free()d by every thread in its arenas and gives back to the kernel only
+// the top of the main heap, past M_TRIM_THRESHOLD: after a load, the pages of freed buffers stay
+// resident. malloc_trim(0) walks every arena (the media shards' too) and madvises their free pages
+// away. Other C libraries (musl) have no such call: nothing is done there.
+Napi::Value PinlatchAddon::TrimMemory(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
 }
 
 namespace {

@@ -22,6 +22,7 @@ import { counterFrom, countersFrom, gaugeFrom } from './metrics/from.js';
 import { registerMediaMetrics } from './metrics/media.js';
 import { registerPhonesMetrics } from './metrics/phones.js';
 import { registerSipMetrics, type SipSource } from './metrics/sip.js';
+import type { IdleCollectorCounters } from './IdleCollector.js';
 import type { Readiness } from './Readiness.js';
 
 export interface MetricsSources {
@@ -35,6 +36,8 @@ export interface MetricsSources {
   phones?: Phones | null | undefined;
   /** What /readyz reports; without it /readyz answers as /healthz. */
   readiness?: (() => Readiness) | undefined;
+  /** The idle collections' counters (IdleCollector). */
+  idle?: IdleCollectorCounters | undefined;
 }
 
 /** Sampling timer of the event-loop delay histogram; Node records each whole interval, this included. */
@@ -82,6 +85,14 @@ export class MetricsServer {
     }
     if (sources.sip !== undefined) registerSipMetrics(registry, sources.sip);
     if (sources.phones) registerPhonesMetrics(registry, sources.phones);
+    const idle = sources.idle;
+    if (idle !== undefined) {
+      counterFrom(registry, 'pinlatch_idle_collections_total', 'Full garbage collections and malloc trims run because the relay was quiet after a load (memory.idleCollection)', () => idle.collections);
+      countersFrom(registry, 'pinlatch_idle_collection_freed_bytes_total', 'Bytes those collections freed, by memory (heap: V8 heap used and external; rss: resident set)', ['memory'], () => [
+        [{ memory: 'heap' }, idle.heapFreedBytes],
+        [{ memory: 'rss' }, idle.rssFreedBytes],
+      ]);
+    }
     const readiness = sources.readiness;
     if (readiness !== undefined) gaugeFrom(registry, 'pinlatch_ready', '1 while /readyz answers 200 (SIP and media listening, not draining)', () => (readiness().ready ? 1 : 0));
   }

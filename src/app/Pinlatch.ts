@@ -6,11 +6,13 @@
 import type { Logger } from 'pino';
 import { changedKeys, reloadRefusal, type LineLocator, type LogLevel, type MediaConfig, type PinlatchConfig } from '../config/index.js';
 import { MediaRelay, type MediaRelayOptions } from '../media/MediaRelay.js';
+import { addon } from '../native.js';
 import { NgController } from '../control/NgController.js';
 import { NgServer } from '../control/NgServer.js';
 import { CidrSet } from '../net/cidr.js';
 import { SipProxy } from '../sip/proxy/Proxy.js';
 import { warmUpBeforeListening } from '../sip/warmup/warmUpBeforeListening.js';
+import { fullCollection, IdleCollector } from './IdleCollector.js';
 import { MetricsServer } from './MetricsServer.js';
 import { readinessOf, type Readiness } from './Readiness.js';
 
@@ -58,6 +60,7 @@ export class Pinlatch {
   #ngController: NgController | undefined;
   #sip: SipProxy | undefined;
   #metrics: MetricsServer | undefined;
+  #idle: IdleCollector | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(options: PinlatchOptions) {
@@ -119,6 +122,18 @@ export class Pinlatch {
         for (const l of this.#sip.listenPoints) points.push({ service: 'sip', transport: l.transport, address: l.address, port: l.port });
       }
 
+      const media = this.#media;
+      const sip = this.#sip;
+      const ng = this.#ng;
+      this.#idle = new IdleCollector({
+        config: () => this.config.memory.idleCollection,
+        load: () => ({ messages: (sip?.counters.messagesReceived ?? 0) + (ng?.counters.requests ?? 0), calls: media.size }),
+        // gc() is taken at the first collection: with idle collection off, V8's flags stay untouched.
+        reclaimer: { collect: () => fullCollection()(), trim: () => addon.trimMemory() },
+        log: this.#log.child({ component: 'memory' }),
+      });
+      this.#idle.start();
+
       if (config.metrics !== null) {
         const controller = this.#ngController;
         this.#metrics = new MetricsServer({
@@ -128,6 +143,7 @@ export class Pinlatch {
           sip: this.#sip,
           phones: this.#sip?.phones,
           readiness: () => this.readiness(),
+          idle: this.#idle.counters,
         });
         const port = await this.#metrics.listen(config.metrics.address, config.metrics.port);
         points.push({ service: 'metrics', transport: 'tcp', address: config.metrics.address, port });
@@ -184,6 +200,7 @@ export class Pinlatch {
   /** Stops clients first, then the media plane (closing every socket). Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
+      this.#idle?.stop();
       await this.#metrics?.close();
       await this.#sip?.stop();
       await this.#ng?.close();

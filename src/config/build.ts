@@ -114,6 +114,7 @@ function assemble(raw: RawConfig, source: string): PinlatchConfig {
       },
     },
     metrics: raw.metrics ?? null,
+    memory: raw.memory,
   };
 }
 

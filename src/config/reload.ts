@@ -32,6 +32,7 @@ export const RELOADABLE_KEYS: readonly string[] = [
   'limits.dnsLookups',
   'limits.overload.retryAfterSec',
   'sip.drainSec',
+  'memory.idleCollection',
   // Where the configuration came from, not a key of the document.
   'source',
 ];

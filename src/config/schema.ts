@@ -207,6 +207,18 @@ const limits = z.strictObject({
     .default({ retryAfterSec: 5 }),
 });
 
+/**
+ * Idle collection (app/IdleCollector.ts). quietSec's default outlasts Timer J/L/M (64 × T1 = 32 s
+ * with the default T1): the state the last calls keep for retransmissions is gone by then, so one
+ * collection frees it with the rest.
+ */
+const idleCollection = z.strictObject({
+  quietSec: intIn(0, 86_400).default(35),
+  minIntervalSec: intIn(1, 86_400).default(60),
+  maxMessagesPerSec: intIn(0, 1_000_000).default(10),
+});
+const idleCollectionDefaults = { quietSec: 35, minIntervalSec: 60, maxMessagesPerSec: 10 };
+
 export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const configSchema = z.strictObject(
@@ -227,6 +239,7 @@ export const configSchema = z.strictObject(
     log: z.strictObject({ level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info') }).default({ level: 'info' }),
     limits: limits.default(() => limits.parse({})),
     metrics: z.strictObject({ address: ipLiteral.default('127.0.0.1'), port: port.default(9090) }).optional(),
+    memory: z.strictObject({ idleCollection: idleCollection.default(idleCollectionDefaults) }).default({ idleCollection: idleCollectionDefaults }),
   },
   { error: 'expected a mapping of configuration sections' },
 );

@@ -173,6 +173,23 @@ export interface AdmissionConfig {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/**
+ * A full garbage collection and a malloc trim once the relay is quiet after a load
+ * (app/IdleCollector.ts; docs/configuration.md `memory.idleCollection`).
+ */
+export interface IdleCollectionConfig {
+  /** Seconds the relay must have been quiet; 0 turns idle collection off. */
+  readonly quietSec: number;
+  /** At most one collection in this many seconds. */
+  readonly minIntervalSec: number;
+  /** Quiet means at most this many signalling messages (SIP and NG) per second, or a twentieth of the peak rate. */
+  readonly maxMessagesPerSec: number;
+}
+
+export interface MemoryConfig {
+  readonly idleCollection: IdleCollectionConfig;
+}
+
 export interface MetricsConfig {
   readonly address: string;
   readonly port: number;
@@ -250,4 +267,6 @@ export interface PinlatchConfig {
   readonly limits: LimitsConfig;
   /** Prometheus endpoint, or null when disabled. */
   readonly metrics: MetricsConfig | null;
+  /** What the process does about its own memory. */
+  readonly memory: MemoryConfig;
 }

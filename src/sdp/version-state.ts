@@ -4,9 +4,21 @@
  * or re-sent offer/answer) keeps the version, or the receiver treats it as a new offer. Because
  * the relay rewrites the SDP, what counts is whether the relay's own output changed — not the
  * endpoint's input (its port may change while the relay's stays put).
+ *
+ * The last output is kept as its SHA-1 digest (20 bytes), not as text: every call in progress
+ * holds one per direction, and an SDP is a few hundred bytes. SHA-1 rather than a fast
+ * non-cryptographic hash because the text is the endpoints' (hostile) input: a body made to
+ * collide with the previous one would go out under the same version and be ignored. It costs
+ * about a microsecond per SDP (bench/micro/sdp-version-hash.ts).
  */
+import { createHash } from 'node:crypto';
+
+function digestOf(body: string): string {
+  return createHash('sha1').update(body, 'utf8').digest('binary');
+}
+
 export class SdpVersionState {
-  #lastBody: string | null = null;
+  #lastDigest: string | null = null;
   #version: bigint | null = null;
 
   /** Version last written, or null before the first SDP. */
@@ -20,12 +32,13 @@ export class SdpVersionState {
    * `force`, rtpengine's force-increment-sdp-ver).
    */
   next(body: string, inputVersion: bigint, force = false): bigint {
+    const digest = digestOf(body);
     if (this.#version === null) {
       this.#version = inputVersion;
-    } else if (force || body !== this.#lastBody) {
+    } else if (force || digest !== this.#lastDigest) {
       this.#version += 1n;
     }
-    this.#lastBody = body;
+    this.#lastDigest = digest;
     return this.#version;
   }
 }

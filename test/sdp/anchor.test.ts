@@ -207,6 +207,20 @@ ver('force increment bumps even an unchanged output', () => {
   assert.is(originVersion(anchorSdp(fx.asteriskOffer, plan1({ forceIncrement: true }))), '1707480324', 'without state: input + 1');
 });
 
+ver('the state compares bodies by digest: unchanged keeps, changed adds one, a body differing in one character or only in non-latin1 text counts as changed', () => {
+  const state = new SdpVersionState();
+  const body = 'v=0\r\no=- 1 * IN IP4 203.0.113.1\r\ns=-\r\nc=IN IP4 203.0.113.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n';
+  assert.is(state.next(body, 7n), 7n, 'the first output keeps the input version');
+  assert.is(state.next(body.split('').join(''), 7n), 7n, 'the same text (another string) is unchanged');
+  assert.is(state.next(body.replace('30000', '30002'), 7n), 8n, 'one character differs');
+  assert.is(state.next(body.replace('30000', '30002'), 7n), 8n);
+  assert.is(state.next(body, 7n), 9n, 'back to the first text: changed against the last, not the first');
+  assert.is(state.next(`${body}s=\u0100`, 7n), 10n);
+  assert.is(state.next(`${body}s=\u0000`, 7n), 11n, 'characters that latin1 would fold together still differ');
+  assert.is(state.next(`${body}s=\u0000`, 7n, true), 12n, 'force');
+  assert.is(state.version, 12n);
+});
+
 ver('versions beyond 2^53 are carried exactly', () => {
   const big = fx.ipv6Offer.replace('2890844526 2890844526', '2890844526 18446744073709551614');
   const state = new SdpVersionState();

@@ -33,13 +33,14 @@ export class CallEnder {
 
   async endDialog(dialog: Dialog): Promise<void> {
     if (dialog.state === 'terminated') return;
-    dialog.state = 'terminated';
+    const mediaKey = dialog.mediaKey;
+    dialog.terminate();
     this.deps.log?.debug({ callId: dialog.callId}, 'dialog ended');
     // Keep the entries a little so that retransmitted BYE/ACK still find their way (Timer J).
-    setTimeout(() => this.deps.dialogs.removeAll(dialog), this.deps.timers.timeout).unref();
-    if (dialog.mediaKey) {
-      this.deps.dialogs.disown(dialog.mediaKey);
-      await this.deps.media.release(dialog.mediaKey).catch((err: unknown) => this.deps.log?.warn({ err, callId: dialog.callId }, 'media release failed'));
+    this.deps.dialogs.expireLater(dialog, this.deps.timers.timeout);
+    if (mediaKey) {
+      this.deps.dialogs.disown(mediaKey);
+      await this.deps.media.release(mediaKey).catch((err: unknown) => this.deps.log?.warn({ err, callId: dialog.callId }, 'media release failed'));
     }
   }
 

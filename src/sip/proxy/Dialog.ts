@@ -53,9 +53,10 @@ export class Dialog {
   readonly callId: string;
   /**
    * o= version of the SDPs the proxy sends toward each side, kept per direction across the
-   * dialog's offers and answers (RFC 3264 §8: +1 only when what that side receives changed).
+   * dialog's offers and answers (RFC 3264 §8: +1 only when what that side receives changed);
+   * null once the dialog ended (terminate).
    */
-  readonly sdpVersionToward: Record<DialogSide, SdpVersionState> = {
+  #sdpVersionToward: Record<DialogSide, SdpVersionState> | null = {
     caller: new SdpVersionState(),
     callee: new SdpVersionState(),
   };
@@ -96,6 +97,24 @@ export class Dialog {
       if (peer.target !== undefined) peer.target = ownedString(peer.target);
       peer.routeSet = peer.routeSet.map(ownedString);
     }
+  }
+
+  /** The o= version state of the SDPs toward `side`; null once the dialog ended. */
+  sdpVersionToward(side: DialogSide): SdpVersionState | null {
+    return this.#sdpVersionToward?.[side] ?? null;
+  }
+
+  /**
+   * The dialog ended (BYE, or the proxy ended the call). It stays in the dialog table for Timer J
+   * (CallEnder) so that a retransmitted BYE or ACK, or a late request, still finds its way: that
+   * needs the peers (tags, targets, route sets, sources, pins). What only a live call needs goes
+   * now — the SDP version state and the media session key (the session is released) — so that a
+   * finished call holds as little as it can for those 32 s.
+   */
+  terminate(): void {
+    this.state = 'terminated';
+    this.#sdpVersionToward = null;
+    this.#mediaKey = null;
   }
 
   /** The media session key: Call-ID and caller tag, and the pass of a spiral after the first. */

@@ -24,6 +24,15 @@ function tagKey(callId: string, spiral: number, tag: string | undefined): string
 }
 
 export class DialogTable {
+  /**
+   * Ended dialogs waiting to leave the table, oldest first, with the performance.now() at which
+   * each goes. Every one waits the same time (Timer J), so they go in the order they came: one
+   * timer for all of them, where a timer per dialog would cost a Timeout and a closure each
+   * (thousands of them after a busy minute). Bounded as the table is: a dialog ends once.
+   */
+  readonly #ending: Array<{ dialog: Dialog; at: number } | undefined> = [];
+  #endingHead = 0;
+  #endingTimer: NodeJS.Timeout | undefined;
   private readonly byTag = new Map<string, Dialog>();
   private readonly byMedia = new Map<string, Dialog>();
   /** Entries per dialog in byTag, so that `size` counts dialogs, not tags. */
@@ -75,6 +84,48 @@ export class DialogTable {
   removeAll(dialog: Dialog): void {
     this.remove(dialog, dialog.caller.tag);
     this.remove(dialog, dialog.callee.tag);
+  }
+
+  /** `dialog` leaves the table (removeAll) `afterMs` from now. */
+  expireLater(dialog: Dialog, afterMs: number, now = performance.now()): void {
+    this.#ending.push({ dialog, at: now + afterMs });
+    if (this.#endingTimer === undefined) this.#armEnding(afterMs);
+  }
+
+  /** Ended dialogs still waiting to leave. */
+  get ending(): number {
+    return this.#ending.length - this.#endingHead;
+  }
+
+  #armEnding(ms: number): void {
+    this.#endingTimer = setTimeout(() => this.#expire(performance.now()), Math.max(0, ms)).unref();
+  }
+
+  #expire(now: number): void {
+    this.#endingTimer = undefined;
+    const queue = this.#ending;
+    while (this.#endingHead < queue.length && queue[this.#endingHead]!.at <= now) {
+      this.removeAll(queue[this.#endingHead]!.dialog);
+      queue[this.#endingHead] = undefined;
+      this.#endingHead += 1;
+    }
+    // The slots already gone are dropped once they are most of the array.
+    if (this.#endingHead > 1024 && this.#endingHead * 2 > queue.length) {
+      queue.splice(0, this.#endingHead);
+      this.#endingHead = 0;
+    }
+    if (this.#endingHead === queue.length) {
+      queue.length = 0;
+      this.#endingHead = 0;
+      return;
+    }
+    this.#armEnding(queue[this.#endingHead]!.at - now);
+  }
+
+  /** The expiry timer stops (the proxy stops); the dialogs waiting stay in the table. */
+  stopExpiry(): void {
+    clearTimeout(this.#endingTimer);
+    this.#endingTimer = undefined;
   }
 
   /** Every dialog not terminated, once each. */

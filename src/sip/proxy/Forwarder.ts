@@ -20,7 +20,7 @@ import type { RegisterAction } from '../registrar/Registrar.js';
 import { restoreContacts } from '../registrar/contacts.js';
 import { ClientTransaction, type ClientTransactionHandlers } from '../transaction/ClientTransaction.js';
 import { IoTimer } from '../transaction/IoTimer.js';
-import { ownedString } from '../transaction/owned.js';
+import { ownedBytes, ownedString } from '../transaction/owned.js';
 import type { ServerTransaction } from '../transaction/ServerTransaction.js';
 import type { TransactionTimers } from '../transaction/timers.js';
 import type { Endpoint, ListenPoint } from '../transport/SipTransport.js';
@@ -32,7 +32,7 @@ import type { DialogTable } from './DialogTable.js';
 import { BRANCH_PREFIX, branchFor, toTag } from './identifiers.js';
 import type { MediaAnchor } from './MediaAnchor.js';
 import { natReason } from './NatDetector.js';
-import { ackOf2xx, cancelOf, hopByHopAck, routeSetTowardCallee } from './OwnRequests.js';
+import { ackOf2xx, cancelOf, hopByHopAck, inviteIdentity, routeSetTowardCallee } from './OwnRequests.js';
 import type { OwnAddresses } from './OwnAddresses.js';
 import { SPIRAL_PARAM } from './OwnRoute.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
@@ -42,6 +42,27 @@ import { callFailureOf, type SipCounters } from './SipCounters.js';
 export type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
 
 const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+/** RFC 3326 Reason of the BYE that ends a dialog whose 2xx pinlatch did not pass on. */
+const ANSWERED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
+/** Further dialogs (other To tags) one forwarded INVITE's winning branch may have ended. */
+const MAX_EXTRA_DIALOGS = 16;
+
+/**
+ * What the winning branch keeps for Timer M (32 s) to end the further dialogs a forking proxy
+ * downstream may create with more 2xx (other To tags, RFC 3261 §13.2.2.4, §16.7 step 5): the
+ * call's dialog (kept that long anyway: its Call-ID and the caller's From), the INVITE's CSeq,
+ * where the branch went and from where, and the ACK sent to each such dialog (resent on its 2xx
+ * retransmissions) — not the INVITE, the branch or its context.
+ */
+interface ExtraDialogs {
+  call: Dialog;
+  inviteCseq: number;
+  destination: Endpoint;
+  local: ListenPoint;
+  /** ACK bytes by To tag, at most MAX_EXTRA_DIALOGS; null until the first such dialog (most calls have none). */
+  acks: Map<string, Buffer> | null;
+}
 
 /**
  * §16.7's response context: one server transaction and the branches its request was forwarded
@@ -115,6 +136,8 @@ export interface Branch {
   done: boolean;
   /** The ACK sent for a 2xx the proxy did not pass on (resent on its retransmissions). */
   lateAck?: Buffer;
+  /** The winning branch: what ends further dialogs its INVITE created (extraDialogsOf). */
+  extra?: ExtraDialogs | null;
 }
 
 /** What the forwarder uses of the proxy around it. */
@@ -364,7 +387,13 @@ export class Forwarder {
       // first answer, so pinlatch does not pass a second dialog to the caller: it ends this one.
       this.closeBranch(b);
       this.settle(ctx);
-      await this.refuseAnswer(b, response, 'SIP;cause=200;text="Call completed elsewhere"');
+      await this.refuseAnswer(b, response, ANSWERED_ELSEWHERE);
+      return;
+    }
+    const extra = status >= 200 && ctx.winner === b && response.to?.tag !== b.dialog?.callee.tag ? this.extraDialogsOf(b) : null;
+    if (extra) {
+      // Another dialog on the winning branch (its 2xx came while the first was being relayed).
+      await this.endExtraDialog(extra, response);
       return;
     }
     if (status < 200 && ctx.answered) return;
@@ -410,21 +439,69 @@ export class Forwarder {
       this.settle(ctx);
     }
     ctx.server.respond(status, out.serialize());
-    if (status >= 200 && status < 300 && b.client?.state === 'accepted') b.client.lingerWith(this.relayAgain2xx(ctx.server, response.to?.tag));
+    if (status >= 200 && status < 300 && b.client?.state === 'accepted') {
+      b.client.lingerWith(this.relayAgain2xx(ctx.server, response.to?.tag, this.extraDialogsOf(b)));
+    }
   }
 
   /**
    * What a branch's client transaction keeps for Timer M (32 s) once its 2xx went upstream: the
    * server transaction, which sends the same 2xx again for each retransmission (same content), not
-   * the branch and its response context with their parsed requests. A 2xx with another To tag
-   * would be a second dialog from a forking proxy downstream: one call has one media session, so
-   * it is not passed on.
+   * the branch and its response context with their parsed requests. A 2xx with another To tag is
+   * a second dialog from a forking proxy downstream: one call has one media session, so it is not
+   * passed on, and the caller never learns of it — pinlatch ACKs it and ends it with a BYE.
    */
-  private relayAgain2xx(server: ServerTransaction, tag: string | undefined): (response: SipResponse) => void {
+  private relayAgain2xx(server: ServerTransaction, tag: string | undefined, extra: ExtraDialogs | null): (response: SipResponse) => void {
     const own = tag === undefined ? undefined : ownedString(tag);
     return (response) => {
       if (response.to?.tag === own) server.resendAccepted();
+      else if (extra) void this.endExtraDialog(extra, response);
     };
+  }
+
+  /** The winning branch of an initial INVITE: what ends further dialogs on it; null for any other. */
+  private extraDialogsOf(b: Branch): ExtraDialogs | null {
+    if (!b.ctx.initial || !b.dialog) return null;
+    b.extra ??= { call: b.dialog, inviteCseq: b.ctx.request.cseq?.seq ?? 1, destination: b.destination, local: b.local, acks: null };
+    return b.extra;
+  }
+
+  /**
+   * A 2xx of another dialog than the call's on the winning branch: ACKed (§13.2.2.4, the same ACK
+   * again for its retransmissions) and ended with a BYE toward its callee with a Reason (RFC
+   * 3326), as refuseAnswer does for a 2xx of another branch. A 2xx without To tag or Contact
+   * cannot be ACKed and is dropped.
+   */
+  private async endExtraDialog(extra: ExtraDialogs, response: SipResponse): Promise<void> {
+    const tag = response.to?.tag;
+    const contact = firstContact(response);
+    if (!tag || !contact) return;
+    const acks = (extra.acks ??= new Map());
+    const sent = acks.get(tag);
+    if (sent) {
+      await this.deps.send(sent, extra.destination, extra.local).catch(() => undefined);
+      return;
+    }
+    if (acks.size >= MAX_EXTRA_DIALOGS) return;
+    const { call, destination, local } = extra;
+    const invite = { from: call.caller.nameAddr, callId: call.callId, cseq: extra.inviteCseq };
+    const routeSet = routeSetTowardCallee(response, (r) => this.deps.own.refersToUs(r.uri)).map(ownedString);
+    const ack = ackOf2xx(invite, response, contact.toString(), routeSet);
+    ack.prepend('Via', this.deps.own.viaFor(destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`, local).toString());
+    const bytes = ownedBytes(ack.serialize());
+    acks.set(ownedString(tag), bytes);
+    this.deps.log?.info({ callId: invite.callId, to: destination }, 'second dialog on the answered branch: ACK and BYE');
+    await this.deps.send(bytes, destination, local).catch((err: unknown) =>
+      this.deps.log?.info({ err, callId: invite.callId }, 'ACK of a second dialog\'s 2xx not delivered'),
+    );
+    const dialog = new Dialog(invite.callId, {
+      tag: call.caller.tag, nameAddr: invite.from, target: undefined, routeSet: [], cseq: invite.cseq,
+      source: destination, pin: null, trunk: null, natted: false,
+    }, {
+      tag, nameAddr: response.get('to') ?? '', target: contact.toString(), routeSet, cseq: 0,
+      source: destination, pin: null, trunk: null, natted: false, local,
+    });
+    await this.deps.sendBye(dialog, 'callee', ANSWERED_ELSEWHERE, destination);
   }
 
   /** The branch has its final response: timers stop and the transaction is no longer a forward. */
@@ -535,7 +612,7 @@ export class Forwarder {
     dialog.callee.target = contact.toString();
     dialog.callee.routeSet = routeSetTowardCallee(response, (r) => this.deps.own.refersToUs(r.uri));
     this.deps.log?.info({ callId: ctx.request.callId, to: b.destination, reason }, '2xx not passed on: ACK and BYE');
-    const ack = ackOf2xx(ctx.request, response, contact.toString(), dialog.callee.routeSet);
+    const ack = ackOf2xx(inviteIdentity(ctx.request), response, contact.toString(), dialog.callee.routeSet);
     ack.prepend('Via', this.deps.own.viaFor(b.destination, `${BRANCH_PREFIX}${randomBytes(8).toString('hex')}`, b.local).toString());
     b.lateAck = ack.serialize();
     await this.deps.send(b.lateAck, b.destination, b.local).catch((err: unknown) =>

@@ -54,6 +54,10 @@ export class MediaAnchor {
     role: 'offer' | 'answer',
   ): Promise<boolean> {
     if (!dialog || message.body.length === 0 || !/application\/sdp/i.test(message.contentType ?? '')) return false;
+    // An ended dialog has released its media: a late request's SDP opens no session again (it
+    // would have no owner left to release it) and passes as it came; the other side answers 481.
+    const version = dialog.sdpVersionToward(Dialog.other(from));
+    if (dialog.state === 'terminated' || version === null) return false;
     // Scanned once: described now, rewritten by anchorParsed below.
     const sdp = parseSdp(message.body.toString('latin1'));
     const info: SdpInfo = describeParsed(sdp);
@@ -87,7 +91,7 @@ export class MediaAnchor {
     const anchored = anchorParsed(sdp, {
       address: this.ctx.media.advertise,
       role,
-      version: dialog.sdpVersionToward[Dialog.other(from)],
+      version,
       streams: info.media.map((m) => {
         const stream = session.streams.find((s) => s.index === m.index);
         if (m.rejected || !stream) return 'rejected' as const;

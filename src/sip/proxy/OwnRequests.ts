@@ -51,14 +51,25 @@ export function routeSetTowardCallee(response: SipResponse, isOwn: (route: NameA
   return (own < 0 ? rr : rr.slice(0, own)).map((r) => r.toString()).reverse();
 }
 
+/** What the ACK of a 2xx takes from its INVITE (§13.2.2.4): From, Call-ID and the CSeq number. */
+export interface InviteIdentity {
+  from: string;
+  callId: string;
+  cseq: number;
+}
+
+export function inviteIdentity(invite: SipRequest): InviteIdentity {
+  return { from: invite.get('from') ?? '', callId: invite.callId ?? '', cseq: invite.cseq?.seq ?? 1 };
+}
+
 /** The ACK of a 2xx to `invite`: to the 2xx's Contact, along `routeSet` (routeSetTowardCallee). */
-export function ackOf2xx(invite: SipRequest, response: SipResponse, contact: string, routeSet: readonly string[]): SipRequest {
+export function ackOf2xx(invite: InviteIdentity, response: SipResponse, contact: string, routeSet: readonly string[]): SipRequest {
   const ack = new SipRequest({ method: 'ACK', uri: contact, fields: [] });
   for (const route of routeSet) ack.append('Route', route);
-  ack.set('From', invite.get('from') ?? '');
+  ack.set('From', invite.from);
   ack.set('To', response.get('to') ?? '');
-  ack.set('Call-ID', invite.callId ?? '');
-  ack.set('CSeq', `${invite.cseq?.seq ?? 1} ACK`);
+  ack.set('Call-ID', invite.callId);
+  ack.set('CSeq', `${invite.cseq} ACK`);
   return finish(ack);
 }
 

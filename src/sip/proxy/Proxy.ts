@@ -322,6 +322,7 @@ export class SipProxy {
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
     this.forwarder.stopTimers();
+    this.dialogs.stopExpiry();
     this.drainer?.shorten(0);
     const transport = this.transport;
     this.transport = null;

@@ -86,8 +86,11 @@ export class SipCounters {
   readonly callsFailed = new Map<CallFailure, number>();
   /** In-dialog requests (ACK included) whose destination a route pin decided. */
   pinnedRequests = 0;
+  /** Requests and responses received, all of them: how busy signalling is (app/IdleCollector). */
+  messagesReceived = 0;
 
   received(message: { kind: 'request'; method: string } | { kind: 'response'; status: number }): void {
+    this.messagesReceived += 1;
     if (message.kind === 'request') bump(this.requestsReceived, methodLabel(message.method));
     else bump(this.responsesReceived, statusClass(message.status));
   }

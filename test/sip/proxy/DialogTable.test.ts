@@ -58,4 +58,43 @@ test('media ownership: the first live claim holds unless replaced; disown forget
   assert.is(table.ownerOf('m'), undefined);
 });
 
+test('ended dialogs leave the table in the order they ended, each after its wait, on one timer', async () => {
+  const table = new DialogTable();
+  const dialogs = Array.from({ length: 3000 }, (_, i) => new Dialog(`e${i}`, peer(`a${i}`), peer(`b${i}`)));
+  for (const d of dialogs) {
+    table.add(d, d.caller.tag);
+    table.add(d, d.callee.tag);
+  }
+  const found = (d: Dialog) => table.find({ callId: d.callId, from: { tag: d.caller.tag }, to: { tag: d.callee.tag } }) === d;
+  const until = async (check: () => boolean, ms: number) => {
+    const deadline = Date.now() + ms;
+    while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  };
+  for (const [i, d] of dialogs.entries()) {
+    d.terminate();
+    table.expireLater(d, i < 2000 ? 30 : 800);
+  }
+  assert.is(table.ending, 3000);
+  assert.ok(dialogs.every(found), 'still found while they wait (retransmitted BYE/ACK)');
+  await until(() => table.ending === 1000, 700);
+  assert.ok(dialogs.slice(0, 2000).every((d) => !found(d)), 'the first two thousand gone');
+  assert.ok(dialogs.slice(2000).every(found), 'the last thousand still waiting');
+  await until(() => table.ending === 0, 3000);
+  assert.is(table.size, 0);
+  assert.is(table.ending, 0);
+});
+
+test('an ended dialog keeps what routes a late request, not its SDP state or media key', () => {
+  const d = new Dialog('t1', peer('a'), peer('b'));
+  d.mediaKey = 't1|a';
+  assert.ok(d.sdpVersionToward('caller') !== null);
+  d.terminate();
+  assert.is(d.state, 'terminated');
+  assert.is(d.sdpVersionToward('caller'), null);
+  assert.is(d.sdpVersionToward('callee'), null);
+  assert.is(d.mediaKey, null);
+  assert.is(d.callee.tag, 'b');
+  assert.is(d.caller.source.address, '192.0.2.1');
+});
+
 test.run();

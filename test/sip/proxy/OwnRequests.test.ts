@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import { suite } from '../../support/suite.ts';
 import { parseMessage } from '../../../src/sip/wire/parser.ts';
 import type { SipRequest, SipResponse } from '../../../src/sip/wire/message.ts';
-import { ackOf2xx, byeOf, cancelOf, hopByHopAck, routeSetTowardCallee } from '../../../src/sip/proxy/OwnRequests.ts';
+import { ackOf2xx, byeOf, cancelOf, hopByHopAck, inviteIdentity, routeSetTowardCallee } from '../../../src/sip/proxy/OwnRequests.ts';
 
 const test = suite('sip/OwnRequests');
 
@@ -79,7 +79,7 @@ test('route set toward the callee: the Record-Route entries above our own, neare
 
 test('ACK of a 2xx: to the Contact, along the route set toward the callee', () => {
   const ok = response(200, ['Record-Route: <sip:gw-proxy.example;lr>, <sip:198.51.100.10;lr>']);
-  const ack = ackOf2xx(invite, ok, 'sip:gw@192.168.50.20:5060', ['<sip:gw-proxy.example;lr>']);
+  const ack = ackOf2xx(inviteIdentity(invite), ok, 'sip:gw@192.168.50.20:5060', ['<sip:gw-proxy.example;lr>']);
   assert.is(ack.uriText, 'sip:gw@192.168.50.20:5060');
   assert.equal(ack.routes.map((r) => r.uri.toString()), ['sip:gw-proxy.example;lr']);
   assert.is(ack.to?.tag, 'gw');
