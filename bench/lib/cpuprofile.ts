@@ -148,6 +148,15 @@ export interface Location {
 
 export type Locate = (url: string, line0: number, column0: number) => Location;
 
+/** Locations from the URL alone (no file system): the path after its last node_modules/, else from dist/src/ or src/ on. */
+export const urlLocator: Locate = (url, line0) => {
+  const path = url.replace(/^file:\/\//, '');
+  const nm = path.lastIndexOf('/node_modules/');
+  if (nm >= 0) return { path: path.slice(nm + 1), line: line0 + 1 };
+  const src = /(?:^|\/)((?:dist\/)?src\/.*)$/.exec(path);
+  return { path: src ? src[1]! : path, line: line0 + 1 };
+};
+
 /** findEntry's answer when the map has the position (an empty object when it has not). */
 const isMapping = (entry: SourceMapping | object): entry is SourceMapping => 'originalSource' in entry;
 
@@ -155,7 +164,8 @@ const isMapping = (entry: SourceMapping | object): entry is SourceMapping => 'or
  * Locations read from the file system: a file:// script's path relative to the nearest directory
  * above it with a package.json (so dist/src/… of any checkout, --pinlatch-dir included), mapped
  * through the script's source map (X.js.map beside X.js, as tsc writes it) to src/….ts and its
- * line. Maps and roots are read once per file and directory.
+ * line; urlLocator's path for a file in node_modules or under no package.json. Maps and roots are read once per file
+ * and directory.
  */
 export function fileLocator(): Locate {
   const maps = new Map<string, SourceMap | null>();
@@ -206,19 +216,11 @@ export function fileLocator(): Locate {
       file = source.startsWith('file://') ? fileURLToPath(source) : resolve(dirname(file), source);
       line = entry.originalLine + 1;
     }
-    const root = rootOf(dirname(file));
-    return { path: root === null ? file : relative(root, file), line };
+    // A package in node_modules has a package.json of its own: its path is told from node_modules/ on.
+    const root = file.includes('/node_modules/') ? null : rootOf(dirname(file));
+    return root === null ? { path: urlLocator(file, 0, 0).path, line } : { path: relative(root, file), line };
   };
 }
-
-/** Locations from the URL alone (no file system): the path after its last node_modules/, else from dist/src/ or src/ on. */
-export const urlLocator: Locate = (url, line0) => {
-  const path = url.replace(/^file:\/\//, '');
-  const nm = path.lastIndexOf('/node_modules/');
-  if (nm >= 0) return { path: path.slice(nm + 1), line: line0 + 1 };
-  const src = /(?:^|\/)((?:dist\/)?src\/.*)$/.exec(path);
-  return { path: src ? src[1]! : path, line: line0 + 1 };
-};
 
 /** One frame of the merged call tree: every stack with the same functions in the same order is one path. */
 export interface Frame {
@@ -363,7 +365,7 @@ export function withoutIdle(root: Frame): Frame {
   return { ...root, children, totalUs: root.selfUs + children.reduce((s, c) => s + c.totalUs, 0) };
 }
 
-/** Totals bottom-up; frames with no time left out, children largest first; the build-only index dropped. */
+/** Totals bottom-up; frames with no time left out, children largest first (then by name); the build-only index dropped. */
 function finish(root: Building): Frame {
   const order: Building[] = [];
   const stack: Building[] = [root];
@@ -378,7 +380,7 @@ function finish(root: Building): Frame {
     const children = (f.children as Building[])
       .map((c) => done.get(c)!)
       .filter((c) => c.totalUs > 0)
-      .sort((a, b) => b.totalUs - a.totalUs);
+      .sort((a, b) => b.totalUs - a.totalUs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const totalUs = f.selfUs + children.reduce((s, c) => s + c.totalUs, 0);
     done.set(f, { name: f.name, where: f.where, category: f.category, module: f.module, selfUs: f.selfUs, totalUs, children });
   }
