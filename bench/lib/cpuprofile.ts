@@ -6,7 +6,7 @@
  *
  * Time: a profile holds one sample per tick (about 1 ms, `--cpu-prof-interval`), each the id of the
  * node that was running; sample i starts at startTime + timeDeltas[0..i] and lasts until the next
- * sample starts (the last one until endTime), as Chrome DevTools counts it. The clock is V8's
+ * sample starts (the last one until endTime). The clock is V8's
  * monotonic clock in microseconds, the one process.hrtime() reads on Linux (CLOCK_MONOTONIC), so
  * another process can name a window (e.g. one benchmark step) in the same units.
  */
@@ -352,6 +352,7 @@ export function callTree(profiles: CpuProfile[], options: TreeOptions = {}): Fra
       frame.selfUs += self.get(node.id) ?? 0;
       for (const c of node.children ?? []) stack.push([byId.get(c)!, frame]);
     }
+    if (visited.size !== byId.size) throw new ProfileError(`profile ${p}: ${byId.size - visited.size} nodes not reachable from the root (not a tree)`);
   }
   return finish(root);
 }

@@ -204,6 +204,9 @@ test('bad profiles are refused with the reason', () => {
   const twice = JSON.parse(JSON.stringify(base)) as CpuProfile;
   twice.nodes[5]!.children!.push(7);
   assert.throws(() => callTree([twice], { locate: urlLocator }), /reached twice/);
+  const island = JSON.parse(JSON.stringify(base)) as CpuProfile;
+  island.nodes.push(frame(12, 'a', '', -1, [13]), frame(13, 'b', '', -1, [12]));
+  assert.throws(() => callTree([island], { locate: urlLocator }), /2 nodes not reachable/);
   const unknown = JSON.parse(JSON.stringify(base)) as CpuProfile;
   unknown.samples[0] = 99;
   assert.throws(() => callTree([unknown], { locate: urlLocator }), /unknown node 99/);
@@ -257,8 +260,9 @@ test('a real profile (node --cpu-prof): the hot function in the graph, the windo
     const hot = step.topFunctions.find((f) => f.name === 'spinHot');
     assert.ok(hot && hot.total.pct > 80, `spinHot is most of the window: ${JSON.stringify(hot)}`);
     assert.ok(hot!.where.endsWith('hot.mjs:2'), hot!.where);
-    assert.ok(Math.abs(step.wallUs - (window.toUs - window.fromUs)) < 20_000, `the window's samples span it: ${step.wallUs} µs`);
-    assert.ok(step.idleUs < 20_000);
+    // Within a few sampling intervals (1 ms each, longer when the machine is loaded).
+    assert.ok(Math.abs(step.wallUs - (window.toUs - window.fromUs)) < 50_000, `the window's samples span it: ${step.wallUs} µs`);
+    assert.ok(step.idleUs < 50_000, `no idle in the window: ${step.idleUs} µs`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
