@@ -10,6 +10,8 @@
  *        [--idle-s 0] (after every step the relay idles this long; its RSS and, for pinlatch, V8 heap
  *        are reported at the end of the step and then; pinlatch runs with its metrics endpoint for it)
  *        [--pinlatch-dir DIR] (the checkout whose dist/src/cli.js is run as pinlatch: an A/B against another build)
+ *        [--profile DIR] (pinlatch under --cpu-prof, its profiles in DIR; after the run, a flame graph and a
+ *        self-time summary of its main thread for each of its steps, beside --out or in DIR: bench/lib/cps-profile.ts)
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -39,10 +41,10 @@
  * counts Kamailio's shared memory once per process, so its PSS sum is given as well), the RSS per
  * 1,000 calls in progress (bench/lib/cps-memory.ts), and with --idle-s what is left after the load.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir, cpus, release } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Child } from '../test/control/child.ts';
@@ -52,6 +54,7 @@ import { udpDropsAt } from './lib/proc-stats.ts';
 import { callOutcomes, refusedFromCounts } from './lib/call-outcomes.ts';
 import { callsInProgress, metricValue, PeakCalls, type StepMemory } from './lib/cps-memory.ts';
 import { cpsChartSvg, STEP_HEADER, stepRow, summaryLines, type CpsMode, type CpsStep } from './lib/cps-report.ts';
+import { monotonicUs, writeStepProfiles, type ProfiledStep } from './lib/cps-profile.ts';
 
 export class CpsUsageError extends Error {
   readonly code = 'ERR_PINLATCH_BENCH_USAGE';
@@ -195,6 +198,8 @@ abstract class Stack {
   readonly children: Child[] = [];
   /** CPUs the relay's processes run on (taskset -c), '' for any. */
   cpus = '';
+  /** From SIGTERM to SIGKILL: a process under --cpu-prof writes its profile as it exits. */
+  stopGraceMs = 2000;
   constructor(readonly name: TargetName) {}
   abstract start(dir: string): Promise<void>;
   abstract usage(): Usage;
@@ -206,7 +211,7 @@ abstract class Stack {
     return PORTS[this.name];
   }
   async stop(): Promise<void> {
-    for (const child of [...this.children].reverse()) await child.stop();
+    for (const child of [...this.children].reverse()) await child.stop(this.stopGraceMs);
   }
   output(): string {
     return this.children.map((c) => `--- pid ${c.pid}:\n${c.output.slice(-3000)}`).join('\n');
@@ -214,7 +219,7 @@ abstract class Stack {
 }
 
 class PinlatchStack extends Stack {
-  private pid = 0;
+  pid = 0;
   /**
    * Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots), and
    * its sip.warmUpRounds (null: its default).
@@ -472,6 +477,7 @@ export async function runCps(argv: string[]): Promise<void> {
       'settle-ms': { type: 'string', default: '500' },
       'idle-s': { type: 'string', default: '0' },
       'pinlatch-dir': { type: 'string', default: REPO_DIR },
+      profile: { type: 'string' },
     },
     strict: true,
   });
@@ -506,6 +512,10 @@ export async function runCps(argv: string[]): Promise<void> {
   const names = values.targets.split(',') as TargetName[];
   for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (${Object.keys(PORTS).join(', ')})`);
   if (overload === 'auto' && !names.includes('pinlatch')) throw new CpsUsageError('--overload auto measures pinlatch: add it to --targets, or give the rate');
+  const profileDir = values.profile === undefined ? null : resolve(values.profile);
+  if (profileDir !== null && !names.includes('pinlatch')) throw new CpsUsageError('--profile profiles pinlatch: add it to --targets');
+  if (profileDir !== null) mkdirSync(profileDir, { recursive: true });
+  const nodeArgs = [...values['node-args'].split(' ').filter(Boolean), ...(profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`])];
   const missing = [SIPP, ...(pinning.relay !== '' || pinning.load !== '' ? [TASKSET] : []),
     ...(names.includes('kamailio') ? [KAMAILIO, RTPENGINE, `${KAMAILIO_MODULES}/rtpengine.so`] : []),
     ...(names.includes('kamailio-alone') ? [KAMAILIO] : []),
@@ -515,13 +525,15 @@ export async function runCps(argv: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
   const stacks = new Map<TargetName, Stack>(names.map((n) => {
     const stack = n === 'pinlatch'
-      ? new PinlatchStack(cli, values['node-args'].split(' ').filter(Boolean), warmUpRounds, idleS > 0)
+      ? new PinlatchStack(cli, nodeArgs, warmUpRounds, idleS > 0)
       : new KamailioStack(workers, n === 'kamailio');
     stack.cpus = pinning.relay;
+    if (profileDir !== null) stack.stopGraceMs = 30_000;
     return [n, stack];
   }));
   const uases = new Map<Stack, Child>();
   const steps: CpsStep[] = [];
+  const profiled: ProfiledStep[] = [];
   const deadline = Date.now() + maxMs;
   const scenarios = writeScenarios(dir);
   const running = new Set<Stack>();
@@ -551,7 +563,9 @@ export async function runCps(argv: string[]): Promise<void> {
       return null;
     }
     console.log(`… ${stack.name} ${plan.mode} ${plan.rate} cps${plan.multiple === null ? '' : ` (${plan.multiple}×)`}, ${plan.calls} calls`);
+    const fromUs = monotonicUs();
     const r = await runStep(stack, dir, plan, pinning.load);
+    if (profileDir !== null && stack instanceof PinlatchStack) profiled.push({ step: r, pid: stack.pid, window: { fromUs, toUs: monotonicUs() } });
     if (r.lost > 0) console.error(`${stack.name} output at ${plan.rate} cps (tail):\n${stack.output().slice(-1500)}`);
     // Let the last calls' transactions and quarantined ports expire before the next step.
     if (idleS > 0) Object.assign(r.memory, await idleAfter(stack, Math.max(3, idleS)));
@@ -646,6 +660,11 @@ export async function runCps(argv: string[]): Promise<void> {
       subtitle: `${[...stacks.keys()].join(' vs ')}; relay pinned to CPU ${pinning.relay || 'any'}, sipp to ${pinning.load || 'any'}; ${machine}`,
     }));
     console.log(`wrote ${json} and ${svg}`);
+  }
+  if (profileDir !== null) {
+    const stem = values.out ? values.out.replace(/\.json$/, '') : join(profileDir, 'flame-cps');
+    const subtitle = `pinlatch under --cpu-prof, relay on CPU ${pinning.relay || 'any'}; ${machine}`;
+    for (const line of writeStepProfiles(profileDir, profiled, stem, subtitle)) console.log(line);
   }
 }
 
