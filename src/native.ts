@@ -295,7 +295,10 @@ export interface OpenLegPolicy {
  * configures and closes that relay's streams without a message to its thread's JavaScript. The
  * sockets are bound on the calling thread, so bind errors (ERR_PINLATCH_BIND / EADDRINUSE...) and
  * argument errors are thrown here, synchronously; the commands are then queued natively and the
- * relay's loop applies them in order, before any later method of the relay runs. Once the relay is
+ * relay's loop applies them in order, at its next iteration (a packet, a timer) or once wake() is
+ * called, and always before any later method of the relay runs. Pushing does not wake the relay's
+ * thread: each wake-up preempts the caller when both share a CPU, so the caller wakes it once for a
+ * burst (ShardPool). Once the relay is
  * closed (its thread stopped or died) every method throws ERR_PINLATCH_CLOSED and closes what it
  * bound.
  */
@@ -309,6 +312,8 @@ export interface RelayControl {
   setLegs(legs: Array<{ id: number; leg: 'a' | 'b'; policy: LegPolicy }>): void;
   /** Closes streams; unknown ids are ignored. */
   closeStreams(ids: number[]): void;
+  /** Wakes the relay's loop (uv_async_send) if pushed commands wait for it; never throws. */
+  wake(): void;
 }
 
 export interface NativeAddon {

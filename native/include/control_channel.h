@@ -6,13 +6,16 @@
 // preempted the main thread. Now the main thread binds a stream's four sockets itself (socket()
 // and bind() do not care which thread calls them, so bind errors are thrown synchronously to the
 // caller), takes the stream id from this channel, and pushes commands (open with the bound
-// sockets, set a leg's parsed policy, close) onto a mutex-guarded queue; one uv_async_send wakes
-// the worker's loop, whose callback applies them in C++ (Relay::DrainCommands). libuv coalesces
-// async sends, so a burst of commands costs one wake-up of the worker and no JavaScript there.
+// sockets, set a leg's parsed policy, close) onto a mutex-guarded queue. The worker's loop applies
+// them in C++ (Relay::DrainCommands) on every iteration it makes anyway (packets, its timers) and
+// when Wake() (uv_async_send) wakes it. Pushing does not wake: on one CPU each wake-up preempts the
+// pushing thread (a profile of the main thread at 400 calls/s showed an uv_async_send per command
+// costing as much as the postMessage it replaced), so the caller wakes the worker once for
+// whatever it pushed within a short deadline (ShardPool), and a busy worker needs no wake at all.
 //
 // Ownership: the worker's Relay and every main-thread RelayControl share the channel. The relay
 // attaches its uv_async_t and detaches it (Close) before closing it on its own loop, under the
-// same mutex that Push holds while it calls uv_async_send, so a push never touches a closed
+// same mutex that Wake holds while it calls uv_async_send, so a wake never touches a closed
 // handle. After Close, pushes throw ERR_PINLATCH_CLOSED and the commands' sockets are closed by
 // their owners (the caller's vector, or the queue that Close hands back): no descriptor leaks.
 //
@@ -68,18 +71,21 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   // Stream ids of the relay, unique whichever thread opens the stream. Never 0.
   uint32_t NextStreamId();
 
-  // Any thread: queues `commands` (in order) and wakes the worker. kOpen commands record their
+  // Any thread: queues `commands` (in order); they wait for the worker's next loop iteration or
+  // the next Wake(). kOpen commands record their
   // stream's family, kClose commands forget it. Throws NativeError (ERR_PINLATCH_CLOSED once the
   // relay is closed; ERR_PINLATCH_SOCKET/EAGAIN when the queue is full); then nothing was queued
   // and `commands` still owns its sockets.
   void Push(std::vector<ControlCommand>& commands);
+  // Any thread: wakes the worker's loop if commands are waiting (no-op once the relay is closed).
+  void Wake();
   // Family (AF_INET/AF_INET6) of an open stream, or 0 when unknown or closed.
   int StreamFamily(uint32_t id) const;
   // The worker's own opens and closes (restore, tests) keep the family table current too.
   void NoteStream(uint32_t id, int family);
   void ForgetStream(uint32_t id);
 
-  // Worker: every queued command, in push order.
+  // Worker: every queued command, in push order (without locking when there is none).
   std::vector<ControlCommand> Take();
   // Worker: the handle to uv_async_send on each push. Registers the channel under its token.
   void Attach(uv_async_t* wake);
@@ -96,6 +102,8 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
   std::atomic<uint32_t> next_id_{1};
   mutable std::mutex mutex_;
   std::vector<ControlCommand> queue_;
+  // queue_ is not empty; read without the mutex by the worker's every loop iteration.
+  std::atomic<bool> pending_{false};
   std::unordered_map<uint32_t, uint8_t> families_;
   uv_async_t* wake_ = nullptr;
   bool closed_ = false;

@@ -32,9 +32,9 @@ class Relay : public Napi::ObjectWrap<Relay> {
   // Closes every stream (close() from JS, env teardown, or finalization), the control channel
   // (later pushes throw, queued commands' sockets close) and its async handle.
   void CloseAll();
-  // Applies the commands the main thread pushed (control_channel.h), in order. Runs on the
-  // channel's wake-up and before every JS method, so a MessagePort request (stats right after an
-  // open) sees every stream pushed before it.
+  // Applies the commands the main thread pushed (control_channel.h), in order. Runs on every
+  // iteration of the loop (a uv_check), on the channel's wake-up, and before every JS method, so a
+  // MessagePort request (stats right after an open) sees every stream pushed before it.
   void DrainCommands();
 
   // Bounds the error texts kept between two takeCommandErrors() calls (the count is exact).
@@ -65,6 +65,7 @@ class Relay : public Napi::ObjectWrap<Relay> {
   Napi::Value TakeCommandErrors(const Napi::CallbackInfo& info);
 
   static void OnWake(uv_async_t* handle);
+  static void OnLoopIteration(uv_check_t* handle);
   static void OnWakeClosed(uv_handle_t* handle);
   void EnsureOpen(Napi::Env env) const;
   // EnsureOpen, then DrainCommands: what every JS method does first.
@@ -80,11 +81,14 @@ class Relay : public Napi::ObjectWrap<Relay> {
   std::unique_ptr<UringEngine> uring_;
   std::unordered_map<uint32_t, std::unique_ptr<Stream>> streams_;
   std::shared_ptr<ControlChannel> channel_;
-  // The channel's wake-up on this environment's loop; freed by its close callback.
+  // The channel's wake-up and the per-iteration drain on this environment's loop; freed by the
+  // close callback of the last of the two handles.
   struct Wake {
     uv_async_t async;
+    uv_check_t check;
     std::shared_ptr<EnvLoop> env;
     Relay* relay = nullptr;
+    int open_handles = 0;
   };
   Wake* wake_ = nullptr;
   uint64_t command_errors_ = 0;
@@ -105,6 +109,8 @@ class RelayControl : public Napi::ObjectWrap<RelayControl> {
   Napi::Value OpenStreams(const Napi::CallbackInfo& info);
   void SetLegs(const Napi::CallbackInfo& info);
   void CloseStreams(const Napi::CallbackInfo& info);
+  // Wakes the relay's loop if pushed commands wait for it.
+  void Wake(const Napi::CallbackInfo& info);
 
   std::shared_ptr<ControlChannel> channel_;
 };

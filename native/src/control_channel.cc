@@ -50,12 +50,12 @@ void ControlChannel::Push(std::vector<ControlCommand>& commands) {
   if (closed_ || wake_ == nullptr) throw NativeError(kErrClosed, "the relay is closed");
   if (queue_.size() + commands.size() > kMaxPending) {
     throw NativeError(kErrSocket, "the relay's control queue is full (its thread does not drain it)", EAGAIN,
-                      "uv_async_send");
+                      "push");
   }
   size_t opens = 0;
   for (const ControlCommand& command : commands) opens += command.kind == ControlCommand::Kind::kOpen ? 1 : 0;
   if (families_.size() + opens > kMaxStreams) {
-    throw NativeError(kErrSocket, "the relay has too many open streams", EMFILE, "uv_async_send");
+    throw NativeError(kErrSocket, "the relay has too many open streams", EMFILE, "push");
   }
   for (ControlCommand& command : commands) {
     if (command.kind == ControlCommand::Kind::kOpen) {
@@ -66,7 +66,12 @@ void ControlChannel::Push(std::vector<ControlCommand>& commands) {
     queue_.push_back(std::move(command));
   }
   commands.clear();
-  uv_async_send(wake_);
+  pending_.store(true, std::memory_order_release);
+}
+
+void ControlChannel::Wake() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!closed_ && wake_ != nullptr && !queue_.empty()) uv_async_send(wake_);
 }
 
 int ControlChannel::StreamFamily(uint32_t id) const {
@@ -87,7 +92,9 @@ void ControlChannel::ForgetStream(uint32_t id) {
 }
 
 std::vector<ControlCommand> ControlChannel::Take() {
+  if (!pending_.load(std::memory_order_acquire)) return {};
   std::lock_guard<std::mutex> lock(mutex_);
+  pending_.store(false, std::memory_order_relaxed);
   return std::exchange(queue_, {});
 }
 
@@ -110,6 +117,7 @@ std::vector<ControlCommand> ControlChannel::Close() {
     closed_ = true;
     wake_ = nullptr;
     pending = std::exchange(queue_, {});
+    pending_.store(false, std::memory_order_relaxed);
     families_.clear();
   }
   Registry& registry = TheRegistry();

@@ -278,17 +278,29 @@ Relay::Relay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Relay>(info) {
     }
     channel_ = std::make_shared<ControlChannel>(socket_buffers_);
     wake_ = new Wake();
-    const int rc = uv_async_init(env_loop_->loop(), &wake_->async, &OnWake);
+    wake_->env = env_loop_;
+    wake_->relay = this;
+    wake_->async.data = wake_;
+    wake_->check.data = wake_;
+    int rc = uv_async_init(env_loop_->loop(), &wake_->async, &OnWake);
     if (rc != 0) {
       delete wake_;
       wake_ = nullptr;
       throw NativeError(kErrSocket, "uv_async_init failed", -rc, "uv_async_init");
     }
-    wake_->async.data = wake_;
-    wake_->env = env_loop_;
-    wake_->relay = this;
-    // Like the stream sockets' polls, the wake-up does not keep the loop alive by itself.
+    wake_->open_handles = 1;
+    rc = uv_check_init(env_loop_->loop(), &wake_->check);
+    if (rc == 0) {
+      wake_->open_handles = 2;
+      rc = uv_check_start(&wake_->check, &OnLoopIteration);
+    }
+    if (rc != 0) {
+      CloseAll();
+      throw NativeError(kErrSocket, "uv_check_start failed", -rc, "uv_check_start");
+    }
+    // Like the stream sockets' polls, neither handle keeps the loop alive by itself.
     uv_unref(reinterpret_cast<uv_handle_t*>(&wake_->async));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&wake_->check));
     channel_->Attach(&wake_->async);
     env_loop_->Register(this);
   });
@@ -304,10 +316,15 @@ void Relay::OnWake(uv_async_t* handle) {
   if (wake->relay != nullptr) wake->relay->DrainCommands();
 }
 
+void Relay::OnLoopIteration(uv_check_t* handle) {
+  Wake* wake = static_cast<Wake*>(handle->data);
+  if (wake->relay != nullptr) wake->relay->DrainCommands();
+}
+
 void Relay::OnWakeClosed(uv_handle_t* handle) {
   Wake* wake = static_cast<Wake*>(handle->data);
-  std::shared_ptr<EnvLoop> env = std::move(wake->env);
-  delete wake;
+  std::shared_ptr<EnvLoop> env = wake->env;
+  if (--wake->open_handles == 0) delete wake;
   env->OnCloseFinished();
 }
 
@@ -319,8 +336,13 @@ void Relay::CloseAll() {
     // Detached from the channel above, so no thread sends on it any more; the environment's
     // teardown waits for the close callback (EnvLoop) before the loop closes.
     wake_->relay = nullptr;
-    wake_->env->OnCloseStarted();
-    uv_close(reinterpret_cast<uv_handle_t*>(&wake_->async), &OnWakeClosed);
+    const int handles = wake_->open_handles;
+    uv_handle_t* const owned[2] = {reinterpret_cast<uv_handle_t*>(&wake_->async),
+                                   reinterpret_cast<uv_handle_t*>(&wake_->check)};
+    for (int i = 0; i < handles; ++i) {
+      wake_->env->OnCloseStarted();
+      uv_close(owned[i], &OnWakeClosed);
+    }
     wake_ = nullptr;
   }
   streams_.clear();
@@ -601,6 +623,7 @@ Napi::Function RelayControl::DefineClass(Napi::Env env) {
                                                    InstanceMethod<&RelayControl::OpenStreams>("openStreams"),
                                                    InstanceMethod<&RelayControl::SetLegs>("setLegs"),
                                                    InstanceMethod<&RelayControl::CloseStreams>("closeStreams"),
+                                                   InstanceMethod<&RelayControl::Wake>("wake"),
                                                });
 }
 
@@ -716,6 +739,8 @@ void RelayControl::SetLegs(const Napi::CallbackInfo& info) {
     channel_->Push(commands);
   });
 }
+
+void RelayControl::Wake(const Napi::CallbackInfo&) { channel_->Wake(); }
 
 // closeStreams(ids): unknown ids are ignored by the relay, as closeStream does.
 void RelayControl::CloseStreams(const Napi::CallbackInfo& info) {

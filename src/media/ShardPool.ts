@@ -93,6 +93,17 @@ export function toMediaError(error: SerializedError, index?: number): MediaError
   });
 }
 
+/**
+ * Longest a call's open or leg policy waits in a shard's native queue before the pool wakes the
+ * shard's loop for it (ms). A shard busy relaying iterates its loop far more often and applies
+ * the queue then, with no wake-up of its own; an idle one is woken once for what a few ms
+ * brought, instead of once per command (each wake-up preempts the main thread on one CPU). The
+ * sockets are bound already, so media that comes before the open is applied waits in their buffers.
+ */
+export const WAKE_MAX_MS = 2;
+/** The same for closes: their ports rest in quarantine anyway (ms). */
+export const CLOSE_WAKE_MAX_MS = 20;
+
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
@@ -104,6 +115,8 @@ interface ShardSlot {
   up: boolean;
   /** The native control handle of the shard's relay, while it is up. */
   control: RelayControl | null;
+  /** The pending wake-up of the shard's loop for pushed commands, and when it fires (performance.now()). */
+  loopWake: { timer: NodeJS.Timeout; at: number } | null;
   /** Requests queued for the shard's port, posted as one batch per task. */
   outbox: ShardOutbox | null;
   threadId: number | null;
@@ -182,6 +195,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         index,
         up: false,
         control: null,
+        loopWake: null,
         outbox: null,
         threadId: null,
         placement: null,
@@ -236,11 +250,14 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
    */
   openStreams(shard: number, specs: StreamSpec[], legs: OpenLegPolicy[] = []): number[] {
     const control = this.#control(shard);
+    let ids: number[];
     try {
-      return legs.length > 0 ? control.openStreams(specs, legs) : control.openStreams(specs);
+      ids = legs.length > 0 ? control.openStreams(specs, legs) : control.openStreams(specs);
     } catch (err) {
       throw this.#controlError(shard, err);
     }
+    this.#wakeWithin(this.#slots[shard]!, WAKE_MAX_MS);
+    return ids;
   }
 
   /** Sets leg policies of a running shard's streams (checked here, applied by the shard's loop). */
@@ -251,11 +268,12 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     } catch (err) {
       throw this.#controlError(shard, err);
     }
+    this.#wakeWithin(this.#slots[shard]!, WAKE_MAX_MS);
   }
 
   /**
-   * Closes streams of a running shard. Its loop closes the sockets moments later, before it
-   * handles any later request (a `stats` reply means they are closed).
+   * Closes streams of a running shard. Its loop closes the sockets within CLOSE_WAKE_MAX_MS, and
+   * before it handles any later request (a `stats` reply means they are closed).
    */
   closeStreams(shard: number, ids: number[]): void {
     const control = this.#control(shard);
@@ -264,6 +282,22 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     } catch (err) {
       throw this.#controlError(shard, err);
     }
+    this.#wakeWithin(this.#slots[shard]!, CLOSE_WAKE_MAX_MS);
+  }
+
+  /** Has the shard's loop woken within `delayMs` (one timer per shard, the earliest deadline wins). */
+  #wakeWithin(slot: ShardSlot, delayMs: number): void {
+    const at = performance.now() + delayMs;
+    if (slot.loopWake !== null) {
+      if (slot.loopWake.at <= at) return;
+      clearTimeout(slot.loopWake.timer);
+    }
+    const timer = setTimeout(() => {
+      slot.loopWake = null;
+      slot.control?.wake();
+    }, delayMs);
+    timer.unref();
+    slot.loopWake = { timer, at };
   }
 
   #control(shard: number): RelayControl {
@@ -399,6 +433,8 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       const wasUp = slot.up;
       slot.up = false;
       slot.control = null;
+      if (slot.loopWake !== null) clearTimeout(slot.loopWake.timer);
+      slot.loopWake = null;
       slot.threadId = null;
       slot.placement = null;
       slot.abort = null;

@@ -41,12 +41,12 @@ function thrown(fn: () => unknown): NativeError {
 
 for (const io of IO_PATHS) {
   test(`${io}: opens bind on the calling thread; the relay applies opens, legs and closes in order`, async () => {
+    const caller = await UdpPeer.bind('127.0.0.1');
+    const callee = await UdpPeer.bind('127.0.0.1');
     const baseline = relayFds();
     const relay: NativeRelay = addon.createRelay({ io });
     const own = relayFds() - baseline;
     const control = addon.connect(relay.controlToken);
-    const caller = await UdpPeer.bind('127.0.0.1');
-    const callee = await UdpPeer.bind('127.0.0.1');
     try {
       const { id, aPort, bPort } = openControlled(control);
       assert.is(relayFds(), baseline + own + 4, 'the four sockets are bound when openStreams returns');
@@ -73,9 +73,9 @@ for (const io of IO_PATHS) {
       control.closeStreams([second.id]);
     } finally {
       relay.close();
-      await Promise.all([caller.close(), callee.close()]);
     }
     assert.is(relayFds(), baseline);
+    await Promise.all([caller.close(), callee.close()]);
   });
 }
 
@@ -134,8 +134,22 @@ test('a worker relay terminated with commands in flight leaves no descriptor ope
   const worker = tsWorker(new URL('./relay-worker.ts', import.meta.url), { workerData: { mode: 'control', streams: 0 } });
   const [{ token }] = (await once(worker, 'message')) as [{ token: number }];
   const control = addon.connect(token);
-  for (let i = 0; i < 20; i += 1) openControlled(control);
-  await until('the worker opened 20 streams', () => relayFds() >= baseline + 80);
+  // The worker's loop applies what was pushed once woken: no JavaScript runs there for it.
+  const { id, aPort, bPort } = openControlled(control);
+  const weak = policy({ mode: 'any', address: undefined });
+  control.setLegs([{ id, leg: 'a', policy: weak }, { id, leg: 'b', policy: weak }]);
+  control.wake();
+  const caller = await UdpPeer.bind('127.0.0.1');
+  const callee = await UdpPeer.bind('127.0.0.1');
+  try {
+    await callee.send(rtp({ ssrc: 2, seq: 0 }), bPort, '127.0.0.1');
+    await caller.send(rtp({ ssrc: 1, seq: 0 }), aPort, '127.0.0.1');
+    await until('the worker relay forwards the caller\'s packet', () => callee.received.length === 1);
+  } finally {
+    await Promise.all([caller.close(), callee.close()]);
+  }
+  for (let i = 0; i < 19; i += 1) openControlled(control);
+  assert.ok(relayFds() >= baseline + 80);
   const dying = worker.terminate();
   let pushed = 0;
   let refused = 0;
@@ -145,6 +159,7 @@ test('a worker relay terminated with commands in flight leaves no descriptor ope
     try {
       control.closeStreams([1]);
       openControlled(control);
+      control.wake();
       pushed += 1;
     } catch (err) {
       assert.is((err as NativeError).code, 'ERR_PINLATCH_CLOSED');
