@@ -126,6 +126,9 @@ void Stream::Negotiated() { negotiated_ms_ = MonotonicMs(); }
 
 void Stream::OnReadable(uv_poll_t* handle, int status, int events) {
   PollHandle* poll = static_cast<PollHandle*>(handle->data);
+  poll->env->ApplyCommands();
+  // A close command may have closed this very stream: its handle is closing, the Stream is gone.
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(handle))) return;
   // An error status still means "try the socket": recvmmsg reports (and clears) the error.
   poll->stream->Drain(poll->leg, poll->channel);
 }

@@ -154,6 +154,13 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   readonly #upWaiters = new Map<number, Set<(up: boolean) => void>>();
   #closed: Promise<void> | null = null;
   #refusedLegs = 0;
+  /**
+   * Released ports whose close was pushed to their shard, by port, with that shard: the shard's
+   * loop closes them moments later, so a port handed out again at once (quarantineMs 0, the
+   * warm-up's endQuarantine) may still be bound. Bounded by the port range; an entry goes when its
+   * port binds again.
+   */
+  readonly #closing = new Map<number, number>();
 
   private constructor(
     options: { address: string; advertise: string; timeoutMs: number; restoreTimeoutMs: number; log: Logger },
@@ -380,7 +387,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       const shard = existing?.shard ?? this.#pickShard();
       // Legs of the new streams ride along with their opening; those of existing streams follow.
       const onNew: OpenLegPolicy[] = decided.filter((d) => d.index >= have).map((d) => ({ spec: d.index - have, leg: d.leg, policy: d.policy }));
-      const added = this.#openStreams(shard, have, streamCount - have, onNew);
+      const added = await this.#openStreams(shard, have, streamCount - have, onNew);
       for (const d of decided) if (d.index >= have) added[d.index - have]!.legs[d.leg].policy = d.policy;
       const onOld = decided.filter((d) => d.index < have);
       const session: SessionEntry = existing ?? {
@@ -489,7 +496,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       }
       // The shard's loop closes the sockets moments from now; the ports rest in quarantine first.
       for (const stream of session.streams) {
-        for (const port of [stream.aPort, stream.bPort]) this.#ports.release(port);
+        for (const port of [stream.aPort, stream.bPort]) {
+          if (stream.id !== 0) this.#closing.set(port, session.shard);
+          this.#ports.release(port);
+        }
       }
     });
   }
@@ -545,12 +555,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
 
   /**
    * Allocates port pairs for `count` streams and opens them on `shard`, all or nothing. The
-   * sockets are bound on this thread (ShardPool.openStreams), so this needs no round trip. Binds
-   * that fail with EADDRINUSE (another process holds a port) set both pairs of that stream aside
-   * (the error does not say which of the two is taken) and retry with fresh pairs, up to
+   * sockets are bound on this thread (ShardPool.openStreams), so this needs no round trip. A bind
+   * that fails with EADDRINUSE on a pair whose close is still on its way to a shard waits for that
+   * shard to apply it (one request: the shard applies queued commands first) and tries the pair
+   * again. Other EADDRINUSE failures (another process holds a port) set both pairs of that stream
+   * aside (the error does not say which of the two is taken) and retry with fresh pairs, up to
    * MAX_BIND_ATTEMPTS times.
    */
-  #openStreams(shard: number, firstIndex: number, count: number, legs: OpenLegPolicy[]): StreamEntry[] {
+  async #openStreams(shard: number, firstIndex: number, count: number, legs: OpenLegPolicy[]): Promise<StreamEntry[]> {
     const state = this.#shards[shard]!;
     const pairs: Array<{ aPort: number; bPort: number }> = [];
     const allocatePair = () => {
@@ -573,6 +585,15 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
         } catch (err) {
           const error = err as MediaError;
           if (error.code === 'ERR_PINLATCH_BIND' && error.syscallCode === 'EADDRINUSE' && error.index !== undefined && attempt < MAX_BIND_ATTEMPTS) {
+            const pair = pairs[error.index]!;
+            const closer = this.#closing.get(pair.aPort) ?? this.#closing.get(pair.bPort);
+            if (closer !== undefined) {
+              this.#closing.delete(pair.aPort);
+              this.#closing.delete(pair.bPort);
+              // A shard that is down took its sockets with it: nothing to wait for.
+              await this.#shardPool.request(closer, 'stats', { ids: [] }).catch(() => undefined);
+              continue;
+            }
             const [busy] = pairs.splice(error.index, 1);
             this.#log.warn({ aPort: busy!.aPort, bPort: busy!.bPort, attempt }, 'media ports held by another process; trying other ports');
             this.#ports.setAsideFailed(busy!.aPort);
@@ -586,6 +607,10 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
           throw err;
         }
         state.load += count;
+        for (const { aPort, bPort } of pairs) {
+          this.#closing.delete(aPort);
+          this.#closing.delete(bPort);
+        }
         return pairs.splice(0).map((p, i) => ({
           index: firstIndex + i,
           id: ids[i]!,

@@ -344,4 +344,20 @@ test('close() leaves no socket open', async () => {
   for (const s of sessions) assert.ok(await canBind(s.streams[0]!.b.rtcp));
 });
 
+test('without quarantine a released pair is bound again at once, on another shard too: the new session waits for the old sockets to close', async () => {
+  const range = await freePortRange(4);
+  const relay = await MediaRelay.start({ address: '127.0.0.1', ports: range, shards: 2, quarantineMs: 0 });
+  try {
+    for (let round = 0; round < 6; round++) {
+      const session = await relay.ensureSession(`reuse-${round}`, 1);
+      assert.is(session.streams[0]!.a.rtp, range.min);
+      // The close goes to the shard natively; the next open binds the same ports right away.
+      await relay.release(`reuse-${round}`);
+    }
+    assert.is(relay.portUsage().setAside, 0, 'our own closing sockets are not mistaken for another process');
+  } finally {
+    await relay.close();
+  }
+});
+
 test.run();
