@@ -94,15 +94,23 @@ export function toMediaError(error: SerializedError, index?: number): MediaError
 }
 
 /**
- * Longest a call's open or leg policy waits in a shard's native queue before the pool wakes the
- * shard's loop for it (ms). A shard busy relaying iterates its loop far more often and applies
- * the queue then, with no wake-up of its own; an idle one is woken once for what a few ms
- * brought, instead of once per command (each wake-up preempts the main thread on one CPU). The
- * sockets are bound already, so media that comes before the open is applied waits in their buffers.
+ * Longest a call's open waits in a shard's native queue before the pool wakes the shard's loop
+ * for it (ms). A shard busy relaying iterates its loop far more often and applies the queue then,
+ * with no wake-up of its own; an idle one is woken once for what a few ms brought, instead of once
+ * per command (each wake-up preempts the main thread on one CPU: in a profile at 400 calls/s the
+ * wake-ups were still 11 % of the main thread's busy time with a 2 ms deadline for opens and leg
+ * policies). The sockets are bound already: media that comes before the open is applied waits in
+ * their buffers.
  */
-export const WAKE_MAX_MS = 2;
-/** The same for closes: their ports rest in quarantine anyway (ms). */
-export const CLOSE_WAKE_MAX_MS = 20;
+export const WAKE_MAX_MS = 5;
+/**
+ * The same for leg policies and closes (ms). A packet for an open stream wakes the shard by itself,
+ * and its callback applies the queue before reading it, so a pushed policy is in place for the
+ * first packet it concerns; the wake only starts the stream's idle clock again (a few ms late) and,
+ * for closes, frees the ports (which rest in quarantine anyway, and a pair reused before it is
+ * free waits for its close: MediaRelay).
+ */
+export const LAZY_WAKE_MAX_MS = 20;
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -268,11 +276,11 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     } catch (err) {
       throw this.#controlError(shard, err);
     }
-    this.#wakeWithin(this.#slots[shard]!, WAKE_MAX_MS);
+    this.#wakeWithin(this.#slots[shard]!, LAZY_WAKE_MAX_MS);
   }
 
   /**
-   * Closes streams of a running shard. Its loop closes the sockets within CLOSE_WAKE_MAX_MS, and
+   * Closes streams of a running shard. Its loop closes the sockets within LAZY_WAKE_MAX_MS, and
    * before it handles any later request (a `stats` reply means they are closed).
    */
   closeStreams(shard: number, ids: number[]): void {
@@ -282,7 +290,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     } catch (err) {
       throw this.#controlError(shard, err);
     }
-    this.#wakeWithin(this.#slots[shard]!, CLOSE_WAKE_MAX_MS);
+    this.#wakeWithin(this.#slots[shard]!, LAZY_WAKE_MAX_MS);
   }
 
   /** Has the shard's loop woken within `delayMs` (one timer per shard, the earliest deadline wins). */
