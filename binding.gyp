@@ -5,6 +5,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/batch_buffers.cc",
+        "native/src/control_channel.cc",
         "native/src/env_loop.cc",
         "native/src/ip_prefix.cc",
         "native/src/js_error.cc",

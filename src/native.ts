@@ -133,6 +133,8 @@ export type NativeErrorCode =
 /** What the addon throws: an Error with a stable code, plus the errno for system call failures. */
 export interface NativeError extends Error {
   code: NativeErrorCode;
+  /** RelayControl.openStreams: the spec that failed. */
+  index?: number;
   /** errno name of the failed system call (EADDRINUSE, EMFILE...), when there was one. */
   syscallCode?: string;
   /** Negative errno (Node's convention for system errors), when there was one. */
@@ -153,6 +155,11 @@ export type RelayTotals = Pick<
   streamsOpened: number;
   /** Streams open now. */
   streams: number;
+  /**
+   * Commands from the main thread (RelayControl) that failed on the relay's thread: a stream
+   * whose bound sockets the poll or the ring would not take.
+   */
+  commandErrors: number;
 };
 
 /** One leg whose latched peers may have changed, as the relay reports it (see takeLatchChanges). */
@@ -261,8 +268,52 @@ export interface NativeRelay {
   readonly engine: 'uring' | 'epoll';
   /** Requested and granted socket buffer sizes (see SocketBuffers). */
   readonly socketBuffers: SocketBuffers;
-  /** Closes every socket; idempotent. Later calls of the other methods throw ERR_PINLATCH_CLOSED. */
+  /**
+   * Closes every socket and the control channel (RelayControl pushes throw ERR_PINLATCH_CLOSED
+   * from then on; queued commands' sockets are closed); idempotent. Later calls of the other
+   * methods throw ERR_PINLATCH_CLOSED.
+   */
   close(): void;
+  /** What addon.connect() takes to reach this relay from another thread. */
+  readonly controlToken: number;
+  /**
+   * Commands from RelayControl that failed on this thread since the last call: `count` of all
+   * time, `errors` the texts of the failures since the last call (at most 16).
+   */
+  takeCommandErrors(): { count: number; errors: string[] };
+}
+
+/** A leg policy for a stream being opened by RelayControl.openStreams (`spec`: its index). */
+export interface OpenLegPolicy {
+  spec: number;
+  leg: 'a' | 'b';
+  policy: LegPolicy;
+}
+
+/**
+ * The main thread's handle on a relay running in another thread (addon.connect): it opens,
+ * configures and closes that relay's streams without a message to its thread's JavaScript. The
+ * sockets are bound on the calling thread, so bind errors (ERR_PINLATCH_BIND / EADDRINUSE...) and
+ * argument errors are thrown here, synchronously; the commands are then queued natively and the
+ * relay's loop applies them in order, at its next iteration (a packet, a timer) or once wake() is
+ * called, and always before any later method of the relay runs. Pushing does not wake the relay's
+ * thread: each wake-up preempts the caller when both share a CPU, so the caller wakes it once for a
+ * burst (ShardPool). Once the relay is
+ * closed (its thread stopped or died) every method throws ERR_PINLATCH_CLOSED and closes what it
+ * bound.
+ */
+export interface RelayControl {
+  /**
+   * Opens streams with their leg policies, all or nothing; returns their ids. A failure throws
+   * with `index`, the spec (or, for a policy, the spec of the leg) that failed.
+   */
+  openStreams(specs: StreamSpec[], legs?: OpenLegPolicy[]): number[];
+  /** Sets leg policies (see NativeRelay.setLeg); all are checked before any is queued. */
+  setLegs(legs: Array<{ id: number; leg: 'a' | 'b'; policy: LegPolicy }>): void;
+  /** Closes streams; unknown ids are ignored. */
+  closeStreams(ids: number[]): void;
+  /** Wakes the relay's loop (uv_async_send) if pushed commands wait for it; never throws. */
+  wake(): void;
 }
 
 export interface NativeAddon {
@@ -270,6 +321,8 @@ export interface NativeAddon {
   readonly version: string;
   /** Creates the relay of this environment (one per worker thread). */
   createRelay(options?: RelayOptions): NativeRelay;
+  /** The control handle of the open relay whose controlToken this is; throws ERR_PINLATCH_CLOSED if none. */
+  connect(controlToken: number): RelayControl;
   /**
    * Places the calling thread (a shard calls it from its own worker thread, which runs its
    * sockets): `cpu` pins it to that one CPU (pthread_setaffinity_np), `realtimePriority` (1..99)

@@ -1,6 +1,7 @@
 // PinlatchAddon: the per-environment instance of the addon (Napi::Addon, NODE_API_ADDON). Each
 // worker thread that loads pinlatch.node gets its own instance, its own EnvLoop and its own Relay
-// class; nothing is shared between environments and there is no mutable global state.
+// class. What environments share is only the registry of relays' control channels
+// (control_channel.h), through which the main thread reaches a shard's relay.
 #pragma once
 
 #include <napi.h>
@@ -19,6 +20,8 @@ class PinlatchAddon : public Napi::Addon<PinlatchAddon> {
 
  private:
   Napi::Value CreateRelay(const Napi::CallbackInfo& info);
+  // connect(controlToken): a RelayControl on the relay (of any thread) with that token.
+  Napi::Value Connect(const Napi::CallbackInfo& info);
   Napi::Value NowMs(const Napi::CallbackInfo& info);
   // placeThread({cpu?, realtimePriority?}): pins / raises the calling thread, returns its placement.
   Napi::Value PlaceThread(const Napi::CallbackInfo& info);
@@ -28,6 +31,7 @@ class PinlatchAddon : public Napi::Addon<PinlatchAddon> {
 
   std::shared_ptr<EnvLoop> env_loop_;
   Napi::FunctionReference relay_class_;
+  Napi::FunctionReference control_class_;
 };
 
 }  // namespace pinlatch

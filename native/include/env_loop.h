@@ -30,6 +30,10 @@ class EnvLoop : public std::enable_shared_from_this<EnvLoop> {
 
   void Register(Relay* relay) { relays_.insert(relay); }
   void Unregister(Relay* relay) { relays_.erase(relay); }
+  // Applies the control commands waiting for this environment's relays (Relay::DrainCommands).
+  // The packet callbacks call it first: a leg policy pushed before a packet arrived applies to
+  // that packet, however late the relay's wake-up comes. Costs an atomic load when none waits.
+  void ApplyCommands();
 
   // Bookkeeping of uv_close() calls in flight; see PollHandle.
   void OnCloseStarted() { ++closes_in_flight_; }

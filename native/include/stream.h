@@ -36,6 +36,18 @@ struct PollHandle {
   Channel channel = Channel::kRtpSocket;
 };
 
+// The four bound sockets of a stream: A RTP/RTCP, B RTP/RTCP ([leg][channel]). Bound by whichever
+// thread opens the stream (the main thread through RelayControl, or the relay's own thread), then
+// handed to the Stream on the relay's thread.
+struct StreamSockets {
+  int family = 0;
+  UdpSocket sockets[2][2];
+
+  // Binds all four (RTCP on port + 1) or throws NativeError with nothing left open.
+  static std::unique_ptr<StreamSockets> Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
+                                             const SocketBufferSizes& socket_buffers);
+};
+
 class Stream {
  public:
   struct Leg {
@@ -56,10 +68,9 @@ class Stream {
     bool is_rtcp = false;
   };
 
-  // Binds the four sockets and starts receiving on them: through `uring` when given, else with a
-  // uv_poll per socket. Throws NativeError; on failure nothing stays open.
-  Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring,
-         const SocketAddress& local, uint16_t a_port, uint16_t b_port, const SocketBufferSizes& socket_buffers);
+  // Takes the four bound sockets and starts receiving on them: through `uring` when given, else
+  // with a uv_poll per socket. Throws NativeError; on failure nothing stays open.
+  Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring, StreamSockets&& sockets);
   ~Stream() { Close(); }
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;

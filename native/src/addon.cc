@@ -32,9 +32,11 @@ std::shared_ptr<EnvLoop> CreateEnvLoop(Napi::Env env) {
 
 PinlatchAddon::PinlatchAddon(Napi::Env env, Napi::Object exports) : env_loop_(CreateEnvLoop(env)) {
   relay_class_ = Napi::Persistent(Relay::DefineClass(env));
+  control_class_ = Napi::Persistent(RelayControl::DefineClass(env));
   DefineAddon(exports, {
                            InstanceValue("version", Napi::String::New(env, kVersion), napi_enumerable),
                            InstanceMethod<&PinlatchAddon::CreateRelay>("createRelay", napi_enumerable),
+                           InstanceMethod<&PinlatchAddon::Connect>("connect", napi_enumerable),
                            InstanceMethod<&PinlatchAddon::NowMs>("nowMs", napi_enumerable),
                            InstanceMethod<&PinlatchAddon::PlaceThread>("placeThread", napi_enumerable),
                            InstanceMethod<&PinlatchAddon::TrimMemory>("trimMemory", napi_enumerable),
@@ -44,6 +46,11 @@ PinlatchAddon::PinlatchAddon(Napi::Env env, Napi::Object exports) : env_loop_(Cr
 Napi::Value PinlatchAddon::CreateRelay(const Napi::CallbackInfo& info) {
   if (info.Length() > 0) return relay_class_.New({info[0]});
   return relay_class_.New({});
+}
+
+Napi::Value PinlatchAddon::Connect(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0) return control_class_.New({info[0]});
+  return control_class_.New({});
 }
 
 Napi::Value PinlatchAddon::NowMs(const Napi::CallbackInfo& info) {

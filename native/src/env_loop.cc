@@ -29,6 +29,11 @@ void EnvLoop::OnTeardown(napi_async_cleanup_hook_handle, void* arg) {
   self->FinishTeardownIfDone();
 }
 
+void EnvLoop::ApplyCommands() {
+  // Draining never adds or removes relays.
+  for (Relay* relay : relays_) relay->DrainCommands();
+}
+
 void EnvLoop::OnCloseFinished() {
   --closes_in_flight_;
   FinishTeardownIfDone();

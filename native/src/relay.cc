@@ -236,6 +236,8 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceAccessor<&Relay::Engine>("engine"),
                                             InstanceAccessor<&Relay::SocketBuffers>("socketBuffers"),
                                             InstanceMethod<&Relay::Close>("close"),
+                                            InstanceAccessor<&Relay::ControlToken>("controlToken"),
+                                            InstanceMethod<&Relay::TakeCommandErrors>("takeCommandErrors"),
                                         });
 }
 
@@ -274,6 +276,32 @@ Relay::Relay(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Relay>(info) {
                           error_errno, "io_uring_setup");
       }
     }
+    channel_ = std::make_shared<ControlChannel>(socket_buffers_);
+    wake_ = new Wake();
+    wake_->env = env_loop_;
+    wake_->relay = this;
+    wake_->async.data = wake_;
+    wake_->check.data = wake_;
+    int rc = uv_async_init(env_loop_->loop(), &wake_->async, &OnWake);
+    if (rc != 0) {
+      delete wake_;
+      wake_ = nullptr;
+      throw NativeError(kErrSocket, "uv_async_init failed", -rc, "uv_async_init");
+    }
+    wake_->open_handles = 1;
+    rc = uv_check_init(env_loop_->loop(), &wake_->check);
+    if (rc == 0) {
+      wake_->open_handles = 2;
+      rc = uv_check_start(&wake_->check, &OnLoopIteration);
+    }
+    if (rc != 0) {
+      CloseAll();
+      throw NativeError(kErrSocket, "uv_check_start failed", -rc, "uv_check_start");
+    }
+    // Like the stream sockets' polls, neither handle keeps the loop alive by itself.
+    uv_unref(reinterpret_cast<uv_handle_t*>(&wake_->async));
+    uv_unref(reinterpret_cast<uv_handle_t*>(&wake_->check));
+    channel_->Attach(&wake_->async);
     env_loop_->Register(this);
   });
 }
@@ -283,10 +311,88 @@ Relay::~Relay() {
   if (env_loop_) env_loop_->Unregister(this);
 }
 
+void Relay::OnWake(uv_async_t* handle) {
+  Wake* wake = static_cast<Wake*>(handle->data);
+  if (wake->relay != nullptr) wake->relay->DrainCommands();
+}
+
+void Relay::OnLoopIteration(uv_check_t* handle) {
+  Wake* wake = static_cast<Wake*>(handle->data);
+  if (wake->relay != nullptr) wake->relay->DrainCommands();
+}
+
+void Relay::OnWakeClosed(uv_handle_t* handle) {
+  Wake* wake = static_cast<Wake*>(handle->data);
+  std::shared_ptr<EnvLoop> env = wake->env;
+  if (--wake->open_handles == 0) delete wake;
+  env->OnCloseFinished();
+}
+
 void Relay::CloseAll() {
   closed_ = true;
+  // Commands still queued are dropped here: the sockets they carry close with them.
+  if (channel_) channel_->Close();
+  if (wake_ != nullptr) {
+    // Detached from the channel above, so no thread sends on it any more; the environment's
+    // teardown waits for the close callback (EnvLoop) before the loop closes.
+    wake_->relay = nullptr;
+    const int handles = wake_->open_handles;
+    uv_handle_t* const owned[2] = {reinterpret_cast<uv_handle_t*>(&wake_->async),
+                                   reinterpret_cast<uv_handle_t*>(&wake_->check)};
+    for (int i = 0; i < handles; ++i) {
+      wake_->env->OnCloseStarted();
+      uv_close(owned[i], &OnWakeClosed);
+    }
+    wake_ = nullptr;
+  }
   streams_.clear();
   if (uring_) uring_->Close();
+}
+
+void Relay::DrainCommands() {
+  if (closed_) return;
+  for (ControlCommand& command : channel_->Take()) Apply(command);
+}
+
+void Relay::Apply(ControlCommand& command) {
+  switch (command.kind) {
+    case ControlCommand::Kind::kOpen:
+      try {
+        streams_.emplace(command.id, std::make_unique<Stream>(command.id, env_loop_, buffers_.get(), uring_.get(),
+                                                              std::move(*command.sockets)));
+        ++closed_totals_.streams_opened;
+      } catch (const NativeError& error) {
+        // The main thread already answered the offer: count and report it (takeCommandErrors);
+        // the sockets closed when the Stream constructor unwound. Later commands for the id find
+        // no stream and are ignored.
+        ++command_errors_;
+        if (command_error_texts_.size() < kMaxCommandErrorTexts) {
+          command_error_texts_.push_back("stream " + std::to_string(command.id) + ": " + error.what() +
+                                         (error.sys_errno() != 0 ? std::string(" (") + uv_err_name(-error.sys_errno()) + ")" : ""));
+        }
+        channel_->ForgetStream(command.id);
+      }
+      return;
+    case ControlCommand::Kind::kSetLeg: {
+      auto found = streams_.find(command.id);
+      if (found == streams_.end()) return;
+      found->second->leg(command.leg).latch.SetPolicy(command.policy);
+      found->second->Negotiated();
+      return;
+    }
+    case ControlCommand::Kind::kClose: {
+      auto found = streams_.find(command.id);
+      if (found == streams_.end()) return;
+      closed_totals_.Add(*found->second);
+      streams_.erase(found);
+      return;
+    }
+  }
+}
+
+void Relay::Sync(Napi::Env env) {
+  EnsureOpen(env);
+  DrainCommands();
 }
 
 void Relay::EnsureOpen(Napi::Env env) const {
@@ -295,7 +401,7 @@ void Relay::EnsureOpen(Napi::Env env) const {
 
 Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   return Guard(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsObject()) ArgError("openStream(spec) needs a spec object");
     const Napi::Object spec = info[0].As<Napi::Object>();
@@ -304,10 +410,10 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
     if (a_port % 2 != 0 || b_port % 2 != 0) ArgError("aPort and bPort must be even (RTCP uses port + 1)");
     if (a_port == b_port) ArgError("aPort and bPort must differ");
     const SocketAddress local = AddressField(spec, "address", 0);
-    // The id is consumed only by a stream that opened.
-    const uint32_t id = next_id_;
-    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), local, a_port, b_port, socket_buffers_));
-    ++next_id_;
+    std::unique_ptr<StreamSockets> sockets = StreamSockets::Bind(local, a_port, b_port, socket_buffers_);
+    const uint32_t id = channel_->NextStreamId();
+    streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), std::move(*sockets)));
+    channel_->NoteStream(id, local.family());
     ++closed_totals_.streams_opened;
     return Napi::Number::New(env, id);
   });
@@ -315,7 +421,7 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
 
 void Relay::SetLeg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   Guard(env, [&] {
     if (info.Length() < 3) ArgError("setLeg(id, leg, policy) needs three arguments");
     const uint32_t id = StreamId(info[0]);
@@ -332,12 +438,13 @@ void Relay::SetLeg(const Napi::CallbackInfo& info) {
 
 void Relay::CloseStream(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   Guard(env, [&] {
     if (info.Length() < 1) ArgError("closeStream(id) needs an id");
     auto found = streams_.find(StreamId(info[0]));
     if (found == streams_.end()) return;
     closed_totals_.Add(*found->second);
+    channel_->ForgetStream(found->first);
     streams_.erase(found);
   });
 }
@@ -352,7 +459,7 @@ Napi::Object Relay::StreamCounters(Napi::Env env, const Stream& stream) const {
 
 Napi::Value Relay::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   return Guard(env, [&]() -> Napi::Value {
     Napi::Array result = Napi::Array::New(env);
     uint32_t index = 0;
@@ -372,7 +479,7 @@ Napi::Value Relay::Stats(const Napi::CallbackInfo& info) {
 
 Napi::Value Relay::Totals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   RelayTotals totals = closed_totals_;
   for (const auto& entry : streams_) totals.Add(*entry.second);
   Napi::Object object = Napi::Object::New(env);
@@ -382,12 +489,13 @@ Napi::Value Relay::Totals(const Napi::CallbackInfo& info) {
   number("latchChanges", totals.latch_changes);
   number("streamsOpened", totals.streams_opened);
   number("streams", streams_.size());
+  number("commandErrors", command_errors_);
   return object;
 }
 
 Napi::Value Relay::Idle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   return Guard(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsNumber()) ArgError("idle(idleMs) needs a number");
     const double idle_ms = info[0].As<Napi::Number>().DoubleValue();
@@ -406,7 +514,7 @@ Napi::Value Relay::Idle(const Napi::CallbackInfo& info) {
 
 Napi::Value Relay::TakeLatchChanges(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   Napi::Array result = Napi::Array::New(env);
   uint32_t index = 0;
   for (auto& entry : streams_) {
@@ -426,7 +534,7 @@ Napi::Value Relay::TakeLatchChanges(const Napi::CallbackInfo& info) {
 
 Napi::Value Relay::Refusals(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   Napi::Array result = Napi::Array::New(env);
   uint32_t index = 0;
   for (const auto& entry : streams_) {
@@ -446,7 +554,7 @@ Napi::Value Relay::Refusals(const Napi::CallbackInfo& info) {
 
 Napi::Value Relay::RestoreLatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  EnsureOpen(env);
+  Sync(env);
   return Guard(env, [&]() -> Napi::Value {
     if (info.Length() < 3 || !info[2].IsObject()) ArgError("restoreLatch(id, leg, peers) needs three arguments");
     const uint32_t id = StreamId(info[0]);
@@ -472,6 +580,7 @@ Napi::Value Relay::RestoreLatch(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Relay::Size(const Napi::CallbackInfo& info) {
+  DrainCommands();
   return Napi::Number::New(info.Env(), static_cast<double>(streams_.size()));
 }
 
@@ -490,5 +599,163 @@ Napi::Value Relay::SocketBuffers(const Napi::CallbackInfo& info) {
 }
 
 void Relay::Close(const Napi::CallbackInfo&) { CloseAll(); }
+
+Napi::Value Relay::ControlToken(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  EnsureOpen(env);
+  return Napi::Number::New(env, channel_->token());
+}
+
+Napi::Value Relay::TakeCommandErrors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("count", Napi::Number::New(env, static_cast<double>(command_errors_)));
+  Napi::Array texts = Napi::Array::New(env, command_error_texts_.size());
+  for (uint32_t i = 0; i < command_error_texts_.size(); ++i) texts.Set(i, Napi::String::New(env, command_error_texts_[i]));
+  result.Set("errors", texts);
+  command_error_texts_.clear();
+  return result;
+}
+
+Napi::Function RelayControl::DefineClass(Napi::Env env) {
+  return ObjectWrap<RelayControl>::DefineClass(env, "RelayControl",
+                                               {
+                                                   InstanceMethod<&RelayControl::OpenStreams>("openStreams"),
+                                                   InstanceMethod<&RelayControl::SetLegs>("setLegs"),
+                                                   InstanceMethod<&RelayControl::CloseStreams>("closeStreams"),
+                                                   InstanceMethod<&RelayControl::Wake>("wake"),
+                                               });
+}
+
+RelayControl::RelayControl(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RelayControl>(info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    if (info.Length() < 1 || !info[0].IsNumber()) ArgError("connect(token) needs the relay's controlToken");
+    const double token = info[0].As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(token) || std::floor(token) != token || token < 1 || token > 4294967295.0) {
+      ArgError("controlToken must be a positive integer");
+    }
+    channel_ = ControlChannel::Find(static_cast<uint32_t>(token));
+    if (!channel_) throw NativeError(kErrClosed, "the relay is closed");
+  });
+}
+
+namespace {
+
+uint8_t LegIndex(const Napi::Value& value) {
+  const std::string name = value.IsString() ? value.As<Napi::String>().Utf8Value() : "";
+  if (name != "a" && name != "b") ArgError("leg must be 'a' or 'b'");
+  return name == "a" ? 0 : 1;
+}
+
+ControlCommand SetLegCommand(uint32_t id, const Napi::Object& setting, int family) {
+  ControlCommand command;
+  command.kind = ControlCommand::Kind::kSetLeg;
+  command.id = id;
+  command.leg = LegIndex(setting.Get("leg"));
+  command.policy = ParsePolicy(setting.Get("policy"), family);
+  return command;
+}
+
+}  // namespace
+
+// openStreams(specs, legs?): binds every spec's four sockets on this thread, then hands them to
+// the relay with the legs' policies in one push. All or nothing: a failure throws (with `index`,
+// the spec that failed) and closes whatever this call bound.
+Napi::Value RelayControl::OpenStreams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    throw ToJsError(env, NativeError(kErrArg, "openStreams(specs, legs?) needs an array of specs"));
+  }
+  const Napi::Array specs = info[0].As<Napi::Array>();
+  std::vector<ControlCommand> commands;
+  commands.reserve(specs.Length());
+  uint32_t index = 0;
+  try {
+    if (specs.Length() == 0 || specs.Length() > 1024) ArgError("openStreams takes 1..1024 specs");
+    for (; index < specs.Length(); ++index) {
+      const Napi::Value value = specs.Get(index);
+      if (!value.IsObject()) ArgError("openStreams: every spec must be an object");
+      const Napi::Object spec = value.As<Napi::Object>();
+      const uint16_t a_port = static_cast<uint16_t>(IntegerField(spec, "aPort", 2, 65534));
+      const uint16_t b_port = static_cast<uint16_t>(IntegerField(spec, "bPort", 2, 65534));
+      if (a_port % 2 != 0 || b_port % 2 != 0) ArgError("aPort and bPort must be even (RTCP uses port + 1)");
+      if (a_port == b_port) ArgError("aPort and bPort must differ");
+      const SocketAddress local = AddressField(spec, "address", 0);
+      ControlCommand command;
+      command.kind = ControlCommand::Kind::kOpen;
+      command.sockets = StreamSockets::Bind(local, a_port, b_port, channel_->socket_buffers());
+      commands.push_back(std::move(command));
+    }
+    const uint32_t opened = static_cast<uint32_t>(commands.size());
+    if (info.Length() > 1 && !info[1].IsUndefined()) {
+      if (!info[1].IsArray()) ArgError("openStreams: legs must be an array");
+      const Napi::Array legs = info[1].As<Napi::Array>();
+      if (legs.Length() > 2 * opened) ArgError("openStreams: more legs than the streams have");
+      for (uint32_t i = 0; i < legs.Length(); ++i) {
+        const Napi::Value value = legs.Get(i);
+        if (!value.IsObject()) ArgError("openStreams: every leg must be an object");
+        const Napi::Object setting = value.As<Napi::Object>();
+        index = static_cast<uint32_t>(IntegerField(setting, "spec", 0, opened - 1));
+        commands.push_back(SetLegCommand(0, setting, commands[index].sockets->family));
+        commands.back().id = index;  // the spec's index until ids are given out below
+      }
+    }
+    // Ids are taken last: a batch that failed above consumed none.
+    Napi::Array ids = Napi::Array::New(env, opened);
+    for (uint32_t i = 0; i < opened; ++i) {
+      commands[i].id = channel_->NextStreamId();
+      ids.Set(i, Napi::Number::New(env, commands[i].id));
+    }
+    for (uint32_t i = opened; i < commands.size(); ++i) commands[i].id = commands[commands[i].id].id;
+    channel_->Push(commands);
+    return ids;
+  } catch (const NativeError& error) {
+    Napi::Error js = ToJsError(env, error);
+    js.Set("index", Napi::Number::New(env, index));
+    throw js;
+  }
+}
+
+// setLegs([{id, leg, policy}]): every policy is checked here (an error throws and pushes nothing),
+// then all are pushed at once.
+void RelayControl::SetLegs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    if (info.Length() < 1 || !info[0].IsArray()) ArgError("setLegs(legs) needs an array");
+    const Napi::Array legs = info[0].As<Napi::Array>();
+    if (legs.Length() > 2048) ArgError("setLegs takes at most 2048 legs");
+    std::vector<ControlCommand> commands;
+    commands.reserve(legs.Length());
+    for (uint32_t i = 0; i < legs.Length(); ++i) {
+      const Napi::Value value = legs.Get(i);
+      if (!value.IsObject()) ArgError("setLegs: every leg must be an object");
+      const Napi::Object setting = value.As<Napi::Object>();
+      const uint32_t id = StreamId(setting.Get("id"));
+      const int family = channel_->StreamFamily(id);
+      if (family == 0) ArgError("unknown stream id " + std::to_string(id));
+      commands.push_back(SetLegCommand(id, setting, family));
+    }
+    channel_->Push(commands);
+  });
+}
+
+void RelayControl::Wake(const Napi::CallbackInfo&) { channel_->Wake(); }
+
+// closeStreams(ids): unknown ids are ignored by the relay, as closeStream does.
+void RelayControl::CloseStreams(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Guard(env, [&] {
+    if (info.Length() < 1 || !info[0].IsArray()) ArgError("closeStreams(ids) needs an array");
+    const Napi::Array ids = info[0].As<Napi::Array>();
+    if (ids.Length() > 2048) ArgError("closeStreams takes at most 2048 ids");
+    std::vector<ControlCommand> commands(ids.Length());
+    for (uint32_t i = 0; i < ids.Length(); ++i) {
+      commands[i].kind = ControlCommand::Kind::kClose;
+      commands[i].id = StreamId(ids.Get(i));
+    }
+    channel_->Push(commands);
+  });
+}
 
 }  // namespace pinlatch

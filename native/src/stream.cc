@@ -30,22 +30,31 @@ void ClosePoll(PollHandle* poll) {
 
 }  // namespace
 
-Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring,
-               const SocketAddress& local, uint16_t a_port, uint16_t b_port, const SocketBufferSizes& socket_buffers)
-    : id_(id),
-      family_(local.family()),
-      negotiated_ms_(MonotonicMs()),
-      env_(std::move(env)),
-      buffers_(buffers),
-      uring_(uring) {
+std::unique_ptr<StreamSockets> StreamSockets::Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
+                                                   const SocketBufferSizes& socket_buffers) {
+  auto bound = std::make_unique<StreamSockets>();
+  bound->family = local.family();
   const uint16_t ports[2] = {a_port, b_port};
-  // Bind all four first: a failure here unwinds through the UdpSocket destructors.
+  // A failure here unwinds through the UdpSocket destructors.
   for (int leg = 0; leg < 2; ++leg) {
     for (int channel = 0; channel < 2; ++channel) {
       SocketAddress address = local;
       address.set_port(static_cast<uint16_t>(ports[leg] + channel));
-      legs_[leg].sockets[channel] = UdpSocket::Bind(address, socket_buffers);
+      bound->sockets[leg][channel] = UdpSocket::Bind(address, socket_buffers);
     }
+  }
+  return bound;
+}
+
+Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring, StreamSockets&& sockets)
+    : id_(id),
+      family_(sockets.family),
+      negotiated_ms_(MonotonicMs()),
+      env_(std::move(env)),
+      buffers_(buffers),
+      uring_(uring) {
+  for (int leg = 0; leg < 2; ++leg) {
+    for (int channel = 0; channel < 2; ++channel) legs_[leg].sockets[channel] = std::move(sockets.sockets[leg][channel]);
   }
   if (uring_ != nullptr) {
     try {
@@ -117,6 +126,9 @@ void Stream::Negotiated() { negotiated_ms_ = MonotonicMs(); }
 
 void Stream::OnReadable(uv_poll_t* handle, int status, int events) {
   PollHandle* poll = static_cast<PollHandle*>(handle->data);
+  poll->env->ApplyCommands();
+  // A close command may have closed this very stream: its handle is closing, the Stream is gone.
+  if (uv_is_closing(reinterpret_cast<uv_handle_t*>(handle))) return;
   // An error status still means "try the socket": recvmmsg reports (and clears) the error.
   poll->stream->Drain(poll->leg, poll->channel);
 }

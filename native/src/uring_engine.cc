@@ -185,6 +185,10 @@ void UringEngine::MaybeFree(UringSocket* socket) {
 
 void UringEngine::OnReadable(uv_poll_t* handle, int, int) {
   RingPoll* poll = static_cast<RingPoll*>(handle->data);
+  if (poll->engine == nullptr) return;
+  // Commands pushed before these packets arrived (a leg's policy) apply to them; closed streams
+  // are unwatched first, and their late completions are dropped as for any unwatched socket.
+  poll->env->ApplyCommands();
   if (poll->engine != nullptr) poll->engine->Run();
 }
 

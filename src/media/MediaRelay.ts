@@ -28,9 +28,9 @@ import type { LegName, LegHint, LegUpdate, MediaEvents, MediaRelayApi, MediaSess
 import { MediaError } from './errors.js';
 import { LatchPolicyRule, DEFAULT_LATCH_KNOBS } from './LatchPolicyRule.js';
 import { PortPool, type PortRange } from './PortPool.js';
-import { ShardPool, toMediaError } from './ShardPool.js';
-import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, RelayTotals, SocketBuffers, StreamSpec, ThreadPlacement } from '../native.js';
-import type { LegRestore, LegSetting, OpenLegSetting, OpenResult, StreamRestore } from './shard-protocol.js';
+import { ShardPool } from './ShardPool.js';
+import type { LatchChange, LatchedPeers, LegPolicy, LegRefusal, OpenLegPolicy, RelayTotals, SocketBuffers, StreamSpec, ThreadPlacement } from '../native.js';
+import type { LegRestore, OpenResult, StreamRestore } from './shard-protocol.js';
 import { parseIp } from '../net/address.js';
 
 export interface MediaRelayOptions {
@@ -154,6 +154,13 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   readonly #upWaiters = new Map<number, Set<(up: boolean) => void>>();
   #closed: Promise<void> | null = null;
   #refusedLegs = 0;
+  /**
+   * Released ports whose close was pushed to their shard, by port, with that shard: the shard's
+   * loop closes them moments later, so a port handed out again at once (quarantineMs 0, the
+   * warm-up's endQuarantine) may still be bound. Bounded by the port range; an entry goes when its
+   * port binds again.
+   */
+  readonly #closing = new Map<number, number>();
 
   private constructor(
     options: { address: string; advertise: string; timeoutMs: number; restoreTimeoutMs: number; log: Logger },
@@ -372,14 +379,14 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       const have = existing?.streams.length ?? 0;
       if (existing && have >= streamCount) {
         if (decided.length > 0) {
-          await this.#sendLegs(existing, decided);
+          this.#sendLegs(existing, decided);
           remember(existing.streams);
         }
         return existing.view;
       }
       const shard = existing?.shard ?? this.#pickShard();
       // Legs of the new streams ride along with their opening; those of existing streams follow.
-      const onNew: OpenLegSetting[] = decided.filter((d) => d.index >= have).map((d) => ({ spec: d.index - have, leg: d.leg, policy: d.policy }));
+      const onNew: OpenLegPolicy[] = decided.filter((d) => d.index >= have).map((d) => ({ spec: d.index - have, leg: d.leg, policy: d.policy }));
       const added = await this.#openStreams(shard, have, streamCount - have, onNew);
       for (const d of decided) if (d.index >= have) added[d.index - have]!.legs[d.leg].policy = d.policy;
       const onOld = decided.filter((d) => d.index < have);
@@ -399,25 +406,26 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       session.timeoutReported = false;
       session.view = viewOf(key, session.streams);
       this.#sessions.set(key, session);
-      if (onOld.length > 0) await this.#sendLegs(session, onOld);
+      if (onOld.length > 0) this.#sendLegs(session, onOld);
       remember(session.streams);
       return session.view;
     });
   }
 
   /**
-   * Records leg policies on the session's streams and sends them to its shard. A shard lost
-   * meanwhile gets them with the session's restore, which is queued behind this operation.
+   * Records leg policies on the session's streams and hands them to its shard (native commands:
+   * nothing to wait for). A shard lost meanwhile gets them with the session's restore, which is
+   * queued behind this operation.
    */
-  async #sendLegs(session: SessionEntry, decided: ReadonlyArray<{ index: number; leg: LegName; policy: LegPolicy }>): Promise<void> {
+  #sendLegs(session: SessionEntry, decided: ReadonlyArray<{ index: number; leg: LegName; policy: LegPolicy }>): void {
     const before = decided.map(({ index, leg }) => session.streams[index]!.legs[leg].policy);
-    const legs: LegSetting[] = decided.map(({ index, leg, policy }) => {
+    const legs = decided.map(({ index, leg, policy }) => {
       const stream = session.streams[index]!;
       stream.legs[leg].policy = policy;
       return { id: stream.id, leg, policy };
     });
     try {
-      await this.#shardPool.request(session.shard, 'setLegs', { legs });
+      this.#shardPool.setLegs(session.shard, legs);
     } catch (err) {
       if ((err as MediaError).code === 'ERR_PINLATCH_SHARD_LOST' && this.#sessions.get(session.key) === session) return;
       // Refused by the shard: a restore must not replay what never applied.
@@ -450,7 +458,7 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       } else if (this.#log.isLevelEnabled('debug')) {
         this.#log.debug({ key, index, leg, policy: decision.policy, reason: decision.reason }, 'leg policy');
       }
-      await this.#sendLegs(session, [{ index, leg, policy: decision.policy }]);
+      this.#sendLegs(session, [{ index, leg, policy: decision.policy }]);
       stream.rules[leg] = decision.rule;
     });
   }
@@ -478,20 +486,19 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       const session = this.#sessions.get(key);
       if (!session) return;
       this.#forget(session);
-      const ids = session.streams.map((s) => s.id);
-      let socketsClosed = true;
+      // Streams awaiting their restore (id 0) have no sockets anywhere.
+      const ids = session.streams.map((s) => s.id).filter((id) => id !== 0);
       try {
-        await this.#shardPool.request(session.shard, 'close', { ids });
+        if (ids.length > 0) this.#shardPool.closeStreams(session.shard, ids);
       } catch (err) {
-        // SHARD_LOST / CLOSED: the sockets died with the worker. A timeout leaves them in an
-        // unknown state, so those ports are set aside instead of entering the normal rotation.
-        socketsClosed = (err as MediaError).code !== 'ERR_PINLATCH_RPC_TIMEOUT';
+        // SHARD_LOST / CLOSED: the sockets died with the worker.
         this.#log.warn({ key, err }, 'closing media session streams failed');
       }
+      // The shard's loop closes the sockets moments from now; the ports rest in quarantine first.
       for (const stream of session.streams) {
         for (const port of [stream.aPort, stream.bPort]) {
-          if (socketsClosed) this.#ports.release(port);
-          else this.#ports.setAsideFailed(port);
+          if (stream.id !== 0) this.#closing.set(port, session.shard);
+          this.#ports.release(port);
         }
       }
     });
@@ -547,24 +554,17 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
   }
 
   /**
-   * Allocates port pairs for `count` streams and opens them on `shard`, all or nothing. Binds
-   * that fail with EADDRINUSE (another process holds a port) set both pairs of that stream aside
-   * (the error does not say which of the two is taken) and retry with fresh pairs, up to
+   * Allocates port pairs for `count` streams and opens them on `shard`, all or nothing. The
+   * sockets are bound on this thread (ShardPool.openStreams), so this needs no round trip. A bind
+   * that fails with EADDRINUSE on a pair whose close is still on its way to a shard waits for that
+   * shard to apply it (one request: the shard applies queued commands first) and tries the pair
+   * again. Other EADDRINUSE failures (another process holds a port) set both pairs of that stream
+   * aside (the error does not say which of the two is taken) and retry with fresh pairs, up to
    * MAX_BIND_ATTEMPTS times.
    */
-  async #openStreams(shard: number, firstIndex: number, count: number, legs: OpenLegSetting[]): Promise<StreamEntry[]> {
+  async #openStreams(shard: number, firstIndex: number, count: number, legs: OpenLegPolicy[]): Promise<StreamEntry[]> {
     const state = this.#shards[shard]!;
-    const generation = state.generation;
     const pairs: Array<{ aPort: number; bPort: number }> = [];
-    const giveBack = (how: 'unused' | 'setAside' | 'release') => {
-      for (const { aPort, bPort } of pairs.splice(0)) {
-        for (const port of [aPort, bPort]) {
-          if (how === 'unused') this.#ports.returnUnused(port);
-          else if (how === 'setAside') this.#ports.setAsideFailed(port);
-          else this.#ports.release(port);
-        }
-      }
-    };
     const allocatePair = () => {
       const aPort = this.#ports.allocate();
       try {
@@ -575,55 +575,57 @@ export class MediaRelay extends EventEmitter implements MediaRelayApi {
       }
     };
 
-    // Reserved up front so concurrent new sessions spread instead of all picking this shard.
-    state.load += count;
     try {
       for (let i = 0; i < count; i++) pairs.push(allocatePair());
       for (let attempt = 1; ; attempt++) {
         const specs: StreamSpec[] = pairs.map((p) => ({ address: this.address, aPort: p.aPort, bPort: p.bPort }));
-        let result;
+        let ids: number[];
         try {
-          result = await this.#shardPool.request(shard, 'open', legs.length > 0 ? { specs, legs } : { specs });
+          ids = this.#shardPool.openStreams(shard, specs, legs);
         } catch (err) {
-          // A timed-out open may still have bound the ports: keep them out of rotation.
-          giveBack((err as MediaError).code === 'ERR_PINLATCH_RPC_TIMEOUT' ? 'setAside' : 'unused');
+          const error = err as MediaError;
+          if (error.code === 'ERR_PINLATCH_BIND' && error.syscallCode === 'EADDRINUSE' && error.index !== undefined && attempt < MAX_BIND_ATTEMPTS) {
+            const pair = pairs[error.index]!;
+            const closer = this.#closing.get(pair.aPort) ?? this.#closing.get(pair.bPort);
+            if (closer !== undefined) {
+              this.#closing.delete(pair.aPort);
+              this.#closing.delete(pair.bPort);
+              // A shard that is down took its sockets with it: nothing to wait for.
+              await this.#shardPool.request(closer, 'stats', { ids: [] }).catch(() => undefined);
+              continue;
+            }
+            const [busy] = pairs.splice(error.index, 1);
+            this.#log.warn({ aPort: busy!.aPort, bPort: busy!.bPort, attempt }, 'media ports held by another process; trying other ports');
+            this.#ports.setAsideFailed(busy!.aPort);
+            this.#ports.setAsideFailed(busy!.bPort);
+            pairs.splice(error.index, 0, allocatePair());
+            continue;
+          }
+          if (error.syscallCode === 'EADDRINUSE') {
+            throw new MediaError('ERR_PINLATCH_BIND', `no bindable RTP port pairs after ${attempt} attempts: ${error.message}`, { syscallCode: 'EADDRINUSE' });
+          }
           throw err;
         }
-        if (result.ok) {
-          if (state.generation !== generation) {
-            // The shard died after answering: the sockets are gone with it.
-            giveBack('release');
-            throw new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${shard} was lost while opening streams`);
-          }
-          const opened = pairs.splice(0);
-          return opened.map((p, i) => ({
-            index: firstIndex + i,
-            id: result.ids[i]!,
-            aPort: p.aPort,
-            bPort: p.bPort,
-            idle: false,
-            legs: { a: legMemory(), b: legMemory() },
-            rules: { a: null, b: null },
-          }));
+        state.load += count;
+        for (const { aPort, bPort } of pairs) {
+          this.#closing.delete(aPort);
+          this.#closing.delete(bPort);
         }
-        const { index, error } = result;
-        if (error.code === 'ERR_PINLATCH_BIND' && error.syscallCode === 'EADDRINUSE' && attempt < MAX_BIND_ATTEMPTS) {
-          const [busy] = pairs.splice(index, 1);
-          this.#log.warn({ aPort: busy!.aPort, bPort: busy!.bPort, attempt }, 'media ports held by another process; trying other ports');
-          this.#ports.setAsideFailed(busy!.aPort);
-          this.#ports.setAsideFailed(busy!.bPort);
-          pairs.splice(index, 0, allocatePair());
-          continue;
-        }
-        giveBack('unused');
-        if (error.syscallCode === 'EADDRINUSE') {
-          throw new MediaError('ERR_PINLATCH_BIND', `no bindable RTP port pairs after ${attempt} attempts: ${error.message}`, { syscallCode: 'EADDRINUSE' });
-        }
-        throw toMediaError(error);
+        return pairs.splice(0).map((p, i) => ({
+          index: firstIndex + i,
+          id: ids[i]!,
+          aPort: p.aPort,
+          bPort: p.bPort,
+          idle: false,
+          legs: { a: legMemory(), b: legMemory() },
+          rules: { a: null, b: null },
+        }));
       }
     } catch (err) {
-      giveBack('unused');
-      state.load -= count;
+      for (const { aPort, bPort } of pairs) {
+        this.#ports.returnUnused(aPort);
+        this.#ports.returnUnused(bPort);
+      }
       throw err;
     }
   }

@@ -11,40 +11,35 @@
  * one Promise.all, go together. Not later than that: posting at the end of the event-loop turn
  * (setImmediate) makes an offer wait for every other datagram read in the turn: in bench/cps.ts at
  * 400 calls/s confined to one CPU, the load shedder then refused more calls than without batching
- * in each of four warm steps measured side by side (67-1981 vs 0-497 of 4000). Deferrable requests
- * (DEFERRABLE_OPS) do not schedule a post at all: they ride with the next one, or go after
- * DEFER_MAX_MS when no other request comes.
+ * in each of four warm steps measured side by side (67-1981 vs 0-497 of 4000). A call's own
+ * operations (open, leg policies, close) no longer come here at all: they are native commands
+ * (shard-protocol.ts); what is left is rare (stats, totals, restore, stop).
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DEFER_MAX_MS, DEFERRABLE_OPS, encodeRequests, type ShardRequest } from './shard-protocol.js';
+import { encodeRequests, type ShardRequest } from './shard-protocol.js';
 
 export class ShardOutbox {
   readonly #port: MessagePort;
   #queued: ShardRequest[] = [];
   #postQueued = false;
-  #deferredPost: NodeJS.Timeout | null = null;
 
   constructor(port: MessagePort) {
     this.#port = port;
   }
 
-  /** Queues a request; it is posted once the current task is done (or later, if deferrable). */
+  /** Queues a request; it is posted once the current task is done. */
   push(request: ShardRequest): void {
     this.#queued.push(request);
     if (this.#postQueued) return;
-    if (DEFERRABLE_OPS.has(request.op)) {
-      this.#deferredPost ??= setTimeout(() => this.post(), DEFER_MAX_MS);
-    } else {
-      this.#postQueued = true;
-      queueMicrotask(() => {
-        if (this.#postQueued) this.post();
-      });
-    }
+    this.#postQueued = true;
+    queueMicrotask(() => {
+      if (this.#postQueued) this.post();
+    });
   }
 
   /** Posts every queued request now, in the order they were pushed. */
   post(): void {
-    this.#cancelPosts();
+    this.#postQueued = false;
     if (this.#queued.length === 0) return;
     const batch = encodeRequests(this.#queued);
     this.#queued = [];
@@ -53,13 +48,7 @@ export class ShardOutbox {
 
   /** Drops the queue without posting it (the shard is gone; its pending requests were rejected). */
   discard(): void {
-    this.#cancelPosts();
-    this.#queued = [];
-  }
-
-  #cancelPosts(): void {
-    if (this.#deferredPost !== null) clearTimeout(this.#deferredPost);
     this.#postQueued = false;
-    this.#deferredPost = null;
+    this.#queued = [];
   }
 }

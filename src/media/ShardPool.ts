@@ -1,6 +1,8 @@
 /**
  * N data-plane shards on a piscina pool, each a long-lived task in its own worker thread, with a
- * typed request/reply channel per shard and a supervisor per shard.
+ * native control handle per shard (a call's streams are opened, configured and closed through it,
+ * synchronously, without waking the shard's JavaScript: shard-protocol.ts), a typed request/reply
+ * channel per shard for the rarer operations, and a supervisor per shard.
  *
  * Pool shape (docs: ecosystem.md §1): minThreads = maxThreads = N and concurrentTasksPerWorker 1,
  * so the N never-returning shard tasks land on N distinct workers; idleTimeout Infinity (threads
@@ -26,8 +28,9 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { MediaError, type MediaErrorCode } from './errors.js';
 import { ShardOutbox } from './ShardOutbox.js';
-import type { LatchChange, LegRefusal, SocketBuffers, ThreadPlacement } from '../native.js';
+import type { LatchChange, LegPolicy, LegRefusal, NativeAddon, OpenLegPolicy, RelayControl, SocketBuffers, StreamSpec, ThreadPlacement } from '../native.js';
 import {
+  serializeError,
   decodeReplies,
   type SerializedError,
   type ShardExit,
@@ -82,10 +85,32 @@ const NATIVE_CODES: ReadonlySet<string> = new Set<MediaErrorCode>([
   'ERR_PINLATCH_REALTIME',
 ]);
 
-export function toMediaError(error: SerializedError): MediaError {
+export function toMediaError(error: SerializedError, index?: number): MediaError {
   const code = (NATIVE_CODES.has(error.code) ? error.code : 'ERR_PINLATCH_NATIVE') as MediaErrorCode;
-  return new MediaError(code, error.message, error.syscallCode === undefined ? undefined : { syscallCode: error.syscallCode });
+  return new MediaError(code, error.message, {
+    ...(error.syscallCode === undefined ? {} : { syscallCode: error.syscallCode }),
+    ...(index === undefined ? {} : { index }),
+  });
 }
+
+/**
+ * Longest a call's open waits in a shard's native queue before the pool wakes the shard's loop
+ * for it (ms). A shard busy relaying iterates its loop far more often and applies the queue then,
+ * with no wake-up of its own; an idle one is woken once for what a few ms brought, instead of once
+ * per command (each wake-up preempts the main thread on one CPU: in a profile at 400 calls/s the
+ * wake-ups were still 11 % of the main thread's busy time with a 2 ms deadline for opens and leg
+ * policies). The sockets are bound already: media that comes before the open is applied waits in
+ * their buffers.
+ */
+export const WAKE_MAX_MS = 5;
+/**
+ * The same for leg policies and closes (ms). A packet for an open stream wakes the shard by itself,
+ * and its callback applies the queue before reading it, so a pushed policy is in place for the
+ * first packet it concerns; the wake only starts the stream's idle clock again (a few ms late) and,
+ * for closes, frees the ports (which rest in quarantine anyway, and a pair reused before it is
+ * free waits for its close: MediaRelay).
+ */
+export const LAZY_WAKE_MAX_MS = 20;
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -96,6 +121,10 @@ interface Pending {
 interface ShardSlot {
   index: number;
   up: boolean;
+  /** The native control handle of the shard's relay, while it is up. */
+  control: RelayControl | null;
+  /** The pending wake-up of the shard's loop for pushed commands, and when it fires (performance.now()). */
+  loopWake: { timer: NodeJS.Timeout; at: number } | null;
   /** Requests queued for the shard's port, posted as one batch per task. */
   outbox: ShardOutbox | null;
   threadId: number | null;
@@ -121,6 +150,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   readonly #startTimeoutMs: number;
   readonly #log: Logger | undefined;
   readonly #execArgv: string[] | undefined;
+  readonly #addon: NativeAddon;
   readonly #slots: ShardSlot[] = [];
   readonly #piscina: Piscina<ShardTask, ShardExit>;
   readonly #supervisors: Promise<void>[] = [];
@@ -130,8 +160,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
   #starting = true;
   #startWaiter: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  private constructor(options: ShardPoolOptions) {
+  private constructor(options: ShardPoolOptions, addon: NativeAddon) {
     super();
+    this.#addon = addon;
     const shards = options.shards ?? availableParallelism();
     if (!Number.isInteger(shards) || shards < 1 || shards > 1024) {
       throw new MediaError('ERR_PINLATCH_CONFIG', `shards must be an integer in 1..1024, got ${shards}`);
@@ -162,7 +193,7 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     // Load the addon here first: a missing or broken build fails with native.ts's own message
     // instead of surfacing as N worker bootstrap failures.
     const { addon } = await import('../native.js');
-    const pool = new ShardPool(options);
+    const pool = new ShardPool(options, addon);
     pool.#log?.debug({ addon: addon.version, shards: pool.size }, 'starting media shards');
     const started = new Promise<void>((resolve, reject) => {
       pool.#startWaiter = { resolve, reject };
@@ -171,6 +202,8 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       const slot: ShardSlot = {
         index,
         up: false,
+        control: null,
+        loopWake: null,
         outbox: null,
         threadId: null,
         placement: null,
@@ -216,6 +249,81 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     const slot = this.#slots[shard];
     if (!slot) return Promise.reject(new MediaError('ERR_PINLATCH_ARG', `no shard ${shard}`));
     return this.#send(slot, op, args, this.#rpcTimeoutMs);
+  }
+
+  /**
+   * Opens streams on a running shard with their legs' policies, all or nothing, and returns their
+   * ids. The sockets are bound here, on the calling thread: a bind error is thrown now, as a
+   * MediaError with the errno name and `index`, the spec that failed; nothing waits for the shard.
+   */
+  openStreams(shard: number, specs: StreamSpec[], legs: OpenLegPolicy[] = []): number[] {
+    const control = this.#control(shard);
+    let ids: number[];
+    try {
+      ids = legs.length > 0 ? control.openStreams(specs, legs) : control.openStreams(specs);
+    } catch (err) {
+      throw this.#controlError(shard, err);
+    }
+    this.#wakeWithin(this.#slots[shard]!, WAKE_MAX_MS);
+    return ids;
+  }
+
+  /** Sets leg policies of a running shard's streams (checked here, applied by the shard's loop). */
+  setLegs(shard: number, legs: Array<{ id: number; leg: 'a' | 'b'; policy: LegPolicy }>): void {
+    const control = this.#control(shard);
+    try {
+      control.setLegs(legs);
+    } catch (err) {
+      throw this.#controlError(shard, err);
+    }
+    this.#wakeWithin(this.#slots[shard]!, LAZY_WAKE_MAX_MS);
+  }
+
+  /**
+   * Closes streams of a running shard. Its loop closes the sockets within LAZY_WAKE_MAX_MS, and
+   * before it handles any later request (a `stats` reply means they are closed).
+   */
+  closeStreams(shard: number, ids: number[]): void {
+    const control = this.#control(shard);
+    try {
+      control.closeStreams(ids);
+    } catch (err) {
+      throw this.#controlError(shard, err);
+    }
+    this.#wakeWithin(this.#slots[shard]!, LAZY_WAKE_MAX_MS);
+  }
+
+  /** Has the shard's loop woken within `delayMs` (one timer per shard, the earliest deadline wins). */
+  #wakeWithin(slot: ShardSlot, delayMs: number): void {
+    const at = performance.now() + delayMs;
+    if (slot.loopWake !== null) {
+      if (slot.loopWake.at <= at) return;
+      clearTimeout(slot.loopWake.timer);
+    }
+    const timer = setTimeout(() => {
+      slot.loopWake = null;
+      slot.control?.wake();
+    }, delayMs);
+    timer.unref();
+    slot.loopWake = { timer, at };
+  }
+
+  #control(shard: number): RelayControl {
+    if (this.#closing) throw new MediaError('ERR_PINLATCH_CLOSED', 'shard pool is closed');
+    const slot = this.#slots[shard];
+    if (!slot) throw new MediaError('ERR_PINLATCH_ARG', `no shard ${shard}`);
+    if (!slot.up || !slot.control) throw new MediaError('ERR_PINLATCH_SHARD_LOST', `shard ${shard} is not running`);
+    return slot.control;
+  }
+
+  /** A native error of a control call as a MediaError: a closed relay is a shard that is gone. */
+  #controlError(shard: number, err: unknown): MediaError {
+    const serialized = serializeError(err);
+    if (serialized.code === 'ERR_PINLATCH_CLOSED') {
+      return new MediaError(this.#closing ? 'ERR_PINLATCH_CLOSED' : 'ERR_PINLATCH_SHARD_LOST', `shard ${shard}: ${serialized.message}`);
+    }
+    const index = (err as { index?: unknown }).index;
+    return toMediaError(serialized, typeof index === 'number' ? index : undefined);
   }
 
   /**
@@ -332,6 +440,9 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
       port1.close();
       const wasUp = slot.up;
       slot.up = false;
+      slot.control = null;
+      if (slot.loopWake !== null) clearTimeout(slot.loopWake.timer);
+      slot.loopWake = null;
       slot.threadId = null;
       slot.placement = null;
       slot.abort = null;
@@ -370,6 +481,13 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
     }
     switch (message.type) {
       case 'ready':
+        try {
+          slot.control = this.#addon.connect(message.control);
+        } catch (err) {
+          // The relay closed before this thread reached it: the task is ending; its restart follows.
+          slot.abort?.abort(new Error(`shard ${slot.index}: relay gone before connecting: ${(err as Error).message}`));
+          return;
+        }
         slot.up = true;
         slot.threadId = message.threadId;
         slot.placement = message.placement;
@@ -390,6 +508,12 @@ export class ShardPool extends EventEmitter<ShardPoolEvents> {
         return;
       case 'refused':
         this.emit('refused', slot.index, message.legs);
+        return;
+      case 'commandErrors':
+        this.#log?.error(
+          { shard: slot.index, total: message.count, errors: message.errors },
+          'media shard could not start streams the main thread opened; their calls have no media',
+        );
         return;
     }
   }

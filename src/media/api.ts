@@ -115,7 +115,11 @@ export interface MediaRelayApi {
   get(key: string): MediaSession | undefined;
   /** Keys of all sessions. */
   keys(): string[];
-  /** Closes the session's sockets and returns its ports to the pool (quarantined). Idempotent. */
+  /**
+   * Returns the session's ports to the pool (quarantined) and has its shard close its sockets:
+   * the shard's loop closes them moments later, before it handles any later request, without a
+   * round trip. Idempotent.
+   */
   release(key: string): Promise<void>;
   on<E extends keyof MediaEvents>(event: E, listener: MediaEvents[E]): this;
   /** Stops every shard and closes every socket. */

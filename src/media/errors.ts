@@ -32,11 +32,14 @@ export class MediaError extends Error {
   readonly code: MediaErrorCode;
   /** errno name from the native layer (e.g. EADDRINUSE), when the cause was a system call. */
   readonly syscallCode: string | undefined;
+  /** Which stream of a batch failed (ShardPool.openStreams), when the error is about one. */
+  readonly index: number | undefined;
 
-  constructor(code: MediaErrorCode, message: string, options?: { cause?: unknown; syscallCode?: string }) {
+  constructor(code: MediaErrorCode, message: string, options?: { cause?: unknown; syscallCode?: string; index?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'MediaError';
     this.code = code;
     this.syscallCode = options?.syscallCode;
+    this.index = options?.index;
   }
 }

@@ -2,18 +2,28 @@
  * The control protocol between the main thread (ShardPool) and one shard worker, carried over the
  * MessagePort handed to the shard task. Control only: packets never cross it.
  *
- * main -> shard: a batch of requests with ids (every request made in one task, see ShardOutbox);
- * the shard handles them in order and answers the batch with one batch of replies, a
- * reply per request with the same id, in order. One message per batch because each postMessage
- * wakes the other thread: with the process confined to one CPU the woken shard preempts the main
- * thread. A batch crosses as JSON text (a string message): structured cloning of the nested
- * request objects costs about twice a JSON.stringify plus JSON.parse of them, and a string is
- * copied as one block. Requests and replies hold only JSON values (strings, numbers, booleans,
- * null, arrays, plain objects; an optional field is absent, never undefined).
+ * What a call needs — opening its streams on the offer, setting its legs' policies, closing them
+ * at the end — does not cross the port either: the main thread connects to the shard's relay
+ * (addon.connect with the token of the `ready` message) and drives it through a RelayControl,
+ * which binds the sockets on the main thread and queues native commands that the shard's libuv
+ * loop applies in C++ (native/include/control_channel.h). Waking the shard's JavaScript for each
+ * offer and answer was the largest cost left in a call (issue 12): with the process confined to
+ * one CPU the woken shard preempted the main thread. The shard drains those commands before each
+ * batch of port requests, so a request (stats right after an open) sees every stream pushed
+ * before it.
+ *
+ * main -> shard, the rare operations: a batch of requests with ids (every request made in one
+ * task, see ShardOutbox); the shard handles them in order and answers the batch with one batch of
+ * replies, a reply per request with the same id, in order. A batch crosses as JSON text (a string
+ * message): structured cloning of the nested request objects costs about twice a JSON.stringify
+ * plus JSON.parse of them, and a string is copied as one block. Requests and replies hold only
+ * JSON values (strings, numbers, booleans, null, arrays, plain objects; an optional field is
+ * absent, never undefined).
  * shard -> main, unsolicited (structured-cloned objects, a few a second): `ready` once the relay exists,
  * `idle` whenever the set of inactive streams changes, `latch` with the legs whose latched peers
- * changed (so that the main thread can re-create them if the shard dies), and `refused` for legs
- * whose media so far comes only from sources their latching rule refuses (each leg once per policy).
+ * changed (so that the main thread can re-create them if the shard dies), `refused` for legs
+ * whose media so far comes only from sources their latching rule refuses (each leg once per
+ * policy), and `commandErrors` when native commands failed on the shard's thread.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { LatchChange, LegPolicy, LegRefusal, RelayTotals, SocketBuffers, StreamCounters, StreamSpec, ThreadPlacement } from '../native.js';
@@ -64,24 +74,11 @@ export interface SerializedError {
   syscallCode?: string;
 }
 
-/** Result of opening a batch of streams: all or nothing. */
+/** Result of re-opening a batch of streams: all or nothing. */
 export type OpenResult =
   | { ok: true; ids: number[] }
   /** Spec `index` failed; the streams opened before it in this batch were closed again. */
   | { ok: false; index: number; error: SerializedError };
-
-/** A leg policy to apply to a stream being opened (`spec`: its index in the batch). */
-export interface OpenLegSetting {
-  spec: number;
-  leg: 'a' | 'b';
-  policy: LegPolicy;
-}
-
-export interface LegSetting {
-  id: number;
-  leg: 'a' | 'b';
-  policy: LegPolicy;
-}
 
 /** One leg of a stream being re-created on a new shard: its policy and its last known latches. */
 export interface LegRestore {
@@ -98,14 +95,8 @@ export interface StreamRestore {
 }
 
 export interface ShardOps {
-  /** Opens the streams and sets the given legs' policies, all or nothing. */
-  open: { args: { specs: StreamSpec[]; legs?: OpenLegSetting[] }; result: OpenResult };
   /** Re-opens streams of a dead shard (same ports) with their leg policies and latches, all or nothing. */
   restore: { args: { streams: StreamRestore[] }; result: OpenResult };
-  setLeg: { args: LegSetting; result: null };
-  /** Several setLeg in one request (a call's offer or answer sets one leg per stream). */
-  setLegs: { args: { legs: LegSetting[] }; result: null };
-  close: { args: { ids: number[] }; result: null };
   stats: { args: { ids?: number[] }; result: StreamCounters[] };
   /** The shard's counters summed over every stream it has had (read by the metrics endpoint). */
   totals: { args: Record<string, never>; result: RelayTotals };
@@ -119,21 +110,6 @@ export interface ShardOps {
 }
 
 export type ShardOp = keyof ShardOps;
-
-/**
- * Requests whose caller needs no prompt answer: they wait for the next batch (or DEFER_MAX_MS)
- * instead of waking the shard themselves. Closing a released session's sockets a few ms late
- * relays nothing that matters (rtpengine keeps a deleted call for its delete-delay, 30 s by
- * default), and its ports are quarantined before reuse anyway.
- */
-export const DEFERRABLE_OPS: ReadonlySet<ShardOp> = new Set<ShardOp>(['close']);
-
-/**
- * Longest wait of a deferrable request for a batch to ride with (ms). At 100 calls/s and more
- * another request (an offer or answer) comes within it; it is also what an idle relay adds to a
- * release (an NG delete waits for its close).
- */
-export const DEFER_MAX_MS = 5;
 
 export type ShardRequest = {
   [K in ShardOp]: { id: number; op: K; args: ShardOps[K]['args'] };
@@ -154,13 +130,16 @@ export const decodeReplies = (batch: EncodedReplies): ShardReply[] => JSON.parse
 
 export type ShardMessage =
   | EncodedReplies
-  | { type: 'ready'; threadId: number; version: string; placement: ThreadPlacement; socketBuffers: SocketBuffers }
+  /** `control`: the relay's controlToken, for addon.connect on the main thread. */
+  | { type: 'ready'; threadId: number; version: string; placement: ThreadPlacement; socketBuffers: SocketBuffers; control: number }
   /** Streams that became idle, and streams that were idle and saw media again. */
   | { type: 'idle'; idle: number[]; active: number[] }
   /** Legs whose latched peers changed since the last report (polled every latchSyncMs). */
   | { type: 'latch'; changes: LatchChange[] }
   /** Legs whose media so far comes only from sources their latching rule refuses. */
-  | { type: 'refused'; legs: LegRefusal[] };
+  | { type: 'refused'; legs: LegRefusal[] }
+  /** Native commands that failed on the shard's thread since the last report (NativeRelay.takeCommandErrors). */
+  | { type: 'commandErrors'; count: number; errors: string[] };
 
 export function serializeError(err: unknown): SerializedError {
   const e = err as { code?: unknown; message?: unknown; syscallCode?: unknown };

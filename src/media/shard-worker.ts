@@ -3,9 +3,11 @@
  *
  * A shard is a task that never returns on its own (docs: ecosystem.md §1, "shard = a task that
  * never returns"): it creates this worker's native relay — whose sockets are driven by this
- * thread's own libuv loop, with no JavaScript per packet — serves control requests from the main
- * thread over the task's MessagePort, and resolves only when told to stop (or when the main side
- * of the port goes away), closing every socket first.
+ * thread's own libuv loop, with no JavaScript per packet — and reports its control token, through
+ * which the main thread opens, configures and closes streams natively (no JavaScript runs here for
+ * a call's offer, answer or end: see shard-protocol.ts). It serves the rarer control requests
+ * (stats, totals, restore, stop) over the task's MessagePort, and resolves only when told to stop
+ * (or when the main side of the port goes away), closing every socket first.
  *
  * The addon is a static import: under tsx, piscina loads this file through tsx's CommonJS hook
  * (its ESM hooks do not reach worker threads on Node 20), where only static imports resolve
@@ -30,32 +32,9 @@ import {
   type StreamRestore,
 } from './shard-protocol.js';
 
-function openAll(relay: NativeRelay, request: ShardRequest & { op: 'open' }): OpenResult {
-  const { specs, legs = [] } = request.args;
-  const ids: number[] = [];
-  for (let index = 0; index < specs.length; index++) {
-    try {
-      ids.push(relay.openStream(specs[index]!));
-    } catch (err) {
-      // All or nothing: a session never keeps half of a batch.
-      for (const id of ids) relay.closeStream(id);
-      return { ok: false, index, error: serializeError(err) };
-    }
-  }
-  for (const { spec, leg, policy } of legs) {
-    try {
-      relay.setLeg(ids[spec]!, leg, policy);
-    } catch (err) {
-      for (const id of ids) relay.closeStream(id);
-      return { ok: false, index: spec, error: serializeError(err) };
-    }
-  }
-  return { ok: true, ids };
-}
-
 /**
  * Re-creates the streams of a dead shard: same ports, each leg's policy, then its latched peers
- * (after the policy, which would forget them). All or nothing, like openAll.
+ * (after the policy, which would forget them). All or nothing.
  */
 function restoreAll(relay: NativeRelay, streams: StreamRestore[]): OpenResult {
   const ids: number[] = [];
@@ -113,7 +92,11 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
   const post = (message: ShardMessage) => port.postMessage(message);
 
   return await new Promise<ShardExit>((resolve) => {
-    /** Streams reported idle and not since seen active; closed streams leave the set silently. */
+    /**
+     * Streams reported idle and not since seen active. The main thread closes streams natively,
+     * unseen here: a closed stream leaves the set at the next check, reported `active` once
+     * (the main thread no longer knows its id and ignores it).
+     */
     const reportedIdle = new Set<number>();
     let stopped = false;
     let openAtStop = 0;
@@ -133,6 +116,10 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
     const reportLatches = () => {
       const changes = relay.takeLatchChanges();
       if (changes.length > 0) post({ type: 'latch', changes });
+      // Native commands that failed here (a socket the poll or the ring refused) have no caller
+      // to throw to: the main thread answered the offer already. They are reported with the latches.
+      const failed = relay.takeCommandErrors();
+      if (failed.errors.length > 0) post({ type: 'commandErrors', count: failed.count, errors: failed.errors });
     };
     const latchTimer = setInterval(reportLatches, options.latchSyncMs ?? DEFAULT_LATCH_SYNC_MS);
     // The relay keeps the per-leg refusal state; this timer only collects it (no JS per packet).
@@ -157,22 +144,8 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
 
     const handle = (request: ShardRequest): unknown => {
       switch (request.op) {
-        case 'open':
-          return openAll(relay, request);
         case 'restore':
           return restoreAll(relay, request.args.streams);
-        case 'setLeg':
-          relay.setLeg(request.args.id, request.args.leg, request.args.policy);
-          return null;
-        case 'setLegs':
-          for (const { id, leg, policy } of request.args.legs) relay.setLeg(id, leg, policy);
-          return null;
-        case 'close':
-          for (const id of request.args.ids) {
-            relay.closeStream(id);
-            reportedIdle.delete(id);
-          }
-          return null;
         case 'stats':
           return relay.stats(request.args.ids);
         case 'totals':
@@ -207,6 +180,6 @@ export default async function runShard(task: ShardTask): Promise<ShardExit> {
     // The main side closed its end without a stop (its pool is going away): do not linger.
     port.on('close', () => resolve({ shard, openStreams: stop() }));
 
-    post({ type: 'ready', threadId, version: addon.version, placement, socketBuffers: relay.socketBuffers });
+    post({ type: 'ready', threadId, version: addon.version, placement, socketBuffers: relay.socketBuffers, control: relay.controlToken });
   });
 }

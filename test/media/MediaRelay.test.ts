@@ -3,7 +3,7 @@ import { suite } from '../support/suite.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import { MediaError } from '../../src/media/errors.ts';
 import type { LegHint, MediaSession } from '../../src/media/api.ts';
-import { UdpPeer, canBind, openUdpSocketCount, rtpPacket, freePortRange } from './udp-peer.ts';
+import { UdpPeer, canBind, freedWithin, openUdpSocketCount, rtpPacket, freePortRange } from './udp-peer.ts';
 
 const SHARDS = 2;
 
@@ -217,7 +217,7 @@ test('release closes the sockets: the ports can be bound again', async ({ relay 
   for (const port of ports) assert.not.ok(await canBind(port), `port ${port} should be held by the relay`);
   const before = relay.portUsage();
   await relay.release('release-me');
-  for (const port of ports) assert.ok(await canBind(port), `port ${port} should be free after release`);
+  for (const port of ports) assert.ok(await freedWithin(port), `port ${port} should be free after release`);
   const after = relay.portUsage();
   assert.is(after.inUse, before.inUse - 4);
   assert.is(after.quarantined, before.quarantined + 4);
@@ -342,6 +342,22 @@ test('close() leaves no socket open', async () => {
   await relay.close();
   assert.is(openUdpSocketCount(), baseline);
   for (const s of sessions) assert.ok(await canBind(s.streams[0]!.b.rtcp));
+});
+
+test('without quarantine a released pair is bound again at once, on another shard too: the new session waits for the old sockets to close', async () => {
+  const range = await freePortRange(4);
+  const relay = await MediaRelay.start({ address: '127.0.0.1', ports: range, shards: 2, quarantineMs: 0 });
+  try {
+    for (let round = 0; round < 6; round++) {
+      const session = await relay.ensureSession(`reuse-${round}`, 1);
+      assert.is(session.streams[0]!.a.rtp, range.min);
+      // The close goes to the shard natively; the next open binds the same ports right away.
+      await relay.release(`reuse-${round}`);
+    }
+    assert.is(relay.portUsage().setAside, 0, 'our own closing sockets are not mistaken for another process');
+  } finally {
+    await relay.close();
+  }
 });
 
 test.run();

@@ -16,6 +16,17 @@ async function expectMediaError(promise: Promise<unknown>, code: string): Promis
   throw new assert.Assertion({ message: `expected ${code}`, generated: true, operator: 'rejects' });
 }
 
+/** The MediaError `fn` throws synchronously. */
+function expectThrown(fn: () => unknown): MediaError {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, MediaError);
+    return err as MediaError;
+  }
+  throw new assert.Assertion({ message: 'expected a MediaError', generated: true, operator: 'throws' });
+}
+
 const test = suite('media/ShardPool', { timeoutMs: 30_000 });
 
 test('each shard runs in its own worker thread and answers typed requests', async () => {
@@ -26,29 +37,31 @@ test('each shard runs in its own worker thread and answers typed requests', asyn
     assert.is.not(threads[0], threads[1]);
     assert.equal(await pool.request(0, 'stats', {}), []);
     const { min } = await freePortRange(4);
-    const opened = await pool.request(1, 'open', { specs: [{ address: '127.0.0.1', aPort: min, bPort: min + 2 }] });
-    assert.ok(opened.ok);
-    if (!opened.ok) return;
-    assert.not.ok(await canBind(min));
-    const [counters] = await pool.request(1, 'stats', { ids: opened.ids });
-    assert.is(counters!.id, opened.ids[0]);
-    await pool.request(1, 'close', { ids: opened.ids });
+    const [id] = pool.openStreams(1, [{ address: '127.0.0.1', aPort: min, bPort: min + 2 }]);
+    assert.not.ok(await canBind(min), 'bound by the time openStreams returns');
+    // Opened natively, asked for over the port: the shard applies the open before the request.
+    const [counters] = await pool.request(1, 'stats', { ids: [id!] });
+    assert.is(counters!.id, id);
+    pool.closeStreams(1, [id!]);
+    assert.equal(await pool.request(1, 'stats', {}), [], 'the close is applied before a later request');
     assert.ok(await canBind(min));
-    // A failing spec closes the streams opened before it in the same batch.
-    const failed = await pool.request(1, 'open', {
-      specs: [
+    // A failing spec closes the sockets bound before it in the same batch, synchronously.
+    const failed = expectThrown(() =>
+      pool.openStreams(1, [
         { address: '127.0.0.1', aPort: min, bPort: min + 2 },
         { address: '127.0.0.1', aPort: min, bPort: min + 2 },
-      ],
-    });
-    assert.equal(failed.ok ? null : [failed.index, failed.error.code, failed.error.syscallCode], [1, 'ERR_PINLATCH_BIND', 'EADDRINUSE']);
+      ]),
+    );
+    assert.equal([failed.index, failed.code, failed.syscallCode], [1, 'ERR_PINLATCH_BIND', 'EADDRINUSE']);
     assert.ok(await canBind(min));
-    await expectMediaError(pool.request(0, 'setLeg', { id: 999, leg: 'a', policy: { mode: 'any', rtcpMux: false, handoverSilenceMs: 1000, handoverMaxSeqGap: 100 } }), 'ERR_PINLATCH_ARG');
+    assert.is(expectThrown(() => pool.setLegs(0, [{ id: 999, leg: 'a', policy: { mode: 'any', rtcpMux: false, handoverSilenceMs: 1000, handoverMaxSeqGap: 100 } }])).code, 'ERR_PINLATCH_ARG');
+    assert.is(expectThrown(() => pool.openStreams(7, [{ address: '127.0.0.1', aPort: min, bPort: min + 2 }])).code, 'ERR_PINLATCH_ARG');
     await expectMediaError(pool.request(7, 'stats', {}), 'ERR_PINLATCH_ARG');
   } finally {
     await pool.close();
   }
   await expectMediaError(pool.request(0, 'stats', {}), 'ERR_PINLATCH_CLOSED');
+  assert.is(expectThrown(() => pool.closeStreams(0, [1])).code, 'ERR_PINLATCH_CLOSED');
 });
 
 test('a terminated shard is reported lost and restarted in a new worker', async () => {
@@ -56,8 +69,7 @@ test('a terminated shard is reported lost and restarted in a new worker', async 
   try {
     const before = pool.threadIdOf(0);
     const { min } = await freePortRange(4);
-    const opened = await pool.request(0, 'open', { specs: [{ address: '127.0.0.1', aPort: min, bPort: min + 2 }] });
-    assert.ok(opened.ok);
+    pool.openStreams(0, [{ address: '127.0.0.1', aPort: min, bPort: min + 2 }]);
     const lost = once(pool, 'lost');
     const up = once(pool, 'up');
     await pool.terminateShard(0);

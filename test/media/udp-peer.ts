@@ -78,6 +78,19 @@ export async function canBind(port: number, address = '127.0.0.1'): Promise<bool
  * UDP sockets open in this process (all threads share the descriptor table). Other socket kinds
  * (worker and loader plumbing) come and go on their own and are not counted.
  */
+/**
+ * Whether `port` becomes bindable within `withinMs`: a released session's sockets are closed by
+ * its shard's loop moments after release() resolves (MediaRelayApi.release).
+ */
+export async function freedWithin(port: number, withinMs = 2000, address = '127.0.0.1'): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    if (await canBind(port, address)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export function openUdpSocketCount(): number {
   const udpInodes = new Set<string>();
   for (const table of ['/proc/net/udp', '/proc/net/udp6']) {

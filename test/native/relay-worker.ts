@@ -3,14 +3,16 @@
  * streams and then, depending on `workerData.mode`:
  *  - 'exchange': relays a short call between two local peers, reports the counters, closes, ends;
  *  - 'hold':     reports its ports and keeps the sockets open until it is terminated;
- *  - 'exit':     reports its ports, then calls process.exit(3) with the sockets still open.
+ *  - 'exit':     reports its ports, then calls process.exit(3) with the sockets still open;
+ *  - 'control':  opens nothing itself: reports its relay's controlToken (the main thread drives the
+ *                relay through addon.connect) and keeps running until it is terminated.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { addon } from '../../src/native.ts';
 import { UdpPeer, counters, openStream, policy, rtp, until } from './rtp-peer.ts';
 
 interface Task {
-  mode: 'exchange' | 'hold' | 'exit';
+  mode: 'exchange' | 'hold' | 'exit' | 'control';
   streams: number;
 }
 
@@ -18,7 +20,11 @@ const task = workerData as Task;
 const port = parentPort!;
 const relay = addon.createRelay();
 
-if (task.mode === 'exchange') {
+if (task.mode === 'control') {
+  port.postMessage({ token: relay.controlToken });
+  // No JavaScript runs here for the main thread's commands; the interval only keeps the thread up.
+  setInterval(() => undefined, 1000);
+} else if (task.mode === 'exchange') {
   const { id, aPort, bPort } = openStream(relay, '127.0.0.1');
   relay.setLeg(id, 'a', policy());
   relay.setLeg(id, 'b', policy());

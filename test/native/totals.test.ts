@@ -19,7 +19,7 @@ for (const io of ioPaths()) {
       const empty = relay.totals();
       assert.equal(empty, {
         packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, rtcpIn: 0, rtcpOut: 0, dropInvalid: 0, dropStranger: 0,
-        dropNoPeer: 0, dropSendError: 0, dropRefused: 0, latchChanges: 0, streamsOpened: 0, streams: 0,
+        dropNoPeer: 0, dropSendError: 0, dropRefused: 0, latchChanges: 0, streamsOpened: 0, streams: 0, commandErrors: 0,
       });
       const first = openStream(relay, '127.0.0.1');
       const second = openStream(relay, '127.0.0.1');

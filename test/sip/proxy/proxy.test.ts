@@ -273,6 +273,8 @@ test('a re-INVITE CANCELled while its offer is being anchored gets 487; an INVIT
     // If the INVITE left before the CANCEL was read, the gateway ends it (§9.2); else it never sees it.
     const forwarded = await gateway.waitFor((m: SipMessage): m is SipRequest => m.kind === 'request' && m.method === 'INVITE' && m.callId === callId && m.cseq?.seq === cseq, 300).catch(() => null);
     if (forwarded) {
+      // §9.1: the proxy sends its CANCEL only once the branch has a provisional response.
+      gateway.sendMessage(answer(forwarded, 180, gateway), port);
       const cancel = await gateway.waitFor(isRequest('CANCEL', callId));
       gateway.sendMessage(createResponse(cancel, 200), port);
       gateway.sendMessage(answer(forwarded, 487, gateway), port);

@@ -1,0 +1,4 @@
+/** test/native/relay-control-worker.test.ts with the ASan/UBSan build of the addon (see under-asan.ts). */
+import { underAsan } from './under-asan.ts';
+
+underAsan('relay-control-worker.test.ts');

@@ -1,0 +1,130 @@
+/**
+ * RelayControl (addon.connect): the main thread binds a stream's sockets itself and drives a relay
+ * through its native control channel, with no JavaScript on the relay's thread. Bind errors come
+ * back synchronously with their errno; commands apply in push order before any later method of the
+ * relay; a closed or dead relay refuses pushes and no descriptor is left behind.
+ */
+import * as assert from 'uvu/assert';
+import { suite } from '../support/suite.ts';
+import { addon, type NativeError, type NativeRelay, type RelayControl } from '../../src/native.ts';
+import { UdpPeer, counters, ioPaths, policy, relayFds, rtp, until } from './rtp-peer.ts';
+
+const test = suite('native relay control', { timeoutMs: 30_000 });
+const IO_PATHS = ioPaths();
+
+/** Opens one stream through `control` on random even ports, skipping ports another process holds. */
+function openControlled(control: RelayControl): { id: number; aPort: number; bPort: number } {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const aPort = 20000 + 4 * Math.floor(Math.random() * 9000);
+    const bPort = aPort + 2;
+    try {
+      const [id] = control.openStreams([{ address: '127.0.0.1', aPort, bPort }]);
+      return { id: id!, aPort, bPort };
+    } catch (err) {
+      if ((err as NativeError).code !== 'ERR_PINLATCH_BIND') throw err;
+    }
+  }
+  throw new Error('no free port pair found in 50 attempts');
+}
+
+/** The error `fn` throws. */
+function thrown(fn: () => unknown): NativeError {
+  try {
+    fn();
+  } catch (err) {
+    return err as NativeError;
+  }
+  throw new assert.Assertion({ message: 'expected an error', generated: true, operator: 'throws' });
+}
+
+for (const io of IO_PATHS) {
+  test(`${io}: opens bind on the calling thread; the relay applies opens, legs and closes in order`, async () => {
+    const caller = await UdpPeer.bind('127.0.0.1');
+    const callee = await UdpPeer.bind('127.0.0.1');
+    const baseline = relayFds();
+    const relay: NativeRelay = addon.createRelay({ io });
+    const own = relayFds() - baseline;
+    const control = addon.connect(relay.controlToken);
+    try {
+      const { id, aPort, bPort } = openControlled(control);
+      assert.is(relayFds(), baseline + own + 4, 'the four sockets are bound when openStreams returns');
+      control.setLegs([
+        { id, leg: 'a', policy: policy() },
+        { id, leg: 'b', policy: policy() },
+      ]);
+      // Any method of the relay applies what was pushed before it.
+      assert.is(relay.size, 1);
+      await callee.send(rtp({ ssrc: 2, seq: 0 }), bPort, '127.0.0.1');
+      await until('B latched', () => counters(relay, id).b.rtpPeer !== null);
+      for (let seq = 1; seq <= 5; seq += 1) await caller.send(rtp({ ssrc: 1, seq }), aPort, '127.0.0.1');
+      await until('the callee got the caller\'s 5 packets', () => callee.received.length === 5);
+      assert.is(counters(relay, id).a.packetsIn, 5);
+
+      control.closeStreams([id]);
+      assert.is(relay.size, 0);
+      assert.is(relayFds(), baseline + own);
+      assert.is(relay.totals().streamsOpened, 1);
+      assert.is(relay.totals().commandErrors, 0);
+      // Ids come from one counter whichever thread opens: the relay's own opens never collide.
+      const second = openControlled(control);
+      assert.ok(second.id > id);
+      control.closeStreams([second.id]);
+    } finally {
+      relay.close();
+    }
+    assert.is(relayFds(), baseline);
+    await Promise.all([caller.close(), callee.close()]);
+  });
+}
+
+test('a bind error is thrown synchronously with its errno and the spec that failed; the batch leaves nothing bound', async () => {
+  const relay = addon.createRelay();
+  const control = addon.connect(relay.controlToken);
+  const squatter = await UdpPeer.bind('127.0.0.1');
+  try {
+    const baseline = relayFds();
+    const free = openControlled(control);
+    control.closeStreams([free.id]);
+    assert.is(relay.size, 0);
+    const error = thrown(() =>
+      control.openStreams([
+        { address: '127.0.0.1', aPort: free.aPort, bPort: free.bPort },
+        { address: '127.0.0.1', aPort: squatter.port - (squatter.port % 2), bPort: free.aPort + 8 },
+      ]),
+    );
+    assert.is(error.code, 'ERR_PINLATCH_BIND');
+    assert.is(error.syscallCode, 'EADDRINUSE');
+    assert.is(error.index, 1);
+    assert.is(relayFds(), baseline, 'the first spec\'s sockets were closed again');
+    assert.is(relay.size, 0);
+    // Argument errors are synchronous too, and push nothing.
+    assert.is(thrown(() => control.setLegs([{ id: 12345, leg: 'a', policy: policy() }])).code, 'ERR_PINLATCH_ARG');
+    const { id } = openControlled(control);
+    const bad = thrown(() => control.setLegs([{ id, leg: 'a', policy: policy() }, { id, leg: 'b', policy: policy({ address: '::1' }) }]));
+    assert.is(bad.code, 'ERR_PINLATCH_ARG');
+    assert.is(counters(relay, id).a.rtpPeer, null);
+    control.closeStreams([id]);
+  } finally {
+    relay.close();
+    await squatter.close();
+  }
+});
+
+test('a closed relay refuses pushes with ERR_PINLATCH_CLOSED and keeps none of their sockets; its token is gone', () => {
+  const baseline = relayFds();
+  const relay = addon.createRelay();
+  const control = addon.connect(relay.controlToken);
+  const token = relay.controlToken;
+  const { id } = openControlled(control);
+  // Pushed, never applied: closing the relay closes the queued command's sockets.
+  openControlled(control);
+  relay.close();
+  assert.is(relayFds(), baseline, 'queued opens were closed with the relay');
+  const refused = thrown(() => control.openStreams([{ address: '127.0.0.1', aPort: 40000, bPort: 40002 }]));
+  assert.is(refused.code, 'ERR_PINLATCH_CLOSED');
+  assert.is(thrown(() => control.closeStreams([id])).code, 'ERR_PINLATCH_CLOSED');
+  assert.is(relayFds(), baseline, 'what the refused push bound was closed');
+  assert.is(thrown(() => addon.connect(token)).code, 'ERR_PINLATCH_CLOSED');
+});
+
+test.run();
