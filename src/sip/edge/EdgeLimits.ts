@@ -74,16 +74,7 @@ export class EdgeLimits {
     const wasShedding = this.shedder.shedding;
     const queueMs = this.ctx.queueDelayMs(now);
     const admitted = this.shedder.admit(queueMs, now);
-    const shedding = this.shedder.shedding;
-    // Shedding can start and stop many times a second at the edge of capacity: at most one line
-    // a second, counting the transitions left out, so that logging does not add to the overload.
-    const transitionsLeftOut = shedding !== wasShedding ? this.overloadLog.take(now) : null;
-    if (transitionsLeftOut !== null) {
-      const lagMs = this.shedder.lag(now);
-      const share = this.shedder.share;
-      if (shedding) this.ctx.log?.warn({ queueMs, lagMs, share, maxQueueMs: limits.overload.maxQueueMs, maxLagMs: limits.overload.maxLagMs, transitionsLeftOut }, 'overloaded: a share of the new requests refused with 503');
-      else this.ctx.log?.info({ queueMs, lagMs, shed: this.shed, transitionsLeftOut }, 'overload over: new requests accepted again');
-    }
+    this.noteShedding(wasShedding, queueMs, now);
     if (!admitted) {
       this.shed += 1;
       return { kind: 'refuse', reason: 'Overloaded', retryAfterSec };
@@ -108,6 +99,37 @@ export class EdgeLimits {
       }
     }
     return null;
+  }
+
+  /**
+   * One control step of the load shedder at `now` (the proxy's probe timer): the admitted share
+   * follows the SIP sockets' queueing time. Most starts and ends of shedding happen here, between
+   * requests, and are logged like those `check` sees.
+   */
+  adjustShedding(now: number): void {
+    const wasShedding = this.shedder.shedding;
+    const queueMs = this.ctx.queueDelayMs(now);
+    this.shedder.adjust(queueMs, now);
+    this.noteShedding(wasShedding, queueMs, now);
+  }
+
+  /**
+   * Logs a start or end of shedding. It can start and stop many times a second at the edge of
+   * capacity: at most one line a second, counting the transitions left out, so that logging does
+   * not add to the overload.
+   */
+  private noteShedding(wasShedding: boolean, queueMs: number, now: number): void {
+    const shedding = this.shedder.shedding;
+    if (shedding === wasShedding) return;
+    const transitionsLeftOut = this.overloadLog.take(now);
+    if (transitionsLeftOut === null) return;
+    const lagMs = this.shedder.lag(now);
+    if (shedding) {
+      const { maxQueueMs, maxLagMs } = this.ctx.limits().overload;
+      this.ctx.log?.warn({ queueMs, lagMs, share: this.shedder.share, maxQueueMs, maxLagMs, transitionsLeftOut }, 'overloaded: a share of the new requests refused with 503');
+    } else {
+      this.ctx.log?.info({ queueMs, lagMs, shed: this.shed, transitionsLeftOut }, 'overload over: new requests accepted again');
+    }
   }
 
   /**

@@ -309,7 +309,7 @@ export class SipProxy {
     this.overloadTimer = setInterval(() => {
       const now = performance.now();
       this.limits.shedder.tick(now, probeMs);
-      this.limits.shedder.adjust(transport.queueDelayMs(now), now);
+      this.limits.adjustShedding(now);
       transport.probeQueues(probeLostMs);
     }, probeMs).unref();
   }
