@@ -153,6 +153,7 @@ test(`${CALLS} sipp calls up: the SIP counters and gauges show them`, async (ctx
   assert.is(valueOf(m, 'pinlatch_media_sessions'), CALLS);
   assert.is(valueOf(m, 'pinlatch_media_streams'), CALLS, 'one audio stream per call, over both shards');
   assert.is(valueOf(m, 'pinlatch_media_streams_opened_total'), ctx.warmUpStreams + CALLS);
+  assert.is(valueOf(m, 'pinlatch_media_command_errors_total'), 0);
   assert.is(valueOf(m, 'pinlatch_media_port_pairs', { state: 'in_use' }), 2 * CALLS, 'two port pairs (leg A, leg B) per stream');
   assert.is(valueOf(m, 'pinlatch_phones_bindings'), 0);
 });

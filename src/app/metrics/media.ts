@@ -75,6 +75,7 @@ export function registerMediaMetrics(registry: Registry, media: MediaRelay): voi
   perShard('pinlatch_media_refused_total', 'The part of the stranger drops refused by the latching rule of the leg (docs/latching.md)', [], (t) => [[{}, t.dropRefused]]);
   perShard('pinlatch_media_latch_changes_total', 'Times a leg latched onto a new RTP peer (the first latch and every handover)', [], (t) => [[{}, t.latchChanges]]);
   perShard('pinlatch_media_streams_opened_total', 'Relay streams (one per m-line of a session) opened on the shard', [], (t) => [[{}, t.streamsOpened]]);
+  perShard('pinlatch_media_command_errors_total', 'Stream opens, leg policies and closes the main thread queued that the shard could not apply (its streams have no media; each batch logged)', [], (t) => [[{}, t.commandErrors]]);
   gaugesFrom(registry, 'pinlatch_media_streams', 'Relay streams open on the shard', ['shard'], async () =>
     (await totals()).flatMap((t, shard) => (t === null ? [] : [[{ shard: String(shard) }, t.streams] as const])),
   );
