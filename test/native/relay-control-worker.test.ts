@@ -7,36 +7,11 @@
 import { once } from 'node:events';
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { addon, type NativeError, type RelayControl } from '../../src/native.ts';
-import { UdpPeer, policy, relayFds, rtp, until } from './rtp-peer.ts';
+import { addon, type NativeError } from '../../src/native.ts';
+import { UdpPeer, openControlled, policy, relayFds, rtp, thrown, until } from './rtp-peer.ts';
 import { tsWorker } from './ts-worker.ts';
 
 const test = suite('native relay control (worker)', { timeoutMs: 30_000 });
-
-/** Opens one stream through `control` on random even ports, skipping ports another process holds. */
-function openControlled(control: RelayControl): { id: number; aPort: number; bPort: number } {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const aPort = 20000 + 4 * Math.floor(Math.random() * 9000);
-    const bPort = aPort + 2;
-    try {
-      const [id] = control.openStreams([{ address: '127.0.0.1', aPort, bPort }]);
-      return { id: id!, aPort, bPort };
-    } catch (err) {
-      if ((err as NativeError).code !== 'ERR_PINLATCH_BIND') throw err;
-    }
-  }
-  throw new Error('no free port pair found in 50 attempts');
-}
-
-/** The error `fn` throws. */
-function thrown(fn: () => unknown): NativeError {
-  try {
-    fn();
-  } catch (err) {
-    return err as NativeError;
-  }
-  throw new assert.Assertion({ message: 'expected an error', generated: true, operator: 'throws' });
-}
 
 test('a worker relay terminated with commands in flight leaves no descriptor open; later pushes throw', async () => {
   const baseline = relayFds();

@@ -6,36 +6,11 @@
  */
 import * as assert from 'uvu/assert';
 import { suite } from '../support/suite.ts';
-import { addon, type NativeError, type NativeRelay, type RelayControl } from '../../src/native.ts';
-import { UdpPeer, counters, ioPaths, policy, relayFds, rtp, until } from './rtp-peer.ts';
+import { addon, type NativeRelay } from '../../src/native.ts';
+import { UdpPeer, counters, ioPaths, openControlled, policy, relayFds, rtp, thrown, until } from './rtp-peer.ts';
 
 const test = suite('native relay control', { timeoutMs: 30_000 });
 const IO_PATHS = ioPaths();
-
-/** Opens one stream through `control` on random even ports, skipping ports another process holds. */
-function openControlled(control: RelayControl): { id: number; aPort: number; bPort: number } {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const aPort = 20000 + 4 * Math.floor(Math.random() * 9000);
-    const bPort = aPort + 2;
-    try {
-      const [id] = control.openStreams([{ address: '127.0.0.1', aPort, bPort }]);
-      return { id: id!, aPort, bPort };
-    } catch (err) {
-      if ((err as NativeError).code !== 'ERR_PINLATCH_BIND') throw err;
-    }
-  }
-  throw new Error('no free port pair found in 50 attempts');
-}
-
-/** The error `fn` throws. */
-function thrown(fn: () => unknown): NativeError {
-  try {
-    fn();
-  } catch (err) {
-    return err as NativeError;
-  }
-  throw new assert.Assertion({ message: 'expected an error', generated: true, operator: 'throws' });
-}
 
 for (const io of IO_PATHS) {
   test(`${io}: opens bind on the calling thread; the relay applies opens, legs and closes in order`, async () => {

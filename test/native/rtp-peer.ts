@@ -6,7 +6,8 @@
 import dgram from 'node:dgram';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addon, type LegPolicy, type NativeRelay, type StreamCounters } from '../../src/native.ts';
+import * as assert from 'uvu/assert';
+import { addon, type LegPolicy, type NativeError, type NativeRelay, type RelayControl, type StreamCounters } from '../../src/native.ts';
 import { scaled } from '../support/suite.ts';
 
 export interface RtpFields {
@@ -116,18 +117,38 @@ export interface OpenedStream {
   bPort: number;
 }
 
-/** Opens a stream on random even ports, skipping ports that another process holds. */
-export function openStream(relay: NativeRelay, address: string): OpenedStream {
+/** Opens a stream through `open` on random even ports, skipping ports that another process holds. */
+function onFreePorts(open: (aPort: number, bPort: number) => number): OpenedStream {
   for (let attempt = 0; attempt < 50; attempt += 1) {
     const aPort = 20000 + 4 * Math.floor(Math.random() * 9000);
     const bPort = aPort + 2;
     try {
-      return { id: relay.openStream({ address, aPort, bPort }), aPort, bPort };
+      return { id: open(aPort, bPort), aPort, bPort };
     } catch (err) {
       if ((err as { code?: string }).code !== 'ERR_PINLATCH_BIND') throw err;
     }
   }
   throw new Error('no free port pair found in 50 attempts');
+}
+
+/** Opens a stream on `relay` on free ports. */
+export function openStream(relay: NativeRelay, address: string): OpenedStream {
+  return onFreePorts((aPort, bPort) => relay.openStream({ address, aPort, bPort }));
+}
+
+/** Opens a stream through a relay's control channel on free loopback ports. */
+export function openControlled(control: RelayControl): OpenedStream {
+  return onFreePorts((aPort, bPort) => control.openStreams([{ address: '127.0.0.1', aPort, bPort }])[0]!);
+}
+
+/** The error `fn` throws. */
+export function thrown(fn: () => unknown): NativeError {
+  try {
+    fn();
+  } catch (err) {
+    return err as NativeError;
+  }
+  throw new assert.Assertion({ message: 'expected an error', generated: true, operator: 'throws' });
 }
 
 export type IoPath = 'epoll' | 'uring';
