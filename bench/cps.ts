@@ -12,6 +12,8 @@
  *        [--pinlatch-dir DIR] (the checkout whose dist/src/cli.js is run as pinlatch: an A/B against another build)
  *        [--profile DIR] (pinlatch under --cpu-prof, its profiles in DIR; after the run, a flame graph and a
  *        self-time summary of its main thread for each of its steps, beside --out or in DIR: bench/lib/cps-profile.ts)
+ *        [--logs DIR] (after each step, each target's output so far in DIR/STEP-TARGET-MODE-RATEcps.log: pinlatch's
+ *        warnings, e.g. when it starts shedding with its queueing time and loop lag)
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -478,6 +480,7 @@ export async function runCps(argv: string[]): Promise<void> {
       'idle-s': { type: 'string', default: '0' },
       'pinlatch-dir': { type: 'string', default: REPO_DIR },
       profile: { type: 'string' },
+      logs: { type: 'string' },
     },
     strict: true,
   });
@@ -513,6 +516,8 @@ export async function runCps(argv: string[]): Promise<void> {
   for (const n of names) if (!(n in PORTS)) throw new CpsUsageError(`unknown target ${n} (${Object.keys(PORTS).join(', ')})`);
   if (overload === 'auto' && !names.includes('pinlatch')) throw new CpsUsageError('--overload auto measures pinlatch: add it to --targets, or give the rate');
   const profileDir = values.profile === undefined ? null : resolve(values.profile);
+  const logsDir = values.logs === undefined ? null : resolve(values.logs);
+  if (logsDir !== null) mkdirSync(logsDir, { recursive: true });
   if (profileDir !== null && !names.includes('pinlatch')) throw new CpsUsageError('--profile profiles pinlatch: add it to --targets');
   if (profileDir !== null) mkdirSync(profileDir, { recursive: true });
   const nodeArgs = [...values['node-args'].split(' ').filter(Boolean), ...(profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`])];
@@ -567,6 +572,9 @@ export async function runCps(argv: string[]): Promise<void> {
     const r = await runStep(stack, dir, plan, pinning.load);
     if (profileDir !== null && stack instanceof PinlatchStack) profiled.push({ step: r, pid: stack.pid, window: { fromUs, toUs: monotonicUs() } });
     if (r.lost > 0) console.error(`${stack.name} output at ${plan.rate} cps (tail):\n${stack.output().slice(-1500)}`);
+    if (logsDir !== null) {
+      writeFileSync(join(logsDir, `${steps.length + 1}-${stack.name}-${plan.mode}-${plan.rate}cps.log`), stack.children.map((c) => `--- pid ${c.pid}\n${c.output}`).join('\n'));
+    }
     // Let the last calls' transactions and quarantined ports expire before the next step.
     if (idleS > 0) Object.assign(r.memory, await idleAfter(stack, Math.max(3, idleS)));
     else await new Promise((res) => setTimeout(res, 3000));
