@@ -83,6 +83,7 @@ test('a call in progress counts its transactions and its dialog; after BYE and t
     caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: 'm1', body: sdp(CALLER, 40000) }), port);
     const invite = await gateway.waitFor(isRequest('INVITE', 'm1'));
     assert.is(await scrape(ctx, SERVER), 1, 'the INVITE server transaction');
+    assert.is(await scrape(ctx, `${SERVER}_pending`), 1, 'not answered yet');
     assert.is(await scrape(ctx, 'pinlatch_sip_calls{state="ringing"}'), 1, 'the call rings');
     assert.is(await scrape(ctx, CLIENT), 1, 'the forwarded INVITE');
 
@@ -93,11 +94,14 @@ test('a call in progress counts its transactions and its dialog; after BYE and t
     caller.send(request({ method: 'ACK', user: '4930123', peer: caller, proxyPort: port, callId: 'm1', toTag: 'gw1', uri, routes }), port);
     await gateway.waitFor(isRequest('ACK', 'm1'));
     assert.is(await scrape(ctx, DIALOGS), 1, 'the confirmed dialog');
+    assert.is(await scrape(ctx, `${DIALOGS}_active`), 1);
+    assert.is(await scrape(ctx, `${SERVER}_pending`), 0, 'the INVITE answered, its transaction lingers (Timer L)');
 
     caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: 'm1', toTag: 'gw1', cseq: 2, uri, routes }), port);
     const bye = await gateway.waitFor(isRequest('BYE', 'm1'));
     gateway.sendMessage(createResponse(bye, 200), port);
     assert.is((await caller.waitFor(isResponse('m1', 'BYE'))).status, 200);
+    assert.is(await scrape(ctx, `${DIALOGS}_active`), 0, 'ended: kept for late requests, no longer counted toward limits.dialogs');
     // Non-INVITE transactions linger for Timer J/K (64·T1 = 2.56 s here), the dialog as long.
     await until(async () => (await scrape(ctx, SERVER)) + (await scrape(ctx, CLIENT)) + (await scrape(ctx, DIALOGS)) === 0, 10_000,
       'transactions and dialogs back to 0');

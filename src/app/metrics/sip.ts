@@ -68,10 +68,12 @@ function registerSipLimits(registry: Registry, read: () => ProxyStats): void {
       for (const [limit, n] of Object.entries(read().limitReached)) this.inc({ limit }, n);
     },
   });
-  gauge('pinlatch_sip_server_transactions', 'Open server transactions (bound: limits.serverTransactions)', (s) => s.serverTransactions);
+  gauge('pinlatch_sip_server_transactions', 'Server transactions held: not answered yet, and answered ones lingering for retransmissions (Timer J, L: 64 × T1)', (s) => s.serverTransactions);
+  gauge('pinlatch_sip_server_transactions_pending', 'Server transactions not answered yet (bound: limits.serverTransactions)', (s) => s.pendingServerTransactions);
   gauge('pinlatch_sip_transaction_bytes', 'Bytes of the requests open server transactions hold (bound: limits.transactionBytes)', (s) => s.transactionBytes);
   gauge('pinlatch_sip_client_transactions', 'Open client transactions', (s) => s.clientTransactions);
-  gauge('pinlatch_sip_dialogs', 'Dialogs kept (bound: limits.dialogs)', (s) => s.dialogs);
+  gauge('pinlatch_sip_dialogs', 'Dialogs held: calls not ended, and ended ones kept 64 × T1 for late requests', (s) => s.dialogs);
+  gauge('pinlatch_sip_dialogs_active', 'Dialogs not ended, early and confirmed (bound: limits.dialogs)', (s) => s.activeDialogs);
   gauge('pinlatch_sip_dns_lookups', 'DNS lookups pending (bound: limits.dnsLookups)', (s) => s.dnsLookups);
   gauge('pinlatch_sip_tcp_connections', 'Open SIP TCP connections (bound: limits.tcp.connections)', (s) => s.tcp.connections);
   new Counter({

@@ -33,6 +33,8 @@ export class DialogTable {
   readonly #ending: Array<{ dialog: Dialog; at: number } | undefined> = [];
   #endingHead = 0;
   #endingTimer: NodeJS.Timeout | undefined;
+  /** The ended dialogs among `entries`: they wait in `#ending`, and limits.dialogs does not count them. */
+  readonly #ended = new Set<Dialog>();
   private readonly byTag = new Map<string, Dialog>();
   private readonly byMedia = new Map<string, Dialog>();
   /** Entries per dialog in byTag, so that `size` counts dialogs, not tags. */
@@ -41,6 +43,15 @@ export class DialogTable {
   /** Dialogs with at least one entry. */
   get size(): number {
     return this.entries.size;
+  }
+
+  /**
+   * The dialogs in the table that have not ended: what limits.dialogs bounds. An ended one stays
+   * for Timer J so that a retransmitted BYE still finds it, and at a few hundred calls per second
+   * those outnumber the calls up; they count toward the calls that made them, not the bound.
+   */
+  get active(): number {
+    return this.entries.size - this.#ended.size;
   }
 
   /** The dialog of an in-dialog request (or of an ACK), from its Call-ID, tags and spiral pass. */
@@ -67,8 +78,12 @@ export class DialogTable {
 
   #release(dialog: Dialog): void {
     const left = (this.entries.get(dialog) ?? 1) - 1;
-    if (left > 0) this.entries.set(dialog, left);
-    else this.entries.delete(dialog);
+    if (left > 0) {
+      this.entries.set(dialog, left);
+    } else {
+      this.entries.delete(dialog);
+      this.#ended.delete(dialog);
+    }
   }
 
   /** Removes the entry under `tag` if it is this dialog's. */
@@ -88,6 +103,7 @@ export class DialogTable {
 
   /** `dialog` leaves the table (removeAll) `afterMs` from now. */
   expireLater(dialog: Dialog, afterMs: number, now = performance.now()): void {
+    if (this.entries.has(dialog)) this.#ended.add(dialog);
     this.#ending.push({ dialog, at: now + afterMs });
     if (this.#endingTimer === undefined) this.#armEnding(afterMs);
   }

@@ -113,6 +113,8 @@ export class SipProxy {
   private overloadTimer: NodeJS.Timeout | undefined;
   /** Bytes of the requests the open server transactions hold (as received). */
   private transactionBytes = 0;
+  /** Server transactions not answered yet (ServerTransactionHandlers.onAnswered): what limits.serverTransactions bounds. */
+  private pendingServerTx = 0;
   private drainer: Drain | null = null;
   /** Messages, calls and pinned requests, counted where they happen (read by the metrics endpoint). */
   readonly counters = new SipCounters();
@@ -167,9 +169,9 @@ export class SipProxy {
       limits: () => this.config.limits,
       log: this.log,
       queueDelayMs: (now) => this.transport?.queueDelayMs(now) ?? 0,
-      serverTransactions: () => this.serverTx.size,
+      serverTransactions: () => this.pendingServerTx,
       transactionBytes: () => this.transactionBytes,
-      dialogs: () => this.dialogs.size,
+      dialogs: () => this.dialogs.active,
       mediaSessions: () => this.media.size,
     });
     this.forwarder = new Forwarder({
@@ -239,9 +241,11 @@ export class SipProxy {
       loopLagMs: this.limits.shedder.lag(now),
       limitReached: { ...this.limits.limitReached },
       serverTransactions: this.serverTx.size,
+      pendingServerTransactions: this.pendingServerTx,
       transactionBytes: this.transactionBytes,
       clientTransactions: this.clientTx.size,
       dialogs: this.dialogs.size,
+      activeDialogs: this.dialogs.active,
       dnsLookups: this.hops.dnsLookups,
       tcp: {
         connections: tcp?.tcpConnectionsOpen ?? 0,
@@ -496,6 +500,7 @@ export class SipProxy {
       }
     }
     this.transactionBytes += size;
+    this.pendingServerTx += 1;
     const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, this.serverLink(key, source, local, size));
     this.serverTx.set(key, server);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
@@ -522,6 +527,9 @@ export class SipProxy {
   private serverLink(key: string, source: Endpoint, local: ListenPoint, size: number): ServerTransactionHandlers {
     return {
       send: (d) => this.send(d, source, local),
+      onAnswered: () => {
+        this.pendingServerTx -= 1;
+      },
       onTerminated: () => {
         this.serverTx.delete(key);
         this.transactionBytes -= size;

@@ -21,10 +21,16 @@ export interface ProxyStats {
   loopLagMs: number;
   /** Requests refused (503) because a bound was reached, by bound. */
   limitReached: Record<LimitKind, number>;
+  /** Server transactions held: the ones not answered yet and the answered ones lingering (Timer J, L). */
   serverTransactions: number;
+  /** The ones not answered yet (bound: limits.serverTransactions). */
+  pendingServerTransactions: number;
   transactionBytes: number;
   clientTransactions: number;
+  /** Dialogs held: calls not ended, and ended ones waiting out Timer J for late requests. */
   dialogs: number;
+  /** The ones not ended (bound: limits.dialogs). */
+  activeDialogs: number;
   dnsLookups: number;
   tcp: { connections: number; refusedTotal: number; refusedPerSource: number; bufferOverflows: number; messageTimeouts: number; idleTimeouts: number };
   /** Phone registrations (`phones`), null when phones are not configured. */

@@ -22,6 +22,11 @@ export interface ServerTransactionHandlers {
   send(data: Buffer): void | Promise<void>;
   /** Timer H fired: the ACK for a non-2xx final response never came. */
   onAckTimeout?(): void;
+  /**
+   * Once: the request is answered (a final response went out) or the transaction ended without
+   * one. What follows is lingering for retransmissions (Timer J, L, I).
+   */
+  onAnswered?(): void;
   onTerminated?(): void;
 }
 
@@ -35,6 +40,7 @@ export class ServerTransaction {
   private endTimer: NodeJS.Timeout | undefined;
   private readonly ackTimer = new IoTimer();
   private interval: number;
+  private answered = false;
 
   constructor(
     readonly key: string,
@@ -100,6 +106,7 @@ export class ServerTransaction {
       this.state = 'proceeding';
       return;
     }
+    this.markAnswered();
     if (this.isInvite && status < 300) {
       this.state = 'accepted';
       this.lastResponse = ownedBytes(data);
@@ -120,6 +127,12 @@ export class ServerTransaction {
     }
   }
 
+  private markAnswered(): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.handlers?.onAnswered?.();
+  }
+
   /** Timer G: doubles up to T2 (§17.2.1). */
   private armRetransmit(): void {
     this.retransmitTimer.start(this.interval, () => {
@@ -137,6 +150,7 @@ export class ServerTransaction {
     clearTimeout(this.endTimer);
     this.ackTimer.stop();
     this.lastResponse = undefined;
+    this.markAnswered();
     const handlers = this.handlers;
     this.handlers = null;
     handlers?.onTerminated?.();

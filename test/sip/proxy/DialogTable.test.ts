@@ -75,6 +75,8 @@ test('ended dialogs leave the table in the order they ended, each after its wait
     table.expireLater(d, i < 2000 ? 30 : 800);
   }
   assert.is(table.ending, 3000);
+  assert.is(table.size, 3000);
+  assert.is(table.active, 0, 'ended dialogs waiting do not count toward limits.dialogs');
   assert.ok(dialogs.every(found), 'still found while they wait (retransmitted BYE/ACK)');
   await until(() => table.ending === 1000, 700);
   assert.ok(dialogs.slice(0, 2000).every((d) => !found(d)), 'the first two thousand gone');
@@ -82,6 +84,32 @@ test('ended dialogs leave the table in the order they ended, each after its wait
   await until(() => table.ending === 0, 3000);
   assert.is(table.size, 0);
   assert.is(table.ending, 0);
+  assert.is(table.active, 0);
+});
+
+test('active counts the dialogs not ended, once each, whatever tags they are entered under', () => {
+  const table = new DialogTable();
+  const caller = peer('a');
+  const early = new Dialog('f1', caller, peer('x'));
+  const winner = new Dialog('f1', caller, peer('y'));
+  table.add(early, 'a');
+  table.add(early, 'x');
+  table.add(winner, 'y');
+  assert.is(table.active, 2);
+  // The fork's winner takes the caller's tag; the other early dialog ends and waits.
+  table.add(winner, 'a');
+  early.terminate();
+  table.expireLater(early, 60_000);
+  assert.is(table.size, 2);
+  assert.is(table.active, 1);
+  // Removed early (its last entry gone) it is neither held nor counted as ended.
+  table.remove(early, 'x');
+  assert.is(table.size, 1);
+  assert.is(table.active, 1);
+  winner.terminate();
+  table.expireLater(winner, 60_000);
+  assert.is(table.active, 0);
+  table.stopExpiry();
 });
 
 test('an ended dialog keeps what routes a late request, not its SDP state or media key', () => {

@@ -93,7 +93,7 @@ test('a flooding source gets one 503 with Retry-After, then nothing for its ban;
   });
 });
 
-test('a full transaction table answers 503 with Retry-After (its ACK goes nowhere) and takes requests again once they end', async () => {
+test('a full transaction table answers 503 with Retry-After (its ACK goes nowhere) and takes requests again once they are answered', async () => {
   await withProxy('  serverTransactions: 3\n  overload: { retryAfterSec: 7 }', async ({ proxy }, port, gateway) => {
     const caller = await SipPeer.udp(CALLER);
     try {
@@ -107,12 +107,17 @@ test('a full transaction table answers 503 with Retry-After (its ACK goes nowher
         .replace(/branch=[^;\r]+/, `branch=${refused.topVia!.branch}`), port);
       assert.is(proxy.stats().limitReached.serverTransactions, 1);
       assert.is(proxy.stats().serverTransactions, 3);
+      assert.is(proxy.stats().pendingServerTransactions, 3);
       for (let i = 0; i < 3; i++) {
         gateway.sendMessage(createResponse(gateway.received.find(isRequest('OPTIONS', `held${i}`))!, 200), port);
       }
-      // Non-INVITE transactions linger for Timer J (64 × T1 = 2.56 s here), then free their places.
-      await until(() => proxy.stats().serverTransactions === 0, 8000, 'transactions did not end');
+      for (let i = 0; i < 3; i++) await caller.waitFor(isResponse(`held${i}`, 'OPTIONS'));
+      // Answered, they linger for Timer J (64 × T1 = 2.56 s here) without counting toward the bound.
+      assert.is(proxy.stats().serverTransactions, 3);
+      assert.is(proxy.stats().pendingServerTransactions, 0);
       await call(caller, gateway, port, 'after-the-wave');
+      await until(() => proxy.stats().serverTransactions === 0, 8000, 'transactions did not end');
+      assert.is(proxy.stats().pendingServerTransactions, 0);
       assert.not.ok(gateway.received.some(isRequest('INVITE', 'one-too-many')), 'the refused INVITE went nowhere');
       assert.not.ok(gateway.received.some(isRequest('ACK', 'one-too-many')), 'nor did its ACK');
     } finally {
@@ -223,6 +228,32 @@ test('a burst of calls while the proxy is behind: every call ends, completed or 
       caller.close();
     }
   }, 400);
+});
+
+test('limits.dialogs counts the calls up, not the ended ones kept for late requests', async () => {
+  await withProxy('  dialogs: 1', async ({ proxy }, port, gateway) => {
+    const caller = await SipPeer.udp(CALLER);
+    try {
+      await call(caller, gateway, port, 'first');
+      assert.is(proxy.stats().dialogs, 1, 'the ended dialog is kept (64 × T1) for a retransmitted BYE');
+      assert.is(proxy.stats().activeDialogs, 0);
+      await call(caller, gateway, port, 'second');
+      assert.is(proxy.stats().limitReached.dialogs, 0);
+      // A call up fills the bound: the next INVITE is refused.
+      caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: 'up', body: sdp(CALLER, 40000) }), port);
+      const invite = await gateway.waitFor(isRequest('INVITE', 'up'));
+      gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
+      assert.is((await caller.waitFor(isResponse('up'))).status, 200);
+      assert.is(proxy.stats().activeDialogs, 1);
+      caller.send(request({ user: '4930', peer: caller, proxyPort: port, callId: 'over', body: sdp(CALLER, 40002) }), port);
+      const refused = await caller.waitFor(isResponse('over'));
+      assert.is(refused.status, 503);
+      assert.is(refused.reason, 'Limit Reached');
+      assert.is(proxy.stats().limitReached.dialogs, 1);
+    } finally {
+      caller.close();
+    }
+  });
 });
 
 test('an INVITE whose SDP cannot be anchored leaves no dialog and no media session behind', async () => {
