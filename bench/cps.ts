@@ -1,7 +1,7 @@
 /**
  * cps: SIP calls per second with media anchored, pinlatch against Kamailio + rtpengine, in one run.
  *
- *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000]
+ *   npx tsc -p . && node --import tsx bench/cps.ts [--rates 50,100,200,400] [--calls 1000] [--step-s S]
  *        [--hold-ms 500] [--targets pinlatch,kamailio,kamailio-alone] [--kamailio-children 1] [--max-minutes 15]
  *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
  *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
@@ -14,6 +14,8 @@
  *        self-time summary of its main thread for each of its steps, beside --out or in DIR: bench/lib/cps-profile.ts)
  *        [--logs DIR] (after each step, each target's output so far in DIR/STEP-TARGET-MODE-RATEcps.log: pinlatch's
  *        warnings, e.g. when it starts shedding with its queueing time and loop lag)
+ *        [--step-s S] (every step lasts S seconds at its rate, rate × S calls, instead of --calls: the
+ *        way an operator sizes a relay, 10 s per rate; a short burst of --calls is absorbed by the queue)
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -462,6 +464,7 @@ export async function runCps(argv: string[]): Promise<void> {
     options: {
       rates: { type: 'string', default: '50,100,200,400' },
       calls: { type: 'string', default: '1000' },
+      'step-s': { type: 'string', default: '0' },
       'hold-ms': { type: 'string', default: '500' },
       targets: { type: 'string', default: 'pinlatch,kamailio' },
       'kamailio-children': { type: 'string', default: '1' },
@@ -492,6 +495,10 @@ export async function runCps(argv: string[]): Promise<void> {
   const maxMs = Number(values['max-minutes']) * 60_000;
   if (rates.some((r) => !Number.isInteger(r) || r <= 0)) throw new CpsUsageError(`--rates: positive integers, got ${values.rates}`);
   if (!Number.isInteger(calls) || calls <= 0 || calls > 100_000) throw new CpsUsageError(`--calls: 1..100000, got ${values.calls}`);
+  // --step-s: every step lasts as long at its rate (the issue's 10 s steps), instead of a fixed number of calls.
+  const stepS = Number(values['step-s']);
+  if (!(stepS >= 0) || rates.some((r) => r * stepS > 100_000)) throw new CpsUsageError(`--step-s: 0 (off) or seconds with rate × seconds ≤ 100000, got ${values['step-s']}`);
+  const callsAt = (rate: number): number => (stepS > 0 ? Math.max(1, Math.round(rate * stepS)) : calls);
   if (!Number.isInteger(holdMs) || holdMs < 0) throw new CpsUsageError(`--hold-ms: >= 0, got ${values['hold-ms']}`);
   if (!Number.isInteger(workers) || workers < 1 || workers > 16) throw new CpsUsageError(`--kamailio-children: 1..16`);
   const overload = values.overload === undefined ? null : values.overload === 'auto' ? 'auto' : Number(values.overload);
@@ -594,7 +601,7 @@ export async function runCps(argv: string[]): Promise<void> {
         if (done.has(stack)) continue;
         const cold = values.fresh || !running.has(stack);
         await ready(stack, values.fresh);
-        const r = await step(stack, { rate, calls, holdMs, mode: cold ? 'cold' : 'warm', multiple: null });
+        const r = await step(stack, { rate, calls: callsAt(rate), holdMs, mode: cold ? 'cold' : 'warm', multiple: null });
         if (r === null || (untilRefused ? r.completed < r.calls : r.lost > 0 && !values['all-rates'])) done.add(stack);
       }
     }
@@ -612,7 +619,7 @@ export async function runCps(argv: string[]): Promise<void> {
         // The capacity is a warm process's: one process, warmed up at the first rate, then the rates.
         const pinlatch = stacks.get('pinlatch')!;
         await ready(pinlatch, true);
-        await step(pinlatch, { rate: rates[0]!, calls, holdMs, mode: 'warmup', multiple: null });
+        await step(pinlatch, { rate: rates[0]!, calls: callsAt(rates[0]!), holdMs, mode: 'warmup', multiple: null });
         await sweepRates([pinlatch], true);
         const carried = steps.filter((s) => s.target === 'pinlatch' && s.mode !== 'warmup' && s.completed === s.calls).map((s) => s.rate);
         if (carried.length === 0) throw new Error(`pinlatch completed every call at none of --rates ${values.rates}: no capacity to base the overload steps on`);
@@ -626,13 +633,13 @@ export async function runCps(argv: string[]): Promise<void> {
         if (mode === 'warm') {
           for (const stack of stacks.values()) {
             await ready(stack, true);
-            await step(stack, { rate: Math.max(1, Math.round(base / 2)), calls, holdMs, mode: 'warmup', multiple: null });
+            await step(stack, { rate: Math.max(1, Math.round(base / 2)), calls: callsAt(Math.max(1, Math.round(base / 2))), holdMs, mode: 'warmup', multiple: null });
           }
         }
         for (const multiple of OVERLOAD_MULTIPLES) {
           for (const stack of stacks.values()) {
             await ready(stack, mode === 'cold');
-            await step(stack, { rate: multiple * base, calls, holdMs, mode, multiple });
+            await step(stack, { rate: multiple * base, calls: callsAt(multiple * base), holdMs, mode, multiple });
           }
         }
         for (const stack of stacks.values()) await stopStack(stack);
@@ -649,7 +656,7 @@ export async function runCps(argv: string[]): Promise<void> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`;
   const summary = [
     `machine: ${machine}`,
-    `calls per step: ${calls}, hold: ${holdMs} ms, kamailio children: ${workers}${idleS > 0 ? `, idle after each step: ${Math.max(3, idleS)} s` : ''}`,
+    `calls per step: ${stepS > 0 ? `${stepS} s at the step's rate` : calls}, hold: ${holdMs} ms, kamailio children: ${workers}${idleS > 0 ? `, idle after each step: ${Math.max(3, idleS)} s` : ''}`,
     `pinlatch: ${cli}`,
     ...(capacity === null ? [] : [`overload base (1×): ${capacity} cps`]),
     ...summaryLines(steps),
@@ -659,12 +666,12 @@ export async function runCps(argv: string[]): Promise<void> {
     const json = values.out;
     const svg = json.replace(/\.json$/, '.svg');
     const lost = steps.reduce((n, s) => n + (s.mode === 'warmup' ? 0 : s.lost), 0);
-    writeFileSync(json, `${JSON.stringify({ argv, machine, calls, holdMs, pinning, capacity, steps }, null, 2)}\n`);
+    writeFileSync(json, `${JSON.stringify({ argv, machine, calls, stepS, holdMs, pinning, capacity, steps }, null, 2)}\n`);
     writeFileSync(svg, cpsChartSvg({
       steps,
       title: capacity === null
-        ? `cps: ${calls} calls per step, ${lost} lost`
-        : `cps overload: 1×, 2×, 4× of ${capacity} cps, ${calls} calls per step — ${lost} calls lost in all`,
+        ? `cps: ${stepS > 0 ? `${stepS} s` : `${calls} calls`} per step, ${lost} lost`
+        : `cps overload: 1×, 2×, 4× of ${capacity} cps, ${stepS > 0 ? `${stepS} s` : `${calls} calls`} per step — ${lost} calls lost in all`,
       subtitle: `${[...stacks.keys()].join(' vs ')}; relay pinned to CPU ${pinning.relay || 'any'}, sipp to ${pinning.load || 'any'}; ${machine}`,
     }));
     console.log(`wrote ${json} and ${svg}`);
