@@ -16,6 +16,8 @@
  *        warnings, e.g. when it starts shedding with its queueing time and loop lag)
  *        [--step-s S] (every step lasts S seconds at its rate, rate × S calls, instead of --calls: the
  *        way an operator sizes a relay, 10 s per rate; a short burst of --calls is absorbed by the queue)
+ *        [--sequential] (each target's whole sweep, then the next one's, the others stopped: no other
+ *        relay's leftovers — retransmissions of its lost calls, its timers — share the relay's CPU)
  *
  * Sweep (the default): every rate of --rates through every target, a target's sweep ending at
  * its first step that lost calls. Overload (--overload): 1×, 2× and 4× the rate pinlatch can
@@ -473,6 +475,7 @@ export async function runCps(argv: string[]): Promise<void> {
       'node-args': { type: 'string', default: '' },
       fresh: { type: 'boolean', default: false },
       'all-rates': { type: 'boolean', default: false },
+      sequential: { type: 'boolean', default: false },
       overload: { type: 'string' },
       modes: { type: 'string', default: 'cold,warm' },
       'relay-cpu': { type: 'string', default: '0' },
@@ -590,21 +593,28 @@ export async function runCps(argv: string[]): Promise<void> {
     return r;
   };
   /**
-   * Every rate through every target, interleaved (both see the machine at the same time). A
-   * target's sweep ends at a step that lost calls (unless --all-rates), or, with `untilRefused`,
+   * Every rate through every target, interleaved (both see the machine at the same time; the
+   * targets not stepping stay up on the same CPU), or with --sequential one target's rates after
+   * the other's, alone on its CPU. A target's sweep ends at a step that lost calls (unless --all-rates), or, with `untilRefused`,
    * at one that did not complete every call.
    */
   const sweepRates = async (targets: Stack[], untilRefused: boolean): Promise<void> => {
     const done = new Set<Stack>();
-    for (const rate of rates) {
+    const sweep = async (stack: Stack, rate: number): Promise<void> => {
+      if (done.has(stack)) return;
+      const cold = values.fresh || !running.has(stack);
+      await ready(stack, values.fresh);
+      const r = await step(stack, { rate, calls: callsAt(rate), holdMs, mode: cold ? 'cold' : 'warm', multiple: null });
+      if (r === null || (untilRefused ? r.completed < r.calls : r.lost > 0 && !values['all-rates'])) done.add(stack);
+    };
+    if (values.sequential) {
       for (const stack of targets) {
-        if (done.has(stack)) continue;
-        const cold = values.fresh || !running.has(stack);
-        await ready(stack, values.fresh);
-        const r = await step(stack, { rate, calls: callsAt(rate), holdMs, mode: cold ? 'cold' : 'warm', multiple: null });
-        if (r === null || (untilRefused ? r.completed < r.calls : r.lost > 0 && !values['all-rates'])) done.add(stack);
+        for (const rate of rates) await sweep(stack, rate);
+        await stopStack(stack);
       }
+      return;
     }
+    for (const rate of rates) for (const stack of targets) await sweep(stack, rate);
     for (const stack of targets) await stopStack(stack);
   };
 
