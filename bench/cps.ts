@@ -595,8 +595,8 @@ export async function runCps(argv: string[]): Promise<void> {
   /**
    * Every rate through every target, interleaved (both see the machine at the same time; the
    * targets not stepping stay up on the same CPU), or with --sequential one target's rates after
-   * the other's, alone on its CPU. A target's sweep ends at a step that lost calls (unless --all-rates), or, with `untilRefused`,
-   * at one that did not complete every call.
+   * the other's, alone on its CPU. A target's sweep ends at a step that lost calls (unless
+   * --all-rates), or, with `untilRefused`, at one that did not complete every call.
    */
   const sweepRates = async (targets: Stack[], untilRefused: boolean): Promise<void> => {
     const done = new Set<Stack>();

@@ -70,7 +70,7 @@ function registerSipLimits(registry: Registry, read: () => ProxyStats): void {
   });
   gauge('pinlatch_sip_server_transactions', 'Server transactions held: not answered yet, and answered ones lingering for retransmissions (Timer J, L: 64 × T1)', (s) => s.serverTransactions);
   gauge('pinlatch_sip_server_transactions_pending', 'Server transactions not answered yet (bound: limits.serverTransactions)', (s) => s.pendingServerTransactions);
-  gauge('pinlatch_sip_transaction_bytes', 'Bytes of the requests open server transactions hold (bound: limits.transactionBytes)', (s) => s.transactionBytes);
+  gauge('pinlatch_sip_transaction_bytes', 'Bytes open server transactions hold: their requests as received and the final responses the answered ones keep (bound: limits.transactionBytes)', (s) => s.transactionBytes);
   gauge('pinlatch_sip_client_transactions', 'Open client transactions', (s) => s.clientTransactions);
   gauge('pinlatch_sip_dialogs', 'Dialogs held: calls not ended, and ended ones kept 64 × T1 for late requests', (s) => s.dialogs);
   gauge('pinlatch_sip_dialogs_active', 'Dialogs not ended, early and confirmed (bound: limits.dialogs)', (s) => s.activeDialogs);

@@ -111,7 +111,10 @@ export class SipProxy {
   private readonly anchor: MediaAnchor;
   private readonly limits: EdgeLimits;
   private overloadTimer: NodeJS.Timeout | undefined;
-  /** Bytes of the requests the open server transactions hold (as received). */
+  /**
+   * Bytes the open server transactions hold: their requests as received, and the final response
+   * each answered one keeps for retransmissions (what limits.transactionBytes bounds).
+   */
   private transactionBytes = 0;
   /** Server transactions not answered yet (ServerTransactionHandlers.onAnswered): what limits.serverTransactions bounds. */
   private pendingServerTx = 0;
@@ -525,14 +528,19 @@ export class SipProxy {
    * keep the parsed request alive.
    */
   private serverLink(key: string, source: Endpoint, local: ListenPoint, size: number): ServerTransactionHandlers {
+    let kept = 0;
     return {
       send: (d) => this.send(d, source, local),
-      onAnswered: () => {
+      // The response a lingering transaction keeps comes from the callee (up to sip.maxMessageBytes):
+      // it counts toward limits.transactionBytes like the request, as the bound on what lingers.
+      onAnswered: (keptBytes) => {
         this.pendingServerTx -= 1;
+        kept = keptBytes;
+        this.transactionBytes += kept;
       },
       onTerminated: () => {
         this.serverTx.delete(key);
-        this.transactionBytes -= size;
+        this.transactionBytes -= size + kept;
       },
     };
   }

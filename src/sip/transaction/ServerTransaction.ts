@@ -24,9 +24,10 @@ export interface ServerTransactionHandlers {
   onAckTimeout?(): void;
   /**
    * Once: the request is answered (a final response went out) or the transaction ended without
-   * one. What follows is lingering for retransmissions (Timer J, L, I).
+   * one. What follows is lingering for retransmissions (Timer J, L, I), with `keptBytes` of that
+   * final response kept to send again (0 when there is none).
    */
-  onAnswered?(): void;
+  onAnswered?(keptBytes: number): void;
   onTerminated?(): void;
 }
 
@@ -106,7 +107,7 @@ export class ServerTransaction {
       this.state = 'proceeding';
       return;
     }
-    this.markAnswered();
+    this.markAnswered(data.length);
     if (this.isInvite && status < 300) {
       this.state = 'accepted';
       this.lastResponse = ownedBytes(data);
@@ -127,10 +128,10 @@ export class ServerTransaction {
     }
   }
 
-  private markAnswered(): void {
+  private markAnswered(keptBytes: number): void {
     if (this.answered) return;
     this.answered = true;
-    this.handlers?.onAnswered?.();
+    this.handlers?.onAnswered?.(keptBytes);
   }
 
   /** Timer G: doubles up to T2 (§17.2.1). */
@@ -150,7 +151,7 @@ export class ServerTransaction {
     clearTimeout(this.endTimer);
     this.ackTimer.stop();
     this.lastResponse = undefined;
-    this.markAnswered();
+    this.markAnswered(0);
     const handlers = this.handlers;
     this.handlers = null;
     handlers?.onTerminated?.();

@@ -108,6 +108,7 @@ test('a full transaction table answers 503 with Retry-After (its ACK goes nowher
       assert.is(proxy.stats().limitReached.serverTransactions, 1);
       assert.is(proxy.stats().serverTransactions, 3);
       assert.is(proxy.stats().pendingServerTransactions, 3);
+      const requestBytes = proxy.stats().transactionBytes;
       for (let i = 0; i < 3; i++) {
         gateway.sendMessage(createResponse(gateway.received.find(isRequest('OPTIONS', `held${i}`))!, 200), port);
       }
@@ -115,9 +116,11 @@ test('a full transaction table answers 503 with Retry-After (its ACK goes nowher
       // Answered, they linger for Timer J (64 × T1 = 2.56 s here) without counting toward the bound.
       assert.is(proxy.stats().serverTransactions, 3);
       assert.is(proxy.stats().pendingServerTransactions, 0);
+      assert.ok(proxy.stats().transactionBytes > requestBytes + 3 * 200, 'the 200 OKs they keep count toward limits.transactionBytes');
       await call(caller, gateway, port, 'after-the-wave');
       await until(() => proxy.stats().serverTransactions === 0, 8000, 'transactions did not end');
       assert.is(proxy.stats().pendingServerTransactions, 0);
+      assert.is(proxy.stats().transactionBytes, 0, 'requests and kept responses all given back');
       assert.not.ok(gateway.received.some(isRequest('INVITE', 'one-too-many')), 'the refused INVITE went nowhere');
       assert.not.ok(gateway.received.some(isRequest('ACK', 'one-too-many')), 'nor did its ACK');
     } finally {

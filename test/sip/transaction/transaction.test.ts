@@ -152,7 +152,7 @@ function server(method: string) {
   const tx = new ServerTransaction('k', method, false, timers, {
     send: (d) => void sent.push(d.toString()),
     onAckTimeout: () => events.push('ack-timeout'),
-    onAnswered: () => events.push('answered'),
+    onAnswered: (kept) => events.push(`answered, ${kept} B kept`),
     onTerminated: () => events.push('terminated'),
   });
   return { tx, sent, events };
@@ -185,7 +185,7 @@ test('server INVITE non-2xx without ACK: Timer H', async () => {
   const s = server('INVITE');
   s.tx.respond(503, Buffer.from('503'));
   await sleep(900);
-  assert.equal(s.events, ['answered', 'terminated', 'ack-timeout']);
+  assert.equal(s.events, ['answered, 3 B kept', 'terminated', 'ack-timeout']);
 });
 
 test('server INVITE 2xx: accepted, later 2xx retransmissions still go out, retransmitted INVITEs absorbed', () => {
@@ -209,7 +209,7 @@ test('server non-INVITE: final response repeated for retransmissions, Timer J en
   assert.is(s.tx.state, 'terminated');
 });
 
-test('answered once: by the final response (2xx, non-2xx, non-INVITE) or by ending without one; provisionals leave it pending', () => {
+test('answered once: by the final response (2xx, non-2xx, non-INVITE), its bytes kept, or by ending without one; provisionals leave it pending', () => {
   const ringing = server('INVITE');
   ringing.tx.respond(100, Buffer.from('100'));
   ringing.tx.respond(180, Buffer.from('180'));
@@ -217,23 +217,23 @@ test('answered once: by the final response (2xx, non-2xx, non-INVITE) or by endi
   ringing.tx.respond(200, Buffer.from('200'));
   ringing.tx.respond(200, Buffer.from('200'));
   ringing.tx.terminate();
-  assert.equal(ringing.events, ['answered', 'terminated']);
+  assert.equal(ringing.events, ['answered, 3 B kept', 'terminated']);
 
   const refused = server('INVITE');
   refused.tx.respond(486, Buffer.from('486'));
   refused.tx.receiveAck();
   refused.tx.terminate();
-  assert.equal(refused.events, ['answered', 'terminated']);
+  assert.equal(refused.events, ['answered, 3 B kept', 'terminated']);
 
   const bye = server('BYE');
-  bye.tx.respond(200, Buffer.from('200'));
-  assert.equal(bye.events, ['answered']);
+  bye.tx.respond(200, Buffer.from('200 OK'));
+  assert.equal(bye.events, ['answered, 6 B kept']);
   bye.tx.terminate();
 
   const abandoned = server('INVITE');
   abandoned.tx.respond(100, Buffer.from('100'));
   abandoned.tx.terminate();
-  assert.equal(abandoned.events, ['answered', 'terminated'], 'ended without a final response');
+  assert.equal(abandoned.events, ['answered, 0 B kept', 'terminated'], 'ended without a final response');
 });
 
 test.run();
