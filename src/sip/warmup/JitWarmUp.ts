@@ -21,25 +21,33 @@ const SDP = [
   'm=audio 40000 RTP/AVP 0 8 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
 ].join('\r\n');
 
-/** The messages of one call, numbered so that no two rounds parse the same text. */
+/**
+ * The messages of one call, numbered so that no two rounds parse the same text. Odd rounds are
+ * written as sipp and many gateways write them (SelfCalls.ts says why): no rport, the responses'
+ * Via entries joined in one field, Content-Length padded.
+ */
 function callMessages(n: number): Buffer[] {
+  const joined = n % 2 === 1;
   const callId = `warmup-${n}@192.0.2.10`;
-  const via = `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK${n.toString(36)}w;rport`;
-  const proxyVia = `Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKpl${n.toString(36)}.1`;
+  const ownVia = `SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKpl${n.toString(36)}.1`;
+  const via = `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK${n.toString(36)}w${joined ? '' : ';rport'}`;
+  const vias = joined ? [`Via: ${ownVia}, ${via.slice(5)}`] : [`Via: ${ownVia}`, via];
   const from = `From: "Caller" <sip:caller@192.0.2.10>;tag=f${n}`;
   const to = 'To: <sip:callee@192.0.2.20>';
   const rr = 'Record-Route: <sip:192.0.2.1:5060;lr;pl=abc>';
-  const msg = (lines: string[], body = ''): Buffer =>
-    Buffer.from([...lines, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'), 'latin1');
+  const msg = (lines: string[], body = ''): Buffer => {
+    const length = String(Buffer.byteLength(body));
+    return Buffer.from([...lines, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${joined ? length.padStart(5) : length}`, '', body].join('\r\n'), 'latin1');
+  };
   return [
     msg([`INVITE sip:callee@192.0.2.1:5060 SIP/2.0`, via, 'Max-Forwards: 70', from, to, `Call-ID: ${callId}`, 'CSeq: 1 INVITE',
       'Contact: <sip:caller@192.0.2.10:5060>', 'User-Agent: warmup'], SDP),
-    msg(['SIP/2.0 100 Trying', proxyVia, via, from, to, `Call-ID: ${callId}`, 'CSeq: 1 INVITE']),
-    msg(['SIP/2.0 180 Ringing', proxyVia, via, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>']),
-    msg(['SIP/2.0 200 OK', proxyVia, via, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>'], SDP),
+    msg(['SIP/2.0 100 Trying', ...vias, from, to, `Call-ID: ${callId}`, 'CSeq: 1 INVITE']),
+    msg(['SIP/2.0 180 Ringing', ...vias, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>']),
+    msg(['SIP/2.0 200 OK', ...vias, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>'], SDP),
     msg([`ACK sip:callee@192.0.2.20:5060 SIP/2.0`, via, 'Route: <sip:192.0.2.1:5060;lr;pl=abc>', 'Max-Forwards: 70', from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 ACK']),
     msg([`BYE sip:callee@192.0.2.20:5060 SIP/2.0`, via, 'Route: <sip:192.0.2.1:5060;lr;pl=abc>', 'Max-Forwards: 70', from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 2 BYE']),
-    msg(['SIP/2.0 200 OK', proxyVia, via, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 2 BYE']),
+    msg(['SIP/2.0 200 OK', ...vias, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 2 BYE']),
   ];
 }
 

@@ -145,8 +145,25 @@ function sdp(address: string, port: number, id: number): string {
   ].join('\r\n');
 }
 
-function message(lines: string[], body = ''): Buffer {
-  return Buffer.from([...lines, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${Buffer.byteLength(body)}`, '', body].join('\r\n'), 'latin1');
+/** `padded`: Content-Length with its value right-aligned (as sipp and some gateways write it). */
+function message(lines: string[], body = '', padded = false): Buffer {
+  const length = padded ? String(Buffer.byteLength(body)).padStart(5) : String(Buffer.byteLength(body));
+  return Buffer.from([...lines, ...(body ? ['Content-Type: application/sdp'] : []), `Content-Length: ${length}`, '', body].join('\r\n'), 'latin1');
+}
+
+/**
+ * A response written the way many user agents write it (sipp among them): the request's Via
+ * entries joined in one header field (RFC 3261 §7.3.1), its Record-Route echoed, Content-Length
+ * padded. The other calls' responses come from createResponse, one Via field per entry.
+ */
+function joinedResponse(request: SipRequest, status: number, reason: string, toTag: string, extra: string[], body = ''): Buffer {
+  const recordRoutes = request.getAll('record-route');
+  return message([
+    `SIP/2.0 ${status} ${reason}`, `Via: ${request.getAll('via').join(', ')}`,
+    ...(recordRoutes.length > 0 ? [`Record-Route: ${recordRoutes.join(', ')}`] : []),
+    `From: ${request.get('from')}`, `To: ${request.get('to')}${request.to?.tag === undefined ? `;tag=${toTag}` : ''}`,
+    `Call-ID: ${request.callId}`, `CSeq: ${request.get('cseq')}`, ...extra,
+  ], body, true);
 }
 
 /** The configuration of the private proxy: the caller is its upstream, the callee its one trunk. */
@@ -164,42 +181,59 @@ function selfCallConfig(config: PinlatchConfig, caller: Peer, callee: Peer): Pin
   return { ...built, sip: { ...built.sip!, listen: [{ ...built.sip!.listen[0]!, port: 0 }] } };
 }
 
-/** One call from `caller` through the proxy at `proxyPort` to `callee`, ended by the caller. */
+/**
+ * One call from `caller` through the proxy at `proxyPort` to `callee`, ended by the caller. Every
+ * other call is written the way sipp and many gateways write theirs (no rport in the caller's Via,
+ * the callee's Via entries joined in one field, padded Content-Length, a Contact in ACK and BYE):
+ * what the first real calls send then runs code that has run already. Warmed on one form only,
+ * the proxy's hottest functions were compiled for that form and thrown away at the first
+ * other message (V8 deoptimises code that meets what it never saw), then compiled again under load.
+ */
 async function placeCall(n: number, caller: Peer, callee: Peer, proxyPort: number, mediaAddress: string): Promise<void> {
+  const joined = n % 2 === 1;
   const callId = `warmup-${n}@${caller.address}`;
   const from = `From: <sip:caller@${caller.address}:${caller.port}>;tag=w${n}`;
-  const via = (branch: string): string => `Via: SIP/2.0/UDP ${caller.address}:${caller.port};branch=z9hG4bK${branch}${n.toString(36)};rport`;
+  const via = (branch: string): string => `Via: SIP/2.0/UDP ${caller.address}:${caller.port};branch=z9hG4bK${branch}${n.toString(36)}${joined ? '' : ';rport'}`;
+  const callerContact = `Contact: <sip:caller@${caller.address}:${caller.port}>`;
   const offerAddress = isIPv6(mediaAddress) ? '::1' : caller.address;
 
   const invited = callee.next(callId, 'INVITE');
   const answered = caller.next(callId, 'INVITE:final');
   caller.send(message([`INVITE sip:callee@${callee.address}:${callee.port} SIP/2.0`, via('i'), 'Max-Forwards: 70', from, `To: <sip:callee@${callee.address}>`,
-    `Call-ID: ${callId}`, 'CSeq: 1 INVITE', `Contact: <sip:caller@${caller.address}:${caller.port}>`], sdp(offerAddress, 40000 + 2 * (n % 1000), n)), proxyPort);
+    `Call-ID: ${callId}`, 'CSeq: 1 INVITE', callerContact], sdp(offerAddress, 40000 + 2 * (n % 1000), n), joined), proxyPort);
   // The proxy may refuse the call (a final response to the caller) instead of forwarding it.
   const first = await Promise.race([invited, answered]);
   if (first.kind === 'response') throw new SelfCallError(`warm-up call ${callId}: refused ${first.status} ${first.reason}`);
   const invite = first as SipRequest;
   const toTag = `c${n}`;
   const contact = `<sip:callee@${callee.address}:${callee.port}>`;
-  callee.send(createResponse(invite, 180, { toTag }).set('Contact', contact).serialize(), proxyPort);
-  const ok = createResponse(invite, 200, { toTag }).set('Contact', contact);
-  for (const rr of invite.getAll('record-route')) ok.append('Record-Route', rr);
-  callee.send(ok.setBody(sdp(isIPv6(mediaAddress) ? '::1' : callee.address, 42000 + 2 * (n % 1000), n), 'application/sdp').serialize(), proxyPort);
+  const answerSdp = sdp(isIPv6(mediaAddress) ? '::1' : callee.address, 42000 + 2 * (n % 1000), n);
+  if (joined) {
+    callee.send(joinedResponse(invite, 180, 'Ringing', toTag, [`Contact: ${contact}`]), proxyPort);
+    callee.send(joinedResponse(invite, 200, 'OK', toTag, [`Contact: ${contact}`], answerSdp), proxyPort);
+  } else {
+    callee.send(createResponse(invite, 180, { toTag }).set('Contact', contact).serialize(), proxyPort);
+    const ok = createResponse(invite, 200, { toTag }).set('Contact', contact);
+    for (const rr of invite.getAll('record-route')) ok.append('Record-Route', rr);
+    callee.send(ok.setBody(answerSdp, 'application/sdp').serialize(), proxyPort);
+  }
   const answer = (await answered) as SipResponse;
   if (answer.status !== 200) throw new SelfCallError(`warm-up call ${callId}: answered ${answer.status}`);
 
   // §12.1.2: the caller's route set is the 200's Record-Route, reversed; its remote target the Contact.
   const routes = answer.getAll('record-route').reverse().map((r) => `Route: ${r}`);
   const inDialog = (method: string, seq: number, branch: string): Buffer =>
-    message([`${method} ${contact.slice(1, -1)} SIP/2.0`, via(branch), ...routes, 'Max-Forwards: 70', from, `To: <sip:callee@${callee.address}>;tag=${toTag}`,
-      `Call-ID: ${callId}`, `CSeq: ${seq} ${method}`]);
+    message([`${method} ${contact.slice(1, -1)} SIP/2.0`, via(branch), ...routes, ...(joined ? [] : ['Max-Forwards: 70']), from,
+      `To: <sip:callee@${callee.address}>;tag=${toTag}`, `Call-ID: ${callId}`, `CSeq: ${seq} ${method}`,
+      ...(joined ? [callerContact, 'Max-Forwards: 70'] : [])], '', joined);
   const acked = callee.next(callId, 'ACK');
   caller.send(inDialog('ACK', 1, 'a'), proxyPort);
   await acked;
   const byeReceived = callee.next(callId, 'BYE');
   const byeAnswered = caller.next(callId, 'BYE:final');
   caller.send(inDialog('BYE', 2, 'b'), proxyPort);
-  callee.send(createResponse((await byeReceived) as SipRequest, 200).serialize(), proxyPort);
+  const bye = (await byeReceived) as SipRequest;
+  callee.send(joined ? joinedResponse(bye, 200, 'OK', toTag, []) : createResponse(bye, 200).serialize(), proxyPort);
   await byeAnswered;
 }
 

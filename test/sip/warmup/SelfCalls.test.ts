@@ -33,7 +33,7 @@ routes:
   return { relay: await MediaRelay.start(mediaRelayOptions(config.media)), config };
 }
 
-test('calls through the private proxy complete and leave nothing behind', async () => {
+test('calls through the private proxy, in both message forms, complete and leave nothing behind', async () => {
   const { relay, config } = await relayOf(1000);
   try {
     const listeners = relay.listenerCount('timeout') + relay.listenerCount('lost');
