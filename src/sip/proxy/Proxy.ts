@@ -328,6 +328,7 @@ export class SipProxy {
     clearInterval(this.overloadTimer);
     for (const tx of this.serverTx.values()) tx.terminate();
     for (const tx of this.clientTx.values()) tx.terminate();
+    this.timers.linger.clear();
     this.forwarder.stopTimers();
     this.dialogs.stopExpiry();
     this.drainer?.shorten(0);

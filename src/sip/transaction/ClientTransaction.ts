@@ -38,9 +38,9 @@ export interface ClientTransactionHandlers<R> {
 
 export class ClientTransaction<R> {
   state: ClientState;
-  private readonly retransmitTimer = new IoTimer();
-  private readonly timeoutTimer = new IoTimer();
-  private endTimer: NodeJS.Timeout | undefined;
+  /** Timer A/E and B/F, let go once a final response came: a lingering transaction has none. */
+  private retransmitTimer: IoTimer | null = new IoTimer();
+  private timeoutTimer: IoTimer | null = new IoTimer();
   private interval: number;
   private ack: Buffer | undefined;
   /** The request's bytes while they may be sent again; null once a final response came. */
@@ -73,7 +73,7 @@ export class ClientTransaction<R> {
   start(): void {
     if (this.request) this.transmit(this.request);
     if (!this.reliable) this.armRetransmit();
-    this.timeoutTimer.start(this.timers.timeout, () => this.fireTimeout());
+    this.timeoutTimer?.start(this.timers.timeout, () => this.fireTimeout());
   }
 
   private transmit(data: Buffer): void {
@@ -106,7 +106,7 @@ export class ClientTransaction<R> {
       if (backlog > 0 && deferredMs < this.timers.t2) {
         const wait = Math.min(backlog, this.timers.t2 - deferredMs);
         deferredMs += wait;
-        this.retransmitTimer.start(wait, fire);
+        this.retransmitTimer?.start(wait, fire);
         return;
       }
       if (this.request) this.transmit(this.request);
@@ -114,7 +114,7 @@ export class ClientTransaction<R> {
       if (this.state === 'proceeding') this.interval = this.timers.t2;
       this.armRetransmit();
     };
-    this.retransmitTimer.start(this.interval, fire);
+    this.retransmitTimer?.start(this.interval, fire);
   }
 
   private fireTimeout(): void {
@@ -140,8 +140,8 @@ export class ClientTransaction<R> {
           if (this.isInvite) {
             // §17.1.1.2: a provisional response stops INVITE retransmissions, and Timer B runs in
             // Calling only: a ringing call waits for its final response (the proxy's Timer C guards it).
-            this.retransmitTimer.stop();
-            this.timeoutTimer.stop();
+            this.retransmitTimer?.stop();
+            this.timeoutTimer?.stop();
           } else {
             this.interval = this.timers.t2;
           }
@@ -149,12 +149,11 @@ export class ClientTransaction<R> {
           handlers.onResponse(response, status);
           return;
         }
-        this.retransmitTimer.stop();
-        this.timeoutTimer.stop();
+        this.stopTimers();
         this.request = null;
         if (this.isInvite && status < 300) {
           this.state = 'accepted';
-          this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
+          this.timers.linger.add(this, this.timers.timeout);
         } else {
           this.state = 'completed';
           this.handlers = null;
@@ -164,7 +163,7 @@ export class ClientTransaction<R> {
             if (this.ack) this.transmit(this.ack);
           }
           const linger = this.reliable ? 0 : this.isInvite ? this.timers.timerD : this.timers.t4;
-          this.endTimer = setTimeout(() => this.terminate(), linger);
+          this.timers.linger.add(this, linger);
         }
         handlers.onResponse(response, status);
         return;
@@ -190,16 +189,21 @@ export class ClientTransaction<R> {
     };
   }
 
-  /** Stops every timer; the transaction ends. Idempotent. */
+  private stopTimers(): void {
+    this.retransmitTimer?.stop();
+    this.timeoutTimer?.stop();
+    this.retransmitTimer = null;
+    this.timeoutTimer = null;
+  }
+
+  /** Stops every timer; the transaction ends. Idempotent (its linger queue ends it again when its time comes). */
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
     this.request = null;
     this.handlers = null;
     this.ack = undefined;
-    this.retransmitTimer.stop();
-    this.timeoutTimer.stop();
-    clearTimeout(this.endTimer);
+    this.stopTimers();
     this.onTerminated?.();
   }
 }

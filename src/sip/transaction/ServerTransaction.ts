@@ -37,9 +37,9 @@ export class ServerTransaction {
   lastStatus = 0;
   private lastResponse: Buffer | undefined;
   private handlers: ServerTransactionHandlers | null;
-  private readonly retransmitTimer = new IoTimer();
-  private endTimer: NodeJS.Timeout | undefined;
-  private readonly ackTimer = new IoTimer();
+  /** Timer G and H: only a non-2xx final response to INVITE has them (most transactions never do). */
+  private retransmitTimer: IoTimer | null = null;
+  private ackTimer: IoTimer | null = null;
   private interval: number;
   private answered = false;
 
@@ -88,9 +88,8 @@ export class ServerTransaction {
   receiveAck(): void {
     if (this.state !== 'completed' || !this.isInvite) return;
     this.state = 'confirmed';
-    this.retransmitTimer.stop();
-    this.ackTimer.stop();
-    this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.t4);
+    this.stopTimers();
+    this.timers.linger.add(this, this.reliable ? 0 : this.timers.t4);
   }
 
   /** Sends a response; ignored once a final response has been sent (except 2xx retransmissions in accepted). */
@@ -111,20 +110,21 @@ export class ServerTransaction {
     if (this.isInvite && status < 300) {
       this.state = 'accepted';
       this.lastResponse = ownedBytes(data);
-      this.endTimer = setTimeout(() => this.terminate(), this.timers.timeout);
+      this.timers.linger.add(this, this.timers.timeout);
       return;
     }
     this.state = 'completed';
     this.lastResponse = ownedBytes(data);
     if (this.isInvite) {
       if (!this.reliable) this.armRetransmit();
+      this.ackTimer = new IoTimer();
       this.ackTimer.start(this.timers.timeout, () => {
         const handlers = this.handlers;
         this.terminate();
         handlers?.onAckTimeout?.();
       });
     } else {
-      this.endTimer = setTimeout(() => this.terminate(), this.reliable ? 0 : this.timers.timeout);
+      this.timers.linger.add(this, this.reliable ? 0 : this.timers.timeout);
     }
   }
 
@@ -136,6 +136,7 @@ export class ServerTransaction {
 
   /** Timer G: doubles up to T2 (§17.2.1). */
   private armRetransmit(): void {
+    this.retransmitTimer ??= new IoTimer();
     this.retransmitTimer.start(this.interval, () => {
       if (this.state !== 'completed' || !this.lastResponse) return;
       this.transmit(this.lastResponse);
@@ -144,12 +145,18 @@ export class ServerTransaction {
     });
   }
 
+  private stopTimers(): void {
+    this.retransmitTimer?.stop();
+    this.ackTimer?.stop();
+    this.retransmitTimer = null;
+    this.ackTimer = null;
+  }
+
+  /** Ends the transaction (idempotent: its linger queue ends it again when its time comes). */
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    this.retransmitTimer.stop();
-    clearTimeout(this.endTimer);
-    this.ackTimer.stop();
+    this.stopTimers();
     this.lastResponse = undefined;
     this.markAnswered(0);
     const handlers = this.handlers;

@@ -1,3 +1,5 @@
+import { LingerQueue } from './LingerQueue.js';
+
 /**
  * RFC 3261 §17 timer values (Table 4), derived from T1/T2/T4 of the configuration. Timer C (the
  * proxy's INVITE timeout, §16.6 step 11) comes from the configuration as well.
@@ -18,6 +20,8 @@ export interface TransactionTimers {
    * response it would make up for may be among them (src/sip/edge/LoadShedder.ts measures it).
    */
   inboundBacklogMs?: () => number;
+  /** Ends the transactions that linger after their final response (one timer for all of them). */
+  linger: LingerQueue;
 }
 
 export function transactionTimers(cfg: { t1Ms: number; t2Ms: number; t4Ms: number; inviteTimeoutMs: number }): TransactionTimers {
@@ -28,5 +32,6 @@ export function transactionTimers(cfg: { t1Ms: number; t2Ms: number; t4Ms: numbe
     timeout: 64 * cfg.t1Ms,
     timerD: Math.max(32_000, 64 * cfg.t1Ms),
     timerC: cfg.inviteTimeoutMs,
+    linger: new LingerQueue(),
   };
 }
