@@ -36,6 +36,9 @@ export interface ClientTransactionHandlers<R> {
   onTerminated?(): void;
 }
 
+/** What a lingering transaction does on a timeout or a transport error: nothing (one function for all). */
+function nothing(): void {}
+
 export class ClientTransaction<R> {
   state: ClientState;
   /** Timer A/E and B/F, let go once a final response came: a lingering transaction has none. */
@@ -181,12 +184,7 @@ export class ClientTransaction<R> {
    */
   lingerWith(onRetransmission: (response: R, status: number) => void): void {
     if (this.state !== 'accepted' || !this.handlers) return;
-    this.handlers = {
-      send: this.send,
-      onResponse: onRetransmission,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-    };
+    this.handlers = { send: this.send, onResponse: onRetransmission, onTimeout: nothing, onTransportError: nothing };
   }
 
   private stopTimers(): void {
