@@ -6,6 +6,9 @@
  *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
  *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
  *        [--warm-up-rounds N] (pinlatch's sip.warmUpRounds; its default when not given)
+ *        [--log-level warn] (pinlatch's log.level; with `info` its log says `warm-up done` where its
+ *        SIP port opens: with --logs and --node-args='--trace-opt --trace-deopt', bench/tierup.ts
+ *        counts what V8 compiled and threw away after that line)
  *        [--settle-ms 500] (from a target answering OPTIONS to its first step: a "cold" process is this young)
  *        [--idle-s 0] (after every step the relay idles this long; its RSS and, for pinlatch, V8 heap
  *        are reported at the end of the step and then; pinlatch runs with its metrics endpoint for it)
@@ -228,13 +231,14 @@ class PinlatchStack extends Stack {
   pid = 0;
   /**
    * Extra node flags for the pinlatch process (e.g. --cpu-prof while looking for hot spots), and
-   * its sip.warmUpRounds (null: its default).
+   * its sip.warmUpRounds (null: its default) and log level.
    */
   constructor(
     private readonly cli: string,
     private readonly nodeArgs: string[],
     private readonly warmUpRounds: number | null,
     private readonly withMetrics: boolean,
+    private readonly logLevel: string,
   ) {
     super('pinlatch');
   }
@@ -256,7 +260,7 @@ class PinlatchStack extends Stack {
       // The calling sipp stands for the upstream PBX: only it may call the trunk, and the
       // upstream is exempt from the per-source rate limit, so what is measured is the load shedding.
       `admission: { upstreamNetworks: [${ADDR.uac}] }`,
-      'log: { level: warn }',
+      `log: { level: ${this.logLevel} }`,
       ...(this.withMetrics ? [`metrics: { address: ${ADDR.relay}, port: ${PINLATCH_METRICS_PORT} }`] : []),
       '',
     ].join('\n'));
@@ -483,6 +487,7 @@ export async function runCps(argv: string[]): Promise<void> {
       subnet: { type: 'string', default: '127.0.0' },
       'warm-up-rounds': { type: 'string' },
       'settle-ms': { type: 'string', default: '500' },
+      'log-level': { type: 'string', default: 'warn' },
       'idle-s': { type: 'string', default: '0' },
       'pinlatch-dir': { type: 'string', default: REPO_DIR },
       profile: { type: 'string' },
@@ -512,6 +517,8 @@ export async function runCps(argv: string[]): Promise<void> {
   if (modes.length === 0 || modes.some((m) => m !== 'cold' && m !== 'warm')) throw new CpsUsageError(`--modes: cold, warm or both, got ${values.modes}`);
   const warmUpRounds = values['warm-up-rounds'] === undefined ? null : Number(values['warm-up-rounds']);
   if (warmUpRounds !== null && !(Number.isInteger(warmUpRounds) && warmUpRounds >= 0)) throw new CpsUsageError(`--warm-up-rounds: >= 0, got ${values['warm-up-rounds']}`);
+  const logLevel = values['log-level'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(logLevel)) throw new CpsUsageError(`--log-level: a pino level, got ${logLevel}`);
   const settleMs = Number(values['settle-ms']);
   if (!Number.isInteger(settleMs) || settleMs < 0) throw new CpsUsageError(`--settle-ms: >= 0, got ${values['settle-ms']}`);
   const idleS = Number(values['idle-s']);
@@ -540,7 +547,7 @@ export async function runCps(argv: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pinlatch-cps-'));
   const stacks = new Map<TargetName, Stack>(names.map((n) => {
     const stack = n === 'pinlatch'
-      ? new PinlatchStack(cli, nodeArgs, warmUpRounds, idleS > 0)
+      ? new PinlatchStack(cli, nodeArgs, warmUpRounds, idleS > 0, logLevel)
       : new KamailioStack(workers, n === 'kamailio');
     stack.cpus = pinning.relay;
     if (profileDir !== null) stack.stopGraceMs = 30_000;

@@ -20,14 +20,20 @@ const SDP = [
   'v=0', 'o=- 1 1 IN IP4 192.0.2.10', 's=-', 'c=IN IP4 192.0.2.10', 't=0 0',
   'm=audio 40000 RTP/AVP 0 8 101', 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
 ].join('\r\n');
+/** The odd rounds' SDP: one codec and a=ptime. */
+const SHORT_SDP = [
+  'v=0', 'o=- 1 1 IN IP4 192.0.2.10', 's=-', 'c=IN IP4 192.0.2.10', 't=0 0',
+  'm=audio 40000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000', 'a=ptime:20', 'a=sendrecv', '',
+].join('\r\n');
 
 /**
  * The messages of one call, numbered so that no two rounds parse the same text. Odd rounds are
  * written as sipp and many gateways write them (SelfCalls.ts says why): no rport, the responses'
- * Via entries joined in one field, Content-Length padded.
+ * Via entries joined in one field, Content-Length padded, an SDP of one codec with a=ptime.
  */
 function callMessages(n: number): Buffer[] {
   const joined = n % 2 === 1;
+  const sdp = joined ? SHORT_SDP : SDP;
   const callId = `warmup-${n}@192.0.2.10`;
   const ownVia = `SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKpl${n.toString(36)}.1`;
   const via = `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK${n.toString(36)}w${joined ? '' : ';rport'}`;
@@ -41,10 +47,10 @@ function callMessages(n: number): Buffer[] {
   };
   return [
     msg([`INVITE sip:callee@192.0.2.1:5060 SIP/2.0`, via, 'Max-Forwards: 70', from, to, `Call-ID: ${callId}`, 'CSeq: 1 INVITE',
-      'Contact: <sip:caller@192.0.2.10:5060>', 'User-Agent: warmup'], SDP),
+      'Contact: <sip:caller@192.0.2.10:5060>', 'User-Agent: warmup'], sdp),
     msg(['SIP/2.0 100 Trying', ...vias, from, to, `Call-ID: ${callId}`, 'CSeq: 1 INVITE']),
     msg(['SIP/2.0 180 Ringing', ...vias, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>']),
-    msg(['SIP/2.0 200 OK', ...vias, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>'], SDP),
+    msg(['SIP/2.0 200 OK', ...vias, rr, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 INVITE', 'Contact: <sip:callee@192.0.2.20:5060>'], sdp),
     msg([`ACK sip:callee@192.0.2.20:5060 SIP/2.0`, via, 'Route: <sip:192.0.2.1:5060;lr;pl=abc>', 'Max-Forwards: 70', from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 1 ACK']),
     msg([`BYE sip:callee@192.0.2.20:5060 SIP/2.0`, via, 'Route: <sip:192.0.2.1:5060;lr;pl=abc>', 'Max-Forwards: 70', from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 2 BYE']),
     msg(['SIP/2.0 200 OK', ...vias, from, `${to};tag=t${n}`, `Call-ID: ${callId}`, 'CSeq: 2 BYE']),

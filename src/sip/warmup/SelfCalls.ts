@@ -26,6 +26,10 @@ const CALLER_ADDRESS = '127.0.0.2';
 const CONCURRENCY = 4;
 /** One message exchange over loopback takes well under this even unoptimised; longer is a failure. */
 const ANSWER_TIMEOUT_MS = 2000;
+/** An OPTIONS to the proxy itself before every this many calls. */
+const OPTIONS_EVERY = 16;
+/** The NATed callers' Via hosts: 127.0.0.3 and on, loopback addresses nothing is ever sent to. */
+const NATTED_VIA_HOSTS = 64;
 
 export class SelfCallError extends Error {
   readonly code = 'ERR_PINLATCH_WARMUP_CALL';
@@ -137,12 +141,13 @@ class Peer {
   }
 }
 
-function sdp(address: string, port: number, id: number): string {
+/** An offer or answer; `short`: one codec and a=ptime, as sipp and many gateways write theirs. */
+function sdp(address: string, port: number, id: number, short: boolean): string {
   const family = isIPv6(address) ? 'IP6' : 'IP4';
-  return [
-    'v=0', `o=- ${id} 1 IN ${family} ${address}`, 's=-', `c=IN ${family} ${address}`, 't=0 0',
-    `m=audio ${port} RTP/AVP 0 8 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000', 'a=sendrecv', '',
-  ].join('\r\n');
+  const media = short
+    ? [`m=audio ${port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=ptime:20']
+    : [`m=audio ${port} RTP/AVP 0 8 101`, 'a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000', 'a=rtpmap:101 telephone-event/8000'];
+  return ['v=0', `o=- ${id} 1 IN ${family} ${address}`, 's=-', `c=IN ${family} ${address}`, 't=0 0', ...media, 'a=sendrecv', ''].join('\r\n');
 }
 
 /** `padded`: Content-Length with its value right-aligned (as sipp and some gateways write it). */
@@ -182,32 +187,45 @@ function selfCallConfig(config: PinlatchConfig, caller: Peer, callee: Peer): Pin
 }
 
 /**
- * One call from `caller` through the proxy at `proxyPort` to `callee`, ended by the caller. Every
- * other call is written the way sipp and many gateways write theirs (no rport in the caller's Via,
- * the callee's Via entries joined in one field, padded Content-Length, a Contact in ACK and BYE):
- * what the first real calls send then runs code that has run already. Warmed on one form only,
- * the proxy's hottest functions were compiled for that form and thrown away at the first
- * other message (V8 deoptimises code that meets what it never saw), then compiled again under load.
+ * One call from `caller` through the proxy at `proxyPort` to `callee`, ended by the caller.
+ *
+ * Every other call is written the way sipp and many gateways write theirs (no rport in the
+ * caller's Via, the callee's Via entries joined in one field, padded Content-Length, a Contact in
+ * ACK and BYE, an SDP of one codec with a=ptime), and every other one of those names a host in
+ * its Via that is not its source (a caller behind NAT: the proxy adds received=), a new one each
+ * time for a while; every OPTIONS_EVERY-th call is preceded by an OPTIONS to the proxy itself (a
+ * PBX's keepalive). What the first real calls send then runs code that has run already: warmed on
+ * one form only, the proxy's hottest functions were compiled for that form and thrown away by V8
+ * at the first other message (a deoptimisation), then compiled again under load — and the
+ * address caches were never missed once their code was compiled, so the first new address did it.
  */
 async function placeCall(n: number, caller: Peer, callee: Peer, proxyPort: number, mediaAddress: string): Promise<void> {
   const joined = n % 2 === 1;
+  const viaHost = joined && n % 4 === 3 ? `127.0.0.${3 + ((n >> 2) % NATTED_VIA_HOSTS)}` : caller.address;
   const callId = `warmup-${n}@${caller.address}`;
   const from = `From: <sip:caller@${caller.address}:${caller.port}>;tag=w${n}`;
-  const via = (branch: string): string => `Via: SIP/2.0/UDP ${caller.address}:${caller.port};branch=z9hG4bK${branch}${n.toString(36)}${joined ? '' : ';rport'}`;
+  const via = (branch: string): string => `Via: SIP/2.0/UDP ${viaHost}:${caller.port};branch=z9hG4bK${branch}${n.toString(36)}${joined ? '' : ';rport'}`;
   const callerContact = `Contact: <sip:caller@${caller.address}:${caller.port}>`;
   const offerAddress = isIPv6(mediaAddress) ? '::1' : caller.address;
 
+  if (n % OPTIONS_EVERY === 0) {
+    const pinged = caller.next(callId, 'OPTIONS:final');
+    caller.send(message([`OPTIONS sip:${CALLEE_ADDRESS}:${proxyPort} SIP/2.0`, via('o'), 'Max-Forwards: 70', from, `To: <sip:${CALLEE_ADDRESS}:${proxyPort}>`,
+      `Call-ID: ${callId}`, 'CSeq: 1 OPTIONS']), proxyPort);
+    const pong = (await pinged) as SipResponse;
+    if (pong.status !== 200) throw new SelfCallError(`warm-up OPTIONS ${callId}: answered ${pong.status}`);
+  }
   const invited = callee.next(callId, 'INVITE');
   const answered = caller.next(callId, 'INVITE:final');
   caller.send(message([`INVITE sip:callee@${callee.address}:${callee.port} SIP/2.0`, via('i'), 'Max-Forwards: 70', from, `To: <sip:callee@${callee.address}>`,
-    `Call-ID: ${callId}`, 'CSeq: 1 INVITE', callerContact], sdp(offerAddress, 40000 + 2 * (n % 1000), n), joined), proxyPort);
+    `Call-ID: ${callId}`, 'CSeq: 1 INVITE', callerContact], sdp(offerAddress, 40000 + 2 * (n % 1000), n, joined), joined), proxyPort);
   // The proxy may refuse the call (a final response to the caller) instead of forwarding it.
   const first = await Promise.race([invited, answered]);
   if (first.kind === 'response') throw new SelfCallError(`warm-up call ${callId}: refused ${first.status} ${first.reason}`);
   const invite = first as SipRequest;
   const toTag = `c${n}`;
   const contact = `<sip:callee@${callee.address}:${callee.port}>`;
-  const answerSdp = sdp(isIPv6(mediaAddress) ? '::1' : callee.address, 42000 + 2 * (n % 1000), n);
+  const answerSdp = sdp(isIPv6(mediaAddress) ? '::1' : callee.address, 42000 + 2 * (n % 1000), n, joined);
   if (joined) {
     callee.send(joinedResponse(invite, 180, 'Ringing', toTag, [`Contact: ${contact}`]), proxyPort);
     callee.send(joinedResponse(invite, 200, 'OK', toTag, [`Contact: ${contact}`], answerSdp), proxyPort);
@@ -238,25 +256,39 @@ async function placeCall(n: number, caller: Peer, callee: Peer, proxyPort: numbe
 }
 
 /**
- * Places `calls` calls (fewer when the deadline comes first) through a private proxy on
- * loopback, CONCURRENCY at a time, then stops it. Resolves with the calls completed; when one
+ * Private proxies the calls alternate between. V8 optimises a call through a function value for
+ * the one function it has seen there: after a warm-up through one proxy, every call through one of
+ * that proxy's own closures (the handlers it gives its transactions, dialogs and media anchor) was
+ * compiled for that closure alone, and the real proxy's closure — made by the same code, but
+ * another function object — threw the code away at its first call ("wrong call target"). Having
+ * seen two closures made by the same code, V8 compiles for any closure that code makes, the real
+ * proxy's included.
+ */
+const PROXIES = 2;
+
+/**
+ * Places `calls` calls (fewer when the deadline comes first) through private proxies on
+ * loopback, CONCURRENCY at a time, then stops them. Resolves with the calls completed; when one
  * fails, no further call begins, and once those in flight have ended it throws that failure.
  */
 export async function runSelfCalls(options: SelfCallsOptions): Promise<number> {
   const caller = await Peer.open(CALLER_ADDRESS);
   const callee = await Peer.open(CALLEE_ADDRESS);
   const media = new BorrowedMedia(options.media as BorrowedMedia['relay']);
-  const proxy = new SipProxy({ config: selfCallConfig(options.config, caller, callee), media, ...(options.logger ? { logger: options.logger } : {}) });
+  const config = selfCallConfig(options.config, caller, callee);
+  const proxies = Array.from({ length: PROXIES }, () => new SipProxy({ config, media, ...(options.logger ? { logger: options.logger } : {}) }));
   let completed = 0;
   try {
-    await proxy.start();
-    const proxyPort = Number(proxy.listenPoints[0]!.port);
+    for (const proxy of proxies) await proxy.start();
+    const ports = proxies.map((proxy) => Number(proxy.listenPoints[0]!.port));
     let next = 0;
     let failure: unknown = null;
     const chain = async (): Promise<void> => {
       while (failure === null && next < options.calls && performance.now() < options.deadline) {
+        const n = next++;
         try {
-          await placeCall(next++, caller, callee, proxyPort, options.media.advertise);
+          // Pairs of calls per proxy: each proxy sees both forms of message (placeCall alternates them).
+          await placeCall(n, caller, callee, ports[(n >> 1) % PROXIES]!, options.media.advertise);
           completed += 1;
         } catch (err) {
           failure ??= err;
@@ -267,7 +299,7 @@ export async function runSelfCalls(options: SelfCallsOptions): Promise<number> {
     if (failure !== null) throw failure;
     return completed;
   } finally {
-    await proxy.stop();
+    await Promise.all(proxies.map((proxy) => proxy.stop()));
     media.giveBack();
     caller.close();
     callee.close();

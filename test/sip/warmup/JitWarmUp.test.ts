@@ -10,7 +10,7 @@ test('a round parses, edits, anchors and answers a whole call without throwing, 
   const b = warmUpRound(2);
   assert.ok(a > 1000, 'every message went through (the serialized lengths add up)');
   assert.ok(b > 1000, 'an even round (one Via field per entry) as well as an odd one (joined, padded)');
-  assert.ok(Math.abs(a - b) < 50, 'rounds differ only in their numbers and the form of a few fields');
+  assert.is(warmUpRound(3), a, 'rounds of one form differ only in their numbers (here of one digit each)');
 });
 
 test('runs its rounds in slices, yielding to the event loop between them', async () => {
