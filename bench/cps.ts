@@ -6,6 +6,8 @@
  *        [--out FILE.json] [--node-args='--cpu-prof --cpu-prof-dir=DIR'] [--fresh] [--all-rates]
  *        [--overload auto|CPS] [--modes cold,warm] [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.0]
  *        [--warm-up-rounds N] (pinlatch's sip.warmUpRounds; its default when not given)
+ *        [--kamailio-shm-mb 1024] (Kamailio's shared memory, -m: at 64 MB its transactions ran out of it from
+ *        500 cps in 10 s steps; its private memory, -M, is 32 MB)
  *        [--log-level warn] (pinlatch's log.level; with `info` its log says `warm-up done` where its
  *        SIP port opens: with --logs and --node-args='--trace-opt --trace-deopt', bench/tierup.ts
  *        counts what V8 compiled and threw away after that line)
@@ -147,19 +149,21 @@ function useSubnet(subnet: string): void {
 const TICK_S = 0.01; // USER_HZ = 100 on Linux
 
 /**
- * Fixed loopback ports, all outside the ephemeral range (32768-60999) so no client socket takes them,
- * and off 20000-31999 where the pps bench and tests put their relays.
+ * Fixed loopback ports, all outside the ephemeral range (32768-60999) so no client socket takes them;
+ * rtpengine's range shares 20000-29599 with the pps bench's and the tests' relays, which never run
+ * beside this bench (and bind other loopback addresses: --subnet).
  *
  * Port budget: a call holds two RTP/RTCP pairs (leg A and leg B) from its INVITE to its BYE, and
  * pinlatch keeps released pairs out of use for its 2 s quarantine (rtpengine here runs with
  * --delete-delay=0 and no quarantine). Pairs needed ≈ cps × 2 × (call lifetime + 2 s): at 800 cps
  * with a 500 ms hold about 800 × 2 × 3 = 4800. pinlatch's 2000-14999 holds 6500 pairs (enough up
- * to about 1000 cps); rtpengine's 61000-65534 holds about 2260 (rtpengine needs
- * cps × 2 × lifetime, about 1000 at 800 cps).
+ * to about 1000 cps); rtpengine's 16600-29599 as many (it needs cps × 2 × lifetime, about 1000
+ * at 800 cps, but when its calls back up — retransmissions, a slow step — they hold more: with
+ * 61000-65534, about 2260 pairs, it ran out of ports at 800 cps and lost calls for that).
  */
 const PORTS = {
   pinlatch: { sip: 15060, uas: 15062, uasMedia: 16000, uac: 15064, uacMedia: 16100, media: { min: 2000, max: 14999 } },
-  kamailio: { sip: 15160, uas: 15162, uasMedia: 16200, uac: 15164, uacMedia: 16300, ng: 15170, media: { min: 61000, max: 65534 } },
+  kamailio: { sip: 15160, uas: 15162, uasMedia: 16200, uac: 15164, uacMedia: 16300, ng: 15170, media: { min: 16600, max: 29599 } },
   'kamailio-alone': { sip: 15260, uas: 15262, uasMedia: 16400, uac: 15264, uacMedia: 16500 },
 } as const;
 /** pinlatch's metrics endpoint (on the relay's address), read for its heap when --idle-s is given. */
@@ -302,7 +306,13 @@ class KamailioStack extends Stack {
   private kamailioPid = 0;
   private rtpenginePid: number | null = null;
   /** `withMedia` false: Kamailio alone, no rtpengine (target kamailio-alone). */
-  constructor(private readonly workers: number, private readonly withMedia: boolean) {
+  /**
+   * `shmMb`: Kamailio's shared memory (-m), where tm keeps its transactions. At Debian's default
+   * of 64 MB, 10 s steps from 500 cps on ran it out ("build_cell(): could not allocate shared
+   * memory from shm pool", new transactions failing with 500) and calls were lost for that, not
+   * for CPU; an operator sizing Kamailio for that rate gives it more.
+   */
+  constructor(private readonly workers: number, private readonly withMedia: boolean, private readonly shmMb: number) {
     super(withMedia ? 'kamailio' : 'kamailio-alone');
   }
   async start(dir: string): Promise<void> {
@@ -322,7 +332,7 @@ class KamailioStack extends Stack {
     });
     writeFileSync(cfg, this.withMedia ? text : withoutMedia(text));
     const runDir = mkdtempSync(join(dir, `${this.name}-run-`));
-    const kamailio = pinned(this.cpus, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', '64', '-M', '8', '-Y', runDir, '-w', runDir]);
+    const kamailio = pinned(this.cpus, KAMAILIO, ['-f', cfg, '-D', '-E', '-m', String(this.shmMb), '-M', '32', '-Y', runDir, '-w', runDir]);
     this.children.push(kamailio);
     this.kamailioPid = kamailio.pid;
   }
@@ -488,6 +498,7 @@ export async function runCps(argv: string[]): Promise<void> {
       'warm-up-rounds': { type: 'string' },
       'settle-ms': { type: 'string', default: '500' },
       'log-level': { type: 'string', default: 'warn' },
+      'kamailio-shm-mb': { type: 'string', default: '1024' },
       'idle-s': { type: 'string', default: '0' },
       'pinlatch-dir': { type: 'string', default: REPO_DIR },
       profile: { type: 'string' },
@@ -519,6 +530,8 @@ export async function runCps(argv: string[]): Promise<void> {
   if (warmUpRounds !== null && !(Number.isInteger(warmUpRounds) && warmUpRounds >= 0)) throw new CpsUsageError(`--warm-up-rounds: >= 0, got ${values['warm-up-rounds']}`);
   const logLevel = values['log-level'];
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace'].includes(logLevel)) throw new CpsUsageError(`--log-level: a pino level, got ${logLevel}`);
+  const kamailioShmMb = Number(values['kamailio-shm-mb']);
+  if (!Number.isInteger(kamailioShmMb) || kamailioShmMb < 64) throw new CpsUsageError(`--kamailio-shm-mb: an integer >= 64, got ${values['kamailio-shm-mb']}`);
   const settleMs = Number(values['settle-ms']);
   if (!Number.isInteger(settleMs) || settleMs < 0) throw new CpsUsageError(`--settle-ms: >= 0, got ${values['settle-ms']}`);
   const idleS = Number(values['idle-s']);
@@ -548,7 +561,7 @@ export async function runCps(argv: string[]): Promise<void> {
   const stacks = new Map<TargetName, Stack>(names.map((n) => {
     const stack = n === 'pinlatch'
       ? new PinlatchStack(cli, nodeArgs, warmUpRounds, idleS > 0, logLevel)
-      : new KamailioStack(workers, n === 'kamailio');
+      : new KamailioStack(workers, n === 'kamailio', kamailioShmMb);
     stack.cpus = pinning.relay;
     if (profileDir !== null) stack.stopGraceMs = 30_000;
     return [n, stack];
