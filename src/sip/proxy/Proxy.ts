@@ -51,7 +51,7 @@ import { RoutePin } from './RoutePin.js';
 import { RouteTable } from './RouteTable.js';
 import { undoStrictRouting } from './StrictRoute.js';
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
-import { ServerTransaction, type ServerTransactionHandlers } from '../transaction/ServerTransaction.js';
+import type { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { ownedString } from '../transaction/owned.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
@@ -71,6 +71,7 @@ import { Phones } from '../registrar/Phones.js';
 import type { SourceClass } from '../edge/SourceClassifier.js';
 import { callViews, type SipCallView } from './CallView.js';
 import { SipCounters } from './SipCounters.js';
+import { ServerTransactions } from './ServerTransactions.js';
 import type { ProxyStats } from './ProxyStats.js';
 
 export interface SipProxyOptions {
@@ -93,7 +94,8 @@ export class SipProxy {
   resolver: TrunkResolver;
   private transport: SipTransport | null = null;
   private readonly own: OwnAddresses;
-  private readonly serverTx = new Map<string, ServerTransaction>();
+  /** Server transactions, with the counts limits.serverTransactions and limits.transactionBytes bound. */
+  private readonly serverTx = new ServerTransactions((data, to, local) => this.send(data, to, local));
   private readonly forwarder: Forwarder;
   private readonly inDialog: InDialogRouter;
   private readonly ownRequests: OwnRequestSender;
@@ -111,13 +113,6 @@ export class SipProxy {
   private readonly anchor: MediaAnchor;
   private readonly limits: EdgeLimits;
   private overloadTimer: NodeJS.Timeout | undefined;
-  /**
-   * Bytes the open server transactions hold: their requests as received, and the final response
-   * each answered one keeps for retransmissions (what limits.transactionBytes bounds).
-   */
-  private transactionBytes = 0;
-  /** Server transactions not answered yet (ServerTransactionHandlers.onAnswered): what limits.serverTransactions bounds. */
-  private pendingServerTx = 0;
   private drainer: Drain | null = null;
   /** Messages, calls and pinned requests, counted where they happen (read by the metrics endpoint). */
   readonly counters = new SipCounters();
@@ -172,8 +167,8 @@ export class SipProxy {
       limits: () => this.config.limits,
       log: this.log,
       queueDelayMs: (now) => this.transport?.queueDelayMs(now) ?? 0,
-      serverTransactions: () => this.pendingServerTx,
-      transactionBytes: () => this.transactionBytes,
+      serverTransactions: () => this.serverTx.pending,
+      transactionBytes: () => this.serverTx.bytes,
       dialogs: () => this.dialogs.active,
       mediaSessions: () => this.media.size,
     });
@@ -244,8 +239,8 @@ export class SipProxy {
       loopLagMs: this.limits.shedder.lag(now),
       limitReached: { ...this.limits.limitReached },
       serverTransactions: this.serverTx.size,
-      pendingServerTransactions: this.pendingServerTx,
-      transactionBytes: this.transactionBytes,
+      pendingServerTransactions: this.serverTx.pending,
+      transactionBytes: this.serverTx.bytes,
       clientTransactions: this.clientTx.size,
       dialogs: this.dialogs.size,
       activeDialogs: this.dialogs.active,
@@ -326,7 +321,7 @@ export class SipProxy {
     this.gate.stop();
     this.phones?.stop();
     clearInterval(this.overloadTimer);
-    for (const tx of this.serverTx.values()) tx.terminate();
+    this.serverTx.terminateAll();
     for (const tx of this.clientTx.values()) tx.terminate();
     this.timers.linger.clear();
     this.forwarder.stopTimers();
@@ -503,10 +498,7 @@ export class SipProxy {
         return;
       }
     }
-    this.transactionBytes += size;
-    this.pendingServerTx += 1;
-    const server = new ServerTransaction(key, request.method, source.transport === 'tcp', this.timers, this.serverLink(key, source, local, size));
-    this.serverTx.set(key, server);
+    const server = this.serverTx.open(key, request.method, this.timers, source, local, size);
     // §8.2.6.2: the 100 Trying needs no To tag (and is sent for every INVITE: no hash for it).
     const reply = (status: number, reason?: string, headers?: Array<[string, string]>) =>
       server.respond(status, createResponse(request, status, { reason, toTag: status === 100 ? undefined : toTag(request), headers }).serialize());
@@ -521,29 +513,6 @@ export class SipProxy {
       this.log?.[outcome.status === 500 ? 'warn' : 'info']({ err, callId: request.callId, status: outcome.status }, 'request not forwarded');
       reply(outcome.status, outcome.reason, outcome.headers);
     });
-  }
-
-  /**
-   * A server transaction's handlers for its whole life, Timer J/L included (32 s): made here and
-   * not in onRequest, because closures made in one function share its variables and these would
-   * keep the parsed request alive.
-   */
-  private serverLink(key: string, source: Endpoint, local: ListenPoint, size: number): ServerTransactionHandlers {
-    let kept = 0;
-    return {
-      send: (d) => this.send(d, source, local),
-      // The response a lingering transaction keeps comes from the callee (up to sip.maxMessageBytes):
-      // it counts toward limits.transactionBytes like the request, as the bound on what lingers.
-      onAnswered: (keptBytes) => {
-        this.pendingServerTx -= 1;
-        kept = keptBytes;
-        this.transactionBytes += kept;
-      },
-      onTerminated: () => {
-        this.serverTx.delete(key);
-        this.transactionBytes -= size + kept;
-      },
-    };
   }
 
   /**
