@@ -38,6 +38,7 @@ import { SPIRAL_PARAM } from './OwnRoute.js';
 import { betterOutcome, failsOver, upstreamStatus, type BranchOutcome } from './ResponseContext.js';
 import { RoutePin, type HopTarget } from './RoutePin.js';
 import { callFailureOf, type SipCounters } from './SipCounters.js';
+import { ClientTransactionLink } from './ClientTransactionLink.js';
 
 export type ForwardedRegister = Extract<RegisterAction, { kind: 'forward' }>;
 
@@ -155,7 +156,7 @@ export interface ForwarderDeps {
   phones: Phones | null;
   /** Client transactions by key, the proxy's own requests' among them. */
   clientTx: Map<string, ClientTransaction<SipResponse>>;
-  send(data: Buffer, to: Endpoint, local: ListenPoint): Promise<void>;
+  send(data: Buffer, to: Endpoint, local?: ListenPoint): Promise<void>;
   resolveHop(hop: HopTarget): Promise<Endpoint>;
   /** Puts a phone's flow token where the registrar keeps it. */
   carryFlow(register: SipRequest, token: string, point: ListenPoint): void;
@@ -283,20 +284,13 @@ export class Forwarder {
     this.startClient(b);
   }
 
-  /**
-   * The handlers a client transaction keeps for its whole life, Timer K/M included (32 s): made
-   * here and not beside the others, because closures made in one function share its variables and
-   * these would keep the branch, its response context and their parsed requests alive.
-   */
-  private clientLink(key: string, destination: Endpoint, local: ListenPoint): Pick<ClientTransactionHandlers<SipResponse>, 'send' | 'onTerminated'> {
-    return { send: (d) => this.deps.send(d, destination, local), onTerminated: () => this.deps.clientTx.delete(key) };
-  }
-
   private startClient(b: Branch): void {
     const method = b.forwarded.method;
     const { ctx, key } = b;
-    const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.deps.timers, {
-      ...this.clientLink(key, b.destination, b.local),
+    // The link stays for the transaction's whole life (Timer K/M included, 32 s); the handlers
+    // below, which hold the branch, its response context and their parsed requests, go at its end.
+    const link = new ClientTransactionLink(this.deps.clientTx, key, this.deps.send, b.destination, b.local);
+    const client = new ClientTransaction<SipResponse>(key, method, b.forwarded.serialize(), b.destination.transport === 'tcp', this.deps.timers, link, {
       onResponse: (response, status) =>
         this.relayResponse(b, response, status).catch((err: unknown) => {
           // A response that cannot be anchored (e.g. relay ports exhausted) must not take the

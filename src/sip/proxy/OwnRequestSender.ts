@@ -5,6 +5,7 @@
  */
 import { ClientTransaction } from '../transaction/ClientTransaction.js';
 import type { TransactionTimers } from '../transaction/timers.js';
+import { ClientTransactionLink } from './ClientTransactionLink.js';
 import type { Endpoint, ListenPoint } from '../transport/SipTransport.js';
 import type { SipRequest, SipResponse } from '../wire/message.js';
 
@@ -33,14 +34,13 @@ export class OwnRequestSender {
     local?: ListenPoint,
   ): void {
     const bytes = Buffer.isBuffer(request) ? request : request.serialize();
-    const tx = new ClientTransaction<SipResponse>(key, method, bytes, destination.transport === 'tcp', this.deps.timers, {
-      send: (d) => this.deps.send(d, destination, local),
+    const link = new ClientTransactionLink(this.deps.clientTx, key, this.deps.send, destination, local);
+    const tx = new ClientTransaction<SipResponse>(key, method, bytes, destination.transport === 'tcp', this.deps.timers, link, {
       onResponse: (_response, status) => {
         if (status >= 200) answered?.(true);
       },
       onTimeout: () => answered?.(false),
       onTransportError: () => answered?.(false),
-      onTerminated: () => this.deps.clientTx.delete(key),
     });
     this.deps.clientTx.set(key, tx);
     tx.start();

@@ -11,10 +11,11 @@
  * A transaction outlives its final response by Timer D (32 s on UDP), K or M (32 s), and at a few
  * hundred calls per second tens of thousands of them linger at once. So it keeps only what each
  * state still needs: the request bytes until a final response stops the retransmissions, the
- * handlers that pass responses up until nothing more goes up (Completed passes nothing: only
- * `send` and `onTerminated` stay for the ACK), and the ACK in bytes of its own (ownedBytes). In
- * Accepted the TU may trade its handlers for a smaller one that relays the 2xx retransmissions
- * (lingerWith).
+ * handlers that pass responses up until nothing more goes up (Completed passes nothing: only the
+ * link, where to send and whom to tell of the end, stays for the ACK), and the ACK in bytes of its
+ * own (ownedBytes). In Accepted the TU may trade its handlers for a smaller one that relays the 2xx
+ * retransmissions (lingerWith). The link is an object of the TU's with methods, not closures: one
+ * small object per lingering transaction instead of two functions and their context.
  */
 import { IoTimer } from './IoTimer.js';
 import { ownedBytes } from './owned.js';
@@ -22,9 +23,16 @@ import type { TransactionTimers } from './timers.js';
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'accepted' | 'completed' | 'terminated';
 
-export interface ClientTransactionHandlers<R> {
+/** What a transaction keeps for its whole life, Timer D/K/M included. */
+export interface ClientLink {
   /** Sends bytes to the transaction's destination; throws or rejects on a transport error. */
   send(data: Buffer): void | Promise<void>;
+  /** The transaction ended (once). */
+  onTerminated?(): void;
+}
+
+/** What goes up while responses may: let go from Completed on. */
+export interface ClientTransactionHandlers<R> {
   /** A response to pass up (provisional, final, and every 2xx of an INVITE). */
   onResponse(response: R, status: number): void;
   /** Timer B / F fired: no final response (the proxy answers 408, §16.7). */
@@ -33,7 +41,6 @@ export interface ClientTransactionHandlers<R> {
   onTransportError(err: unknown): void;
   /** Builds the ACK for a non-2xx final response to INVITE (§17.1.1.3). */
   buildAck?(response: R): Buffer;
-  onTerminated?(): void;
 }
 
 /** What a lingering transaction does on a timeout or a transport error: nothing (one function for all). */
@@ -50,8 +57,6 @@ export class ClientTransaction<R> {
   private request: Buffer | null;
   /** The handlers while responses or failures may still go up; null from Completed on. */
   private handlers: ClientTransactionHandlers<R> | null;
-  private readonly send: ClientTransactionHandlers<R>['send'];
-  private readonly onTerminated: (() => void) | undefined;
 
   constructor(
     readonly key: string,
@@ -59,14 +64,13 @@ export class ClientTransaction<R> {
     request: Buffer,
     private readonly reliable: boolean,
     private readonly timers: TransactionTimers,
+    private readonly link: ClientLink,
     handlers: ClientTransactionHandlers<R>,
   ) {
     this.state = method === 'INVITE' ? 'calling' : 'trying';
     this.interval = timers.t1;
     this.request = request;
     this.handlers = handlers;
-    this.send = handlers.send;
-    this.onTerminated = handlers.onTerminated;
   }
 
   get isInvite(): boolean {
@@ -81,7 +85,7 @@ export class ClientTransaction<R> {
 
   private transmit(data: Buffer): void {
     try {
-      const pending = this.send(data);
+      const pending = this.link.send(data);
       if (pending) pending.catch((err: unknown) => this.transportError(err));
     } catch (err) {
       this.transportError(err);
@@ -184,7 +188,7 @@ export class ClientTransaction<R> {
    */
   lingerWith(onRetransmission: (response: R, status: number) => void): void {
     if (this.state !== 'accepted' || !this.handlers) return;
-    this.handlers = { send: this.send, onResponse: onRetransmission, onTimeout: nothing, onTransportError: nothing };
+    this.handlers = { onResponse: onRetransmission, onTimeout: nothing, onTransportError: nothing };
   }
 
   private stopTimers(): void {
@@ -202,6 +206,6 @@ export class ClientTransaction<R> {
     this.handlers = null;
     this.ack = undefined;
     this.stopTimers();
-    this.onTerminated?.();
+    this.link.onTerminated?.();
   }
 }

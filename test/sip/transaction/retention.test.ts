@@ -27,9 +27,8 @@ interface Context {
 }
 
 /** The handlers of one transaction, the response context in their closures (as the proxy makes them). */
-function handlersOver(context: Context, link: Pick<ClientTransactionHandlers<string>, 'send' | 'onTerminated'>): ClientTransactionHandlers<string> {
+function handlersOver(context: Context): ClientTransactionHandlers<string> {
   return {
-    ...link,
     onResponse: () => void context.parsed.length,
     onTimeout: () => void context.parsed.length,
     onTransportError: () => void context.parsed.length,
@@ -40,7 +39,7 @@ function handlersOver(context: Context, link: Pick<ClientTransactionHandlers<str
 /** A client transaction whose handlers alone reach a context; a WeakRef tells when it is collected. */
 function clientOver(method: string, sent: Buffer[]): { tx: ClientTransaction<string>; context: WeakRef<Context> } {
   const context: Context = { parsed: Array.from({ length: 1000 }, (_, i) => i) };
-  const tx = new ClientTransaction<string>('k', method, Buffer.from(method), false, timers, handlersOver(context, { send: (d) => void sent.push(d) }));
+  const tx = new ClientTransaction<string>('k', method, Buffer.from(method), false, timers, { send: (d) => void sent.push(d) }, handlersOver(context));
   return { tx, context: new WeakRef(context) };
 }
 

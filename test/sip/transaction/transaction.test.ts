@@ -18,13 +18,12 @@ function client(method: string, reliable = false) {
   const sent: string[] = [];
   const responses: number[] = [];
   const events: string[] = [];
-  const tx = new ClientTransaction<string>('k', method, Buffer.from(method), reliable, timers, {
-    send: (d) => void sent.push(d.toString()),
+  const link = { send: (d: Buffer) => void sent.push(d.toString()), onTerminated: () => void events.push('terminated') };
+  const tx = new ClientTransaction<string>('k', method, Buffer.from(method), reliable, timers, link, {
     onResponse: (_r, status) => responses.push(status),
     onTimeout: () => events.push('timeout'),
     onTransportError: () => events.push('transport-error'),
     buildAck: (r) => Buffer.from(`ACK for ${r}`),
-    onTerminated: () => events.push('terminated'),
   });
   return { tx, sent, responses, events };
 }
@@ -54,8 +53,7 @@ test('an INVITE that got a provisional response outlives Timer B (§17.1.1.2: Ti
 test('a retransmission due while the socket holds a backlog waits for it (at most T2), and none goes if the answer was in it', async () => {
   let backlog = 30;
   const sent: string[] = [];
-  const tx = new ClientTransaction<string>('k', 'INVITE', Buffer.from('INVITE'), false, { ...timers, inboundBacklogMs: () => backlog }, {
-    send: (d) => void sent.push(d.toString()),
+  const tx = new ClientTransaction<string>('k', 'INVITE', Buffer.from('INVITE'), false, { ...timers, inboundBacklogMs: () => backlog }, { send: (d) => void sent.push(d.toString()) }, {
     onResponse: () => undefined,
     onTimeout: () => undefined,
     onTransportError: () => undefined,
@@ -71,8 +69,7 @@ test('a retransmission due while the socket holds a backlog waits for it (at mos
   // A backlog that never clears delays each retransmission by T2 at most.
   backlog = 1000;
   const stuck: string[] = [];
-  const tx2 = new ClientTransaction<string>('k2', 'INVITE', Buffer.from('INVITE'), false, { ...timers, inboundBacklogMs: () => backlog }, {
-    send: (d) => void stuck.push(d.toString()),
+  const tx2 = new ClientTransaction<string>('k2', 'INVITE', Buffer.from('INVITE'), false, { ...timers, inboundBacklogMs: () => backlog }, { send: (d) => void stuck.push(d.toString()) }, {
     onResponse: () => undefined,
     onTimeout: () => undefined,
     onTransportError: () => undefined,
@@ -133,10 +130,12 @@ test('Timer E caps at T2 for non-INVITE and Timer F times out', async () => {
 
 test('a transport error ends the transaction with onTransportError (503)', () => {
   const events: string[] = [];
-  const tx = new ClientTransaction<string>('k', 'INVITE', req, false, timers, {
+  const unreachable = {
     send: () => {
       throw new Error('ENETUNREACH');
     },
+  };
+  const tx = new ClientTransaction<string>('k', 'INVITE', req, false, timers, unreachable, {
     onResponse: () => events.push('response'),
     onTimeout: () => events.push('timeout'),
     onTransportError: () => events.push('transport-error'),
