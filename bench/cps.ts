@@ -684,8 +684,11 @@ export async function runCps(argv: string[]): Promise<void> {
   }
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, node ${process.version}`;
+  // What the reference was given: its losses in earlier runs came from too little of these, not from CPU.
+  const reference = `Kamailio -m ${kamailioShmMb} -M 32, ${workers} worker(s); rtpengine ports ${PORTS.kamailio.media.min}-${PORTS.kamailio.media.max}, 1 thread`;
   const summary = [
     `machine: ${machine}`,
+    `reference: ${reference}`,
     `calls per step: ${stepS > 0 ? `${stepS} s at the step's rate` : calls}, hold: ${holdMs} ms, kamailio children: ${workers}${idleS > 0 ? `, idle after each step: ${Math.max(3, idleS)} s` : ''}`,
     `pinlatch: ${cli}`,
     ...(capacity === null ? [] : [`overload base (1×): ${capacity} cps`]),
@@ -696,7 +699,7 @@ export async function runCps(argv: string[]): Promise<void> {
     const json = values.out;
     const svg = json.replace(/\.json$/, '.svg');
     const lost = steps.reduce((n, s) => n + (s.mode === 'warmup' ? 0 : s.lost), 0);
-    writeFileSync(json, `${JSON.stringify({ argv, machine, calls, stepS, holdMs, pinning, capacity, steps }, null, 2)}\n`);
+    writeFileSync(json, `${JSON.stringify({ argv, machine, reference, calls, stepS, holdMs, pinning, capacity, steps }, null, 2)}\n`);
     writeFileSync(svg, cpsChartSvg({
       steps,
       title: capacity === null
