@@ -11,7 +11,6 @@
  *   node --import tsx bench/tierup.ts DIR/*.log
  */
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 
 export interface TierUp {
   /** Whether the log has the `warm-up done` line (without it, everything counts as before). */
@@ -54,7 +53,7 @@ export function tierUp(log: string): TierUp {
   return result;
 }
 
-if (process.argv[1] && import.meta.url.endsWith(basename(process.argv[1]))) {
+if (import.meta.url === `file://${process.argv[1]}`) {
   const files = process.argv.slice(2);
   if (files.length === 0) {
     console.error('usage: node --import tsx bench/tierup.ts LOG...');
