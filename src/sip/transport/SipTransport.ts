@@ -156,6 +156,9 @@ const PROBE_TOKEN = Buffer.concat([Buffer.from('PLQP'), randomBytes(12)]);
 
 const PONG = Buffer.from('\r\n');
 
+/** send()'s options when none are given: one object for every such call. */
+const NO_OPTIONS: { local?: ListenPoint } = Object.freeze({});
+
 function endpointKey(address: string, port: number): string {
   return `${normalizedIp(address) ?? address}|${port}`;
 }
@@ -431,35 +434,49 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     this.emit('message', { message, source, local, size: data.length });
   }
 
-  /**
-   * Sends a message (serialized here; over TCP Content-Length is added when missing) or raw bytes.
-   * `local` picks the listen point to send from; by default the first one of the destination's
-   * transport and address family.
-   */
   /** True while a TCP connection with `remote` is open (a phone's flow: never opened by pinlatch). */
   hasConnection(remote: Endpoint): boolean {
     return this.#connections.has(endpointKey(remote.address, remote.port));
   }
 
-  async send(destination: Endpoint, message: SipMessage | Buffer, options: { local?: ListenPoint } = {}): Promise<void> {
-    if (this.#closed) throw new SipTransportError('transport is closed');
-    if (destination.transport === 'udp') {
-      const data = Buffer.isBuffer(message) ? message : message.serialize();
-      const udp = this.#pickUdp(destination.address, options.local);
-      await new Promise<void>((resolve, reject) => {
-        udp.socket.send(data, destination.port, destination.address, (error) =>
-          error ? reject(new SipTransportError(`UDP send to ${destination.address}:${destination.port} failed`, { cause: error })) : resolve(),
-        );
-      });
-    } else {
-      const data = Buffer.isBuffer(message) ? message : message.ensureContentLength().serialize();
-      const connection = await this.#tcpConnection(destination, options.local);
-      await new Promise<void>((resolve, reject) => {
-        this.#write(connection, data, (error) =>
-          error ? reject(new SipTransportError(`TCP send to ${destination.address}:${destination.port} failed`, { cause: error })) : resolve(),
-        );
-      });
+  /**
+   * Sends a message (serialized here; over TCP Content-Length is added when missing) or raw bytes.
+   * `local` picks the listen point to send from; by default the first one of the destination's
+   * transport and address family. A UDP send is one promise around the datagram's callback: every
+   * call passes through here about sixteen times, and an async function would add a promise and
+   * its await to each.
+   */
+  send(destination: Endpoint, message: SipMessage | Buffer, options: { local?: ListenPoint } = NO_OPTIONS): Promise<void> {
+    if (this.#closed) return Promise.reject(new SipTransportError('transport is closed'));
+    if (destination.transport !== 'udp') return this.#sendTcp(destination, message, options.local);
+    let data: Buffer;
+    let socket: dgram.Socket;
+    try {
+      data = Buffer.isBuffer(message) ? message : message.serialize();
+      socket = this.#pickUdp(destination.address, options.local).socket;
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return new Promise<void>((resolve, reject) => {
+      socket.send(data, destination.port, destination.address, (error) => {
+        if (error) {
+          reject(new SipTransportError(`UDP send to ${destination.address}:${destination.port} failed`, { cause: error }));
+          return;
+        }
+        this.#stats.messagesSent++;
+        resolve();
+      });
+    });
+  }
+
+  async #sendTcp(destination: Endpoint, message: SipMessage | Buffer, local: ListenPoint | undefined): Promise<void> {
+    const data = Buffer.isBuffer(message) ? message : message.ensureContentLength().serialize();
+    const connection = await this.#tcpConnection(destination, local);
+    await new Promise<void>((resolve, reject) => {
+      this.#write(connection, data, (error) =>
+        error ? reject(new SipTransportError(`TCP send to ${destination.address}:${destination.port} failed`, { cause: error })) : resolve(),
+      );
+    });
     this.#stats.messagesSent++;
   }
 
