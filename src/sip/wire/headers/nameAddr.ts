@@ -135,7 +135,7 @@ export function readNameAddr(text: string, from: number, to: number, header: str
     if (error instanceof SipUriError) throw new SipHeaderError(header, error.message.replace(/^Invalid URI /, 'URI '));
     throw error;
   }
-  const entries: Array<[string, ParamValue]> | null = build ? [] : null;
+  const entries: Array<string | null> | null = build ? [] : null;
   const paramsEnd = readParams(text, end, to, entries);
   if (typeof paramsEnd === 'string') throw new SipHeaderError(header, paramsEnd);
   if (paramsEnd !== to) throw new SipHeaderError(header, `unexpected "${text[paramsEnd]}"`);

@@ -13,26 +13,33 @@ import { isTokenCode, quotedStringEnd, skipWsp, tokenEnd } from './syntax.js';
 export type ParamValue = string | null;
 
 export class Params implements Iterable<[string, ParamValue]> {
-  readonly #entries: Array<[string, ParamValue]> = [];
+  /**
+   * name, value, name, value, ... in order: one array for all of them rather than a pair per
+   * parameter (a Via read from a message has three or four, and the proxy reads a dozen Vias, URIs
+   * and name-addrs per call).
+   */
+  #flat: Array<string | null> = [];
 
-  /** Copies the entries (each pair too: `set` changes a pair in place). */
-  constructor(entries: Iterable<[string, ParamValue]> = []) {
-    for (const [name, value] of entries) this.#entries.push([name, value]);
+  /** Copies the entries. */
+  constructor(entries?: Iterable<[string, ParamValue]>) {
+    if (entries !== undefined) for (const [name, value] of entries) this.#flat.push(name, value);
   }
 
-  /** Takes over freshly built pairs without copying them (the parameter readers' result). */
-  static adopt(entries: Array<[string, ParamValue]>): Params {
+  /** Takes over a reader's list (name, value, name, value, ...) without copying it. */
+  static adopt(flat: Array<string | null>): Params {
     const params = new Params();
-    for (let i = 0; i < entries.length; i++) params.#entries.push(entries[i]!);
+    params.#flat = flat;
     return params;
   }
 
+  /** Index of the name in #flat, or -1. */
   #indexOf(name: string): number {
     // Only names of the same length are lowercased to compare: most lookups (`branch`, `tag`,
     // `lr`) then compare a few strings and allocate nothing.
     let lower: string | undefined;
-    for (let i = 0; i < this.#entries.length; i++) {
-      const entry = this.#entries[i]![0];
+    const flat = this.#flat;
+    for (let i = 0; i < flat.length; i += 2) {
+      const entry = flat[i]!;
       if (entry === name) return i;
       if (entry.length !== name.length) continue;
       lower ??= name.toLowerCase();
@@ -44,7 +51,7 @@ export class Params implements Iterable<[string, ParamValue]> {
   /** The value (null when valueless), or undefined when the parameter is absent. */
   get(name: string): ParamValue | undefined {
     const i = this.#indexOf(name);
-    return i === -1 ? undefined : this.#entries[i]![1];
+    return i === -1 ? undefined : this.#flat[i + 1]!;
   }
 
   has(name: string): boolean {
@@ -54,48 +61,55 @@ export class Params implements Iterable<[string, ParamValue]> {
   /** Replaces the first parameter of that name in place, or appends it. */
   set(name: string, value: ParamValue): this {
     const i = this.#indexOf(name);
-    if (i === -1) this.#entries.push([name, value]);
-    else this.#entries[i]![1] = value;
+    if (i === -1) this.#flat.push(name, value);
+    else this.#flat[i + 1] = value;
     return this;
   }
 
   /** Removes every parameter of that name; true when one was present. */
   delete(name: string): boolean {
     const lower = name.toLowerCase();
-    const before = this.#entries.length;
-    for (let i = this.#entries.length - 1; i >= 0; i--) {
-      if (this.#entries[i]![0].toLowerCase() === lower) this.#entries.splice(i, 1);
+    const flat = this.#flat;
+    const before = flat.length;
+    for (let i = flat.length - 2; i >= 0; i -= 2) {
+      if (flat[i]!.toLowerCase() === lower) flat.splice(i, 2);
     }
-    return this.#entries.length !== before;
+    return flat.length !== before;
   }
 
   get size(): number {
-    return this.#entries.length;
+    return this.#flat.length / 2;
   }
 
-  [Symbol.iterator](): Iterator<[string, ParamValue]> {
-    return this.#entries[Symbol.iterator]();
+  *[Symbol.iterator](): Iterator<[string, ParamValue]> {
+    const flat = this.#flat;
+    for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
   }
 
   clone(): Params {
-    return new Params(this.#entries);
+    return Params.adopt(this.#flat.slice());
   }
 
   /** `;name=value;flag` (empty string when there are none). */
   toString(): string {
     let out = '';
-    for (const [name, value] of this.#entries) out += value === null ? `;${name}` : `;${name}=${value}`;
+    const flat = this.#flat;
+    for (let i = 0; i < flat.length; i += 2) {
+      const value = flat[i + 1];
+      out += value === null ? `;${flat[i]}` : `;${flat[i]}=${value}`;
+    }
     return out;
   }
 }
 
 /**
  * Reads `*( SEMI generic-param )` in text[start, end) (LWS before the first `;` allowed), adding
- * each parameter to `entries` when given (null: only check the grammar, allocating nothing).
+ * each parameter's name and value to `out` when given (Params.adopt's list; null: only check the
+ * grammar, allocating nothing).
  * Stops before the first character that cannot continue the list (`,` or `end`) and returns
  * its index; returns a detail string instead when the list is malformed.
  */
-export function readParams(text: string, start: number, end: number, entries: Array<[string, ParamValue]> | null): number | string {
+export function readParams(text: string, start: number, end: number, out: Array<string | null> | null): number | string {
   let i = start;
   for (;;) {
     const beforeSemi = skipWsp(text, i, end);
@@ -115,9 +129,9 @@ export function readParams(text: string, start: number, end: number, entries: Ar
         i = genValueEnd(text, i, end);
         if (i === valueStart) return `parameter ${text.slice(nameStart, nameEnd)} has an empty value`;
       }
-      entries?.push([text.slice(nameStart, nameEnd), text.slice(valueStart, i)]);
+      out?.push(text.slice(nameStart, nameEnd), text.slice(valueStart, i));
     } else {
-      entries?.push([text.slice(nameStart, nameEnd), null]);
+      out?.push(text.slice(nameStart, nameEnd), null);
     }
     const next = skipWsp(text, i, end);
     if (next < end && text.charCodeAt(next) !== 0x3b && text.charCodeAt(next) !== 0x2c) {

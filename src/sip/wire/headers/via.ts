@@ -162,7 +162,7 @@ function readVia(text: string, from: number, to: number, build: boolean): Via | 
     port = value;
     i = end;
   }
-  const entries: Array<[string, ParamValue]> | null = build ? [] : null;
+  const entries: Array<string | null> | null = build ? [] : null;
   const paramsEnd = readParams(text, i, to, entries);
   if (typeof paramsEnd === 'string') throw new SipHeaderError('Via', paramsEnd);
   if (paramsEnd !== to) throw new SipHeaderError('Via', `unexpected "${text[paramsEnd]}"`);
