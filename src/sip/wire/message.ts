@@ -21,7 +21,7 @@ import { readCSeq, readUnsigned, type CSeq } from './headers/cseq.js';
 import { isStarAt, readContactList, readNameAddr, readNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
 import { canonicalHeaderName, headerId, headerKey, isListHeader } from './headers/names.js';
 import { splitList } from './headers/syntax.js';
-import { readViaList, type Via } from './headers/via.js';
+import { readFirstVia, readViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
 import { parseUri, type Uri } from './uri.js';
 
@@ -167,6 +167,8 @@ const ROUTES = 1 << 6;
 const RECORD_ROUTES = 1 << 7;
 const CONTACT = 1 << 8;
 const CONTENT_LENGTH = 1 << 9;
+/** The topmost Via alone (`topVia` before `vias`): cleared with VIAS. */
+const TOP_VIA = 1 << 10;
 
 /** What a list-valued cache field holds before its bit is set (shared: never returned). */
 const NOT_READ: readonly never[] = Object.freeze([]);
@@ -175,7 +177,7 @@ const NOT_READ: readonly never[] = Object.freeze([]);
 function typedBit(key: string): number {
   switch (key) {
     case 'via':
-      return VIAS;
+      return VIAS | TOP_VIA;
     case 'from':
       return FROM;
     case 'to':
@@ -225,6 +227,7 @@ abstract class SipMessageBase {
   /** Which typed values below are cached (bits above); a value whose bit is clear is not read yet. */
   #read = 0;
   #vias: readonly Via[] = NOT_READ;
+  #topVia: Via | undefined = undefined;
   #from: NameAddr | undefined = undefined;
   #to: NameAddr | undefined = undefined;
   #callId: string | undefined = undefined;
@@ -413,14 +416,23 @@ abstract class SipMessageBase {
   /** All Via values, topmost first (§20.42). Empty when there is none. */
   get vias(): readonly Via[] {
     if (!(this.#read & VIAS)) {
-      this.#vias = readVias(this.#fields);
+      const vias = readVias(this.#fields);
+      // The topmost one read before stays the one handed out (it may have been changed since).
+      if (this.#read & TOP_VIA && vias.length > 0) vias[0] = this.#topVia!;
+      this.#vias = vias;
       this.#read |= VIAS;
     }
     return this.#vias;
   }
 
+  /** The topmost Via value; only it is read while `vias` is not asked for. */
   get topVia(): Via | undefined {
-    return this.vias[0];
+    if (this.#read & VIAS) return this.#vias[0];
+    if (!(this.#read & TOP_VIA)) {
+      this.#topVia = readTopVia(this.#fields);
+      this.#read |= TOP_VIA;
+    }
+    return this.#topVia;
   }
 
   /** Adds a Via on top (a proxy forwarding a request, RFC 3261 §16.6 step 8). */
@@ -636,6 +648,7 @@ abstract class SipMessageBase {
     target.#startTo = this.#startTo;
     target.#read = this.#read;
     target.#vias = this.#vias;
+    target.#topVia = this.#topVia;
     target.#from = this.#from;
     target.#to = this.#to;
     target.#callId = this.#callId;
@@ -817,6 +830,11 @@ function readVias(fields: readonly HeaderField[]): Via[] {
   const out: Via[] = [];
   for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, out);
   return out;
+}
+
+function readTopVia(fields: readonly HeaderField[]): Via | undefined {
+  for (const f of fields) if (f.id === VIA_ID) return readFirstVia(f.valueText, f.valueStart, f.valueEnd, f.hasComma);
+  return undefined;
 }
 
 function readNameAddrs(fields: readonly HeaderField[], id: number, header: string): NameAddr[] {

@@ -189,6 +189,19 @@ export function readViaList(text: string, from: number, to: number, hasComma: bo
   }
 }
 
+/**
+ * Reads the first via-parm of a Via header value, text[from, to), as readViaList reads it, and
+ * not the others: a response's topmost Via is all a proxy reads of it (§16.7 step 3), and a relayed
+ * response carries at least two.
+ */
+export function readFirstVia(text: string, from: number, to: number, hasComma: boolean): Via {
+  const comma = hasComma ? listElementEnd(text, from, to) : to;
+  const start = trimStart(text, from, comma);
+  const end = trimEnd(text, start, comma);
+  if (start === end) throw new SipHeaderError('Via', 'empty element');
+  return readVia(text, start, end, true)!;
+}
+
 /** Parses a whole Via header value (one or more comma-separated via-parms). */
 export function parseViaList(value: string): Via[] {
   const out: Via[] = [];
