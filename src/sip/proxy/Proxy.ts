@@ -405,7 +405,7 @@ export class SipProxy {
     const transport = this.transport;
     if (!transport) return Promise.reject(new Error('proxy stopped'));
     this.counters.sent(data);
-    return transport.send(to, data, local ? { local } : {});
+    return transport.send(to, data, local);
   }
 
   /** A malformed request gets its 400 (or 505/513) back at the source; anything else is dropped. */

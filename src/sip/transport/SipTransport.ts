@@ -156,9 +156,6 @@ const PROBE_TOKEN = Buffer.concat([Buffer.from('PLQP'), randomBytes(12)]);
 
 const PONG = Buffer.from('\r\n');
 
-/** send()'s options when none are given: one object for every such call. */
-const NO_OPTIONS: { local?: ListenPoint } = Object.freeze({});
-
 function endpointKey(address: string, port: number): string {
   return `${normalizedIp(address) ?? address}|${port}`;
 }
@@ -446,14 +443,14 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
    * call passes through here about sixteen times, and an async function would add a promise and
    * its await to each.
    */
-  send(destination: Endpoint, message: SipMessage | Buffer, options: { local?: ListenPoint } = NO_OPTIONS): Promise<void> {
+  send(destination: Endpoint, message: SipMessage | Buffer, local?: ListenPoint): Promise<void> {
     if (this.#closed) return Promise.reject(new SipTransportError('transport is closed'));
-    if (destination.transport !== 'udp') return this.#sendTcp(destination, message, options.local);
+    if (destination.transport !== 'udp') return this.#sendTcp(destination, message, local);
     let data: Buffer;
     let socket: dgram.Socket;
     try {
       data = Buffer.isBuffer(message) ? message : message.serialize();
-      socket = this.#pickUdp(destination.address, options.local).socket;
+      socket = this.#pickUdp(destination.address, local).socket;
     } catch (error) {
       return Promise.reject(error);
     }
