@@ -17,6 +17,14 @@ export function ownedBytes(data: Buffer): Buffer {
   return own;
 }
 
+/**
+ * Where ownedString copies through: a call makes a couple of dozen such strings, and a Buffer of
+ * their own each would be that many more objects for the young generation to sweep.
+ */
+const scratch = Buffer.allocUnsafeSlow(4096);
+
 export function ownedString(text: string): string {
-  return Buffer.from(text, 'utf8').toString('utf8');
+  // utf8 takes at most three bytes per UTF-16 unit: what fits is copied through the scratch buffer.
+  if (text.length * 3 > scratch.length) return Buffer.from(text, 'utf8').toString('utf8');
+  return scratch.toString('utf8', 0, scratch.write(text, 0, 'utf8'));
 }
