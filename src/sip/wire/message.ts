@@ -449,7 +449,11 @@ abstract class SipMessageBase {
 
   /** Writes a modified topmost Via back (e.g. after `stampReceived`), keeping the other Vias as written. */
   setTopVia(via: Via): this {
-    return this.replaceFirstValue('Via', via.toString());
+    this.replaceFirstValue('Via', via.toString());
+    // What was written is `via`: the next topVia need not read it back.
+    this.#topVia = via;
+    this.#read |= TOP_VIA;
+    return this;
   }
 
   get from(): NameAddr | undefined {
