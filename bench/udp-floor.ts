@@ -4,13 +4,14 @@
  * socket and sends it back to where it came from; a load process (`--load-cpu`) sends `--rate`
  * datagrams per second of `--bytes` bytes for `--seconds` and counts what comes back. The
  * forwarder's main-thread CPU per datagram (/proc schedstat) is the floor under pinlatch's SIP
- * thread: a proxied call (bench/cps.ts's scenario) is about 7 datagrams received and 7 sent by
- * it, so about seven of these forwards.
+ * thread: a proxied call (bench/cps.ts's scenario) is 6 datagrams received and 7 sent by it
+ * (INVITE, 180, 200, ACK, BYE, 200 in; 100, INVITE, 180, 200, ACK, BYE, 200 out), six and a half
+ * of these forwards.
  *
  *   node --import tsx bench/udp-floor.ts [--rate 3000] [--seconds 10] [--bytes 600]
  *        [--relay-cpu 0] [--load-cpu 1] [--subnet 127.0.87]
  *
- * Run it beside bench/cps.ts on the same machine (its 400 cps is about 2800 datagrams per second
+ * Run it beside bench/cps.ts on the same machine (its 400 cps is about 2600 datagrams per second
  * each way); the figure is a property of node, the kernel and the machine, not of pinlatch.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -124,9 +125,9 @@ async function main(): Promise<void> {
     const result = JSON.parse(await firstLine(loader, (seconds + 60) * 1000)) as { sent: number; received: number; seconds: number };
     const mainNs = threadNs(pid) - mainBefore;
     const perDatagramUs = mainNs / 1000 / result.received;
-    console.log(`| datagrams/s | bytes | sent | came back | forwarder main thread µs per datagram (received + sent) | × 7 (a proxied call) |`);
+    console.log(`| datagrams/s | bytes | sent | came back | forwarder main thread µs per datagram (received + sent) | × 6.5 (a proxied call) |`);
     console.log(`|---|---|---|---|---|---|`);
-    console.log(`| ${rate} | ${bytes} | ${result.sent} | ${result.received} | ${perDatagramUs.toFixed(1)} | ${((perDatagramUs * 7) / 1000).toFixed(3)} ms |`);
+    console.log(`| ${rate} | ${bytes} | ${result.sent} | ${result.received} | ${perDatagramUs.toFixed(1)} | ${((perDatagramUs * 6.5) / 1000).toFixed(3)} ms |`);
   } finally {
     relay.kill('SIGTERM');
   }
