@@ -30,8 +30,15 @@ const RECENT_TOKENS = 4096;
 
 export class RouteTokens {
   private readonly key: Buffer;
-  /** Recently signed or verified tokens → the `callId\0pin` they are valid for, oldest first. */
+  /** Recently signed or verified tokens → the `callId\0pin` they are valid for. */
   private readonly recent = new Map<string, string>();
+  /**
+   * The remembered tokens in the order they came, a ring of RECENT_TOKENS: the one to forget is
+   * the slot about to be reused. (Forgetting a Map's first key instead walks past every entry
+   * deleted before it, which V8 keeps until the table is rebuilt: thousands of steps per call.)
+   */
+  private readonly order: Array<string | undefined> = new Array(RECENT_TOKENS).fill(undefined);
+  private next = 0;
 
   constructor(key?: string | Buffer) {
     this.key = key === undefined ? randomBytes(32) : Buffer.from(key);
@@ -42,9 +49,15 @@ export class RouteTokens {
   }
 
   private remember(token: string, signed: string): void {
-    this.recent.delete(token);
+    // A token is in the ring once while it is remembered (a token is made from its Call-ID and
+    // pin alone, so signing again gives one already there): it is forgotten RECENT_TOKENS
+    // remembered tokens after it first came.
+    if (this.recent.has(token)) return;
+    const oldest = this.order[this.next];
+    if (oldest !== undefined) this.recent.delete(oldest);
+    this.order[this.next] = token;
+    this.next = (this.next + 1) % RECENT_TOKENS;
     this.recent.set(token, signed);
-    if (this.recent.size > RECENT_TOKENS) this.recent.delete(this.recent.keys().next().value!);
   }
 
   /** The token for a Record-Route written into the dialog `callId`, with pin parameter `pin`. */

@@ -42,4 +42,15 @@ test('remembered or not, a token gets the same answer: another instance with the
   assert.not.ok(signer.verify(token, 'call-1@host', null));
 });
 
+test('at most 4096 tokens are remembered, each once however often it is signed', () => {
+  const tokens = new RouteTokens('a secret of sixteen+ chars');
+  const recent = (tokens as unknown as { recent: Map<string, string> }).recent;
+  for (let i = 0; i < 3; i++) tokens.sign('call-1@host', 'gateway');
+  assert.is(recent.size, 1);
+  for (let i = 0; i < 10_000; i++) tokens.sign(`other-${i}`, null);
+  assert.is(recent.size, 4096);
+  assert.ok(tokens.verify(tokens.sign('other-9999', null), 'other-9999', null), 'the newest is remembered');
+  assert.is(recent.size, 4096);
+});
+
 test.run();
