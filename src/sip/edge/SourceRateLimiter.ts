@@ -8,6 +8,10 @@
  * The table is bounded (`sources`): when full, idle sources (bucket full again, not banned) are
  * dropped first, then the oldest entry that is not banned; a source that is forgotten starts with a
  * full bucket, which only makes the limiter more lenient, never wrong about a legitimate peer.
+ * Only when every entry is banned does the oldest ban end early. Each of those choices costs
+ * constant time (two first-in-first-out queues, below), whatever the table holds: a table full of
+ * banned sources is what a flood from spoofed addresses builds, and a scan of it per new source
+ * would make every further spoofed datagram cost the SIP thread a walk over 65,536 entries.
  */
 
 export interface SourceRateOptions {
@@ -26,6 +30,83 @@ interface SourceEntry {
   at: number;
   /** Banned until this time (ms), 0 when not banned. */
   bannedUntil: number;
+  /** The stamp of the entry's place in a SourceQueue: its places with other stamps are stale. */
+  stamp: number;
+}
+
+/**
+ * Sources in the order they were queued, read from the front. An entry that leaves its queue
+ * (banned, unbanned, evicted, swept) is not looked for: its place goes stale (the entry's stamp has
+ * moved on, or the entry is gone) and is skipped when it reaches the front. Each place is queued
+ * and skipped once, so a choice costs constant time on average; the queue is compacted when the
+ * stale places outnumber the table, so it stays within a few times its size.
+ */
+class SourceQueue {
+  #sources: string[] = [];
+  #stamps: number[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#sources.length - this.#head;
+  }
+
+  push(source: string, stamp: number): void {
+    this.#sources.push(source);
+    this.#stamps.push(stamp);
+  }
+
+  /** The oldest source whose place is current (`valid`), removed from the queue; undefined when none. */
+  shift(valid: (source: string, stamp: number) => boolean): string | undefined {
+    while (this.#head < this.#sources.length) {
+      const source = this.#sources[this.#head]!;
+      const stamp = this.#stamps[this.#head]!;
+      this.#head++;
+      if (valid(source, stamp)) {
+        this.#trimFront();
+        return source;
+      }
+    }
+    this.#trimFront();
+    return undefined;
+  }
+
+  /** The oldest current source, left in the queue (stale places before it are dropped). */
+  peek(valid: (source: string, stamp: number) => boolean): string | undefined {
+    while (this.#head < this.#sources.length) {
+      const source = this.#sources[this.#head]!;
+      if (valid(source, this.#stamps[this.#head]!)) return source;
+      this.#head++;
+    }
+    this.#trimFront();
+    return undefined;
+  }
+
+  /** Keeps only the current places, in order (when stale ones have piled up). */
+  compact(valid: (source: string, stamp: number) => boolean): void {
+    const sources: string[] = [];
+    const stamps: number[] = [];
+    for (let i = this.#head; i < this.#sources.length; i++) {
+      if (valid(this.#sources[i]!, this.#stamps[i]!)) {
+        sources.push(this.#sources[i]!);
+        stamps.push(this.#stamps[i]!);
+      }
+    }
+    this.#sources = sources;
+    this.#stamps = stamps;
+    this.#head = 0;
+  }
+
+  #trimFront(): void {
+    if (this.#head === this.#sources.length) {
+      this.#sources = [];
+      this.#stamps = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#sources.length) {
+      this.#sources = this.#sources.slice(this.#head);
+      this.#stamps = this.#stamps.slice(this.#head);
+      this.#head = 0;
+    }
+  }
 }
 
 export interface SourceRateStats {
@@ -48,7 +129,14 @@ export class SourceRateLimiter {
   readonly #table = new Map<string, SourceEntry>();
   /** Sources banned, by the time their ban ends (for `banned` without a scan). */
   readonly #bans = new Map<string, number>();
+  /** Entries not banned, oldest first (eviction's first choice after the sweep). */
+  readonly #open = new SourceQueue();
+  /** Banned entries by the start of their ban (all bans last banSec, so also by their end). */
+  readonly #banned = new SourceQueue();
+  #stamp = 0;
   #lastSweep = 0;
+  /** A place is current while its entry is in the table with that stamp. */
+  readonly #current = (source: string, stamp: number): boolean => this.#table.get(source)?.stamp === stamp;
   readonly stats: Omit<SourceRateStats, 'sources' | 'banned'> = { refused: 0, dropped: 0, bans: 0, evicted: 0 };
 
   constructor(options: SourceRateOptions) {
@@ -63,7 +151,7 @@ export class SourceRateLimiter {
   reconfigure(options: SourceRateOptions, now: number): void {
     if (options.requestsPerSec <= 0 || options.burst <= 0 || options.sources <= 0) throw new RangeError('SourceRateLimiter: rate, burst and sources must be positive');
     this.#options = options;
-    while (this.#table.size > options.sources) this.#makeRoom(now);
+    while (this.#table.size > options.sources && this.#makeRoom(now));
   }
 
   /** Takes one request from `source` at time `now` (ms). */
@@ -71,8 +159,9 @@ export class SourceRateLimiter {
     let entry = this.#table.get(source);
     if (entry === undefined) {
       if (this.#table.size >= this.#options.sources) this.#makeRoom(now);
-      entry = { tokens: this.#options.burst, at: now, bannedUntil: 0 };
+      entry = { tokens: this.#options.burst, at: now, bannedUntil: 0, stamp: 0 };
       this.#table.set(source, entry);
+      this.#enqueue(this.#open, source, entry);
     }
     if (entry.bannedUntil !== 0) {
       if (now < entry.bannedUntil) {
@@ -81,6 +170,7 @@ export class SourceRateLimiter {
       }
       entry.bannedUntil = 0;
       this.#bans.delete(source);
+      this.#enqueue(this.#open, source, entry);
       entry.tokens = this.#options.burst;
       entry.at = now;
     }
@@ -94,6 +184,7 @@ export class SourceRateLimiter {
     if (this.#options.banSec > 0) {
       entry.bannedUntil = now + this.#options.banSec * 1000;
       this.#bans.set(source, entry.bannedUntil);
+      this.#enqueue(this.#banned, source, entry);
       this.stats.bans++;
     }
     return 'refuse';
@@ -110,34 +201,42 @@ export class SourceRateLimiter {
     return { ...this.stats, sources: this.#table.size, banned: this.#bans.size };
   }
 
-  /** The table is full: idle entries go (at most one full sweep per second), else the oldest unbanned one. */
-  #makeRoom(now: number): void {
+  /** Gives the entry a new place at the end of `queue` (its older place goes stale). */
+  #enqueue(queue: SourceQueue, source: string, entry: SourceEntry): void {
+    entry.stamp = ++this.#stamp;
+    queue.push(source, entry.stamp);
+    if (queue.length > 2 * this.#table.size + 1024) queue.compact(this.#current);
+  }
+
+  #evict(source: string): void {
+    this.#table.delete(source);
+    this.#bans.delete(source);
+    this.stats.evicted++;
+  }
+
+  /**
+   * The table is full: idle entries go (at most one full sweep per second), else the oldest entry
+   * not banned (a ban already over counts as not banned), else the oldest ban ends early. False
+   * when the table was empty.
+   */
+  #makeRoom(now: number): boolean {
     const refillMs = (this.#options.burst * 1000) / this.#options.requestsPerSec;
     if (now - this.#lastSweep >= 1000) {
       this.#lastSweep = now;
       for (const [source, e] of this.#table) {
-        if ((e.bannedUntil === 0 || e.bannedUntil <= now) && now - e.at >= refillMs) {
-          this.#table.delete(source);
-          this.#bans.delete(source);
-          this.stats.evicted++;
-        }
+        if ((e.bannedUntil === 0 || e.bannedUntil <= now) && now - e.at >= refillMs) this.#evict(source);
       }
-      if (this.#table.size < this.#options.sources) return;
+      if (this.#table.size < this.#options.sources) return true;
     }
-    for (const [source, e] of this.#table) {
-      if (e.bannedUntil === 0 || e.bannedUntil <= now) {
-        this.#table.delete(source);
-        this.#bans.delete(source);
-        this.stats.evicted++;
-        return;
-      }
+    const oldestBan = this.#banned.peek(this.#current);
+    if (oldestBan !== undefined && this.#table.get(oldestBan)!.bannedUntil <= now) {
+      this.#banned.shift(this.#current);
+      this.#evict(oldestBan);
+      return true;
     }
-    // Every entry is banned: the oldest ban ends early rather than the table growing.
-    const oldest = this.#table.keys().next().value;
-    if (oldest !== undefined) {
-      this.#table.delete(oldest);
-      this.#bans.delete(oldest);
-      this.stats.evicted++;
-    }
+    const victim = this.#open.shift(this.#current) ?? this.#banned.shift(this.#current);
+    if (victim === undefined) return false;
+    this.#evict(victim);
+    return true;
   }
 }

@@ -38,6 +38,35 @@ test('the table is bounded: idle sources go first, banned ones stay', () => {
   assert.is(limiter.take('bad', 200), 'drop');
 });
 
+test('a table of bans only: the oldest ban ends early, the newer ones stay', () => {
+  const limiter = new SourceRateLimiter({ requestsPerSec: 1, burst: 1, banSec: 60, sources: 16 });
+  for (let i = 0; i < 16; i++) {
+    limiter.take(`b${i}`, i);
+    assert.is(limiter.take(`b${i}`, i), 'refuse');
+  }
+  // Within the sweep's second, so that only the eviction order decides.
+  assert.is(limiter.take('new', 100), 'pass');
+  assert.not.ok(limiter.isBanned('b0', 100), 'the oldest ban went to make room');
+  for (let i = 1; i < 16; i++) assert.ok(limiter.isBanned(`b${i}`, 100), `b${i} is still banned`);
+  assert.is(limiter.snapshot(100).evicted, 1);
+});
+
+test('an expired ban goes before sources still in use; a source unbanned is queued again as new', () => {
+  // burst 5 at 1/s: a source is idle (swept) only 5 s after its last request.
+  const limiter = new SourceRateLimiter({ requestsPerSec: 1, burst: 5, banSec: 1, sources: 4 });
+  const sixAt = (source: string, now: number) => Array.from({ length: 6 }, () => limiter.take(source, now)).at(-1);
+  assert.is(sixAt('old', 0), 'refuse', 'old banned until 1000');
+  assert.is(sixAt('back', 0), 'refuse', 'back banned until 1000');
+  assert.is(limiter.take('back', 1500), 'pass', 'its ban is over: back in use, 4 tokens left');
+  limiter.take('a', 1500);
+  limiter.take('b', 1500);
+  // Full (old, back, a, b): 'old', its ban over and untouched since, goes first; not 'back',
+  // though it came into the table before 'a' and 'b'.
+  assert.is(limiter.take('c', 1600), 'pass');
+  assert.equal([limiter.snapshot(1600).sources, limiter.snapshot(1600).evicted], [4, 1]);
+  assert.equal(Array.from({ length: 5 }, () => limiter.take('back', 1600)), ['pass', 'pass', 'pass', 'pass', 'refuse'], 'back kept its bucket');
+});
+
 test('reconfigure: bans and buckets stay, the new rate applies from the next request, a smaller table sheds at once', () => {
   const limiter = new SourceRateLimiter({ requestsPerSec: 1, burst: 1, banSec: 60, sources: 64 });
   limiter.take('bad', 0);
