@@ -13,6 +13,7 @@
  * banned sources is what a flood from spoofed addresses builds, and a scan of it per new source
  * would make every further spoofed datagram cost the SIP thread a walk over 65,536 entries.
  */
+import { KeyQueue } from '../../collections/KeyQueue.js';
 
 export interface SourceRateOptions {
   requestsPerSec: number;
@@ -30,83 +31,8 @@ interface SourceEntry {
   at: number;
   /** Banned until this time (ms), 0 when not banned. */
   bannedUntil: number;
-  /** The stamp of the entry's place in a SourceQueue: its places with other stamps are stale. */
+  /** The stamp of the entry's place in a KeyQueue: its places with other stamps are stale. */
   stamp: number;
-}
-
-/**
- * Sources in the order they were queued, read from the front. An entry that leaves its queue
- * (banned, unbanned, evicted, swept) is not looked for: its place goes stale (the entry's stamp has
- * moved on, or the entry is gone) and is skipped when it reaches the front. Each place is queued
- * and skipped once, so a choice costs constant time on average; the queue is compacted when the
- * stale places outnumber the table, so it stays within a few times its size.
- */
-class SourceQueue {
-  #sources: string[] = [];
-  #stamps: number[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#sources.length - this.#head;
-  }
-
-  push(source: string, stamp: number): void {
-    this.#sources.push(source);
-    this.#stamps.push(stamp);
-  }
-
-  /** The oldest source whose place is current (`valid`), removed from the queue; undefined when none. */
-  shift(valid: (source: string, stamp: number) => boolean): string | undefined {
-    while (this.#head < this.#sources.length) {
-      const source = this.#sources[this.#head]!;
-      const stamp = this.#stamps[this.#head]!;
-      this.#head++;
-      if (valid(source, stamp)) {
-        this.#trimFront();
-        return source;
-      }
-    }
-    this.#trimFront();
-    return undefined;
-  }
-
-  /** The oldest current source, left in the queue (stale places before it are dropped). */
-  peek(valid: (source: string, stamp: number) => boolean): string | undefined {
-    while (this.#head < this.#sources.length) {
-      const source = this.#sources[this.#head]!;
-      if (valid(source, this.#stamps[this.#head]!)) return source;
-      this.#head++;
-    }
-    this.#trimFront();
-    return undefined;
-  }
-
-  /** Keeps only the current places, in order (when stale ones have piled up). */
-  compact(valid: (source: string, stamp: number) => boolean): void {
-    const sources: string[] = [];
-    const stamps: number[] = [];
-    for (let i = this.#head; i < this.#sources.length; i++) {
-      if (valid(this.#sources[i]!, this.#stamps[i]!)) {
-        sources.push(this.#sources[i]!);
-        stamps.push(this.#stamps[i]!);
-      }
-    }
-    this.#sources = sources;
-    this.#stamps = stamps;
-    this.#head = 0;
-  }
-
-  #trimFront(): void {
-    if (this.#head === this.#sources.length) {
-      this.#sources = [];
-      this.#stamps = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#sources.length) {
-      this.#sources = this.#sources.slice(this.#head);
-      this.#stamps = this.#stamps.slice(this.#head);
-      this.#head = 0;
-    }
-  }
 }
 
 export interface SourceRateStats {
@@ -130,9 +56,9 @@ export class SourceRateLimiter {
   /** Sources banned, by the time their ban ends (for `banned` without a scan). */
   readonly #bans = new Map<string, number>();
   /** Entries not banned, oldest first (eviction's first choice after the sweep). */
-  readonly #open = new SourceQueue();
+  readonly #open = new KeyQueue();
   /** Banned entries by the start of their ban (all bans last banSec, so also by their end). */
-  readonly #banned = new SourceQueue();
+  readonly #banned = new KeyQueue();
   #stamp = 0;
   #lastSweep = 0;
   /** A place is current while its entry is in the table with that stamp. */
@@ -202,7 +128,7 @@ export class SourceRateLimiter {
   }
 
   /** Gives the entry a new place at the end of `queue` (its older place goes stale). */
-  #enqueue(queue: SourceQueue, source: string, entry: SourceEntry): void {
+  #enqueue(queue: KeyQueue, source: string, entry: SourceEntry): void {
     entry.stamp = ++this.#stamp;
     queue.push(source, entry.stamp);
     if (queue.length > 2 * this.#table.size + 1024) queue.compact(this.#current);
