@@ -7,8 +7,12 @@
  * Keys are "source address + cookie": a cookie is only unique per client. While the first copy
  * is still being processed, later copies are recognised as in flight and dropped; the client
  * gets the reply when it is ready. Entries expire after `ttlMs`; the cache never holds more than
- * `maxEntries` (oldest evicted first: Map iteration order is insertion order).
+ * `maxEntries` (oldest evicted first). Every entry lives `ttlMs` from its last write, so the order
+ * of the writes is the order of expiry: one queue of them (KeyQueue) finds what is due in constant
+ * time per request.
  */
+import { KeyQueue } from '../collections/KeyQueue.js';
+
 export interface CookieCacheOptions {
   /** How long a reply is kept for retransmissions (rtpengine keeps them 30 s). */
   ttlMs: number;
@@ -22,12 +26,18 @@ interface Entry {
   /** null while the request is in flight. */
   reply: Buffer | null;
   expiresAt: number;
+  /** Its place in the expiry queue (older places of the key are stale). */
+  stamp: number;
 }
 
 export type CookieLookup = { state: 'new' } | { state: 'in-flight' } | { state: 'done'; reply: Buffer };
 
 export class CookieCache {
   private readonly entries = new Map<string, Entry>();
+  /** The keys by their last write, oldest first. */
+  private readonly order = new KeyQueue();
+  private stamp = 0;
+  private readonly current = (key: string, stamp: number): boolean => this.entries.get(key)?.stamp === stamp;
   private readonly options: CookieCacheOptions;
   private readonly now: () => number;
 
@@ -52,28 +62,39 @@ export class CookieCache {
     }
     if (hit !== undefined) this.entries.delete(key);
     this.evict(t);
-    this.entries.set(key, { reply: null, expiresAt: t + this.options.ttlMs });
+    this.write(key, null, t);
     return { state: 'new' };
   }
 
   /** Stores the reply of a request started with begin(); the TTL counts from now. */
   complete(key: string, reply: Buffer): void {
     const t = this.now();
-    // Re-insert so the Map's order stays the expiry order.
     this.entries.delete(key);
     this.evict(t);
-    this.entries.set(key, { reply, expiresAt: t + this.options.ttlMs });
+    this.write(key, reply, t);
+  }
+
+  /** Stores an entry expiring ttlMs from `t`, queued behind every earlier write. */
+  private write(key: string, reply: Buffer | null, t: number): void {
+    const stamp = ++this.stamp;
+    this.entries.set(key, { reply, expiresAt: t + this.options.ttlMs, stamp });
+    this.order.push(key, stamp);
+    if (this.order.length > 2 * this.entries.size + 1024) this.order.compact(this.current);
   }
 
   /** Drops expired entries from the front, then the oldest ones until there is room for one. */
   private evict(t: number): void {
-    for (const [key, entry] of this.entries) {
-      if (entry.expiresAt > t && this.entries.size < this.options.maxEntries) break;
-      this.entries.delete(key);
+    for (;;) {
+      const oldest = this.order.peek(this.current);
+      if (oldest === undefined) return;
+      if (this.entries.get(oldest)!.expiresAt > t && this.entries.size < this.options.maxEntries) return;
+      this.order.shift(this.current);
+      this.entries.delete(oldest);
     }
   }
 
   clear(): void {
     this.entries.clear();
+    this.order.clear();
   }
 }
