@@ -10,6 +10,8 @@ import type { FlowTable } from './FlowTable.js';
 
 export class BindingTable {
   private readonly bindings = new Map<string, Binding>();
+  /** The keys of each address-of-record's bindings: a `Contact: *` finds them without a scan. */
+  private readonly byAor = new Map<string, Set<string>>();
 
   constructor(
     private readonly flows: FlowTable,
@@ -44,6 +46,9 @@ export class BindingTable {
       flow.contact = binding.contact;
     }
     this.bindings.set(key, binding);
+    let keys = this.byAor.get(binding.aor);
+    if (keys === undefined) this.byAor.set(binding.aor, (keys = new Set()));
+    keys.add(key);
   }
 
   delete(aor: string, contact: string): void {
@@ -51,12 +56,16 @@ export class BindingTable {
     const binding = this.bindings.get(key);
     if (!binding) return;
     this.bindings.delete(key);
+    const keys = this.byAor.get(aor);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byAor.delete(aor);
     this.unlinkFlow(binding.flowKey);
   }
 
   /** Every binding of an address-of-record (a wildcard `Contact: *` removes them all). */
   ofAor(aor: string): Binding[] {
-    return [...this.bindings.values()].filter((b) => b.aor === aor);
+    const keys = this.byAor.get(aor);
+    return keys === undefined ? [] : [...keys].map((key) => this.bindings.get(key)!);
   }
 
   /** Removes the bindings whose phone lease ended; returns how many. */
