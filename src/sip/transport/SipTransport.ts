@@ -439,9 +439,9 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
   /**
    * Sends a message (serialized here; over TCP Content-Length is added when missing) or raw bytes.
    * `local` picks the listen point to send from; by default the first one of the destination's
-   * transport and address family. A UDP send is one promise around the datagram's callback: every
-   * call passes through here about sixteen times, and an async function would add a promise and
-   * its await to each.
+   * transport and address family. A UDP send is one promise around the datagram's callback: a
+   * proxied call sends seven datagrams, and an async function would add a promise and its await
+   * to each.
    */
   send(destination: Endpoint, message: SipMessage | Buffer, local?: ListenPoint): Promise<void> {
     if (this.#closed) return Promise.reject(new SipTransportError('transport is closed'));
