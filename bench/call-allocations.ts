@@ -20,12 +20,7 @@ import { writeFileSync } from 'node:fs';
 import { Session, type HeapProfiler } from 'node:inspector/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createResponse } from '../src/sip/wire/message.ts';
-import { SipPeer, answer, freeSipPort, isRequest, isResponse, request, sdp } from '../test/support/sip-peer.ts';
-import { parseConfig } from '../dist/src/config/index.js';
-import { mediaRelayOptions } from '../dist/src/app/Pinlatch.js';
-import { MediaRelay } from '../dist/src/media/MediaRelay.js';
-import { SipProxy } from '../dist/src/sip/proxy/Proxy.js';
+import { startLoopbackCalls } from './lib/loopback-calls.ts';
 import { allocationSites, type SamplingNode } from './lib/allocation-sites.ts';
 
 const DIST = '/dist/src/';
@@ -47,60 +42,12 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(calls) && calls >= 20 && calls <= 100_000)) throw new RangeError(`--calls: 20..100000, got ${values.calls}`);
   if (!(Number.isInteger(top) && top >= 1 && top <= 1000)) throw new RangeError(`--top: 1..1000, got ${values.top}`);
   if (!(Number.isInteger(interval) && interval >= 16 && interval <= 1 << 20)) throw new RangeError(`--interval: 16..1048576, got ${values.interval}`);
-  const PROXY = `${values.subnet}.1`;
-  const CALLER = `${values.subnet}.2`;
-  const GATEWAY = `${values.subnet}.3`;
-
-  const port = await freeSipPort();
-  const gateway = await SipPeer.udp(GATEWAY, PROXY);
-  const caller = await SipPeer.udp(CALLER, PROXY);
-  const config = parseConfig(`
-sip:
-  listen: [{ transport: udp, address: ${PROXY}, port: ${port} }]
-  advertise: ${PROXY}
-media:
-  address: ${PROXY}
-  ports: { min: 20000, max: 29999 }
-  shards: 1
-trunks:
-  - { name: gateway, host: ${GATEWAY}, port: ${gateway.port} }
-routes:
-  - { trunk: gateway }
-admission: { upstreamNetworks: [${CALLER}] }
-limits: { overload: { maxQueueMs: 10000, maxLagMs: 10000 }, sourceRate: { requestsPerSec: 1000000, burst: 1000000 } }
-log: { level: silent }
-`);
-  const relay = await MediaRelay.start(mediaRelayOptions(config.media));
-  const proxy = new SipProxy({ config, media: relay });
-  await proxy.start();
-
-  async function call(id: string): Promise<void> {
-    caller.send(request({ user: '4930123', peer: caller, proxyPort: port, callId: id, body: sdp(CALLER, 40000) }), port);
-    const invite = await gateway.waitFor(isRequest('INVITE', id));
-    gateway.sendMessage(answer(invite, 200, gateway, sdp(GATEWAY, 42000)), port);
-    const ok = await caller.waitFor(isResponse(id));
-    const routes = ok.getAll('record-route').reverse();
-    const uri = `sip:gw@${GATEWAY}:${gateway.port}`;
-    caller.send(request({ method: 'ACK', user: '4930123', peer: caller, proxyPort: port, callId: id, toTag: 'gw1', uri, routes }), port);
-    await gateway.waitFor(isRequest('ACK', id));
-    caller.send(request({ method: 'BYE', user: '4930123', peer: caller, proxyPort: port, callId: id, toTag: 'gw1', cseq: 2, uri, routes }), port);
-    const bye = await gateway.waitFor(isRequest('BYE', id));
-    gateway.sendMessage(createResponse(bye, 200), port);
-    await caller.waitFor(isResponse(id, 'BYE'));
-  }
-
-  async function run(prefix: string, n: number): Promise<void> {
-    for (let i = 0; i < n; i += 20) {
-      await Promise.all(Array.from({ length: Math.min(20, n - i) }, (_, j) => call(`${prefix}${i + j}`)));
-      caller.received.length = 0;
-      gateway.received.length = 0;
-    }
-  }
+  const loopback = await startLoopbackCalls(values.subnet);
 
   const session = new Session();
   session.connect();
   try {
-    await run('warm', calls);
+    await loopback.run('warm', calls);
     // The two include flags are V8's (Chrome DevTools protocol); @types/node does not list them.
     const sampling: HeapProfiler.StartSamplingParameterType & Record<string, unknown> = {
       samplingInterval: interval,
@@ -108,7 +55,7 @@ log: { level: silent }
       includeObjectsCollectedByMinorGC: true,
     };
     await session.post('HeapProfiler.startSampling', sampling);
-    await run('call', calls);
+    await loopback.run('call', calls);
     const { profile } = await session.post('HeapProfiler.stopSampling');
     const summary = allocationSites(profile.head as SamplingNode, (url) => url.includes(DIST), DIST);
     const perCall = (bytes: number): number => bytes / calls;
@@ -120,10 +67,7 @@ log: { level: silent }
     }
   } finally {
     session.disconnect();
-    caller.close();
-    gateway.close();
-    await proxy.stop();
-    await relay.close();
+    await loopback.close();
   }
 }
 
