@@ -57,7 +57,10 @@ export class SourceRateLimiter {
   readonly #bans = new Map<string, number>();
   /** Entries not banned, oldest first (eviction's first choice after the sweep). */
   readonly #open = new KeyQueue();
-  /** Banned entries by the start of their ban (all bans last banSec, so also by their end). */
+  /**
+   * Banned entries by the start of their ban: by their end too, as every ban lasts banSec (after
+   * a reconfiguration shortens banSec, a ban over behind a longer one waits until it is at the front).
+   */
   readonly #banned = new KeyQueue();
   #stamp = 0;
   #lastSweep = 0;

@@ -51,7 +51,7 @@ export class Params implements Iterable<[string, ParamValue]> {
   /** The value (null when valueless), or undefined when the parameter is absent. */
   get(name: string): ParamValue | undefined {
     const i = this.#indexOf(name);
-    return i === -1 ? undefined : this.#flat[i + 1]!;
+    return i === -1 ? undefined : (this.#flat[i + 1] as ParamValue);
   }
 
   has(name: string): boolean {
@@ -83,7 +83,7 @@ export class Params implements Iterable<[string, ParamValue]> {
 
   *[Symbol.iterator](): Iterator<[string, ParamValue]> {
     const flat = this.#flat;
-    for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, flat[i + 1]!];
+    for (let i = 0; i < flat.length; i += 2) yield [flat[i]!, flat[i + 1] as ParamValue];
   }
 
   clone(): Params {
