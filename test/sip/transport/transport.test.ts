@@ -66,6 +66,32 @@ for (const host of ['127.0.0.1', '::1']) {
     });
   });
 
+  test(`UDP ${host}: datagrams to an IP literal leave in order${host.includes(':') ? '' : '; a host name is still looked up'}`, async () => {
+    await withTransport(host, async (transport) => {
+      const peer = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
+      await new Promise<void>((resolve) => peer.bind(0, host, resolve));
+      try {
+        // localhost is in every hosts file (its IPv6 name is not): the lookup reaches no resolver.
+        const names = host.includes(':') ? [host, host, host] : [host, host, 'localhost'];
+        const got: string[] = [];
+        const all = new Promise<void>((resolve) =>
+          peer.on('message', (data: Buffer) => {
+            got.push(data.toString('latin1'));
+            if (got.length === names.length) resolve();
+          }),
+        );
+        const port = peer.address().port;
+        await Promise.all(names.map((address, i) => transport.send({ transport: 'udp', address, port }, Buffer.from(`datagram ${i}`))));
+        await all;
+        assert.equal(got.slice(0, 2), ['datagram 0', 'datagram 1']);
+        assert.equal([...got].sort(), ['datagram 0', 'datagram 1', 'datagram 2']);
+        assert.is(transport.stats.messagesSent, 3);
+      } finally {
+        peer.close();
+      }
+    });
+  });
+
   test(`TCP ${host}: framing over a real stream, reply on the same connection, pong`, async () => {
     await withTransport(host, async (transport) => {
       const tcp = transport.listenPoints.find((p) => p.transport === 'tcp')!;
