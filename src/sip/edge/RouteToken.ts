@@ -7,9 +7,14 @@
  * reach any host; with it, the Route must carry a token that only this proxy can make, bound to
  * the dialog's Call-ID and to the pin parameter beside it (so neither can be swapped).
  *
- * HMAC-SHA256, truncated to 96 bits (base64url, 16 characters): long enough that guessing is
- * hopeless at any packet rate, short enough for the URI. The key comes from the configuration
- * (so dialogs survive a restart) or is drawn at start.
+ * HMAC-SHA256, truncated to 96 bits: long enough that guessing is hopeless at any packet rate,
+ * short enough for the URI. Written as 24 lowercase hex digits, read in either case: a URI
+ * parameter's value compares case-insensitively (RFC 3261 §19.1.4), so a hop may change its case,
+ * and a mixed-case alphabet can spell a header name inside the header (sipp's CSeq lookup is a
+ * search for "CSeq" anywhere in the message: a token with those four letters made it abort the
+ * call, about once per million). The 16-character base64url form of the same 96 bits, which
+ * earlier versions wrote, still verifies. The key comes from the configuration (so dialogs
+ * survive a restart) or is drawn at start.
  *
  * Each HMAC costs some microseconds of the main thread (a new Hmac object and key schedule per
  * call of node:crypto), and a call needs one to sign its Record-Route and one per in-dialog
@@ -25,6 +30,10 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const ROUTE_TOKEN_PARAM = 'plt';
 const TOKEN_BYTES = 12;
+/** The token as written: hex. */
+const TOKEN_CHARS = TOKEN_BYTES * 2;
+/** The base64url form written before: verified, never written. */
+const LEGACY_TOKEN_CHARS = 16;
 /** Tokens remembered: some seconds of calls at hundreds per second (about 100 bytes each). */
 const RECENT_TOKENS = 4096;
 
@@ -63,7 +72,7 @@ export class RouteTokens {
   /** The token for a Record-Route written into the dialog `callId`, with pin parameter `pin`. */
   sign(callId: string, pin: string | null): string {
     const signed = `${callId}\0${pin ?? ''}`;
-    const token = this.mac(signed).toString('base64url');
+    const token = this.mac(signed).toString('hex');
     this.remember(token, signed);
     return token;
   }
@@ -72,7 +81,11 @@ export class RouteTokens {
   verify(token: string, callId: string, pin: string | null): boolean {
     const signed = `${callId}\0${pin ?? ''}`;
     if (this.recent.get(token) === signed) return true;
-    const given = Buffer.from(token, 'base64url');
+    // Buffer.from stops at the first character that is not of the encoding: such a token comes
+    // out short and is refused by its length.
+    const given =
+      token.length === TOKEN_CHARS ? Buffer.from(token, 'hex') : token.length === LEGACY_TOKEN_CHARS ? Buffer.from(token, 'base64url') : null;
+    if (given === null) return false;
     if (given.length !== TOKEN_BYTES || !timingSafeEqual(given, this.mac(signed))) return false;
     this.remember(token, signed);
     return true;

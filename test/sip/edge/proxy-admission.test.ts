@@ -178,7 +178,7 @@ test("a stranger's made-up in-dialog requests reach no one: no token → 481, fo
     { method: 'OPTIONS', uri: target, routes: [], status: 481 },
     { method: 'BYE', uri: `sip:x@${PROXY}:${ctx.port};maddr=${VICTIM}`, routes: [`<sip:${PROXY}:${ctx.port};lr>`], status: 481 },
     { method: 'BYE', uri: `sip:x@${VICTIM}:${ctx.victimTcpPort};transport=tcp`, routes: [`<sip:${PROXY}:${ctx.port};lr>`], status: 481 },
-    { method: 'INFO', uri: target, routes: [`<sip:${PROXY}:${ctx.port};lr;plt=AAAAAAAAAAAAAAAA>`], status: 403 },
+    { method: 'INFO', uri: target, routes: [`<sip:${PROXY}:${ctx.port};lr;plt=0123456789abcdef01234567>`], status: 403 },
     { method: 'BYE', uri: `sip:${PROXY}:${ctx.port};lr;pin=gateway;plt=AAAAAAAAAAAAAAAA`, routes: [`<${target}>`], status: 403 },
   ];
   try {
