@@ -137,9 +137,9 @@ test('a registered phone is listed with its flow; a silent one turns dead, and a
     ctx.pbx.send(request({ user: '2001', peer: ctx.pbx, proxyPort: ctx.port, callId: 'call-dead', uri: 'sip:2001@192.168.1.100:5060', routes: [path] }), ctx.port);
     assert.is((await ctx.pbx.waitFor(isResponse('call-dead'))).status, 430);
     const token = /sip:([^@]+)@/.exec(path)![1]!;
-    const raw = Buffer.from(token, 'base64url');
+    const raw = Buffer.from(token, 'hex');
     raw[5]! ^= 1;
-    ctx.pbx.send(request({ user: '2001', peer: ctx.pbx, proxyPort: ctx.port, callId: 'call-forged', uri: 'sip:2001@192.168.1.100:5060', routes: [path.replace(token, raw.toString('base64url'))] }), ctx.port);
+    ctx.pbx.send(request({ user: '2001', peer: ctx.pbx, proxyPort: ctx.port, callId: 'call-forged', uri: 'sip:2001@192.168.1.100:5060', routes: [path.replace(token, raw.toString('hex'))] }), ctx.port);
     assert.is((await ctx.pbx.waitFor(isResponse('call-forged'))).status, 403);
     m = await scrapeMetrics(ctx.base);
     assert.is(valueOf(m, 'pinlatch_phones_flow_failed_total'), 1);

@@ -8,9 +8,13 @@
  * forged or altered token is recognised and refused (430 Flow Failed / 403), never followed:
  * otherwise anyone who can reach the registrar's side could make pinlatch send to any address.
  *
- * Layout before base64url: version (1), transport (1: 0 UDP, 1 TCP), address lengths (1: high
- * nibble remote, low nibble local, 4 or 16 bytes each as 1 or 4), remote address, remote port (2),
- * local address, local port (2), HMAC-SHA256 truncated to 12 bytes.
+ * Layout: version (1), transport (1: 0 UDP, 1 TCP), address lengths (1: high nibble remote, low
+ * nibble local, 4 or 16 bytes each as 1 or 4), remote address, remote port (2), local address,
+ * local port (2), HMAC-SHA256 truncated to 12 bytes. Written as lowercase hex (the Contact alias
+ * puts it in a URI parameter, whose value compares case-insensitively, RFC 3261 §19.1.4; a
+ * mixed-case alphabet could also spell "CSeq", which sipp looks for anywhere in a message), read
+ * in either case; the base64url form of earlier versions is told apart by its length (36, 52 or
+ * 68 characters against 54, 78 or 102) and still read.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parseIp } from '../../net/address.js';
@@ -18,9 +22,17 @@ import type { Flow } from './Flow.js';
 
 const VERSION = 1;
 const MAC_BYTES = 12;
-/** Two IPv6 addresses: 3 + 16 + 2 + 16 + 2 + 12 bytes, 68 characters of base64url. */
-const MAX_TOKEN_CHARS = 68;
-const TOKEN_CHARS = /^[A-Za-z0-9_-]+$/;
+/** Bytes of a token: two IPv4 addresses, one of each family, two IPv6 addresses. */
+const TOKEN_BYTES: readonly number[] = [15, 27, 39].map((body) => body + MAC_BYTES);
+const HEX = /^[0-9A-Fa-f]+$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** The token's bytes, from hex or (as earlier versions wrote it) base64url; null for anything else. */
+function tokenBytes(token: string): Buffer | null {
+  if (token.length % 2 === 0 && TOKEN_BYTES.includes(token.length / 2) && HEX.test(token)) return Buffer.from(token, 'hex');
+  if (TOKEN_BYTES.some((n) => token.length === Math.ceil((n * 4) / 3)) && BASE64URL.test(token)) return Buffer.from(token, 'base64url');
+  return null;
+}
 
 function addressBytes(address: string): Uint8Array | null {
   return parseIp(address)?.bytes ?? null;
@@ -53,14 +65,13 @@ export class FlowTokens {
     let at = body.writeUInt16BE(flow.port, 3 + remote.length);
     body.set(local, at);
     body.writeUInt16BE(flow.localPort, at + local.length);
-    return Buffer.concat([body, this.mac(body)]).toString('base64url');
+    return Buffer.concat([body, this.mac(body)]).toString('hex');
   }
 
   /** The flow a token names, or null when it is not one of ours (forged, altered, garbage). */
   decode(token: string): Flow | null {
-    if (token.length > MAX_TOKEN_CHARS || !TOKEN_CHARS.test(token)) return null;
-    const raw = Buffer.from(token, 'base64url');
-    if (raw.length < 3 + MAC_BYTES) return null;
+    const raw = tokenBytes(token);
+    if (raw === null) return null;
     const remoteLength = (raw[2]! >> 4) * 4;
     const localLength = (raw[2]! & 0x0f) * 4;
     const bodyLength = 3 + remoteLength + 2 + localLength + 2;
