@@ -25,6 +25,11 @@ export class KeyQueue {
     return this.#keys.length - this.#head;
   }
 
+  /** Places held in memory: those queued and those read but not yet dropped (at most about as many). */
+  get held(): number {
+    return this.#keys.length;
+  }
+
   push(key: string, stamp: number): void {
     this.#keys.push(key);
     this.#stamps.push(stamp);
@@ -45,11 +50,17 @@ export class KeyQueue {
     return undefined;
   }
 
-  /** The oldest key whose place is current, left in the queue (the stale places before it go). */
+  /**
+   * The oldest key whose place is current, left in the queue (the stale places before it go: an
+   * owner that mostly peeks, its front not yet due, must not keep every place it ever skipped).
+   */
   peek(current: CurrentPlace): string | undefined {
     while (this.#head < this.#keys.length) {
       const key = this.#keys[this.#head]!;
-      if (current(key, this.#stamps[this.#head]!)) return key;
+      if (current(key, this.#stamps[this.#head]!)) {
+        this.#trimFront();
+        return key;
+      }
       this.#head++;
     }
     this.#trimFront();

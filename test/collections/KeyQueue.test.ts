@@ -33,6 +33,19 @@ test('keys come out oldest first; a key queued again moves to the end, one gone 
   assert.is(queue.length, 0);
 });
 
+test('an owner that only peeks, its front never due, does not keep the stale places it skipped', () => {
+  const { table, queue, current, put } = owner();
+  // Each round leaves a stale place (a key gone) and queues 'front' again behind it (its older
+  // place goes stale too); peek skips both and finds 'front', which the owner never takes out.
+  for (let i = 0; i < 100_000; i++) {
+    put(`k${i}`);
+    table.delete(`k${i}`);
+    put('front');
+    assert.is(queue.peek(current), 'front');
+  }
+  assert.ok(queue.held < 5000, `${queue.held} places held`);
+});
+
 test('compact keeps the current places in order; many reads keep the arrays small', () => {
   const { table, queue, current, put } = owner();
   for (let i = 0; i < 10; i++) put(`k${i}`);
