@@ -20,10 +20,10 @@ import { SipHeaderError } from './errors.js';
 import { readCSeq, readUnsigned, type CSeq } from './headers/cseq.js';
 import { isStarAt, readContactList, readNameAddr, readNameAddrList, type ContactValue, type NameAddr } from './headers/nameAddr.js';
 import { canonicalHeaderName, headerId, headerKey, isListHeader } from './headers/names.js';
-import { splitList } from './headers/syntax.js';
+import { codesOf, splitList, trimEnd, trimStart } from './headers/syntax.js';
 import { readFirstVia, readViaList, type Via } from './headers/via.js';
 import { reasonPhrase } from './statusCodes.js';
-import { parseUri, type Uri } from './uri.js';
+import { readUri, type Uri } from './uri.js';
 
 export const SIP_VERSION = 'SIP/2.0';
 
@@ -50,7 +50,7 @@ export class HeaderField {
   readonly start: number;
   readonly end: number;
   /**
-   * The text holding the value at [valueStart, valueEnd): the received message as latin1 text
+   * The text holding the value at [valueStart, valueEnd): the received datagram as latin1 text
    * when the value is one line of ASCII, else the value itself (unfolded, decoded, or created here).
    */
   readonly valueText: string;
@@ -66,6 +66,8 @@ export class HeaderField {
   #nameStart: number;
   #nameEnd: number;
   #value: string | undefined;
+  /** See `codes`: the datagram for a value read in place, else made on first read. */
+  #codes: Uint8Array | null;
 
   private constructor(
     key: string,
@@ -81,6 +83,7 @@ export class HeaderField {
     source: Buffer | null,
     start: number,
     end: number,
+    codes: Uint8Array | null,
   ) {
     this.key = key;
     this.id = id;
@@ -95,16 +98,18 @@ export class HeaderField {
     this.#nameStart = nameStart;
     this.#nameEnd = nameEnd;
     this.#value = value;
+    this.#codes = codes;
   }
 
   /** A field written by pinlatch (no received bytes). */
   static created(name: string, key: string, value: string): HeaderField {
-    return new HeaderField(key, headerId(key), name, 0, 0, value, value, 0, value.length, value.includes(','), null, 0, 0);
+    return new HeaderField(key, headerId(key), name, 0, 0, value, value, 0, value.length, value.includes(','), null, 0, 0, null);
   }
 
   /**
    * A received field read in place: name text[nameStart, nameEnd), value text[valueStart,
-   * valueEnd) (already trimmed of SP / HTAB), bytes source[start, end).
+   * valueEnd) (already trimmed of SP / HTAB), bytes source[start, end); `text` is the whole of
+   * `source` decoded as latin1, so that an index into one is the same index into the other.
    */
   static received(
     key: string,
@@ -119,12 +124,12 @@ export class HeaderField {
     start: number,
     end: number,
   ): HeaderField {
-    return new HeaderField(key, id, undefined, nameStart, nameEnd, undefined, text, valueStart, valueEnd, hasComma, source, start, end);
+    return new HeaderField(key, id, undefined, nameStart, nameEnd, undefined, text, valueStart, valueEnd, hasComma, source, start, end, source);
   }
 
   /** A received field whose value had to be unfolded or decoded from UTF-8 (RFC 3261 §7.3.1). */
   static decoded(key: string, name: string, value: string, source: Buffer, start: number, end: number): HeaderField {
-    return new HeaderField(key, headerId(key), name, 0, 0, value, value, 0, value.length, value.includes(','), source, start, end);
+    return new HeaderField(key, headerId(key), name, 0, 0, value, value, 0, value.length, value.includes(','), source, start, end, null);
   }
 
   /** Name as written: `v`, `Via`, `VIA`. */
@@ -136,6 +141,14 @@ export class HeaderField {
   get value(): string {
     return (this.#value ??= this.valueText.slice(this.valueStart, this.valueEnd));
   }
+
+  /**
+   * The codes of valueText the typed readers test (headers/syntax.ts): the received datagram
+   * itself for a value read in place, else codesOf(valueText), made on first read.
+   */
+  get codes(): Uint8Array {
+    return (this.#codes ??= codesOf(this.valueText));
+  }
 }
 
 /** The body of a message without one (never written to: a Buffer of length 0 has no bytes). */
@@ -143,6 +156,15 @@ const EMPTY_BODY = Buffer.alloc(0);
 
 /** CR LF as one big-endian 16-bit word, written with writeUInt16BE. */
 const CRLF_WORD = 0x0d0a;
+
+/** The elements of a list header's field (splitList), read in place; one when it holds no comma. */
+function listElements(f: HeaderField): string[] {
+  const text = f.valueText;
+  const codes = f.codes;
+  if (f.hasComma) return splitList(text, codes, f.valueStart, f.valueEnd);
+  const start = trimStart(text, codes, f.valueStart, f.valueEnd);
+  return [text.slice(start, trimEnd(text, codes, start, f.valueEnd))];
+}
 
 function field(name: string, value: string): HeaderField {
   return HeaderField.created(canonicalHeaderName(name), headerKey(name), value);
@@ -319,7 +341,7 @@ abstract class SipMessageBase {
         out.push(f.value);
         continue;
       }
-      for (const element of splitList(f.value)) if (element.length > 0) out.push(element);
+      for (const element of listElements(f)) if (element.length > 0) out.push(element);
     }
     return out;
   }
@@ -390,7 +412,7 @@ abstract class SipMessageBase {
     const index = this.#fields.findIndex((f) => f.key === key);
     if (index === -1) return undefined;
     const f = this.#fields[index]!;
-    const elements = isListHeader(key) ? splitList(f.value) : [f.value];
+    const elements = isListHeader(key) ? listElements(f) : [f.value];
     const first = elements.shift();
     if (elements.length === 0) this.#fields.splice(index, 1);
     else this.#fields[index] = HeaderField.created(f.name, key, elements.join(', '));
@@ -404,7 +426,7 @@ abstract class SipMessageBase {
     const index = this.#fields.findIndex((f) => f.key === key);
     if (index === -1) return this.prepend(name, value);
     const f = this.#fields[index]!;
-    const elements = isListHeader(key) ? splitList(f.value) : [f.value];
+    const elements = isListHeader(key) ? listElements(f) : [f.value];
     elements[0] = value;
     this.#fields[index] = HeaderField.created(f.name, key, elements.join(', '));
     this.#changed(key);
@@ -671,18 +693,33 @@ export class SipRequest extends SipMessageBase {
   #method: string;
   #uriText: string;
   #uri: Uri | undefined;
+  /**
+   * Where the readers find the Request-URI: #uriIn[#uriFrom, #uriFrom + #uriText.length), with
+   * its codes (headers/syntax.ts). For a received request, the datagram's latin1 text and the
+   * datagram itself, as for its header fields; else #uriText, its codes made on first read.
+   */
+  #uriIn: string;
+  #uriFrom = 0;
+  #uriCodes: Uint8Array | null = null;
 
   constructor(init: { method: string; uri: Uri | string; version?: string } & MessageInit) {
     super(init.version ?? SIP_VERSION, init);
     this.#method = init.method;
     this.#uriText = init.uri.toString();
     this.#uri = typeof init.uri === 'string' ? undefined : init.uri;
+    this.#uriIn = this.#uriText;
   }
 
-  /** Used by the parser to build a request from received fields without re-validating them. */
+  /**
+   * Used by the parser to build a request from received fields without re-validating them. The
+   * Request-URI `uriText` is also source[uriFrom, ...), `text` being source as latin1, unless
+   * uriFrom is -1.
+   */
   static fromParsed(
     method: string,
     uriText: string,
+    text: string | null,
+    uriFrom: number,
     version: string,
     fields: HeaderField[],
     source: Buffer,
@@ -694,6 +731,11 @@ export class SipRequest extends SipMessageBase {
   ): SipRequest {
     const request = new SipRequest({ method, uri: uriText, version });
     request.adoptParsed(fields, source, bodyFrom, bodyTo, wire, startFrom, startTo);
+    if (text !== null && uriFrom !== -1) {
+      request.#uriIn = text;
+      request.#uriFrom = uriFrom;
+      request.#uriCodes = source;
+    }
     return request;
   }
 
@@ -713,14 +755,27 @@ export class SipRequest extends SipMessageBase {
 
   /** Parsed Request-URI; throws SipUriError when the received one is not a URI. */
   get uri(): Uri {
-    this.#uri ??= parseUri(this.#uriText);
+    this.#uri ??= this.#readUri(true)!;
     return this.#uri;
   }
 
   set uri(value: Uri | string) {
     this.#uriText = value.toString();
     this.#uri = typeof value === 'string' ? undefined : value;
+    this.#uriIn = this.#uriText;
+    this.#uriFrom = 0;
+    this.#uriCodes = null;
     this.startLineChanged();
+  }
+
+  /** Checks the Request-URI by the grammar of parseUri without building it; throws SipUriError. */
+  checkUri(): void {
+    this.#readUri(false);
+  }
+
+  #readUri(build: boolean): Uri | null {
+    const from = this.#uriFrom;
+    return readUri(this.#uriIn, (this.#uriCodes ??= codesOf(this.#uriIn)), from, from + this.#uriText.length, build);
   }
 
   protected formatStartLine(): string {
@@ -832,29 +887,29 @@ function singleField(fields: readonly HeaderField[], id: number, header: string)
 
 function readVias(fields: readonly HeaderField[]): Via[] {
   const out: Via[] = [];
-  for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, out);
+  for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma, out);
   return out;
 }
 
 function readTopVia(fields: readonly HeaderField[]): Via | undefined {
-  for (const f of fields) if (f.id === VIA_ID) return readFirstVia(f.valueText, f.valueStart, f.valueEnd, f.hasComma);
+  for (const f of fields) if (f.id === VIA_ID) return readFirstVia(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma);
   return undefined;
 }
 
 function readNameAddrs(fields: readonly HeaderField[], id: number, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  for (const f of fields) if (f.id === id) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, out);
+  for (const f of fields) if (f.id === id) readNameAddrList(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma, header, out);
   return out;
 }
 
 function readFrom(fields: readonly HeaderField[]): NameAddr | undefined {
   const f = singleField(fields, FROM_ID, 'From');
-  return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'From', true)!;
+  return f === undefined ? undefined : readNameAddr(f.valueText, f.codes, f.valueStart, f.valueEnd, 'From', true)!;
 }
 
 function readTo(fields: readonly HeaderField[]): NameAddr | undefined {
   const f = singleField(fields, TO_ID, 'To');
-  return f === undefined ? undefined : readNameAddr(f.valueText, f.valueStart, f.valueEnd, 'To', true)!;
+  return f === undefined ? undefined : readNameAddr(f.valueText, f.codes, f.valueStart, f.valueEnd, 'To', true)!;
 }
 
 /**
@@ -871,13 +926,13 @@ function readCallId(fields: readonly HeaderField[]): string | undefined {
 
 function readCSeqField(fields: readonly HeaderField[]): CSeq | undefined {
   const f = singleField(fields, CSEQ_ID, 'CSeq');
-  return f === undefined ? undefined : readCSeq(f.valueText, f.valueStart, f.valueEnd);
+  return f === undefined ? undefined : readCSeq(f.valueText, f.codes, f.valueStart, f.valueEnd);
 }
 
 function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
   const f = singleField(fields, MAX_FORWARDS_ID, 'Max-Forwards');
   if (f === undefined) return undefined;
-  const n = readUnsigned(f.valueText, f.valueStart, f.valueEnd, 255);
+  const n = readUnsigned(f.codes, f.valueStart, f.valueEnd, 255);
   if (n === null) throw new SipHeaderError('Max-Forwards', 'expected an integer from 0 to 255');
   return n;
 }
@@ -888,19 +943,19 @@ function readMaxForwards(fields: readonly HeaderField[]): number | undefined {
  * message does not allocate the values the proxy may never read; the getters build them on first use.
  */
 export function checkVias(fields: readonly HeaderField[]): void {
-  for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, null);
+  for (const f of fields) if (f.id === VIA_ID) readViaList(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma, null);
 }
 
 /** Checks From or To (`key`), a header that appears at most once. */
 export function checkNameAddrField(fields: readonly HeaderField[], key: 'from' | 'to', header: string): void {
   const f = singleField(fields, key === 'from' ? FROM_ID : TO_ID, header);
-  if (f !== undefined) readNameAddr(f.valueText, f.valueStart, f.valueEnd, header, false);
+  if (f !== undefined) readNameAddr(f.valueText, f.codes, f.valueStart, f.valueEnd, header, false);
 }
 
 /** Checks every field of a name-addr list header (Route, Record-Route). */
 export function checkNameAddrFields(fields: readonly HeaderField[], key: string, header: string): void {
   const id = headerId(key);
-  for (const f of fields) if (id === -1 ? f.key === key : f.id === id) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, header, null);
+  for (const f of fields) if (id === -1 ? f.key === key : f.id === id) readNameAddrList(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma, header, null);
 }
 
 /** Checks Contact as readContact reads it. */
@@ -909,8 +964,8 @@ export function checkContact(fields: readonly HeaderField[]): void {
   let starSeen = false;
   for (const f of fields) {
     if (f.id !== CONTACT_ID) continue;
-    const star = isStarAt(f.valueText, f.valueStart, f.valueEnd);
-    if (!star) readNameAddrList(f.valueText, f.valueStart, f.valueEnd, f.hasComma, 'Contact', null);
+    const star = isStarAt(f.valueText, f.codes, f.valueStart, f.valueEnd);
+    if (!star) readNameAddrList(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma, 'Contact', null);
     if (seen && (starSeen || star)) throw new SipHeaderError('Contact', '"*" mixed with other contacts');
     seen = true;
     starSeen ||= star;
@@ -922,7 +977,7 @@ function readContact(fields: readonly HeaderField[]): ContactValue | undefined {
   let contacts: NameAddr[] | undefined;
   for (const f of fields) {
     if (f.id !== CONTACT_ID) continue;
-    const parsed = readContactList(f.valueText, f.valueStart, f.valueEnd, f.hasComma);
+    const parsed = readContactList(f.valueText, f.codes, f.valueStart, f.valueEnd, f.hasComma);
     if (first === undefined) {
       first = parsed;
       continue;
@@ -943,7 +998,7 @@ export function contentLengthOf(fields: readonly HeaderField[]): number | undefi
   let length: number | undefined;
   for (const f of fields) {
     if (f.id !== CONTENT_LENGTH_ID) continue;
-    const n = readUnsigned(f.valueText, f.valueStart, f.valueEnd, 0x7fffffff);
+    const n = readUnsigned(f.codes, f.valueStart, f.valueEnd, 0x7fffffff);
     if (n === null) throw new SipHeaderError('Content-Length', 'expected a non-negative integer');
     if (length !== undefined && n !== length) throw new SipHeaderError('Content-Length', 'conflicting values');
     length = n;

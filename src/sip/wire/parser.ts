@@ -43,7 +43,7 @@ import {
   SipResponse,
   type SipMessage,
 } from './message.js';
-import { readUri, sipUriHasHeaders } from './uri.js';
+import { sipUriHasHeaders } from './uri.js';
 
 export interface ParseLimits {
   /** Largest message accepted, start line to end of body (default 65535, a UDP datagram's limit). */
@@ -96,20 +96,24 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   while (start < data.length && (data[start] === 0x0d || data[start] === 0x0a)) start++;
   if (start === data.length) throw new SipParseError('Empty message');
 
-  // The message from its start line as latin1 text: one string, so that every search below runs
-  // inside V8 (a Buffer search by string crosses into C++ and costs more than it saves).
-  const text = data.toString('latin1', start);
+  // The datagram as latin1 text: one string, so that the searches for line ends and colons run
+  // inside V8 (a Buffer search by string crosses into C++ and costs more than it saves), and
+  // character for character the datagram's bytes, so that the typed readers test the bytes
+  // (HeaderField.codes) and cut strings out of the text at the same indices.
+  const text = data.toString('latin1');
   // Values are UTF-8 when the header section has a byte above 0x7f. isAscii looks at the whole
   // datagram with SIMD; only when that fails is the header section's end looked for up front.
-  const utf8 = !isAscii(data) && HIGH_BYTES.test(headerSection(text));
+  const utf8 = !isAscii(data) && HIGH_BYTES.test(headerSection(text, start));
 
   // Start line.
-  let lineEnd = text.indexOf('\n');
+  let lineEnd = text.indexOf('\n', start);
   if (lineEnd === -1) lineEnd = text.length;
-  const startLineEnd = lineEnd > 0 && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
-  if (startLineEnd > limits.maxFieldBytes) throw new SipParseError('Start line too long');
-  const startLine = utf8 ? data.toString('utf8', start, start + startLineEnd) : text.slice(0, startLineEnd);
+  const startLineEnd = lineEnd > start && text.charCodeAt(lineEnd - 1) === 0x0d ? lineEnd - 1 : lineEnd;
+  if (startLineEnd - start > limits.maxFieldBytes) throw new SipParseError('Start line too long');
+  const startLine = utf8 ? data.toString('utf8', start, startLineEnd) : text.slice(start, startLineEnd);
   const parsedStart = parseStartLine(startLine);
+  // The start line's characters are the datagram's at the same indices unless it was decoded as UTF-8.
+  const lineText = utf8 ? null : text;
 
   // Header fields: one iteration per field, its continuation lines (§7.3.1 folding) included,
   // up to the empty line that ends the header section (`blank`: the LF before it).
@@ -147,8 +151,8 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     // The name is what precedes ":" less trailing SP / HTAB (the line does not start with one).
     let nameEnd = colon === -1 || colon > firstEnd ? fieldStart : colon;
     while (nameEnd > fieldStart && isWspCode(text.charCodeAt(nameEnd - 1))) nameEnd--;
-    const known = nameEnd === fieldStart ? undefined : knownHeaderAt(text, fieldStart, nameEnd);
-    if (!known && !isTokenAt(text, fieldStart, nameEnd)) {
+    const known = nameEnd === fieldStart ? undefined : knownHeaderAt(data, fieldStart, nameEnd);
+    if (!known && !isTokenAt(data, fieldStart, nameEnd)) {
       pendingError ??= { reason: 'Malformed header line', detail: text.slice(fieldStart, Math.min(firstEnd, fieldStart + 40)) };
       continue;
     }
@@ -163,7 +167,7 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
     const key = known ? known.key : headerKey(text.slice(fieldStart, nameEnd));
     if (utf8 || folded) {
       const name = text.slice(fieldStart, nameEnd);
-      fields.push(HeaderField.decoded(key, name, fieldValue(data, text, start, colon + 1, end, utf8, folded), data, start + fieldStart, start + end));
+      fields.push(HeaderField.decoded(key, name, fieldValue(data, text, colon + 1, end, utf8, folded), data, fieldStart, end));
     } else {
       // The common case: one line of ASCII, trimmed and kept in place (nothing cut out).
       let from = colon + 1;
@@ -174,38 +178,38 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
       // scan of the message in all, however many fields.
       if (comma !== -1 && comma < from) comma = text.indexOf(',', from);
       const id = known ? known.id : headerId(key);
-      fields.push(HeaderField.received(key, id, text, fieldStart, nameEnd, from, to, comma !== -1 && comma < to, data, start + fieldStart, start + end));
+      fields.push(HeaderField.received(key, id, text, fieldStart, nameEnd, from, to, comma !== -1 && comma < to, data, fieldStart, end));
     }
   }
 
-  const startTo = parsedStart.canonical ? start + startLineEnd : -1;
+  const startTo = parsedStart.canonical ? startLineEnd : -1;
   const failure = parsedStart.error ?? pendingError;
   if (failure) {
-    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo) });
+    throw new SipParseError(failure.reason, { status: failure.status, detail: failure.detail, partial: buildMessage(parsedStart, fields, data, lineText, 0, 0, null, start, startTo) });
   }
   if (blank === -1) {
-    throw new SipParseError('Incomplete header section', { partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo), detail: 'no empty line' });
+    throw new SipParseError('Incomplete header section', { partial: buildMessage(parsedStart, fields, data, lineText, 0, 0, null, start, startTo), detail: 'no empty line' });
   }
 
   // Body framing (RFC 3261 §18.3).
-  const bodyStart = start + blank + (text.charCodeAt(blank + 1) === 0x0a ? 2 : 3);
+  const bodyStart = blank + (text.charCodeAt(blank + 1) === 0x0a ? 2 : 3);
   let declared: number | undefined;
   try {
     declared = contentLengthOf(fields);
   } catch (error) {
     if (!(error instanceof SipHeaderError)) throw error;
-    throw new SipParseError('Invalid Content-Length', { partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo), detail: error.detail });
+    throw new SipParseError('Invalid Content-Length', { partial: buildMessage(parsedStart, fields, data, lineText, 0, 0, null, start, startTo), detail: error.detail });
   }
   const available = data.length - bodyStart;
   let bodyEnd: number;
   if (declared === undefined) {
     if (options.framing === 'stream') {
-      throw new SipParseError('Missing Content-Length', { partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo) });
+      throw new SipParseError('Missing Content-Length', { partial: buildMessage(parsedStart, fields, data, lineText, 0, 0, null, start, startTo) });
     }
     bodyEnd = data.length;
   } else if (declared > available) {
     throw new SipParseError('Content-Length exceeds message size', {
-      partial: buildMessage(parsedStart, fields, data, 0, 0, null, start, startTo),
+      partial: buildMessage(parsedStart, fields, data, lineText, 0, 0, null, start, startTo),
       detail: `declared ${declared}, ${available} available`,
     });
   } else {
@@ -214,37 +218,43 @@ export function parseMessage(data: Buffer, options: ParseOptions = {}): SipMessa
   // A start line normalized from liberal input must be rewritten on output, so no byte-exact fast path.
   // The wire bytes are the datagram itself when nothing precedes or follows the message (no copy of the view).
   const wire = startTo === -1 ? null : start === 0 && bodyEnd === data.length ? data : data.subarray(start, bodyEnd);
-  const message = buildMessage(parsedStart, fields, data, bodyStart, bodyEnd, wire, start, startTo);
+  const message = buildMessage(parsedStart, fields, data, lineText, bodyStart, bodyEnd, wire, start, startTo);
   if (options.validate !== false) validateMessage(message);
   return message;
 }
 
 /**
  * The message over `data`: body data[bodyFrom, bodyTo) (empty for the partial message of a
- * failed parse), start line data[startFrom, startTo) as received when it is canonical.
+ * failed parse), start line data[startFrom, startTo) as received when it is canonical. `text` is
+ * `data` as latin1 when the start line is read from it, so that a request reads its Request-URI
+ * in place; null when the start line was decoded as UTF-8.
  */
 function buildMessage(
   parsedStart: ParsedStartLine,
   fields: HeaderField[],
   data: Buffer,
+  text: string | null,
   bodyFrom: number,
   bodyTo: number,
   wire: Buffer | null,
   startFrom: number,
   startTo: number,
 ): SipMessage {
-  return parsedStart.kind === 'request'
-    ? SipRequest.fromParsed(parsedStart.method, parsedStart.uriText, parsedStart.version, fields, data, bodyFrom, bodyTo, wire, startFrom, startTo)
-    : SipResponse.fromParsed(parsedStart.status, parsedStart.reason, parsedStart.version, fields, data, bodyFrom, bodyTo, wire, startFrom, startTo);
+  if (parsedStart.kind === 'request') {
+    // The Request-URI's place in the datagram, or -1 when the request must read its own copy.
+    const uriFrom = text !== null && parsedStart.uriAt !== -1 ? startFrom + parsedStart.uriAt : -1;
+    return SipRequest.fromParsed(parsedStart.method, parsedStart.uriText, text, uriFrom, parsedStart.version, fields, data, bodyFrom, bodyTo, wire, startFrom, startTo);
+  }
+  return SipResponse.fromParsed(parsedStart.status, parsedStart.reason, parsedStart.version, fields, data, bodyFrom, bodyTo, wire, startFrom, startTo);
 }
 
 /**
- * A folded or non-ASCII field's value: text[from, to) (offsets in the message text `text`, which
- * starts at data[start]) with folding replaced by SP and surrounding SP / HTAB removed (§7.3.1).
- * Non-ASCII values are decoded from the bytes as UTF-8 (`text` is latin1).
+ * A folded or non-ASCII field's value: text[from, to) (`text` is `data` as latin1) with folding
+ * replaced by SP and surrounding SP / HTAB removed (§7.3.1). Non-ASCII values are decoded from
+ * the bytes as UTF-8.
  */
-function fieldValue(data: Buffer, text: string, start: number, from: number, to: number, utf8: boolean, folded: boolean): string {
-  let value = utf8 ? data.toString('utf8', start + from, start + to) : text.slice(from, to);
+function fieldValue(data: Buffer, text: string, from: number, to: number, utf8: boolean, folded: boolean): string {
+  let value = utf8 ? data.toString('utf8', from, to) : text.slice(from, to);
   if (folded) value = value.replace(FOLD, ' ');
   return trimWsp(value);
 }
@@ -255,12 +265,12 @@ function isEmptyLineAt(text: string, pos: number): boolean {
   return code === 0x0a || (code === 0x0d && text.charCodeAt(pos + 1) === 0x0a);
 }
 
-/** The start line and header fields of `text`: up to the empty line, or all of it when there is none. */
-function headerSection(text: string): string {
-  for (let lf = text.indexOf('\n'); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
-    if (isEmptyLineAt(text, lf + 1)) return text.slice(0, lf);
+/** The start line and header fields of the message at text[start]: up to the empty line, or all of the text when there is none. */
+function headerSection(text: string, start: number): string {
+  for (let lf = text.indexOf('\n', start); lf !== -1; lf = text.indexOf('\n', lf + 1)) {
+    if (isEmptyLineAt(text, lf + 1)) return text.slice(start, lf);
   }
-  return text;
+  return text.slice(start);
 }
 
 function isWspCode(code: number): boolean {
@@ -277,7 +287,7 @@ function trimWsp(text: string): string {
 }
 
 type ParsedStartLine = (
-  | { kind: 'request'; method: string; uriText: string; version: string }
+  | { kind: 'request'; method: string; uriText: string; uriAt: number; version: string }
   | { kind: 'response'; status: number; reason: string; version: string }
 ) & { canonical: boolean; error?: Failure };
 
@@ -306,7 +316,7 @@ function parseCanonicalStartLine(line: string): ParsedStartLine | null {
   if (sp1 <= 0 || sp1 + 1 >= sp2 || line.indexOf(' ', sp1 + 1) !== sp2) return null;
   const method = line.slice(0, sp1);
   if (!isToken(method)) return null;
-  return { kind: 'request', method, uriText: line.slice(sp1 + 1, sp2), version: SIP_VERSION, canonical: true };
+  return { kind: 'request', method, uriText: line.slice(sp1 + 1, sp2), uriAt: sp1 + 1, version: SIP_VERSION, canonical: true };
 }
 
 function parseStartLine(line: string): ParsedStartLine {
@@ -347,7 +357,7 @@ function parseStartLine(line: string): ParsedStartLine {
   else if (version.toUpperCase() !== 'SIP/2.0') error = { reason: 'Version Not Supported', status: 505, detail: version };
   // One literal, not a spread of the request plus `error`: in optimised code that made a new
   // hidden class per malformed request line.
-  return { kind: 'request', method, uriText, version, canonical, error };
+  return { kind: 'request', method, uriText, uriAt: -1, version, canonical, error };
 }
 
 /** Headers every request and response must carry (RFC 3261 §8.1.1, §20). */
@@ -432,7 +442,7 @@ export function validateMessage(message: SipMessage): void {
   if (message.kind === 'request') {
     const uriText = message.uriText;
     try {
-      readUri(uriText, 0, uriText.length, false);
+      message.checkUri();
     } catch (error) {
       if (!(error instanceof SipUriError)) throw error;
       throw new SipParseError('Invalid Request-URI', { partial: message, detail: error.message });

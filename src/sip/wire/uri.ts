@@ -12,7 +12,7 @@
 import { normalizeIp, parseIp } from '../../net/address.js';
 import { SipUriError } from './errors.js';
 import { Params } from './headers/params.js';
-import { indexWithin } from './headers/syntax.js';
+import { codesOf, indexWithin } from './headers/syntax.js';
 
 export type HostKind = 'ipv4' | 'ipv6' | 'domain';
 
@@ -136,12 +136,12 @@ function charSet(chars: string): Uint8Array {
   return set;
 }
 
-/** True when every character of text[from, to) is in `set` or part of a valid `%HH` escape. */
-function validChars(text: string, from: number, to: number, set: Uint8Array): boolean {
+/** True when every character of codes[from, to) is in `set` or part of a valid `%HH` escape. */
+function validChars(codes: Uint8Array, from: number, to: number, set: Uint8Array): boolean {
   for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
+    const code = codes[i]!;
     if (code === 0x25) {
-      if (i + 2 >= to || !isHex(text.charCodeAt(i + 1)) || !isHex(text.charCodeAt(i + 2))) return false;
+      if (i + 2 >= to || !isHex(codes[i + 1]!) || !isHex(codes[i + 2]!)) return false;
       i += 2;
     } else if (code >= 128 || set[code] !== 1) {
       return false;
@@ -156,8 +156,8 @@ function isHex(code: number): boolean {
 
 /**
  * True for a dotted-quad IPv4address (§25.1) in text[from, to): four decimal octets 0-255 without
- * leading zeros (as parseIp accepts them). Read in place, without parseIp's allocations: every URI
- * host goes through it.
+ * leading zeros (as parseIp accepts them). Read in place, without parseIp's allocations: the host
+ * of every URI built in code goes through it.
  */
 function isDottedQuad(text: string, from: number, to: number): boolean {
   let octets = 0;
@@ -171,8 +171,7 @@ function isDottedQuad(text: string, from: number, to: number): boolean {
       value = value * 10 + (code - 0x30);
       i++;
     }
-    const digits = i - start;
-    if (digits === 0 || digits > 3 || value > 255 || (digits > 1 && text.charCodeAt(start) === 0x30)) return false;
+    if (!isOctet(i - start, text.charCodeAt(start), value)) return false;
     octets++;
     if (i === to) return octets === 4;
     if (text.charCodeAt(i) !== 0x2e || octets === 4) return false;
@@ -181,10 +180,9 @@ function isDottedQuad(text: string, from: number, to: number): boolean {
   return false;
 }
 
-/** True when the digits text[from, to), whose value is `value`, are an IPv4 octet (as isDottedQuad reads one). */
-function isOctet(text: string, from: number, to: number, value: number): boolean {
-  const digits = to - from;
-  return digits >= 1 && digits <= 3 && value <= 255 && (digits === 1 || text.charCodeAt(from) !== 0x30);
+/** True when `digits` digits, the first `first`, whose value is `value`, are an IPv4 octet (no leading zero). */
+function isOctet(digits: number, first: number, value: number): boolean {
+  return digits >= 1 && digits <= 3 && value <= 255 && (digits === 1 || first !== 0x30);
 }
 
 function hostKindOf(host: string): HostKind {
@@ -201,7 +199,7 @@ function hostKindOf(host: string): HostKind {
  * whitespace inside, §3.1.2.14 badaspec).
  */
 export function parseUri(text: string): Uri {
-  return readUri(text, 0, text.length, true)!;
+  return readUri(text, codesOf(text), 0, text.length, true)!;
 }
 
 /** Parses a URI that must be sip: or sips:. */
@@ -212,27 +210,21 @@ export function parseSipUri(text: string): SipUri {
 }
 
 /**
- * Reads the URI text[start, end) by the grammar of parseUri, throwing the same SipUriError. With
- * `build` it returns the Uri; without, it only checks and returns null, allocating nothing for a
- * valid sip: URI (the validation of every received message reads five or six URIs; the proxy
- * needs only some of them built).
+ * Reads the URI text[start, end) (`codes` as in headers/syntax.ts) by the grammar of parseUri,
+ * throwing the same SipUriError. With `build` it returns the Uri; without, it only checks and
+ * returns null, allocating nothing for a valid sip: URI (the validation of every received message
+ * reads five or six URIs; the proxy needs only some of them built).
  */
-export function readUri(text: string, start: number, end: number, build: boolean): Uri | null {
+export function readUri(text: string, codes: Uint8Array, start: number, end: number, build: boolean): Uri | null {
   // Nearly every URI is `sip:` as written: read in place, without the scheme pattern.
-  if (
-    end - start >= 4 &&
-    text.charCodeAt(start) === 0x73 &&
-    text.charCodeAt(start + 1) === 0x69 &&
-    text.charCodeAt(start + 2) === 0x70 &&
-    text.charCodeAt(start + 3) === 0x3a
-  ) {
-    return readSipUri(text, start, start + 4, end, 'sip', build);
+  if (end - start >= 4 && codes[start] === 0x73 && codes[start + 1] === 0x69 && codes[start + 2] === 0x70 && codes[start + 3] === 0x3a) {
+    return readSipUri(text, codes, start, start + 4, end, 'sip', build);
   }
   const uriText = start === 0 && end === text.length ? text : text.slice(start, end);
   const scheme = SCHEME.exec(uriText);
   if (!scheme) throw new SipUriError(uriText, 'no scheme');
   const name = scheme[0].slice(0, -1).toLowerCase();
-  if (name === 'sip' || name === 'sips') return readSipUri(uriText, 0, scheme[0].length, uriText.length, name, build);
+  if (name === 'sip' || name === 'sips') return readSipUri(text, codes, start, start + scheme[0].length, end, name, build);
   if (uriText.length === scheme[0].length || /[\s<>"]/.test(uriText)) throw new SipUriError(uriText, 'not an absoluteURI');
   return build ? new OpaqueUri(uriText) : null;
 }
@@ -244,9 +236,9 @@ function uriError(text: string, start: number, end: number, detail: string): Sip
 
 /**
  * Reads the SIP URI text[start, end) whose part after the scheme begins at `body`, by index over
- * `text` (no intermediate copies; strings are cut out only when building).
+ * `codes` (no intermediate copies; strings are cut out of `text` only when building).
  */
-function readSipUri(text: string, start: number, body: number, end: number, scheme: 'sip' | 'sips', build: boolean): SipUri | null {
+function readSipUri(text: string, codes: Uint8Array, start: number, body: number, end: number, scheme: 'sip' | 'sips', build: boolean): SipUri | null {
   let user: string | undefined;
   let password: string | undefined;
   let i = body;
@@ -260,7 +252,7 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
   let userValid = true;
   let passwordValid = true;
   for (let k = body; k < end; k++) {
-    const code = text.charCodeAt(k);
+    const code = codes[k]!;
     if (code === 0x40) {
       at = k;
       break;
@@ -271,7 +263,7 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
     }
     let valid: boolean;
     if (code === 0x25) {
-      valid = k + 2 < end && isHex(text.charCodeAt(k + 1)) && isHex(text.charCodeAt(k + 2));
+      valid = k + 2 < end && isHex(codes[k + 1]!) && isHex(codes[k + 2]!);
       if (valid) k += 2;
     } else {
       valid = code < 128 && (colon === -1 ? USER_CHARS : PASSWORD_CHARS)[code] === 1;
@@ -295,8 +287,8 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
 
   let host = '';
   let hostKind: HostKind;
-  if (i < end && text.charCodeAt(i) === 0x5b) {
-    const close = indexWithin(text, 0x5d, i, end);
+  if (i < end && codes[i] === 0x5b) {
+    const close = indexWithin(codes, 0x5d, i, end);
     if (close === -1) throw uriError(text, start, end, 'unterminated IPv6 reference');
     host = text.slice(i + 1, close);
     const ip = parseIp(host);
@@ -316,15 +308,15 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
     let octets = 0;
     let octet = 0;
     for (; i < end; i++) {
-      const code = text.charCodeAt(i);
+      const code = codes[i]!;
       if (code >= 0x30 && code <= 0x39) {
         octet = octet * 10 + (code - 0x30);
         continue;
       }
       if (code === 0x3a || code === 0x3b || code === 0x3f) break;
       if (code === 0x2e) {
-        if (i === labelStart || text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
-        quad &&= isOctet(text, labelStart, i, octet) && ++octets < 4;
+        if (i === labelStart || codes[i - 1] === 0x2d) throw uriError(text, start, end, 'invalid host');
+        quad &&= isOctet(i - labelStart, codes[labelStart]!, octet) && ++octets < 4;
         octet = 0;
         labelStart = i + 1;
       } else if ((code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || (code === 0x2d && i !== labelStart)) {
@@ -334,39 +326,42 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
       }
     }
     if (i === hostStart) throw uriError(text, start, end, 'empty host');
-    if (i !== labelStart && text.charCodeAt(i - 1) === 0x2d) throw uriError(text, start, end, 'invalid host');
-    if (numeric && !(quad && octets === 3 && isOctet(text, labelStart, i, octet))) throw uriError(text, start, end, 'invalid IPv4 address');
+    if (i !== labelStart && codes[i - 1] === 0x2d) throw uriError(text, start, end, 'invalid host');
+    if (numeric && !(quad && octets === 3 && isOctet(i - labelStart, codes[labelStart]!, octet))) throw uriError(text, start, end, 'invalid IPv4 address');
     hostKind = numeric ? 'ipv4' : 'domain';
     if (build) host = text.slice(hostStart, i);
   }
 
   let port: number | undefined;
-  if (i < end && text.charCodeAt(i) === 0x3a) {
+  if (i < end && codes[i] === 0x3a) {
     const portStart = i + 1;
-    i = portStart;
     let value = 0;
-    while (i < end && text.charCodeAt(i) >= 0x30 && text.charCodeAt(i) <= 0x39) value = value * 10 + text.charCodeAt(i++) - 0x30;
+    for (i = portStart; i < end; i++) {
+      const code = codes[i]!;
+      if (code < 0x30 || code > 0x39) break;
+      value = value * 10 + code - 0x30;
+    }
     const digits = i - portStart;
     if (digits === 0 || digits > 5 || value > 65535) throw uriError(text, start, end, 'invalid port');
     port = value;
   }
 
   const params = build ? new Params() : null;
-  while (i < end && text.charCodeAt(i) === 0x3b) {
+  while (i < end && codes[i] === 0x3b) {
     const nameStart = i + 1;
     let paramEnd = nameStart;
     let eq = -1;
     while (paramEnd < end) {
-      const code = text.charCodeAt(paramEnd);
+      const code = codes[paramEnd]!;
       if (code === 0x3b || code === 0x3f) break;
       if (code === 0x3d && eq === -1) eq = paramEnd;
       paramEnd++;
     }
     const nameEnd = eq === -1 ? paramEnd : eq;
-    if (nameEnd === nameStart || !validChars(text, nameStart, nameEnd, PARAM_CHARS)) {
+    if (nameEnd === nameStart || !validChars(codes, nameStart, nameEnd, PARAM_CHARS)) {
       throw uriError(text, start, end, 'invalid URI parameter');
     }
-    if (eq !== -1 && (paramEnd === eq + 1 || !validChars(text, eq + 1, paramEnd, PARAM_CHARS))) {
+    if (eq !== -1 && (paramEnd === eq + 1 || !validChars(codes, eq + 1, paramEnd, PARAM_CHARS))) {
       throw uriError(text, start, end, `invalid value of URI parameter ${text.slice(nameStart, nameEnd)}`);
     }
     params?.set(text.slice(nameStart, nameEnd), eq === -1 ? null : text.slice(eq + 1, paramEnd));
@@ -374,14 +369,14 @@ function readSipUri(text: string, start: number, body: number, end: number, sche
   }
 
   const headers: Array<[string, string]> = [];
-  if (i < end && text.charCodeAt(i) === 0x3f) {
+  if (i < end && codes[i] === 0x3f) {
     let pair = i + 1;
     for (;;) {
-      const amp = indexWithin(text, 0x26, pair, end);
+      const amp = indexWithin(codes, 0x26, pair, end);
       const pairEnd = amp === -1 ? end : amp;
-      const eq = indexWithin(text, 0x3d, pair, pairEnd);
+      const eq = indexWithin(codes, 0x3d, pair, pairEnd);
       if (eq <= pair) throw uriError(text, start, end, 'invalid URI header');
-      if (!validChars(text, pair, eq, HEADER_CHARS) || !validChars(text, eq + 1, pairEnd, HEADER_CHARS)) {
+      if (!validChars(codes, pair, eq, HEADER_CHARS) || !validChars(codes, eq + 1, pairEnd, HEADER_CHARS)) {
         throw uriError(text, start, end, 'invalid character in URI header');
       }
       if (build) headers.push([text.slice(pair, eq), text.slice(eq + 1, pairEnd)]);

@@ -234,6 +234,53 @@ test('values are read in place: a reader stops at its own field, whatever the ne
   assert.ok(out.includes('\r\nMax-Forwards: 69\r\n'));
 });
 
+test('readers test the bytes at the indices they cut the text: leading CRLFs, a datagram inside a larger buffer, UTF-8 and values set in code', () => {
+  const expectInvite = (m: SipRequest, label: string): void => {
+    assert.is(m.uri.toString(), 'sip:bob@192.0.2.20:5060', label);
+    assert.equal(m.vias.map((v) => v.branch), ['z9hG4bK-a1', 'z9hG4bK-a0', 'z9hG4bK-zz'], label);
+    assert.is(m.from!.tag, '1928', label);
+    assert.equal(m.routes.map(String), ['<sip:192.0.2.1;lr>', '<sip:192.0.2.2;lr;transport=tcp>'], label);
+    assert.equal(m.cseq, { seq: 314159, method: 'INVITE' }, label);
+  };
+  // RFC 3261 §7.5: CRLFs before the start line are skipped; every index after them is the datagram's.
+  expectInvite(parseMessage(Buffer.concat([Buffer.from('\r\n\r\n'), INVITE])) as SipRequest, 'after leading CRLFs');
+  // A message framed out of a stream is a view with an offset into a larger buffer.
+  const before = Buffer.from('SIP/2.0 100 Trying\r\n\r\n');
+  const framed = Buffer.concat([before, INVITE, Buffer.from('OPTIONS')]);
+  const view = framed.subarray(before.length, before.length + INVITE.length);
+  expectInvite(parseMessage(view, { framing: 'stream' }) as SipRequest, 'a view into a larger buffer');
+
+  // A header section with UTF-8 is decoded: the readers test the decoded text's codes, where a
+  // character above U+00FF is neither a delimiter nor a token character, and String.prototype.trim's
+  // whitespace (U+3000 here) still trims a list element.
+  const utf8 = parseMessage(
+    Buffer.from(
+      INVITE.toString('utf8')
+        .replace('f: "Alice, A."', 'f: "Ålice → Ā"')
+        .replace('m: <sip:alice@192.0.2.10:5062>', 'm: <sip:a@192.0.2.10>,\u3000<sip:b@192.0.2.11>\u3000'),
+      'utf8',
+    ),
+  ) as SipRequest;
+  assert.is(utf8.from!.displayName, 'Ålice → Ā');
+  assert.equal(utf8.contacts.map((c) => c.uri.toString()), ['sip:a@192.0.2.10', 'sip:b@192.0.2.11']);
+  expectInvite(utf8, 'a UTF-8 header section');
+  const badName = Buffer.from(INVITE.toString('utf8').replace('t: <sip:bob@example.com>', 't: Bōb <sip:bob@example.com>'), 'utf8');
+  assert.match(catchParse(badName).message, /invalid character "ō" in unquoted display name/);
+
+  // A value set in code is read from its own codes.
+  const m = parseMessage(INVITE) as SipRequest;
+  m.set('To', '"Zoë ☎" <sip:bob@example.com;user=phone>;tag=x1');
+  assert.is(m.to!.displayName, 'Zoë ☎');
+  assert.is(m.to!.tag, 'x1');
+  m.set('Route', '<sip:192.0.2.9;lr>,\u2003<sip:192.0.2.8;lr>');
+  assert.equal(m.getAll('route'), ['<sip:192.0.2.9;lr>', '<sip:192.0.2.8;lr>']);
+  assert.is(m.shiftValue('route'), '<sip:192.0.2.9;lr>');
+  assert.equal(m.routes.map(String), ['<sip:192.0.2.8;lr>']);
+  m.uri = 'sip:carol@192.0.2.30;transport=tcp';
+  assert.is((m.uri as { host?: string }).host, '192.0.2.30');
+  assert.not.throws(() => parseMessage(m.serialize()));
+});
+
 function catchParse(data: Buffer): SipParseError {
   try {
     parseMessage(data);

@@ -4,7 +4,7 @@
  * allowed (§3.1.1.1 wsinv: `0009`).
  */
 import { SipHeaderError } from '../errors.js';
-import { isJsWhitespace, isTokenCode } from './syntax.js';
+import { isJsWhitespaceAt, isTokenCode } from './syntax.js';
 
 export interface CSeq {
   seq: number;
@@ -16,28 +16,30 @@ function isSpOrHtab(code: number): boolean {
 }
 
 /**
- * Reads text[from, to) as `[WSP] 1*DIGIT 1*WSP method [WSP]` by index (every message's CSeq goes
- * through it). The method is the run of characters up to one of the pattern class \s (see
- * isJsWhitespace), then only SP / HTAB may follow: a run that is not a token is an "invalid
- * method", anything else after it a malformed CSeq.
+ * Reads text[from, to) (`codes` as in syntax.ts) as `[WSP] 1*DIGIT 1*WSP method [WSP]` by index
+ * (every message's CSeq goes through it). The method is the run of characters up to one of the
+ * pattern class \s (see isJsWhitespace), then only SP / HTAB may follow: a run that is not a token
+ * is an "invalid method", anything else after it a malformed CSeq.
  */
-export function readCSeq(text: string, from: number, to: number): CSeq {
+export function readCSeq(text: string, codes: Uint8Array, from: number, to: number): CSeq {
   let i = from;
-  while (i < to && isSpOrHtab(text.charCodeAt(i))) i++;
+  while (i < to && isSpOrHtab(codes[i]!)) i++;
   const digitsStart = i;
   // The number and whether the method is a token are taken in the passes that find their ends.
   let seq = 0;
-  for (let code = text.charCodeAt(i); i < to && code >= 0x30 && code <= 0x39; code = text.charCodeAt(++i)) {
+  for (; i < to; i++) {
+    const code = codes[i]!;
+    if (code < 0x30 || code > 0x39) break;
     // Past 2^32 - 1 there is no way back down: stop counting before the number loses precision.
     if (seq <= 0xffffffff) seq = seq * 10 + (code - 0x30);
   }
   const digitsEnd = i;
-  while (i < to && isSpOrHtab(text.charCodeAt(i))) i++;
+  while (i < to && isSpOrHtab(codes[i]!)) i++;
   const methodStart = i;
   let token = true;
-  for (let code = text.charCodeAt(i); i < to && !isJsWhitespace(code); code = text.charCodeAt(++i)) token &&= isTokenCode(code);
+  for (; i < to && !isJsWhitespaceAt(text, codes, i); i++) token &&= isTokenCode(codes[i]!);
   const methodEnd = i;
-  while (i < to && isSpOrHtab(text.charCodeAt(i))) i++;
+  while (i < to && isSpOrHtab(codes[i]!)) i++;
   if (digitsEnd === digitsStart || methodStart === digitsEnd || methodEnd === methodStart || i !== to) {
     throw new SipHeaderError('CSeq', 'expected "<number> <method>"');
   }
@@ -50,12 +52,12 @@ export function formatCSeq(cseq: CSeq): string {
   return `${cseq.seq} ${cseq.method}`;
 }
 
-/** The decimal digits text[from, to) as a number no larger than `max`, or null. */
-export function readUnsigned(text: string, from: number, to: number, max: number): number | null {
+/** The decimal digits codes[from, to) as a number no larger than `max`, or null. */
+export function readUnsigned(codes: Uint8Array, from: number, to: number, max: number): number | null {
   if (from >= to) return null;
   let value = 0;
   for (let i = from; i < to; i++) {
-    const code = text.charCodeAt(i);
+    const code = codes[i]!;
     if (code < 0x30 || code > 0x39) return null;
     value = value * 10 + (code - 0x30);
     // Past max there is no way back down: stop before the number loses precision.

@@ -16,6 +16,7 @@ import { SipHeaderError, SipUriError } from '../errors.js';
 import { readUri, type Uri } from '../uri.js';
 import { Params, readParams, type ParamValue } from './params.js';
 import {
+  codesOf,
   indexWithin,
   isTokenCode,
   isWsp,
@@ -68,41 +69,42 @@ function formatDisplayName(name: string): string {
 
 /** Parses one element: name-addr or addr-spec with header parameters. */
 export function parseNameAddr(text: string, header: string): NameAddr {
-  return readNameAddr(text, 0, text.length, header, true)!;
+  return readNameAddr(text, codesOf(text), 0, text.length, header, true)!;
 }
 
-/** True when every character of text[from, to) is a token character or SP / HTAB. */
-function tokensAndWsp(text: string, from: number, to: number): boolean {
+/** True when every character of codes[from, to) is a token character or SP / HTAB. */
+function tokensAndWsp(codes: Uint8Array, from: number, to: number): boolean {
   for (let k = from; k < to; k++) {
-    const code = text.charCodeAt(k);
+    const code = codes[k]!;
     if (!isTokenCode(code) && !isWsp(code)) return false;
   }
   return true;
 }
 
 /**
- * Reads one element, text[from, to), by the grammar of parseNameAddr, throwing the same
- * SipHeaderError. With `build` it returns the NameAddr; without, it only checks and returns null,
- * allocating nothing for the common forms (validation of From, To, Contact, Route and Record-Route).
+ * Reads one element, text[from, to) (`codes` as in syntax.ts), by the grammar of parseNameAddr,
+ * throwing the same SipHeaderError. With `build` it returns the NameAddr; without, it only checks
+ * and returns null, allocating nothing for the common forms (validation of From, To, Contact,
+ * Route and Record-Route).
  */
-export function readNameAddr(text: string, from: number, to: number, header: string, build: boolean): NameAddr | null {
-  let i = skipWsp(text, from, to);
+export function readNameAddr(text: string, codes: Uint8Array, from: number, to: number, header: string, build: boolean): NameAddr | null {
+  let i = skipWsp(codes, from, to);
   let displayName: string | undefined;
   let uriStart: number;
   let uriEnd: number;
   let end: number;
-  if (i < to && text.charCodeAt(i) === 0x22) {
-    const quoteEnd = quotedStringEnd(text, i, to);
+  if (i < to && codes[i] === 0x22) {
+    const quoteEnd = quotedStringEnd(codes, i, to);
     if (quoteEnd === -1) throw new SipHeaderError(header, 'unterminated quoted display name');
-    if (build) displayName = readQuotedString(text, i, to)!.value;
-    i = skipWsp(text, quoteEnd, to);
-    if (i >= to || text.charCodeAt(i) !== 0x3c) throw new SipHeaderError(header, 'display name not followed by <addr-spec>');
+    if (build) displayName = readQuotedString(text, codes, i, to)!.value;
+    i = skipWsp(codes, quoteEnd, to);
+    if (i >= to || codes[i] !== 0x3c) throw new SipHeaderError(header, 'display name not followed by <addr-spec>');
   } else {
-    const open = indexWithin(text, 0x3c, i, to);
+    const open = indexWithin(codes, 0x3c, i, to);
     // A display name is the text before "<" trimmed (String.prototype.trim: any whitespace); it
     // is cut out only when building or when it holds more than token characters and SP / HTAB.
     if (open !== -1) {
-      if (build || !tokensAndWsp(text, i, open)) {
+      if (build || !tokensAndWsp(codes, i, open)) {
         const name = text.slice(i, open).trim();
         for (let k = 0; k < name.length; k++) {
           const code = name.charCodeAt(k);
@@ -113,30 +115,28 @@ export function readNameAddr(text: string, from: number, to: number, header: str
       i = open;
     }
   }
-  if (i < to && text.charCodeAt(i) === 0x3c) {
-    // indexOf may look past `to` (into the rest of the message), but only when the range has no
-    // ">", and then the element is refused: one such search per failed read, never a repeated one.
-    const close = text.indexOf('>', i);
-    if (close === -1 || close >= to) throw new SipHeaderError(header, 'missing ">"');
+  if (i < to && codes[i] === 0x3c) {
+    const close = indexWithin(codes, 0x3e, i, to);
+    if (close === -1) throw new SipHeaderError(header, 'missing ">"');
     uriStart = i + 1;
     uriEnd = close;
     end = close + 1;
   } else {
     end = i;
-    while (end < to && text.charCodeAt(end) !== 0x3b && !isWsp(text.charCodeAt(end))) end++;
+    while (end < to && codes[end] !== 0x3b && !isWsp(codes[end]!)) end++;
     uriStart = i;
     uriEnd = end;
-    if (indexWithin(text, 0x3f, i, end) !== -1) throw new SipHeaderError(header, 'a URI with headers must be enclosed in <>');
+    if (indexWithin(codes, 0x3f, i, end) !== -1) throw new SipHeaderError(header, 'a URI with headers must be enclosed in <>');
   }
   let uri: Uri | null;
   try {
-    uri = readUri(text, uriStart, uriEnd, build);
+    uri = readUri(text, codes, uriStart, uriEnd, build);
   } catch (error) {
     if (error instanceof SipUriError) throw new SipHeaderError(header, error.message.replace(/^Invalid URI /, 'URI '));
     throw error;
   }
   const entries: Array<string | null> | null = build ? [] : null;
-  const paramsEnd = readParams(text, end, to, entries);
+  const paramsEnd = readParams(text, codes, end, to, entries);
   if (typeof paramsEnd === 'string') throw new SipHeaderError(header, paramsEnd);
   if (paramsEnd !== to) throw new SipHeaderError(header, `unexpected "${text[paramsEnd]}"`);
   return uri && entries ? new NameAddr({ uri, displayName, params: Params.adopt(entries) }) : null;
@@ -147,13 +147,21 @@ export function readNameAddr(text: string, from: number, to: number, header: str
  * element (each trimmed as splitList trims it), adding each to `out` when given (null: only check).
  * Without a comma in the range (`hasComma` false) the value is one element and is not scanned for one.
  */
-export function readNameAddrList(text: string, from: number, to: number, hasComma: boolean, header: string, out: NameAddr[] | null): void {
+export function readNameAddrList(
+  text: string,
+  codes: Uint8Array,
+  from: number,
+  to: number,
+  hasComma: boolean,
+  header: string,
+  out: NameAddr[] | null,
+): void {
   for (;;) {
-    const comma = hasComma ? listElementEnd(text, from, to) : to;
-    const start = trimStart(text, from, comma);
-    const end = trimEnd(text, start, comma);
+    const comma = hasComma ? listElementEnd(codes, from, to) : to;
+    const start = trimStart(text, codes, from, comma);
+    const end = trimEnd(text, codes, start, comma);
     if (start === end) throw new SipHeaderError(header, 'empty element');
-    const nameAddr = readNameAddr(text, start, end, header, out !== null);
+    const nameAddr = readNameAddr(text, codes, start, end, header, out !== null);
     if (out && nameAddr) out.push(nameAddr);
     if (comma === to) return;
     from = comma + 1;
@@ -163,7 +171,7 @@ export function readNameAddrList(text: string, from: number, to: number, hasComm
 /** Parses a list header (Contact, Route, Record-Route, ...) into its elements. */
 export function parseNameAddrList(value: string, header: string): NameAddr[] {
   const out: NameAddr[] = [];
-  readNameAddrList(value, 0, value.length, value.includes(','), header, out);
+  readNameAddrList(value, codesOf(value), 0, value.length, value.includes(','), header, out);
   return out;
 }
 
@@ -171,15 +179,15 @@ export function parseNameAddrList(value: string, header: string): NameAddr[] {
 export type ContactValue = { star: true } | { star: false; contacts: NameAddr[] };
 
 /** True when text[from, to), trimmed as String.prototype.trim trims, is `*` (Contact: *). */
-export function isStarAt(text: string, from: number, to: number): boolean {
-  const start = trimStart(text, from, to);
-  return trimEnd(text, start, to) === start + 1 && text.charCodeAt(start) === 0x2a;
+export function isStarAt(text: string, codes: Uint8Array, from: number, to: number): boolean {
+  const start = trimStart(text, codes, from, to);
+  return trimEnd(text, codes, start, to) === start + 1 && codes[start] === 0x2a;
 }
 
 /** Reads a Contact value, text[from, to) (`hasComma` as for readNameAddrList). */
-export function readContactList(text: string, from: number, to: number, hasComma: boolean): ContactValue {
-  if (isStarAt(text, from, to)) return { star: true };
+export function readContactList(text: string, codes: Uint8Array, from: number, to: number, hasComma: boolean): ContactValue {
+  if (isStarAt(text, codes, from, to)) return { star: true };
   const contacts: NameAddr[] = [];
-  readNameAddrList(text, from, to, hasComma, 'Contact', contacts);
+  readNameAddrList(text, codes, from, to, hasComma, 'Contact', contacts);
   return { star: false, contacts };
 }

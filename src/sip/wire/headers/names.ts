@@ -200,11 +200,12 @@ function lowerCode(code: number): number {
 }
 
 /**
- * The known header named by text[from, to) in any case, or undefined: the parser's lookup for
- * every field, made on the received text without cutting the name out or hashing it.
+ * The known header named by codes[from, to) (the received datagram) in any case, or undefined:
+ * the parser's lookup for every field, made on the received bytes without cutting the name out
+ * or hashing it.
  */
-export function knownHeaderAt(text: string, from: number, to: number): KnownHeaderName | undefined {
-  const first = lowerCode(text.charCodeAt(from));
+export function knownHeaderAt(codes: Uint8Array, from: number, to: number): KnownHeaderName | undefined {
+  const first = lowerCode(codes[from]!);
   const shape = (to - from) * 128 + first;
   // Known names are ASCII: a first character past 127 would land in another length's slots.
   if (first > 127 || shape >= KNOWN_BY_SHAPE.length) return undefined;
@@ -213,7 +214,7 @@ export function knownHeaderAt(text: string, from: number, to: number): KnownHead
   for (let c = 0; c < candidates.length; c++) {
     const lower = candidates[c]!.lower;
     let i = 1;
-    while (i < lower.length && lowerCode(text.charCodeAt(from + i)) === lower.charCodeAt(i)) i++;
+    while (i < lower.length && lowerCode(codes[from + i]!) === lower.charCodeAt(i)) i++;
     if (i === lower.length) return candidates[c];
   }
   return undefined;

@@ -103,47 +103,47 @@ export class Params implements Iterable<[string, ParamValue]> {
 }
 
 /**
- * Reads `*( SEMI generic-param )` in text[start, end) (LWS before the first `;` allowed), adding
- * each parameter's name and value to `out` when given (Params.adopt's list; null: only check the
- * grammar, allocating nothing).
+ * Reads `*( SEMI generic-param )` in text[start, end) (LWS before the first `;` allowed; `codes`
+ * as in syntax.ts), adding each parameter's name and value to `out` when given (Params.adopt's
+ * list; null: only check the grammar, allocating nothing).
  * Stops before the first character that cannot continue the list (`,` or `end`) and returns
  * its index; returns a detail string instead when the list is malformed.
  */
-export function readParams(text: string, start: number, end: number, out: Array<string | null> | null): number | string {
+export function readParams(text: string, codes: Uint8Array, start: number, end: number, out: Array<string | null> | null): number | string {
   let i = start;
   for (;;) {
-    const beforeSemi = skipWsp(text, i, end);
-    if (beforeSemi >= end || text.charCodeAt(beforeSemi) !== 0x3b) return beforeSemi;
-    i = skipWsp(text, beforeSemi + 1, end);
-    const nameEnd = tokenEnd(text, i, end);
-    if (nameEnd === i) return i >= end || text.charCodeAt(i) === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters`;
+    const beforeSemi = skipWsp(codes, i, end);
+    if (beforeSemi >= end || codes[beforeSemi] !== 0x3b) return beforeSemi;
+    i = skipWsp(codes, beforeSemi + 1, end);
+    const nameEnd = tokenEnd(codes, i, end);
+    if (nameEnd === i) return i >= end || codes[i] === 0x3b ? 'empty parameter' : `unexpected "${text[i]}" in parameters`;
     const nameStart = i;
-    i = skipWsp(text, nameEnd, end);
-    if (i < end && text.charCodeAt(i) === 0x3d) {
-      i = skipWsp(text, i + 1, end);
+    i = skipWsp(codes, nameEnd, end);
+    if (i < end && codes[i] === 0x3d) {
+      i = skipWsp(codes, i + 1, end);
       const valueStart = i;
-      if (i < end && text.charCodeAt(i) === 0x22) {
-        i = quotedStringEnd(text, i, end);
+      if (i < end && codes[i] === 0x22) {
+        i = quotedStringEnd(codes, i, end);
         if (i === -1) return `unterminated quoted value of parameter ${text.slice(nameStart, nameEnd)}`;
       } else {
-        i = genValueEnd(text, i, end);
+        i = genValueEnd(codes, i, end);
         if (i === valueStart) return `parameter ${text.slice(nameStart, nameEnd)} has an empty value`;
       }
       out?.push(text.slice(nameStart, nameEnd), text.slice(valueStart, i));
     } else {
       out?.push(text.slice(nameStart, nameEnd), null);
     }
-    const next = skipWsp(text, i, end);
-    if (next < end && text.charCodeAt(next) !== 0x3b && text.charCodeAt(next) !== 0x2c) {
+    const next = skipWsp(codes, i, end);
+    if (next < end && codes[next] !== 0x3b && codes[next] !== 0x2c) {
       return `unexpected "${text[next]}" after parameter ${text.slice(nameStart, nameEnd)}`;
     }
   }
 }
 
 /** End of a token / host value: token characters plus ":" "[" "]" for IPv6 references. */
-function genValueEnd(text: string, i: number, end: number): number {
+function genValueEnd(codes: Uint8Array, i: number, end: number): number {
   while (i < end) {
-    const code = text.charCodeAt(i);
+    const code = codes[i]!;
     if (!isTokenCode(code) && code !== 0x3a && code !== 0x5b && code !== 0x5d) break;
     i++;
   }

@@ -9,7 +9,7 @@ import { parseIp } from '../../../net/address.js';
 import { normalizedIp } from '../normalizedIp.js';
 import { SipHeaderError } from '../errors.js';
 import { Params, readParams, type ParamValue } from './params.js';
-import { indexWithin, listElementEnd, skipWsp, tokenEnd, trimEnd, trimStart } from './syntax.js';
+import { codesOf, indexWithin, listElementEnd, skipWsp, tokenEnd, trimEnd, trimStart } from './syntax.js';
 
 /** The RFC 3261 branch prefix (§8.1.1.7). */
 export const BRANCH_MAGIC_COOKIE = 'z9hG4bK';
@@ -110,32 +110,33 @@ function isHostCode(code: number): boolean {
 
 /** Parses one via-parm (one comma-separated element of a Via header value). */
 export function parseVia(text: string): Via {
-  return readVia(text, 0, text.length, true)!;
+  return readVia(text, codesOf(text), 0, text.length, true)!;
 }
 
 /**
- * Reads one via-parm, text[from, to), by the grammar of parseVia, throwing the same
- * SipHeaderError. With `build` it returns the Via; without, it only checks and returns null,
- * allocating nothing for an IPv4 or host name sent-by (the validation of every received message).
+ * Reads one via-parm, text[from, to) (`codes` as in syntax.ts), by the grammar of parseVia,
+ * throwing the same SipHeaderError. With `build` it returns the Via; without, it only checks and
+ * returns null, allocating nothing for an IPv4 or host name sent-by (the validation of every
+ * received message).
  */
-function readVia(text: string, from: number, to: number, build: boolean): Via | null {
-  let i = skipWsp(text, from, to);
+function readVia(text: string, codes: Uint8Array, from: number, to: number, build: boolean): Via | null {
+  let i = skipWsp(codes, from, to);
   const protocol: string[] | null = build ? [] : null;
   for (let n = 0; n < 3; n++) {
-    const end = tokenEnd(text, i, to);
+    const end = tokenEnd(codes, i, to);
     if (end === i) throw new SipHeaderError('Via', 'malformed sent-protocol');
     protocol?.push(text.slice(i, end));
-    i = skipWsp(text, end, to);
+    i = skipWsp(codes, end, to);
     if (n < 2) {
-      if (i >= to || text.charCodeAt(i) !== 0x2f) throw new SipHeaderError('Via', 'malformed sent-protocol');
-      i = skipWsp(text, i + 1, to);
+      if (i >= to || codes[i] !== 0x2f) throw new SipHeaderError('Via', 'malformed sent-protocol');
+      i = skipWsp(codes, i + 1, to);
     } else if (i === end) {
       throw new SipHeaderError('Via', 'missing LWS between sent-protocol and sent-by');
     }
   }
   let host = '';
-  if (i < to && text.charCodeAt(i) === 0x5b) {
-    const close = indexWithin(text, 0x5d, i, to);
+  if (i < to && codes[i] === 0x5b) {
+    const close = indexWithin(codes, 0x5d, i, to);
     if (close === -1) throw new SipHeaderError('Via', 'unterminated IPv6 reference');
     host = text.slice(i + 1, close);
     const ip = parseIp(host);
@@ -143,27 +144,28 @@ function readVia(text: string, from: number, to: number, build: boolean): Via | 
     i = close + 1;
   } else {
     let end = i;
-    while (end < to && isHostCode(text.charCodeAt(end))) end++;
+    while (end < to && isHostCode(codes[end]!)) end++;
     if (end === i) throw new SipHeaderError('Via', 'missing sent-by host');
     if (build) host = text.slice(i, end);
     i = end;
   }
   let port: number | undefined;
-  const colon = skipWsp(text, i, to);
-  if (colon < to && text.charCodeAt(colon) === 0x3a) {
-    const start = skipWsp(text, colon + 1, to);
+  const colon = skipWsp(codes, i, to);
+  if (colon < to && codes[colon] === 0x3a) {
+    const start = skipWsp(codes, colon + 1, to);
     let end = start;
     let value = 0;
-    while (end < to && text.charCodeAt(end) >= 0x30 && text.charCodeAt(end) <= 0x39) {
-      value = value * 10 + text.charCodeAt(end) - 0x30;
-      end++;
+    for (; end < to; end++) {
+      const code = codes[end]!;
+      if (code < 0x30 || code > 0x39) break;
+      value = value * 10 + code - 0x30;
     }
     if (end === start || end - start > 5 || value > 65535) throw new SipHeaderError('Via', 'invalid sent-by port');
     port = value;
     i = end;
   }
   const entries: Array<string | null> | null = build ? [] : null;
-  const paramsEnd = readParams(text, i, to, entries);
+  const paramsEnd = readParams(text, codes, i, to, entries);
   if (typeof paramsEnd === 'string') throw new SipHeaderError('Via', paramsEnd);
   if (paramsEnd !== to) throw new SipHeaderError('Via', `unexpected "${text[paramsEnd]}"`);
   if (!entries || !protocol) return null;
@@ -176,13 +178,13 @@ function readVia(text: string, from: number, to: number, build: boolean): Via | 
  * trimmed as splitList trims it), adding each to `out` when given. Without a comma in the range
  * (`hasComma` false) the value is one element and is not scanned for one.
  */
-export function readViaList(text: string, from: number, to: number, hasComma: boolean, out: Via[] | null): void {
+export function readViaList(text: string, codes: Uint8Array, from: number, to: number, hasComma: boolean, out: Via[] | null): void {
   for (;;) {
-    const comma = hasComma ? listElementEnd(text, from, to) : to;
-    const start = trimStart(text, from, comma);
-    const end = trimEnd(text, start, comma);
+    const comma = hasComma ? listElementEnd(codes, from, to) : to;
+    const start = trimStart(text, codes, from, comma);
+    const end = trimEnd(text, codes, start, comma);
     if (start === end) throw new SipHeaderError('Via', 'empty element');
-    const via = readVia(text, start, end, out !== null);
+    const via = readVia(text, codes, start, end, out !== null);
     if (out && via) out.push(via);
     if (comma === to) return;
     from = comma + 1;
@@ -194,18 +196,18 @@ export function readViaList(text: string, from: number, to: number, hasComma: bo
  * not the others: a response's topmost Via is all a proxy reads of it (§16.7 step 3), and a relayed
  * response carries at least two.
  */
-export function readFirstVia(text: string, from: number, to: number, hasComma: boolean): Via {
-  const comma = hasComma ? listElementEnd(text, from, to) : to;
-  const start = trimStart(text, from, comma);
-  const end = trimEnd(text, start, comma);
+export function readFirstVia(text: string, codes: Uint8Array, from: number, to: number, hasComma: boolean): Via {
+  const comma = hasComma ? listElementEnd(codes, from, to) : to;
+  const start = trimStart(text, codes, from, comma);
+  const end = trimEnd(text, codes, start, comma);
   if (start === end) throw new SipHeaderError('Via', 'empty element');
-  return readVia(text, start, end, true)!;
+  return readVia(text, codes, start, end, true)!;
 }
 
 /** Parses a whole Via header value (one or more comma-separated via-parms). */
 export function parseViaList(value: string): Via[] {
   const out: Via[] = [];
-  readViaList(value, 0, value.length, value.includes(','), out);
+  readViaList(value, codesOf(value), 0, value.length, value.includes(','), out);
   return out;
 }
 
