@@ -157,6 +157,10 @@ const EMPTY_BODY = Buffer.alloc(0);
 /** CR LF as one big-endian 16-bit word, written with writeUInt16BE. */
 const CRLF_WORD = 0x0d0a;
 
+function isCrlfAt(bytes: Buffer, at: number): boolean {
+  return bytes[at] === 0x0d && bytes[at + 1] === 0x0a;
+}
+
 /** The elements of a list header's field (splitList), read in place; one when it holds no comma. */
 function listElements(f: HeaderField): string[] {
   const text = f.valueText;
@@ -625,17 +629,22 @@ abstract class SipMessageBase {
   /**
    * The wire form. Fields not changed since parsing are copied byte for byte: the output is one
    * buffer into which the received byte ranges are spliced, only changed fields are formatted.
+   * Received parts that lie one after another in the datagram with CRLF between them (start line,
+   * fields, the empty line and the body not asked for) go in as one range: each copy out of a
+   * range of a Buffer makes a typed array over it, and most of a relayed message is untouched.
    */
   serialize(): Buffer {
     if (this.#wire) return this.#wire;
+    const source = this.#source;
     const raw = this.#startTo !== -1;
-    const startLine = raw ? this.#source! : Buffer.from(this.formatStartLine(), 'utf8');
-    const startFrom = raw ? this.#startFrom : 0;
-    const startTo = raw ? this.#startTo : startLine.length;
-    const body = this.body;
+    const startLine = raw ? null : Buffer.from(this.formatStartLine(), 'utf8');
+    // The body as its received range while it was not asked for: it can then join a run.
+    const bodyInSource = this.#body === null;
+    const body = bodyInSource ? EMPTY_BODY : this.#body!;
+    const bodyLength = bodyInSource ? this.#bodyTo - this.#bodyFrom : body.length;
     const fields = this.#fields;
     const formatted: Array<string | undefined> = new Array(fields.length);
-    let size = startTo - startFrom + 4 + body.length;
+    let size = (raw ? this.#startTo - this.#startFrom : startLine!.length) + 4 + bodyLength;
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
       if (f.source) {
@@ -647,15 +656,44 @@ abstract class SipMessageBase {
       }
     }
     const out = Buffer.allocUnsafe(size);
-    let at = startLine.copy(out, 0, startFrom, startTo);
-    at = out.writeUInt16BE(CRLF_WORD, at);
+    // The pending run: runSource[runFrom, runTo), not yet copied.
+    let runSource: Buffer | null = raw ? source : null;
+    let runFrom = this.#startFrom;
+    let runTo = this.#startTo;
+    let at = raw ? 0 : startLine!.copy(out, 0);
+    if (!raw) at = out.writeUInt16BE(CRLF_WORD, at);
     for (let i = 0; i < fields.length; i++) {
       const f = fields[i]!;
-      at += f.source ? f.source.copy(out, at, f.start, f.end) : out.write(formatted[i]!, at, 'utf8');
+      const fieldSource = f.source;
+      if (fieldSource !== null && fieldSource === runSource && f.start === runTo + 2 && isCrlfAt(fieldSource, runTo)) {
+        runTo = f.end;
+        continue;
+      }
+      if (runSource !== null) {
+        at += runSource.copy(out, at, runFrom, runTo);
+        at = out.writeUInt16BE(CRLF_WORD, at);
+      }
+      if (fieldSource !== null) {
+        runSource = fieldSource;
+        runFrom = f.start;
+        runTo = f.end;
+      } else {
+        runSource = null;
+        at += out.write(formatted[i]!, at, 'utf8');
+        at = out.writeUInt16BE(CRLF_WORD, at);
+      }
+    }
+    if (runSource !== null) {
+      if (bodyInSource && runSource === source && this.#bodyFrom === runTo + 4 && isCrlfAt(source, runTo) && isCrlfAt(source, runTo + 2)) {
+        runSource.copy(out, at, runFrom, this.#bodyTo);
+        return out;
+      }
+      at += runSource.copy(out, at, runFrom, runTo);
       at = out.writeUInt16BE(CRLF_WORD, at);
     }
     at = out.writeUInt16BE(CRLF_WORD, at);
-    body.copy(out, at);
+    if (bodyInSource) source!.copy(out, at, this.#bodyFrom, this.#bodyTo);
+    else body.copy(out, at);
     return out;
   }
 

@@ -281,6 +281,43 @@ test('readers test the bytes at the indices they cut the text: leading CRLFs, a 
   assert.not.throws(() => parseMessage(m.serialize()));
 });
 
+test('serialize splices received runs: the output is each field as received or formatted, CRLF after each, whatever the line ends and edits', () => {
+  // What serialize must produce, field by field (the spec of its run merging).
+  const expected = (m: SipRequest | SipResponse, startLine: string, body: Buffer): Buffer => {
+    const parts: Buffer[] = [Buffer.from(`${startLine}\r\n`)];
+    for (const f of m.fields) parts.push(f.source ? f.source.subarray(f.start, f.end) : Buffer.from(`${f.name}: ${f.value}`), Buffer.from('\r\n'));
+    parts.push(Buffer.from('\r\n'), body);
+    return Buffer.concat(parts);
+  };
+  const text = INVITE.toString('latin1');
+  const [head, body] = text.split('\r\n\r\n') as [string, string];
+  const inputs: Array<[string, Buffer]> = [
+    ['CRLF', INVITE],
+    ['bare LF', Buffer.from(`${head.replace(/\r\n/g, '\n')}\n\n${body}`, 'latin1')],
+    ['mixed line ends', Buffer.from(text.replace('Max-Forwards: 70\r\n', 'Max-Forwards: 70\n'), 'latin1')],
+    ['folded field', Buffer.from(text.replace('X-Custom:  keep', 'X-Custom:\r\n  keep'), 'latin1')],
+    ['leading CRLFs and bytes after the body', Buffer.concat([Buffer.from('\r\n'), INVITE, Buffer.from('trailing')])],
+  ];
+  const edits: Array<[string, (m: SipRequest) => void]> = [
+    ['Max-Forwards', (m) => void m.decrementMaxForwards()],
+    ['top Route', (m) => void m.popRoute()],
+    ['Via on top', (m) => void m.pushVia('SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-x')],
+    ['last field', (m) => void m.set('Content-Length', String(m.body.length))],
+    ['first and last fields removed', (m) => { m.remove('via'); m.remove('content-length'); }],
+    ['body', (m) => void m.setBody('v=0\r\n')],
+    ['Request-URI', (m) => { m.uri = 'sip:carol@192.0.2.30'; }],
+  ];
+  for (const [inputName, input] of inputs) {
+    for (const [editName, edit] of edits) {
+      const m = parseMessage(input) as SipRequest;
+      edit(m);
+      const out = m.serialize();
+      assert.equal(out.toString('latin1'), expected(m, `${m.method} ${m.uriText} SIP/2.0`, m.body).toString('latin1'), `${inputName}, ${editName}`);
+      assert.is(parseMessage(out, { validate: false }).serialize().toString('latin1'), out.toString('latin1'), `${inputName}, ${editName}: read back`);
+    }
+  }
+});
+
 function catchParse(data: Buffer): SipParseError {
   try {
     parseMessage(data);
