@@ -8,7 +8,8 @@
  * differs from the source of the packet that carried it. For such peers pinlatch trusts the
  * packet source for signalling (RFC 3581 symmetric response routing) and for media latching.
  */
-import { isIp, isRoutable, sameAddress } from '../../net/address.js';
+import { isRoutable, parseIp } from '../../net/address.js';
+import { normalizedIp } from '../wire/normalizedIp.js';
 
 export type NatReason =
   /** The advertised address cannot be reached from the Internet. */
@@ -36,14 +37,16 @@ export interface AdvertisedEndpoint {
  * `defaultPort` is the port implied when the header gives none (5060 for sip over UDP/TCP).
  */
 export function natReason(advertised: AdvertisedEndpoint, source: Endpoint, defaultPort = 5060): NatReason | null {
-  if (!isIp(advertised.host)) return null;
-  if (!isRoutable(advertised.host)) return 'non-routable';
-  if (!sameAddress(advertised.host, source.address)) return 'address-differs';
+  const ip = parseIp(advertised.host);
+  if (ip === null) return null;
+  if (!isRoutable(ip)) return 'non-routable';
+  if (ip.text !== normalizedIp(source.address)) return 'address-differs';
   if ((advertised.port ?? defaultPort) !== source.port) return 'port-differs';
   return null;
 }
 
 /** True when an SDP or header address is usable as a destination across the Internet. */
 export function isTrustworthyAddress(address: string | null): address is string {
-  return address !== null && isIp(address) && isRoutable(address);
+  const ip = address === null ? null : parseIp(address);
+  return ip !== null && isRoutable(ip);
 }

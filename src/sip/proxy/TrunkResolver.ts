@@ -14,6 +14,7 @@ import { Resolver, lookup as dnsLookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import type { TrunkConfig } from '../../config/types.js';
 import { normalizeIp } from '../../net/address.js';
+import { normalizedIp } from '../wire/normalizedIp.js';
 import type { HopTarget } from './RoutePin.js';
 
 /** Resolves a host name to its addresses, preferred first. Injectable for unit tests. */
@@ -124,7 +125,7 @@ export class TrunkResolver extends EventEmitter<TrunkResolverEvents> {
 
   /** The trunk whose current addresses include `address` (a request's source), or null. */
   fromSource(address: string): TrunkConfig | null {
-    const normal = normalizeIp(address) ?? address;
+    const normal = normalizedIp(address) ?? address;
     for (const [name, addresses] of this.addresses) {
       if (addresses.includes(normal)) return this.trunks.get(name)!;
     }
