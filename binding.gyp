@@ -14,6 +14,7 @@
         "native/src/rtp_check.cc",
         "native/src/socket_address.cc",
         "native/src/socket_buffers.cc",
+        "native/src/spare_sockets.cc",
         "native/src/stream.cc",
         "native/src/thread_placement.cc",
         "native/src/udp_socket.cc",

@@ -264,6 +264,11 @@ export interface NativeRelay {
   refusals(): LegRefusal[];
   /** Number of open streams. */
   readonly size: number;
+  /**
+   * Unbound UDP sockets the relay's loop made ahead for the streams RelayControl opens (open
+   * descriptors, at most 64 per address family; none after close).
+   */
+  readonly spareSockets: number;
   /** The data path this relay runs on (see IoChoice). */
   readonly engine: 'uring' | 'epoll';
   /** Requested and granted socket buffer sizes (see SocketBuffers). */

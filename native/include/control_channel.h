@@ -36,6 +36,7 @@
 
 #include "latch_state.h"
 #include "socket_buffers.h"
+#include "spare_sockets.h"
 #include "stream.h"
 
 namespace pinlatch {
@@ -68,6 +69,8 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
 
   uint32_t token() const { return token_; }
   const SocketBufferSizes& socket_buffers() const { return socket_buffers_; }
+  // Sockets the worker makes ahead for the streams the main thread opens (SpareSockets).
+  SpareSockets& spares() { return spares_; }
   // Stream ids of the relay, unique whichever thread opens the stream. Never 0.
   uint32_t NextStreamId();
 
@@ -99,6 +102,7 @@ class ControlChannel : public std::enable_shared_from_this<ControlChannel> {
  private:
   const uint32_t token_;
   const SocketBufferSizes socket_buffers_;
+  SpareSockets spares_;
   std::atomic<uint32_t> next_id_{1};
   mutable std::mutex mutex_;
   std::vector<ControlCommand> queue_;

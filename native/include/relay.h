@@ -54,6 +54,7 @@ class Relay : public Napi::ObjectWrap<Relay> {
   // policy (LatchState::TakeRefusalReport).
   Napi::Value Refusals(const Napi::CallbackInfo& info);
   Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value SpareSocketCount(const Napi::CallbackInfo& info);
   Napi::Value Engine(const Napi::CallbackInfo& info);
   // What every stream socket asks for and what the kernel grants (probed at creation).
   Napi::Value SocketBuffers(const Napi::CallbackInfo& info);

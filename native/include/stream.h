@@ -18,6 +18,7 @@
 #include "leg_counters.h"
 #include "socket_address.h"
 #include "socket_buffers.h"
+#include "spare_sockets.h"
 #include "udp_socket.h"
 #include "uring_engine.h"
 
@@ -46,6 +47,9 @@ struct StreamSockets {
   // Binds all four (RTCP on port + 1) or throws NativeError with nothing left open.
   static std::unique_ptr<StreamSockets> Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
                                              const SocketBufferSizes& socket_buffers);
+  // The same with sockets taken from `spares` (made ahead by the relay's worker), bound here.
+  static std::unique_ptr<StreamSockets> Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
+                                             SpareSockets& spares);
 };
 
 class Stream {

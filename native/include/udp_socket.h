@@ -21,6 +21,13 @@ class UdpSocket {
   // ERR_PINLATCH_SOCKET (socket/setsockopt, e.g. EMFILE) or ERR_PINLATCH_BIND (e.g. EADDRINUSE).
   static UdpSocket Bind(const SocketAddress& local, const SocketBufferSizes& buffers);
 
+  // The socket of Bind before its bind (for SpareSockets): AF_INET or AF_INET6, buffer sizes set,
+  // IPV6_V6ONLY on a v6 one. Throws ERR_PINLATCH_SOCKET.
+  static UdpSocket Open(int family, const SocketBufferSizes& buffers);
+
+  // bind() of a socket from Open to an address of its family. Throws ERR_PINLATCH_BIND.
+  void BindTo(const SocketAddress& local);
+
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
   void Close();

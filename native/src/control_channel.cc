@@ -35,7 +35,7 @@ uint32_t NewToken() {
 }  // namespace
 
 ControlChannel::ControlChannel(const SocketBufferSizes& socket_buffers)
-    : token_(NewToken()), socket_buffers_(socket_buffers) {}
+    : token_(NewToken()), socket_buffers_(socket_buffers), spares_(socket_buffers) {}
 
 ControlChannel::~ControlChannel() { Close(); }
 
@@ -120,6 +120,7 @@ std::vector<ControlCommand> ControlChannel::Close() {
     pending_.store(false, std::memory_order_relaxed);
     families_.clear();
   }
+  spares_.Close();
   Registry& registry = TheRegistry();
   std::lock_guard<std::mutex> lock(registry.mutex);
   registry.channels.erase(token_);

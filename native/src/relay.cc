@@ -233,6 +233,7 @@ Napi::Function Relay::DefineClass(Napi::Env env) {
                                             InstanceMethod<&Relay::RestoreLatch>("restoreLatch"),
                                             InstanceMethod<&Relay::Refusals>("refusals"),
                                             InstanceAccessor<&Relay::Size>("size"),
+                                            InstanceAccessor<&Relay::SpareSocketCount>("spareSockets"),
                                             InstanceAccessor<&Relay::Engine>("engine"),
                                             InstanceAccessor<&Relay::SocketBuffers>("socketBuffers"),
                                             InstanceMethod<&Relay::Close>("close"),
@@ -352,6 +353,7 @@ void Relay::CloseAll() {
 void Relay::DrainCommands() {
   if (closed_) return;
   for (ControlCommand& command : channel_->Take()) Apply(command);
+  channel_->spares().TopUp();
 }
 
 void Relay::Apply(ControlCommand& command) {
@@ -584,6 +586,10 @@ Napi::Value Relay::Size(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(streams_.size()));
 }
 
+Napi::Value Relay::SpareSocketCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), channel_ ? static_cast<double>(channel_->spares().count()) : 0);
+}
+
 Napi::Value Relay::Engine(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), uring_ ? "uring" : "epoll");
 }
@@ -684,7 +690,7 @@ Napi::Value RelayControl::OpenStreams(const Napi::CallbackInfo& info) {
       const SocketAddress local = AddressField(spec, "address", 0);
       ControlCommand command;
       command.kind = ControlCommand::Kind::kOpen;
-      command.sockets = StreamSockets::Bind(local, a_port, b_port, channel_->socket_buffers());
+      command.sockets = StreamSockets::Bind(local, a_port, b_port, channel_->spares());
       commands.push_back(std::move(command));
     }
     const uint32_t opened = static_cast<uint32_t>(commands.size());

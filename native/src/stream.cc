@@ -46,6 +46,23 @@ std::unique_ptr<StreamSockets> StreamSockets::Bind(const SocketAddress& local, u
   return bound;
 }
 
+std::unique_ptr<StreamSockets> StreamSockets::Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
+                                                   SpareSockets& spares) {
+  auto bound = std::make_unique<StreamSockets>();
+  bound->family = local.family();
+  const uint16_t ports[2] = {a_port, b_port};
+  for (int leg = 0; leg < 2; ++leg) {
+    for (int channel = 0; channel < 2; ++channel) {
+      SocketAddress address = local;
+      address.set_port(static_cast<uint16_t>(ports[leg] + channel));
+      UdpSocket& socket = bound->sockets[leg][channel];
+      socket = spares.Take(local.family());
+      socket.BindTo(address);
+    }
+  }
+  return bound;
+}
+
 Stream::Stream(uint32_t id, std::shared_ptr<EnvLoop> env, BatchBuffers* buffers, UringEngine* uring, StreamSockets&& sockets)
     : id_(id),
       family_(sockets.family),

@@ -28,14 +28,20 @@ void UdpSocket::Close() {
 }
 
 UdpSocket UdpSocket::Bind(const SocketAddress& local, const SocketBufferSizes& buffers) {
-  int fd = ::socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  UdpSocket socket = Open(local.family(), buffers);
+  socket.BindTo(local);
+  return socket;
+}
+
+UdpSocket UdpSocket::Open(int family, const SocketBufferSizes& buffers) {
+  int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) {
     int err = errno;
     throw NativeError(kErrSocket, "socket() failed", err, "socket");
   }
   UdpSocket socket(fd);
   ApplySocketBuffers(fd, buffers);
-  if (local.family() == AF_INET6) {
+  if (family == AF_INET6) {
     // The stream serves exactly the family of its bind address; never accept v4-mapped peers on a
     // v6 socket (they would bypass the v4 address rule of the latch).
     int on = 1;
@@ -44,11 +50,14 @@ UdpSocket UdpSocket::Bind(const SocketAddress& local, const SocketBufferSizes& b
       throw NativeError(kErrSocket, "setsockopt(IPV6_V6ONLY) failed", err, "setsockopt");
     }
   }
-  if (::bind(fd, local.sa(), local.length()) != 0) {
+  return socket;
+}
+
+void UdpSocket::BindTo(const SocketAddress& local) {
+  if (::bind(fd_, local.sa(), local.length()) != 0) {
     int err = errno;
     throw NativeError(kErrBind, "bind " + local.ToString() + " failed", err, "bind");
   }
-  return socket;
 }
 
 }  // namespace pinlatch

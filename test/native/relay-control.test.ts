@@ -22,7 +22,7 @@ for (const io of IO_PATHS) {
     const control = addon.connect(relay.controlToken);
     try {
       const { id, aPort, bPort } = openControlled(control);
-      assert.is(relayFds(), baseline + own + 4, 'the four sockets are bound when openStreams returns');
+      assert.is(relayFds() - relay.spareSockets, baseline + own + 4, 'the four sockets are bound when openStreams returns');
       control.setLegs([
         { id, leg: 'a', policy: policy() },
         { id, leg: 'b', policy: policy() },
@@ -37,7 +37,7 @@ for (const io of IO_PATHS) {
 
       control.closeStreams([id]);
       assert.is(relay.size, 0);
-      assert.is(relayFds(), baseline + own);
+      assert.is(relayFds() - relay.spareSockets, baseline + own);
       assert.is(relay.totals().streamsOpened, 1);
       assert.is(relay.totals().commandErrors, 0);
       // Ids come from one counter whichever thread opens: the relay's own opens never collide.
@@ -70,7 +70,7 @@ test('a bind error is thrown synchronously with its errno and the spec that fail
     assert.is(error.code, 'ERR_PINLATCH_BIND');
     assert.is(error.syscallCode, 'EADDRINUSE');
     assert.is(error.index, 1);
-    assert.is(relayFds(), baseline, 'the first spec\'s sockets were closed again');
+    assert.is(relayFds() - relay.spareSockets, baseline, 'the first spec\'s sockets were closed again');
     assert.is(relay.size, 0);
     // Argument errors are synchronous too, and push nothing.
     assert.is(thrown(() => control.setLegs([{ id: 12345, leg: 'a', policy: policy() }])).code, 'ERR_PINLATCH_ARG');
@@ -83,6 +83,32 @@ test('a bind error is thrown synchronously with its errno and the spec that fail
     relay.close();
     await squatter.close();
   }
+});
+
+test('the relay\'s loop makes unbound spare sockets for the opens, at most 64, taken by openStreams and closed with the relay', () => {
+  const baseline = relayFds();
+  const relay = addon.createRelay();
+  const own = relayFds() - baseline;
+  const control = addon.connect(relay.controlToken);
+  try {
+    assert.is(relay.spareSockets, 0, 'none before a family was asked for');
+    const first = openControlled(control);
+    // Each iteration of the relay's loop (here: a method of the relay) tops up by at most 16.
+    assert.is(relay.size, 1);
+    assert.is(relay.spareSockets, 16);
+    for (let i = 0; i < 10; i++) void relay.size;
+    assert.is(relay.spareSockets, 64, 'bounded');
+    assert.is(relayFds(), baseline + own + 4 + 64);
+    const second = openControlled(control);
+    assert.is(relay.spareSockets, 60, 'the open took four spares and bound them');
+    assert.is(relayFds(), baseline + own + 8 + 60);
+    control.closeStreams([first.id, second.id]);
+    assert.is(relay.size, 0);
+  } finally {
+    relay.close();
+  }
+  assert.is(relay.spareSockets, 0);
+  assert.is(relayFds(), baseline, 'the spares closed with the relay');
 });
 
 test('a closed relay refuses pushes with ERR_PINLATCH_CLOSED and keeps none of their sockets; its token is gone', () => {
