@@ -266,7 +266,7 @@ export interface NativeRelay {
   readonly size: number;
   /**
    * Unbound UDP sockets the relay's loop made ahead for the streams RelayControl opens (open
-   * descriptors, at most 64 per address family; none after close).
+   * descriptors, at most SPARE_SOCKETS_PER_FAMILY (media/api.ts) per address family; none after close).
    */
   readonly spareSockets: number;
   /** The data path this relay runs on (see IoChoice). */

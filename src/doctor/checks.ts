@@ -4,6 +4,7 @@
  */
 import type { PinlatchConfig } from '../config/index.js';
 import type { HostReadings, PortSpan } from './readings.js';
+import { SPARE_SOCKETS_PER_FAMILY } from '../media/api.js';
 
 export type CheckName = 'open-files' | 'rmem-max' | 'wmem-max' | 'ephemeral-ports' | 'io-uring' | 'privileged-ports';
 
@@ -44,12 +45,16 @@ function problem(check: CheckName, detail: string, fix: string): CheckResult {
 
 const span = (p: PortSpan): string => (p.min === p.max ? `${p.min}` : `${p.min}-${p.max}`);
 
-/** Every media port is one UDP socket; every SIP TCP connection one more. */
+/**
+ * Every media port is one UDP socket; every SIP TCP connection one more; each media shard keeps
+ * spare sockets made ahead of its opens (one address family per relay).
+ */
 export function checkOpenFiles(config: PinlatchConfig, host: HostReadings): CheckResult {
   const mediaPorts = config.media.ports.max - config.media.ports.min + 1;
   const tcp = config.sip?.listen.some((l) => l.transport === 'tcp') ? config.limits.tcp.connections : 0;
-  const needed = mediaPorts + tcp + RESERVED_FDS;
-  const parts = `${mediaPorts} media ports + ${tcp} SIP TCP connections (limits.tcp.connections) + ${RESERVED_FDS} reserve`;
+  const spares = config.media.shards * SPARE_SOCKETS_PER_FAMILY;
+  const needed = mediaPorts + tcp + spares + RESERVED_FDS;
+  const parts = `${mediaPorts} media ports + ${tcp} SIP TCP connections (limits.tcp.connections) + ${spares} spare sockets (${SPARE_SOCKETS_PER_FAMILY} per media shard) + ${RESERVED_FDS} reserve`;
   if (host.openFiles >= needed) return ok('open-files', `open files limit ${host.openFiles} >= ${needed} (${parts})`);
   return problem(
     'open-files',

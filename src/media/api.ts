@@ -125,3 +125,6 @@ export interface MediaRelayApi {
   /** Stops every shard and closes every socket. */
   close(): Promise<void>;
 }
+
+/** SpareSockets::kPerFamily (native/include/spare_sockets.h): descriptors a relay holds ahead of its opens. */
+export const SPARE_SOCKETS_PER_FAMILY = 64;

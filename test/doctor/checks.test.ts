@@ -11,6 +11,7 @@ import {
 } from '../../src/doctor/checks.ts';
 import { hasEffectiveCapability, parseOpenFilesLimit, parsePortList, parsePortRange } from '../../src/doctor/read-host.ts';
 import type { HostReadings } from '../../src/doctor/readings.ts';
+import { SPARE_SOCKETS_PER_FAMILY } from '../../src/media/api.ts';
 
 const test = suite('doctor checks');
 
@@ -48,14 +49,14 @@ test('a good host passes every check', () => {
 });
 
 test('open files: media ports + SIP TCP connections + reserve', () => {
-  const needed = 10_000 + 2000 + RESERVED_FDS;
+  const needed = 10_000 + 2000 + edge.media.shards * SPARE_SOCKETS_PER_FAMILY + RESERVED_FDS;
   assert.ok(checkOpenFiles(edge, { ...GOOD, openFiles: needed }).ok);
   const r = checkOpenFiles(edge, { ...GOOD, openFiles: needed - 1 });
   assert.not.ok(r.ok);
   assert.match(r.detail, `open files limit ${needed - 1} < ${needed} needed (10000 media ports + 2000 SIP TCP connections`);
   assert.match(r.fix, `LimitNOFILE=${needed}`);
   // No SIP TCP listener: TCP connections need no descriptors.
-  assert.ok(checkOpenFiles(mediaOnly, { ...GOOD, openFiles: 1000 + RESERVED_FDS }).ok);
+  assert.ok(checkOpenFiles(mediaOnly, { ...GOOD, openFiles: 1000 + mediaOnly.media.shards * SPARE_SOCKETS_PER_FAMILY + RESERVED_FDS }).ok);
   assert.not.ok(checkOpenFiles(mediaOnly, { ...GOOD, openFiles: 1024 }).ok);
   assert.ok(checkOpenFiles(edge, { ...GOOD, openFiles: Infinity }).ok);
 });
