@@ -44,10 +44,8 @@ struct StreamSockets {
   int family = 0;
   UdpSocket sockets[2][2];
 
-  // Binds all four (RTCP on port + 1) or throws NativeError with nothing left open.
-  static std::unique_ptr<StreamSockets> Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
-                                             const SocketBufferSizes& socket_buffers);
-  // The same with sockets taken from `spares` (made ahead by the relay's worker), bound here.
+  // Binds all four (RTCP on port + 1), sockets taken from `spares` (made ahead by the relay's
+  // worker), or throws NativeError with nothing left open.
   static std::unique_ptr<StreamSockets> Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
                                              SpareSockets& spares);
 };

@@ -1,4 +1,4 @@
-// UdpSocket: owns one non-blocking, close-on-exec UDP socket bound to a local address. Move-only;
+// UdpSocket: owns one non-blocking, close-on-exec UDP socket (bound to a local address once BindTo returns). Move-only;
 // the destructor closes the descriptor, so a stream that fails half-way through opening its four
 // sockets leaves nothing open.
 #pragma once
@@ -17,15 +17,11 @@ class UdpSocket {
   UdpSocket(const UdpSocket&) = delete;
   UdpSocket& operator=(const UdpSocket&) = delete;
 
-  // socket(SOCK_NONBLOCK|SOCK_CLOEXEC) + buffer sizes + bind. Throws NativeError:
-  // ERR_PINLATCH_SOCKET (socket/setsockopt, e.g. EMFILE) or ERR_PINLATCH_BIND (e.g. EADDRINUSE).
-  static UdpSocket Bind(const SocketAddress& local, const SocketBufferSizes& buffers);
-
-  // The socket of Bind before its bind (for SpareSockets): AF_INET or AF_INET6, buffer sizes set,
-  // IPV6_V6ONLY on a v6 one. Throws ERR_PINLATCH_SOCKET.
+  // socket(SOCK_NONBLOCK|SOCK_CLOEXEC) of AF_INET or AF_INET6, buffer sizes set, IPV6_V6ONLY on a
+  // v6 one, not bound (SpareSockets makes them ahead). Throws ERR_PINLATCH_SOCKET (e.g. EMFILE).
   static UdpSocket Open(int family, const SocketBufferSizes& buffers);
 
-  // bind() of a socket from Open to an address of its family. Throws ERR_PINLATCH_BIND.
+  // bind() to an address of the socket's family. Throws ERR_PINLATCH_BIND (e.g. EADDRINUSE).
   void BindTo(const SocketAddress& local);
 
   int fd() const { return fd_; }

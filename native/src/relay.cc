@@ -412,7 +412,7 @@ Napi::Value Relay::OpenStream(const Napi::CallbackInfo& info) {
     if (a_port % 2 != 0 || b_port % 2 != 0) ArgError("aPort and bPort must be even (RTCP uses port + 1)");
     if (a_port == b_port) ArgError("aPort and bPort must differ");
     const SocketAddress local = AddressField(spec, "address", 0);
-    std::unique_ptr<StreamSockets> sockets = StreamSockets::Bind(local, a_port, b_port, socket_buffers_);
+    std::unique_ptr<StreamSockets> sockets = StreamSockets::Bind(local, a_port, b_port, channel_->spares());
     const uint32_t id = channel_->NextStreamId();
     streams_.emplace(id, std::make_unique<Stream>(id, env_loop_, buffers_.get(), uring_.get(), std::move(*sockets)));
     channel_->NoteStream(id, local.family());

@@ -31,26 +31,11 @@ void ClosePoll(PollHandle* poll) {
 }  // namespace
 
 std::unique_ptr<StreamSockets> StreamSockets::Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
-                                                   const SocketBufferSizes& socket_buffers) {
-  auto bound = std::make_unique<StreamSockets>();
-  bound->family = local.family();
-  const uint16_t ports[2] = {a_port, b_port};
-  // A failure here unwinds through the UdpSocket destructors.
-  for (int leg = 0; leg < 2; ++leg) {
-    for (int channel = 0; channel < 2; ++channel) {
-      SocketAddress address = local;
-      address.set_port(static_cast<uint16_t>(ports[leg] + channel));
-      bound->sockets[leg][channel] = UdpSocket::Bind(address, socket_buffers);
-    }
-  }
-  return bound;
-}
-
-std::unique_ptr<StreamSockets> StreamSockets::Bind(const SocketAddress& local, uint16_t a_port, uint16_t b_port,
                                                    SpareSockets& spares) {
   auto bound = std::make_unique<StreamSockets>();
   bound->family = local.family();
   const uint16_t ports[2] = {a_port, b_port};
+  // A failure here unwinds through the UdpSocket destructors.
   for (int leg = 0; leg < 2; ++leg) {
     for (int channel = 0; channel < 2; ++channel) {
       SocketAddress address = local;

@@ -27,12 +27,6 @@ void UdpSocket::Close() {
   }
 }
 
-UdpSocket UdpSocket::Bind(const SocketAddress& local, const SocketBufferSizes& buffers) {
-  UdpSocket socket = Open(local.family(), buffers);
-  socket.BindTo(local);
-  return socket;
-}
-
 UdpSocket UdpSocket::Open(int family, const SocketBufferSizes& buffers) {
   int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
   if (fd < 0) {
