@@ -62,6 +62,7 @@ import { Child } from '../test/control/child.ts';
 import { KAMAILIO_MODULES, kamailioProxyConfig } from '../test/support/kamailio.ts';
 import { REPO_DIR } from './lib/targets.ts';
 import { udpDropsAt } from './lib/proc-stats.ts';
+import { SHARD_THREAD_PREFIX } from '../src/media/shard-protocol.ts';
 import { callOutcomes, refusedFromCounts } from './lib/call-outcomes.ts';
 import { callsInProgress, metricValue, PeakCalls, type StepMemory } from './lib/cps-memory.ts';
 import { cpsChartSvg, STEP_HEADER, stepRow, summaryLines, type CpsMode, type CpsStep } from './lib/cps-report.ts';
@@ -176,6 +177,8 @@ interface Usage {
   cpuS: number;
   /** pinlatch's main thread only; equals cpuS for the reference. */
   mainS: number;
+  /** pinlatch's media shard threads (named pl-shard-N); null for the reference. */
+  shardS: number | null;
   rssKiB: number;
   pssKiB: number;
 }
@@ -189,6 +192,19 @@ function statTicks(path: string): number {
 function statusKiB(pid: number, key: string, file = 'status'): number {
   const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
   return m ? Number(m[1]) : 0;
+}
+
+/** utime + stime ticks of the live threads of `pid` whose name starts with `prefix`. */
+function threadTicks(pid: number, prefix: string): number {
+  let ticks = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').startsWith(prefix)) ticks += statTicks(`/proc/${pid}/task/${tid}/stat`);
+    } catch {
+      // The thread ended between readdir and read.
+    }
+  }
+  return ticks;
 }
 
 /** The PIDs whose parent is `pid` (Kamailio's forked workers). */
@@ -276,6 +292,7 @@ class PinlatchStack extends Stack {
     return {
       cpuS: statTicks(`/proc/${this.pid}/stat`) * TICK_S,
       mainS: statTicks(`/proc/${this.pid}/task/${this.pid}/stat`) * TICK_S,
+      shardS: threadTicks(this.pid, SHARD_THREAD_PREFIX) * TICK_S,
       rssKiB: statusKiB(this.pid, 'VmRSS'),
       pssKiB: statusKiB(this.pid, 'Pss', 'smaps_rollup'),
     };
@@ -349,7 +366,7 @@ class KamailioStack extends Stack {
         // A worker that just ended has nothing left to count.
       }
     }
-    return { cpuS: ticks * TICK_S, mainS: ticks * TICK_S, rssKiB: rss, pssKiB: pss };
+    return { cpuS: ticks * TICK_S, mainS: ticks * TICK_S, shardS: null, rssKiB: rss, pssKiB: pss };
   }
 }
 
@@ -450,6 +467,7 @@ async function runStep(stack: Stack, dir: string, plan: StepPlan, loadCpus: stri
   return {
     target: stack.name, mode: plan.mode, rate, multiple: plan.multiple, ...outcomes,
     wallS, cpuS: after.cpuS - before.cpuS, mainS: after.mainS - before.mainS,
+    shardS: after.shardS === null || before.shardS === null ? null : after.shardS - before.shardS,
     rssKiB: Math.max(rss, after.rssKiB), pssKiB: Math.max(pss, after.pssKiB),
     sipDrops: udpDropsAt(ADDR.relay, p.sip) - dropsBefore,
     memory: {

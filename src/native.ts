@@ -208,6 +208,8 @@ export interface ThreadPlacement {
   cpus: number[];
   /** SCHED_FIFO priority, 0 for the normal scheduling class. */
   realtimePriority: number;
+  /** The thread's name, as /proc/self/task/<tid>/comm, `top -H` and `ps -L` show it. */
+  name: string;
 }
 
 export interface RelayOptions {
@@ -331,11 +333,13 @@ export interface NativeAddon {
   /**
    * Places the calling thread (a shard calls it from its own worker thread, which runs its
    * sockets): `cpu` pins it to that one CPU (pthread_setaffinity_np), `realtimePriority` (1..99)
-   * moves it to SCHED_FIFO. Returns the placement read back. Throws ERR_PINLATCH_AFFINITY (errno
+   * moves it to SCHED_FIFO, `name` (1..15 printable ASCII characters, no space) names it
+   * (pthread_setname_np). Returns the placement read back. Throws ERR_PINLATCH_AFFINITY (errno
    * EINVAL: CPU offline or outside the cpuset), ERR_PINLATCH_REALTIME (EPERM: the process lacks
-   * CAP_SYS_NICE), ERR_PINLATCH_ARG (out of range). Without options it only reads the placement.
+   * CAP_SYS_NICE), ERR_PINLATCH_ARG (out of range, or a name it cannot take: then nothing is
+   * applied). Without options it only reads the placement.
    */
-  placeThread(options?: { cpu?: number; realtimePriority?: number }): ThreadPlacement;
+  placeThread(options?: { cpu?: number; realtimePriority?: number; name?: string }): ThreadPlacement;
   /** Monotonic clock in ms, the one lastActivityMs uses. */
   nowMs(): number;
   /**

@@ -25,6 +25,11 @@ export interface CpsStep extends CallOutcomes {
   cpuS: number;
   /** CPU seconds of pinlatch's main thread (SIP); the whole target for the reference. */
   mainS: number;
+  /**
+   * CPU seconds of pinlatch's media shard threads; null for the reference, absent in runs
+   * recorded before shard threads had names. The rest of cpuS is V8's and libuv's helpers.
+   */
+  shardS?: number | null;
   rssKiB: number;
   pssKiB: number;
   /** Datagrams the kernel dropped at the relay's SIP socket (receive buffer full) during the step. */
@@ -33,8 +38,8 @@ export interface CpsStep extends CallOutcomes {
 }
 
 export const STEP_HEADER = [
-  '| target | mode | cps | × | completed/calls | refused | lost | retrans | SIP drops | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | RSS MiB | PSS MiB | calls up (peak) | RSS MiB per 1000 calls up | RSS MiB end → idle | heap MiB end → idle |',
-  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  '| target | mode | cps | × | completed/calls | refused | lost | retrans | SIP drops | wall s | main CPU % | main CPU ms/call | total CPU % | total CPU ms/call | shards CPU ms/call | RSS MiB | PSS MiB | calls up (peak) | RSS MiB per 1000 calls up | RSS MiB end → idle | heap MiB end → idle |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
 ].join('\n');
 
 /** CPU ms per offered call (comparable with the runs before calls were refused). */
@@ -56,6 +61,7 @@ export function stepRow(r: CpsStep): string {
   return `| ${[
     r.target, r.mode, r.rate, r.multiple === null ? '' : `${r.multiple}×`, `${r.completed}/${r.calls}`, r.refused, r.lost, r.retransmissions, r.sipDrops,
     r.wallS.toFixed(1), pct(r.mainS), cpuMsPerCall(r.mainS, r).toFixed(2), pct(r.cpuS), cpuMsPerCall(r.cpuS, r).toFixed(2),
+    r.shardS === undefined || r.shardS === null ? '–' : cpuMsPerCall(r.shardS, r).toFixed(2),
     mib(r.rssKiB), mib(r.pssKiB), m.peakCalls, mib(rssPer1000Calls(m)),
     endToIdle(m.rssEndKiB, m.rssIdleKiB, m.idleS), endToIdle(heapKiB(m.heapEndBytes), heapKiB(m.heapIdleBytes), m.idleS),
   ].join(' | ')} |`;

@@ -1,8 +1,9 @@
-// Thread placement of a shard: the CPU its thread runs on and its scheduling class. Applied by
-// the shard's own worker thread to itself when the shard starts (the thread that runs the
-// worker's libuv loop, i.e. every packet of the shard), so nothing else in the process moves.
+// Thread placement of a shard: the CPU its thread runs on, its scheduling class and its name.
+// Applied by the shard's own worker thread to itself when the shard starts (the thread that runs
+// the worker's libuv loop, i.e. every packet of the shard), so nothing else in the process moves.
 #pragma once
 
+#include <string>
 #include <vector>
 
 namespace pinlatch {
@@ -14,11 +15,15 @@ struct ThreadPlacement {
   std::vector<int> cpus;
   // SCHED_FIFO priority 1..99, or 0 for the normal (SCHED_OTHER) class.
   int realtime_priority = 0;
+  // The thread's name (/proc/self/task/<tid>/comm), what `top -H` and `ps -L` show.
+  std::string name;
 };
 
 inline constexpr int kMinRealtimePriority = 1;
 inline constexpr int kMaxRealtimePriority = 99;
 inline constexpr int kMaxCpu = 1023;
+// The kernel keeps 15 characters of a thread's name (TASK_COMM_LEN 16 with its NUL).
+inline constexpr size_t kMaxThreadName = 15;
 
 // Pins the calling thread to `cpu`. Throws NativeError ERR_PINLATCH_AFFINITY (EINVAL: the CPU is
 // offline or outside this process's cpuset).
@@ -28,6 +33,13 @@ void PinCallingThread(int cpu);
 // EPERM means the process lacks CAP_SYS_NICE (and RLIMIT_RTPRIO is below `priority`), the message
 // says so.
 void MakeCallingThreadRealtime(int priority);
+
+// Throws NativeError ERR_PINLATCH_ARG unless `name` is 1..15 printable ASCII characters without
+// spaces: what NameCallingThread accepts.
+void CheckThreadName(const std::string& name);
+
+// Names the calling thread (pthread_setname_np); the name is checked as CheckThreadName does.
+void NameCallingThread(const std::string& name);
 
 ThreadPlacement CallingThreadPlacement();
 

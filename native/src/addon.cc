@@ -93,8 +93,14 @@ Napi::Value PinlatchAddon::PlaceThread(const Napi::CallbackInfo& info) {
       const Napi::Object options = info[0].As<Napi::Object>();
       const int cpu = OptionalInteger(options, "cpu", 0, kMaxCpu, -1);
       const int priority = OptionalInteger(options, "realtimePriority", kMinRealtimePriority, kMaxRealtimePriority, 0);
+      const Napi::Value name_value = options.Get("name");
+      if (!name_value.IsUndefined() && !name_value.IsString()) throw NativeError(kErrArg, "placeThread: name must be a string");
+      const std::string name = name_value.IsString() ? name_value.As<Napi::String>().Utf8Value() : "";
+      // Every argument is checked before anything is applied: a refused call changes nothing.
+      if (name_value.IsString()) CheckThreadName(name);
       if (cpu >= 0) PinCallingThread(cpu);
       if (priority > 0) MakeCallingThreadRealtime(priority);
+      if (name_value.IsString()) NameCallingThread(name);
     }
     const ThreadPlacement placement = CallingThreadPlacement();
     Napi::Object result = Napi::Object::New(env);
@@ -103,6 +109,7 @@ Napi::Value PinlatchAddon::PlaceThread(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < placement.cpus.size(); ++i) cpus.Set(i, Napi::Number::New(env, placement.cpus[i]));
     result.Set("cpus", cpus);
     result.Set("realtimePriority", Napi::Number::New(env, placement.realtime_priority));
+    result.Set("name", Napi::String::New(env, placement.name));
     return result;
   } catch (const NativeError& error) {
     throw ToJsError(env, error);

@@ -52,6 +52,21 @@ void MakeCallingThreadRealtime(int priority) {
   }
 }
 
+void CheckThreadName(const std::string& name) {
+  bool printable = !name.empty() && name.size() <= kMaxThreadName;
+  for (const char c : name) printable = printable && c > 0x20 && c < 0x7f;
+  if (!printable) {
+    throw NativeError(kErrArg, "a thread name must be 1.." + std::to_string(kMaxThreadName) +
+                                   " printable ASCII characters without spaces");
+  }
+}
+
+void NameCallingThread(const std::string& name) {
+  CheckThreadName(name);
+  const int rc = ::pthread_setname_np(::pthread_self(), name.c_str());
+  if (rc != 0) throw NativeError(kErrArg, "cannot name the thread " + name, rc, "pthread_setname_np");
+}
+
 ThreadPlacement CallingThreadPlacement() {
   ThreadPlacement placement;
   placement.tid = static_cast<int>(::syscall(SYS_gettid));
@@ -67,6 +82,8 @@ ThreadPlacement CallingThreadPlacement() {
   if (::pthread_getschedparam(::pthread_self(), &policy, &param) == 0 && policy == SCHED_FIFO) {
     placement.realtime_priority = param.sched_priority;
   }
+  char name[kMaxThreadName + 1] = {};
+  if (::pthread_getname_np(::pthread_self(), name, sizeof(name)) == 0) placement.name = name;
   return placement;
 }
 

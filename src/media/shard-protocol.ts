@@ -48,6 +48,14 @@ export interface ShardOptions {
 
 export const DEFAULT_LATCH_SYNC_MS = 250;
 
+/**
+ * The name a shard's thread gives itself, this prefix and its number (at most 15 characters, the
+ * kernel's limit): what `top -H -p PID` and `ps -L` show beside the SIP thread (the process's
+ * name) and V8's helpers.
+ */
+export const SHARD_THREAD_PREFIX = 'pl-shard-';
+export const shardThreadName = (shard: number): string => `${SHARD_THREAD_PREFIX}${shard}`;
+
 /** The payload of the long-lived piscina task that is one shard. */
 export interface ShardTask {
   shard: number;

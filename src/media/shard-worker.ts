@@ -19,6 +19,7 @@ import { addon, type NativeRelay, type RelayOptions, type ThreadPlacement } from
 import {
   DEFAULT_LATCH_SYNC_MS,
   serializeError,
+  shardThreadName,
   type OpenResult,
   type ShardExit,
   type ShardMessage,
@@ -66,12 +67,14 @@ function relayOptions(options: ShardOptions): RelayOptions {
 }
 
 /**
- * Pins this worker's thread (the one whose libuv loop drives every socket of the shard) to its
- * CPU and raises it to SCHED_FIFO when configured, then creates the relay.
+ * Names this worker's thread (the one whose libuv loop drives every socket of the shard)
+ * `pl-shard-N`, so that `top -H` and `ps -L` tell it from the SIP thread and V8's helpers, pins
+ * it to its CPU and raises it to SCHED_FIFO when configured, then creates the relay.
  */
 function startRelay(task: ShardTask): { relay: NativeRelay; placement: ThreadPlacement } {
-  const { options, cpu } = task;
+  const { options, cpu, shard } = task;
   const placement = addon.placeThread({
+    name: shardThreadName(shard),
     ...(cpu === null ? {} : { cpu }),
     ...(options.realtimePriority === undefined ? {} : { realtimePriority: options.realtimePriority }),
   });

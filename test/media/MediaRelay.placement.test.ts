@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pino from 'pino';
-import { SCHED_FIFO, hasCapSysNice, taskScheduling, taskStatus } from '../support/proc-task.ts';
+import { SCHED_FIFO, hasCapSysNice, taskComm, taskScheduling, taskStatus } from '../support/proc-task.ts';
 import { suite } from '../support/suite.ts';
 import { MediaRelay } from '../../src/media/MediaRelay.ts';
 import { MediaError } from '../../src/media/errors.ts';
@@ -41,6 +41,21 @@ test('media.cpus pins each shard thread to its CPU and leaves the other threads 
     }
     assert.is.not(relay.shardPlacement(0)!.tid, relay.shardPlacement(1)!.tid);
     assert.is(taskStatus(process.pid, 'Cpus_allowed_list'), before, 'the main thread keeps its affinity');
+  } finally {
+    await relay.close();
+  }
+});
+
+test('each shard thread is named pl-shard-N, as top -H and ps -L show it; the main thread keeps its name', async () => {
+  const mainName = taskComm(process.pid);
+  const relay = await MediaRelay.start({ address: '127.0.0.1', ports: await freePortRange(8), shards: 2 });
+  try {
+    for (const shard of [0, 1]) {
+      const placement = relay.shardPlacement(shard)!;
+      assert.is(placement.name, `pl-shard-${shard}`);
+      assert.is(taskComm(placement.tid), `pl-shard-${shard}`, `shard ${shard} (tid ${placement.tid})`);
+    }
+    assert.is(taskComm(process.pid), mainName);
   } finally {
     await relay.close();
   }

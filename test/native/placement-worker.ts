@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { addon } from '../../src/native.ts';
 
 try {
-  parentPort!.postMessage({ placement: addon.placeThread(workerData as { cpu?: number; realtimePriority?: number }) });
+  parentPort!.postMessage({ placement: addon.placeThread(workerData as { cpu?: number; realtimePriority?: number; name?: string }) });
 } catch (err) {
   const e = err as { code?: string; syscallCode?: string; message?: string };
   parentPort!.postMessage({ error: { code: e.code, syscallCode: e.syscallCode, message: e.message } });

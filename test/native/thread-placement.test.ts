@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Worker } from 'node:worker_threads';
-import { SCHED_FIFO, hasCapSysNice, taskScheduling, taskStatus } from '../support/proc-task.ts';
+import { SCHED_FIFO, hasCapSysNice, taskComm, taskScheduling, taskStatus } from '../support/proc-task.ts';
 import { suite } from '../support/suite.ts';
 import { addon, type ThreadPlacement } from '../../src/native.ts';
 import { tsWorker } from './ts-worker.ts';
@@ -19,7 +19,7 @@ const test = suite('native: thread placement and socket buffers', { timeoutMs: 3
 
 type Reply = { placement: ThreadPlacement } | { error: { code: string; syscallCode?: string; message: string } };
 
-async function placedWorker(options: { cpu?: number; realtimePriority?: number }): Promise<{ worker: Worker; reply: Reply }> {
+async function placedWorker(options: { cpu?: number; realtimePriority?: number; name?: string }): Promise<{ worker: Worker; reply: Reply }> {
   const worker = tsWorker(new URL('./placement-worker.ts', import.meta.url), { workerData: options });
   const reply = await new Promise<Reply>((resolve, reject) => {
     worker.once('error', reject);
@@ -52,6 +52,37 @@ test('placeThread() without options reads the calling thread as the kernel has i
   assert.equal(placement.cpus, cpuList(taskStatus(placement.tid, 'Cpus_allowed_list')));
   assert.ok(placement.cpus.length >= 1);
   assert.is(placement.realtimePriority, 0);
+  assert.is(placement.name, taskComm(process.pid));
+});
+
+test('a worker thread names itself; the kernel shows the name for that thread alone', async () => {
+  const mainName = taskComm(process.pid);
+  const { worker, reply } = await placedWorker({ name: 'pl-test-15chars' });
+  try {
+    assert.ok('placement' in reply, JSON.stringify(reply));
+    if (!('placement' in reply)) return;
+    assert.is(reply.placement.name, 'pl-test-15chars');
+    assert.is(taskComm(reply.placement.tid), 'pl-test-15chars');
+    assert.is(taskComm(process.pid), mainName);
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('a name the kernel cannot take is refused before anything is applied', async () => {
+  for (const name of ['', 'pl-test-16-chars', 'two words', 'caf\u00e9', 'tab\there']) {
+    const { worker, reply } = await placedWorker({ cpu: 0, name });
+    try {
+      assert.ok('error' in reply, `${JSON.stringify(name)}: ${JSON.stringify(reply)}`);
+      if ('error' in reply) assert.is(reply.error.code, 'ERR_PINLATCH_ARG');
+    } finally {
+      await worker.terminate();
+    }
+  }
+  const before = taskStatus(process.pid, 'Cpus_allowed_list');
+  expectCode(() => addon.placeThread({ cpu: 0, name: 'x'.repeat(16) }), 'ERR_PINLATCH_ARG');
+  expectCode(() => addon.placeThread({ name: 7 as never }), 'ERR_PINLATCH_ARG');
+  assert.is(taskStatus(process.pid, 'Cpus_allowed_list'), before, 'the refused call pinned nothing');
 });
 
 test('a worker thread pins itself to CPU 1 and raises itself to SCHED_FIFO; only that thread changes', async () => {

@@ -10,6 +10,11 @@ export function taskStatus(tid: number, field: string): string {
   return line!.slice(field.length + 1).trim();
 }
 
+/** A thread's name (/proc/self/task/TID/comm). */
+export function taskComm(tid: number): string {
+  return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trimEnd();
+}
+
 /** policy and rt_priority of a thread (stat fields 41 and 40; fields[0] is field 3, the state). */
 export function taskScheduling(tid: number): { policy: number; rtPriority: number } {
   const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
