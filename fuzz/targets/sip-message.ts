@@ -8,9 +8,10 @@
  * serialises to bytes that parse back to the same values, both byte for byte (fast path) and
  * rebuilt from the fields. What the proxy does to a message (stamp received/rport, push a Via,
  * decrement Max-Forwards, pop a Route, build a response, pop a Via off a response) gives a
- * message that parses again. A failed parse must be a SipParseError whose partial message and
- * error response can be built without anything but SipErrors. The TCP framer must cut the same
- * messages whether the bytes arrive in one chunk or two.
+ * message that parses again, unless the request would not fit the parser's limits once forwarded
+ * (src/sip/edge/ForwardRoom.ts), which the proxy answers with 513 instead. A failed parse must be
+ * a SipParseError whose partial message and error response can be built without anything but
+ * SipErrors. The TCP framer must cut the same messages whether the bytes arrive in one chunk or two.
  */
 import fc from 'fast-check';
 import { SipError } from '../../src/sip/wire/errors.ts';
@@ -21,6 +22,7 @@ import { createResponse, type SipMessage, type SipRequest } from '../../src/sip/
 import { responseForParseError, SipParseError } from '../../src/sip/wire/parseError.ts';
 import { parseMessage } from '../../src/sip/wire/parser.ts';
 import { parseUri } from '../../src/sip/wire/uri.ts';
+import { fitsWhenForwarded, toTagFits } from '../../src/sip/edge/ForwardRoom.ts';
 import { StreamFramer } from '../../src/sip/transport/StreamFramer.ts';
 import { mutatedSeeds } from '../lib/mutate.ts';
 import { Finding, onlyTypedErrors, same, type FuzzTarget } from '../lib/target.ts';
@@ -75,7 +77,7 @@ function mustParse(what: string, data: Buffer): SipMessage {
   }
 }
 
-function exerciseParsed(m: SipMessage): void {
+function exerciseParsed(m: SipMessage, receivedBytes: number): void {
   // Validation ran the readers of these: from here on nothing may throw, not even a SipError.
   const view = onlyTypedErrors('a typed accessor of a validated message', () => typedView(m), () => false)!;
   onlyTypedErrors('responseDestination', () => m.topVia && responseDestination(m.topVia), () => false);
@@ -86,7 +88,7 @@ function exerciseParsed(m: SipMessage): void {
   rebuilt.set('X-Fuzz', '1').remove('X-Fuzz');
   same('message (rebuilt from fields)', typedView(mustParse('serialize() rebuilt from fields', rebuilt.serialize())), view);
 
-  if (m.kind === 'request') exerciseRequest(m);
+  if (m.kind === 'request') exerciseRequest(m, receivedBytes);
   else if (m.vias.length > 1) {
     // §16.7 step 3: the proxy removes its Via and forwards the rest.
     const forwarded = m.clone();
@@ -95,16 +97,24 @@ function exerciseParsed(m: SipMessage): void {
   }
 }
 
-function exerciseRequest(request: SipRequest): void {
+function exerciseRequest(request: SipRequest, receivedBytes: number): void {
   const forwarded = request.clone();
   const top = forwarded.topVia!.clone();
-  if (stampReceived(top, { address: '192.0.2.77', port: 5099 })) forwarded.setTopVia(top);
-  if (forwarded.routes.length > 0) forwarded.popRoute();
-  forwarded.decrementMaxForwards();
-  forwarded.pushVia(new Via({ transport: 'UDP', host: '198.51.100.1', port: 5060, params: [['branch', 'z9hG4bKfuzz'], ['rport', null]] }));
-  forwarded.prepend('Record-Route', '<sip:198.51.100.1;lr>');
-  const again = mustParse('a forwarded request', forwarded.serialize());
-  same('stamped Via after forwarding', again.vias[1]?.toString(), top.toString());
+  if (fitsWhenForwarded(request, receivedBytes)) {
+    if (stampReceived(top, { address: '2001:db8:ffff:ffff:ffff:ffff:ffff:77', port: 65099 })) forwarded.setTopVia(top);
+    if (forwarded.routes.length > 0) forwarded.popRoute();
+    forwarded.decrementMaxForwards();
+    forwarded.pushVia(new Via({ transport: 'UDP', host: '198.51.100.1', port: 5060, params: [['branch', 'z9hG4bKfuzz'], ['rport', null]] }));
+    forwarded.prepend('Record-Route', '<sip:198.51.100.1;lr>');
+    const again = mustParse('a forwarded request', forwarded.serialize());
+    same('stamped Via after forwarding', again.vias[1]?.toString(), top.toString());
+  } else {
+    // Too large to forward: the proxy answers 513 instead, unstamped (ForwardRoom.ts), and no other answer.
+    if (request.method !== 'ACK') {
+      mustParse('a 513 to a request too large to forward', createResponse(request, 513, { toTag: toTagFits(request) ? 'fuzztag' : undefined }).serialize());
+    }
+    return;
+  }
   if (request.method !== 'ACK') {
     for (const status of [100, 180, 200, 400, 487]) {
       const response = createResponse(request, status, { toTag: 'fuzztag' });
@@ -164,7 +174,7 @@ function check(data: Buffer): void {
     }
     exerciseFailure(error);
   }
-  if (message) exerciseParsed(message);
+  if (message) exerciseParsed(message, data.length);
   checkFramer(data);
 }
 

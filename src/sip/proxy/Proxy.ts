@@ -55,6 +55,7 @@ import type { ServerTransaction } from '../transaction/ServerTransaction.js';
 import { transactionTimers, type TransactionTimers } from '../transaction/timers.js';
 import { ownedString } from '../transaction/owned.js';
 import { EdgeLimits } from '../edge/EdgeLimits.js';
+import { fitsWhenForwarded, toTagFits } from '../edge/ForwardRoom.js';
 import { InitialAdmission, type Admitted } from '../edge/InitialAdmission.js';
 import { SipTransport, type Endpoint, type InboundParseError, type ListenPoint } from '../transport/SipTransport.js';
 import { systemLookup, TrunkResolver, type LookupFunction } from './TrunkResolver.js';
@@ -451,7 +452,10 @@ export class SipProxy {
   private onRequest(request: SipRequest, source: Endpoint, local: ListenPoint, size: number): void {
     const via = request.topVia;
     if (!via) throw new RangeError('request without Via');
-    if (stampReceived(via, source)) request.setTopVia(via);
+    // A request too large to forward is answered (or, an ACK, dropped) below as it came: stamped,
+    // its Via could no longer be read by a parser with the same limits (ForwardRoom.ts).
+    const fits = fitsWhenForwarded(request, size);
+    if (fits && stampReceived(via, source)) request.setTopVia(via);
     const key = this.serverKey(request);
 
     if (request.method === 'ACK') {
@@ -466,6 +470,8 @@ export class SipProxy {
       if (!tx && request.to?.tag !== undefined && request.to.tag === toTag(request)) return;
       // An ACK outside any known dialog is forwarded along its Route: a stranger's count toward its rate.
       if (!this.dialogs.find(request, this.spiralOfTopRoute(request)) && !this.limits.rateExempt(this.gate.classify(source.address)) && this.limits.rateLimiter.take(source.address, performance.now()) !== 'pass') return;
+      // An ACK gets no answer (§17.1.1.3): one too large to forward once stamped is dropped.
+      if (!fits) return;
       this.inDialog.forwardAck(request, source).catch((err: unknown) =>
         this.log?.warn({ err, callId: request.callId }, 'ACK not forwarded'),
       );
@@ -488,6 +494,12 @@ export class SipProxy {
         });
         void this.send(response.serialize(), source, local).catch(() => undefined);
       }
+      return;
+    }
+    if (!fits) {
+      // Answered at once like a refusal above, before any transaction or media (ForwardRoom.ts).
+      const response = createResponse(request, 513, { toTag: toTagFits(request) ? toTag(request) : undefined });
+      void this.send(response.serialize(), source, local).catch(() => undefined);
       return;
     }
     let admitted: Admitted | null = null;

@@ -142,6 +142,11 @@ export class HeaderField {
     return (this.#value ??= this.valueText.slice(this.valueStart, this.valueEnd));
   }
 
+  /** Bytes the field takes on the wire, name through value as serialize() writes it, without CRLF. */
+  get wireLength(): number {
+    return this.source !== null ? this.end - this.start : Buffer.byteLength(`${this.name}: ${this.value}`, 'utf8');
+  }
+
   /**
    * The codes of valueText the typed readers test (headers/syntax.ts): the received datagram
    * itself for a value read in place, else codesOf(valueText), made on first read.

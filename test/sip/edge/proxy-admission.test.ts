@@ -236,4 +236,28 @@ test('inside a real dialog: a Request-URI redirected to another host is refused,
   assert.is((await pbx.waitFor(isResponse(callId, 'BYE'))).status, 200);
 });
 
+
+/** `invite` with its top Via padded (a header parameter) to `length` bytes, the line's name included. */
+function withViaOf(invite: string, length: number): string {
+  return invite.replace(/^Via: [^\r]*/m, (via) => `${via};pad=${'x'.repeat(length - via.length - 5)}`);
+}
+
+test('a request that would pass the field limit once its Via is stamped gets 513 and is not forwarded; one just under is', async (ctx) => {
+  const { pbx, gateway } = ctx;
+  const atLimit = withViaOf(request({ user: '4930111', peer: pbx, proxyPort: ctx.port, callId: 'via-at-limit' }), 16_381);
+  assert.is(/^Via: [^\r]*/m.exec(atLimit)![0].length, 16_381, 'the Via line as received is within the 16384-byte field limit');
+  pbx.send(atLimit, ctx.port);
+  const refused = await pbx.waitFor(isResponse('via-at-limit'));
+  assert.is(refused.status, 513);
+  pbx.send(request({ method: 'ACK', user: '4930111', peer: pbx, proxyPort: ctx.port, callId: 'via-at-limit', toTag: refused.to!.tag }), ctx.port);
+  await settle();
+  nothingFor(gateway, 'via-at-limit');
+
+  pbx.send(withViaOf(request({ user: '4930111', peer: pbx, proxyPort: ctx.port, callId: 'via-under-limit' }), 16_000), ctx.port);
+  const forwarded = await gateway.waitFor(isRequest('INVITE', 'via-under-limit'));
+  assert.ok(forwarded.getAll('via')[1]!.length > 16_000, 'the stamped Via goes on below pinlatch\'s own');
+  gateway.sendMessage(createResponse(forwarded, 486), ctx.port, PROXY);
+  assert.is((await pbx.waitFor((m) => m.kind === 'response' && m.callId === 'via-under-limit' && m.status === 486)).status, 486);
+});
+
 test.run();
