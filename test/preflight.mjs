@@ -28,6 +28,7 @@ export const PACKAGES = [
   { package: 'dnsmasq-base', commands: ['dnsmasq'], files: [] },
   { package: 'systemd', commands: ['systemd-analyze'], files: [] },
   { package: 'clang', commands: ['clang'], files: [] },
+  { package: 'strace', commands: ['strace'], files: [] },
 ];
 
 /**

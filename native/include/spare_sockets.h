@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -31,8 +32,13 @@ class SpareSockets {
   // Spares kept per address family: the sockets of 16 streams, about what a shard opens between
   // two wake-ups of its loop at 1,000 calls/s (ShardPool wakes it within 5 ms of an open).
   static constexpr size_t kPerFamily = 64;
-  // Sockets one top-up makes at most, so that a loop relaying media is not held up for long.
+  // Sockets one top-up makes at most, all families together, so that a loop relaying media is
+  // not held up for long.
   static constexpr size_t kPerTopUp = 16;
+  // After a top-up that could not make a socket (EMFILE, ENOBUFS, ...), the next one waits this
+  // long: TopUp runs on every iteration of the worker's loop, which must not pay a failing
+  // socket() per batch of packets while the process is out of descriptors.
+  static constexpr int64_t kRetryAfterFailureMs = 1000;
 
   explicit SpareSockets(const SocketBufferSizes& buffers) : buffers_(buffers) {}
   SpareSockets(const SpareSockets&) = delete;
@@ -44,8 +50,9 @@ class SpareSockets {
   UdpSocket Take(int family);
 
   // Worker: makes spares of every family taken so far, up to kPerFamily each, at most kPerTopUp
-  // in one call. A failure (EMFILE, ...) ends the top-up quietly: a taker then makes its own
-  // socket and reports the error where it happens.
+  // in one call. A failure (EMFILE, ...) ends the top-up quietly and pauses top-ups for
+  // kRetryAfterFailureMs: a taker meanwhile makes its own socket and reports the error where it
+  // happens.
   void TopUp();
 
   // Closes the spares; later top-ups make none (the relay is closed: no descriptor outlives it).
@@ -67,6 +74,8 @@ class SpareSockets {
   std::atomic<bool> want_v6_{false};
   std::atomic<size_t> count_{0};
   bool closed_ = false;  // guarded by mutex_
+  // Worker only: no top-up before this (MonotonicMs) after a failed one.
+  int64_t retry_at_ms_ = 0;
 };
 
 }  // namespace pinlatch

@@ -1,6 +1,6 @@
-// UdpSocket: owns one non-blocking, close-on-exec UDP socket (bound to a local address once BindTo returns). Move-only;
-// the destructor closes the descriptor, so a stream that fails half-way through opening its four
-// sockets leaves nothing open.
+// UdpSocket: owns one non-blocking, close-on-exec UDP socket, bound to a local address once
+// BindTo returns. Move-only; the destructor closes the descriptor, so a stream that fails half-way
+// through opening its four sockets leaves nothing open.
 #pragma once
 
 #include "socket_address.h"

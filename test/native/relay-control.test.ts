@@ -5,6 +5,10 @@
  * relay; a closed or dead relay refuses pushes and no descriptor is left behind.
  */
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from '../support/suite.ts';
 import { addon, type NativeRelay } from '../../src/native.ts';
 import { UdpPeer, counters, ioPaths, openControlled, policy, relayFds, rtp, thrown, until } from './rtp-peer.ts';
@@ -109,6 +113,41 @@ test('the relay\'s loop makes unbound spare sockets for the opens, at most 64, t
   }
   assert.is(relay.spareSockets, 0);
   assert.is(relayFds(), baseline, 'the spares closed with the relay');
+});
+
+test('one top-up makes at most 16 spares of all families together, up to 64 of each', () => {
+  const relay = addon.createRelay();
+  const control = addon.connect(relay.controlToken);
+  try {
+    const v4 = openControlled(control);
+    const v6 = openControlled(control, '::1');
+    assert.is(relay.size, 2);
+    assert.is(relay.spareSockets, 16, 'one loop iteration: 16 in all, not 16 a family');
+    for (let i = 0; i < 20; i++) void relay.size;
+    assert.is(relay.spareSockets, 128, '64 of each family');
+    control.closeStreams([v4.id, v6.id]);
+  } finally {
+    relay.close();
+  }
+});
+
+test('out of descriptors, the loop tries a spare once and then waits a second, not once per iteration', () => {
+  // The child (spare-backoff-child.ts) lowers its own open files limit to what it has open, then
+  // runs its relay's loop about 400 times in 400 ms; strace counts its socket() calls that fail.
+  const dir = mkdtempSync(join(tmpdir(), 'pinlatch-spares-'));
+  try {
+    const trace = join(dir, 'trace');
+    const child = new URL('./spare-backoff-child.ts', import.meta.url).pathname;
+    const run = spawnSync('strace', ['-f', '-qq', '-e', 'trace=socket', '-o', trace, process.execPath, '--import', 'tsx', child], { encoding: 'utf8', timeout: 20_000 });
+    assert.match(run.stdout, /^done \d+/m, run.stderr);
+    const iterations = Number(/^done (\d+)/m.exec(run.stdout)![1]);
+    assert.ok(iterations >= 100, `${iterations} iterations of the relay's loop`);
+    const failed = readFileSync(trace, 'utf8').split('\n').filter((line) => line.includes('socket(') && line.includes('EMFILE')).length;
+    assert.ok(failed >= 1, 'the top-up met the limit');
+    assert.ok(failed <= 2, `${failed} failed socket() calls in ${iterations} iterations`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a closed relay refuses pushes with ERR_PINLATCH_CLOSED and keeps none of their sockets; its token is gone', () => {

@@ -137,8 +137,8 @@ export function openStream(relay: NativeRelay, address: string): OpenedStream {
 }
 
 /** Opens a stream through a relay's control channel on free loopback ports. */
-export function openControlled(control: RelayControl): OpenedStream {
-  return onFreePorts((aPort, bPort) => control.openStreams([{ address: '127.0.0.1', aPort, bPort }])[0]!);
+export function openControlled(control: RelayControl, address = '127.0.0.1'): OpenedStream {
+  return onFreePorts((aPort, bPort) => control.openStreams([{ address, aPort, bPort }])[0]!);
 }
 
 /** The error `fn` throws. */
